@@ -1,0 +1,23 @@
+"""microgradlike: a scalar reverse-mode autograd engine you can watch, and a small neural-net library.
+
+The engine (`Value`) records each operation's local derivatives at forward time;
+`Value.backward()` applies the chain rule over them. See README.md for the three steps
+(a function with unknown θ, a loss L(θ), optimisation to θ*).
+"""
+
+from .engine import Value, dot, is_grad_enabled, no_grad, sum_values, topological_order
+from .functional import grad, gradcheck, numerical_grad, value_and_grad
+
+__all__ = [
+    "Value",
+    "dot",
+    "grad",
+    "gradcheck",
+    "is_grad_enabled",
+    "no_grad",
+    "numerical_grad",
+    "sum_values",
+    "topological_order",
+    "value_and_grad",
+]
+__version__ = "0.1.0"
