@@ -26,8 +26,12 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .stepper import BackwardStep
 
 __all__ = ["Value", "dot", "is_grad_enabled", "no_grad", "sum_values", "topological_order"]
 
@@ -41,6 +45,9 @@ _ONE_ONE = (1.0, 1.0)
 _ONE_MINUS_ONE = (1.0, -1.0)
 
 _grad_enabled = True
+# Set by `microgradlike.compile.trace` while it records a graph: ops with a plain-number
+# operand report it here, since the node itself keeps only Value children.
+_constant_hook: Callable[[Value, float, bool], None] | None = None
 
 
 @contextmanager
@@ -83,6 +90,13 @@ def _node(data: float, children: tuple, local_grads: tuple, op: str) -> Value:
         out.children = out.local_grads = ()
     out.op = op
     out.label = ""
+    return out
+
+
+def _with_constant(out: Value, constant: float, constant_first: bool = False) -> Value:
+    """Return ``out``, first telling a running trace the plain number it was made with."""
+    if _constant_hook is not None:
+        _constant_hook(out, constant, constant_first)
     return out
 
 
@@ -172,7 +186,7 @@ class Value:
         b = _number(other)
         if b is None:
             return NotImplemented
-        return _node(self.data + b, (self,), _ONE, "+")
+        return _with_constant(_node(self.data + b, (self,), _ONE, "+"), b)
 
     __radd__ = __add__
 
@@ -183,14 +197,14 @@ class Value:
         b = _number(other)
         if b is None:
             return NotImplemented
-        return _node(self.data - b, (self,), _ONE, "-")
+        return _with_constant(_node(self.data - b, (self,), _ONE, "-"), b)
 
     def __rsub__(self, other: float) -> Value:
         """c − a.  ∂/∂a = −1."""
         c = _number(other)
         if c is None:
             return NotImplemented
-        return _node(c - self.data, (self,), _MINUS_ONE, "-")
+        return _with_constant(_node(c - self.data, (self,), _MINUS_ONE, "-"), c, True)
 
     def __mul__(self, other: Value | float) -> Value:
         """a · b.  ∂/∂a = b, ∂/∂b = a."""
@@ -199,7 +213,7 @@ class Value:
         b = _number(other)
         if b is None:
             return NotImplemented
-        return _node(self.data * b, (self,), (b,), "*")
+        return _with_constant(_node(self.data * b, (self,), (b,), "*"), b)
 
     __rmul__ = __mul__
 
@@ -217,7 +231,7 @@ class Value:
             return NotImplemented
         if b == 0:
             raise ZeroDivisionError(f"division by zero: {self!r} / {other!r}")
-        return _node(self.data / b, (self,), (1.0 / b,), "/")
+        return _with_constant(_node(self.data / b, (self,), (1.0 / b,), "/"), b)
 
     def __rtruediv__(self, other: float) -> Value:
         """c / a.  ∂/∂a = −c/a²."""
@@ -228,7 +242,7 @@ class Value:
         if a == 0:
             raise ZeroDivisionError(f"division by zero: {other!r} / {self!r}")
         out = c / a
-        return _node(out, (self,), (-out / a,), "/")
+        return _with_constant(_node(out, (self,), (-out / a,), "/"), c, True)
 
     def __neg__(self) -> Value:
         """−a.  ∂/∂a = −1."""
@@ -260,7 +274,7 @@ class Value:
         if n is None:
             return NotImplemented
         out = _check_power(a, n, self, other)
-        return _node(out, (self,), (_power_derivative(a, n),), "**")
+        return _with_constant(_node(out, (self,), (_power_derivative(a, n),), "**"), n)
 
     def __rpow__(self, other: float) -> Value:
         """cᵃ.  ∂/∂a = cᵃ·ln c (needs c > 0, or c = 0 with a > 0)."""
@@ -278,7 +292,7 @@ class Value:
                 f"{other!r} ** {self!r}: the base of a Value exponent must be positive, "
                 f"since ∂/∂exponent = base**exponent · ln(base)"
             )
-        return _node(out, (self,), (local,), "**")
+        return _with_constant(_node(out, (self,), (local,), "**"), c, True)
 
     # ---- functions --------------------------------------------------------------
     def exp(self) -> Value:
@@ -342,6 +356,12 @@ class Value:
                 child.grad += upstream * local  # the chain rule
         return None
 
+    def backward_steps(self) -> Iterator[BackwardStep]:
+        """Backprop one node at a time, as `backward()` does it: see `microgradlike.stepper`."""
+        from .stepper import backward_steps  # the stepper builds on the engine, not the reverse
+
+        return backward_steps(self)
+
     def zero_grad(self) -> None:
         """Set ``grad`` to 0 on this node and every node below it."""
         for node in topological_order(self):
@@ -368,6 +388,7 @@ def dot(weights: Sequence[Value | float], inputs: Sequence[Value | float],
     Plain numbers count in z but are not children (they need no gradient).
     """
     total = 0.0
+    constant = 0.0  # the part of z made of plain numbers only
     children: list[Value] = []
     local_grads: list[float] = []
     for w, x in zip(weights, inputs, strict=True):
@@ -375,6 +396,8 @@ def dot(weights: Sequence[Value | float], inputs: Sequence[Value | float],
         wd = w.data if w_is_value else _checked_number(w, "weight")
         xd = x.data if x_is_value else _checked_number(x, "input")
         total += wd * xd
+        if not (w_is_value or x_is_value):
+            constant += wd * xd
         if w_is_value:
             children.append(w)
             local_grads.append(xd)
@@ -386,21 +409,25 @@ def dot(weights: Sequence[Value | float], inputs: Sequence[Value | float],
         children.append(bias)
         local_grads.append(1.0)
     else:
-        total += _checked_number(bias, "bias")
-    return _node(total, tuple(children), tuple(local_grads), "dot")
+        b = _checked_number(bias, "bias")
+        total += b
+        constant += b
+    return _with_constant(_node(total, tuple(children), tuple(local_grads), "dot"), constant)
 
 
 def sum_values(values: Iterable[Value | float]) -> Value:
     """s = Σᵢ vᵢ as ONE node.  ∂s/∂vᵢ = 1."""
-    total = 0.0
+    total = constant = 0.0
     children: list[Value] = []
     for v in values:
         if isinstance(v, Value):
             total += v.data
             children.append(v)
         else:
-            total += _checked_number(v, "term")
-    return _node(total, tuple(children), _ONE * len(children), "sum")
+            number = _checked_number(v, "term")
+            total += number
+            constant += number
+    return _with_constant(_node(total, tuple(children), _ONE * len(children), "sum"), constant)
 
 
 def _checked_number(x: object, what: str) -> float:
