@@ -223,9 +223,8 @@ class Value:
             b = other.data
             if b == 0:
                 raise ZeroDivisionError(f"division by zero: {self!r} / {other!r}")
-            inv = 1.0 / b
-            out = self.data * inv
-            return _node(out, (self, other), (inv, -out * inv), "/")
+            out = self.data / b  # a / b, not a · (1/b): that can be off by one rounding
+            return _node(out, (self, other), (1.0 / b, -out / b), "/")
         b = _number(other)
         if b is None:
             return NotImplemented
@@ -345,15 +344,25 @@ class Value:
         Interior grads are recomputed from zero on each call; leaf grads (nodes with no
         children, such as parameters) accumulate, as in PyTorch.
         """
-        order = topological_order(self)
-        for node in order:
+        # This call's gradient is summed from zero on every node; only then is it added to
+        # what the leaves already held, so two calls give exactly twice one call's gradient.
+        interior: list[Value] = []
+        leaves: list[Value] = []
+        held: list[float] = []
+        for node in topological_order(self):
             if node.children:
-                node.grad = 0.0
-        self.grad += 1.0  # seed: ∂self/∂self = 1
-        for node in reversed(order):  # every node's grad is complete before it is used
+                interior.append(node)
+            else:
+                leaves.append(node)
+                held.append(node.grad)
+            node.grad = 0.0
+        self.grad = 1.0  # seed: ∂self/∂self = 1
+        for node in reversed(interior):  # every node's grad is complete before it is used
             upstream = node.grad
             for child, local in zip(node.children, node.local_grads):
                 child.grad += upstream * local  # the chain rule
+        for leaf, before in zip(leaves, held):
+            leaf.grad += before
         return None
 
     def backward_steps(self) -> Iterator[BackwardStep]:
@@ -453,5 +462,9 @@ def topological_order(root: Value) -> list[Value]:
         stack.append((node, True))  # comes back after its children
         for child in node.children:
             if child not in visited:
-                stack.append((child, False))
+                if child.children:
+                    stack.append((child, False))
+                else:  # a leaf has nothing below it: it is done as soon as it is seen
+                    visited.add(child)
+                    order.append(child)
     return order

@@ -1,0 +1,192 @@
+"""Losses L(θ): how good one set of parameters is, as one Value to call `.backward()` on.
+
+Each loss takes the model's outputs (Values, or plain numbers) and the targets, computes one
+term per example, and returns their mean as ``sum_values(terms) / N`` (one "sum" node).
+Classification losses take *logits* (raw scores, before any sigmoid/softmax) and are written
+so that no exp can overflow: a logit of ±1000 gives the exact, finite loss and gradient.
+
+==========================  ===========================================  =====================
+loss                        one term                                     ∂term/∂(model output)
+==========================  ===========================================  =====================
+mse                         (ŷ − y)²                                     2(ŷ − y)
+binary_cross_entropy        softplus(z) − y·z                            σ(z) − y
+cross_entropy               log Σⱼ e^{zⱼ} − z_y                          softmax(z)ⱼ − [j = y]
+hinge                       max(0, 1 − t·s)                              −t if t·s < 1 else 0
+==========================  ===========================================  =====================
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .engine import Value, sum_values
+
+__all__ = ["LOSSES", "binary_cross_entropy", "cross_entropy", "get_loss", "hinge", "mse"]
+
+Loss = Callable[[Any, Any], Value]
+
+
+# ---- shaping inputs --------------------------------------------------------------------
+def _rows(x: object, what: str) -> list[Any]:
+    """A list of per-example entries: one Value/number becomes a list of one."""
+    if isinstance(x, np.ndarray):
+        x = x.tolist()
+    if isinstance(x, Value | numbers.Real):
+        return [x]
+    if isinstance(x, str) or not isinstance(x, Sequence):
+        raise TypeError(f"{what} must be a Value, a number or a list of them, got {type(x).__name__}: {x!r}")
+    return list(x)
+
+
+def _flat(x: object, what: str) -> list[Any]:
+    """All the numbers/Values in x, nested lists flattened in order."""
+    out: list[Any] = []
+    stack = [x.tolist() if isinstance(x, np.ndarray) else x]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Value | numbers.Real) and not isinstance(item, bool):
+            out.append(item)
+        elif isinstance(item, Sequence | np.ndarray) and not isinstance(item, str):
+            stack.extend(reversed(item.tolist() if isinstance(item, np.ndarray) else item))
+        else:
+            raise TypeError(f"{what} must hold Values and numbers, got {type(item).__name__}: {item!r}")
+    return out
+
+
+def _pairs(preds: object, targets: object, pred_name: str) -> list[tuple[Any, Any]]:
+    """(output, target) pairs, checking that the two sides have the same shape."""
+    p_rows, t_rows = _rows(preds, pred_name), _rows(targets, "targets")
+    if len(p_rows) != len(t_rows):
+        raise ValueError(f"{pred_name} has {len(p_rows)} entries but targets has {len(t_rows)}")
+    if not p_rows:
+        raise ValueError(f"{pred_name} and targets are empty: a mean needs at least one example")
+    pairs = []
+    for i, (p, t) in enumerate(zip(p_rows, t_rows)):
+        p_flat, t_flat = _flat(p, pred_name), _flat(t, "targets")
+        if len(p_flat) != len(t_flat):
+            raise ValueError(f"row {i}: {pred_name} has {len(p_flat)} values but targets has {len(t_flat)}")
+        pairs.extend(zip(p_flat, t_flat))
+    if not pairs:
+        raise ValueError(f"{pred_name} and targets hold no values")
+    return pairs
+
+
+def _value(x: Value | float) -> Value:
+    return x if isinstance(x, Value) else Value(x)
+
+
+def _target(t: object, i: int, allowed: Callable[[float], bool], allowed_text: str) -> float:
+    if isinstance(t, Value):
+        t = t.data
+    if isinstance(t, bool) or not isinstance(t, numbers.Real) or not allowed(float(t)):
+        raise ValueError(f"target {i} is {t!r}; targets must be {allowed_text}")
+    return float(t)
+
+
+def _mean(terms: list[Value]) -> Value:
+    """(1/N)·Σ terms: one "sum" node, then a division by N."""
+    return sum_values(terms) / len(terms)
+
+
+# ---- the losses --------------------------------------------------------------------------
+def mse(preds: Any, targets: Any) -> Value:
+    """Mean squared error, for regression: L = (1/N) Σ (ŷᵢ − yᵢ)².  ∂L/∂ŷᵢ = 2(ŷᵢ − yᵢ)/N.
+
+    ``preds`` and ``targets`` have the same shape (a list, or a list of rows for several
+    outputs); targets may be numbers or Values.
+    """
+    terms = []
+    for i, (p, t) in enumerate(_pairs(preds, targets, "preds")):
+        if not isinstance(t, Value):
+            _target(t, i, math.isfinite, "finite numbers")
+        terms.append((_value(p) - t) ** 2)
+    return _mean(terms)
+
+
+def binary_cross_entropy(logits: Any, targets: Any) -> Value:
+    """Binary cross-entropy from logits z (ŷ = σ(z) is never formed), labels y in [0, 1]:
+
+        −[y·log σ(z) + (1 − y)·log(1 − σ(z))] = softplus(z) − y·z,   ∂/∂z = σ(z) − y,
+
+    with softplus(z) = log(1 + eᶻ) computed stably by the engine. L is the mean over examples.
+    """
+    terms = []
+    for i, (z, y) in enumerate(_pairs(logits, targets, "logits")):
+        y = _target(y, i, lambda v: 0.0 <= v <= 1.0, "in [0, 1] (class labels 0/1)")
+        z = _value(z)
+        terms.append(z.softplus() - y * z)
+    return _mean(terms)
+
+
+def cross_entropy(logits_rows: Any, class_ids: Any) -> Value:
+    """Softmax cross-entropy: row zᵢ of K logits, true class yᵢ in 0 … K−1:
+
+        Lᵢ = −log softmax(zᵢ)_y = log Σⱼ e^{zᵢⱼ} − zᵢ_y,   ∂Lᵢ/∂zᵢⱼ = softmax(zᵢ)ⱼ − [j = y].
+
+    The log-sum-exp subtracts the row's largest logit m (a plain number) first:
+    log Σⱼ e^{zⱼ} = m + log Σⱼ e^{zⱼ − m}, so every exponent is ≤ 0 and nothing overflows.
+    One row with one int class id is accepted as a batch of one. L is the mean over rows.
+    """
+    if isinstance(class_ids, numbers.Integral | np.integer):
+        logits_rows, class_ids = [logits_rows], [class_ids]
+    rows, ids = _rows(logits_rows, "logits_rows"), _rows(class_ids, "class_ids")
+    if len(rows) != len(ids):
+        raise ValueError(f"logits_rows has {len(rows)} rows but class_ids has {len(ids)}")
+    if not rows:
+        raise ValueError("logits_rows and class_ids are empty: a mean needs at least one example")
+    terms = []
+    for i, (row, y) in enumerate(zip(rows, ids)):
+        z = [_value(v) for v in _flat(row, "logits_rows")]
+        k = len(z)
+        if k == 0:
+            raise ValueError(f"row {i} of logits_rows is empty")
+        integral = isinstance(y, numbers.Real) and not isinstance(y, bool) and float(y).is_integer()
+        if not (integral and 0 <= y < k):
+            raise ValueError(f"class id {y!r} of row {i} is not an integer in 0 … {k - 1} ({k} logits)")
+        m = max(v.data for v in z)
+        log_sum_exp = sum_values([(v - m).exp() for v in z]).log() + m
+        terms.append(log_sum_exp - z[int(y)])
+    return _mean(terms)
+
+
+def hinge(scores: Any, targets: Any) -> Value:
+    """Hinge loss for a ±1 classifier: L = (1/N) Σ max(0, 1 − tᵢ·sᵢ), tᵢ ∈ {−1, +1}.
+
+    Targets 0/1 are accepted too (0 counts as −1). ∂/∂sᵢ = −tᵢ/N while the margin tᵢ·sᵢ < 1,
+    else 0: examples classified with margin ≥ 1 stop pulling.
+    """
+    terms = []
+    for i, (s, t) in enumerate(_pairs(scores, targets, "scores")):
+        t = _target(t, i, lambda v: v in (-1.0, 0.0, 1.0), "-1/+1 (or 0/1, 0 meaning -1)")
+        s = _value(s)
+        # 1 − t·s is 1 − s for t = +1 and 1 + s for t = −1: one node instead of two.
+        terms.append((1 - s if t > 0 else s + 1).relu())
+    return _mean(terms)
+
+
+#: The losses by name, for ``fit(loss="...")``.
+LOSSES: dict[str, Loss] = {
+    "mse": mse,
+    "binary_cross_entropy": binary_cross_entropy,
+    "bce": binary_cross_entropy,
+    "cross_entropy": cross_entropy,
+    "ce": cross_entropy,
+    "hinge": hinge,
+}
+
+
+def get_loss(loss: str | Loss) -> Loss:
+    """The loss function for a name in `LOSSES` (e.g. "mse", "hinge") or a callable as it is."""
+    if isinstance(loss, str):
+        try:
+            return LOSSES[loss.lower()]
+        except KeyError:
+            raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(map(repr, LOSSES))}") from None
+    if callable(loss):
+        return loss
+    raise TypeError(f"loss must be a name or a callable (preds, targets) -> Value, got {loss!r}")

@@ -1,0 +1,504 @@
+"""Neurons, layers and networks: the notes' models, composed from the engine.
+
+A neuron computes its pre-activation as ONE engine node and then its activation::
+
+    z = Σᵢ wᵢ·xᵢ + b        (`engine.dot`)
+    a = σ(z)                 (relu, sigmoid, tanh, or the identity for "linear")
+
+A layer is neurons side by side, reading the same input; an MLP chains layers, so for
+layer l = 1 … L (the notes)::
+
+    zˡ = Wˡ·aˡ⁻¹ + bˡ,   aˡ = σ(zˡ),   a⁰ = x,   ŷ = aᴸ
+
+The MLP's last layer is linear (σ = identity), so ŷ can be any real number: a regression
+output, a logit for `losses.binary_cross_entropy` or a score for `losses.hinge`.
+Every zˡ and aˡ can be inspected with `MLP.forward_trace(x)`.
+
+`SigmoidSum(n)` is the notes' y = b + Σᵢ cᵢ·σ(bᵢ + wᵢ·x), and `hard_sigmoid` the clipped line
+that two ReLUs make. Models save to JSON (`Module.save`) and come back with `Module.load`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .engine import Value, dot
+
+__all__ = [
+    "ACTIVATIONS",
+    "MLP",
+    "Layer",
+    "LayerTrace",
+    "Module",
+    "Neuron",
+    "SigmoidSum",
+    "SigmoidUnit",
+    "hard_sigmoid",
+]
+
+#: The activation σ of each name; "linear" is the identity (a = z).
+ACTIVATIONS: dict[str, Any] = {
+    "relu": Value.relu,
+    "sigmoid": Value.sigmoid,
+    "tanh": Value.tanh,
+    "linear": None,
+}
+
+_FORMAT = "microgradlike.module"
+_VERSION = 1
+
+Seed = int | np.random.Generator | None
+
+
+# ---- argument checks ---------------------------------------------------------------
+def _positive_int(n: object, name: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise TypeError(f"{name} must be a positive int, got {type(n).__name__}: {n!r}")
+    if n <= 0:
+        raise ValueError(f"{name} must be a positive int, got {n!r}")
+    return int(n)
+
+
+def _activation(name: object) -> str:
+    if not isinstance(name, str) or name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(map(repr, ACTIVATIONS))}")
+    return name
+
+
+def _rng(seed: Seed) -> np.random.Generator:
+    """numpy's generator for ``seed``: an int gives a reproducible stream, None a fresh one,
+    and a Generator is used as it is (so a layer's neurons draw one after another)."""
+    if isinstance(seed, np.random.Generator) or seed is None:
+        return np.random.default_rng(seed)
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        kind = type(seed).__name__
+        raise TypeError(f"seed must be an int, a numpy Generator or None, got {kind}: {seed!r}")
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed!r}")
+    return np.random.default_rng(int(seed))
+
+
+def _init_weights(rng: np.random.Generator, nin: int, fan_out: int, activation: str) -> list[float]:
+    """Initial weights that keep the signal's scale through a layer.
+
+    relu: He (Kaiming) normal, w ~ N(0, 2/nin): relu zeroes half of z, so the variance is doubled.
+    sigmoid, tanh, linear: Xavier/Glorot uniform, w ~ U(−r, r) with r = √(6/(nin + fan_out)).
+    """
+    if activation == "relu":
+        return rng.normal(0.0, math.sqrt(2.0 / nin), size=nin).tolist()
+    limit = math.sqrt(6.0 / (nin + fan_out))
+    return rng.uniform(-limit, limit, size=nin).tolist()
+
+
+def _inputs(x: object, nin: int) -> list[Value | float]:
+    """The model input as a list of nin numbers/Values (one number is fine when nin = 1)."""
+    if isinstance(x, np.ndarray):
+        if x.ndim > 1:
+            raise ValueError(f"expected one input row of length {nin}, got an array of shape {x.shape}")
+        x = x.tolist()
+    if isinstance(x, Value | numbers.Real):
+        x = [x]
+    if not isinstance(x, Sequence) or isinstance(x, str):
+        raise TypeError(f"input must be a list of numbers/Values, got {type(x).__name__}: {x!r}")
+    if len(x) != nin:
+        raise ValueError(f"the model takes {nin} input(s), got {len(x)}: {x!r}")
+    return list(x)
+
+
+# ---- the base class --------------------------------------------------------------------
+class LayerTrace(NamedTuple):
+    """One layer's forward values: z (pre-activations) and a = σ(z) (activations)."""
+
+    z: list[Value]
+    a: list[Value]
+
+
+class Module:
+    """Something with parameters (leaf Values) that can be trained and saved.
+
+    The parameters are found in the public attributes: a Value, a sub-Module, or a list or
+    tuple of them. Names are the dotted paths to them, e.g. ``"layers.0.neurons.3.w.1"``, in
+    the order the attributes were set. A subclass only sets attributes and defines
+    ``__call__``; to be saved and loaded it also says its constructor arguments in `config`.
+    """
+
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments that fix the model's shape (saved with its parameters)."""
+        return {}
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        """Every parameter with its dotted name, each once, in a fixed order."""
+        named: list[tuple[str, Value]] = []
+        seen: set[int] = set()  # a Value shared by two attributes is one parameter
+        for attr, item in vars(self).items():
+            if attr.startswith("_"):
+                continue
+            entries = enumerate(item) if isinstance(item, list | tuple) else [(None, item)]
+            for i, entry in entries:
+                name = attr if i is None else f"{attr}.{i}"
+                if isinstance(entry, Value):
+                    found = [(name, entry)]
+                elif isinstance(entry, Module):
+                    found = [(f"{name}.{sub}", p) for sub, p in entry.named_parameters()]
+                else:
+                    continue
+                for full_name, p in found:
+                    if id(p) not in seen:
+                        seen.add(id(p))
+                        named.append((full_name, p))
+        return named
+
+    def parameters(self) -> list[Value]:
+        """θ: every parameter packed into one list."""
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self) -> None:
+        """Set every parameter's grad to 0 (leaf grads accumulate across backward calls)."""
+        for p in self.parameters():
+            p.grad = 0.0
+
+    def _label_parameters(self) -> None:
+        """Give each parameter its dotted name as label, so graph drawings say what it is."""
+        for name, p in self.named_parameters():
+            p.label = name
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"{type(self).__name__}({args})"
+
+    # ---- state ---------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """A JSON-able snapshot: class name, constructor config, and name -> float per parameter."""
+        return {
+            "format": _FORMAT,
+            "version": _VERSION,
+            "class": type(self).__name__,
+            "config": self.config(),
+            "parameters": {name: p.data for name, p in self.named_parameters()},
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Set the parameters from ``state``: a `state_dict()` or a plain mapping name -> number.
+
+        Nothing changes unless every parameter is present, none is unexpected and every value
+        is a finite number; otherwise ValueError names the offending entries.
+        """
+        if not isinstance(state, Mapping):
+            raise TypeError(f"state must be a dict, got {type(state).__name__}")
+        values: Any = state
+        if "parameters" in state:
+            self._check_metadata(state)
+            values = state["parameters"]
+            if not isinstance(values, Mapping):
+                raise ValueError(f"state['parameters'] must be a dict, got {type(values).__name__}")
+        named = dict(self.named_parameters())
+        missing = [name for name in named if name not in values]
+        unexpected = [name for name in values if name not in named]
+        problems = []
+        if missing:
+            problems.append(f"missing parameters {_some(missing)}")
+        if unexpected:
+            problems.append(f"unexpected parameters {_some(unexpected)}")
+        bad = [f"{name}={v!r}" for name, v in values.items() if name in named and not _finite(v)]
+        if bad:
+            problems.append(f"values that are not finite numbers: {_some(bad)}")
+        if problems:
+            raise ValueError(f"cannot load state into {self!r}: " + "; ".join(problems))
+        for name, p in named.items():
+            p.data = float(values[name])
+
+    def _check_metadata(self, state: Mapping[str, Any]) -> None:
+        cls_name, config = state.get("class"), state.get("config")
+        if cls_name is not None and cls_name != type(self).__name__:
+            raise ValueError(f"state is for a {cls_name!r}, but this model is {self!r}")
+        if config is not None and config != self.config():
+            raise ValueError(f"state is for config {config!r}, but this model is {self!r} (shapes differ)")
+
+    # ---- files ---------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write `state_dict()` to ``path`` as JSON, atomically.
+
+        The JSON is made first, then written to a temporary file in the same directory,
+        flushed to disk and renamed over ``path``: a crash leaves the old file or the new
+        one, never half of one. Non-finite parameters cannot be saved (ValueError).
+        """
+        named = self.named_parameters()
+        bad = [f"{name}={p.data!r}" for name, p in named if not math.isfinite(p.data)]
+        if bad:
+            raise ValueError(f"cannot save {self!r}: parameters are not finite: {_some(bad)}")
+        text = json.dumps(self.state_dict(), indent=1, allow_nan=False)
+        path = os.fspath(path)
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                if hasattr(os, "fchmod"):
+                    os.fchmod(f.fileno(), 0o644)  # mkstemp makes the file private (0600)
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        _fsync_directory(directory)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Module:
+        """Rebuild the model saved at ``path`` (JSON only; never pickle or eval).
+
+        ``Module.load`` returns whichever class was saved; ``MLP.load`` also checks it is an MLP.
+        A missing, unreadable, corrupt or mismatched file raises ValueError saying what is wrong.
+        """
+        try:
+            with open(path, encoding="utf-8") as f:
+                state = json.load(f)
+        except FileNotFoundError:
+            raise ValueError(f"no model file at {os.fspath(path)!r}") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise ValueError(f"cannot read model file {os.fspath(path)!r}: {e}") from e
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{os.fspath(path)!r} is not valid JSON (corrupt or truncated?): {e}") from e
+        try:
+            return cls.from_state_dict(state)
+        except ValueError as e:
+            raise ValueError(f"{os.fspath(path)!r}: {e}") from e
+
+    @classmethod
+    def from_state_dict(cls, state: object) -> Module:
+        """A new model of the saved class and config, holding the saved parameters."""
+        if not isinstance(state, dict):
+            raise ValueError(f"expected a JSON object, got {type(state).__name__}")
+        if state.get("format") != _FORMAT:
+            raise ValueError(f"not a saved microgradlike model (format {state.get('format')!r})")
+        if state.get("version") != _VERSION:
+            raise ValueError(f"unsupported version {state.get('version')!r} (this code reads {_VERSION})")
+        missing = [key for key in ("class", "config", "parameters") if key not in state]
+        if missing:
+            raise ValueError(f"missing keys {missing}")
+        name, config = state["class"], state["config"]
+        model_cls = _CLASSES.get(name) if isinstance(name, str) else None
+        if model_cls is None:
+            raise ValueError(f"unknown model class {name!r}; known: {', '.join(_CLASSES)}")
+        if not issubclass(model_cls, cls):
+            raise ValueError(f"the file holds a {name}, but {cls.__name__}.load was called")
+        if not isinstance(config, dict):
+            raise ValueError(f"config must be a JSON object, got {config!r}")
+        try:
+            model = model_cls(**config, seed=0)  # the seed is irrelevant: every weight is replaced
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"bad config for {name}: {config!r} ({e})") from e
+        model.load_state_dict(state)
+        return model
+
+
+def _fsync_directory(directory: str) -> None:
+    """Flush the directory entry too, so the rename survives a power cut (POSIX only)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # e.g. Windows, where directories cannot be opened this way
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _finite(v: object) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _some(items: list[str], limit: int = 5) -> str:
+    """The first few items, and how many more."""
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+# ---- neurons, layers, MLP --------------------------------------------------------------
+class Neuron(Module):
+    """One neuron: z = Σᵢ wᵢ·xᵢ + b (one `dot` node), a = σ(z).
+
+    Weights start He-normal for relu, Xavier/Glorot-uniform for sigmoid, tanh and linear
+    (fan_out is 1 for a lone neuron, the layer width inside a `Layer`); the bias starts at 0.
+    ``seed``: an int (reproducible), a numpy Generator, or None (different every time).
+    """
+
+    def __init__(self, nin: int, activation: str = "relu", seed: Seed = None, *, fan_out: int = 1) -> None:
+        self.nin = _positive_int(nin, "nin")
+        self.activation = _activation(activation)
+        rng = _rng(seed)
+        weights = _init_weights(rng, self.nin, _positive_int(fan_out, "fan_out"), self.activation)
+        self.w = [Value(wi) for wi in weights]
+        self.b = Value(0.0)
+        self._sigma = ACTIVATIONS[self.activation]
+        self._label_parameters()
+
+    def config(self) -> dict[str, Any]:
+        return {"nin": self.nin, "activation": self.activation}
+
+    def pre_activation(self, xs: Sequence[Value | float]) -> Value:
+        """z = w·x + b, one node."""
+        return dot(self.w, xs, self.b)
+
+    def activate(self, z: Value) -> Value:
+        """a = σ(z); for "linear" a is z itself."""
+        return z if self._sigma is None else self._sigma(z)
+
+    def __call__(self, x: object) -> Value:
+        return self.activate(self.pre_activation(_inputs(x, self.nin)))
+
+
+class Layer(Module):
+    """``nout`` neurons reading the same ``nin`` inputs: z = W·x + b, a = σ(z).
+
+    One seed draws all the neurons' weights from one generator, so they differ from each other.
+    """
+
+    def __init__(self, nin: int, nout: int, activation: str = "relu", seed: Seed = None) -> None:
+        self.nin = _positive_int(nin, "nin")
+        self.nout = _positive_int(nout, "nout")
+        self.activation = _activation(activation)
+        rng = _rng(seed)
+        self.neurons = [Neuron(self.nin, self.activation, rng, fan_out=self.nout) for _ in range(self.nout)]
+        self._label_parameters()
+
+    def config(self) -> dict[str, Any]:
+        return {"nin": self.nin, "nout": self.nout, "activation": self.activation}
+
+    def trace(self, xs: Sequence[Value | float]) -> LayerTrace:
+        """This layer's z and a for an input list of the right length."""
+        z = [n.pre_activation(xs) for n in self.neurons]
+        sigma = ACTIVATIONS[self.activation]
+        return LayerTrace(z, z if sigma is None else [sigma(zi) for zi in z])
+
+    def __call__(self, x: object) -> Value | list[Value]:
+        a = self.trace(_inputs(x, self.nin)).a
+        return a[0] if self.nout == 1 else a
+
+
+class MLP(Module):
+    """A multi-layer perceptron: zˡ = Wˡ·aˡ⁻¹ + bˡ, aˡ = σ(zˡ), ŷ = aᴸ.
+
+    ``nouts`` lists the layer widths, e.g. ``MLP(2, [16, 16, 1])``; hidden layers use
+    ``activation`` and the LAST layer is linear. Initialisation: He for relu layers,
+    Xavier/Glorot for sigmoid, tanh and the linear output layer; one seed fixes them all.
+    """
+
+    def __init__(self, nin: int, nouts: Sequence[int], activation: str = "relu", seed: Seed = None) -> None:
+        self.nin = _positive_int(nin, "nin")
+        if isinstance(nouts, str) or not isinstance(nouts, Sequence | np.ndarray):
+            raise TypeError(f"nouts must be a list of layer widths, got {type(nouts).__name__}: {nouts!r}")
+        if len(nouts) == 0:
+            raise ValueError("nouts must list at least one layer width, got []")
+        self.nouts = [_positive_int(n, f"nouts[{i}]") for i, n in enumerate(nouts)]
+        self.activation = _activation(activation)
+        rng = _rng(seed)
+        sizes = [self.nin, *self.nouts]
+        last = len(self.nouts) - 1
+        self.layers = [
+            Layer(sizes[i], sizes[i + 1], "linear" if i == last else self.activation, rng)
+            for i in range(len(self.nouts))
+        ]
+        self._label_parameters()
+
+    def config(self) -> dict[str, Any]:
+        return {"nin": self.nin, "nouts": list(self.nouts), "activation": self.activation}
+
+    def forward_trace(self, x: object) -> list[LayerTrace]:
+        """[(z¹, a¹), …, (zᴸ, aᴸ)]: every layer's pre-activations and activations; aᴸ is ŷ."""
+        a: Sequence[Value | float] = _inputs(x, self.nin)
+        traces = []
+        for layer in self.layers:
+            traces.append(layer.trace(a))
+            a = traces[-1].a
+        return traces
+
+    def __call__(self, x: object) -> Value | list[Value]:
+        a = self.forward_trace(x)[-1].a
+        return a[0] if len(a) == 1 else a
+
+
+# ---- the notes' sigmoid models -----------------------------------------------------------
+class SigmoidUnit(Module):
+    """One unit c·σ(b + w·x): w sets the slope, b the shift (centre at −b/w), c the height."""
+
+    def __init__(self, w: float = 1.0, b: float = 0.0, c: float = 1.0, seed: Seed = None) -> None:
+        del seed  # a unit is given its numbers; accepted so `Module.load` can build it like the others
+        self.w, self.b, self.c = Value(w), Value(b), Value(c)
+        self._label_parameters()
+
+    def sigmoid(self, x: Value | float) -> Value:
+        """σ(b + w·x), one `dot` node then one sigmoid node."""
+        return dot((self.w,), (x,), self.b).sigmoid()
+
+    def __call__(self, x: object) -> Value:
+        return self.c * self.sigmoid(_inputs(x, 1)[0])
+
+    def __repr__(self) -> str:
+        return f"SigmoidUnit(w={self.w.data:.4g}, b={self.b.data:.4g}, c={self.c.data:.4g})"
+
+
+class SigmoidSum(Module):
+    """The notes' y = b + Σᵢ cᵢ·σ(bᵢ + wᵢ·x): n sigmoid units on one input, plus a bias.
+
+    ``model.units[i].w``, ``.b`` and ``.c`` are unit i's slope, shift and height; ``model.b``
+    is the global bias. Each unit is a smoothed step; their sum bends a curve n times, so more
+    units fit a piecewise-linear target more closely (n is a hyperparameter).
+
+    Initialisation: wᵢ, bᵢ ~ N(0, 1) (centres −bᵢ/wᵢ spread around 0), cᵢ ~ N(0, 1/n)
+    (so the sum stays of order 1 whatever n is), b = 0.
+    """
+
+    def __init__(self, n: int, seed: Seed = None) -> None:
+        self.n = _positive_int(n, "n")
+        rng = _rng(seed)
+        w, b = rng.normal(0.0, 1.0, size=(2, self.n)).tolist()
+        c = rng.normal(0.0, 1.0 / math.sqrt(self.n), size=self.n).tolist()
+        self.units = [SigmoidUnit(w[i], b[i], c[i]) for i in range(self.n)]
+        self.b = Value(0.0)
+        self._label_parameters()
+
+    def config(self) -> dict[str, Any]:
+        return {"n": self.n}
+
+    def __call__(self, x: object) -> Value:
+        x0 = _inputs(x, 1)[0]
+        heights = [u.c for u in self.units]
+        # y = Σᵢ cᵢ·sᵢ + b is itself a dot product: one node over all the units.
+        return dot(heights, [u.sigmoid(x0) for u in self.units], self.b)
+
+    def contributions(self, x: float | Sequence[float] | np.ndarray) -> np.ndarray:
+        """Each unit's cᵢ·σ(bᵢ + wᵢ·x) as plain numbers (no graph), for plotting the units one
+        by one: shape (n,) for one x, (n, len(x)) for many. Their sum plus b is the model."""
+        xs = np.asarray(x, dtype=float)
+        w, b, c = (np.array([getattr(u, k).data for u in self.units]) for k in "wbc")
+        shape = (-1,) + (1,) * xs.ndim
+        z = w.reshape(shape) * xs + b.reshape(shape)
+        # σ(z) = ½(1 + tanh(z/2)): the same function, without overflow warnings for large |z|.
+        return c.reshape(shape) * 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def hard_sigmoid(x: Value | float) -> Value | float:
+    """relu(x) − relu(x − 1) = clip(x, 0, 1): two ReLUs make one hard sigmoid.
+
+    0 for x ≤ 0, x on [0, 1], 1 for x ≥ 1. d/dx = 1 on (0, 1) and 0 outside (0 at the kinks, as
+    relu'(0) = 0). A Value gives a Value (graph: two relu nodes); a number gives a float.
+    """
+    v = x if isinstance(x, Value) else Value(x)
+    out = v.relu() - (v - 1).relu()
+    return out if isinstance(x, Value) else out.data
+
+
+_CLASSES: dict[str, type[Module]] = {
+    cls.__name__: cls for cls in (Neuron, Layer, MLP, SigmoidUnit, SigmoidSum)
+}

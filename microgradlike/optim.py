@@ -1,0 +1,163 @@
+"""Optimisers: turn each parameter's gradient into an update, θ ← θ − (a step against ∇L).
+
+Both keep the same interface: build with the parameters, then per update
+``opt.zero_grad(); loss.backward(); opt.step()``. ``opt.lr`` can be changed between steps.
+
+* `SGD`  — gradient descent with momentum μ: v ← μ·v + g,  θ ← θ − η·v  (μ = 0: θ ← θ − η·g).
+* `Adam` — per-parameter step sizes from running means of g and g², bias-corrected.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable
+from typing import Any
+
+from .engine import Value
+
+__all__ = ["OPTIMIZERS", "SGD", "Adam", "Optimizer", "get_optimizer"]
+
+
+def _real(x: object, name: str) -> float:
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(x).__name__}: {x!r}")
+    return float(x)
+
+
+class Optimizer:
+    """Holds the parameters θ and the learning rate η; subclasses define `step()`."""
+
+    def __init__(self, params: Iterable[Value], lr: float) -> None:
+        self.params = list(params)
+        if not self.params:
+            raise ValueError("the optimiser got an empty parameter list")
+        seen: set[int] = set()
+        for i, p in enumerate(self.params):
+            if not isinstance(p, Value):
+                raise TypeError(f"parameter {i} must be a Value, got {type(p).__name__}: {p!r}")
+            if id(p) in seen:
+                raise ValueError(f"parameter {i} ({p!r}) appears twice: it would be updated twice per step")
+            seen.add(id(p))
+        self.lr = lr
+
+    @property
+    def lr(self) -> float:
+        """The learning rate η > 0 (settable between steps, e.g. for a schedule)."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        lr = _real(value, "lr")
+        if not (lr > 0 and math.isfinite(lr)):
+            raise ValueError(f"lr must be a positive finite number, got {value!r}")
+        self._lr = lr
+
+    def zero_grad(self) -> None:
+        """Set every parameter's grad to 0 (they accumulate across backward calls)."""
+        for p in self.params:
+            p.grad = 0.0
+
+    def step(self) -> None:
+        """Update every parameter from its current grad."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({len(self.params)} parameters, lr={self.lr!r})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with (heavy-ball) momentum μ ∈ [0, 1):
+
+        v ← μ·v + g,   θ ← θ − η·v        (v starts at 0; μ = 0 is plain θ ← θ − η·g)
+
+    v is a running sum of past gradients, so steps grow along directions that stay consistent.
+    """
+
+    def __init__(self, params: Iterable[Value], lr: float = 0.1, momentum: float = 0.0) -> None:
+        super().__init__(params, lr)
+        self.momentum = _real(momentum, "momentum")
+        if not 0.0 <= self.momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+        self.velocity = [0.0] * len(self.params)
+
+    def step(self) -> None:
+        lr, mu = self.lr, self.momentum
+        if mu == 0.0:
+            for p in self.params:
+                p.data -= lr * p.grad
+            return
+        v = self.velocity
+        for i, p in enumerate(self.params):
+            v[i] = mu * v[i] + p.grad
+            p.data -= lr * v[i]
+
+    def __repr__(self) -> str:
+        return f"SGD({len(self.params)} parameters, lr={self.lr!r}, momentum={self.momentum!r})"
+
+
+class Adam(Optimizer):
+    """Adam: step t = 1, 2, …, with g the gradient,
+
+        m ← β₁·m + (1 − β₁)·g          (running mean of g)
+        v ← β₂·v + (1 − β₂)·g²         (running mean of g²)
+        m̂ = m / (1 − β₁ᵗ),  v̂ = v / (1 − β₂ᵗ)     (undo the bias of starting at 0)
+        θ ← θ − η · m̂ / (√v̂ + ε)
+
+    Each parameter's step is about η in size whatever the scale of its gradient.
+    """
+
+    def __init__(self, params: Iterable[Value], lr: float = 0.01,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+        super().__init__(params, lr)
+        if isinstance(betas, str) or not isinstance(betas, tuple | list) or len(betas) != 2:
+            raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        self.betas = (_real(betas[0], "beta1"), _real(betas[1], "beta2"))
+        for name, beta in zip(("beta1", "beta2"), self.betas):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {beta!r}")
+        self.eps = _real(eps, "eps")
+        if not (self.eps >= 0 and math.isfinite(self.eps)):
+            raise ValueError(f"eps must be a finite number >= 0, got {eps!r}")
+        self.t = 0
+        self.m = [0.0] * len(self.params)
+        self.v = [0.0] * len(self.params)
+
+    def step(self) -> None:
+        self.t += 1
+        b1, b2 = self.betas
+        correction1, correction2 = 1.0 - b1**self.t, 1.0 - b2**self.t
+        lr, eps, m, v = self.lr, self.eps, self.m, self.v
+        for i, p in enumerate(self.params):
+            g = p.grad
+            m[i] = b1 * m[i] + (1.0 - b1) * g
+            v[i] = b2 * v[i] + (1.0 - b2) * g * g
+            p.data -= lr * (m[i] / correction1) / (math.sqrt(v[i] / correction2) + eps)
+
+    def __repr__(self) -> str:
+        return f"Adam({len(self.params)} parameters, lr={self.lr!r}, betas={self.betas!r}, eps={self.eps!r})"
+
+
+#: The optimisers by name, for ``fit(optimizer="...")``.
+OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam}
+
+
+def get_optimizer(optimizer: str | Optimizer | type[Optimizer], params: Iterable[Value],
+                  lr: float | None = None, **options: Any) -> Optimizer:
+    """An optimiser over ``params``: by name ("sgd", "adam") or class, built with ``lr`` (its
+    default when None) and ``options`` (e.g. momentum=0.9); an instance is returned as it is
+    (it already holds its parameters and lr)."""
+    if isinstance(optimizer, Optimizer):
+        return optimizer
+    if isinstance(optimizer, str):
+        cls = OPTIMIZERS.get(optimizer.lower())
+        if cls is None:
+            names = ", ".join(map(repr, OPTIMIZERS))
+            raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {names}")
+    elif isinstance(optimizer, type) and issubclass(optimizer, Optimizer):
+        cls = optimizer
+    else:
+        raise TypeError(f"optimizer must be a name, an Optimizer class or instance, got {optimizer!r}")
+    if lr is not None:
+        options["lr"] = lr
+    return cls(params, **options)

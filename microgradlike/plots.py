@@ -1,0 +1,309 @@
+"""Matplotlib pictures of training: loss curves, decision boundaries, 1-D fits, descent paths.
+
+matplotlib is optional: it is imported only when a plot is drawn, and a clear ImportError says
+``pip install matplotlib`` when it is missing. Every function draws on ``ax`` (a new figure when
+None) and returns the Axes, so pictures can be combined with ``plt.subplots``.
+
+Models are evaluated under `no_grad` (no graph is built) one input at a time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .engine import Value, no_grad
+
+__all__ = ["plot_decision_boundary", "plot_descent", "plot_fit_1d", "plot_history"]
+
+# Units' colours: no red (the model's curve) and no grey (the data).
+_UNIT_COLORS = ["#2563eb", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777", "#4f46e5",
+                "#65a30d", "#0d9488"]
+_CLASS_COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777"]
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as e:  # pragma: no cover - matplotlib is installed in the test environment
+        raise ImportError("plotting needs matplotlib: pip install matplotlib") from e
+    return plt
+
+
+def _axes(ax: Any, figsize: tuple[float, float]) -> Any:
+    if ax is not None:
+        return ax
+    _, ax = _pyplot().subplots(figsize=figsize)
+    return ax
+
+
+def _scalar(out: object) -> float:
+    """A model's or function's output as a float."""
+    if isinstance(out, Value):
+        return out.data
+    if isinstance(out, Sequence) and len(out) == 1:
+        return _scalar(out[0])
+    return float(out)  # type: ignore[arg-type]
+
+
+# ---- loss curves ------------------------------------------------------------------------------
+def plot_history(history: Any, ax: Any = None, logy: bool | None = None) -> Any:
+    """Loss per epoch, training vs validation, with each update's batch loss faint behind.
+
+    The training loss keeps falling while the validation loss turns up: that gap is
+    overfitting (过拟合); the epoch with the lowest validation loss is marked.
+
+    Args:
+        history: a `microgradlike.train.History` (``train_loss``, ``val_loss``, ``update_loss``).
+        logy: log-scale loss axis; by default when the losses span more than two decades.
+    """
+    train = [float(v) for v in getattr(history, "train_loss", [])]
+    val = [float(v) for v in getattr(history, "val_loss", [])]
+    updates = [float(v) for v in getattr(history, "update_loss", [])]
+    if not (train or val or updates):
+        raise ValueError("history holds no losses to plot (train_loss, val_loss and update_loss are empty)")
+    ax = _axes(ax, (6.4, 4.0))
+    if updates:
+        # Update k (0-based) belongs to epoch ⌊k / u⌋ + 1 with u updates per epoch; the epoch's
+        # training loss is plotted at its end, so updates spread over (epoch − 1, epoch].
+        per_epoch = len(updates) / len(train) if train else 1.0
+        xs = (np.arange(len(updates)) + 1) / per_epoch
+        ax.plot(xs, updates, color="#93c5fd", lw=0.8, alpha=0.7, label="batch loss at each update", zorder=1)
+    epochs = np.arange(1, max(len(train), len(val)) + 1)
+    marker = "o" if len(epochs) <= 40 else None
+    if train:
+        ax.plot(epochs[: len(train)], train, color="#1d4ed8", lw=2, marker=marker, ms=3,
+                label="training loss (per epoch)", zorder=3)
+    if val:
+        ax.plot(epochs[: len(val)], val, color="#dc2626", lw=2, marker=marker, ms=3,
+                label="validation loss (per epoch)", zorder=3)
+        finite = [(v, k) for k, v in enumerate(val) if math.isfinite(v)]
+        if finite:
+            best_val, best = min(finite)
+            ax.axvline(best + 1, color="#6b7280", ls=":", lw=1)
+            ax.plot([best + 1], [best_val], marker="*", ms=13, color="#dc2626", mec="k", zorder=4,
+                    label=f"lowest validation loss (epoch {best + 1})", ls="none")
+    values = [v for v in train + val + updates if math.isfinite(v)]
+    if logy is None:
+        positive = [v for v in values if v > 0]
+        logy = len(positive) == len(values) and bool(positive) and max(positive) / min(positive) > 100
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch (one pass over the training set)")
+    ax.set_ylabel("loss")
+    n_updates = getattr(history, "n_updates", len(updates))
+    n_epochs = getattr(history, "n_epochs", len(train))
+    title = f"loss: {n_epochs} epochs, {n_updates} updates"
+    reason = getattr(history, "stopped_because", None)
+    if reason:
+        title += f" (stopped: {reason})"
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, framealpha=0.9)
+    return ax
+
+
+# ---- classification ----------------------------------------------------------------------------
+def _as_rows(X: Any, width: int | None = None) -> np.ndarray:
+    rows = np.asarray(X, dtype=float)
+    if rows.ndim == 1 and width == 1:
+        rows = rows[:, None]
+    if rows.ndim != 2 or (width is not None and rows.shape[1] != width):
+        want = f"(n, {width})" if width is not None else "(n, d)"
+        raise ValueError(f"X must have shape {want}, got shape {rows.shape}")
+    return rows
+
+
+def plot_decision_boundary(model: Callable[[list[float]], Any], X: Any, y: Any, ax: Any = None,
+                           resolution: int = 60, threshold: float = 0.0, padding: float = 0.5) -> Any:
+    """Colour the plane by the class the model predicts, and draw the data on top.
+
+    A model with one output is a binary classifier: class 1 where output > ``threshold``
+    (0 for logits and hinge scores; pass 0.5 for a model trained with MSE on 0/1 targets), and
+    the boundary output = threshold is drawn as a black line. A model with k outputs predicts
+    the argmax. The model runs under `no_grad` on a ``resolution`` × ``resolution`` grid, one
+    point at a time, so keep the resolution modest for big models.
+    """
+    rows = _as_rows(X, 2)
+    labels = np.asarray(y).ravel()
+    if len(labels) != len(rows):
+        raise ValueError(f"X has {len(rows)} rows but y has {len(labels)} labels")
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 2:
+        raise ValueError(f"resolution must be an int >= 2, got {resolution!r}")
+    classes = np.unique(labels)
+    lo, hi = rows.min(axis=0) - padding, rows.max(axis=0) + padding
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
+
+    def scores(points: np.ndarray) -> np.ndarray:
+        with no_grad():
+            outs = [model([float(a), float(b)]) for a, b in points]
+        return np.array([[o.data] if isinstance(o, Value) else [v.data for v in o] for o in outs])
+
+    grid = scores(np.column_stack([gx.ravel(), gy.ravel()]))
+    data_scores = scores(rows)
+    binary = grid.shape[1] == 1
+    if binary:
+        # Negative side -> the smaller label (0, or −1 for hinge targets); positive -> the larger.
+        neg, pos = (classes[0], classes[-1]) if len(classes) >= 2 else (0, 1)
+        predicted = np.where(data_scores[:, 0] > threshold, pos, neg)
+        region = (grid[:, 0] > threshold).reshape(gx.shape).astype(float)
+        region_classes = [neg, pos]
+    else:
+        predicted = data_scores.argmax(axis=1)
+        region = grid.argmax(axis=1).reshape(gx.shape).astype(float)
+        region_classes = list(range(grid.shape[1]))
+    color_of = {c: _CLASS_COLORS[i % len(_CLASS_COLORS)]
+                for i, c in enumerate(sorted(set(region_classes) | set(classes.tolist())))}
+    ax = _axes(ax, (5.2, 4.6))
+    ax.contourf(gx, gy, region, levels=np.arange(len(region_classes) + 1) - 0.5,
+                colors=[color_of[c] for c in region_classes], alpha=0.22)
+    if binary:
+        ax.contour(gx, gy, grid[:, 0].reshape(gx.shape), levels=[threshold], colors="k", linewidths=1.5)
+    for c in classes:
+        mask = labels == c
+        ax.scatter(rows[mask, 0], rows[mask, 1], s=22, color=color_of[c], edgecolors="k", linewidths=0.5,
+                   label=f"class {c}", zorder=3)
+    accuracy = float(np.mean(predicted == labels))
+    ax.set_title(f"decision boundary (training accuracy {accuracy:.0%})")
+    ax.set_xlabel("x₁")
+    ax.set_ylabel("x₂")
+    ax.legend(fontsize=8, loc="best", framealpha=0.9)
+    ax.set_aspect("equal", adjustable="box")
+    return ax
+
+
+# ---- 1-D regression ------------------------------------------------------------------------------
+def _hidden_units(model: Any, xs: np.ndarray) -> tuple[np.ndarray, str] | None:
+    """Each hidden unit's share of the output, one row per unit, for the two kinds of 1-D model
+    whose output is a weighted sum of units: `SigmoidSum` and a one-hidden-layer MLP."""
+    if hasattr(model, "contributions") and hasattr(model, "units"):
+        return np.asarray(model.contributions(xs)), "cᵢ·σ(bᵢ + wᵢ·x)"
+    layers = getattr(model, "layers", None)
+    if layers is not None and len(layers) == 2 and layers[0].nin == 1 and layers[1].nout == 1:
+        hidden, out = layers[0].neurons, layers[1].neurons[0]
+        with no_grad():
+            acts = np.array([[n([float(x)]).data for x in xs] for n in hidden])
+        weights = np.array([w.data for w in out.w])[:, None]
+        return weights * acts, f"vᵢ·{hidden[0].activation}(wᵢ·x + bᵢ)"
+    return None
+
+
+def plot_fit_1d(model: Callable[[Any], Any], X: Any, y: Any, ax: Any = None, show_units: bool = True,
+                n_points: int = 300) -> Any:
+    """The data, the model's curve ŷ(x) and, one by one, the units it is the sum of.
+
+    For `SigmoidSum`, ŷ = b + Σᵢ cᵢ·σ(bᵢ + wᵢ·x): each thin line is one cᵢ·σ(bᵢ + wᵢ·x), a
+    smoothed step whose centre is −bᵢ/wᵢ, slope set by wᵢ and height by cᵢ. For an
+    ``MLP(1, [n, 1])`` the units are vᵢ·aᵢ(x), output weight times hidden activation.
+    """
+    xs_data = _as_rows(X, 1)[:, 0]
+    ys_data = np.asarray(y, dtype=float).ravel()
+    if len(ys_data) != len(xs_data):
+        raise ValueError(f"X has {len(xs_data)} rows but y has {len(ys_data)} targets")
+    span = float(xs_data.max() - xs_data.min()) or 1.0
+    xs = np.linspace(xs_data.min() - 0.05 * span, xs_data.max() + 0.05 * span, n_points)
+    with no_grad():
+        ys = np.array([_scalar(model([float(x)])) for x in xs])
+    ax = _axes(ax, (6.4, 4.0))
+    units = _hidden_units(model, xs) if show_units else None
+    if units is not None:
+        rows, name = units
+        for i, row in enumerate(rows):
+            ax.plot(xs, row, lw=1.1, ls="--", color=_UNIT_COLORS[i % len(_UNIT_COLORS)], alpha=0.85,
+                    label=f"the {len(rows)} units {name}, one per line" if i == 0 else None)
+        bias = float(ys[0] - rows[:, 0].sum())  # ŷ = bias + Σ units, so the rest is the bias
+        ax.axhline(bias, color="#6b7280", ls=":", lw=1.2, label=f"bias b = {bias:.3g}")
+    ax.scatter(xs_data, ys_data, s=14, color="#374151", alpha=0.7, label="data", zorder=3)
+    ax.plot(xs, ys, color="#dc2626", lw=2.5, label="model ŷ(x) = b + sum of the units", zorder=4)
+    ax.axhline(0, color="#9ca3af", lw=0.8, zorder=0)
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.set_title(f"1-D fit: {model!r}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, framealpha=0.9)
+    return ax
+
+
+# ---- gradient descent ---------------------------------------------------------------------------
+def _evaluate(f: Callable[..., Any], point: Sequence[float]) -> float:
+    with no_grad():
+        try:
+            return _scalar(f(*(Value(float(t)) for t in point)))
+        except (ValueError, ZeroDivisionError, OverflowError):
+            return math.nan  # outside f's domain: leave a hole in the picture
+
+
+def plot_descent(f: Callable[..., Any], trajectory: Any, ax: Any = None,
+                 bounds: Sequence[tuple[float, float]] | None = None, resolution: int = 80,
+                 levels: int = 25) -> Any:
+    """A gradient-descent path θ⁰, θ¹, … drawn over the loss it descends.
+
+    One parameter: the curve f(θ) with each θᵏ on it. Two parameters: a contour map of
+    f(θ₁, θ₂) with the path across it. The start is green, the end red; arrows follow the steps
+    (each is −η·∇f: downhill, perpendicular to the contour lines).
+
+    Args:
+        f: the function given to `gradient_descent` (one Value per parameter in, a Value out).
+        trajectory: the points θ⁰, θ¹, … (floats, or 2-tuples), or `gradient_descent`'s result.
+        bounds: the plotted range per parameter, ``[(lo, hi)]`` or ``[(lo1, hi1), (lo2, hi2)]``;
+            by default the path's range plus a margin.
+    """
+    trajectory = getattr(trajectory, "trajectory", trajectory)  # a Descent: use its path
+    path = np.asarray(trajectory, dtype=float)
+    if path.ndim == 2 and path.shape[1] == 1:
+        path = path[:, 0]
+    if path.ndim not in (1, 2) or (path.ndim == 2 and path.shape[1] != 2) or len(path) == 0:
+        raise ValueError(f"trajectory must hold floats or pairs of floats, got shape {path.shape}")
+    dims = 1 if path.ndim == 1 else 2
+    points = path.reshape(len(path), dims)
+    if bounds is None:
+        lo, hi = points.min(axis=0), points.max(axis=0)
+        # One parameter: a wide view, so the minimum the path heads for is usually in sight.
+        wide = dims == 1
+        margin = np.maximum((0.5 if wide else 0.25) * (hi - lo), 1.0 if wide else 0.5)
+        bounds = list(zip(lo - margin, hi + margin))
+    if len(bounds) != dims:
+        raise ValueError(f"bounds must give {dims} (lo, hi) pair(s), got {bounds!r}")
+    ax = _axes(ax, (6.0, 4.6) if dims == 2 else (6.4, 4.0))
+    values = np.array([_evaluate(f, p) for p in points])
+    arrows = len(points) <= 40
+    if dims == 1:
+        ws = np.linspace(bounds[0][0], bounds[0][1], 400)
+        ax.plot(ws, [_evaluate(f, (w,)) for w in ws], color="#6b7280", lw=1.5, label="f(θ)")
+        ax.plot(points[:, 0], values, color="#2563eb", marker="o", ms=4, lw=0 if arrows else 1, label="θᵏ")
+        if arrows:
+            for k in range(len(points) - 1):
+                ax.annotate("", xy=(points[k + 1, 0], values[k + 1]), xytext=(points[k, 0], values[k]),
+                            arrowprops={"arrowstyle": "->", "color": "#2563eb", "lw": 1})
+        ax.set_xlabel("θ")
+        ax.set_ylabel("f(θ)")
+        start, end = (points[0, 0], values[0]), (points[-1, 0], values[-1])
+    else:
+        g1, g2 = np.meshgrid(np.linspace(*bounds[0], resolution), np.linspace(*bounds[1], resolution))
+        grid = np.array([_evaluate(f, (a, b)) for a, b in zip(g1.ravel(), g2.ravel())]).reshape(g1.shape)
+        finite = grid[np.isfinite(grid)]
+        if finite.size:
+            # Levels at quantiles of f: narrow valleys get as many lines as the flat rim.
+            qs = np.unique(np.quantile(finite, np.linspace(0, 1, levels)))
+            if len(qs) >= 2:
+                filled = ax.contourf(g1, g2, grid, levels=qs, cmap="viridis", alpha=0.55)
+                ax.contour(g1, g2, grid, levels=qs, colors="k", linewidths=0.3, alpha=0.5)
+                ax.figure.colorbar(filled, ax=ax, label="f(θ₁, θ₂)", format="%.3g")
+        ax.plot(points[:, 0], points[:, 1], color="#f97316", lw=1.5, marker="o", ms=3, label="θᵏ", zorder=3)
+        if arrows:
+            for k in range(len(points) - 1):
+                ax.annotate("", xy=points[k + 1], xytext=points[k],
+                            arrowprops={"arrowstyle": "->", "color": "#7c2d12", "lw": 1.2}, zorder=4)
+        ax.set_xlabel("θ₁")
+        ax.set_ylabel("θ₂")
+        start, end = tuple(points[0]), tuple(points[-1])
+    ax.plot(*start, marker="o", ms=10, color="#16a34a", mec="k", ls="none", zorder=5, label="start θ⁰")
+    ax.plot(*end, marker="X", ms=11, color="#dc2626", mec="k", ls="none", zorder=5,
+            label=f"end, after {len(points) - 1} steps")
+    ax.set_title(f"gradient descent: {len(points) - 1} steps, f {values[0]:.4g} → {values[-1]:.4g}")
+    ax.legend(fontsize=8, framealpha=0.9)
+    ax.grid(alpha=0.3)
+    return ax

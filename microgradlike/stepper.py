@@ -1,0 +1,448 @@
+"""Backprop one node at a time: watch the chain rule run.
+
+`backward_steps(root)` (also ``root.backward_steps()``) does exactly what ``root.backward()``
+does, but pauses after each node: every grad of this pass is summed from zero, the root is seeded
+with ∂L/∂L = 1, and the nodes are visited in reverse topological order. A step is yielded for
+every node that HAS children (a leaf passes nothing on), right after its chain rule was applied::
+
+    ∂L/∂child += ∂L/∂node · ∂node/∂child        for each child
+
+``upstream`` = ∂L/∂node is complete at that moment (every use of the node is later in the graph,
+so already visited). The local derivative ∂node/∂child was computed in the forward pass from
+forward values (the notes: backprop needs the zˡ and aˡ saved going forward); `explain()` says
+which. Leaf grads accumulate across passes, as with `backward()`: the grad a leaf held before the
+pass is added back with the last step, so after the last step every grad equals `backward()`'s.
+
+In Jupyter a step shows the graph with its node highlighted, the grads known so far (``?`` not
+reached yet, "so far" for partial sums) and its explanation; `step_through(root)` gives a slider.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from .engine import Value, topological_order
+
+__all__ = [
+    "BackwardStep",
+    "Contribution",
+    "Stepper",
+    "backward_steps",
+    "local_derivative_explanation",
+    "step_through",
+]
+
+
+class Contribution(NamedTuple):
+    """What one step added to one child: ``added_grad = upstream · local_grad``."""
+
+    child: Value
+    local_grad: float
+    added_grad: float
+
+
+def _num(x: float) -> str:
+    """A number for explanations: 6 significant digits, and "2.0" rather than "2"."""
+    text = f"{x + 0.0:.6g}"  # + 0.0 turns −0.0 into 0.0
+    if text.lstrip("-").isdigit():
+        text += ".0"
+    return text
+
+
+def _factor(x: float) -> str:
+    """A number inside a product: negative ones in parentheses, 2.0 · (-3.0)."""
+    return f"({_num(x)})" if x < 0 else _num(x)
+
+
+# ---- the run shared by all steps of one pass -------------------------------------------------
+@dataclass(eq=False)
+class _Pass:
+    """One backward pass: the graph, its names, and what each step did (for redrawing any step)."""
+
+    root: Value
+    order: list[Value]  # topological: children before parents
+    interior: list[Value]  # the nodes with children, in backprop order
+    held: dict[Value, float]  # leaf grads from before this pass
+    names: dict[Value, str] = field(default_factory=dict)
+    n_parents: dict[Value, int] = field(default_factory=dict)
+    steps: list[BackwardStep] = field(default_factory=list)
+    draw_options: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, root: Value) -> _Pass:
+        order = topological_order(root)
+        run = cls(root, order, [n for n in reversed(order) if n.children],
+                  {n: n.grad for n in order if not n.children})
+        for i, node in enumerate(order):
+            run.names[node] = node.label or f"n{i}"
+            for child in set(node.children):
+                run.n_parents[child] = run.n_parents.get(child, 0) + 1
+        return run
+
+    @property
+    def loss_name(self) -> str:
+        return self.root.label or "L"
+
+    def grads_after(self, index: int) -> dict[Value, float]:
+        """Every node's grad right after step ``index`` (recomputed: steps only record what they added)."""
+        grads = dict.fromkeys(self.order, 0.0)
+        grads[self.root] = 1.0
+        for step in self.steps[: index + 1]:
+            for child, _, added in step.contributions:
+                grads[child] += added
+        if index == len(self.interior) - 1:
+            for leaf, before in self.held.items():
+                grads[leaf] += before
+        return grads
+
+    def uses_done(self, index: int) -> dict[Value, int]:
+        """How many of each node's parents have passed their gradient on, after step ``index``."""
+        done: dict[Value, int] = {}
+        for node in self.interior[: index + 1]:
+            for child in set(node.children):
+                done[child] = done.get(child, 0) + 1
+        return done
+
+
+def backward_steps(root: Value) -> Iterator[BackwardStep]:
+    """Run ``root.backward()`` one node at a time, yielding a `BackwardStep` per node with children.
+
+    The same arithmetic in the same order as `Value.backward`, so after the last step every grad
+    is exactly what ``backward()`` would give (leaf grads accumulate across passes). If you stop
+    early, the grads are partial sums; the leaves' earlier grads are still added back.
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"backward_steps needs a Value, got {type(root).__name__}: {root!r}")
+    run = _Pass.start(root)
+    for node in run.order:
+        node.grad = 0.0
+    root.grad = 1.0  # seed: ∂L/∂L = 1
+    last = len(run.interior) - 1
+    restored = False
+    try:
+        for index, node in enumerate(run.interior):
+            upstream = node.grad
+            contributions = []
+            for child, local in zip(node.children, node.local_grads):
+                added = upstream * local
+                child.grad += added  # the chain rule
+                contributions.append(Contribution(child, local, added))
+            if index == last:
+                _restore(run)
+                restored = True
+            step = BackwardStep(node, upstream, tuple(contributions), index, run)
+            run.steps.append(step)
+            yield step
+    finally:
+        if not restored:  # a leaf root, or a pass abandoned early
+            _restore(run)
+
+
+def _restore(run: _Pass) -> None:
+    """Leaf grads accumulate: add back what each leaf held before the pass."""
+    for leaf, before in run.held.items():
+        leaf.grad += before
+
+
+# ---- explaining a step ---------------------------------------------------------------------
+def _dot_partners(node: Value) -> dict[int, int]:
+    """For a "dot" node, which child each child was multiplied by (child index -> index).
+
+    `engine.dot` lists w then x for each product whose factors are both Values, with local
+    grads (x, w): a pair is two neighbours whose local grads are each other's data.
+    """
+    partners: dict[int, int] = {}
+    kids, locals_ = node.children, node.local_grads
+    i = 0
+    while i < len(kids):
+        if i + 1 < len(kids) and locals_[i] == kids[i + 1].data and locals_[i + 1] == kids[i].data:
+            partners[i], partners[i + 1] = i + 1, i
+            i += 2
+        else:
+            i += 1
+    return partners
+
+
+_FWD = "from the forward pass"
+
+
+def _forward(name: str, x: float) -> str:
+    return f"{name} = {_num(x)} ({name}'s forward value)"
+
+
+def _constant_operand(node: Value) -> tuple[str, float] | None:
+    """For an op between one Value a and a plain number c (which the node does not keep), which
+    form it was and c, recovered from the forward values: ("a*c", c), ("c/a", c), ...."""
+    if len(node.children) != 1 or node.op not in ("+", "-", "*", "/", "**"):
+        return None
+    g, ad, od = node.local_grads[0], node.children[0].data, node.data
+    if node.op == "*":
+        return "a*c", g
+    if node.op == "+":
+        return "a+c", od - ad
+    if node.op == "-":
+        return ("a-c", ad - od) if g > 0 else ("c-a", od + ad)
+    if node.op == "/":
+        if g != 0 and math.isclose(od, ad * g, rel_tol=1e-9, abs_tol=1e-300):
+            return "a/c", 1 / g  # ∂(a/c)/∂a = 1/c
+        return "c/a", od * ad
+    if ad != 0 and od != 0:
+        n = g * ad / od  # ∂(aⁿ)/∂a = n·aⁿ/a recovers the exponent
+        try:
+            if math.isclose(ad**n, od, rel_tol=1e-9):
+                return "a**c", n
+        except (OverflowError, ZeroDivisionError, TypeError):
+            pass
+    if ad != 0 and od > 0:
+        return "c**a", od ** (1 / ad)
+    return None
+
+
+def local_derivative_explanation(node: Value, i: int, name: Callable[[Value], str]) -> str:
+    """Why ∂node/∂(child i) has the value recorded in ``node.local_grads[i]``, naming the forward
+    values it came from: one rule per op (the table of the engine's local derivatives)."""
+    op, kids, g = node.op, node.children, node.local_grads[i]
+    child = kids[i]
+    a, out, ad, od = name(child), name(node), child.data, node.data
+    if op in ("+", "sum"):
+        return "1 (a sum passes the gradient on unchanged)"
+    if op == "-":
+        if len(kids) == 2:
+            return "1 (the first term of a difference)" if i == 0 else "−1 (the subtracted term)"
+        return "1 (minus a constant)" if g > 0 else "−1 (a constant minus it)"
+    if op == "neg":
+        return "−1 (negation)"
+    if op == "*":
+        if len(kids) == 2:
+            other = kids[1 - i]
+            return f"{_forward(name(other), g)[:-1]}: the other factor)"
+        return f"the constant {_num(g)} it is multiplied by"
+    if op == "/":
+        if len(kids) == 2:
+            b = name(kids[1])
+            if i == 0:
+                return f"1/{b} = 1/{_num(kids[1].data)} = {_num(g)} ({b}'s forward value)"
+            return (f"−{out}/{b} = −{_num(od)}/{_num(kids[1].data)} = {_num(g)} "
+                    f"(forward values of {out} and {b})")
+        form = _constant_operand(node)
+        if form and form[0] == "a/c":
+            return f"1/c = 1/{_num(form[1])} = {_num(g)} for the constant divisor c"
+        return (f"−{out}/{a} = −{_num(od)}/{_num(ad)} = {_num(g)} "
+                f"({out} = c/{a} for a constant c; forward values)")
+    if op == "**":
+        if len(kids) == 2:
+            n = kids[1]
+            if i == 0:
+                return (f"n·{a}ⁿ⁻¹ = {_num(g)} with n = {name(n)} = {_num(n.data)} and {a} = {_num(ad)} "
+                        f"(forward values)")
+            base = name(kids[0])
+            return f"{out}·ln {base} = {_num(od)}·ln {_num(kids[0].data)} = {_num(g)} (forward values)"
+        form = _constant_operand(node)
+        if form and form[0] == "a**c":
+            return f"n·{a}ⁿ⁻¹ = {_num(g)} with the constant n = {_num(form[1])} and {_forward(a, ad)}"
+        base = f"c = {_num(form[1])}" if form else "c"
+        return f"{out}·ln c = {_num(g)} with the constant base {base} and {out} = {_num(od)} {_FWD}"
+    if op == "exp":
+        return f"e^{a} = {out} = {_num(od)} (the forward output itself)"
+    if op == "log":
+        return f"1/{a} = 1/{_num(ad)} = {_num(g)} ({a}'s forward value)"
+    if op == "sqrt":
+        return f"1/(2√{a}) = 1/(2·{out}) = {_num(g)} with {out} = {_num(od)} {_FWD}"
+    if op == "tanh":
+        return f"1 − tanh²({a}) = 1 − {out}² = {_num(g)} with {out} = {_num(od)} {_FWD}"
+    if op == "sigmoid":
+        return f"σ({a})·(1 − σ({a})) = {out}·(1 − {out}) = {_num(g)} with {out} = {_num(od)} {_FWD}"
+    if op == "softplus":
+        return f"σ({a}) = {_num(g)} with {_forward(a, ad)}"
+    if op == "relu":
+        return f"1 because {a} = {_num(ad)} > 0" if ad > 0 else f"0 because {a} = {_num(ad)} ≤ 0"
+    if op == "abs":
+        sign = "> 0" if ad > 0 else "< 0" if ad < 0 else "= 0 (taken as 0)"
+        return f"sign({a}) = {_num(g)} because {a} = {_num(ad)} {sign}"
+    if op == "dot":
+        partner = _dot_partners(node).get(i)
+        if partner is not None:
+            return f"{_forward(name(kids[partner]), g)[:-1]}: the factor it multiplies)"
+        if i == len(kids) - 1 and g == 1.0:
+            return "1 (the bias b adds straight into Σ wᵢ·xᵢ + b)"
+        return f"the number {_num(g)} it is multiplied by (a plain number, not a Value)"
+    return f"{_num(g)} (the local derivative recorded in the forward pass)"
+
+
+_CONSTANT_FORMS = {
+    "a*c": "{a} × {c}", "a+c": "{a} + {c}", "a-c": "{a} − {c}", "c-a": "{c} − {a}",
+    "a/c": "{a} / {c}", "c/a": "{c} / {a}", "a**c": "{a} ** {c}", "c**a": "{c} ** {a}",
+}
+
+
+def _formula(node: Value, name: Callable[[Value], str]) -> str:
+    """How ``node`` was computed, in names: "c = a × b", "o = tanh(n)", "z = dot(w0, x0, b)"."""
+    kids = [name(k) for k in node.children]
+    infix = {"+": "+", "-": "−", "*": "×", "/": "/", "**": "**"}
+    if node.op in infix and len(kids) == 2:
+        return f"{kids[0]} {infix[node.op]} {kids[1]}"
+    form = _constant_operand(node)
+    if form is not None:  # one Value and one plain number
+        shape, c = form
+        return _CONSTANT_FORMS[shape].format(a=kids[0], c=_num(c))
+    if node.op == "neg":
+        return f"−{kids[0]}"
+    shown = kids if len(kids) <= 6 else [*kids[:5], f"… {len(kids) - 5} more"]
+    return f"{node.op}({', '.join(shown)})"
+
+
+@dataclass(frozen=True, eq=False)
+class BackwardStep:
+    """One node's chain-rule step: ``node``, ``upstream`` = ∂L/∂node, and ``contributions``,
+    one (child, local_grad, added_grad) per child, with added_grad = upstream · local_grad."""
+
+    node: Value
+    upstream: float
+    contributions: tuple[Contribution, ...]
+    index: int  # 0-based position in the pass
+    _run: _Pass = field(repr=False)
+
+    @property
+    def total(self) -> int:
+        """How many steps the whole pass has."""
+        return len(self._run.interior)
+
+    def name(self, value: Value) -> str:
+        """How this pass names ``value``: its label, or "n<k>" (k its topological position)."""
+        return self._run.names.get(value) or value.label or "?"
+
+    def explain(self) -> str:
+        """The step as arithmetic: one ``∂L/∂child += ∂L/∂node · ∂node/∂child`` line per child,
+        followed by where the local derivative came from."""
+        run, name = self._run, self.name
+        L, out = run.loss_name, name(self.node)
+        lines = [f"Step {self.index + 1} of {self.total}: {out} = {_formula(self.node, name)} = "
+                 f"{_num(self.node.data)}"]
+        if self.node is run.root:
+            lines.append(f"  ∂{L}/∂{out} = {_num(self.upstream)}: the seed (how {L} changes with itself)")
+        else:
+            lines.append(f"  ∂{L}/∂{out} = {_num(self.upstream)} is complete: every use of {out} is done")
+        for i, (child, local, added) in enumerate(self.contributions):
+            c = name(child)
+            lines.append(f"  ∂{L}/∂{c} += ∂{L}/∂{out} · ∂{out}/∂{c} = "
+                         f"{_factor(self.upstream)} · {_factor(local)} = {_num(added)}")
+            lines.append(f"      ∂{out}/∂{c} = {local_derivative_explanation(self.node, i, name)}")
+        if self.index == self.total - 1:
+            carried = [(leaf, g) for leaf, g in run.held.items() if g != 0.0]
+            if carried:
+                shown = ", ".join(f"{name(leaf)} +{_num(g)}" for leaf, g in carried[:5])
+                more = f" and {len(carried) - 5} more" if len(carried) > 5 else ""
+                lines.append(f"  Last step: leaf grads accumulate, so each adds what it held before "
+                             f"({shown}{more})")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.explain()
+
+    def grads(self) -> dict[Value, float]:
+        """Every node's grad right after this step (later steps do not change this answer)."""
+        return self._run.grads_after(self.index)
+
+    def graph(self, **options: Any) -> Any:
+        """The graph at this step: this node yellow, the edges it pushes gradient along bold, each
+        grad as known now ("?" not reached, "so far" while other uses are still to come).
+        ``options`` go to `microgradlike.viz.draw_dot` (e.g. ``max_nodes``, ``params``, ``rankdir``)."""
+        from .viz import draw_dot, format_number  # viz draws; the stepper only knows steps
+
+        run = self._run
+        grads, done = self.grads(), run.uses_done(self.index)
+        last = self.index == self.total - 1
+
+        def grad_text(v: Value) -> str:
+            uses, total = done.get(v, 0), run.n_parents.get(v, 0)
+            if v is run.root or uses == total or last:
+                return f"grad {format_number(grads[v])}"
+            if uses == 0:
+                return "grad ?"
+            return f"grad {format_number(grads[v])} so far"
+
+        kwargs = {**run.draw_options, **options}
+        kwargs.setdefault("names", {v: n for v, n in run.names.items() if not v.label})
+        return draw_dot(run.root, highlight=(self.node,), grad_text=grad_text,
+                        bold_inputs_of=(self.node,), **kwargs)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **_: Any) -> dict[str, str]:
+        text = self.explain()
+        picture = self.graph()._repr_mimebundle_(include=["image/svg+xml"])
+        if "image/svg+xml" in picture:
+            shown = f'<div style="overflow-x:auto">{picture["image/svg+xml"]}</div>'
+        else:
+            shown = picture["text/html"]  # no `dot`: the DOT source and an install hint
+        return {"text/plain": text, "text/html": f"{shown}<pre>{html.escape(text)}</pre>"}
+
+
+# ---- stepping in a notebook --------------------------------------------------------------------
+class Stepper:
+    """Every step of one backward pass, kept for scrubbing back and forth.
+
+    ``Stepper(root)`` runs the whole pass at once (the grads are then ``backward()``'s) and keeps
+    the steps: ``len(s)``, ``s[k]``, iteration, and ``s.widget()`` for a slider in Jupyter.
+    ``draw_options`` go to `microgradlike.viz.draw_dot` for every picture.
+    """
+
+    def __init__(self, root: Value, **draw_options: Any) -> None:
+        self.root = root
+        self.steps: list[BackwardStep] = list(backward_steps(root))
+        if self.steps:
+            self.steps[0]._run.draw_options.update(draw_options)
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __getitem__(self, k: int) -> BackwardStep:
+        return self.steps[k]
+
+    def __iter__(self) -> Iterator[BackwardStep]:
+        return iter(self.steps)
+
+    def widget(self) -> Any:
+        """A slider (and play button) over the steps, showing the current one below it."""
+        widgets = _ipywidgets()
+        from IPython.display import display
+
+        if not self.steps:
+            return widgets.HTML("<em>Nothing to step through: the root is a leaf (it has no children).</em>")
+        out = widgets.Output()
+        n = len(self.steps)
+        slider = widgets.IntSlider(value=1, min=1, max=n, description="step", continuous_update=False)
+        play = widgets.Play(value=1, min=1, max=n, interval=1500, description="play")
+        widgets.jslink((play, "value"), (slider, "value"))
+
+        def show(_: object = None) -> None:
+            with out:
+                out.clear_output(wait=True)
+                display(self.steps[slider.value - 1])
+
+        slider.observe(show, names="value")
+        show()
+        return widgets.VBox([widgets.HBox([play, slider]), out])
+
+
+def _ipywidgets() -> Any:
+    try:
+        import ipywidgets
+    except ImportError as e:
+        raise ImportError(
+            "the step-through slider needs ipywidgets: pip install ipywidgets "
+            "(plain iteration works without it: for step in root.backward_steps(): print(step.explain()))"
+        ) from e
+    return ipywidgets
+
+
+def step_through(root: Value, **draw_options: Any) -> Any:
+    """An ipywidgets slider scrubbing through ``root``'s backward pass, one step per position.
+
+    Runs the whole pass first (so all grads end as ``root.backward()`` leaves them). Needs
+    ipywidgets; without it use ``Stepper(root)`` or ``root.backward_steps()`` and print the steps.
+    """
+    _ipywidgets()  # fail before doing any work
+    return Stepper(root, **draw_options).widget()

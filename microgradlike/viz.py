@@ -1,0 +1,454 @@
+"""Pictures of computation graphs: `draw_dot` turns a `Value` graph into a Graphviz drawing.
+
+Each value is a record ``label | data | grad``; each operation is a small circle; the edge
+from a child into an operation carries the local derivative ∂out/∂child (``×3``), the number
+backprop multiplies the upstream gradient by::
+
+    ∂L/∂child += ∂L/∂out · ∂out/∂child
+
+Graphs of whole training steps have thousands of nodes: past ``max_nodes`` only the nodes
+nearest the output are drawn and a note on the picture says how many were left out.
+
+Building a drawing needs only the ``graphviz`` Python package; turning it into SVG or PNG
+needs the ``dot`` program. Without it, notebooks show the DOT source with an install hint
+and explicit renders raise `GraphvizNotInstalled`.
+
+The matplotlib plots (`plot_history`, `plot_decision_boundary`, `plot_fit_1d`, `plot_descent`)
+live in `microgradlike.plots` and are re-exported here.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import tempfile
+from collections import deque
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import graphviz
+
+from .engine import Value
+from .plots import plot_decision_boundary, plot_descent, plot_fit_1d, plot_history
+
+__all__ = [
+    "COLORS",
+    "INSTALL_HINT",
+    "ComputationGraph",
+    "GraphvizNotInstalled",
+    "draw_dot",
+    "format_number",
+    "plot_decision_boundary",
+    "plot_descent",
+    "plot_fit_1d",
+    "plot_history",
+]
+
+INSTALL_HINT = (
+    "install Graphviz's `dot` program: apt-get install graphviz (Debian/Ubuntu), "
+    "brew install graphviz (macOS), or conda install -c conda-forge graphviz"
+)
+
+#: Fill colours, one per kind of node (the legend repeats them).
+COLORS = {
+    "leaf": "#dbeafe",  # light blue: inputs and other leaves
+    "parameter": "#bbf7d0",  # light green: a model's parameters
+    "output": "#e9d5ff",  # light purple: the root
+    "computed": "#ffffff",
+    "highlight": "#fde047",  # yellow, with a thick border
+    "op": "#f3f4f6",
+    "note": "#fee2e2",
+}
+_LEGEND_TEXT = {
+    "leaf": "input / leaf",
+    "parameter": "parameter",
+    "output": "output",
+    "highlight": "highlighted",
+}
+# How an op is written inside its circle (the engine's op names otherwise).
+_OP_SYMBOL = {"*": "×", "/": "÷", "-": "−", "neg": "−x", "**": "xⁿ"}
+_IMAGE_FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
+_DOT_SUFFIXES = (".dot", ".gv")
+
+
+class GraphvizNotInstalled(RuntimeError):
+    """Rendering needs Graphviz's ``dot`` program, and it is not on PATH."""
+
+
+def format_number(x: float, digits: int = 4) -> str:
+    """x with ``digits`` significant digits, compact: 0.7064, -3, 6.88, 1.5e-05, inf."""
+    return f"{x + 0.0:.{digits}g}"  # + 0.0 turns −0.0 into 0.0
+
+
+class ComputationGraph(graphviz.Digraph):
+    """A `graphviz.Digraph` that degrades gracefully when the ``dot`` program is missing.
+
+    * In Jupyter it shows as SVG (or PNG after ``graphviz.set_jupyter_format("png")``, which
+      avoids the cropping of wide SVGs some front ends do); without ``dot`` it shows the DOT
+      source and a one-line install hint instead of a traceback.
+    * `pipe`, `render` and `save` raise `GraphvizNotInstalled` (a RuntimeError) naming the
+      install commands.
+    * ``.source`` (the DOT text) always works.
+    """
+
+    def _repr_mimebundle_(self, include: Iterable[str] | None = None,
+                          exclude: Iterable[str] | None = None, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return super()._repr_mimebundle_(include, exclude, **kwargs)
+        except GraphvizNotInstalled:
+            return {
+                "text/plain": f"{self.source}\n# {INSTALL_HINT}",
+                "text/html": (f"<pre>{html.escape(self.source)}</pre>"
+                              f"<p><em>Graphviz not found: {html.escape(INSTALL_HINT)}</em></p>"),
+            }
+
+    def pipe(self, *args: Any, **kwargs: Any) -> Any:
+        """`graphviz.Digraph.pipe`, raising `GraphvizNotInstalled` when ``dot`` is missing."""
+        try:
+            return super().pipe(*args, **kwargs)
+        except graphviz.ExecutableNotFound as e:
+            raise GraphvizNotInstalled(f"cannot render the graph: {INSTALL_HINT}") from e
+
+    def render(self, *args: Any, **kwargs: Any) -> str:
+        """`graphviz.Digraph.render`, raising `GraphvizNotInstalled` when ``dot`` is missing."""
+        try:
+            return super().render(*args, **kwargs)
+        except graphviz.ExecutableNotFound as e:
+            raise GraphvizNotInstalled(f"cannot render the graph: {INSTALL_HINT}") from e
+
+    def save(self, filename: str | os.PathLike[str] | None = None,
+             directory: str | os.PathLike[str] | None = None, *, skip_existing: bool | None = False) -> str:
+        """Write the picture to ``filename``, the format picked by its suffix.
+
+        ``.svg``, ``.png``, ``.pdf``: rendered by ``dot`` (written atomically: nothing is left
+        behind if rendering fails). ``.dot``, ``.gv`` (or no filename): the DOT source, as
+        `graphviz.Digraph.save` does — this works without Graphviz installed. Returns the path.
+        """
+        suffix = Path(os.fspath(filename)).suffix.lower() if filename is not None else ".gv"
+        if suffix in _DOT_SUFFIXES:
+            return super().save(filename, directory=directory, skip_existing=skip_existing)
+        if suffix not in _IMAGE_FORMATS:
+            raise ValueError(
+                f"cannot save a graph as {os.fspath(filename)!r}: unknown suffix {suffix!r}; "
+                f"use .svg, .png, .pdf, or .dot for the DOT source"
+            )
+        path = Path(directory, filename) if directory is not None else Path(filename)
+        if skip_existing and path.exists():
+            return os.fspath(path)
+        data = self.pipe(format=_IMAGE_FORMATS[suffix])  # before touching the disk
+        _write_atomically(path, data)
+        return os.fspath(path)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside ``path``, then rename it over ``path``."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.",
+                               suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+# ---- choosing what to draw ------------------------------------------------------------------
+def _nearest_nodes(root: Value, budget: int) -> tuple[list[Value], int]:
+    """The values nearest ``root`` (breadth first) whose drawing fits in ``budget`` graph nodes
+    (a value costs 1, plus 1 for its op circle), and the total number of values in the graph."""
+    chosen: list[Value] = []
+    seen = {root}
+    queue = deque([root])
+    used = 0
+    while queue:
+        node = queue.popleft()
+        cost = 2 if node.children else 1
+        if used + cost > budget and chosen:
+            queue.appendleft(node)
+            break
+        chosen.append(node)
+        used += cost
+        for child in node.children:
+            if child not in seen:
+                seen.add(child)
+                queue.append(child)
+    # Count the rest without drawing it: one pass over the graph, no layout.
+    while queue:
+        node = queue.popleft()
+        for child in node.children:
+            if child not in seen:
+                seen.add(child)
+                queue.append(child)
+    return chosen, len(seen)
+
+
+def _named(params: Any) -> dict[Value, str]:
+    """``params`` (a Module or (name, Value) pairs) as a Value -> dotted name mapping."""
+    if params is None:
+        return {}
+    pairs = params.named_parameters() if hasattr(params, "named_parameters") else params
+    names: dict[Value, str] = {}
+    for pair in pairs:
+        if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[1], Value)):
+            raise TypeError(f"params must be a Module or a list of (name, Value) pairs, got item {pair!r}")
+        names[pair[1]] = str(pair[0])
+    return names
+
+
+def _group_of(name: str) -> str:
+    """The module a dotted parameter name belongs to: drop trailing indices, then the attribute.
+
+    "layers.0.neurons.3.w.1" -> "layers.0.neurons.3";  "units.2.c" -> "units.2";  "b" -> "".
+    """
+    parts = name.split(".")
+    while parts and parts[-1].isdigit():
+        parts.pop()
+    return ".".join(parts[:-1])
+
+
+def _modules_enclosing(group: str) -> list[str]:
+    """``group`` and every module around it, innermost first ("" excluded)."""
+    chain = []
+    while group:
+        chain.append(group)
+        group = _group_of(group)
+    return chain
+
+
+def _common_group(groups: Iterable[str]) -> str:
+    """The innermost module containing all of ``groups`` ("" for none)."""
+    common: set[str] | None = None
+    innermost: list[str] = []
+    for group in groups:
+        chain = _modules_enclosing(group)
+        if common is None:
+            common, innermost = set(chain), chain
+        else:
+            common &= set(chain)
+    return next((g for g in innermost if common and g in common), "")
+
+
+_ACTIVATION_OPS = frozenset({"relu", "tanh", "sigmoid", "softplus"})
+
+
+def _clusters(nodes: Sequence[Value], param_names: Mapping[Value, str]) -> dict[Value, str]:
+    """Which module cluster each drawn node goes in: parameters by their names, a node computed
+    from parameters in the innermost module holding them all, an activation with its input."""
+    group: dict[Value, str] = {}
+    for node in nodes:
+        if node in param_names:
+            group[node] = _group_of(param_names[node])
+    for node in reversed(nodes):  # BFS from the root, reversed: inputs mostly come first
+        if node in group or not node.children:
+            continue
+        owners = [_group_of(param_names[c]) for c in node.children if c in param_names]
+        if owners:
+            group[node] = _common_group(owners)
+        elif node.op in _ACTIVATION_OPS and group.get(node.children[0]):
+            group[node] = group[node.children[0]]
+    return {node: g for node, g in group.items() if g}
+
+
+# ---- drawing --------------------------------------------------------------------------------
+def _record_escape(text: str) -> str:
+    """Text safe inside a Graphviz record field."""
+    for ch in "\\{}|<>\"":
+        text = text.replace(ch, "\\" + ch)
+    return text
+
+
+def draw_dot(
+    root: Value,
+    rankdir: str = "LR",
+    show_grad: bool = True,
+    highlight: Iterable[Value] = (),
+    max_nodes: int = 500,
+    params: Any = None,
+    *,
+    edge_labels: bool = True,
+    legend: bool = True,
+    names: Mapping[Value, str] | None = None,
+    grad_text: Callable[[Value], str] | None = None,
+    bold_inputs_of: Collection[Value] = (),
+) -> ComputationGraph:
+    """Draw the graph below ``root``: values as records, ops as circles, edges child → op
+    labelled with the local derivative ∂out/∂child.
+
+    Args:
+        root: the output (drawn purple); leaves are blue, ``params`` green, ``highlight`` yellow.
+        rankdir: "LR" (left to right, the default), "TB", "RL" or "BT".
+        show_grad: print each value's grad beside its data.
+        highlight: values to fill yellow (e.g. the node backprop is at).
+        max_nodes: at most this many graph nodes (values and op circles) are drawn, the ones
+            nearest the root; a note says how many values were left out. Ops whose inputs were
+            cut have a dashed outline.
+        params: a Module (anything with ``named_parameters()``) or a list of (name, Value): its
+            parameters are named and coloured, and grouped into one box per neuron and per layer
+            (Graphviz clusters from the dotted names).
+        edge_labels: label edges with the local derivatives.
+        legend: add a small legend of the colours used.
+        names: text to show for particular values (default: their ``label``).
+        grad_text: how to print a value's grad (default ``"grad 0.5"``); `microgradlike.stepper`
+            uses it to mark gradients that are still partial sums.
+        bold_inputs_of: values whose incoming edges are drawn bold (the chain-rule step in progress).
+
+    Returns a `ComputationGraph` (a `graphviz.Digraph`): display it in Jupyter, or call
+    ``.save("graph.svg")`` / ``.source``.
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"draw_dot needs a Value, got {type(root).__name__}: {root!r}")
+    if rankdir not in ("LR", "TB", "RL", "BT"):
+        raise ValueError(f"rankdir must be 'LR', 'TB', 'RL' or 'BT', got {rankdir!r}")
+    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
+        raise ValueError(f"max_nodes must be a positive int, got {max_nodes!r}")
+    highlighted = {highlight} if isinstance(highlight, Value) else set(highlight)
+    param_names = _named(params)
+    shown_names = dict(names or {})
+    bold = set(bold_inputs_of)
+
+    nodes, total = _nearest_nodes(root, max_nodes)
+    drawn = set(nodes)
+    groups = _clusters(nodes, param_names)
+
+    graph = ComputationGraph(
+        name="computation_graph",
+        graph_attr={"rankdir": rankdir, "fontname": "Helvetica", "nodesep": "0.25", "ranksep": "0.35"},
+        node_attr={"fontname": "Helvetica", "fontsize": "11"},
+        edge_attr={"fontname": "Helvetica", "fontsize": "10", "color": "#6b7280", "arrowsize": "0.6"},
+    )
+    statements: dict[str, list[tuple[str, dict[str, str]]]] = {}  # group -> node statements
+    kinds_used: set[str] = set()
+
+    for node in nodes:
+        vid = f"v{id(node)}"
+        if node in highlighted:
+            kind = "highlight"
+        elif node is root:
+            kind = "output"
+        elif node in param_names:
+            kind = "parameter"
+        elif not node.children:
+            kind = "leaf"
+        else:
+            kind = "computed"
+        kinds_used.add(kind)
+        fields = []
+        name = shown_names.get(node)
+        if name is None:
+            name = param_names.get(node, node.label)
+            if node in groups and name.startswith(groups[node] + "."):
+                name = name[len(groups[node]) + 1:]  # the cluster's title says the rest
+        if name:
+            fields.append(name)
+        fields.append(f"data {format_number(node.data)}")
+        if show_grad:
+            fields.append(grad_text(node) if grad_text else f"grad {format_number(node.grad)}")
+        label = " | ".join(_record_escape(f) for f in fields)
+        attrs = {
+            # Braces flip a record's fields across the rank direction: one row in LR, and a
+            # narrow column in TB, so wide layers stay readable either way.
+            "label": "{ " + label + " }",
+            "shape": "record",
+            "style": "filled",
+            "fillcolor": COLORS[kind],
+        }
+        if kind == "highlight":
+            attrs["penwidth"] = "2.5"
+        if node in param_names:
+            attrs["tooltip"] = param_names[node]
+        group = groups.get(node, "")
+        statements.setdefault(group, []).append((vid, attrs))
+        if node.children:
+            hidden = sum(1 for c in node.children if c not in drawn)
+            op_attrs = {
+                "label": _OP_SYMBOL.get(node.op, node.op),
+                "shape": "circle",
+                "style": "filled,dashed" if hidden else "filled",
+                "fillcolor": COLORS["op"],
+                "width": "0.3",
+                "fixedsize": "false",
+                "margin": "0.02",
+                "fontsize": "10",
+            }
+            if hidden:
+                op_attrs["tooltip"] = f"{hidden} input(s) not drawn"
+            statements[group].append((f"{vid}op", op_attrs))
+
+    _emit_clusters(graph, statements)
+
+    for node in nodes:
+        if not node.children:
+            continue
+        vid = f"v{id(node)}"
+        graph.edge(f"{vid}op", vid)
+        for child, local in zip(node.children, node.local_grads):
+            if child not in drawn:
+                continue
+            attrs = {}
+            if edge_labels:
+                attrs["label"] = f"×{format_number(local)}"
+            if node in bold:
+                attrs.update(penwidth="2.2", color="#b45309", fontcolor="#b45309")
+            graph.edge(f"v{id(child)}", f"{vid}op", **attrs)
+
+    if total > len(nodes):
+        graph.node(
+            "note",
+            label=graphviz.nohtml(f"… {total - len(nodes)} more nodes not drawn (max_nodes={max_nodes});\\n"
+                                 "a dashed circle is an op with inputs not drawn"),
+            shape="note",
+            style="filled",
+            fillcolor=COLORS["note"],
+            fontsize="12",
+        )
+    if legend:
+        _add_legend(graph, kinds_used, edge_labels)
+    return graph
+
+
+_Statements = Mapping[str, list[tuple[str, dict[str, str]]]]  # group -> (node id, attributes)
+
+
+def _emit_clusters(graph: graphviz.Digraph, statements: _Statements) -> None:
+    """Put each group's nodes into nested ``cluster_…`` subgraphs (layer boxes hold neuron boxes)."""
+    children: dict[str, list[str]] = {}
+    for group in statements:
+        g = group
+        while g:  # make sure every enclosing module has a box too
+            parent = _group_of(g)
+            children.setdefault(parent, [])
+            if g not in children[parent]:
+                children[parent].append(g)
+            g = parent
+
+    def emit(target: graphviz.Digraph, group: str) -> None:
+        for node_id, attrs in statements.get(group, []):
+            target.node(node_id, **attrs)
+        for sub in sorted(children.get(group, []), key=_natural):
+            title = sub[len(group) + 1:] if group else sub
+            with target.subgraph(name="cluster_" + sub.replace(".", "_")) as box:
+                box.attr(label=title, style="rounded,dashed", color="#9ca3af", fontsize="10",
+                         fontcolor="#4b5563")
+                emit(box, sub)
+
+    emit(graph, "")
+
+
+def _natural(group: str) -> list[tuple[int, int | str]]:
+    """Sort key putting "layers.2" before "layers.10"."""
+    return [(0, int(p)) if p.isdigit() else (1, p) for p in group.split(".")]
+
+
+def _add_legend(graph: graphviz.Digraph, kinds: set[str], edge_labels: bool) -> None:
+    """One compact node naming the colours that appear in this picture."""
+    cells = [
+        f'<td bgcolor="{COLORS[k]}" border="{2 if k == "highlight" else 1}">{_LEGEND_TEXT[k]}</td>'
+        for k in ("leaf", "parameter", "output", "highlight") if k in kinds
+    ]
+    if edge_labels:
+        cells.append("<td>edge ×g: local derivative ∂out/∂in</td>")
+    if cells:
+        table = f'<<table border="0" cellspacing="4" cellpadding="3"><tr>{"".join(cells)}</tr></table>>'
+        graph.node("legend", label=table, shape="plaintext", fontsize="10")

@@ -1,0 +1,127 @@
+"""Tests for ``python -m microgradlike graph``: it draws what it is asked, refuses code with one
+line on stderr and exit code 2, creates no file when it refuses or cannot render, and says how to
+install Graphviz (or use .dot) when ``dot`` is missing."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from microgradlike.cli import main
+from microgradlike.viz import format_number
+
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot program is not installed")
+NEURON = ["tanh(x*w + b)", "x=2", "w=-3", "b=6.88"]
+
+
+def run(*args: str, cwd: Path | None = None, path: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    if path is not None:
+        env["PATH"] = path
+    return subprocess.run([sys.executable, "-m", "microgradlike", "graph", *args], capture_output=True,
+                          text=True, cwd=cwd, env=env, timeout=60)
+
+
+@needs_dot
+@pytest.mark.parametrize("suffix", [".svg", ".png"])
+def test_draws_the_expression(tmp_path: Path, capsys: pytest.CaptureFixture[str], suffix: str) -> None:
+    out = tmp_path / f"graph{suffix}"
+    assert main(["graph", *NEURON, "-o", str(out)]) == 0
+    data = out.read_bytes()
+    if suffix == ".svg":
+        assert b"<svg" in data and b"tanh" in data
+    else:
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    t = math.tanh(2 * -3 + 6.88)
+    printed = capsys.readouterr().out
+    assert f"= {format_number(t)}" in printed
+    assert f"∂/∂x = {format_number((1 - t * t) * -3)}" in printed
+
+
+def test_dot_output_needs_no_graphviz(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "")
+    out = tmp_path / "graph.dot"
+    assert main(["graph", *NEURON, "-o", str(out), "--rankdir", "TB"]) == 0
+    source = out.read_text()
+    assert source.startswith("digraph") and "rankdir=TB" in source
+    t = math.tanh(2 * -3 + 6.88)
+    assert f"grad {format_number(1 - t * t)}" in source  # backward ran
+
+
+def test_no_grad_skips_backward(tmp_path: Path) -> None:
+    out = tmp_path / "graph.dot"
+    assert main(["graph", *NEURON, "-o", str(out), "--no-grad"]) == 0
+    assert "grad" not in out.read_text().replace("digraph", "")
+
+
+def test_missing_dot_is_one_clear_line_and_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "")
+    assert main(["graph", *NEURON, "-o", str(tmp_path / "graph.svg")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err
+    assert "apt-get install graphviz" in err and "graph.dot" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+CODE = [
+    "__import__('os').system('touch {marker}')",  # attribute access on a call
+    "x.__class__.__bases__",  # attribute access
+    "x[0]",  # subscript
+    "(lambda: 1)()",  # lambda
+    "[c for c in 'abc']",  # comprehension
+    "open('{marker}', 'w')",  # an unknown function
+    "exec('1')",
+]
+
+
+@pytest.mark.parametrize("expression", CODE)
+def test_refuses_code_and_creates_nothing(tmp_path: Path, expression: str) -> None:
+    marker = tmp_path / "pwned"
+    out = tmp_path / "graph.svg"
+    result = run(expression.format(marker=marker), "x=1", "-o", str(out), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "refused" in result.stderr
+    assert result.stdout == ""
+    assert list(tmp_path.iterdir()) == []  # neither the picture nor the marker
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["y*2", "x=1"], "unknown name `y`"),
+        (["x*2", "x=abc"], "'abc'"),
+        (["x*2", "x"], "name=number"),
+        (["x*2", "x=1", "x=2"], "bound twice"),
+        (["log(x)", "x=-1"], "log"),
+        (["x/0", "x=1"], "division by zero"),
+        (["x +", "x=1"], "not a valid expression"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                      args: list[str], named: str) -> None:
+    assert main(["graph", *args, "-o", str(tmp_path / "graph.dot")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert named in err and "\n" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_suffix_and_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["graph", *NEURON, "-o", str(tmp_path / "graph.jpg")]) == 2
+    assert ".jpg" in capsys.readouterr().err
+    assert main(["graph", *NEURON, "-o", str(tmp_path / "nowhere" / "graph.svg")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_subprocess_success_prints_a_summary(tmp_path: Path) -> None:
+    result = run(*NEURON, "-o", "graph.dot", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "graph.dot").exists() and "wrote graph.dot" in result.stdout

@@ -1,0 +1,393 @@
+"""Tests for microgradlike.compile: a traced tape, replayed on floats or batched, equals eager.
+
+The oracle is always the eager engine itself, run afresh on the same numbers: same forward
+values, same gradient for every input and every parameter.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from microgradlike import Value, dot, losses, sum_values
+from microgradlike.compile import make_loss_and_grad, trace
+from microgradlike.nn import MLP, SigmoidSum
+from microgradlike.optim import SGD, Adam
+from microgradlike.train import fit
+
+RTOL = 1e-9
+#: Floats in [-3, 3]: inputs and constants for random graphs, where values must not blow up.
+moderate_floats = st.floats(min_value=-3.0, max_value=3.0, allow_nan=False, allow_infinity=False)
+
+
+def close(a: float, b: float, rtol: float = RTOL) -> bool:
+    return math.isclose(a, b, rel_tol=rtol, abs_tol=1e-12)
+
+
+def eager(f, args, params):
+    """(output, input grads, param grads) of f at args by the eager engine."""
+    xs = [Value(a) for a in args]
+    for p in params:
+        p.grad = 0.0
+    out = f(*xs)
+    out.backward()
+    return out.data, [x.grad for x in xs], [p.grad for p in params]
+
+
+# ---- random graphs: every op, constants on both sides, dot and sum ---------------------------
+# Each op maps the Values computed so far (and a drawn number c in [-3, 3]) to a new Value.
+# Inputs to fragile ops are made safe first (a*a + 1 > 0, tanh(a) bounded), so the same graph
+# is valid at any input: the tape must agree with eager wherever it is replayed.
+OPS = [
+    lambda a, b, c: a + b,
+    lambda a, b, c: a - b,
+    lambda a, b, c: a * b,
+    lambda a, b, c: a / (b * b + 1),
+    lambda a, b, c: (a * a + 1) ** b.tanh(),
+    lambda a, b, c: a + c,
+    lambda a, b, c: c + a,
+    lambda a, b, c: a - c,
+    lambda a, b, c: c - a,
+    lambda a, b, c: a * c,
+    lambda a, b, c: c * a,
+    lambda a, b, c: a / (abs(c) + 0.5),
+    lambda a, b, c: c / (a * a + 1),
+    lambda a, b, c: a ** 2,
+    lambda a, b, c: a.tanh() ** 3,
+    lambda a, b, c: (a * a + 1) ** -0.5,
+    lambda a, b, c: (abs(c) + 0.5) ** a.tanh(),
+    lambda a, b, c: -a,
+    lambda a, b, c: abs(a),
+    lambda a, b, c: a.tanh().exp(),
+    lambda a, b, c: (a * a + 1).log(),
+    lambda a, b, c: (a * a + 1).sqrt(),
+    lambda a, b, c: a.tanh(),
+    lambda a, b, c: a.sigmoid(),
+    lambda a, b, c: a.relu(),
+    lambda a, b, c: a.softplus(),
+    lambda a, b, c: dot([a, c, b, 2.0, 1.5], [b, a, c, -1.0, b], c),
+    lambda a, b, c: dot([a, b], [a, a], b),
+    lambda a, b, c: sum_values([a, c, b, a, 0.5]),
+]
+
+programs = st.lists(
+    st.tuples(st.integers(0, len(OPS) - 1), st.integers(0, 99), st.integers(0, 99), moderate_floats),
+    min_size=1, max_size=12,
+)
+
+
+def build(program, params):
+    """f(x, y) that runs ``program`` over [x, y, *params] and sums the last three results."""
+
+    def f(x, y):
+        values = [x, y, *params]
+        for op, i, j, c in program:
+            values.append(OPS[op](values[i % len(values)], values[j % len(values)], c))
+        return sum_values(values[-3:]).tanh()
+
+    return f
+
+
+@given(programs, st.lists(moderate_floats, min_size=8, max_size=8))
+def test_random_graphs_tape_and_batched_equal_eager(program, numbers):
+    params = [Value(numbers[0], label="p"), Value(numbers[1], label="q")]
+    f = build(program, params)
+    tape = trace(f, numbers[2], numbers[3], params=params)
+    points = [(numbers[4], numbers[5]), (numbers[6], numbers[7]), (numbers[2], numbers[3])]
+    expected = [eager(f, point, params) for point in points]
+    for point, (out, grads, pgrads) in zip(points, expected):
+        assert close(tape(*point), out)
+        tape.backward()
+        assert all(close(a, b) for a, b in zip(tape.grads, grads))
+        assert all(close(a, b) for a, b in zip(tape.param_grads, pgrads))
+    xs, ys = np.array(points).T
+    outs = tape(xs, ys)
+    assert all(close(o, e[0]) for o, e in zip(outs, expected))
+    tape.backward()
+    for k in range(2):
+        assert all(close(g, e[1][k]) for g, e in zip(tape.grads[k], expected))
+    for k in range(2):
+        assert close(tape.param_grads[k], sum(e[2][k] for e in expected), rtol=1e-8)
+
+
+def test_parameters_are_named_and_leaves_found():
+    w, b = Value(2.0, label="w"), Value(0.5, label="b")
+    tape = trace(lambda x: x * w + b, 3.0)
+    assert tape.input_names == ["x"] and sorted(tape.param_names) == ["b", "w"]
+    named = trace(lambda x: x * w + b, 3.0, params=[("bias", b), ("weight", w)])
+    assert named.param_names == ["bias", "weight"]
+    assert named(4.0) == 8.5
+    named.backward()
+    assert named.param_grads == (1.0, 4.0) and named.grads == (2.0,)
+    named.write_grads()
+    assert (w.grad, b.grad) == (4.0, 1.0)
+
+
+def test_tape_reads_current_parameters():
+    w = Value(2.0)
+    tape = trace(lambda x: (x * w).tanh(), 1.0)
+    w.data = -0.5
+    assert close(tape(3.0), math.tanh(-1.5))
+
+
+def test_source_is_readable_python():
+    w = Value(2.0, label="w")
+    tape = trace(lambda x: (dot([w], [x], 1.0)).relu(), 1.0)
+    source = tape.source
+    assert "def forward(x0, P):" in source and "def backward(" in source
+    assert "# parameter 'w': p0" in source
+    assert "_np.maximum" in tape.batched_source
+
+
+def test_several_outputs():
+    tape = trace(lambda x, y: [x * y, x + y, x * y * 2], 2.0, 3.0)
+    assert tape(4.0, 5.0) == (20.0, 9.0, 40.0)
+    tape.backward([1.0, 1.0, 0.5])  # d/dx = y + 1 + 0.5·2y, d/dy = x + 1 + 0.5·2x
+    assert tape.grads == (11.0, 9.0)
+
+
+def test_list_arguments_and_batched_rows():
+    model = MLP(3, [4, 2], seed=0)
+    tape = trace(lambda x: model(x), [0.1, 0.2, 0.3], params=model)
+    rows = np.array([[0.5, -1.0, 2.0], [0.0, 0.3, -0.2]])
+    outs = tape(rows)
+    for k in range(2):
+        for i, row in enumerate(rows):
+            assert close(outs[k][i], model(row.tolist())[k].data)
+    tape.backward([np.ones(2), np.zeros(2)])
+    assert tape.grads[0].shape == (2, 3)
+    x = [Value(v) for v in rows[1]]
+    model.zero_grad()
+    model(x)[0].backward()
+    assert all(close(g, xi.grad) for g, xi in zip(tape.grads[0][1], x))
+
+
+# ---- frozen branches -----------------------------------------------------------------------
+def test_python_branch_on_data_is_frozen_but_relu_is_replayed():
+    def f(x):
+        if x.data > 0:  # decided once, at trace time
+            return x * 2
+        return x * -3
+
+    tape = trace(f, 1.0)
+    assert tape(-2.0) == -4.0  # the x > 0 branch, although x < 0
+    assert f(Value(-2.0)).data == 6.0  # eager takes the other one
+    relu = trace(lambda x: x.relu() * 3, 1.0)
+    assert relu(-2.0) == 0.0 and relu(2.0) == 6.0
+    relu.backward()
+    assert relu.grads == (3.0,)
+    relu(-2.0)
+    relu.backward()
+    assert relu.grads == (0.0,)
+    assert list(relu(np.array([-1.0, 2.0]))) == [0.0, 6.0]
+
+
+# ---- errors -------------------------------------------------------------------------------------
+def test_wrong_argument_count_or_shape():
+    tape = trace(lambda x, y: x * y, 1.0, 2.0)
+    with pytest.raises(TypeError, match=r"takes 2 argument\(s\) \(x, y\), got 3"):
+        tape(1.0, 2.0, 3.0)
+    with pytest.raises(ValueError, match=r"x: \(3,\), y: \(2,\)"):
+        tape(np.ones(3), np.ones(2))
+    with pytest.raises(ValueError, match=r"shape \(2, 2\)"):
+        tape(np.ones((2, 2)), np.ones(2))
+    with pytest.raises(TypeError, match="must hold numbers"):
+        tape("a", 1.0)
+    rows = trace(lambda x: x[0] * x[1], [1.0, 2.0])
+    with pytest.raises(ValueError, match="list of 2 numbers, got 3"):
+        rows([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        rows(np.ones((4, 3)))
+    with pytest.raises(RuntimeError, match="before backward"):
+        trace(lambda x: x * 2, 1.0).backward()
+    tape(np.ones(3), np.ones(3))
+    with pytest.raises(ValueError, match=r"\(3,\)\), got shape \(2,\)"):
+        tape.backward(np.ones(2))
+
+
+def test_bad_functions():
+    with pytest.raises(TypeError, match="must return a Value"):
+        trace(lambda x: 3.0, 1.0)
+    with pytest.raises(TypeError, match="needs a function"):
+        trace(3.0, 1.0)
+    w = Value(1.0)
+    outside = w + 1  # its constant was never reported to a trace
+    with pytest.raises(ValueError, match="computed before trace"):
+        trace(lambda x: x * outside, 1.0)
+    with pytest.raises(TypeError, match="iterators"):
+        trace(lambda x: dot(iter([x, w]), iter([w, x])), 1.0)
+
+
+def test_replay_errors_are_the_engines():
+    tape = trace(lambda x: x.log(), 1.0)
+    with pytest.raises(ValueError, match="positive"):
+        tape(-1.0)
+    tape = trace(lambda x: 1 / x, 1.0)
+    with pytest.raises(ZeroDivisionError):
+        tape(0.0)
+
+
+# ---- models ----------------------------------------------------------------------------------
+MODELS = [
+    pytest.param(lambda: MLP(2, [5, 4, 1], "relu", seed=1), id="mlp-relu"),
+    pytest.param(lambda: MLP(2, [5, 4, 1], "tanh", seed=2), id="mlp-tanh"),
+    pytest.param(lambda: MLP(2, [5, 3], "sigmoid", seed=3), id="mlp-sigmoid-2-outputs"),
+    pytest.param(lambda: SigmoidSum(6, seed=4), id="sigmoid-sum"),
+]
+
+
+def inputs_for(model, n, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, model.nin if hasattr(model, "nin") else 1))
+
+
+@pytest.mark.parametrize("make_model", MODELS)
+def test_models_tape_and_batched_equal_eager(make_model):
+    model = make_model()
+    params = model.parameters()
+    X = inputs_for(model, 6)
+
+    def first_output(x):
+        out = model(x)
+        return out if isinstance(out, Value) else out[0] * 1.5 - out[-1]
+
+    tape = trace(first_output, X[0].tolist(), params=model)
+    expected = []
+    for row in X:
+        model.zero_grad()
+        xs = [Value(v) for v in row]
+        out = first_output(xs)
+        out.backward()
+        expected.append((out.data, [x.grad for x in xs], [p.grad for p in params]))
+        assert close(tape(row.tolist()), out.data)
+        tape.backward()
+        assert all(close(a, x.grad) for a, x in zip(tape.grads[0], xs))
+        assert all(close(a, p.grad) for a, p in zip(tape.param_grads, params))
+    outs = tape(X)
+    assert np.allclose(outs, [e[0] for e in expected], rtol=RTOL, atol=1e-12)
+    tape.backward(np.full(len(X), 0.5))
+    assert np.allclose(tape.grads[0], 0.5 * np.array([e[1] for e in expected]), rtol=RTOL, atol=1e-12)
+    summed = 0.5 * np.sum([e[2] for e in expected], axis=0)
+    assert np.allclose(tape.param_grads, summed, rtol=1e-8, atol=1e-12)
+
+
+# ---- losses and make_loss_and_grad -------------------------------------------------------------
+def dataset(loss, n, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 2))
+    if loss is losses.mse:
+        return X, rng.normal(size=n).tolist(), MLP(2, [6, 1], "tanh", seed=seed)
+    if loss is losses.binary_cross_entropy:
+        return X, rng.integers(0, 2, n).tolist(), MLP(2, [6, 1], "relu", seed=seed)
+    if loss is losses.hinge:
+        return X, rng.choice([-1, 0, 1], n).tolist(), MLP(2, [6, 1], "relu", seed=seed)
+    return X, rng.integers(0, 3, n).tolist(), MLP(2, [6, 3], "relu", seed=seed)
+
+
+def eager_loss_and_grads(model, loss, X, y):
+    model.zero_grad()
+    out = loss([model(row) for row in X.tolist()], y)
+    out.backward()
+    return out.data, [p.grad for p in model.parameters()]
+
+
+LOSSES = [losses.mse, losses.binary_cross_entropy, losses.hinge, losses.cross_entropy]
+
+
+@pytest.mark.parametrize("engine", ["tape", "batched"])
+@pytest.mark.parametrize("loss", LOSSES, ids=lambda f: f.__name__)
+def test_loss_and_grad_equals_eager_on_batches_of_any_size(loss, engine):
+    X, y, model = dataset(loss, 23)
+    loss_and_grad = make_loss_and_grad(model, loss, engine)
+    for start, stop in [(0, 23), (0, 1), (3, 10), (10, 23)]:  # one cache, different batches
+        expected, grads = eager_loss_and_grads(model, loss, X[start:stop], y[start:stop])
+        for p in model.parameters():
+            p.grad = 123.0  # must be overwritten, not added to
+        value = loss_and_grad(X[start:stop].tolist(), y[start:stop])
+        assert close(value, expected, rtol=1e-12)
+        assert all(close(p.grad, g, rtol=1e-10) for p, g in zip(model.parameters(), grads))
+
+
+def test_custom_loss_with_value_targets_and_one_input_model():
+    model = SigmoidSum(4, seed=0)
+    X = np.linspace(-2, 2, 9)
+    y = (0.3 * X ** 2).tolist()
+
+    def mean_abs(preds, targets):
+        return sum_values([abs(p - t) for p, t in zip(preds, targets)]) / len(preds)
+
+    for engine in ("tape", "batched"):
+        expected, grads = eager_loss_and_grads(model, mean_abs, X.reshape(-1, 1), y)
+        assert close(make_loss_and_grad(model, mean_abs, engine)(X, y), expected, rtol=1e-12)
+        assert all(close(p.grad, g, rtol=1e-10) for p, g in zip(model.parameters(), grads))
+
+
+def test_loss_and_grad_errors():
+    model = MLP(2, [3, 1], seed=0)
+    with pytest.raises(ValueError, match="unknown engine 'fast'"):
+        make_loss_and_grad(model, losses.mse, "fast")
+    f = make_loss_and_grad(model, "mse", "tape")
+    with pytest.raises(ValueError, match="3 rows but y_batch has 2"):
+        f(np.ones((3, 2)), [1.0, 2.0])
+
+
+@pytest.mark.parametrize("engine", ["tape", "batched"])
+def test_still_equal_after_optimizer_steps(engine):
+    X, y, model = dataset(losses.hinge, 20, seed=5)
+    loss_and_grad = make_loss_and_grad(model, losses.hinge, engine)
+    opt = Adam(model.parameters(), lr=0.05)
+    for _ in range(5):
+        loss_and_grad(X, y)
+        opt.step()
+    expected, grads = eager_loss_and_grads(model, losses.hinge, X, y)
+    assert close(loss_and_grad(X, y), expected, rtol=1e-12)
+    assert all(close(p.grad, g, rtol=1e-10) for p, g in zip(model.parameters(), grads))
+
+
+def rel_diff(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-12)))
+
+
+@pytest.mark.parametrize("engine", ["tape", "batched"])
+@pytest.mark.parametrize("loss,batch_size", [("hinge", None), ("cross_entropy", 8), ("mse", 7)])
+def test_fit_with_compiled_engines_equals_eager(engine, loss, batch_size):
+    X, y, _ = dataset(losses.get_loss(loss), 30, seed=7)
+    nout = 3 if loss == "cross_entropy" else 1
+    results = []
+    for eng in ("eager", engine):
+        model = MLP(2, [6, nout], seed=11)
+        history = fit(model, X, y, loss=loss, lr=0.05, max_epochs=6, batch_size=batch_size,
+                      shuffle=True, seed=3, engine=eng, optimizer="sgd", tol=0.0)
+        results.append(([p.data for p in model.parameters()], history.train_loss))
+    (eager_params, eager_losses), (params, train_losses) = results
+    assert rel_diff(params, eager_params) < 1e-9
+    assert rel_diff(train_losses, eager_losses) < 1e-9
+
+
+def test_sgd_on_tape_gradients_moves_like_eager():
+    X, y, model = dataset(losses.mse, 10, seed=2)
+    twin = MLP(2, [6, 1], "tanh", seed=2)
+    loss_and_grad = make_loss_and_grad(model, losses.mse, "batched")
+    opt, twin_opt = SGD(model.parameters(), lr=0.1), SGD(twin.parameters(), lr=0.1)
+    for _ in range(10):
+        loss_and_grad(X, y)
+        opt.step()
+        eager_loss_and_grads(twin, losses.mse, X, y)
+        twin_opt.step()
+    assert rel_diff([p.data for p in model.parameters()], [p.data for p in twin.parameters()]) < 1e-9
+
+
+def test_dot_pairing_can_come_from_the_engine():
+    # An engine that hands the recorder dot's operands needs no frame inspection.
+    from microgradlike.compile import _Recorder
+
+    w, x = Value(2.0), Value(3.0)
+    node = dot([w, w], [x, 4.0], 1.0)
+    recorder = _Recorder()
+    recorder(node, 9.0, False, ([w, w], [x, 4.0], 1.0))
+    assert recorder.dot_terms[node] == [("mul", w, x), ("scale", w, 4.0), ("const", 1.0)]

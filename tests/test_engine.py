@@ -1,0 +1,488 @@
+"""Tests for `microgradlike.engine`: every op's gradient against central differences, the
+recorded local derivatives against closed forms, random shared-subexpression graphs, backward's
+accumulation rules, and the edge cases (bad input, domains, overflow, deep graphs)."""
+
+from __future__ import annotations
+
+import gc
+import math
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from microgradlike import Value, dot, gradcheck, is_grad_enabled, no_grad, numerical_grad, sum_values
+from microgradlike.engine import topological_order
+from tests.strategies import (
+    away_from_zero,
+    int_exponents,
+    moderate_floats,
+    nonzero_floats,
+    positive_floats,
+    random_dags,
+    real_exponents,
+    small_floats,
+)
+
+
+def backprop(f: Callable[..., Value], xs: tuple[float, ...]) -> tuple[tuple[float, ...], Value]:
+    """Run f on fresh leaves, backward from its output; return the leaves' grads and the output."""
+    leaves = [Value(x) for x in xs]
+    out = f(*leaves)
+    out.backward()
+    return tuple(leaf.grad for leaf in leaves), out
+
+
+def assert_matches_central_differences(f: Callable[..., Value], xs: tuple[float, ...]) -> None:
+    grads, _ = backprop(f, xs)
+    numeric = numerical_grad(f, xs)
+    assert grads == pytest.approx(numeric, rel=1e-5, abs=1e-6)
+
+
+def sigmoid(a: float) -> float:
+    return 1.0 / (1.0 + math.exp(-a))
+
+
+# ---- every op against central differences ---------------------------------------------------------
+# name -> (function of Values, strategies for its inputs)
+OPS: dict[str, tuple[Callable[..., Value], tuple[st.SearchStrategy[float], ...]]] = {
+    "a + b": (lambda a, b: a + b, (small_floats, small_floats)),
+    "a - b": (lambda a, b: a - b, (small_floats, small_floats)),
+    "a * b": (lambda a, b: a * b, (small_floats, small_floats)),
+    "a / b": (lambda a, b: a / b, (small_floats, nonzero_floats)),
+    "a ** b": (lambda a, b: a**b, (positive_floats, real_exponents)),
+    "a + 3": (lambda a: a + 3, (small_floats,)),
+    "a - 3": (lambda a: a - 3, (small_floats,)),
+    "a * 3": (lambda a: a * 3, (small_floats,)),
+    "a / 3": (lambda a: a / 3, (small_floats,)),
+    "a ** 3": (lambda a: a**3, (small_floats,)),
+    "a ** -2": (lambda a: a**-2, (nonzero_floats,)),
+    "a ** 0.5": (lambda a: a**0.5, (positive_floats,)),
+    "a ** -1.5": (lambda a: a**-1.5, (positive_floats,)),
+    "-a": (lambda a: -a, (small_floats,)),
+    "abs(a)": (lambda a: abs(a), (away_from_zero,)),
+    "exp": (lambda a: a.exp(), (moderate_floats,)),
+    "log": (lambda a: a.log(), (positive_floats,)),
+    "tanh": (lambda a: a.tanh(), (small_floats,)),
+    "sigmoid": (lambda a: a.sigmoid(), (small_floats,)),
+    "relu": (lambda a: a.relu(), (away_from_zero,)),
+    "sqrt": (lambda a: a.sqrt(), (positive_floats,)),
+    "softplus": (lambda a: a.softplus(), (small_floats,)),
+    "2 - a": (lambda a: 2 - a, (small_floats,)),
+    "2 / a": (lambda a: 2 / a, (nonzero_floats,)),
+    "2 ** a": (lambda a: 2**a, (moderate_floats,)),
+    "3 + a": (lambda a: 3 + a, (small_floats,)),
+    "3 * a": (lambda a: 3 * a, (small_floats,)),
+    # the same Value on both sides of an op: both local derivatives must reach it
+    "a * a": (lambda a: a * a, (small_floats,)),
+    "a / a": (lambda a: a / a, (nonzero_floats,)),
+    "a - a": (lambda a: a - a, (small_floats,)),
+    "a ** a": (lambda a: a**a, (positive_floats,)),
+}
+
+
+@pytest.mark.parametrize("name", list(OPS))
+@given(data=st.data())
+def test_op_gradient_matches_central_differences(name: str, data: st.DataObject) -> None:
+    f, strategies = OPS[name]
+    xs = data.draw(st.tuples(*strategies))
+    assert_matches_central_differences(f, xs)
+
+
+@given(a=nonzero_floats, n=int_exponents)
+def test_integer_power_gradient(a: float, n: int) -> None:
+    assert_matches_central_differences(lambda v: v**n, (a,))
+
+
+# ---- local derivatives recorded as documented -------------------------------------------------------
+# name -> (function of Values, expected op, expected data, expected local grads), all closed forms.
+UNARY_RECORDS: dict[str, tuple[Callable[[Value], Value], str, Callable[[float], float],
+                               Callable[[float], tuple[float, ...]]]] = {
+    "neg": (lambda v: -v, "neg", lambda a: -a, lambda a: (-1.0,)),
+    "abs": (abs, "abs", abs, lambda a: (math.copysign(1.0, a) if a else 0.0,)),
+    "exp": (Value.exp, "exp", math.exp, lambda a: (math.exp(a),)),
+    "log": (Value.log, "log", math.log, lambda a: (1 / a,)),
+    "sqrt": (Value.sqrt, "sqrt", math.sqrt, lambda a: (1 / (2 * math.sqrt(a)),)),
+    "tanh": (Value.tanh, "tanh", math.tanh, lambda a: (1 - math.tanh(a) ** 2,)),
+    "sigmoid": (Value.sigmoid, "sigmoid", sigmoid, lambda a: (sigmoid(a) * (1 - sigmoid(a)),)),
+    "relu": (Value.relu, "relu", lambda a: max(a, 0.0), lambda a: (1.0 if a > 0 else 0.0,)),
+    "softplus": (Value.softplus, "softplus", lambda a: math.log1p(math.exp(a)), lambda a: (sigmoid(a),)),
+    "a + 3": (lambda v: v + 3, "+", lambda a: a + 3, lambda a: (1.0,)),
+    "3 + a": (lambda v: 3 + v, "+", lambda a: a + 3, lambda a: (1.0,)),
+    "a - 3": (lambda v: v - 3, "-", lambda a: a - 3, lambda a: (1.0,)),
+    "2 - a": (lambda v: 2 - v, "-", lambda a: 2 - a, lambda a: (-1.0,)),
+    "a * 3": (lambda v: v * 3, "*", lambda a: a * 3, lambda a: (3.0,)),
+    "3 * a": (lambda v: 3 * v, "*", lambda a: a * 3, lambda a: (3.0,)),
+    "a / 4": (lambda v: v / 4, "/", lambda a: a / 4, lambda a: (0.25,)),
+    "2 / a": (lambda v: 2 / v, "/", lambda a: 2 / a, lambda a: (-2 / a**2,)),
+    "a ** 3": (lambda v: v**3, "**", lambda a: a**3, lambda a: (3 * a**2,)),
+    "2 ** a": (lambda v: 2**v, "**", lambda a: 2**a, lambda a: (2**a * math.log(2),)),
+}
+
+
+@pytest.mark.parametrize("name", list(UNARY_RECORDS))
+@given(data=st.data())
+def test_unary_node_records_op_child_and_local_grad(name: str, data: st.DataObject) -> None:
+    f, op, value, local = UNARY_RECORDS[name]
+    domain = {"log": positive_floats, "sqrt": positive_floats, "2 / a": nonzero_floats}
+    a = data.draw(domain.get(name, small_floats))
+    x = Value(a)
+    out = f(x)
+    assert out.op == op
+    assert out.children == (x,)
+    assert out.children[0] is x
+    assert out.data == pytest.approx(value(a), rel=1e-12, abs=1e-300)
+    assert out.local_grads == pytest.approx(local(a), rel=1e-12, abs=1e-300)
+    assert all(type(g) is float for g in out.local_grads)
+    assert out.grad == 0.0 and out.label == ""
+
+
+@given(a=positive_floats, b=nonzero_floats)
+def test_binary_nodes_record_both_children_and_local_grads(a: float, b: float) -> None:
+    x, y = Value(a), Value(b)
+    expected = {
+        "+": (x + y, a + b, (1.0, 1.0)),
+        "-": (x - y, a - b, (1.0, -1.0)),
+        "*": (x * y, a * b, (b, a)),
+        "/": (x / y, a / b, (1 / b, -a / b**2)),
+        "**": (x ** y.tanh(), a ** math.tanh(b), (math.tanh(b) * a ** (math.tanh(b) - 1),
+                                                  a ** math.tanh(b) * math.log(a))),
+    }
+    for op, (out, data, local) in expected.items():
+        assert out.op == op
+        assert out.children[0] is x
+        assert out.data == pytest.approx(data, rel=1e-12)
+        assert out.local_grads == pytest.approx(local, rel=1e-12)
+    assert (x + y).children == (x, y)
+
+
+def test_leaf_has_no_children_and_empty_op() -> None:
+    x = Value(3, label="x")
+    assert (x.children, x.local_grads, x.op, x.label, x.grad) == ((), (), "", "x", 0.0)
+    assert type(x.data) is float and x.data == 3.0
+
+
+def test_plain_numbers_are_not_wrapped_in_nodes() -> None:
+    x = Value(2.0)
+    for out in (x * 3, 3 * x, x + 1, 1 + x, x - 1, 1 - x, x / 2, 2 / x, x**2, 2**x):
+        assert out.children == (x,)
+        assert len(out.local_grads) == 1
+
+
+# ---- random composite graphs ----------------------------------------------------------------------
+@given(dag=random_dags())
+def test_random_dag_gradients_pass_gradcheck(dag) -> None:
+    nodes = dag.build([Value(x) for x in dag.leaf_values])
+    assume(dag.well_conditioned([n.data for n in nodes]))
+
+    def f(*leaves: Value) -> Value:
+        return sum_values(dag.build(leaves)[dag.n_leaves:])
+
+    assert gradcheck(f, dag.leaf_values, atol=1e-5, rtol=1e-5)
+
+
+@given(dag=random_dags())
+def test_every_node_records_one_local_grad_per_child(dag) -> None:
+    nodes = dag.build([Value(x) for x in dag.leaf_values])
+    for node in nodes[dag.n_leaves:]:
+        assert len(node.children) == len(node.local_grads) >= 1
+        assert all(isinstance(child, Value) for child in node.children)
+        assert all(type(g) is float for g in node.local_grads)
+
+
+def reachable(root: Value) -> set[int]:
+    """Ids of every node below root (simple worklist; no ordering claims)."""
+    seen, todo = set(), [root]
+    while todo:
+        node = todo.pop()
+        if id(node) not in seen:
+            seen.add(id(node))
+            todo.extend(node.children)
+    return seen
+
+
+@given(dag=random_dags(max_steps=15))
+def test_topological_order_puts_each_node_after_its_children(dag) -> None:
+    nodes = dag.build([Value(x) for x in dag.leaf_values])
+    root = sum_values(nodes[dag.n_leaves:]) * nodes[-1]
+    order = topological_order(root)
+    position = {id(node): k for k, node in enumerate(order)}
+    assert len(position) == len(order), "a node appears twice"
+    assert set(position) == reachable(root)
+    assert order[-1] is root
+    for node in order:
+        for child in node.children:
+            assert position[id(child)] < position[id(node)]
+
+
+# ---- dot and sum_values ---------------------------------------------------------------------------
+@given(a=small_floats, b=small_floats, c=small_floats, k=small_floats)
+def test_dot_with_mixed_and_repeated_inputs(a: float, b: float, c: float, k: float) -> None:
+    def f(x: Value, y: Value, z: Value) -> Value:
+        return dot([x, k, y, x, 2.0], [y, z, k, x, 3.0], bias=z)
+
+    grads, out = backprop(f, (a, b, c))
+    assert out.op == "dot"
+    assert out.data == pytest.approx(a * b + k * c + b * k + a * a + 6.0 + c, rel=1e-12, abs=1e-12)
+    assert grads == pytest.approx((b + 2 * a, a + k, k + 1), rel=1e-12, abs=1e-12)
+    assert_matches_central_differences(f, (a, b, c))
+    assert all(isinstance(child, Value) for child in out.children)
+
+
+def test_dot_with_plain_bias_and_bad_input() -> None:
+    w = [Value(1.0), Value(-2.0)]
+    out = dot(w, [3.0, 4.0], bias=0.5)
+    assert out.data == 3.0 - 8.0 + 0.5
+    assert out.children == tuple(w) and out.local_grads == (3.0, 4.0)
+    with pytest.raises(TypeError, match="str"):
+        dot(w, [1.0, "2"])
+    with pytest.raises(ValueError):
+        dot(w, [1.0])  # lengths differ
+
+
+@given(a=small_floats, b=small_floats, k=small_floats)
+def test_sum_values_with_mixed_and_repeated_terms(a: float, b: float, k: float) -> None:
+    def f(x: Value, y: Value) -> Value:
+        return sum_values([x, k, y, x, x, 1])
+
+    grads, out = backprop(f, (a, b))
+    assert out.op == "sum"
+    assert out.data == pytest.approx(3 * a + b + k + 1, rel=1e-12, abs=1e-12)
+    assert grads == (3.0, 1.0)
+    assert out.local_grads == (1.0,) * 4
+
+
+def test_sum_values_of_nothing_and_of_a_generator() -> None:
+    empty = sum_values([])
+    assert (empty.data, empty.children) == (0.0, ())
+    xs = [Value(float(i)) for i in range(5)]
+    assert sum_values(x * x for x in xs).data == sum(i * i for i in range(5))
+    with pytest.raises(TypeError, match="NoneType"):
+        sum_values([xs[0], None])
+
+
+# ---- backward's accumulation rules, zero_grad, no_grad --------------------------------------------
+@given(dag=random_dags())
+def test_backward_twice_doubles_leaf_grads_exactly_and_keeps_interior_grads(dag) -> None:
+    leaves = [Value(x) for x in dag.leaf_values]
+    nodes = dag.build(leaves)
+    root = sum_values(nodes[dag.n_leaves:])
+    root.backward()
+    first = [node.grad for node in nodes]
+    root.backward()
+    for k, node in enumerate(nodes):
+        if node.children:
+            assert node.grad == first[k] or (math.isnan(node.grad) and math.isnan(first[k]))
+        elif math.isfinite(first[k]):
+            assert node.grad == 2 * first[k]
+    assert root.grad == 1.0
+
+
+def test_backward_from_a_leaf_accumulates() -> None:
+    x = Value(1.5)
+    x.backward()
+    x.backward()
+    assert x.grad == 2.0
+
+
+@given(dag=random_dags())
+def test_zero_grad_clears_every_node_below(dag) -> None:
+    nodes = dag.build([Value(x) for x in dag.leaf_values])
+    root = sum_values(nodes[dag.n_leaves:])
+    outsider = Value(1.0)
+    (root * outsider).backward()
+    grad_before = outsider.grad
+    root.zero_grad()
+    assert all(node.grad == 0.0 for node in topological_order(root))
+    assert outsider.grad == grad_before
+
+
+def test_no_grad_builds_no_children_and_restores_state() -> None:
+    x, y = Value(2.0), Value(3.0)
+    assert is_grad_enabled()
+    with no_grad():
+        assert not is_grad_enabled()
+        outs = [x * y, x + 1, (x * y).tanh(), dot([x], [y]), sum_values([x, y]), x**y, 2 / x]
+        with no_grad():
+            pass
+        assert not is_grad_enabled()  # nesting does not switch it back on early
+    assert is_grad_enabled()
+    assert all(out.children == () and out.local_grads == () for out in outs)
+    assert outs[0].data == 6.0 and outs[2].data == math.tanh(6.0)
+    with pytest.raises(RuntimeError), no_grad():
+        raise RuntimeError("leaves the block")
+    assert is_grad_enabled()
+    assert (x * y).children == (x, y)
+
+
+def test_repr_shows_data_grad_op_and_label() -> None:
+    x = Value(2.0, label="x")
+    assert repr(x) == "Value(data=2.0, grad=0.0, label='x')"
+    y = x * 3
+    y.backward()
+    assert "op='*'" in repr(y) and "data=6.0" in repr(y) and "grad=1.0" in repr(y)
+    assert "grad=3.0" in repr(x)
+
+
+# ---- bad input ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("bad", "type_name"), [("1.0", "str"), (None, "NoneType"), ([1.0], "list"),
+                                                (True, "bool"), (1 + 2j, "complex")])
+def test_non_number_is_a_type_error_naming_the_type(bad: object, type_name: str) -> None:
+    with pytest.raises(TypeError, match=type_name):
+        Value(bad)  # type: ignore[arg-type]
+
+
+def test_label_must_be_a_string() -> None:
+    with pytest.raises(TypeError, match="int"):
+        Value(1.0, label=3)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("nan", [float("nan"), np.nan, np.float32("nan")])
+def test_nan_is_a_value_error(nan: float) -> None:
+    with pytest.raises(ValueError, match="nan"):
+        Value(nan)
+
+
+@pytest.mark.parametrize("scalar", [np.float64(2.5), np.float32(2.5), np.int64(3), np.int8(-2)])
+def test_numpy_scalars_are_stored_as_python_floats(scalar: object) -> None:
+    v = Value(scalar)  # type: ignore[arg-type]
+    assert type(v.data) is float
+    assert v.data == float(scalar)  # type: ignore[arg-type]
+
+
+def test_numpy_scalars_combine_with_values_on_either_side() -> None:
+    v = Value(1.5)
+    for out, expected in [(np.float64(2) * v, 3.0), (v * np.float64(2), 3.0), (np.int64(1) + v, 2.5),
+                          (np.float32(4) - v, 2.5), (np.float64(3) / v, 2.0), (v ** np.int64(2), 2.25)]:
+        assert isinstance(out, Value)
+        assert type(out.data) is float and out.data == expected
+        assert all(type(g) is float for g in out.local_grads)
+
+
+def test_operations_with_non_numbers_are_type_errors() -> None:
+    v = Value(1.0)
+    for bad in ("2", None, [1.0], True):
+        with pytest.raises(TypeError):
+            v + bad  # type: ignore[operator]
+        with pytest.raises(TypeError):
+            bad * v  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("a", [-2.5, 0.0])
+def test_log_outside_domain_names_the_value(a: float) -> None:
+    with pytest.raises(ValueError, match=str(a)):
+        Value(a).log()
+
+
+def test_sqrt_outside_domain_names_the_value() -> None:
+    with pytest.raises(ValueError, match=r"-4\.0"):
+        Value(-4.0).sqrt()
+    root = Value(0.0).sqrt()  # the edge of the domain is allowed; the slope there is infinite
+    assert root.data == 0.0 and root.local_grads == (math.inf,)
+
+
+@pytest.mark.parametrize("divide", [lambda v: v / Value(0.0), lambda v: v / 0, lambda v: v / 0.0,
+                                    lambda v: 2 / Value(0.0), lambda v: Value(0.0) / Value(0.0)])
+def test_division_by_zero(divide: Callable[[Value], Value]) -> None:
+    with pytest.raises(ZeroDivisionError):
+        divide(Value(3.0))
+
+
+@pytest.mark.parametrize("power", [lambda: Value(-2.0) ** 0.5, lambda: Value(-2.0) ** Value(1.5),
+                                   lambda: (-2.0) ** Value(0.5), lambda: Value(-8.0) ** (1 / 3)])
+def test_negative_base_to_non_integer_power_is_a_value_error(power: Callable[[], Value]) -> None:
+    with pytest.raises(ValueError, match=r"-\d"):
+        power()
+
+
+def test_negative_base_to_integer_power_is_fine() -> None:
+    x = Value(-2.0)
+    y = x**3
+    y.backward()
+    assert (y.data, x.grad) == (-8.0, 12.0)
+
+
+@pytest.mark.parametrize("power", [lambda: Value(0.0) ** -1, lambda: Value(0.0) ** -0.5,
+                                   lambda: Value(0.0) ** Value(-2.0), lambda: 0 ** Value(-1.0)])
+def test_zero_to_negative_power_is_a_zero_division_error(power: Callable[[], Value]) -> None:
+    with pytest.raises(ZeroDivisionError):
+        power()
+
+
+def test_powers_that_overflow_give_inf_not_overflow_error() -> None:
+    assert (Value(10.0) ** 400).data == math.inf
+    assert (Value(-10.0) ** 401).data == -math.inf
+    assert (2 ** Value(5000.0)).data == math.inf
+    assert (Value(10.0) ** Value(400.0)).data == math.inf
+
+
+# ---- extreme inputs and kinks ---------------------------------------------------------------------
+@pytest.mark.parametrize("a", [1000.0, -1000.0])
+@pytest.mark.parametrize(("op", "f"), [("sigmoid", Value.sigmoid), ("tanh", Value.tanh),
+                                       ("softplus", Value.softplus)])
+def test_saturating_functions_at_extremes_are_finite(op: str, f: Callable[[Value], Value],
+                                                     a: float) -> None:
+    x = Value(a)
+    out = f(x)
+    out.backward()
+    assert math.isfinite(out.data) and math.isfinite(x.grad)
+    closed_form = {  # value and slope in the limit a → ±∞
+        "sigmoid": (float(a > 0), 0.0),
+        "tanh": (math.copysign(1.0, a), 0.0),
+        "softplus": (max(a, 0.0), float(a > 0)),
+    }[op]
+    assert (out.data, x.grad) == pytest.approx(closed_form, abs=1e-300)
+
+
+def test_exp_at_extremes() -> None:
+    big, small = Value(1000.0), Value(-1000.0)
+    up, down = big.exp(), small.exp()  # no OverflowError
+    assert up.data == math.inf  # e¹⁰⁰⁰ is not a float: inf by design
+    up.backward()
+    down.backward()
+    assert big.grad == math.inf
+    assert down.data == 0.0 and small.grad == 0.0
+
+
+def test_relu_and_abs_have_zero_slope_at_zero() -> None:
+    for f in (Value.relu, abs):
+        for zero in (0.0, -0.0):
+            x = Value(zero)
+            f(x).backward()
+            assert x.grad == 0.0
+
+
+@given(a=small_floats)
+def test_relu_and_abs_slopes_everywhere(a: float) -> None:
+    x, y = Value(a), Value(a)
+    x.relu().backward()
+    abs(y).backward()
+    assert x.grad == (1.0 if a > 0 else 0.0)
+    assert y.grad == (0.0 if a == 0 else math.copysign(1.0, a))
+
+
+# ---- deep graphs ----------------------------------------------------------------------------------
+CHAIN_LENGTH = 2_000_000
+
+
+@pytest.mark.slow
+def test_two_million_node_chain_backward_is_iterative_and_exact() -> None:
+    """SLOW (~10 s): y = x·c·c·…·c with 2,000,000 '*' nodes. A recursive backward would hit
+    RecursionError; dy/dx must be c^N. Deleting the chain afterwards must not crash the
+    interpreter (freeing it one nested tuple at a time would overflow the C stack)."""
+    c = 1.0000001
+    start = time.perf_counter()
+    x = Value(0.5)
+    y = x
+    for _ in range(CHAIN_LENGTH):
+        y = y * c
+    y.backward()
+    assert x.grad == pytest.approx(c**CHAIN_LENGTH, rel=1e-9)
+    assert y.data == pytest.approx(0.5 * c**CHAIN_LENGTH, rel=1e-9)
+    del y
+    gc.collect()
+    assert x.grad == pytest.approx(c**CHAIN_LENGTH, rel=1e-9)  # the interpreter is still alive
+    assert time.perf_counter() - start < 60  # generous: ~10 s on a 2-core CI box

@@ -1,0 +1,562 @@
+"""Tests for microgradlike.nn: shapes, the notes' formulas, gradients, init, and saving."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from microgradlike.engine import Value, topological_order
+from microgradlike.nn import MLP, Layer, Module, Neuron, SigmoidSum, SigmoidUnit, hard_sigmoid
+
+ACTIVATION_FNS = {
+    "relu": lambda z: max(z, 0.0),
+    "sigmoid": lambda z: 1.0 / (1.0 + math.exp(-z)),
+    "tanh": math.tanh,
+    "linear": lambda z: z,
+}
+
+
+def numeric_forward(model: MLP, x: list[float]) -> list[list[tuple[float, float]]]:
+    """Reference forward pass in plain floats: per layer, (z, a) per neuron."""
+    a = list(x)
+    layers = []
+    for layer in model.layers:
+        sigma = ACTIVATION_FNS[layer.activation]
+        zs = [sum(w.data * ai for w, ai in zip(n.w, a)) + n.b.data for n in layer.neurons]
+        layers.append([(z, sigma(z)) for z in zs])
+        a = [s for _, s in layers[-1]]
+    return layers
+
+
+def central_difference_grads(model: Module, loss_of_model, eps: float = 1e-6) -> list[float]:
+    """∂loss/∂θᵢ for every parameter by central differences (no backprop involved)."""
+    grads = []
+    for p in model.parameters():
+        original = p.data
+        p.data = original + eps
+        above = loss_of_model().data
+        p.data = original - eps
+        below = loss_of_model().data
+        p.data = original
+        grads.append((above - below) / (2 * eps))
+    return grads
+
+
+# ---- construction and arguments ---------------------------------------------------------
+@pytest.mark.parametrize(
+    ("build", "error", "fragment"),
+    [
+        (lambda: Neuron(0), ValueError, "nin must be a positive int, got 0"),
+        (lambda: Neuron(-3), ValueError, "-3"),
+        (lambda: Neuron(2.0), TypeError, "float"),
+        (lambda: Neuron(True), TypeError, "True"),
+        (lambda: Neuron(2, activation="softmax"), ValueError, "'softmax'"),
+        (lambda: Neuron(2, activation=None), ValueError, "None"),
+        (lambda: Layer(2, 0), ValueError, "nout must be a positive int, got 0"),
+        (lambda: Layer(2, "3"), TypeError, "'3'"),
+        (lambda: Layer(2, 3, activation="RELU"), ValueError, "'RELU'"),
+        (lambda: MLP(2, []), ValueError, "at least one layer"),
+        (lambda: MLP(2, [4, 0, 1]), ValueError, "nouts[1]"),
+        (lambda: MLP(2, [4, 1.5]), TypeError, "nouts[1]"),
+        (lambda: MLP(2, 4), TypeError, "nouts must be a list"),
+        (lambda: MLP(2, [4, 1], activation="gelu"), ValueError, "'gelu'"),
+        (lambda: MLP(2, [4, 1], seed=-1), ValueError, "seed must be >= 0, got -1"),
+        (lambda: MLP(2, [4, 1], seed="abc"), TypeError, "'abc'"),
+        (lambda: MLP(2, [4, 1], seed=1.5), TypeError, "1.5"),
+        (lambda: SigmoidSum(0), ValueError, "n must be a positive int, got 0"),
+        (lambda: SigmoidSum(None), TypeError, "None"),
+    ],
+)
+def test_bad_constructor_arguments_raise_precise_errors(build, error, fragment):
+    with pytest.raises(error) as info:
+        build()
+    assert fragment in str(info.value)
+
+
+def test_numpy_integers_are_accepted_as_sizes():
+    model = MLP(np.int64(2), np.array([3, 1]), seed=np.int64(4))
+    assert model.config() == {"nin": 2, "nouts": [3, 1], "activation": "relu"}
+
+
+def test_repr_reads_like_the_constructor():
+    assert repr(MLP(2, [16, 16, 1], seed=0)) == "MLP(nin=2, nouts=[16, 16, 1], activation='relu')"
+    assert repr(Layer(3, 2, "tanh", seed=0)) == "Layer(nin=3, nout=2, activation='tanh')"
+    assert repr(Neuron(3, "sigmoid", seed=0)) == "Neuron(nin=3, activation='sigmoid')"
+    assert repr(SigmoidSum(4, seed=0)) == "SigmoidSum(n=4)"
+    assert repr(SigmoidUnit(1.0, 2.0, 3.0)) == "SigmoidUnit(w=1, b=2, c=3)"
+
+
+# ---- parameters ----------------------------------------------------------------------------
+def test_named_parameters_are_dotted_unique_and_label_the_values():
+    model = MLP(3, [4, 2, 1], seed=0)
+    named = model.named_parameters()
+    names = [name for name, _ in named]
+    assert len(named) == 4 * (3 + 1) + 2 * (4 + 1) + 1 * (2 + 1)
+    assert len(set(names)) == len(names)
+    assert names[0] == "layers.0.neurons.0.w.0"
+    assert "layers.1.neurons.1.b" in names
+    assert all(p.label == name for name, p in named)
+    assert model.parameters() == [p for _, p in named]
+    assert all(isinstance(p, Value) and not p.children for p in model.parameters())
+
+
+def test_sigmoid_sum_parameters_are_reachable_per_unit():
+    model = SigmoidSum(3, seed=0)
+    names = [name for name, _ in model.named_parameters()]
+    assert names == [*(f"units.{i}.{k}" for i in range(3) for k in "wbc"), "b"]
+    assert model.units[1].w is dict(model.named_parameters())["units.1.w"]
+
+
+class TwoUnits(Module):
+    """A learner's own model: parameters are simply its attributes."""
+
+    def __init__(self) -> None:
+        self.first = SigmoidUnit(1.0, 0.0, 2.0)
+        self.shared = [Value(0.5), Value(-0.5)]
+        self.alias = self.shared[0]  # the same Value again: still one parameter
+        self.width = 3  # not a Value: not a parameter
+        self._cache = Value(9.0)  # private: not a parameter
+
+    def __call__(self, x):
+        return self.first(x) + self.shared[0] * x + self.shared[1]
+
+
+def test_a_user_module_finds_its_parameters_in_its_attributes():
+    model = TwoUnits()
+    names = [name for name, _ in model.named_parameters()]
+    assert names == ["first.w", "first.b", "first.c", "shared.0", "shared.1"]
+    assert repr(model) == "TwoUnits()"
+    copy = TwoUnits()
+    copy.shared[1].data = 4.0
+    copy.load_state_dict(model.state_dict())
+    assert copy(0.3).data == model(0.3).data
+
+
+def test_zero_grad_clears_every_parameter():
+    model = MLP(2, [3, 1], activation="tanh", seed=0)
+    model([0.5, -1.0]).backward()
+    assert any(p.grad != 0 for p in model.parameters())
+    model.zero_grad()
+    assert all(p.grad == 0.0 for p in model.parameters())
+
+
+# ---- forward pass ----------------------------------------------------------------------------
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh", "linear"])
+def test_neuron_is_one_dot_node_then_its_activation(activation):
+    neuron = Neuron(3, activation, seed=1)
+    x = [0.5, -2.0, 1.5]
+    out = neuron(x)
+    z = out if activation == "linear" else out.children[0]
+    assert z.op == "dot"
+    assert list(z.children) == [*neuron.w, neuron.b]
+    if activation != "linear":
+        assert out.op == activation
+    expected_z = sum(w.data * xi for w, xi in zip(neuron.w, x)) + neuron.b.data
+    assert out.data == pytest.approx(ACTIVATION_FNS[activation](expected_z), rel=1e-12)
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
+def test_mlp_forward_trace_is_z_and_a_per_layer_with_a_linear_last_layer(activation):
+    model = MLP(2, [3, 4, 2], activation=activation, seed=7)
+    x = [0.3, -0.8]
+    trace = model.forward_trace(x)
+    reference = numeric_forward(model, x)
+    assert [layer.activation for layer in model.layers] == [activation, activation, "linear"]
+    assert len(trace) == 3
+    for layer_trace, layer_ref in zip(trace, reference):
+        assert [z.data for z in layer_trace.z] == pytest.approx([z for z, _ in layer_ref], rel=1e-12)
+        assert [a.data for a in layer_trace.a] == pytest.approx([a for _, a in layer_ref], rel=1e-12)
+    assert trace[-1].a is trace[-1].z  # the output layer is linear: ŷ = aᴸ = zᴸ
+    assert [v.data for v in model(x)] == [a.data for a in trace[-1].a]
+
+
+def test_output_is_a_value_for_one_output_and_a_list_otherwise():
+    assert isinstance(MLP(2, [3, 1], seed=0)([1.0, 2.0]), Value)
+    out = MLP(2, [3, 2], seed=0)([1.0, 2.0])
+    assert isinstance(out, list) and len(out) == 2
+    assert isinstance(Layer(2, 1, seed=0)([1.0, 2.0]), Value)
+    assert len(Layer(2, 3, seed=0)([1.0, 2.0])) == 3
+
+
+def test_inputs_may_be_one_number_a_numpy_row_or_values():
+    model = MLP(1, [3, 1], seed=0)
+    assert model(0.5).data == model([0.5]).data == model(np.array([0.5])).data == model(np.float64(0.5)).data
+    two = MLP(2, [3, 1], seed=0)
+    assert two(np.array([0.5, -1.0])).data == two([0.5, -1.0]).data
+    x = [Value(0.5), Value(-1.0)]
+    two(x).backward()
+    assert x[0].grad != 0.0 or x[1].grad != 0.0  # the input is part of the graph
+
+
+@pytest.mark.parametrize(
+    ("model", "x", "error", "fragment"),
+    [
+        (MLP(2, [3, 1], seed=0), [1.0, 2.0, 3.0], ValueError, "takes 2 input(s), got 3"),
+        (MLP(2, [3, 1], seed=0), 1.0, ValueError, "takes 2 input(s), got 1"),
+        (MLP(2, [3, 1], seed=0), np.zeros((2, 2)), ValueError, "shape (2, 2)"),
+        (MLP(2, [3, 1], seed=0), "ab", TypeError, "'ab'"),
+        (MLP(2, [3, 1], seed=0), [1.0, "x"], TypeError, "'x'"),
+        (Neuron(3, seed=0), [1.0], ValueError, "takes 3 input(s), got 1"),
+        (SigmoidSum(2, seed=0), [1.0, 2.0], ValueError, "takes 1 input(s), got 2"),
+    ],
+)
+def test_wrong_inputs_raise_precise_errors(model, x, error, fragment):
+    with pytest.raises(error) as info:
+        model(x)
+    assert fragment in str(info.value)
+
+
+# ---- gradients ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "linear"])
+def test_mlp_parameter_gradients_match_central_differences(activation):
+    model = MLP(2, [4, 3, 1], activation=activation, seed=3)
+    x = [0.7, -1.2]
+    out = model(x)
+    model.zero_grad()
+    out.backward()
+    numeric = central_difference_grads(model, lambda: model(x))
+    for p, n in zip(model.parameters(), numeric):
+        assert p.grad == pytest.approx(n, rel=1e-5, abs=1e-8), p.label
+
+
+def test_sigmoid_sum_gradients_match_central_differences():
+    model = SigmoidSum(4, seed=2)
+    out = model(0.3)
+    out.backward()
+    numeric = central_difference_grads(model, lambda: model(0.3))
+    for p, n in zip(model.parameters(), numeric):
+        assert p.grad == pytest.approx(n, rel=1e-5, abs=1e-8), p.label
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh", "linear"])
+def test_mlp_forward_and_backward_match_pytorch(activation):
+    torch = pytest.importorskip("torch")
+    model = MLP(3, [5, 4, 2], activation=activation, seed=11)
+    x_values = [0.4, -1.3, 2.2]
+    x = [Value(v) for v in x_values]
+    out = model(x)
+    loss = out[0] * 1.5 + out[1] * -0.5  # an arbitrary scalar that uses both outputs
+    loss.backward()
+
+    sigma = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "linear": lambda z: z}
+    weights = [
+        torch.tensor([[w.data for w in n.w] for n in layer.neurons], dtype=torch.float64, requires_grad=True)
+        for layer in model.layers
+    ]
+    biases = [
+        torch.tensor([n.b.data for n in layer.neurons], dtype=torch.float64, requires_grad=True)
+        for layer in model.layers
+    ]
+    tx = torch.tensor(x_values, dtype=torch.float64, requires_grad=True)
+    a = tx
+    for W, b, layer in zip(weights, biases, model.layers):
+        a = sigma[layer.activation](W @ a + b)
+    t_loss = a[0] * 1.5 + a[1] * -0.5
+    t_loss.backward()
+
+    assert [v.data for v in out] == pytest.approx(a.tolist(), rel=1e-9, abs=1e-12)
+    for layer, W, b in zip(model.layers, weights, biases):
+        for j, neuron in enumerate(layer.neurons):
+            assert [w.grad for w in neuron.w] == pytest.approx(W.grad[j].tolist(), rel=1e-9, abs=1e-12)
+            assert neuron.b.grad == pytest.approx(b.grad[j].item(), rel=1e-9, abs=1e-12)
+    assert [xi.grad for xi in x] == pytest.approx(tx.grad.tolist(), rel=1e-9, abs=1e-12)
+
+
+# ---- initialisation --------------------------------------------------------------------------
+def test_same_seed_same_model_and_different_seeds_differ():
+    def weights(seed, build=lambda seed: MLP(2, [8, 8, 1], seed=seed)):
+        return [p.data for p in build(seed).parameters()]
+
+    assert weights(0) == weights(0)
+    assert weights(0) != weights(1)
+    assert weights(None) != weights(None)
+
+    def sums(seed):
+        return weights(seed, lambda s: SigmoidSum(5, seed=s))
+
+    assert sums(3) == sums(3)
+    assert sums(3) != sums(4)
+    assert sums(None) != sums(None)
+
+
+def test_a_layers_neurons_get_different_weights_from_one_seed():
+    layer = Layer(4, 6, seed=0)
+    rows = [tuple(w.data for w in n.w) for n in layer.neurons]
+    assert len(set(rows)) == len(rows)
+
+
+def test_relu_layers_start_he_normal():
+    nin, nout = 200, 100
+    w = np.array([[wi.data for wi in n.w] for n in Layer(nin, nout, "relu", seed=0).neurons])
+    assert abs(w.mean()) < 0.01
+    assert w.std() == pytest.approx(math.sqrt(2 / nin), rel=0.03)  # 20 000 draws: ~0.5% noise
+    assert all(n.b.data == 0.0 for n in Layer(nin, 3, seed=0).neurons)
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "linear"])
+def test_other_layers_start_xavier_uniform(activation):
+    nin, nout = 200, 100
+    w = np.array([[wi.data for wi in n.w] for n in Layer(nin, nout, activation, seed=0).neurons])
+    limit = math.sqrt(6 / (nin + nout))
+    assert np.abs(w).max() <= limit
+    assert np.abs(w).max() > 0.99 * limit
+    assert w.std() == pytest.approx(limit / math.sqrt(3), rel=0.03)  # std of U(−r, r) is r/√3
+
+
+# ---- the notes' sigmoid models ---------------------------------------------------------------
+@given(st.floats(min_value=-5, max_value=5, allow_nan=False))
+def test_sigmoid_sum_is_exactly_the_notes_formula(x):
+    model = SigmoidSum(4, seed=5)
+    model.b.data = 0.7  # the global bias starts at 0; make it count
+    expected = model.b.data + sum(
+        u.c.data / (1.0 + math.exp(-(u.b.data + u.w.data * x))) for u in model.units
+    )
+    assert model(x).data == pytest.approx(expected, rel=1e-12, abs=1e-12)
+    parts = model.contributions(x)
+    assert parts.shape == (4,)
+    assert parts.sum() + model.b.data == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+
+def test_sigmoid_sum_contributions_are_each_unit_and_vectorise():
+    model = SigmoidSum(3, seed=1)
+    model.units[0].w.data, model.units[0].b.data, model.units[0].c.data = 10.0, -5.0, 2.0
+    xs = np.linspace(-1, 2, 7)
+    parts = model.contributions(xs)
+    assert parts.shape == (3, 7)
+    for j, x in enumerate(xs):
+        assert parts[0, j] == pytest.approx(2.0 / (1.0 + math.exp(-(10.0 * x - 5.0))), rel=1e-12)
+        assert parts[:, j].tolist() == pytest.approx([u(x).data for u in model.units], rel=1e-12)
+    assert np.all(np.isfinite(model.contributions([-1e6, 1e6])))
+
+
+def test_sigmoid_unit_knobs_are_slope_shift_and_height():
+    unit = SigmoidUnit(w=4.0, b=-2.0, c=3.0)
+    assert unit(0.5).data == pytest.approx(1.5)  # centre at −b/w = 0.5, half of the height c
+    assert unit(100.0).data == pytest.approx(3.0)
+    assert unit(-100.0).data == pytest.approx(0.0, abs=1e-12)
+
+
+@given(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False))
+def test_hard_sigmoid_equals_the_clipped_line(x):
+    assert isinstance(hard_sigmoid(x), float)
+    assert hard_sigmoid(x) == pytest.approx(min(max(x, 0.0), 1.0), abs=1e-9)
+    out = hard_sigmoid(Value(x))
+    assert isinstance(out, Value)
+    assert out.data == pytest.approx(min(max(x, 0.0), 1.0), abs=1e-9)
+
+
+def test_hard_sigmoid_is_built_from_two_relus():
+    x = Value(0.4)
+    out = hard_sigmoid(x)
+    ops = [node.op for node in topological_order(out)]
+    assert ops.count("relu") == 2
+    assert out.op == "-" and [c.op for c in out.children] == ["relu", "relu"]
+    out.backward()
+    assert x.grad == 1.0  # slope 1 between the kinks
+
+
+@pytest.mark.parametrize("x", [-0.5, 1.5])
+def test_hard_sigmoid_is_flat_outside_zero_one(x):
+    v = Value(x)
+    hard_sigmoid(v).backward()
+    assert v.grad == 0.0
+
+
+# ---- saving and loading ----------------------------------------------------------------------
+ALL_MODELS = [
+    pytest.param(lambda: Neuron(3, "sigmoid", seed=1), [0.2, -0.4, 1.0], id="neuron"),
+    pytest.param(lambda: Layer(3, 2, "tanh", seed=2), [0.2, -0.4, 1.0], id="layer"),
+    pytest.param(lambda: MLP(2, [5, 4, 1], seed=3), [0.2, -0.4], id="mlp-relu"),
+    pytest.param(lambda: MLP(2, [3, 2], activation="sigmoid", seed=4), [0.2, -0.4], id="mlp-sigmoid"),
+    pytest.param(lambda: SigmoidSum(6, seed=5), 0.7, id="sigmoid-sum"),
+    pytest.param(lambda: SigmoidUnit(1.5, -0.5, 2.0), 0.7, id="sigmoid-unit"),
+]
+
+
+def _outputs(out) -> list[float]:
+    return [v.data for v in out] if isinstance(out, list) else [out.data]
+
+
+@pytest.mark.parametrize(("build", "x"), ALL_MODELS)
+def test_save_and_load_round_trip_restores_identical_outputs(build, x, tmp_path):
+    model = build()
+    path = tmp_path / "model.json"
+    model.save(path)
+    loaded = Module.load(path)
+    assert type(loaded) is type(model)
+    assert loaded.config() == model.config()
+    assert [p.data for p in loaded.parameters()] == [p.data for p in model.parameters()]
+    assert _outputs(loaded(x)) == _outputs(model(x))
+    assert type(model).load(path).config() == model.config()
+    assert [p.name for p in tmp_path.iterdir()] == ["model.json"]  # no temporary file left behind
+    if os.name == "posix":
+        assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_saved_file_is_plain_json_with_class_config_and_parameters(tmp_path):
+    model = MLP(2, [2, 1], seed=0)
+    model.save(str(tmp_path / "m.json"))
+    state = json.loads((tmp_path / "m.json").read_text())
+    assert state["class"] == "MLP"
+    assert state["config"] == {"nin": 2, "nouts": [2, 1], "activation": "relu"}
+    assert state["parameters"] == {name: p.data for name, p in model.named_parameters()}
+
+
+def test_save_replaces_an_existing_file(tmp_path):
+    path = tmp_path / "m.json"
+    MLP(2, [2, 1], seed=0).save(path)
+    second = MLP(2, [2, 1], seed=1)
+    second.save(path)
+    assert [p.data for p in Module.load(path).parameters()] == [p.data for p in second.parameters()]
+
+
+def _valid_state() -> dict:
+    return MLP(2, [2, 1], seed=0).state_dict()
+
+
+def _write(path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("contents", "fragment"),
+    [
+        ("", "not valid JSON"),
+        ("{not json", "not valid JSON"),
+        (json.dumps(_valid_state())[:-40], "not valid JSON"),  # truncated mid-write
+        ("[1, 2, 3]", "expected a JSON object"),
+        (json.dumps({**_valid_state(), "format": "other"}), "not a saved microgradlike model"),
+        (json.dumps({**_valid_state(), "version": 99}), "unsupported version 99"),
+        (json.dumps({**_valid_state(), "class": "os.system"}), "unknown model class 'os.system'"),
+        (json.dumps({k: v for k, v in _valid_state().items() if k != "config"}), "missing keys ['config']"),
+        (json.dumps({**_valid_state(), "config": {"nin": 2, "nouts": [2, 0]}}), "bad config for MLP"),
+        (json.dumps({**_valid_state(), "config": {"nin": 2, "sizes": [2, 1]}}), "bad config for MLP"),
+        (json.dumps({**_valid_state(), "config": [2, [2, 1]]}), "config must be a JSON object"),
+        (json.dumps({**_valid_state(), "parameters": [1, 2]}), "must be a dict"),
+    ],
+)
+def test_corrupt_or_wrong_files_raise_value_error_saying_what(tmp_path, contents, fragment):
+    path = tmp_path / "bad.json"
+    _write(path, contents)
+    with pytest.raises(ValueError) as info:
+        Module.load(path)
+    assert fragment in str(info.value)
+    assert "bad.json" in str(info.value)
+
+
+def test_binary_garbage_is_a_value_error(tmp_path):
+    path = tmp_path / "garbage.json"
+    path.write_bytes(b"\xff\xfe\x00\x80garbage")
+    with pytest.raises(ValueError, match=r"garbage\.json"):
+        Module.load(path)
+
+
+def test_missing_file_and_directory_are_value_errors(tmp_path):
+    with pytest.raises(ValueError, match="no model file"):
+        Module.load(tmp_path / "nope.json")
+    with pytest.raises(ValueError, match="cannot read"):
+        Module.load(tmp_path)
+
+
+def test_parameters_not_matching_the_config_are_named(tmp_path):
+    state = _valid_state()
+    params = state["parameters"]
+    del params["layers.0.neurons.1.w.0"]
+    params["layers.0.neurons.2.w.0"] = 0.5
+    params["layers.1.neurons.0.b"] = float("nan")  # json writes NaN; json.load reads it back
+    _write(tmp_path / "m.json", json.dumps(state))
+    with pytest.raises(ValueError) as info:
+        Module.load(tmp_path / "m.json")
+    message = str(info.value)
+    assert "missing parameters layers.0.neurons.1.w.0" in message
+    assert "unexpected parameters layers.0.neurons.2.w.0" in message
+    assert "layers.1.neurons.0.b=nan" in message
+
+
+def test_loading_a_file_of_another_class_or_shape_fails(tmp_path):
+    path = tmp_path / "neuron.json"
+    Neuron(2, seed=0).save(path)
+    with pytest.raises(ValueError, match=r"holds a Neuron, but MLP\.load was called"):
+        MLP.load(path)
+    bigger = MLP(2, [4, 1], seed=0)
+    with pytest.raises(ValueError, match="shapes differ"):
+        bigger.load_state_dict(MLP(2, [3, 1], seed=0).state_dict())
+    with pytest.raises(ValueError, match="state is for a 'Neuron'"):
+        bigger.load_state_dict(Neuron(2, seed=0).state_dict())
+
+
+@pytest.mark.parametrize(
+    ("bad_value", "fragment"),
+    [(True, "b=True"), ("0.5", "b='0.5'"), (None, "b=None"), (math.inf, "b=inf"), ([1.0], "b=[1.0]")],
+)
+def test_load_state_dict_rejects_wrong_type_or_non_finite_entries_and_changes_nothing(bad_value, fragment):
+    model = Neuron(2, seed=0)
+    before = [p.data for p in model.parameters()]
+    flat = {"w.0": 1.0, "w.1": 2.0, "b": bad_value}
+    with pytest.raises(ValueError) as info:
+        model.load_state_dict(flat)
+    assert fragment in str(info.value)
+    assert [p.data for p in model.parameters()] == before
+
+
+def test_load_state_dict_accepts_a_flat_mapping():
+    model = Neuron(2, seed=0)
+    model.load_state_dict({"w.0": 1.0, "w.1": 2, "b": -0.5})
+    assert [p.data for p in model.parameters()] == [1.0, 2.0, -0.5]
+    with pytest.raises(ValueError, match="missing parameters b"):
+        model.load_state_dict({"w.0": 1.0, "w.1": 2.0})
+    with pytest.raises(TypeError, match="must be a dict"):
+        model.load_state_dict([1.0, 2.0, 3.0])
+
+
+def test_a_failed_save_of_non_finite_parameters_keeps_the_previous_file(tmp_path):
+    path = tmp_path / "m.json"
+    model = MLP(2, [2, 1], seed=0)
+    model.save(path)
+    before = path.read_bytes()
+    model.layers[0].neurons[0].b.data = math.inf
+    with pytest.raises(ValueError, match=r"layers\.0\.neurons\.0\.b=inf"):
+        model.save(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+
+
+def test_a_failed_serialisation_keeps_the_previous_file(tmp_path, monkeypatch):
+    path = tmp_path / "m.json"
+    model = Neuron(2, seed=0)
+    model.save(path)
+    before = path.read_bytes()
+    monkeypatch.setattr(model, "config", lambda: {"nin": object()})  # not JSON-able
+    with pytest.raises(TypeError):
+        model.save(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+
+
+@pytest.mark.parametrize("failing", ["fsync", "replace"])
+def test_a_crash_while_writing_keeps_the_previous_file_and_no_temp_file(tmp_path, monkeypatch, failing):
+    path = tmp_path / "m.json"
+    model = Neuron(2, seed=0)
+    model.save(path)
+    before = path.read_bytes()
+
+    def crash(*args):
+        raise OSError(f"simulated failure in os.{failing}")
+
+    monkeypatch.setattr(os, failing, crash)
+    with pytest.raises(OSError, match="simulated"):
+        Neuron(2, seed=1).save(path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+
+
+def test_saving_into_a_missing_directory_fails_cleanly(tmp_path):
+    with pytest.raises(OSError):
+        Neuron(2, seed=0).save(tmp_path / "no" / "such" / "dir" / "m.json")

@@ -1,0 +1,244 @@
+"""Tests for `microgradlike.stepper`: stepping equals `backward()` (leaf accumulation included) on
+random graphs, each step's numbers obey the chain rule, `explain()` prints those numbers and the
+forward values the local derivatives came from, and the notebook views degrade politely."""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from microgradlike import Value, dot, sum_values
+from microgradlike.engine import topological_order
+from microgradlike.stepper import BackwardStep, Stepper, backward_steps, step_through
+from tests.strategies import moderate_floats, random_dags
+
+NUMBER = r"\(?(-?(?:\d+\.?\d*(?:e[+-]?\d+)?|inf))\)?"
+CHAIN_LINE = re.compile(
+    rf"∂(\S+)/∂(\S+) \+= ∂\S+/∂(\S+) · ∂\S+/∂\S+ = {NUMBER} · {NUMBER} = {NUMBER}$"
+)
+
+
+def close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12 * max(1.0, abs(a), abs(b)))
+
+
+def build_dag(dag, held_grads):  # type: ignore[no-untyped-def]
+    """The random DAG with a dot and a sum on top (the engine's two many-input nodes), its leaves
+    holding ``held_grads`` from an earlier pass."""
+    leaves = [Value(x, label=f"x{i}") for i, x in enumerate(dag.leaf_values)]
+    nodes = dag.build(leaves)
+    for leaf, g in zip(leaves, held_grads):
+        leaf.grad = g
+    z = dot(nodes[-2:], [nodes[0], 1.5], bias=nodes[-1]) if len(nodes) >= 2 else nodes[-1]
+    return sum_values([z, nodes[-1], 0.25]), leaves
+
+
+@given(random_dags(max_steps=8), st.lists(moderate_floats, min_size=4, max_size=4))
+def test_stepping_equals_backward_with_leaf_accumulation(dag, held) -> None:  # type: ignore[no-untyped-def]
+    root, leaves = build_dag(dag, held)
+    order = topological_order(root)
+    if not all(math.isfinite(v.data) for v in order):
+        return
+    steps = list(root.backward_steps())
+    stepped = [v.grad for v in order]
+    for leaf, g in zip(leaves, held):
+        leaf.grad = g
+    root.backward()
+    expected = [v.grad for v in order]
+    assert all(close(a, b) for a, b in zip(stepped, expected)), (stepped, expected)
+    # one step per node with children, in reverse topological order
+    assert [s.node for s in steps] == [v for v in reversed(order) if v.children]
+    grads = dict(zip(order, expected))
+    for step in steps:
+        # the upstream gradient was already final when the step ran ...
+        assert close(step.upstream, grads[step.node])
+        # ... and each child got upstream · local derivative
+        assert [c.child for c in step.contributions] == list(step.node.children)
+        for c, local in zip(step.contributions, step.node.local_grads):
+            assert c.local_grad == local
+            assert c.added_grad == step.upstream * local
+
+
+@given(random_dags(max_steps=8), st.lists(moderate_floats, min_size=4, max_size=4))
+def test_grads_after_the_last_step_are_the_final_grads(dag, held) -> None:  # type: ignore[no-untyped-def]
+    root, _ = build_dag(dag, held)
+    steps = list(backward_steps(root))
+    if steps:
+        snapshot = steps[-1].grads()
+        assert all(snapshot[v] == v.grad for v in topological_order(root))
+
+
+def test_each_step_sees_the_grads_known_so_far() -> None:
+    a, b = Value(2.0, label="a"), Value(3.0, label="b")
+    c = a * b
+    c.label = "c"
+    d = c + a  # a is used twice: its grad is partial until both uses are done
+    d.label = "d"
+    steps = list(d.backward_steps())
+    first = steps[0].grads()
+    assert first[d] == 1.0 and first[c] == 1.0 and first[a] == 1.0 and first[b] == 0.0
+    source = steps[0].graph().source
+    assert "grad ?" in source  # b not reached
+    assert "grad 1 so far" in source  # a: one of its two uses done
+    final = steps[-1].grads()
+    assert final[a] == 1.0 + b.data and final[b] == a.data  # ∂d/∂a = b + 1, ∂d/∂b = a
+    assert "so far" not in steps[-1].graph().source and "grad ?" not in steps[-1].graph().source
+
+
+def test_leaf_root_has_no_steps_but_is_seeded_and_accumulates() -> None:
+    x = Value(4.0)
+    x.grad = 0.5
+    assert list(x.backward_steps()) == []
+    assert x.grad == 1.5  # as backward(): 0.5 held + the seed 1
+
+
+def test_abandoned_pass_keeps_the_leaves_earlier_grads() -> None:
+    x = Value(2.0, label="x")
+    x.grad = 10.0
+    y = (x * 3).tanh()
+    steps = y.backward_steps()
+    next(steps)
+    steps.close()
+    assert x.grad == 10.0  # nothing reached x yet; its held grad is added back
+
+
+def parse_chain_lines(text: str) -> list[tuple[str, str, str, float, float, float]]:
+    found = []
+    for line in text.splitlines():
+        m = CHAIN_LINE.search(line.strip())
+        if m:
+            loss, child, node, up, local, added = m.groups()
+            found.append((loss, child, node, float(up), float(local), float(added)))
+    return found
+
+
+@given(random_dags(max_steps=6), st.lists(moderate_floats, min_size=4, max_size=4))
+def test_explain_prints_the_steps_numbers(dag, held) -> None:  # type: ignore[no-untyped-def]
+    root, _ = build_dag(dag, held)
+    for step in backward_steps(root):
+        lines = parse_chain_lines(step.explain())
+        assert len(lines) == len(step.contributions)
+        for (loss, child, node, up, local, added), c in zip(lines, step.contributions):
+            assert loss == "L" and node == step.name(step.node) and child == step.name(c.child)
+            for shown, true in ((up, step.upstream), (local, c.local_grad), (added, c.added_grad)):
+                assert math.isclose(shown, true, rel_tol=1e-5, abs_tol=1e-300) or (
+                    math.isinf(true) and math.isinf(shown)
+                )
+
+
+def explanation_of(root: Value, node: Value) -> str:
+    step = next(s for s in backward_steps(root) if s.node is node)
+    return step.explain()
+
+
+def numbers_in(text: str) -> list[float]:
+    return [float(x) for x in re.findall(r"-?\d+\.\d+(?:e[+-]?\d+)?", text)]
+
+
+def test_explain_names_the_forward_value_of_a_product() -> None:
+    a, b = Value(2.0, label="a"), Value(3.0, label="b")
+    c = a * b
+    c.label = "c"
+    loss = c * 2.0  # ∂L/∂c = 2
+    text = explanation_of(loss, c)
+    assert "∂L/∂a += ∂L/∂c · ∂c/∂a = 2.0 · 3.0 = 6.0" in text
+    assert "∂c/∂a = b = 3.0 (b's forward value" in text
+    assert "∂c/∂b = a = 2.0 (a's forward value" in text
+
+
+def test_explain_tanh_uses_the_forward_output() -> None:
+    x = Value(0.88, label="n")
+    o = x.tanh()
+    o.label = "o"
+    text = explanation_of(o, o)
+    line = next(line for line in text.splitlines() if "tanh²" in line)
+    assert "1 − o²" in line and "from the forward pass" in line
+    shown_local, shown_out = numbers_in(line.split("=", 3)[-1])[:2]
+    t = math.tanh(0.88)
+    assert math.isclose(shown_local, 1 - t * t, rel_tol=1e-5)
+    assert math.isclose(shown_out, t, rel_tol=1e-5)
+
+
+@pytest.mark.parametrize(("data", "local", "reason"), [(2.0, 1.0, "> 0"), (-1.5, 0.0, "≤ 0")])
+def test_explain_relu_gives_the_reason(data: float, local: float, reason: str) -> None:
+    a = Value(data, label="a")
+    r = a.relu()
+    text = explanation_of(r, r)
+    assert f"= {int(local)} because a = {data} {reason}" in text
+
+
+def test_explain_dot_pairs_each_weight_with_its_input() -> None:
+    w1, w2, x1, x2, b = (Value(v, label=n) for v, n in
+                         [(0.5, "w1"), (-2.0, "w2"), (3.0, "x1"), (4.0, "x2"), (0.1, "b")])
+    z = dot([w1, w2], [x1, x2], b)
+    z.label = "z"
+    text = explanation_of(z, z)
+    assert "∂z/∂w1 = x1 = 3.0 (x1's forward value" in text
+    assert "∂z/∂x2 = w2 = -2.0 (w2's forward value" in text
+    assert "∂z/∂b = 1 (the bias" in text
+
+
+def test_explain_constants_and_unlabelled_nodes() -> None:
+    a = Value(2.0, label="a")
+    y = a * 3.0  # unlabelled: gets a short name like n1
+    text = explanation_of(y, y)
+    assert "the constant 3.0" in text
+    assert re.search(r"Step 1 of 1: n\d+ = a × 3\.0 = 6\.0", text)
+
+
+def test_explain_mentions_leaf_accumulation_on_the_last_step() -> None:
+    w = Value(1.0, label="w")
+    w.grad = 0.25
+    steps = list((w * 2.0).backward_steps())
+    assert "w +0.25" in steps[-1].explain()
+    assert w.grad == 2.25
+
+
+def test_step_shows_itself_in_a_notebook() -> None:
+    x = Value(2.0, label="x")
+    y = (x * x).tanh()
+    step = next(iter(Stepper(y)))
+    assert isinstance(step, BackwardStep)
+    bundle = step._repr_mimebundle_()
+    assert bundle["text/plain"] == step.explain()
+    assert "tanh²" in bundle["text/html"]  # the explanation, under the picture
+    assert "<svg" in bundle["text/html"] or "<pre>" in bundle["text/html"]
+
+
+def test_step_view_without_dot_shows_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    x = Value(2.0, label="x")
+    step = next(iter(Stepper(x.exp())))
+    monkeypatch.setenv("PATH", "")
+    html = step._repr_mimebundle_()["text/html"]
+    assert "digraph" in html and "apt-get install graphviz" in html
+
+
+def test_stepper_and_slider() -> None:
+    pytest.importorskip("ipywidgets")
+    x = Value(2.0, label="x")
+    y = (x * 3 + 1).relu()
+    s = Stepper(y, max_nodes=50)
+    assert len(s) == 3 and s[0].node is y
+    assert x.grad == 3.0  # the whole pass has run
+    ui = step_through(y)
+    slider = ui.children[0].children[1]
+    assert (slider.min, slider.max) == (1, 3)
+    slider.value = 2  # scrubbing does not fail
+
+
+def test_step_through_without_ipywidgets_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # import ipywidgets -> ImportError
+    with pytest.raises(ImportError, match="pip install ipywidgets"):
+        step_through(Value(1.0) * 2)
+    # plain iteration still works
+    assert len(list(backward_steps(Value(1.0) * 2))) == 1
+
+
+def test_backward_steps_rejects_non_values() -> None:
+    with pytest.raises(TypeError, match=r"3\.0"):
+        list(backward_steps(3.0))  # type: ignore[arg-type]

@@ -1,0 +1,341 @@
+"""fit() and gradient_descent(): the loop's counts, its stopping rules, and its updates checked
+against closed-form gradients of a straight line (a convex problem we can solve by hand)."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+
+import numpy as np
+import pytest
+
+from microgradlike import Value, no_grad
+from microgradlike.data import make_moons, train_test_split
+from microgradlike.losses import mse
+from microgradlike.nn import MLP
+from microgradlike.train import History, fit, gradient_descent
+
+
+class Line:
+    """ŷ = w·x + b on one input: with mse, L(w, b) is convex and its gradient is known in closed form."""
+
+    def __init__(self, w: float = 0.0, b: float = 0.0) -> None:
+        self.w, self.b = Value(w, label="w"), Value(b, label="b")
+
+    def parameters(self) -> list[Value]:
+        return [self.w, self.b]
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = 0.0
+
+    def __call__(self, x: list[float]) -> Value:
+        return self.w * x[0] + self.b
+
+
+def mse_gradient(w: float, b: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """∇ of (1/B) Σ (w·x + b − y)² with respect to (w, b)."""
+    residual = w * x + b - y
+    return np.array([2 * np.mean(residual * x), 2 * np.mean(residual)])
+
+
+def params_of(model) -> tuple[float, ...]:
+    return tuple(p.data for p in model.parameters())
+
+
+def line_data(n: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    x = np.linspace(-1.0, 1.0, n)
+    return x[:, None], 2.0 * x + 1.0
+
+
+# ---- learning -------------------------------------------------------------------------------
+def test_learns_two_moons_to_95_percent_test_accuracy():
+    X, y = make_moons(n=120, noise=0.1, seed=0)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_fraction=0.25, seed=0)
+    model = MLP(2, [16, 16, 1], seed=0)
+    history = fit(model, X_train, 2 * y_train - 1, loss="hinge", optimizer="adam", lr=0.05, max_epochs=60)
+    with no_grad():
+        predicted = np.array([model(row).data > 0 for row in X_test.tolist()])
+    assert np.mean(predicted == (y_test == 1)) >= 0.95
+    assert history.train_loss[-1] < history.train_loss[0]
+
+
+def test_first_full_batch_update_is_theta_minus_lr_times_gradient():
+    X, y = line_data()
+    model = Line(0.5, 0.75)
+    history = fit(model, X, y, loss="mse", optimizer="sgd", lr=0.1, max_epochs=1, keep_params=True)
+    gradient = mse_gradient(0.5, 0.75, X[:, 0], y)
+    np.testing.assert_allclose(history.params[1], np.array([0.5, 0.75]) - 0.1 * gradient, rtol=1e-12)
+    assert history.params[0] == (0.5, 0.75)
+    assert history.grad_norm[0] == pytest.approx(np.linalg.norm(gradient), rel=1e-12)
+
+
+def test_mini_batch_updates_are_serial_and_the_last_batch_is_smaller():
+    """5 rows in batches of 2 without shuffling: rows [0, 1], [2, 3], [4], each at the previous θ."""
+    X = np.array([[1.0], [2.0], [3.0], [4.0], [5.0]])
+    y = np.array([1.0, -1.0, 2.0, 0.5, 3.0])
+    model = Line(0.1, 0.2)
+    history = fit(model, X, y, optimizer="sgd", lr=0.05, max_epochs=1, batch_size=2, shuffle=False,
+                  keep_params=True, tol=0.0)
+    theta = np.array([0.1, 0.2])
+    for k, rows in enumerate([slice(0, 2), slice(2, 4), slice(4, 5)]):
+        theta = theta - 0.05 * mse_gradient(*theta, X[rows, 0], y[rows])
+        np.testing.assert_allclose(history.params[k + 1], theta, rtol=1e-12)
+    assert history.n_updates == 3
+
+
+def test_50_rows_batch_8_three_epochs_is_21_updates():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(50, 2)), rng.normal(size=50)
+    history = fit(MLP(2, [4, 1], seed=0), X, y, lr=0.01, batch_size=8, max_epochs=3, tol=0.0)
+    assert history.n_updates == 21 == 3 * math.ceil(50 / 8)
+    assert history.n_epochs == 3
+    assert len(history.update_loss) == len(history.grad_norm) == 21
+    assert len(history.train_loss) == 3 and history.val_loss == []
+    assert history.stopped_because == "max_epochs"
+
+
+def test_train_loss_is_the_whole_training_set_loss_after_the_epoch():
+    X, y = line_data()
+    model = Line()
+    history = fit(model, X, y, lr=0.1, max_epochs=4, batch_size=3, validation=(X[:5], -y[:5]))
+    with no_grad():
+        train = mse([model([x]) for x in X[:, 0]], y.tolist()).data
+        val = mse([model([x]) for x in X[:5, 0]], (-y[:5]).tolist()).data
+    assert history.train_loss[-1] == pytest.approx(train, rel=1e-12)
+    assert history.val_loss[-1] == pytest.approx(val, rel=1e-12)
+    assert len(history.val_loss) == len(history.train_loss) == history.n_epochs == 4
+
+
+# ---- stopping -----------------------------------------------------------------------------
+def test_full_batch_stops_at_the_first_update_with_gradient_norm_under_tol():
+    X, y = line_data()
+    model = Line()
+    history = fit(model, X, y, loss="mse", optimizer="sgd", lr=0.2, tol=1e-6, max_epochs=10_000)
+    assert history.stopped_because == "tolerance"
+    assert "tol" in history.message
+    assert history.grad_norm[-1] < 1e-6 <= min(history.grad_norm[:-1])
+    solution = np.linalg.lstsq(np.column_stack([X[:, 0], np.ones(len(y))]), y, rcond=None)[0]
+    np.testing.assert_allclose(params_of(model), solution, atol=1e-6)
+
+
+def test_mini_batch_tolerance_uses_the_mean_gradient_norm_of_the_epoch():
+    X, y = line_data(12)
+    history = fit(Line(), X, y, lr=0.2, tol=1e-5, max_epochs=10_000, batch_size=4, seed=1)
+    assert history.stopped_because == "tolerance"
+    per_epoch = np.array(history.grad_norm).reshape(history.n_epochs, 3).mean(axis=1)
+    assert per_epoch[-1] < 1e-5 <= per_epoch[:-1].min()
+
+
+def test_max_epochs_stops_with_a_message():
+    history = fit(Line(), *line_data(), lr=0.01, max_epochs=2)
+    assert history.stopped_because == "max_epochs" and "max_epochs=2" in history.message
+    assert history.n_epochs == 2
+
+
+def test_divergence_leaves_the_last_finite_parameters():
+    X, y = line_data()
+    model = Line(0.3, 0.1)
+    history = fit(model, X * 10, y, optimizer="sgd", lr=10.0, max_epochs=1000, keep_params=True)
+    assert history.stopped_because == "diverged" and "diverged" in history.message
+    assert history.n_updates > 5 and len(history.params) == history.n_updates + 1
+    final = params_of(model)
+    assert all(math.isfinite(v) for v in final)
+    assert final == history.params[-1]  # the parameters before the step that went bad
+    # and that step really was bad: at θ_final the loss, the gradient or the next θ is not finite
+    with np.errstate(all="ignore"):
+        loss = np.mean((final[0] * X[:, 0] * 10 + final[1] - y) ** 2)
+        gradient = mse_gradient(*final, X[:, 0] * 10, y)
+        next_theta = np.array(final) - 10.0 * gradient
+    assert not np.all(np.isfinite([loss, *gradient, *next_theta]))
+
+
+def test_non_finite_loss_stops_before_any_update():
+    model = Line(1e200, 0.0)
+    history = fit(model, [[1e200]], [0.0], optimizer="sgd", lr=0.1)  # w·x overflows to inf
+    assert history.stopped_because == "diverged" and history.n_updates == 0
+    assert params_of(model) == (1e200, 0.0)
+
+
+def test_an_update_that_overflows_is_undone():
+    model = Line(1.0, 0.0)
+    # loss 9 and gradient (18, 6) are finite, but θ − 1e307·(18, 6) overflows to -inf
+    history = fit(model, [[3.0]], [0.0], optimizer="sgd", lr=1e307)
+    assert history.stopped_because == "diverged" and "undone" in history.message
+    assert params_of(model) == (1.0, 0.0) and history.n_updates == 0
+
+
+def test_early_stopping_restores_the_best_parameters():
+    """Train towards y = 2x + 1 while validating on y = −2x − 1: the validation loss only rises."""
+    X, y = line_data()
+    model = Line()
+    history = fit(model, X, y, optimizer="sgd", lr=0.05, max_epochs=100, validation=(X, -y), patience=3,
+                  keep_params=True)
+    assert history.stopped_because == "early_stopping"
+    assert history.n_epochs == 4 and "epoch 1" in history.message
+    assert history.val_loss[0] < min(history.val_loss[1:])
+    assert params_of(model) == history.params[1]  # θ after epoch 1's single full-batch update
+
+
+def test_early_stopping_waits_while_validation_improves():
+    X, y = line_data()
+    history = fit(Line(), X, y, optimizer="sgd", lr=0.05, max_epochs=30, validation=(X, y), patience=2)
+    assert history.stopped_because == "max_epochs"  # the same data: it keeps improving
+
+
+# ---- reproducibility, options ------------------------------------------------------------------
+def moons_run(seed: int, shuffle: bool = True) -> tuple[History, tuple[float, ...]]:
+    X, y = make_moons(n=40, seed=0)
+    model = MLP(2, [4, 1], seed=0)
+    history = fit(model, X, y, loss="binary_cross_entropy", optimizer="adam", lr=0.02, max_epochs=3,
+                  batch_size=8, seed=seed, shuffle=shuffle)
+    return history, params_of(model)
+
+
+def test_seeded_runs_reproduce_exactly():
+    first, second = moons_run(seed=5), moons_run(seed=5)
+    assert first[0] == second[0] and first[1] == second[1]
+
+
+def test_shuffling_with_different_seeds_differs():
+    assert moons_run(seed=1)[0].update_loss != moons_run(seed=2)[0].update_loss
+    assert moons_run(seed=1, shuffle=False) == moons_run(seed=2, shuffle=False)
+
+
+def test_optimizer_instance_and_callable_loss_are_used():
+    from microgradlike.optim import SGD
+
+    X, y = line_data()
+    model = Line()
+    calls = []
+
+    def half_mse(preds, targets):
+        calls.append(len(preds))
+        return mse(preds, targets) * 0.5
+
+    fit(model, X, y, loss=half_mse, optimizer=SGD(model.parameters(), lr=0.1), max_epochs=1)
+    expected = np.zeros(2) - 0.1 * 0.5 * mse_gradient(0.0, 0.0, X[:, 0], y)
+    np.testing.assert_allclose(params_of(model), expected, rtol=1e-12)
+    assert calls[0] == 20
+
+
+def test_callback_runs_after_every_epoch():
+    seen = []
+    fit(Line(), *line_data(), lr=0.01, max_epochs=3, callback=lambda h: seen.append(h.n_epochs))
+    assert seen == [1, 2, 3]
+
+
+def test_progress_bar_is_drawn(capsys):
+    pytest.importorskip("tqdm")
+    fit(Line(), *line_data(), lr=0.01, max_epochs=3, progress=True)
+    assert "3/3" in capsys.readouterr().err
+
+
+def test_progress_without_tqdm_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # makes `import tqdm.auto` fail
+    with pytest.raises(ImportError, match="pip install tqdm"):
+        fit(Line(), *line_data(), max_epochs=1, progress=True)
+
+
+def test_compiled_engines_without_the_compile_module_say_so(monkeypatch):
+    monkeypatch.setitem(sys.modules, "microgradlike.compile", None)  # as if it were not installed
+    with pytest.raises(NotImplementedError, match="engine='eager'"):
+        fit(Line(), *line_data(), engine="tape")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("microgradlike.compile") is None,
+                    reason="needs microgradlike.compile")
+@pytest.mark.parametrize("engine", ["tape", "batched"])
+def test_compiled_engines_train_like_eager(engine):
+    """Same seed, same batches: the same history and parameters to rounding (issue 5's promise)."""
+    X, y = make_moons(n=30, seed=0)
+    runs = {}
+    for name in ("eager", engine):
+        model = MLP(2, [4, 1], seed=0)
+        history = fit(model, X, 2 * y - 1, loss="hinge", optimizer="adam", lr=0.05, max_epochs=3,
+                      batch_size=8, validation=(X[:10], 2 * y[:10] - 1), engine=name)
+        runs[name] = (history, params_of(model))
+    (eager, eager_params), (other, other_params) = runs["eager"], runs[engine]
+    assert (other.n_updates, other.n_epochs, other.stopped_because) == (eager.n_updates, eager.n_epochs,
+                                                                        eager.stopped_because)
+    for field in ("train_loss", "val_loss", "update_loss", "grad_norm"):
+        np.testing.assert_allclose(getattr(other, field), getattr(eager, field), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(other_params, eager_params, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize(("kwargs", "needle"), [
+    ({"X": [[1.0], [2.0]], "y": [1.0]}, "2 rows"),
+    ({"X": np.zeros((0, 1)), "y": []}, "empty"),
+    ({"X": [[1.0], [float("nan")]]}, "non-finite"),
+    ({"batch_size": 0}, "batch_size"),
+    ({"batch_size": 2.5}, "2.5"),
+    ({"lr": 0.0}, "lr"),
+    ({"lr": -1.0}, "-1.0"),
+    ({"tol": -1.0}, "tol"),
+    ({"max_epochs": 0}, "max_epochs"),
+    ({"loss": "nope"}, "'nope'"),
+    ({"optimizer": "rmsprop"}, "'rmsprop'"),
+    ({"engine": "turbo"}, "'turbo'"),
+    ({"patience": 3}, "validation"),
+    ({"patience": 0, "validation": ([[1.0]], [1.0])}, "patience"),
+    ({"validation": [[1.0]]}, "validation"),
+])
+def test_bad_arguments_raise_value_error_naming_the_value(kwargs, needle):
+    arguments = {"X": [[1.0], [2.0]], "y": [1.0, 2.0], **kwargs}
+    with pytest.raises(ValueError) as info:
+        fit(Line(), **arguments)
+    assert needle in str(info.value)
+
+
+# ---- gradient_descent -----------------------------------------------------------------------
+def test_gradient_descent_on_a_parabola_follows_the_closed_form():
+    """f(w) = (w − 3)²: each step multiplies w − 3 by (1 − 2η), and |f'| = 2|w − 3| < tol ends it."""
+    lr, tol, w0 = 0.1, 1e-6, 0.0
+    x_best, trajectory = gradient_descent(lambda w: (w - 3) ** 2, w0, lr=lr, tol=tol)
+    steps = math.ceil(math.log(tol / (2 * abs(w0 - 3))) / math.log(1 - 2 * lr))
+    assert len(trajectory) == steps + 1
+    expected = [3 + (w0 - 3) * (1 - 2 * lr) ** k for k in range(steps + 1)]
+    np.testing.assert_allclose(trajectory, expected, rtol=1e-12)
+    assert x_best == trajectory[-1] and abs(x_best - 3) < tol / 2
+
+
+@pytest.mark.parametrize(("w0", "direction"), [(5.0, -1), (1.0, +1)])
+def test_positive_gradient_moves_down_and_negative_moves_up(w0, direction):
+    result = gradient_descent(lambda w: (w - 3) ** 2, w0, lr=0.1, max_steps=1)
+    w1 = result.trajectory[1]
+    assert w1 == pytest.approx(w0 - 0.1 * 2 * (w0 - 3))  # θ¹ = θ⁰ − η·f'(θ⁰)
+    assert math.copysign(1, w1 - w0) == direction
+    assert result.stopped_because == "max_steps" and len(result.trajectory) == 2
+
+
+def test_gradient_descent_in_two_variables():
+    result = gradient_descent(lambda x, y: (x - 1) ** 2 + 2 * (y + 2) ** 2, [0.0, 0.0], lr=0.1, tol=1e-8)
+    x_best, trajectory = result
+    assert result.stopped_because == "tolerance"
+    assert trajectory[0] == (0.0, 0.0) and all(len(point) == 2 for point in trajectory)
+    np.testing.assert_allclose(x_best, (1.0, -2.0), atol=1e-8)
+    assert len(result.values) == len(trajectory)
+
+
+def test_gradient_descent_divergence_keeps_only_finite_points():
+    result = gradient_descent(lambda w: (w - 3) ** 2, 0.0, lr=1.5, max_steps=10_000)
+    assert result.stopped_because == "diverged"
+    assert all(math.isfinite(w) for w in result.trajectory)
+    assert result.x_best == 0.0  # each step doubles |w − 3|: the start was best
+    assert len(result.trajectory) > 100
+
+
+@pytest.mark.parametrize(("kwargs", "error", "needle"), [
+    ({"x0": []}, ValueError, "empty"),
+    ({"x0": ["a"]}, TypeError, "x0[0]"),
+    ({"x0": float("inf")}, ValueError, "inf"),
+    ({"lr": 0.0}, ValueError, "lr"),
+    ({"tol": -1.0}, ValueError, "tol"),
+    ({"max_steps": -1}, ValueError, "max_steps"),
+])
+def test_gradient_descent_bad_arguments(kwargs, error, needle):
+    arguments = {"f": lambda w: w * w, "x0": 1.0, **kwargs}
+    with pytest.raises(error) as info:
+        gradient_descent(**arguments)
+    assert needle in str(info.value)
