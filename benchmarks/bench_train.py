@@ -146,7 +146,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--rounds", type=int, default=0,
-                        help="rounds per size (default: 5 at 100, 2 at 1000)")
+                        help="rounds per size (default: 5 at 100, 1 at 1000)")
     parser.add_argument("--fast-repeat", type=int, default=5,
                         help="steps per round for tape (4x that for batched)")
     args = parser.parse_args()
@@ -154,7 +154,7 @@ def main() -> None:
     print(f"{'samples':>7} {'engine':>17} {'step (ms)':>10} {'vs micrograd':>13} {'vs gc off':>10} "
           f"{'1st step (ms)':>14} {'peak memory':>12}")
     for n in args.sizes:
-        rounds = args.rounds or (5 if n <= 100 else 2)
+        rounds = args.rounds or (5 if n <= 100 else 1)
         results = run(n, rounds, args.fast_repeat)
         base, base_quiet = results[0][1], results[1][1]
         for name, t, first, peak in results:

@@ -5,19 +5,25 @@ The engine (`Value`) records each operation's local derivatives at forward time;
 (a function with unknown θ, a loss L(θ), optimisation to θ*).
 """
 
+from . import data, losses, nn, optim, train
 from .engine import Value, dot, is_grad_enabled, no_grad, sum_values, topological_order
 from .functional import grad, gradcheck, numerical_grad, value_and_grad
 
 __all__ = [
     "Value",
+    "data",
     "dot",
     "grad",
     "gradcheck",
     "is_grad_enabled",
+    "losses",
+    "nn",
     "no_grad",
     "numerical_grad",
+    "optim",
     "sum_values",
     "topological_order",
+    "train",
     "value_and_grad",
 ]
 __version__ = "0.1.0"

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import sys
+import tempfile
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
 
 def _add_train_parser(commands: argparse._SubParsersAction) -> None:
@@ -57,7 +63,6 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    import time
 
     from .train import History, fit
 
@@ -101,7 +106,6 @@ _DEFAULT_LR = {"adam": 0.05, "sgd": 0.1}
 
 def _fail(error: BaseException) -> int:
     """Bad arguments: one line on stderr, exit code 2 (as argparse does), no traceback."""
-    import sys
 
     print(f"python -m microgradlike train: error: {error}", file=sys.stderr)
     return 2
@@ -189,8 +193,6 @@ def _import_pyplot_free_figure() -> type:
 
 def _plot_training(path: str, problem: _TrainProblem, train_loss: list[float], val_loss: list[float]) -> None:
     """Two panels: train/test loss per epoch, and the decision regions with the points. Atomic write."""
-    import os
-    import tempfile
 
     import numpy as np
 
@@ -244,7 +246,6 @@ def _nonnegative_number(text: str) -> float:
 
 
 def _finite_number(text: str) -> float:
-    import math
 
     try:
         value = float(text)
@@ -303,9 +304,6 @@ def _add_graph_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _graph(args: argparse.Namespace) -> int:
-    import os
-    import sys
-    from pathlib import Path
 
     from .expression import parse_bindings, parse_expression
     from .viz import GraphvizNotInstalled, _write_atomically, draw_dot, format_number

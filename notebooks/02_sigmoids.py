@@ -21,7 +21,6 @@ import numpy as np
 
 from microgradlike import Value
 from microgradlike.data import piecewise_linear
-from microgradlike.losses import mse
 from microgradlike.nn import SigmoidSum, SigmoidUnit, hard_sigmoid
 from microgradlike.train import fit
 from microgradlike.viz import draw_dot, plot_fit_1d
