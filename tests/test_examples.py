@@ -1,0 +1,44 @@
+"""Every example script runs and prints what it promises."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+def run(name: str, *args: str) -> str:
+    done = subprocess.run([sys.executable, str(EXAMPLES / name), *args], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_sigmoid_count_error_falls_as_units_grow():
+    errors = [float(e) for e in re.findall(r"training MSE ([0-9.]+)", run("sigmoid_count.py"))]
+    assert len(errors) == 4
+    assert errors == sorted(errors, reverse=True)
+
+
+def test_overfitting_test_loss_rises_from_its_lowest(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = run("overfitting.py", "--plot", str(tmp_path / "curves.png"))
+    lowest = float(re.search(r"lowest test loss ([0-9.]+)", out).group(1))
+    final_train, final_test = map(float, re.search(r"train ([0-9.]+), test ([0-9.]+)", out).groups())
+    assert final_test > 1.5 * lowest and final_train < lowest
+    assert (tmp_path / "curves.png").stat().st_size > 0
+
+
+def test_sgd_vs_adam_prints_all_three():
+    out = run("sgd_vs_adam.py")
+    assert out.count("test loss") == 3
+
+
+def test_chain_rule_prints_the_steps_and_grads():
+    out = run("chain_rule.py")
+    assert "∂out/∂w += " in out and "grads:" in out
