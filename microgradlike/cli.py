@@ -50,7 +50,7 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
                           help="rows per update (default: all of them, the full batch)")
     training.add_argument("--seed", type=int, default=0,
                           help="seeds the data, the weights and the shuffling (default: %(default)s)")
-    training.add_argument("--engine", choices=("eager", "tape", "batched"), default="eager",
+    training.add_argument("--engine", choices=("eager", "tape", "batched"), default="batched",
                           help="eager builds Value graphs; tape and batched replay a compiled one "
                                "(default: %(default)s)")
     training.add_argument("--progress", action=argparse.BooleanOptionalAction, default=False,

@@ -41,7 +41,6 @@ from __future__ import annotations
 import inspect
 import itertools
 import math
-import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -93,14 +92,10 @@ class _Recorder:
                  operands: tuple | None = None) -> None:
         self.constants[out] = (constant, constant_first)
         if out.op == "dot":
-            # A dot node keeps its Value children but not which of them were multiplied together.
-            # The pairing comes from dot's (weights, inputs, bias): passed as ``operands`` by an
-            # engine that does so, else read from `engine.dot`'s frame (our caller's caller).
+            # A dot node keeps its Value children but not which of them were multiplied
+            # together: `engine.dot` hands its (weights, inputs, bias) over for that.
             if operands is None:
-                frame = sys._getframe(2)
-                if frame.f_code is not engine.dot.__code__:
-                    raise RuntimeError("trace(): the engine's dot changed; cannot recover its pairing")
-                operands = (frame.f_locals["weights"], frame.f_locals["inputs"], frame.f_locals["bias"])
+                raise RuntimeError("trace(): engine.dot did not pass its operands to the hook")
             self.dot_terms[out] = _dot_terms(*operands, out)
 
 

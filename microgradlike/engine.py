@@ -47,7 +47,7 @@ _ONE_MINUS_ONE = (1.0, -1.0)
 _grad_enabled = True
 # Set by `microgradlike.compile.trace` while it records a graph: ops with a plain-number
 # operand report it here, since the node itself keeps only Value children.
-_constant_hook: Callable[[Value, float, bool], None] | None = None
+_constant_hook: Callable[..., None] | None = None
 
 
 @contextmanager
@@ -421,7 +421,10 @@ def dot(weights: Sequence[Value | float], inputs: Sequence[Value | float],
         b = _checked_number(bias, "bias")
         total += b
         constant += b
-    return _with_constant(_node(total, tuple(children), tuple(local_grads), "dot"), constant)
+    out = _node(total, tuple(children), tuple(local_grads), "dot")
+    if _constant_hook is not None:  # a trace also needs the pairing, which the node does not keep
+        _constant_hook(out, constant, False, (weights, inputs, bias))
+    return out
 
 
 def sum_values(values: Iterable[Value | float]) -> Value:
