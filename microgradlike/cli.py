@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import io
 import math
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
+
+from . import data
+from .engine import no_grad, topological_order
+from .expression import parse_bindings, parse_expression
+from .files import write_atomically
+from .nn import MLP
+from .optim import SGD, Adam
+from .plots import plot_decision_boundary, plot_history
+from .train import History, fit
+from .viz import GraphvizNotInstalled, draw_dot, format_number
 
 
 def _add_train_parser(commands: argparse._SubParsersAction) -> None:
@@ -64,7 +76,6 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
 
 def _train(args: argparse.Namespace) -> int:
 
-    from .train import History, fit
 
     try:
         problem = _TrainProblem.from_args(args)
@@ -93,7 +104,7 @@ def _train(args: argparse.Namespace) -> int:
         problem.model.save(args.save)
         print(f"saved the model to {args.save}")
     if args.plot:
-        _plot_training(args.plot, problem, history.train_loss, history.val_loss)
+        _plot_training(args.plot, problem, history)
         print(f"drew the loss curves and decision boundary to {args.plot}")
     return 0
 
@@ -115,9 +126,6 @@ class _TrainProblem:
     """The dataset, split, targets, model and optimiser that ``train``'s arguments describe."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        from . import data
-        from .nn import MLP
-        from .optim import SGD, Adam
 
         make = {"moons": data.make_moons, "circles": data.make_circles, "xor": data.make_xor,
                 "spirals": lambda **kw: data.make_spirals(arms=args.arms, **kw)}[args.dataset]
@@ -145,8 +153,6 @@ class _TrainProblem:
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> _TrainProblem:
         """Check what can be checked before training (output folders, matplotlib), then build."""
-        import os
-
         for option, path in (("--save", args.save), ("--plot", args.plot)):
             folder = os.path.dirname(os.path.abspath(path)) if path else None
             if folder is not None and not os.path.isdir(folder):
@@ -164,7 +170,6 @@ class _TrainProblem:
 
     def predict(self, rows: list[list[float]]) -> list[int]:
         """Class ids: the sign of the single score (> 0 is class 1), or the largest of several."""
-        from .engine import no_grad
 
         with no_grad():
             outputs = [self.model(row) for row in rows]
@@ -191,41 +196,19 @@ def _import_pyplot_free_figure() -> type:
     return Figure
 
 
-def _plot_training(path: str, problem: _TrainProblem, train_loss: list[float], val_loss: list[float]) -> None:
-    """Two panels: train/test loss per epoch, and the decision regions with the points. Atomic write."""
+def _plot_training(path: str, problem: _TrainProblem, history: History) -> None:
+    """Two panels, the loss curves and the decision regions, written to ``path`` atomically."""
 
-    import numpy as np
-
-    figure = _import_pyplot_free_figure()(figsize=(10, 4.2), layout="constrained")
+    figure = _import_pyplot_free_figure()(figsize=(11, 4.4), layout="constrained")
     curves, regions = figure.subplots(1, 2)
-    epochs = range(1, len(train_loss) + 1)
-    curves.plot(epochs, train_loss, label="train")
-    curves.plot(epochs, val_loss, label="test")
-    curves.set(xlabel="epoch", ylabel=f"{problem.loss} loss", title="loss per epoch")
-    curves.legend()
+    plot_history(history, ax=curves)
     X = np.concatenate([problem.X_train, problem.X_test])
-    (x0, y0), (x1, y1) = X.min(axis=0) - 0.3, X.max(axis=0) + 0.3
-    gx, gy = np.meshgrid(np.linspace(x0, x1, 90), np.linspace(y0, y1, 90))
-    grid = np.column_stack([gx.ravel(), gy.ravel()]).tolist()
-    grid_classes = np.array(problem.predict(grid)).reshape(gx.shape)
-    levels = np.arange(problem.n_classes + 1) - 0.5
-    regions.contourf(gx, gy, grid_classes, levels=levels, cmap="coolwarm", alpha=0.3)
-    for X_part, targets, marker, name in ((problem.X_train, problem.y_train, "o", "train"),
-                                          (problem.X_test, problem.y_test, "^", "test")):
-        regions.scatter(X_part[:, 0], X_part[:, 1], c=problem.labels(targets), cmap="coolwarm", vmin=0,
-                        vmax=problem.n_classes - 1, marker=marker, s=18, edgecolors="k", linewidths=0.3,
-                        label=name)
-    regions.set(title=f"decision regions ({problem.args.dataset})", xlabel="x₁", ylabel="x₂")
-    regions.legend(loc="lower right")
-    folder, name = os.path.split(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        figure.savefig(tmp, format="png", dpi=110)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    labels = problem.labels(np.concatenate([problem.y_train, problem.y_test]))
+    plot_decision_boundary(problem.model, X, labels, ax=regions)
+    regions.set_title(f"{problem.args.dataset}: decision regions, all points")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    write_atomically(path, buffer.getvalue())
 
 
 def _positive_int(text: str) -> int:
@@ -305,8 +288,6 @@ def _add_graph_parser(commands: argparse._SubParsersAction) -> None:
 
 def _graph(args: argparse.Namespace) -> int:
 
-    from .expression import parse_bindings, parse_expression
-    from .viz import GraphvizNotInstalled, _write_atomically, draw_dot, format_number
 
     def fail(message: str, code: int) -> int:
         print(f"python -m microgradlike graph: error: {message}", file=sys.stderr)
@@ -328,7 +309,7 @@ def _graph(args: argparse.Namespace) -> int:
     graph = draw_dot(out, rankdir=args.rankdir, show_grad=args.show_grad)
     try:
         if suffix == ".dot":
-            _write_atomically(Path(args.output), graph.source.encode("utf-8"))
+            write_atomically(Path(args.output), graph.source.encode("utf-8"))
         else:
             graph.save(args.output)
     except GraphvizNotInstalled:
@@ -349,7 +330,6 @@ _GRAPH_SUFFIXES = (".svg", ".png", ".dot")
 
 def _leaf_grad(root: object, name: str) -> float:
     """The grad of the leaf labelled ``name`` below ``root`` (0 if the expression never uses it)."""
-    from .engine import topological_order
 
     return next((v.grad for v in topological_order(root) if not v.children and v.label == name), 0.0)
 

@@ -24,13 +24,13 @@ import json
 import math
 import numbers
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from .engine import Value, dot
+from .files import write_atomically
 
 __all__ = [
     "ACTIVATIONS",
@@ -234,22 +234,7 @@ class Module:
         bad = [f"{name}={p.data!r}" for name, p in named if not math.isfinite(p.data)]
         if bad:
             raise ValueError(f"cannot save {self!r}: parameters are not finite: {_some(bad)}")
-        text = json.dumps(self.state_dict(), indent=1, allow_nan=False)
-        path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                if hasattr(os, "fchmod"):
-                    os.fchmod(f.fileno(), 0o644)  # mkstemp makes the file private (0600)
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-        _fsync_directory(directory)
+        write_atomically(path, json.dumps(self.state_dict(), indent=1, allow_nan=False))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Module:
@@ -300,18 +285,6 @@ class Module:
         return model
 
 
-def _fsync_directory(directory: str) -> None:
-    """Flush the directory entry too, so the rename survives a power cut (POSIX only)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # e.g. Windows, where directories cannot be opened this way
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _finite(v: object) -> bool:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import html
 import os
-import tempfile
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any
 import graphviz
 
 from .engine import Value
+from .files import write_atomically
 from .plots import plot_decision_boundary, plot_descent, plot_fit_1d, plot_history
 
 __all__ = [
@@ -137,21 +137,10 @@ class ComputationGraph(graphviz.Digraph):
         if skip_existing and path.exists():
             return os.fspath(path)
         data = self.pipe(format=_IMAGE_FORMATS[suffix])  # before touching the disk
-        _write_atomically(path, data)
+        write_atomically(path, data)
         return os.fspath(path)
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path``, then rename it over ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.",
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 # ---- choosing what to draw ------------------------------------------------------------------
