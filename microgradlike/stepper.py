@@ -153,13 +153,15 @@ def _dot_partners(node: Value) -> dict[int, int]:
     """For a "dot" node, which child each child was multiplied by (child index -> index).
 
     `engine.dot` lists w then x for each product whose factors are both Values, with local
-    grads (x, w): a pair is two neighbours whose local grads are each other's data.
+    grads (x, w) that ARE the partner's data objects: a pair is two neighbours whose local grads
+    are each other's data (identity, not just equal values, so a constant factor that happens to
+    equal a neighbour's value is not mistaken for it).
     """
     partners: dict[int, int] = {}
     kids, locals_ = node.children, node.local_grads
     i = 0
     while i < len(kids):
-        if i + 1 < len(kids) and locals_[i] == kids[i + 1].data and locals_[i + 1] == kids[i].data:
+        if i + 1 < len(kids) and locals_[i] is kids[i + 1].data and locals_[i + 1] is kids[i].data:
             partners[i], partners[i + 1] = i + 1, i
             i += 2
         else:
