@@ -13,14 +13,15 @@ One step = forward over the whole batch + backward + an SGD update, for:
 * batched     ``compile.make_loss_and_grad(..., "batched")``: numpy vectors, the batch in one pass.
 
 The engines run interleaved in one process (round after round, each engine once per round, the
-fast ones several steps per round), each after one untimed warm-up step (which also traces and
-compiles the tapes). Times are CPU time (``time.process_time``), taken after a ``gc.collect()``
-so that one step does not pay for the garbage of earlier ones; the garbage collector stays on
-during the step, as in normal use (micrograd's closures make reference cycles, so its steps
-include collector passes). A per-step time is the median over rounds; a ratio is micrograd's
-median divided by the engine's; "vs gc off" divides micrograd's time with the collector
-disabled during its step (its arithmetic alone) instead. Peak memory is measured separately,
-one step under ``tracemalloc``.
+fast ones several steps per round). Each microgradlike engine first takes one warm-up step
+(which also traces and compiles the tapes), shown as "1st step" and left out of the median;
+micrograd has nothing to warm up, so its "1st step" is its first round. Times are CPU time
+(``time.process_time``), taken after a ``gc.collect()`` so that one step does not pay for the
+garbage of earlier ones; the garbage collector stays on during the step, as in normal use
+(micrograd's closures make reference cycles, so its steps include collector passes). A per-step
+time is the median over rounds; a ratio is micrograd's median divided by the engine's; "vs gc
+off" divides micrograd's time with the collector disabled during its step (its arithmetic alone)
+instead. Peak memory is measured separately, one step under ``tracemalloc``.
 """
 
 from __future__ import annotations

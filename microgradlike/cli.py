@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from . import data
-from .engine import no_grad, topological_order
+from .engine import Value, no_grad, topological_order
 from .expression import parse_bindings, parse_expression
 from .files import write_atomically
 from .nn import MLP
@@ -22,6 +22,24 @@ from .optim import SGD, Adam
 from .plots import plot_decision_boundary, plot_history
 from .train import History, fit
 from .viz import GraphvizNotInstalled, draw_dot, format_number
+
+_DATASETS = ("moons", "circles", "xor", "spirals")
+_LOSS_NAMES = ("hinge", "binary_cross_entropy", "mse", "cross_entropy")
+#: Learning rates used when --lr is not given (tuned on moons: Adam full batch reaches 100% test).
+_DEFAULT_LR = {"adam": 0.05, "sgd": 0.1}
+_GRAPH_SUFFIXES = (".svg", ".png", ".dot")
+
+
+def _fail(command: str, message: object, code: int = 2) -> int:
+    """One line on stderr and an exit code (2 for bad arguments, as argparse uses), no traceback."""
+    print(f"python -m microgradlike {command}: error: {message}", file=sys.stderr)
+    return code
+
+
+def _missing_folder(path: str) -> str | None:
+    """The folder ``path`` would be written into, if it does not exist (checked before any work)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    return None if os.path.isdir(folder) else folder
 
 
 def _add_train_parser(commands: argparse._SubParsersAction) -> None:
@@ -31,15 +49,16 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
         description="Train an MLP on a toy 2-D dataset and report train/test accuracy: "
                     "forward -> loss -> backward -> update, repeated.",
     )
-    data = parser.add_argument_group("data")
-    data.add_argument("--dataset", choices=_DATASETS, default="moons", help="default: %(default)s")
-    data.add_argument("--n", type=_positive_int, default=300, help="number of points (default: %(default)s)")
-    data.add_argument("--noise", type=_nonnegative_number, default=None,
-                      help="noise level (default: the dataset's own)")
-    data.add_argument("--arms", type=_positive_int, default=3,
-                      help="number of arms (classes) of spirals (default: %(default)s)")
-    data.add_argument("--test-fraction", type=_fraction, default=0.25,
-                      help="share of the points held out for testing (default: %(default)s)")
+    dataset = parser.add_argument_group("data")
+    dataset.add_argument("--dataset", choices=_DATASETS, default="moons", help="default: %(default)s")
+    dataset.add_argument("--n", type=_positive_int, default=300,
+                         help="number of points (default: %(default)s)")
+    dataset.add_argument("--noise", type=_nonnegative_number, default=None,
+                         help="noise level (default: the dataset's own)")
+    dataset.add_argument("--arms", type=_positive_int, default=3,
+                         help="number of arms (classes) of spirals (default: %(default)s)")
+    dataset.add_argument("--test-fraction", type=_fraction, default=0.25,
+                         help="share of the points held out for testing (default: %(default)s)")
     model = parser.add_argument_group("model")
     model.add_argument("--hidden", type=_layer_sizes, default=[16, 16],
                        help="hidden layer widths (default: 16,16)")
@@ -75,12 +94,10 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-
-
     try:
         problem = _TrainProblem.from_args(args)
     except (ValueError, ImportError, NotImplementedError) as e:
-        return _fail(e)
+        return _fail("train", e)
     print(problem.describe())
     every = max(1, args.epochs // 10)
 
@@ -96,7 +113,7 @@ def _train(args: argparse.Namespace) -> int:
                       batch_size=args.batch_size, seed=args.seed, validation=(problem.X_test, problem.y_test),
                       progress=args.progress, engine=args.engine, callback=report)
     except (ValueError, NotImplementedError) as e:
-        return _fail(e)
+        return _fail("train", e)
     seconds = time.perf_counter() - start
     print(f"{history.message}; {history.n_epochs} epochs, {history.n_updates} updates in {seconds:.1f} s")
     print(f"train accuracy {problem.accuracy('train'):.1%}   test accuracy {problem.accuracy('test'):.1%}")
@@ -109,24 +126,10 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-_DATASETS = ("moons", "circles", "xor", "spirals")
-_LOSS_NAMES = ("hinge", "binary_cross_entropy", "mse", "cross_entropy")
-#: Learning rates used when --lr is not given (tuned on moons: Adam full batch reaches 100% test).
-_DEFAULT_LR = {"adam": 0.05, "sgd": 0.1}
-
-
-def _fail(error: BaseException) -> int:
-    """Bad arguments: one line on stderr, exit code 2 (as argparse does), no traceback."""
-
-    print(f"python -m microgradlike train: error: {error}", file=sys.stderr)
-    return 2
-
-
 class _TrainProblem:
     """The dataset, split, targets, model and optimiser that ``train``'s arguments describe."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-
         make = {"moons": data.make_moons, "circles": data.make_circles, "xor": data.make_xor,
                 "spirals": lambda **kw: data.make_spirals(arms=args.arms, **kw)}[args.dataset]
         noise = {} if args.noise is None else {"noise": args.noise}
@@ -154,8 +157,8 @@ class _TrainProblem:
     def from_args(cls, args: argparse.Namespace) -> _TrainProblem:
         """Check what can be checked before training (output folders, matplotlib), then build."""
         for option, path in (("--save", args.save), ("--plot", args.plot)):
-            folder = os.path.dirname(os.path.abspath(path)) if path else None
-            if folder is not None and not os.path.isdir(folder):
+            folder = _missing_folder(path) if path else None
+            if folder is not None:
                 raise ValueError(f"{option} {path}: the folder {folder} does not exist")
         if args.plot:
             _import_pyplot_free_figure()
@@ -170,7 +173,6 @@ class _TrainProblem:
 
     def predict(self, rows: list[list[float]]) -> list[int]:
         """Class ids: the sign of the single score (> 0 is class 1), or the largest of several."""
-
         with no_grad():
             outputs = [self.model(row) for row in rows]
         if self.n_classes == 2 and self.loss != "cross_entropy":
@@ -182,7 +184,7 @@ class _TrainProblem:
         X, targets = (self.X_train, self.y_train) if split == "train" else (self.X_test, self.y_test)
         return sum(p == t for p, t in zip(self.predict(X.tolist()), self.labels(targets))) / len(targets)
 
-    def labels(self, targets: list[float]) -> list[int]:
+    def labels(self, targets: Sequence[float]) -> list[int]:
         """Targets back to class ids (hinge and mse trained on -1/+1)."""
         return [int(t > 0) for t in targets] if self.loss in ("hinge", "mse") else [int(t) for t in targets]
 
@@ -198,7 +200,6 @@ def _import_pyplot_free_figure() -> type:
 
 def _plot_training(path: str, problem: _TrainProblem, history: History) -> None:
     """Two panels, the loss curves and the decision regions, written to ``path`` atomically."""
-
     figure = _import_pyplot_free_figure()(figsize=(11, 4.4), layout="constrained")
     curves, regions = figure.subplots(1, 2)
     plot_history(history, ax=curves)
@@ -221,21 +222,20 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _nonnegative_number(text: str) -> float:
-    value = _finite_number(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
 def _finite_number(text: str) -> float:
-
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _nonnegative_number(text: str) -> float:
+    value = _finite_number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
     return value
 
 
@@ -287,25 +287,22 @@ def _add_graph_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _graph(args: argparse.Namespace) -> int:
-
-
-    def fail(message: str, code: int) -> int:
-        print(f"python -m microgradlike graph: error: {message}", file=sys.stderr)
-        return code
+    def fail(message: object, code: int = 2) -> int:
+        return _fail("graph", message, code)
 
     suffix = Path(args.output).suffix.lower()
     if suffix not in _GRAPH_SUFFIXES:
-        return fail(f"cannot write {args.output!r}: the suffix must be .svg, .png or .dot, not {suffix!r}", 2)
-    folder = os.path.dirname(os.path.abspath(args.output))
-    if not os.path.isdir(folder):
-        return fail(f"cannot write {args.output!r}: the folder {folder} does not exist", 2)
+        return fail(f"cannot write {args.output!r}: the suffix must be .svg, .png or .dot, not {suffix!r}")
+    folder = _missing_folder(args.output)
+    if folder is not None:
+        return fail(f"cannot write {args.output!r}: the folder {folder} does not exist")
     try:
         bindings = parse_bindings(args.bindings)
         out = parse_expression(args.expression, bindings)
         if args.show_grad:
             out.backward()
     except (ValueError, TypeError, ZeroDivisionError) as e:
-        return fail(str(e), 2)
+        return fail(e)
     graph = draw_dot(out, rankdir=args.rankdir, show_grad=args.show_grad)
     try:
         if suffix == ".dot":
@@ -325,16 +322,13 @@ def _graph(args: argparse.Namespace) -> int:
     return 0
 
 
-_GRAPH_SUFFIXES = (".svg", ".png", ".dot")
-
-
-def _leaf_grad(root: object, name: str) -> float:
+def _leaf_grad(root: Value, name: str) -> float:
     """The grad of the leaf labelled ``name`` below ``root`` (0 if the expression never uses it)."""
-
     return next((v.grad for v in topological_order(root) if not v.children and v.label == name), 0.0)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``train`` and ``graph`` subcommands, each with the function that runs it."""
     parser = argparse.ArgumentParser(prog="python -m microgradlike", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     _add_train_parser(commands)
@@ -343,5 +337,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand (``argv`` defaults to the command line); returns the exit code."""
     args = build_parser().parse_args(argv)
     return args.handler(args)

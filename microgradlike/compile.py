@@ -15,10 +15,11 @@ of ``f``) and parameters (the leaf Values ``f`` reads, e.g. a model's weights) a
 the tape reads the parameters' *current* ``.data`` on every call, so it stays valid while an
 optimiser updates them.
 
-The program is turned into straight-line Python source (``tape.source`` prints it), generated
-from this module's op table only and compiled once: replaying is then as fast as a hand-written
-float loop. The same source, with numpy in place of `math`, replays a *batch*: each input slot
-holds a vector (one entry per sample), and one pass computes every sample's forward and backward.
+The program is turned into straight-line Python source (``tape.source`` prints it) by
+`microgradlike.codegen`, from its op table only, and compiled once: replaying is then as fast as
+a hand-written float loop. The same source, with numpy in place of `math`, replays a *batch*:
+each input slot holds a vector (one entry per sample), and one pass computes every sample's
+forward and backward.
 
 What is frozen (as in ``jax.jit``): tracing records the ops that ran. A Python ``if`` on ``.data``
 (``if x.data > 0: ...``), a plain number computed from ``.data`` (``m = max(v.data for v in z)``)
@@ -39,15 +40,13 @@ Example::
 from __future__ import annotations
 
 import inspect
-import itertools
-import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from . import engine
+from . import codegen, engine
 from .engine import Value, topological_order
 
 __all__ = ["ENGINES", "Instruction", "LossAndGrad", "Tape", "make_loss_and_grad", "trace"]
@@ -111,314 +110,7 @@ def _dot_terms(weights: Any, inputs: Any, bias: Any, out: Value) -> list[tuple]:
         else:
             terms.append(("const", float(w) * float(x)))
     terms.append(("add", bias) if isinstance(bias, Value) else ("const", float(bias)))
-    n_values = sum(1 + (t[0] == "mul") for t in terms if t[0] != "const")
-    if n_values != len(out.children):
-        raise TypeError("trace(): dot() was given iterators; pass lists so the pairing can be read back")
     return terms
-
-
-# ---- generating source -------------------------------------------------------------------------
-# Per op: the forward expression and, per child, ∂out/∂child, as templates over the names
-# {a}, {b} (children), {o} (the output), {c} (the constant). "1" and "-1" mean ±g; a template
-# holding {g} is the whole contribution. FLOAT uses math and the engine's own helpers (same
-# numbers, same errors as eager); NUMPY overrides what differs for vectors.
-_FLOAT: dict[str, tuple[str, tuple[str, ...]]] = {
-    "+": ("{a} + {b}", ("1", "1")),
-    "-": ("{a} - {b}", ("1", "-1")),
-    "*": ("{a} * {b}", ("{b}", "{a}")),
-    "/": ("{a} / {b}", ("1.0 / {b}", "-{o} / {b}")),
-    "**": ("_power_vv({a}, {b})", ("_dpower({a}, {b})", "_dexponent({a}, {o})")),
-    "+c": ("{a} + {c}", ("1",)),
-    "-c": ("{a} - {c}", ("1",)),
-    "c-": ("{c} - {a}", ("-1",)),
-    "*c": ("{a} * {c}", ("{c}",)),
-    "/c": ("{a} / {c}", ("{inv}",)),
-    "c/": ("{c} / {a}", ("-{o} / {a}",)),
-    "**c": ("_power({a}, {c})", ("_dpower({a}, {c})",)),
-    "c**": ("_power({c}, {a})", ("{o} * {logc}",)),
-    "neg": ("-{a}", ("-1",)),
-    "abs": ("abs({a})", ("({g} if {a} > 0.0 else -{g} if {a} < 0.0 else 0.0)",)),
-    "exp": ("_exp({a})", ("{o}",)),
-    "log": ("_log({a})", ("1.0 / {a}",)),
-    "sqrt": ("_sqrt({a})", ("0.5 / {o} if {o} > 0.0 else inf",)),
-    "tanh": ("_tanh({a})", ("1.0 - {o} * {o}",)),
-    "sigmoid": ("_sigmoid({a})", ("{o} * (1.0 - {o})",)),
-    "relu": ("({a} if {a} > 0.0 else 0.0)", ("({g} if {a} > 0.0 else 0.0)",)),
-    "softplus": ("_softplus({a})", ("_sigmoid({a})",)),
-}
-_NUMPY: dict[str, tuple[str, tuple[str, ...]]] = {
-    **_FLOAT,
-    "**": ("_np.power({a}, {b})", ("_np_dpower({a}, {b})", "_np_dexponent({a}, {o})")),
-    "**c": ("_np.power({a}, {c})", ("_np_dpower({a}, {c})",)),
-    "c**": ("_np.power({c}, {a})", ("{o} * {logc}",)),
-    "abs": ("_np.abs({a})", ("_np.sign({a})",)),
-    "exp": ("_np.exp({a})", ("{o}",)),
-    "log": ("_np.log({a})", ("1.0 / {a}",)),
-    "sqrt": ("_np.sqrt({a})", ("_np_dsqrt({o})",)),
-    "tanh": ("_np.tanh({a})", ("1.0 - {o} * {o}",)),
-    "sigmoid": ("_np_sigmoid({a})", ("{o} * (1.0 - {o})",)),
-    "relu": ("_np.maximum({a}, 0.0)", ("{a} > 0.0",)),
-    "softplus": ("_np_softplus({a})", ("_np_sigmoid({a})",)),
-}
-_SQUARE = ("{a} * {a}", ("2.0 * {a}",))  # x ** 2, the commonest power, without a call
-_CHUNK = 64  # terms per line in long sums, so the compiler's recursion stays shallow
-
-
-def _literal(c: float) -> str:
-    """A float as source text that reads back to exactly the same float."""
-    if math.isnan(c):
-        return "nan"
-    if math.isinf(c):
-        return "inf" if c > 0 else "(-inf)"
-    return repr(c) if c >= 0 or (c == 0 and math.copysign(1, c) > 0) else f"({c!r})"
-
-
-def _is_simple(expr: str) -> bool:
-    """A name or a number: needs no parentheses as a factor."""
-    try:
-        float(expr.strip("()"))
-    except ValueError:
-        return expr.isidentifier()
-    return True
-
-
-def _wrap(items: Sequence[str], prefix: str, suffix: str, width: int = 100) -> list[str]:
-    """``prefix + ", ".join(items) + suffix`` broken into lines of about ``width`` characters."""
-    lines, line = [], prefix
-    for i, item in enumerate(items):
-        piece = item + (", " if i < len(items) - 1 else "")
-        if len(line) + len(piece) > width and line.strip() not in ("", prefix.strip()):
-            lines.append(line.rstrip())
-            line = "        "
-        line += piece
-    lines.append(line + suffix)
-    return lines
-
-
-class _Codegen:
-    """Writes the Python source of one tape in one mode ("float" or "numpy")."""
-
-    def __init__(self, tape: Tape, mode: str) -> None:
-        self.tape, self.mode = tape, mode
-        self.rules = _FLOAT if mode == "float" else _NUMPY
-        self.names = tape._slot_names
-
-    # -- forward --
-    def forward_lines(self) -> list[str]:
-        lines = []
-        for ins in self.tape.program:
-            lines.extend(self._forward(ins))
-        return lines
-
-    def _forward(self, ins: Instruction) -> list[str]:
-        n = self.names
-        o = n[ins.out]
-        if ins.op in ("dot", "sum"):
-            if ins.op == "dot":
-                parts = [self._term(t) for t in ins.terms]
-            else:
-                parts = [n[i] for i in ins.args] + ([_literal(ins.const)] if ins.const != 0.0 else [])
-            parts = parts or ["0.0"]
-            chunks = [parts[i:i + _CHUNK] for i in range(0, len(parts), _CHUNK)]
-            lines = [f"{o} = {' + '.join(chunks[0])}  # {ins.op}"]
-            lines += [f"{o} = {o} + {' + '.join(chunk)}" for chunk in chunks[1:]]
-            return lines
-        template, _ = self._rule(ins)
-        return [f"{o} = {self._fill(template, ins)}  # {ins.op}"]
-
-    def _term(self, term: tuple) -> str:
-        kind, n = term[0], self.names
-        if kind == "mul":
-            return f"{n[term[1]]} * {n[term[2]]}"
-        if kind == "scale":
-            return f"{n[term[1]]} * {_literal(term[2])}"
-        if kind == "add":
-            return n[term[1]]
-        return _literal(term[1])
-
-    def _rule(self, ins: Instruction) -> tuple[str, tuple[str, ...]]:
-        if ins.op == "**c" and ins.const == 2.0:
-            return _SQUARE
-        return self.rules[ins.op]
-
-    def _fill(self, template: str, ins: Instruction, g: str = "") -> str:
-        n, c = self.names, ins.const
-        return template.format(
-            a=n[ins.args[0]], b=n[ins.args[1]] if len(ins.args) > 1 else "", o=n[ins.out], g=g,
-            c=_literal(c),
-            inv=_literal(1.0 / c) if ins.op == "/c" else "",
-            logc=_literal(math.log(c) if c > 0 else 0.0) if ins.op == "c**" else "",
-        )
-
-    # -- backward --
-    def local_grads(self, ins: Instruction) -> list[tuple[int, str, str]]:
-        """(child slot, kind, text) per child: kind "one", "neg", "mul" (text = ∂out/∂child),
-        or "expr" (text = the whole contribution, with {g} for the upstream gradient)."""
-        n = self.names
-        if ins.op == "sum":
-            return [(i, "one", "") for i in ins.args]
-        if ins.op == "dot":
-            out = []
-            for term in ins.terms:
-                if term[0] == "mul":
-                    out += [(term[1], "mul", n[term[2]]), (term[2], "mul", n[term[1]])]
-                elif term[0] == "scale":
-                    out.append((term[1], "mul", _literal(term[2])))
-                elif term[0] == "add":
-                    out.append((term[1], "one", ""))
-            return out
-        _, locals_ = self._rule(ins)
-        out = []
-        for child, template in zip(ins.args, locals_):
-            if template == "1":
-                out.append((child, "one", ""))
-            elif template == "-1":
-                out.append((child, "neg", ""))
-            elif "{g}" in template:
-                out.append((child, "expr", self._fill(template, ins, g="{g}")))
-            else:
-                out.append((child, "mul", self._fill(template, ins)))
-        return out
-
-    def varies(self) -> list[bool]:
-        """Per slot: does it change from sample to sample (depend on an input)?"""
-        flags = [i < self.tape._n_input_slots for i in range(len(self.names))]
-        for ins in self.tape.program:
-            flags[ins.out] = any(flags[a] for a in ins.args)
-        return flags
-
-    def backward_lines(self, wanted: set[int], accumulate: bool, seeds: Sequence[str]) -> list[str]:
-        """The chain rule in reverse over the program, for the gradients of the ``wanted`` slots.
-
-        Parameter gradients are plain sums (in numpy mode summed over the batch at once);
-        with ``accumulate`` they are added to running totals (a loop over samples).
-        """
-        tape, n = self.tape, self.names
-        numpy_mode = self.mode == "numpy"
-        is_param = set(range(tape._n_input_slots, tape._n_input_slots + len(tape.params)))
-        needed = [i in wanted for i in range(len(n))]
-        for ins in tape.program:
-            needed[ins.out] = any(needed[a] for a in ins.args)
-        varies = self.varies() if numpy_mode else []
-        name_of = {slot: ("G" if slot in is_param else "g") + n[slot] for slot in range(len(n))}
-        assigned: set[int] = set(is_param) if accumulate else set()
-        lines: list[str] = []
-
-        def emit(slot: int, kind: str, text: str, g: str) -> None:
-            target = name_of[slot]
-            factor = text if _is_simple(text) else f"({text})"
-            if slot in is_param and numpy_mode:  # reduce over the batch: Σₛ g[s]·local[s]
-                if kind == "mul" and not any(varies[s] for s in self._slots_in(text)):
-                    value = f"{g}.sum() * {factor}"
-                else:
-                    value = {"one": f"{g}.sum()", "neg": f"-{g}.sum()",
-                             "mul": f"_np.dot({g}, {text})",
-                             "expr": f"_np.sum({text.format(g=g)})"}[kind]
-                op = "+=" if slot in assigned else "="
-                lines.append(f"{target} {op} {value}")
-            else:
-                value = {"one": g, "neg": f"-{g}", "mul": f"{g} * {factor}",
-                         "expr": text.format(g=g) if kind == "expr" else ""}[kind]
-                if slot not in assigned:
-                    lines.append(f"{target} = {value}")
-                elif numpy_mode:  # never in place: an array may be shared with another gradient
-                    sign, term = ("-", g) if kind == "neg" else ("+", value)
-                    lines.append(f"{target} = {target} {sign} {term}")
-                else:
-                    lines.append(f"{target} -= {g}" if kind == "neg" else f"{target} += {value}")
-            assigned.add(slot)
-
-        for slot, seed in zip(tape._outputs, seeds):
-            if needed[slot]:
-                emit(slot, "one", "", seed)
-        for ins in reversed(tape.program):
-            if not needed[ins.out]:
-                continue
-            lines.append(f"# {ins.op} -> {n[ins.out]}")
-            for child, kind, text in self.local_grads(ins):
-                if needed[child]:
-                    emit(child, kind, text, name_of[ins.out])
-        for slot in sorted(wanted):
-            if slot not in assigned:  # f does not depend on it
-                lines.append(f"{name_of[slot]} = 0.0")
-        return lines
-
-    def _slots_in(self, text: str) -> list[int]:
-        index = self.tape._slot_index
-        return [index[token] for token in _tokens(text) if token in index]
-
-
-def _tokens(text: str) -> Iterable[str]:
-    word = ""
-    for ch in text + " ":
-        if ch.isalnum() or ch == "_":
-            word += ch
-        elif word:
-            yield word
-            word = ""
-
-
-# Helpers the generated code calls: the engine's own float math, and numpy versions.
-def _power_vv(a: float, n: float) -> float:
-    if not (a > 0 or (a == 0 and n > 0)):
-        raise ValueError(f"{a!r} ** {n!r}: with a Value exponent the base must be positive")
-    return engine._check_power(a, n, a, n)
-
-
-def _dexponent(a: float, out: float) -> float:
-    return out * math.log(a) if a > 0 else 0.0
-
-
-def _log(a: float) -> float:
-    if a <= 0:
-        raise ValueError(f"log({a!r}): log is only defined for positive numbers (replaying a tape)")
-    return math.log(a)
-
-
-def _sqrt(a: float) -> float:
-    if a < 0:
-        raise ValueError(f"sqrt({a!r}): sqrt is only defined for numbers >= 0 (replaying a tape)")
-    return math.sqrt(a)
-
-
-def _softplus(a: float) -> float:
-    return max(a, 0.0) + math.log1p(math.exp(-abs(a)))
-
-
-def _np_sigmoid(a: Any) -> Any:
-    e = np.exp(-np.abs(a))  # never overflows; σ(a) = 1/(1 + e) for a ≥ 0, e/(1 + e) below
-    return np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-
-
-def _np_softplus(a: Any) -> Any:
-    return np.maximum(a, 0.0) + np.log1p(np.exp(-np.abs(a)))
-
-
-def _np_dpower(a: Any, n: Any) -> Any:
-    with np.errstate(all="ignore"):
-        d = n * np.power(a, np.subtract(n, 1.0))
-        return np.where(np.equal(n, 0), 0.0, np.where(np.equal(a, 0) & np.less(n, 1), math.inf, d))
-
-
-def _np_dexponent(a: Any, out: Any) -> Any:
-    positive = np.greater(a, 0)
-    return np.where(positive, out * np.log(np.where(positive, a, 1.0)), 0.0)
-
-
-def _np_dsqrt(out: Any) -> Any:
-    positive = np.greater(out, 0)
-    return np.where(positive, 0.5 / np.where(positive, out, 1.0), math.inf)
-
-
-_NAMESPACE = {
-    "inf": math.inf, "nan": math.nan, "_np": np,
-    "_power": lambda a, n: engine._check_power(a, n, a, n), "_power_vv": _power_vv,
-    "_dpower": engine._power_derivative, "_dexponent": _dexponent, "_exp": engine._exp,
-    "_log": _log, "_sqrt": _sqrt, "_tanh": math.tanh, "_sigmoid": engine._sigmoid,
-    "_softplus": _softplus, "_np_sigmoid": _np_sigmoid, "_np_softplus": _np_softplus,
-    "_np_dpower": _np_dpower, "_np_dexponent": _np_dexponent, "_np_dsqrt": _np_dsqrt,
-}
-_tape_ids = itertools.count()
 
 
 # ---- the tape ----------------------------------------------------------------------------------
@@ -443,10 +135,8 @@ class Tape:
         self._outputs = outputs
         self._single = single_output
         self._slot_names = slot_names
-        self._slot_index = {name: i for i, name in enumerate(slot_names)}
         self._n_input_slots = sum(1 if k is None else k for _, k in inputs)
         self._compiled: dict[tuple, Callable] = {}
-        self._sources: dict[tuple, str] = {}
         self._state: tuple | None = None
         self.grads: tuple[Any, ...] = ()
         self.param_grads: tuple[float, ...] = ()
@@ -459,75 +149,22 @@ class Tape:
     @property
     def source(self) -> str:
         """The generated Python of the float replay (forward and backward), for reading."""
-        return self._header() + self._source("forward", "float") + "\n" + self._source("backward", "float")
+        return self._readable("float")
 
     @property
     def batched_source(self) -> str:
         """The generated Python of the batched (numpy) replay."""
-        return self._header() + self._source("forward", "numpy") + "\n" + self._source("backward", "numpy")
+        return self._readable("numpy")
 
-    def _header(self) -> str:
-        n = self._slot_names
-        lines = [f"# {self!r}"]
-        slot = 0
-        for name, k in self.input_layout:
-            shown = n[slot] if k is None else f"{n[slot]} … {n[slot + k - 1]}" if k else "(empty)"
-            lines.append(f"# input {name!r}: {shown}")
-            slot += 1 if k is None else k
-        for j, name in enumerate(self.param_names):
-            lines.append(f"# parameter {name!r}: {n[self._n_input_slots + j]}")
-        return "\n".join(lines) + "\n"
-
-    def _source(self, kind: str, mode: str, wanted: tuple[bool, ...] | None = None) -> str:
-        key = (kind, mode, wanted)
-        if key not in self._sources:
-            self._sources[key] = self._generate(kind, mode, wanted)
-        return self._sources[key]
-
-    def _generate(self, kind: str, mode: str, wanted: tuple[bool, ...] | None) -> str:
-        gen, n = _Codegen(self, mode), self._slot_names
-        inputs = n[:self._n_input_slots]
-        params = n[self._n_input_slots:self._n_input_slots + len(self.params)]
-        saved = inputs + n[self._n_input_slots + len(self.params):]
-        outputs = [n[o] for o in self._outputs]
-        unpack_params = _wrap(params, "    (", ",) = P") if params else []
-        body: list[str]
-        if kind == "forward":
-            head = [f"def forward({', '.join([*inputs, 'P'])}):"]
-            body = gen.forward_lines()
-            tail = _wrap(saved, "return (" + ", ".join(outputs) + ",), (", ",)")
-            return "\n".join(head + unpack_params + ["    " + line for line in body + tail]) + "\n"
-        seeds = [f"seed{i}" for i in range(len(outputs))]
-        param_slots = range(self._n_input_slots, self._n_input_slots + len(self.params))
-        if kind == "backward":
-            wanted = wanted or (True,) * self._n_input_slots
-            input_slots = [i for i in range(self._n_input_slots) if wanted[i]]
-            body = gen.backward_lines({*input_slots, *param_slots}, False, seeds)
-            head = [f"def backward({', '.join(['V', 'P', *seeds])}):"]
-            head += _wrap(saved, "    (", ",) = V") if saved else []
-            grads = [f"g{n[i]}" for i in input_slots]
-            pgrads = [f"G{p}" for p in params]
-            tail = _wrap(grads, "return (", ",), (") if grads else ["return (), ("]
-            tail[-1] += ", ".join(pgrads) + ("," if pgrads else "") + ")"
-            return "\n".join(head + unpack_params + ["    " + line for line in body + tail]) + "\n"
-        # kind == "loop": Σ over rows of the output and its parameter gradients (float mode)
-        body = gen.backward_lines(set(param_slots), True, ["1.0"])
-        pgrads = [f"G{p}" for p in params]
-        head = ["def loop(rows, P):", *unpack_params, "    total = 0.0"]
-        head += [f"    {g} = 0.0" for g in pgrads]
-        head += _wrap(inputs, "    for (", ",) in rows:") if inputs else ["    for _ in rows:"]
-        inner = [*gen.forward_lines(), f"total += {outputs[0]}", *body]
-        tail = _wrap(pgrads, "    return total, (", ",)") if pgrads else ["    return total, ()"]
-        return "\n".join(head + ["        " + line for line in inner] + tail) + "\n"
+    def _readable(self, mode: str) -> str:
+        forward, backward = (codegen.generate(self, kind, mode) for kind in ("forward", "backward"))
+        return codegen.header(self) + forward + "\n" + backward
 
     def _function(self, kind: str, mode: str, wanted: tuple[bool, ...] | None = None) -> Callable:
+        """The compiled ``kind`` function ("forward", "backward" or "loop"), made on first use."""
         key = (kind, mode, wanted)
         if key not in self._compiled:
-            source = self._source(kind, mode, wanted)
-            namespace = dict(_NAMESPACE)
-            # Only our generated text is compiled: names come from the op table and slot numbers.
-            exec(compile(source, f"<microgradlike tape {next(_tape_ids)} {kind}>", "exec"), namespace)
-            self._compiled[key] = namespace[kind]
+            self._compiled[key] = codegen.compile_function(codegen.generate(self, kind, mode, wanted), kind)
         return self._compiled[key]
 
     # -- replay --
@@ -671,7 +308,7 @@ def _scalar(x: Any, name: str) -> float:
 def _as_input(name: str, k: int | None, arg: Any) -> tuple[np.ndarray | None, list[float]]:
     """(batch array or None, the numbers of one sample) for one argument of layout ``k``."""
     single_ndim = 0 if k is None else 1
-    if isinstance(arg, Value) or engine._number(arg) is not None:
+    if _is_number(arg):
         if k is not None:
             raise ValueError(f"argument {name!r} must be a list of {k} numbers, got {arg!r}")
         return None, [_scalar(arg, name)]
@@ -793,27 +430,26 @@ def _build(recorder: _Recorder, layout: list[tuple[str, int | None]], inputs: li
             if node not in seen:
                 seen.add(node)
                 order.append(node)
-    slot: dict[Value, int] = {}
+    slot: dict[Value, int] = {}  # node -> its slot number; names[slot] is its name in the source
     names: list[str] = []
+
+    def give_slot(node: Value, name: str) -> None:
+        slot[node] = len(names)
+        names.append(name)
+
     for i, v in enumerate(inputs):
-        slot[v] = len(names)
-        names.append(f"x{i}")
+        give_slot(v, f"x{i}")
     params: list[tuple[str, Value]] = []
-    for name, p in named:
+    # the named parameters first, then any other leaf f reached (also read afresh at each call)
+    leaves = [(node.label or None, node) for node in order if not node.children]
+    for name, p in [*named, *leaves]:
         if p not in slot:
-            slot[p] = len(names)
-            names.append(f"p{len(params)}")
-            params.append((name, p))
-    for node in order:  # other leaves f reached: parameters too (they are read at each call)
-        if not node.children and node not in slot:
-            slot[node] = len(names)
-            names.append(f"p{len(params)}")
-            params.append((node.label or f"leaf{len(params)}", node))
+            params.append((f"leaf{len(params)}" if name is None else name, p))
+            give_slot(p, f"p{len(params) - 1}")
     program = []
     for node in order:
         if node.children:
-            slot[node] = len(names)
-            names.append(f"v{len(program)}")
+            give_slot(node, f"v{len(program)}")
             program.append(_instruction(node, slot, recorder))
     return Tape(program, layout, params, [slot[o] for o in outputs], names, single)
 
@@ -891,10 +527,9 @@ class _LossAndGrad:
     def __init__(self, model: Any, loss: Callable, engine_name: str, by_value: bool) -> None:
         self.model, self.loss, self.engine, self.by_value = model, loss, engine_name, by_value
         self.params = list(model.parameters())
-        self.n_in = int(getattr(model, "nin", 0)) or None
-        self._fused: dict[Any, tuple[Tape, list[int]]] = {}
-        self._model_tape: Tape | None = None
-        self._loss_tapes: dict[Any, Tape] = {}
+        self._fused: dict[Any, Tape] = {}  # engine="tape": model + loss, per target key
+        self._model_tape: Tape | None = None  # engine="batched": the model alone ...
+        self._loss_tapes: dict[Any, Tape] = {}  # ... and the loss, per target key
 
     def __call__(self, X_batch: Any, y_batch: Any) -> float:
         X = np.asarray(X_batch, dtype=np.float64)
@@ -907,47 +542,32 @@ class _LossAndGrad:
         if len(targets) != n:
             raise ValueError(f"X_batch has {n} rows but y_batch has {len(targets)} targets")
         flat_targets = [_flatten_target(t) for t in targets]
-        integral = all(float(v).is_integer() for t in flat_targets for v in t)
-        by_value = self.by_value or integral
+        by_value = self.by_value or all(float(v).is_integer() for t in flat_targets for v in t)
+        # A tuple key (the target itself) or an int key (its length) never collide.
         groups: dict[Any, list[int]] = {}
         for i, t in enumerate(flat_targets):
-            key = tuple(t) if by_value else len(t)
-            groups.setdefault(key, []).append(i)
-        if self.engine == "tape":
-            total, grads = self._run_tape(X, targets, flat_targets, groups, by_value)
-        else:
-            total, grads = self._run_batched(X, targets, flat_targets, groups, by_value)
+            groups.setdefault(tuple(t) if by_value else len(t), []).append(i)
+        run = self._run_tape if self.engine == "tape" else self._run_batched
+        total, grads = run(X, targets, flat_targets, groups, by_value)
         for p, g in zip(self.params, grads):
             p.grad = g / n
         return total / n
 
     # -- engine="tape": one fused tape (model + loss) per target key, a float loop over samples --
-    def _fused_tape(self, key: Any, x0: list[float], target: Any, flat_target: list[float],
-                    by_value: bool) -> Tape:
-        cache_key = (by_value, key)
-        if cache_key not in self._fused:
-            model, loss = self.model, self.loss
-            if by_value:
-                tape = trace(lambda x: loss([model(x)], [target]), x0, params=self.model)
-            else:
-                shape = target if isinstance(target, Sequence) else None
-                tape = trace(lambda x, y: loss([model(x)], [_reshape(y, shape)]), x0, flat_target,
-                             params=self.model)
-            self._fused[cache_key] = tape
-        return self._fused[cache_key]
-
     def _run_tape(self, X: np.ndarray, targets: list, flat_targets: list, groups: dict,
                   by_value: bool) -> tuple[float, list[float]]:
         rows_all = X.tolist()
         total, grads = 0.0, [0.0] * len(self.params)
         for key, idx in groups.items():
             first = idx[0]
-            tape = self._fused_tape(key, rows_all[first], targets[first], flat_targets[first], by_value)
+            if key not in self._fused:
+                self._fused[key] = _trace_sample_loss(self.loss, self.model, rows_all[first], targets[first],
+                                                      flat_targets[first], by_value, params=self.model)
             if by_value:
                 rows = [rows_all[i] for i in idx]
             else:
                 rows = [rows_all[i] + flat_targets[i] for i in idx]
-            part, part_grads = tape.sum_over_rows(rows)
+            part, part_grads = self._fused[key].sum_over_rows(rows)
             total += part
             grads = [a + b for a, b in zip(grads, part_grads[:len(grads)])]
         return total, grads
@@ -970,13 +590,16 @@ class _LossAndGrad:
         dpreds = [np.zeros(n) for _ in range(k)]
         for key, idx in groups.items():
             first = idx[0]
-            tape = self._loss_tape(key, k, [float(p[first]) for p in preds], targets[first],
-                                   flat_targets[first], by_value)
+            if key not in self._loss_tapes:
+                self._loss_tapes[key] = _trace_sample_loss(
+                    self.loss, _first_if_one, [float(p[first]) for p in preds], targets[first],
+                    flat_targets[first], by_value)
+            tape = self._loss_tapes[key]
             index = np.asarray(idx)
             cols = [p[index] for p in preds]
             if not by_value:
                 cols += list(np.asarray([flat_targets[i] for i in idx], dtype=np.float64).T)
-            wanted = (True,) * k + (False,) * (tape._n_input_slots - k)
+            wanted = (True,) * k + (False,) * (tape._n_input_slots - k)  # ∂ℓ/∂preds, not ∂ℓ/∂y
             outputs, grads, _ = tape.batched_value_and_grad(cols, np.ones(len(idx)), wanted)
             total += float(np.sum(outputs[0]))
             for j in range(k):
@@ -986,23 +609,23 @@ class _LossAndGrad:
             _, param_grads = model_tape._function("backward", "numpy", wanted_none)(saved, params, *dpreds)
         return total, [float(g) for g in param_grads]
 
-    def _loss_tape(self, key: Any, k: int, example_preds: list[float], target: Any,
-                   flat_target: list[float], by_value: bool) -> Tape:
-        cache_key = (by_value, key)
-        if cache_key not in self._loss_tapes:
-            loss = self.loss
 
-            def pred_of(zs: list[Value]) -> Any:
-                return zs[0] if k == 1 else zs
+def _trace_sample_loss(loss: Callable, predict: Callable, example: list[float], target: Any,
+                       flat_target: list[float], by_value: bool, params: Any = None) -> Tape:
+    """The tape of one sample's loss ℓ = loss([predict(x)], [y]), traced at ``example``.
 
-            if by_value:
-                tape = trace(lambda z: loss([pred_of(z)], [target]), example_preds)
-            else:
-                shape = target if isinstance(target, Sequence) else None
-                tape = trace(lambda z, y: loss([pred_of(z)], [_reshape(y, shape)]),
-                             example_preds, flat_target)
-            self._loss_tapes[cache_key] = tape
-        return self._loss_tapes[cache_key]
+    ``by_value``: ``target`` is built in as the plain number(s) it is (one tape per distinct
+    target). Otherwise y is a second input (its numbers flattened, as ``flat_target``)."""
+    if by_value:
+        return trace(lambda x: loss([predict(x)], [target]), example, params=params)
+    as_list = isinstance(target, Sequence)
+    return trace(lambda x, y: loss([predict(x)], [y if as_list else y[0]]), example, flat_target,
+                 params=params)
+
+
+def _first_if_one(zs: list[Value]) -> Value | list[Value]:
+    """A model's outputs as the model gives them: one Value alone, several as a list."""
+    return zs[0] if len(zs) == 1 else zs
 
 
 def _as_outputs(out: Any) -> list[Value]:
@@ -1013,8 +636,3 @@ def _flatten_target(t: Any) -> list[float]:
     if isinstance(t, Sequence | np.ndarray) and not isinstance(t, str):
         return [float(v) for v in np.asarray(t, dtype=np.float64).ravel()]
     return [float(t)]
-
-
-def _reshape(ys: list[Value], shape: Any) -> Any:
-    """Target Values back in the example target's shape (a number, or a flat list)."""
-    return ys[0] if shape is None else list(ys)

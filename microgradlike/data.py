@@ -38,10 +38,10 @@ def _is_real(x: object) -> bool:
     return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
-def _check_n(n: object, minimum: int = 1) -> int:
-    if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < minimum:
-        raise ValueError(f"n must be an int >= {minimum}, got {n!r}")
-    return int(n)
+def _check_int(value: object, name: str, minimum: int) -> int:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
 
 
 def _check_nonnegative(value: object, name: str) -> float:
@@ -70,7 +70,7 @@ def make_moons(n: int = 100, noise: float = 0.1, seed: int | None = 0) -> tuple[
 
     θ ~ U[0, π]; class 0 at (cos θ, sin θ), class 1 at (1 − cos θ, 0.5 − sin θ).
     """
-    n, noise = _check_n(n), _check_nonnegative(noise, "noise")
+    n, noise = _check_int(n, "n", 1), _check_nonnegative(noise, "noise")
     rng = np.random.default_rng(seed)
     n0, n1 = _class_sizes(n, 2)
     t0, t1 = rng.uniform(0.0, math.pi, n0), rng.uniform(0.0, math.pi, n1)
@@ -85,7 +85,7 @@ def make_circles(n: int = 100, noise: float = 0.05, factor: float = 0.5,
 
     θ ~ U[0, 2π); a point is r·(cos θ, sin θ).
     """
-    n, noise = _check_n(n), _check_nonnegative(noise, "noise")
+    n, noise = _check_int(n, "n", 1), _check_nonnegative(noise, "noise")
     if not _is_real(factor) or not 0 < factor < 1:
         raise ValueError(f"factor must be a number with 0 < factor < 1, got {factor!r}")
     rng = np.random.default_rng(seed)
@@ -102,7 +102,7 @@ def make_xor(n: int = 100, noise: float = 0.05, seed: int | None = 0) -> tuple[n
     Each class gets its share of points exactly: a point draws |x₁|, |x₂| ~ U[0, 1] and a
     quadrant of its class, so the points are uniform in the square given the label.
     """
-    n, noise = _check_n(n), _check_nonnegative(noise, "noise")
+    n, noise = _check_int(n, "n", 1), _check_nonnegative(noise, "noise")
     rng = np.random.default_rng(seed)
     points = []
     for label, size in enumerate(_class_sizes(n, 2)):
@@ -120,14 +120,13 @@ def make_spirals(n: int = 100, arms: int = 2, noise: float = 0.05, turns: float 
     On arm k, r is evenly spaced in (0, 1] and θ = 2π·turns·r + 2πk/arms; a point is
     r·(cos θ, sin θ), plus noise scaled by r (the centre, where arms meet, stays clean).
     """
-    if not isinstance(arms, numbers.Integral) or isinstance(arms, bool) or arms < 2:
-        raise ValueError(f"arms must be an int >= 2, got {arms!r}")
-    n, noise = _check_n(n, minimum=int(arms)), _check_nonnegative(noise, "noise")
+    arms = _check_int(arms, "arms", 2)
+    n, noise = _check_int(n, "n", arms), _check_nonnegative(noise, "noise")
     if not _is_real(turns) or not 0 < turns < math.inf:
         raise ValueError(f"turns must be a finite number > 0, got {turns!r}")
     rng = np.random.default_rng(seed)
     points = []
-    for k, size in enumerate(_class_sizes(n, int(arms))):
+    for k, size in enumerate(_class_sizes(n, arms)):
         r = np.arange(1, size + 1) / size
         theta = 2 * math.pi * (turns * r + k / arms)
         arm = r[:, None] * np.column_stack([np.cos(theta), np.sin(theta)])
@@ -143,7 +142,7 @@ def piecewise_linear(n: int = 100, knots: Sequence[tuple[float, float]] = DEFAUL
     the two knots around x, plus Gaussian noise. Returns X of shape (n, 1) and float y of shape (n,).
     The notes' point: a sum of sigmoids can draw such a curve, one sigmoid per bend.
     """
-    n, noise = _check_n(n), _check_nonnegative(noise, "noise")
+    n, noise = _check_int(n, "n", 1), _check_nonnegative(noise, "noise")
     try:
         table = np.asarray(knots, dtype=float)
     except (TypeError, ValueError) as e:

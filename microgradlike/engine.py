@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Value", "dot", "is_grad_enabled", "no_grad", "sum_values", "topological_order"]
 
-_INF = math.inf
 # Shared local-gradient tuples: ops whose local derivative is a constant reuse these
 # instead of allocating a tuple per node.
 _ONE = (1.0,)
@@ -75,6 +74,23 @@ def _number(x: object) -> float | None:
     return None
 
 
+def _operand(x: object) -> float | None:
+    """A plain-number operand as a float (None if ``x`` is no number). NaN is refused
+    outright: it would silently poison every number computed from it."""
+    value = _number(x)
+    if value is not None and value != value:  # only NaN is unequal to itself
+        raise ValueError(f"expected a number, got {x!r}")
+    return value
+
+
+def _checked_number(x: object, what: str) -> float:
+    """``x`` as a float, or a TypeError that names what ``x`` was meant to be."""
+    value = _operand(x)
+    if value is None:
+        raise TypeError(f"{what} must be a Value or a real number, got {type(x).__name__}: {x!r}")
+    return value
+
+
 _new = object.__new__
 
 
@@ -94,7 +110,10 @@ def _node(data: float, children: tuple, local_grads: tuple, op: str) -> Value:
 
 
 def _with_constant(out: Value, constant: float, constant_first: bool = False) -> Value:
-    """Return ``out``, first telling a running trace the plain number it was made with."""
+    """Return ``out``, first telling a running trace the plain number it was made with.
+
+    (Machinery for `microgradlike.compile`; when reading for the chain rule, skip it: it
+    returns ``out`` unchanged.)"""
     if _constant_hook is not None:
         _constant_hook(out, constant, constant_first)
     return out
@@ -106,7 +125,19 @@ def _power(a: float, n: float) -> float:
         return a**n
     except OverflowError:
         odd = n.is_integer() and int(n) % 2 == 1
-        return -_INF if (a < 0 and odd) else _INF
+        return -math.inf if (a < 0 and odd) else math.inf
+
+
+def _check_power(base: float, exponent: float, shown_base: object, shown_exp: object) -> float:
+    """base**exponent as a real number, or the precise error why it is not one."""
+    if base < 0 and not exponent.is_integer():
+        raise ValueError(
+            f"{shown_base!r} ** {shown_exp!r}: a negative base to a non-integer power "
+            f"is not a real number"
+        )
+    if base == 0 and exponent < 0:
+        raise ZeroDivisionError(f"{shown_base!r} ** {shown_exp!r}: zero to a negative power")
+    return _power(base, exponent)
 
 
 def _power_derivative(a: float, n: float) -> float:
@@ -114,7 +145,7 @@ def _power_derivative(a: float, n: float) -> float:
     if n == 0:
         return 0.0
     if a == 0 and n < 1:
-        return _INF
+        return math.inf
     return n * _power(a, n - 1)
 
 
@@ -123,7 +154,7 @@ def _exp(a: float) -> float:
     try:
         return math.exp(a)
     except OverflowError:
-        return _INF
+        return math.inf
 
 
 def _sigmoid(a: float) -> float:
@@ -156,11 +187,9 @@ class Value:
     label: str
 
     def __init__(self, data: float, label: str = "") -> None:
-        value = _number(data)
+        value = _operand(data)
         if value is None:
             raise TypeError(f"Value needs a real number, got {type(data).__name__}: {data!r}")
-        if math.isnan(value):
-            raise ValueError(f"Value needs a number, got {data!r}")
         if not isinstance(label, str):
             raise TypeError(f"label must be a str, got {type(label).__name__}: {label!r}")
         self.data = value
@@ -183,7 +212,7 @@ class Value:
         """a + b.  ∂/∂a = 1, ∂/∂b = 1."""
         if isinstance(other, Value):
             return _node(self.data + other.data, (self, other), _ONE_ONE, "+")
-        b = _number(other)
+        b = _operand(other)
         if b is None:
             return NotImplemented
         return _with_constant(_node(self.data + b, (self,), _ONE, "+"), b)
@@ -194,14 +223,14 @@ class Value:
         """a − b.  ∂/∂a = 1, ∂/∂b = −1."""
         if isinstance(other, Value):
             return _node(self.data - other.data, (self, other), _ONE_MINUS_ONE, "-")
-        b = _number(other)
+        b = _operand(other)
         if b is None:
             return NotImplemented
         return _with_constant(_node(self.data - b, (self,), _ONE, "-"), b)
 
     def __rsub__(self, other: float) -> Value:
         """c − a.  ∂/∂a = −1."""
-        c = _number(other)
+        c = _operand(other)
         if c is None:
             return NotImplemented
         return _with_constant(_node(c - self.data, (self,), _MINUS_ONE, "-"), c, True)
@@ -210,7 +239,7 @@ class Value:
         """a · b.  ∂/∂a = b, ∂/∂b = a."""
         if isinstance(other, Value):
             return _node(self.data * other.data, (self, other), (other.data, self.data), "*")
-        b = _number(other)
+        b = _operand(other)
         if b is None:
             return NotImplemented
         return _with_constant(_node(self.data * b, (self,), (b,), "*"), b)
@@ -218,14 +247,14 @@ class Value:
     __rmul__ = __mul__
 
     def __truediv__(self, other: Value | float) -> Value:
-        """a / b.  ∂/∂a = 1/b, ∂/∂b = −a/b²."""
+        """a / b.  ∂/∂a = 1/b, ∂/∂b = −a/b² (stored as −out/b, the same number)."""
         if isinstance(other, Value):
             b = other.data
             if b == 0:
                 raise ZeroDivisionError(f"division by zero: {self!r} / {other!r}")
             out = self.data / b  # a / b, not a · (1/b): that can be off by one rounding
             return _node(out, (self, other), (1.0 / b, -out / b), "/")
-        b = _number(other)
+        b = _operand(other)
         if b is None:
             return NotImplemented
         if b == 0:
@@ -234,7 +263,7 @@ class Value:
 
     def __rtruediv__(self, other: float) -> Value:
         """c / a.  ∂/∂a = −c/a²."""
-        c = _number(other)
+        c = _operand(other)
         if c is None:
             return NotImplemented
         a = self.data
@@ -269,7 +298,7 @@ class Value:
                     f"since ∂/∂exponent = base**exponent · ln(base); use a number exponent"
                 )
             return _node(out, (self, other), (_power_derivative(a, n), d_exponent), "**")
-        n = _number(other)
+        n = _operand(other)
         if n is None:
             return NotImplemented
         out = _check_power(a, n, self, other)
@@ -277,7 +306,7 @@ class Value:
 
     def __rpow__(self, other: float) -> Value:
         """cᵃ.  ∂/∂a = cᵃ·ln c (needs c > 0, or c = 0 with a > 0)."""
-        c = _number(other)
+        c = _operand(other)
         if c is None:
             return NotImplemented
         a = self.data
@@ -312,7 +341,7 @@ class Value:
         if a < 0:
             raise ValueError(f"sqrt({a!r}): sqrt is only defined for numbers >= 0 ({self!r})")
         out = math.sqrt(a)
-        return _node(out, (self,), (0.5 / out if out > 0 else _INF,), "sqrt")
+        return _node(out, (self,), (0.5 / out if out > 0 else math.inf,), "sqrt")
 
     def tanh(self) -> Value:
         """tanh a.  ∂/∂a = 1 − tanh²a."""
@@ -363,7 +392,6 @@ class Value:
                 child.grad += upstream * local  # the chain rule
         for leaf, before in zip(leaves, held):
             leaf.grad += before
-        return None
 
     def backward_steps(self) -> Iterator[BackwardStep]:
         """Backprop one node at a time, as `backward()` does it: see `microgradlike.stepper`."""
@@ -377,19 +405,9 @@ class Value:
             node.grad = 0.0
 
 
-def _check_power(base: float, exponent: float, shown_base: object, shown_exp: object) -> float:
-    """base**exponent as a real number, or the precise error why it is not one."""
-    if base < 0 and not exponent.is_integer():
-        raise ValueError(
-            f"{shown_base!r} ** {shown_exp!r}: a negative base to a non-integer power "
-            f"is not a real number"
-        )
-    if base == 0 and exponent < 0:
-        raise ZeroDivisionError(f"{shown_base!r} ** {shown_exp!r}: zero to a negative power")
-    return _power(base, exponent)
 
 
-def dot(weights: Sequence[Value | float], inputs: Sequence[Value | float],
+def dot(weights: Iterable[Value | float], inputs: Iterable[Value | float],
         bias: Value | float = 0.0) -> Value:
     """z = Σᵢ wᵢ·xᵢ + b as ONE node: a neuron's zˡ = Wˡ·aˡ⁻¹ + bˡ.
 
@@ -400,7 +418,12 @@ def dot(weights: Sequence[Value | float], inputs: Sequence[Value | float],
     constant = 0.0  # the part of z made of plain numbers only
     children: list[Value] = []
     local_grads: list[float] = []
-    for w, x in zip(weights, inputs, strict=True):
+    weights = weights if isinstance(weights, (list, tuple)) else list(weights)
+    inputs = inputs if isinstance(inputs, (list, tuple)) else list(inputs)
+    if len(weights) != len(inputs):
+        raise ValueError(f"dot needs as many weights as inputs, got {len(weights)} weights "
+                         f"and {len(inputs)} inputs")
+    for w, x in zip(weights, inputs):
         w_is_value, x_is_value = isinstance(w, Value), isinstance(x, Value)
         wd = w.data if w_is_value else _checked_number(w, "weight")
         xd = x.data if x_is_value else _checked_number(x, "input")
@@ -441,12 +464,6 @@ def sum_values(values: Iterable[Value | float]) -> Value:
             constant += number
     return _with_constant(_node(total, tuple(children), _ONE * len(children), "sum"), constant)
 
-
-def _checked_number(x: object, what: str) -> float:
-    value = _number(x)
-    if value is None:
-        raise TypeError(f"{what} must be a Value or a real number, got {type(x).__name__}: {x!r}")
-    return value
 
 
 def topological_order(root: Value) -> list[Value]:

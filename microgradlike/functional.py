@@ -10,6 +10,7 @@ and `gradcheck` compares the two: the way every gradient in this project is test
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 from .engine import Value, _number, no_grad
@@ -100,12 +101,11 @@ def gradcheck(f: Function, xs: Sequence[Value | float], atol: float = 1e-5, rtol
     """
     analytic = grad(f)(*xs)
     numeric = numerical_grad(f, xs, eps)
-    worst, worst_excess = -1, 0.0
-    for i, (a, n) in enumerate(zip(analytic, numeric)):
-        excess = abs(a - n) - (atol + rtol * abs(n))
-        if not excess <= 0 and (worst < 0 or not excess <= worst_excess):  # NaN counts as worst
-            worst, worst_excess = i, excess
-    if worst >= 0:
+    # How far each input is past its allowance; NaN (no number at all) counts as the worst.
+    excess = [abs(a - n) - (atol + rtol * abs(n)) for a, n in zip(analytic, numeric)]
+    badness = [math.inf if math.isnan(e) else e for e in excess]
+    worst = max(range(len(badness)), key=badness.__getitem__, default=-1)
+    if worst >= 0 and badness[worst] > 0:
         x = xs[worst].data if isinstance(xs[worst], Value) else xs[worst]  # type: ignore[union-attr]
         raise AssertionError(
             f"gradcheck failed at input {worst} (x{worst} = {x!r}): backprop gives "

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Value, sum_values
+from .engine import Value, _number, sum_values
 
 __all__ = ["LOSSES", "binary_cross_entropy", "cross_entropy", "get_loss", "hinge", "mse"]
 
@@ -83,9 +83,10 @@ def _value(x: Value | float) -> Value:
 def _target(t: object, i: int, allowed: Callable[[float], bool], allowed_text: str) -> float:
     if isinstance(t, Value):
         t = t.data
-    if isinstance(t, bool) or not isinstance(t, numbers.Real) or not allowed(float(t)):
+    number = _number(t)
+    if number is None or not allowed(number):
         raise ValueError(f"target {i} is {t!r}; targets must be {allowed_text}")
-    return float(t)
+    return number
 
 
 def _mean(terms: list[Value]) -> Value:
@@ -132,7 +133,7 @@ def cross_entropy(logits_rows: Any, class_ids: Any) -> Value:
     log Σⱼ e^{zⱼ} = m + log Σⱼ e^{zⱼ − m}, so every exponent is ≤ 0 and nothing overflows.
     One row with one int class id is accepted as a batch of one. L is the mean over rows.
     """
-    if isinstance(class_ids, numbers.Integral | np.integer):
+    if isinstance(class_ids, numbers.Integral):  # numpy ints included
         logits_rows, class_ids = [logits_rows], [class_ids]
     rows, ids = _rows(logits_rows, "logits_rows"), _rows(class_ids, "class_ids")
     if len(rows) != len(ids):
@@ -145,12 +146,12 @@ def cross_entropy(logits_rows: Any, class_ids: Any) -> Value:
         k = len(z)
         if k == 0:
             raise ValueError(f"row {i} of logits_rows is empty")
-        integral = isinstance(y, numbers.Real) and not isinstance(y, bool) and float(y).is_integer()
-        if not (integral and 0 <= y < k):
+        number = _number(y)
+        if number is None or not (number.is_integer() and 0 <= number < k):
             raise ValueError(f"class id {y!r} of row {i} is not an integer in 0 … {k - 1} ({k} logits)")
         m = max(v.data for v in z)
         log_sum_exp = sum_values([(v - m).exp() for v in z]).log() + m
-        terms.append(log_sum_exp - z[int(y)])
+        terms.append(log_sum_exp - z[int(number)])
     return _mean(terms)
 
 

@@ -20,6 +20,7 @@ that two ReLUs make. Models save to JSON (`Module.save`) and come back with `Mod
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import numbers
@@ -29,7 +30,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .engine import Value, dot
+from .engine import Value, _number, dot
 from .files import write_atomically
 
 __all__ = [
@@ -65,6 +66,15 @@ def _positive_int(n: object, name: str) -> int:
     if n <= 0:
         raise ValueError(f"{name} must be a positive int, got {n!r}")
     return int(n)
+
+
+def _widths(nouts: object) -> list[int]:
+    """An MLP's layer widths: a non-empty list of positive ints."""
+    if isinstance(nouts, str) or not isinstance(nouts, Sequence | np.ndarray):
+        raise TypeError(f"nouts must be a list of layer widths, got {type(nouts).__name__}: {nouts!r}")
+    if len(nouts) == 0:
+        raise ValueError("nouts must list at least one layer width, got []")
+    return [_positive_int(n, f"nouts[{i}]") for i, n in enumerate(nouts)]
 
 
 def _activation(name: object) -> str:
@@ -127,7 +137,8 @@ class Module:
     The parameters are found in the public attributes: a Value, a sub-Module, or a list or
     tuple of them. Names are the dotted paths to them, e.g. ``"layers.0.neurons.3.w.1"``, in
     the order the attributes were set. A subclass only sets attributes and defines
-    ``__call__``; to be saved and loaded it also says its constructor arguments in `config`.
+    ``__call__``; to be saved and loaded it also says its constructor arguments in `config`
+    and how many parameters they make in `_parameter_count`.
     """
 
     def config(self) -> dict[str, Any]:
@@ -196,9 +207,7 @@ class Module:
         values: Any = state
         if "parameters" in state:
             self._check_metadata(state)
-            values = state["parameters"]
-            if not isinstance(values, Mapping):
-                raise ValueError(f"state['parameters'] must be a dict, got {type(values).__name__}")
+            values = _saved_parameters(state)
         named = dict(self.named_parameters())
         missing = [name for name in named if name not in values]
         unexpected = [name for name in values if name not in named]
@@ -250,8 +259,10 @@ class Module:
             raise ValueError(f"no model file at {os.fspath(path)!r}") from None
         except (OSError, UnicodeDecodeError) as e:
             raise ValueError(f"cannot read model file {os.fspath(path)!r}: {e}") from e
-        except json.JSONDecodeError as e:
+        except ValueError as e:  # JSONDecodeError, or an int too long to convert
             raise ValueError(f"{os.fspath(path)!r} is not valid JSON (corrupt or truncated?): {e}") from e
+        except RecursionError:
+            raise ValueError(f"{os.fspath(path)!r} is nested too deeply to be a saved model") from None
         try:
             return cls.from_state_dict(state)
         except ValueError as e:
@@ -277,18 +288,36 @@ class Module:
             raise ValueError(f"the file holds a {name}, but {cls.__name__}.load was called")
         if not isinstance(config, dict):
             raise ValueError(f"config must be a JSON object, got {config!r}")
+        saved = _saved_parameters(state)
         try:
+            # Counted BEFORE building: a hostile nin = 10¹² must not allocate anything.
+            count = model_cls._parameter_count(**config)
+            if count != len(saved):
+                raise ValueError(f"it makes {count} parameters, but the file holds {len(saved)}")
             model = model_cls(**config, seed=0)  # the seed is irrelevant: every weight is replaced
         except (TypeError, ValueError) as e:
             raise ValueError(f"bad config for {name}: {config!r} ({e})") from e
         model.load_state_dict(state)
         return model
 
+    @classmethod
+    def _parameter_count(cls, **config: Any) -> int:
+        """How many parameters ``cls(**config)`` holds, found without building it: `load`
+        compares it with the file's count first, so no config can make it allocate a huge model."""
+        raise NotImplementedError(f"{cls.__name__} cannot count its parameters from a config")
 
+
+def _saved_parameters(state: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``state["parameters"]``, which must map names to numbers."""
+    values = state["parameters"]
+    if not isinstance(values, Mapping):
+        raise ValueError(f"state['parameters'] must be a dict, got {type(values).__name__}")
+    return values
 
 
 def _finite(v: object) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+    number = _number(v)  # the engine's rule for a real number: bool is not one
+    return number is not None and math.isfinite(number)
 
 
 def _some(items: list[str], limit: int = 5) -> str:
@@ -319,6 +348,10 @@ class Neuron(Module):
     def config(self) -> dict[str, Any]:
         return {"nin": self.nin, "activation": self.activation}
 
+    @classmethod
+    def _parameter_count(cls, nin: int, **_: Any) -> int:
+        return _positive_int(nin, "nin") + 1  # w₁ … w_nin, b
+
     def pre_activation(self, xs: Sequence[Value | float]) -> Value:
         """z = w·x + b, one node."""
         return dot(self.w, xs, self.b)
@@ -348,6 +381,10 @@ class Layer(Module):
     def config(self) -> dict[str, Any]:
         return {"nin": self.nin, "nout": self.nout, "activation": self.activation}
 
+    @classmethod
+    def _parameter_count(cls, nin: int, nout: int, **_: Any) -> int:
+        return _positive_int(nout, "nout") * (_positive_int(nin, "nin") + 1)  # nout neurons
+
     def trace(self, xs: Sequence[Value | float]) -> LayerTrace:
         """This layer's z and a for an input list of the right length."""
         z = [n.pre_activation(xs) for n in self.neurons]
@@ -369,11 +406,7 @@ class MLP(Module):
 
     def __init__(self, nin: int, nouts: Sequence[int], activation: str = "relu", seed: Seed = None) -> None:
         self.nin = _positive_int(nin, "nin")
-        if isinstance(nouts, str) or not isinstance(nouts, Sequence | np.ndarray):
-            raise TypeError(f"nouts must be a list of layer widths, got {type(nouts).__name__}: {nouts!r}")
-        if len(nouts) == 0:
-            raise ValueError("nouts must list at least one layer width, got []")
-        self.nouts = [_positive_int(n, f"nouts[{i}]") for i, n in enumerate(nouts)]
+        self.nouts = _widths(nouts)
         self.activation = _activation(activation)
         rng = _rng(seed)
         sizes = [self.nin, *self.nouts]
@@ -386,6 +419,11 @@ class MLP(Module):
 
     def config(self) -> dict[str, Any]:
         return {"nin": self.nin, "nouts": list(self.nouts), "activation": self.activation}
+
+    @classmethod
+    def _parameter_count(cls, nin: int, nouts: Sequence[int], **_: Any) -> int:
+        sizes = [_positive_int(nin, "nin"), *_widths(nouts)]
+        return sum(Layer._parameter_count(a, b) for a, b in itertools.pairwise(sizes))
 
     def forward_trace(self, x: object) -> list[LayerTrace]:
         """[(z¹, a¹), …, (zᴸ, aᴸ)]: every layer's pre-activations and activations; aᴸ is ŷ."""
@@ -417,6 +455,10 @@ class SigmoidUnit(Module):
     def __call__(self, x: object) -> Value:
         return self.c * self.sigmoid(_inputs(x, 1)[0])
 
+    @classmethod
+    def _parameter_count(cls, **_: Any) -> int:
+        return 3  # w, b, c
+
     def __repr__(self) -> str:
         return f"SigmoidUnit(w={self.w.data:.4g}, b={self.b.data:.4g}, c={self.c.data:.4g})"
 
@@ -443,6 +485,10 @@ class SigmoidSum(Module):
 
     def config(self) -> dict[str, Any]:
         return {"n": self.n}
+
+    @classmethod
+    def _parameter_count(cls, n: int, **_: Any) -> int:
+        return 3 * _positive_int(n, "n") + 1  # wᵢ, bᵢ, cᵢ per unit, and b
 
     def __call__(self, x: object) -> Value:
         x0 = _inputs(x, 1)[0]

@@ -10,19 +10,19 @@ Both keep the same interface: build with the parameters, then per update
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Iterable
 from typing import Any
 
-from .engine import Value
+from .engine import Value, _number
 
 __all__ = ["OPTIMIZERS", "SGD", "Adam", "Optimizer", "get_optimizer"]
 
 
 def _real(x: object, name: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+    number = _number(x)  # the engine's rule for a real number: bool is not one
+    if number is None:
         raise TypeError(f"{name} must be a number, got {type(x).__name__}: {x!r}")
-    return float(x)
+    return number
 
 
 class Optimizer:
@@ -132,7 +132,9 @@ class Adam(Optimizer):
             g = p.grad
             m[i] = b1 * m[i] + (1.0 - b1) * g
             v[i] = b2 * v[i] + (1.0 - b2) * g * g
-            p.data -= lr * (m[i] / correction1) / (math.sqrt(v[i] / correction2) + eps)
+            denominator = math.sqrt(v[i] / correction2) + eps
+            if denominator > 0:  # 0 only when eps = 0 and g² has been 0 so far: no step, not 0/0
+                p.data -= lr * (m[i] / correction1) / denominator
 
     def __repr__(self) -> str:
         return f"Adam({len(self.params)} parameters, lr={self.lr!r}, betas={self.betas!r}, eps={self.eps!r})"

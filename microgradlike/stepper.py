@@ -176,32 +176,74 @@ def _forward(name: str, x: float) -> str:
     return f"{name} = {_num(x)} ({name}'s forward value)"
 
 
-def _constant_operand(node: Value) -> tuple[str, float] | None:
-    """For an op between one Value a and a plain number c (which the node does not keep), which
-    form it was and c, recovered from the forward values: ("a*c", c), ("c/a", c), ...."""
+def _constant_operand(node: Value) -> tuple[str, float | None] | None:
+    """For an op between one Value a and a plain number c: its form ("a*c", "c/a", ...) and c.
+
+    A RECONSTRUCTION: the node keeps only its Value child, so c is worked back from the forward
+    values a, out and the recorded local derivative g, then checked by recomputing out:
+
+        a*c: c = g      a+c: c = out − a      a−c: c = a − out      c−a: c = out + a
+        a/c: c = 1/g    c/a: c = out·a        a**c: c = g·a/out (g = c·aᶜ⁻¹)    c**a: c = out^(1/a)
+
+    c is None when the forward values do not pin it down to the 6 digits shown: rounding in
+    the forward op swallowed it (1e20 + 1 == 1e20), or aᶜ at a = 0. The form is None when the
+    op has no such form, or when two forms fit: a**0 and 1**a both give out = 1, g = 0.
+    """
     if len(node.children) != 1 or node.op not in ("+", "-", "*", "/", "**"):
         return None
     g, ad, od = node.local_grads[0], node.children[0].data, node.data
     if node.op == "*":
-        return "a*c", g
+        return "a*c", g  # the engine records ∂(a·c)/∂a = c exactly
     if node.op == "+":
-        return "a+c", od - ad
-    if node.op == "-":
-        return ("a-c", ad - od) if g > 0 else ("c-a", od + ad)
+        return "a+c", _unrounded(od - ad, ad, od)
+    if node.op == "-":  # g = 1 for a − c, −1 for c − a
+        return ("a-c", _unrounded(ad - od, ad, od)) if g > 0 else ("c-a", _unrounded(od + ad, ad, od))
     if node.op == "/":
         if g != 0 and math.isclose(od, ad * g, rel_tol=1e-9, abs_tol=1e-300):
             return "a/c", 1 / g  # ∂(a/c)/∂a = 1/c
-        return "c/a", od * ad
-    if ad != 0 and od != 0:
-        n = g * ad / od  # ∂(aⁿ)/∂a = n·aⁿ/a recovers the exponent
-        try:
-            if math.isclose(ad**n, od, rel_tol=1e-9):
-                return "a**c", n
-        except (OverflowError, ZeroDivisionError, TypeError):
-            pass
-    if ad != 0 and od > 0:
-        return "c**a", od ** (1 / ad)
+        return "c/a", od * ad if math.isfinite(od) else None
+    return _power_form(g, ad, od)
+
+
+def _unrounded(c: float, a: float, out: float) -> float | None:
+    """c = ±(out ∓ a), or None if the rounding of out (half a unit in its last place) could have
+    changed c's 6 shown digits: then the true constant is lost."""
+    if a == 0 or out == 0:
+        return c  # a + c with a = 0 is c itself: no rounding happened
+    return c if math.ulp(max(abs(a), abs(out))) <= 1e-9 * abs(c) else None
+
+
+def _power_form(g: float, a: float, out: float) -> tuple[str, float | None] | None:
+    """The form and constant of a one-child "**" node: aᶜ (g = c·aᶜ⁻¹) or cᵃ (g = cᵃ·ln c)."""
+    if out == 1 and g == 0:
+        return "a**0|1**a", None  # both forms give these forward values
+    if a == 0:
+        if out == 0:  # 0ᶜ = 0 for every c > 0; only g = c·0ᶜ⁻¹ = 1 pins c = 1
+            return "a**c", 1.0 if g == 1 else None
+        return ("c**a", math.exp(g)) if out == 1 and math.isfinite(g) else None  # c⁰ = 1, g = ln c
+    if out == 0:
+        return ("c**a", 0.0) if g == 0 and a > 0 else None  # 0ᵃ for a > 0
+    if not (math.isfinite(out) and math.isfinite(g)):
+        return None
+    n = g * a / out  # ∂(aⁿ)/∂a = n·aⁿ/a recovers the exponent
+    if a < 0 and math.isclose(n, round(n), abs_tol=1e-9):
+        n = float(round(n))  # a negative base only takes whole exponents
+    if _close_power(a, n, out):
+        return "a**c", n
+    if out > 0:
+        c = out ** (1 / a)
+        if _close_power(c, a, out) and c > 0 and math.isclose(g, out * math.log(c), rel_tol=1e-9):
+            return "c**a", c
     return None
+
+
+def _close_power(base: float, exponent: float, out: float) -> bool:
+    """base**exponent is a real number close to out."""
+    try:
+        power = base**exponent
+    except (OverflowError, ZeroDivisionError):
+        return False
+    return isinstance(power, float) and math.isclose(power, out, rel_tol=1e-9)
 
 
 def local_derivative_explanation(node: Value, i: int, name: Callable[[Value], str]) -> str:
@@ -243,11 +285,16 @@ def local_derivative_explanation(node: Value, i: int, name: Callable[[Value], st
                         f"(forward values)")
             base = name(kids[0])
             return f"{out}·ln {base} = {_num(od)}·ln {_num(kids[0].data)} = {_num(g)} (forward values)"
-        form = _constant_operand(node)
-        if form and form[0] == "a**c":
-            return f"n·{a}ⁿ⁻¹ = {_num(g)} with the constant n = {_num(form[1])} and {_forward(a, ad)}"
-        base = f"c = {_num(form[1])}" if form else "c"
-        return f"{out}·ln c = {_num(g)} with the constant base {base} and {out} = {_num(od)} {_FWD}"
+        shape, c = _constant_operand(node) or ("", None)
+        if shape == "a**c":
+            n = "n" if c is None else f"n = {_num(c)}"
+            return f"n·{a}ⁿ⁻¹ = {_num(g)} with the constant {n} and {_forward(a, ad)}"
+        if shape == "c**a":
+            base = "c" if c is None else f"c = {_num(c)}"
+            return f"{out}·ln c = {_num(g)} with the constant base {base} and {out} = {_num(od)} {_FWD}"
+        if shape:  # a**0 or 1**a
+            return f"{_num(g)}: 0·{a}⁻¹ for {a}**0, or {out}·ln 1 for 1**{a}"
+        return f"{_num(g)} (the local derivative recorded in the forward pass)"
     if op == "exp":
         return f"e^{a} = {out} = {_num(od)} (the forward output itself)"
     if op == "log":
@@ -278,6 +325,7 @@ def local_derivative_explanation(node: Value, i: int, name: Callable[[Value], st
 _CONSTANT_FORMS = {
     "a*c": "{a} × {c}", "a+c": "{a} + {c}", "a-c": "{a} − {c}", "c-a": "{c} − {a}",
     "a/c": "{a} / {c}", "c/a": "{c} / {a}", "a**c": "{a} ** {c}", "c**a": "{c} ** {a}",
+    "a**0|1**a": "{a} ** 0.0 or 1.0 ** {a}",
 }
 
 
@@ -290,7 +338,7 @@ def _formula(node: Value, name: Callable[[Value], str]) -> str:
     form = _constant_operand(node)
     if form is not None:  # one Value and one plain number
         shape, c = form
-        return _CONSTANT_FORMS[shape].format(a=kids[0], c=_num(c))
+        return _CONSTANT_FORMS[shape].format(a=kids[0], c="c" if c is None else _num(c))
     if node.op == "neg":
         return f"−{kids[0]}"
     shown = kids if len(kids) <= 6 else [*kids[:5], f"… {len(kids) - 5} more"]
@@ -324,6 +372,10 @@ class BackwardStep:
         L, out = run.loss_name, name(self.node)
         lines = [f"Step {self.index + 1} of {self.total}: {out} = {_formula(self.node, name)} = "
                  f"{_num(self.node.data)}"]
+        form = _constant_operand(self.node)
+        if form is not None and form[1] is None:
+            lines[0] += ("  (the plain number is not kept in the node, and the forward values do "
+                         "not pin it down)")
         if self.node is run.root:
             lines.append(f"  ∂{L}/∂{out} = {_num(self.upstream)}: the seed (how {L} changes with itself)")
         else:

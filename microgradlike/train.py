@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .compile import LossAndGrad, make_loss_and_grad
 from .engine import Value, _number, no_grad
 from .functional import value_and_grad
 from .losses import get_loss
@@ -34,8 +35,6 @@ __all__ = ["ENGINES", "Descent", "History", "fit", "gradient_descent"]
 StopReason = Literal["tolerance", "max_epochs", "max_steps", "diverged", "early_stopping"]
 #: How `fit` computes each batch's loss and gradients (see `_make_loss_and_grad`).
 ENGINES = ("eager", "tape", "batched")
-#: ``(rows, targets) -> loss`` that also sets every parameter's ``.grad`` to ∂loss/∂p.
-LossAndGrad = Callable[[list, list], float]
 
 
 @dataclass
@@ -105,16 +104,13 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
         for epoch in range(1, max_epochs + 1):
             norms = []
             for batch in _batches(len(rows), size, rng if shuffle else None):
-                before = _snapshot(params)
                 # forward -> loss -> backward: the batch's loss, and every p.grad = ∂loss/∂p
                 loss_value = loss_and_grad([rows[i] for i in batch], [targets[i] for i in batch])
                 norm = math.hypot(*(p.grad for p in params))
-                if not (math.isfinite(loss_value) and math.isfinite(norm)):
-                    return _stop(history, "diverged", _diverged(history, epoch, loss_value, norm))
-                opt.step()  # update: θ ← θ − (a step against ∇L)
-                if not all(math.isfinite(p.data) for p in params):
-                    _restore(params, before)
-                    return _stop(history, "diverged", _diverged(history, epoch, loss_value, norm, True))
+                # update: θ ← θ − (a step against ∇L), only from and to finite numbers
+                refused = _finite_step(opt, params, loss_value, norm)
+                if refused:
+                    return _stop(history, "diverged", _diverged(history, epoch, refused))
                 history._record_update(loss_value, norm, _snapshot(params) if keep_params else None)
                 norms.append(norm)
             history.n_epochs = epoch
@@ -166,9 +162,20 @@ def _stop(history: History, reason: StopReason, message: str) -> History:
     return history
 
 
-def _diverged(history: History, epoch: int, loss_value: float, norm: float, undone: bool = False) -> str:
-    what = "the update made a parameter non-finite; it was undone" if undone else \
-        f"the loss was {loss_value:.4g} and the gradient norm {norm:.4g}; the update was not applied"
+def _finite_step(opt: Any, params: Sequence[Value], loss_value: float, norm: float) -> str:
+    """``opt.step()``, refused when the loss or the gradient is not finite and undone when it
+    makes a parameter non-finite. Returns what went wrong ("" when the step was taken)."""
+    if not (math.isfinite(loss_value) and math.isfinite(norm)):
+        return f"the loss was {loss_value:.4g} and the gradient norm {norm:.4g}; the update was not applied"
+    before = _snapshot(params)
+    opt.step()
+    if not all(math.isfinite(p.data) for p in params):
+        _restore(params, before)
+        return "the update made a parameter non-finite; it was undone"
+    return ""
+
+
+def _diverged(history: History, epoch: int, what: str) -> str:
     return (f"diverged at update {history.n_updates + 1} (epoch {epoch}): {what}, so the parameters "
             f"are the last finite ones (a smaller lr usually helps)")
 
@@ -192,14 +199,6 @@ def _make_loss_and_grad(model: Any, loss_fn: Callable, engine: str) -> LossAndGr
             return out.data
 
         return loss_and_grad
-    try:
-        from .compile import make_loss_and_grad
-    except ModuleNotFoundError as e:
-        if e.name != f"{__package__}.compile":
-            raise
-        raise NotImplementedError(
-            f"engine={engine!r} needs microgradlike.compile, which cannot be imported; use engine='eager'"
-        ) from e
     return make_loss_and_grad(model, loss_fn, engine)
 
 
@@ -259,8 +258,11 @@ def _rows_and_targets(X: Any, y: Any, x_name: str, y_name: str) -> tuple[list, l
     if y_array.ndim == 0 or len(y_array) != len(X_array):
         raise ValueError(f"{x_name} has {len(X_array)} rows but {y_name} has "
                          f"{'no length' if y_array.ndim == 0 else len(y_array)}; they must match")
-    if not np.all(np.isfinite(X_array)):
-        raise ValueError(f"{x_name} contains non-finite numbers (nan or inf)")
+    finite = np.isfinite(X_array)
+    if not finite.all():
+        row = int(np.argwhere(~finite)[0][0])
+        raise ValueError(f"{x_name} contains non-finite numbers (nan or inf): row {row} is "
+                         f"{X_array[row].tolist()!r}")
     if y_array.dtype.kind not in "biuf" or not np.all(np.isfinite(y_array)):
         raise ValueError(f"{y_name} must hold finite numbers, got {y_array.tolist()[:5]!r}...")
     if y_array.dtype.kind == "b":
@@ -276,10 +278,7 @@ def _validation_pair(validation: Any) -> tuple[list, list]:
 
 def _check_settings(lr: float, tol: float, max_epochs: int, batch_size: int | None,
                     patience: int | None, held_out: object, engine: str) -> None:
-    if _number(lr) is None or not 0 < lr < math.inf:
-        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
-    if _number(tol) is None or not tol >= 0:
-        raise ValueError(f"tol must be a number >= 0, got {tol!r}")
+    _check_lr_and_tol(lr, tol)
     for name, count in (("max_epochs", max_epochs), ("batch_size", batch_size), ("patience", patience)):
         if (count is not None or name == "max_epochs") and not _is_positive_int(count):
             raise ValueError(f"{name} must be an int >= 1{'' if name == 'max_epochs' else ' or None'}, "
@@ -288,6 +287,13 @@ def _check_settings(lr: float, tol: float, max_epochs: int, batch_size: int | No
         raise ValueError(f"patience={patience!r} needs a validation set: pass validation=(X_val, y_val)")
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+
+
+def _check_lr_and_tol(lr: float, tol: float) -> None:
+    if _number(lr) is None or not 0 < lr < math.inf:
+        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+    if _number(tol) is None or not tol >= 0:
+        raise ValueError(f"tol must be a number >= 0, got {tol!r}")
 
 
 def _is_positive_int(n: object) -> bool:
@@ -331,10 +337,7 @@ def gradient_descent(f: Callable[..., Value | float], x0: float | Sequence[float
     theta = [_start_number(x0, "x0")] if scalar else [_start_number(x, f"x0[{i}]") for i, x in enumerate(x0)]
     if not theta:
         raise ValueError("x0 is empty: give at least one starting number")
-    if _number(lr) is None or not 0 < lr < math.inf:
-        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
-    if _number(tol) is None or not tol >= 0:
-        raise ValueError(f"tol must be a number >= 0, got {tol!r}")
+    _check_lr_and_tol(lr, tol)
     if not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 0:
         raise ValueError(f"max_steps must be an int >= 0, got {max_steps!r}")
     evaluate = value_and_grad(f)

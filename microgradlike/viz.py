@@ -28,7 +28,7 @@ from typing import Any
 
 import graphviz
 
-from .engine import Value
+from .engine import Value, topological_order
 from .files import write_atomically
 from .plots import plot_decision_boundary, plot_descent, plot_fit_1d, plot_history
 
@@ -141,8 +141,6 @@ class ComputationGraph(graphviz.Digraph):
         return os.fspath(path)
 
 
-
-
 # ---- choosing what to draw ------------------------------------------------------------------
 def _nearest_nodes(root: Value, budget: int) -> tuple[list[Value], int]:
     """The values nearest ``root`` (breadth first) whose drawing fits in ``budget`` graph nodes
@@ -163,14 +161,8 @@ def _nearest_nodes(root: Value, budget: int) -> tuple[list[Value], int]:
             if child not in seen:
                 seen.add(child)
                 queue.append(child)
-    # Count the rest without drawing it: one pass over the graph, no layout.
-    while queue:
-        node = queue.popleft()
-        for child in node.children:
-            if child not in seen:
-                seen.add(child)
-                queue.append(child)
-    return chosen, len(seen)
+    # Values left out are only counted (no layout); if none were, the chosen ones are all of them.
+    return chosen, len(topological_order(root)) if queue else len(chosen)
 
 
 def _named(params: Any) -> dict[Value, str]:

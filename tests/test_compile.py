@@ -218,8 +218,17 @@ def test_bad_functions():
     outside = w + 1  # its constant was never reported to a trace
     with pytest.raises(ValueError, match="computed before trace"):
         trace(lambda x: x * outside, 1.0)
-    with pytest.raises(TypeError, match="iterators"):
-        trace(lambda x: dot(iter([x, w]), iter([w, x])), 1.0)
+
+
+def test_dot_of_iterators_traces_like_lists():
+    w = Value(0.5)
+    tape = trace(lambda x: dot(iter([x, w]), iter([w, x]), 0.25), 1.0)
+    x = Value(-2.0)
+    eager = dot([x, w], [w, x], 0.25)
+    eager.backward()
+    assert tape(-2.0) == eager.data
+    tape.backward()
+    assert tape.grads[0] == x.grad and tape.param_grads[0] == w.grad
 
 
 def test_replay_errors_are_the_engines():

@@ -486,3 +486,31 @@ def test_two_million_node_chain_backward_is_iterative_and_exact() -> None:
     gc.collect()
     assert x.grad == pytest.approx(c**CHAIN_LENGTH, rel=1e-9)  # the interpreter is still alive
     assert time.perf_counter() - start < 60  # generous: ~10 s on a 2-core CI box
+
+
+@pytest.mark.parametrize("make", [
+    lambda x: x * float("nan"),
+    lambda x: float("nan") + x,
+    lambda x: x - np.float64("nan"),
+    lambda x: x ** float("nan"),
+    lambda x: float("nan") / x,
+    lambda x: dot([float("nan")], [x]),
+    lambda x: dot([x], [1.0], float("nan")),
+    lambda x: sum_values([x, float("nan")]),
+])
+def test_a_nan_operand_is_refused_not_propagated(make):
+    with pytest.raises(ValueError, match="nan"):
+        make(Value(2.0))
+
+
+def test_dot_of_unequal_lengths_names_both():
+    with pytest.raises(ValueError, match="2 weights and 3 inputs"):
+        dot([Value(1.0), Value(2.0)], [1.0, 2.0, 3.0])
+
+
+def test_dot_accepts_any_iterables():
+    ws = [Value(2.0), Value(-1.0)]
+    z = dot(iter(ws), (x for x in [3.0, 4.0]), 0.5)
+    assert z.data == 2.0 * 3.0 - 1.0 * 4.0 + 0.5
+    z.backward()
+    assert [w.grad for w in ws] == [3.0, 4.0]

@@ -144,3 +144,18 @@ def test_gradcheck_tolerances_decide() -> None:
 def test_gradcheck_names_the_input_when_given_values() -> None:
     with pytest.raises(AssertionError, match=r"x0 = 2\.0"):
         gradcheck(wrong_square, (Value(2.0),))
+
+
+def nan_slope(x: Value) -> Value:
+    """y = x with a tampered local grad of NaN: backprop reports NaN where the slope is 1."""
+    y = x * 1.0
+    y.local_grads = (math.nan,)
+    return y
+
+
+def test_gradcheck_counts_a_nan_gradient_as_the_worst_even_before_a_finite_error() -> None:
+    def f(a: Value, b: Value) -> Value:
+        return nan_slope(a) + wrong_square(b)  # input 0 is NaN, input 1 is off by b = 4
+
+    with pytest.raises(AssertionError, match=r"input 0 \(x0 = 1\.0\).*gives nan"):
+        gradcheck(f, (1.0, 4.0))

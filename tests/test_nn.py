@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from microgradlike import nn
 from microgradlike.engine import Value, topological_order
 from microgradlike.nn import MLP, Layer, Module, Neuron, SigmoidSum, SigmoidUnit, hard_sigmoid
 
@@ -477,6 +478,53 @@ def test_parameters_not_matching_the_config_are_named(tmp_path):
     assert "missing parameters layers.0.neurons.1.w.0" in message
     assert "unexpected parameters layers.0.neurons.2.w.0" in message
     assert "layers.1.neurons.0.b=nan" in message
+
+
+@pytest.mark.parametrize(
+    ("cls_name", "config"),
+    [
+        ("Neuron", {"nin": 10**12, "activation": "relu"}),
+        ("Layer", {"nin": 2, "nout": 10**12, "activation": "tanh"}),
+        ("MLP", {"nin": 2, "nouts": [10**6, 10**6, 1], "activation": "relu"}),
+        ("SigmoidSum", {"n": 10**12}),
+    ],
+)
+def test_a_huge_config_is_refused_before_any_model_is_built(tmp_path, monkeypatch, cls_name, config):
+    # A hostile file must not make `load` allocate a model far larger than the file itself:
+    # the count the config implies is compared with the file's BEFORE anything is built.
+    def refuse_to_build(seed):
+        raise AssertionError(f"a model was being built for {config!r}")
+
+    state = {**_valid_state(), "class": cls_name, "config": config, "parameters": {"b": 0.0}}
+    monkeypatch.setattr(nn, "_rng", refuse_to_build)
+    _write(tmp_path / "huge.json", json.dumps(state))
+    with pytest.raises(ValueError, match=r"huge\.json.*bad config.*file holds 1\b"):
+        Module.load(tmp_path / "huge.json")
+
+
+@pytest.mark.parametrize(
+    "model",
+    [Neuron(3, seed=0), Layer(2, 4, seed=0), MLP(3, [4, 2, 1], seed=0), MLP(1, [1], seed=0),
+     SigmoidUnit(), SigmoidSum(5, seed=0)],
+    ids=repr,
+)
+def test_the_parameter_count_from_a_config_is_the_built_models(model):
+    assert type(model)._parameter_count(**model.config()) == len(model.parameters())
+
+
+@pytest.mark.parametrize(
+    ("contents", "fragment"),
+    [
+        ('{"config": {"nin": ' + "9" * 5000 + "}}", "not valid JSON"),  # int too long to convert
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ],
+    ids=["long-int", "deep-nesting"],
+)
+def test_json_the_parser_refuses_is_a_value_error_naming_the_file(tmp_path, contents, fragment):
+    _write(tmp_path / "odd.json", contents)
+    with pytest.raises(ValueError, match=r"odd\.json") as info:
+        Module.load(tmp_path / "odd.json")
+    assert fragment in str(info.value)
 
 
 def test_loading_a_file_of_another_class_or_shape_fails(tmp_path):

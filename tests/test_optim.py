@@ -203,3 +203,13 @@ def test_get_optimizer_by_name_class_or_instance():
         get_optimizer(42, params)
     with pytest.raises(NotImplementedError):
         Optimizer(params, lr=0.1).step()
+
+
+def test_adam_without_eps_leaves_a_parameter_that_never_had_a_gradient_alone():
+    # eps = 0 is allowed; with g = 0 so far, m̂ = v̂ = 0 and the step m̂/√v̂ must not be 0/0.
+    still, moving = Value(1.0), Value(0.0)
+    opt = Adam([still, moving], lr=0.1, eps=0.0)
+    moving.grad = 3.0
+    opt.step()
+    assert still.data == 1.0
+    assert moving.data == pytest.approx(-0.1, rel=1e-12)  # m̂/√v̂ = g/|g| = 1

@@ -242,3 +242,38 @@ def test_step_through_without_ipywidgets_says_how_to_install(monkeypatch: pytest
 def test_backward_steps_rejects_non_values() -> None:
     with pytest.raises(TypeError, match=r"3\.0"):
         list(backward_steps(3.0))  # type: ignore[arg-type]
+
+
+FORMS = {  # how the step names a node made from the Value a and the plain number c
+    "a + c": lambda a, c: a + c, "a − c": lambda a, c: a - c, "c − a": lambda a, c: c - a,
+    "a × c": lambda a, c: a * c, "a / c": lambda a, c: a / c, "c / a": lambda a, c: c / a,
+    "a ** c": lambda a, c: a**c, "c ** a": lambda a, c: c**a,
+}
+
+
+def first_line(out: Value) -> str:
+    return next(backward_steps(out)).explain().splitlines()[0]
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("a", [0.0, 1.0, -1.0, 2.0, -3.0, 0.5, -0.7, 0.1, 3.7, 100.0])
+@pytest.mark.parametrize("c", [0.0, 1.0, 2.0, 3.0, -1.0, 0.5, 0.1, -2.5, 10.0, 1 / 3])
+def test_a_constant_operand_is_shown_right_or_not_at_all(form: str, a: float, c: float) -> None:
+    try:
+        out = FORMS[form](Value(a, label="a"), c)
+    except (ValueError, ZeroDivisionError):
+        return  # outside the op's domain
+    line = first_line(out)
+    formula = line.split(" = ")[1]
+    shown = f"{c + 0.0:.6g}"
+    written = form.replace("c", shown if "." in shown or "e" in shown else shown + ".0")
+    # the constant, when printed, is the one the node was made with; else it is called c.
+    # a**0 and 1**a leave the same forward values: then both readings are named.
+    assert written in formula.split(" or ") or (formula == form and "not kept" in line), line
+
+
+def test_a_constant_swallowed_by_rounding_is_not_printed() -> None:
+    for out in (Value(1e20, label="a") + 1.0, Value(100.0, label="a") - 1e-8, 2.0 - Value(1e20, label="a")):
+        line = first_line(out)
+        assert "0.0" not in line.split("=")[1] and "9.99999e-09" not in line, line
+        assert "not kept" in line
