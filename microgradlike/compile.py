@@ -81,25 +81,19 @@ _UNARY = {"neg", "abs", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "softpl
 
 
 class _Recorder:
-    """The engine's constant hook while tracing: remembers the plain numbers nodes don't keep."""
+    """The engine's dot hook while tracing: which operands each dot node multiplied together.
+
+    (Every other plain number an op used is kept on its node: ``node.constant``.)"""
 
     def __init__(self) -> None:
-        self.constants: dict[Value, tuple[float, bool]] = {}
         self.dot_terms: dict[Value, list[tuple]] = {}
 
-    def __call__(self, out: Value, constant: float, constant_first: bool = False,
-                 operands: tuple | None = None) -> None:
-        self.constants[out] = (constant, constant_first)
-        if out.op == "dot":
-            # A dot node keeps its Value children but not which of them were multiplied
-            # together: `engine.dot` hands its (weights, inputs, bias) over for that.
-            if operands is None:
-                raise RuntimeError("trace(): engine.dot did not pass its operands to the hook")
-            self.dot_terms[out] = _dot_terms(*operands, out)
+    def __call__(self, out: Value, weights: Sequence, inputs: Sequence, bias: object) -> None:
+        self.dot_terms[out] = _dot_terms(weights, inputs, bias)
 
 
-def _dot_terms(weights: Any, inputs: Any, bias: Any, out: Value) -> list[tuple]:
-    """Σ's terms of the dot node ``out``, in the order `engine.dot` added them."""
+def _dot_terms(weights: Any, inputs: Any, bias: Any) -> list[tuple]:
+    """The terms of a dot node's Σ, in the order `engine.dot` added them."""
     terms: list[tuple] = []
     for w, x in zip(weights, inputs):
         w_is_value, x_is_value = isinstance(w, Value), isinstance(x, Value)
@@ -340,7 +334,10 @@ def trace(f: Callable[..., Any], *example_args: Any, params: Any = None) -> Tape
     ``f`` receives a Value (or a list of Values) in its place. Every other leaf Value ``f``
     reads (a model's weights, say) becomes a parameter slot, read afresh at each replay;
     ``params`` (a Module, or a list of Values or of (name, Value) pairs) names them and fixes
-    their order. ``f`` must return a Value or a list of Values.
+    their order. ``f`` must return a Value or a list of Values. Everything below its result is
+    replayed from those leaves, nodes made before ``trace`` ran included (each op keeps its
+    plain-number operand, ``node.constant``), except a "dot" made outside, whose pairing of
+    factors only a running trace can see.
 
     Frozen at trace time, as with ``jax.jit``: Python branches on ``.data``, plain numbers
     derived from ``.data``, and indices chosen by data. Ops (relu, abs, ...) are replayed.
@@ -366,12 +363,12 @@ def trace(f: Callable[..., Any], *example_args: Any, params: Any = None) -> Tape
             layout.append((name, len(vs)))
     named = _named_params(params)
     recorder = _Recorder()
-    previous = engine._constant_hook
-    engine._constant_hook = recorder
+    previous = engine._dot_hook
+    engine._dot_hook = recorder
     try:
         result = f(*call_args)
     finally:
-        engine._constant_hook = previous
+        engine._dot_hook = previous
     single = isinstance(result, Value)
     outputs = [result] if single else list(result) if isinstance(result, Sequence) else []
     if not outputs or not all(isinstance(o, Value) for o in outputs):
@@ -463,24 +460,19 @@ def _instruction(node: Value, slot: dict[Value, int], recorder: _Recorder) -> In
                       for t in recorder.dot_terms[node])
         return Instruction("dot", out, args, terms=terms)
     if op == "sum":
-        if node not in recorder.constants:
-            raise _outside(node)
-        return Instruction("sum", out, args, recorder.constants[node][0])
+        return Instruction("sum", out, args, node.constant or 0.0)
     if op in _BINARY and len(args) == 2:
         return Instruction(op, out, args)
     if op in _BINARY and len(args) == 1:
-        if node not in recorder.constants:
-            raise _outside(node)
-        constant, first = recorder.constants[node]
-        return Instruction(_CONSTANT_FORMS[(op, first)], out, args, constant)
+        return Instruction(_CONSTANT_FORMS[(op, node.constant_first)], out, args, node.constant)
     if op in _UNARY and len(args) == 1:
         return Instruction(op, out, args)
     raise NotImplementedError(f"trace() cannot record op {op!r} with {len(args)} children ({node!r})")
 
 
 def _outside(node: Value) -> ValueError:
-    return ValueError(f"{node!r} was computed before trace() ran, so its plain-number operand is "
-                      f"unknown; compute it inside the traced function")
+    return ValueError(f"{node!r} was computed before trace() ran, so which of its operands were "
+                      f"multiplied together is unknown; compute it inside the traced function")
 
 
 # ---- training: the loss and its gradient over a batch -------------------------------------------

@@ -18,7 +18,7 @@ A node is a plain record: ``data``, ``grad``, ``children``, ``local_grads``, ``o
 Two choices keep the engine fast and small without hiding anything:
 
 * plain numbers are never wrapped in nodes: ``x * 3`` has one child, ``x``, whose
-  local derivative is ``3.0``;
+  local derivative is ``3.0`` (the node keeps the 3.0 itself as ``constant``);
 * `dot` makes a neuron's whole pre-activation Σᵢ wᵢ·xᵢ + b a single node.
 """
 
@@ -26,14 +26,15 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .stepper import BackwardStep
 
-__all__ = ["Value", "dot", "is_grad_enabled", "no_grad", "sum_values", "topological_order"]
+__all__ = ["Value", "ValueWithConstant", "dot", "is_grad_enabled", "no_grad", "sum_values",
+           "topological_order"]
 
 # Shared local-gradient tuples: ops whose local derivative is a constant reuse these
 # instead of allocating a tuple per node.
@@ -44,9 +45,9 @@ _ONE_ONE = (1.0, 1.0)
 _ONE_MINUS_ONE = (1.0, -1.0)
 
 _grad_enabled = True
-# Set by `microgradlike.compile.trace` while it records a graph: ops with a plain-number
-# operand report it here, since the node itself keeps only Value children.
-_constant_hook: Callable[..., None] | None = None
+# Set by `microgradlike.compile.trace` while it records a graph: `dot` reports which of its
+# operands it multiplied together, which its node does not keep.
+_dot_hook: Callable[[Value, Sequence, Sequence, object], None] | None = None
 
 
 @contextmanager
@@ -94,9 +95,10 @@ def _checked_number(x: object, what: str) -> float:
 _new = object.__new__
 
 
-def _node(data: float, children: tuple, local_grads: tuple, op: str) -> Value:
+def _node(data: float, children: tuple, local_grads: tuple, op: str,
+          kind: type[Value] | None = None) -> Value:
     """Build an op's result without `Value.__init__`'s checks (the op made ``data``)."""
-    out = _new(Value)
+    out = _new(kind or Value)
     out.data = data
     out.grad = 0.0
     if _grad_enabled:
@@ -109,13 +111,12 @@ def _node(data: float, children: tuple, local_grads: tuple, op: str) -> Value:
     return out
 
 
-def _with_constant(out: Value, constant: float, constant_first: bool = False) -> Value:
-    """Return ``out``, first telling a running trace the plain number it was made with.
-
-    (Machinery for `microgradlike.compile`; when reading for the chain rule, skip it: it
-    returns ``out`` unchanged.)"""
-    if _constant_hook is not None:
-        _constant_hook(out, constant, constant_first)
+def _with_constant(data: float, children: tuple, local_grads: tuple, op: str, constant: float,
+                   constant_first: bool = False) -> Value:
+    """An op's result that also keeps the plain number it was made with (``x + 3`` keeps 3.0)."""
+    out = _node(data, children, local_grads, op, ValueWithConstant)
+    out.constant = constant
+    out.constant_first = constant_first
     return out
 
 
@@ -185,6 +186,11 @@ class Value:
     local_grads: tuple[float, ...]
     op: str
     label: str
+    #: The plain number an op used besides its Value children (``x + 3`` keeps 3.0; a
+    #: "dot" or "sum" node its plain-number part), or None. See `ValueWithConstant`.
+    constant: float | None = None
+    #: True when that number came first: ``2 - x``, ``2 / x``, ``2 ** x``.
+    constant_first: bool = False
 
     def __init__(self, data: float, label: str = "") -> None:
         value = _operand(data)
@@ -215,7 +221,7 @@ class Value:
         b = _operand(other)
         if b is None:
             return NotImplemented
-        return _with_constant(_node(self.data + b, (self,), _ONE, "+"), b)
+        return _with_constant(self.data + b, (self,), _ONE, "+", b)
 
     __radd__ = __add__
 
@@ -226,14 +232,14 @@ class Value:
         b = _operand(other)
         if b is None:
             return NotImplemented
-        return _with_constant(_node(self.data - b, (self,), _ONE, "-"), b)
+        return _with_constant(self.data - b, (self,), _ONE, "-", b)
 
     def __rsub__(self, other: float) -> Value:
         """c − a.  ∂/∂a = −1."""
         c = _operand(other)
         if c is None:
             return NotImplemented
-        return _with_constant(_node(c - self.data, (self,), _MINUS_ONE, "-"), c, True)
+        return _with_constant(c - self.data, (self,), _MINUS_ONE, "-", c, True)
 
     def __mul__(self, other: Value | float) -> Value:
         """a · b.  ∂/∂a = b, ∂/∂b = a."""
@@ -242,7 +248,7 @@ class Value:
         b = _operand(other)
         if b is None:
             return NotImplemented
-        return _with_constant(_node(self.data * b, (self,), (b,), "*"), b)
+        return _with_constant(self.data * b, (self,), (b,), "*", b)
 
     __rmul__ = __mul__
 
@@ -259,7 +265,7 @@ class Value:
             return NotImplemented
         if b == 0:
             raise ZeroDivisionError(f"division by zero: {self!r} / {other!r}")
-        return _with_constant(_node(self.data / b, (self,), (1.0 / b,), "/"), b)
+        return _with_constant(self.data / b, (self,), (1.0 / b,), "/", b)
 
     def __rtruediv__(self, other: float) -> Value:
         """c / a.  ∂/∂a = −c/a²."""
@@ -270,7 +276,7 @@ class Value:
         if a == 0:
             raise ZeroDivisionError(f"division by zero: {other!r} / {self!r}")
         out = c / a
-        return _with_constant(_node(out, (self,), (-out / a,), "/"), c, True)
+        return _with_constant(out, (self,), (-out / a,), "/", c, True)
 
     def __neg__(self) -> Value:
         """−a.  ∂/∂a = −1."""
@@ -302,7 +308,7 @@ class Value:
         if n is None:
             return NotImplemented
         out = _check_power(a, n, self, other)
-        return _with_constant(_node(out, (self,), (_power_derivative(a, n),), "**"), n)
+        return _with_constant(out, (self,), (_power_derivative(a, n),), "**", n)
 
     def __rpow__(self, other: float) -> Value:
         """cᵃ.  ∂/∂a = cᵃ·ln c (needs c > 0, or c = 0 with a > 0)."""
@@ -320,7 +326,7 @@ class Value:
                 f"{other!r} ** {self!r}: the base of a Value exponent must be positive, "
                 f"since ∂/∂exponent = base**exponent · ln(base)"
             )
-        return _with_constant(_node(out, (self,), (local,), "**"), c, True)
+        return _with_constant(out, (self,), (local,), "**", c, True)
 
     # ---- functions --------------------------------------------------------------
     def exp(self) -> Value:
@@ -407,6 +413,14 @@ class Value:
 
 
 
+class ValueWithConstant(Value):
+    """A node made with a plain number as well as Values (``x + 3``, ``2 / x``, a "dot" with a
+    plain-number bias): it also keeps that number, so pictures, explanations and compiled replays
+    show the real one. Only such nodes pay for the two extra slots."""
+
+    __slots__ = ("constant", "constant_first")
+
+
 def dot(weights: Iterable[Value | float], inputs: Iterable[Value | float],
         bias: Value | float = 0.0) -> Value:
     """z = Σᵢ wᵢ·xᵢ + b as ONE node: a neuron's zˡ = Wˡ·aˡ⁻¹ + bˡ.
@@ -444,9 +458,9 @@ def dot(weights: Iterable[Value | float], inputs: Iterable[Value | float],
         b = _checked_number(bias, "bias")
         total += b
         constant += b
-    out = _node(total, tuple(children), tuple(local_grads), "dot")
-    if _constant_hook is not None:  # a trace also needs the pairing, which the node does not keep
-        _constant_hook(out, constant, False, (weights, inputs, bias))
+    out = _with_constant(total, tuple(children), tuple(local_grads), "dot", constant)
+    if _dot_hook is not None:  # a trace also needs the pairing, which the node does not keep
+        _dot_hook(out, weights, inputs, bias)
     return out
 
 
@@ -462,7 +476,7 @@ def sum_values(values: Iterable[Value | float]) -> Value:
             number = _checked_number(v, "term")
             total += number
             constant += number
-    return _with_constant(_node(total, tuple(children), _ONE * len(children), "sum"), constant)
+    return _with_constant(total, tuple(children), _ONE * len(children), "sum", constant)
 
 
 

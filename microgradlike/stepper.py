@@ -20,7 +20,6 @@ reached yet, "so far" for partial sums) and its explanation; `step_through(root)
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -176,74 +175,17 @@ def _forward(name: str, x: float) -> str:
     return f"{name} = {_num(x)} ({name}'s forward value)"
 
 
-def _constant_operand(node: Value) -> tuple[str, float | None] | None:
-    """For an op between one Value a and a plain number c: its form ("a*c", "c/a", ...) and c.
+_FORMS = {("+", False): "a+c", ("-", False): "a-c", ("-", True): "c-a", ("*", False): "a*c",
+          ("/", False): "a/c", ("/", True): "c/a", ("**", False): "a**c", ("**", True): "c**a"}
 
-    A RECONSTRUCTION: the node keeps only its Value child, so c is worked back from the forward
-    values a, out and the recorded local derivative g, then checked by recomputing out:
 
-        a*c: c = g      a+c: c = out − a      a−c: c = a − out      c−a: c = out + a
-        a/c: c = 1/g    c/a: c = out·a        a**c: c = g·a/out (g = c·aᶜ⁻¹)    c**a: c = out^(1/a)
-
-    c is None when the forward values do not pin it down to the 6 digits shown: rounding in
-    the forward op swallowed it (1e20 + 1 == 1e20), or aᶜ at a = 0. The form is None when the
-    op has no such form, or when two forms fit: a**0 and 1**a both give out = 1, g = 0.
-    """
-    if len(node.children) != 1 or node.op not in ("+", "-", "*", "/", "**"):
+def _constant_operand(node: Value) -> tuple[str, float] | None:
+    """For an op between one Value a and a plain number c: its form ("a*c", "c/a", ...) and c,
+    which the node keeps (``node.constant``, ``node.constant_first``)."""
+    if node.constant is None or len(node.children) != 1:
         return None
-    g, ad, od = node.local_grads[0], node.children[0].data, node.data
-    if node.op == "*":
-        return "a*c", g  # the engine records ∂(a·c)/∂a = c exactly
-    if node.op == "+":
-        return "a+c", _unrounded(od - ad, ad, od)
-    if node.op == "-":  # g = 1 for a − c, −1 for c − a
-        return ("a-c", _unrounded(ad - od, ad, od)) if g > 0 else ("c-a", _unrounded(od + ad, ad, od))
-    if node.op == "/":
-        if g != 0 and math.isclose(od, ad * g, rel_tol=1e-9, abs_tol=1e-300):
-            return "a/c", 1 / g  # ∂(a/c)/∂a = 1/c
-        return "c/a", od * ad if math.isfinite(od) else None
-    return _power_form(g, ad, od)
-
-
-def _unrounded(c: float, a: float, out: float) -> float | None:
-    """c = ±(out ∓ a), or None if the rounding of out (half a unit in its last place) could have
-    changed c's 6 shown digits: then the true constant is lost."""
-    if a == 0 or out == 0:
-        return c  # a + c with a = 0 is c itself: no rounding happened
-    return c if math.ulp(max(abs(a), abs(out))) <= 1e-9 * abs(c) else None
-
-
-def _power_form(g: float, a: float, out: float) -> tuple[str, float | None] | None:
-    """The form and constant of a one-child "**" node: aᶜ (g = c·aᶜ⁻¹) or cᵃ (g = cᵃ·ln c)."""
-    if out == 1 and g == 0:
-        return "a**0|1**a", None  # both forms give these forward values
-    if a == 0:
-        if out == 0:  # 0ᶜ = 0 for every c > 0; only g = c·0ᶜ⁻¹ = 1 pins c = 1
-            return "a**c", 1.0 if g == 1 else None
-        return ("c**a", math.exp(g)) if out == 1 and math.isfinite(g) else None  # c⁰ = 1, g = ln c
-    if out == 0:
-        return ("c**a", 0.0) if g == 0 and a > 0 else None  # 0ᵃ for a > 0
-    if not (math.isfinite(out) and math.isfinite(g)):
-        return None
-    n = g * a / out  # ∂(aⁿ)/∂a = n·aⁿ/a recovers the exponent
-    if a < 0 and math.isclose(n, round(n), abs_tol=1e-9):
-        n = float(round(n))  # a negative base only takes whole exponents
-    if _close_power(a, n, out):
-        return "a**c", n
-    if out > 0:
-        c = out ** (1 / a)
-        if _close_power(c, a, out) and c > 0 and math.isclose(g, out * math.log(c), rel_tol=1e-9):
-            return "c**a", c
-    return None
-
-
-def _close_power(base: float, exponent: float, out: float) -> bool:
-    """base**exponent is a real number close to out."""
-    try:
-        power = base**exponent
-    except (OverflowError, ZeroDivisionError):
-        return False
-    return isinstance(power, float) and math.isclose(power, out, rel_tol=1e-9)
+    form = _FORMS.get((node.op, node.constant_first))
+    return None if form is None else (form, node.constant)
 
 
 def local_derivative_explanation(node: Value, i: int, name: Callable[[Value], str]) -> str:
@@ -272,11 +214,11 @@ def local_derivative_explanation(node: Value, i: int, name: Callable[[Value], st
                 return f"1/{b} = 1/{_num(kids[1].data)} = {_num(g)} ({b}'s forward value)"
             return (f"−{out}/{b} = −{_num(od)}/{_num(kids[1].data)} = {_num(g)} "
                     f"(forward values of {out} and {b})")
-        form = _constant_operand(node)
-        if form and form[0] == "a/c":
-            return f"1/c = 1/{_num(form[1])} = {_num(g)} for the constant divisor c"
-        return (f"−{out}/{a} = −{_num(od)}/{_num(ad)} = {_num(g)} "
-                f"({out} = c/{a} for a constant c; forward values)")
+        shape, c = _constant_operand(node) or ("", 0.0)
+        if shape == "a/c":
+            return f"1/c = 1/{_num(c)} = {_num(g)} for the constant divisor c"
+        return (f"−c/{a}² = −{out}/{a} = −{_num(od)}/{_num(ad)} = {_num(g)} "
+                f"with the constant c = {_num(c)} and {_forward(a, ad)}")
     if op == "**":
         if len(kids) == 2:
             n = kids[1]
@@ -285,16 +227,10 @@ def local_derivative_explanation(node: Value, i: int, name: Callable[[Value], st
                         f"(forward values)")
             base = name(kids[0])
             return f"{out}·ln {base} = {_num(od)}·ln {_num(kids[0].data)} = {_num(g)} (forward values)"
-        shape, c = _constant_operand(node) or ("", None)
+        shape, c = _constant_operand(node) or ("", 0.0)
         if shape == "a**c":
-            n = "n" if c is None else f"n = {_num(c)}"
-            return f"n·{a}ⁿ⁻¹ = {_num(g)} with the constant {n} and {_forward(a, ad)}"
-        if shape == "c**a":
-            base = "c" if c is None else f"c = {_num(c)}"
-            return f"{out}·ln c = {_num(g)} with the constant base {base} and {out} = {_num(od)} {_FWD}"
-        if shape:  # a**0 or 1**a
-            return f"{_num(g)}: 0·{a}⁻¹ for {a}**0, or {out}·ln 1 for 1**{a}"
-        return f"{_num(g)} (the local derivative recorded in the forward pass)"
+            return f"n·{a}ⁿ⁻¹ = {_num(g)} with the constant n = {_num(c)} and {_forward(a, ad)}"
+        return f"{out}·ln c = {_num(g)} with the constant base c = {_num(c)} and {out} = {_num(od)} {_FWD}"
     if op == "exp":
         return f"e^{a} = {out} = {_num(od)} (the forward output itself)"
     if op == "log":
@@ -325,7 +261,6 @@ def local_derivative_explanation(node: Value, i: int, name: Callable[[Value], st
 _CONSTANT_FORMS = {
     "a*c": "{a} × {c}", "a+c": "{a} + {c}", "a-c": "{a} − {c}", "c-a": "{c} − {a}",
     "a/c": "{a} / {c}", "c/a": "{c} / {a}", "a**c": "{a} ** {c}", "c**a": "{c} ** {a}",
-    "a**0|1**a": "{a} ** 0.0 or 1.0 ** {a}",
 }
 
 
@@ -338,7 +273,7 @@ def _formula(node: Value, name: Callable[[Value], str]) -> str:
     form = _constant_operand(node)
     if form is not None:  # one Value and one plain number
         shape, c = form
-        return _CONSTANT_FORMS[shape].format(a=kids[0], c="c" if c is None else _num(c))
+        return _CONSTANT_FORMS[shape].format(a=kids[0], c=_num(c))
     if node.op == "neg":
         return f"−{kids[0]}"
     shown = kids if len(kids) <= 6 else [*kids[:5], f"… {len(kids) - 5} more"]
@@ -372,10 +307,6 @@ class BackwardStep:
         L, out = run.loss_name, name(self.node)
         lines = [f"Step {self.index + 1} of {self.total}: {out} = {_formula(self.node, name)} = "
                  f"{_num(self.node.data)}"]
-        form = _constant_operand(self.node)
-        if form is not None and form[1] is None:
-            lines[0] += ("  (the plain number is not kept in the node, and the forward values do "
-                         "not pin it down)")
         if self.node is run.root:
             lines.append(f"  ∂{L}/∂{out} = {_num(self.upstream)}: the seed (how {L} changes with itself)")
         else:

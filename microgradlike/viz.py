@@ -68,6 +68,21 @@ _LEGEND_TEXT = {
 }
 # How an op is written inside its circle (the engine's op names otherwise).
 _OP_SYMBOL = {"*": "×", "/": "÷", "-": "−", "neg": "−x", "**": "xⁿ"}
+
+
+def _op_label(node: Value) -> str:
+    """The op's symbol, with the plain number it used: "+ 1", "2 −", "× 3", "dot + 0.5"."""
+    symbol = _OP_SYMBOL.get(node.op, node.op)
+    c = node.constant
+    if c is None or (c == 0 and node.op in ("dot", "sum")):
+        return symbol
+    if node.op == "**":
+        symbol = "**"
+    if node.op in ("dot", "sum"):
+        return f"{symbol} + {format_number(c)}"
+    return f"{format_number(c)} {symbol}" if node.constant_first else f"{symbol} {format_number(c)}"
+
+
 _IMAGE_FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
 _DOT_SUFFIXES = (".dot", ".gv")
 
@@ -344,7 +359,7 @@ def draw_dot(
         if node.children:
             hidden = sum(1 for c in node.children if c not in drawn)
             op_attrs = {
-                "label": _OP_SYMBOL.get(node.op, node.op),
+                "label": _op_label(node),
                 "shape": "circle",
                 "style": "filled,dashed" if hidden else "filled",
                 "fillcolor": COLORS["op"],

@@ -215,9 +215,20 @@ def test_bad_functions():
     with pytest.raises(TypeError, match="needs a function"):
         trace(3.0, 1.0)
     w = Value(1.0)
-    outside = w + 1  # its constant was never reported to a trace
+    outside = dot([w], [w], 1.0)  # its pairing was never reported to a trace
     with pytest.raises(ValueError, match="computed before trace"):
         trace(lambda x: x * outside, 1.0)
+
+
+def test_a_node_made_before_trace_is_replayed_from_the_leaves():
+    # A node keeps the plain number it was made with, so the tape can replay it too: like
+    # everything below the output, from the parameters' current values.
+    w = Value(1.0)
+    outside = 2 - w  # kept: the constant 2.0, first
+    tape = trace(lambda x: x * outside, 3.0)
+    assert tape(3.0) == 3.0 * (2 - 1.0)
+    w.data = 5.0
+    assert tape(3.0) == 3.0 * (2 - 5.0)
 
 
 def test_dot_of_iterators_traces_like_lists():
@@ -392,11 +403,11 @@ def test_sgd_on_tape_gradients_moves_like_eager():
 
 
 def test_dot_pairing_can_come_from_the_engine():
-    # An engine that hands the recorder dot's operands needs no frame inspection.
+    # engine.dot hands the recorder its operands: the node alone does not say which were paired.
     from microgradlike.compile import _Recorder
 
     w, x = Value(2.0), Value(3.0)
     node = dot([w, w], [x, 4.0], 1.0)
     recorder = _Recorder()
-    recorder(node, 9.0, False, ([w, w], [x, 4.0], 1.0))
+    recorder(node, [w, w], [x, 4.0], 1.0)
     assert recorder.dot_terms[node] == [("mul", w, x), ("scale", w, 4.0), ("const", 1.0)]

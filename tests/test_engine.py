@@ -514,3 +514,28 @@ def test_dot_accepts_any_iterables():
     assert z.data == 2.0 * 3.0 - 1.0 * 4.0 + 0.5
     z.backward()
     assert [w.grad for w in ws] == [3.0, 4.0]
+
+
+@pytest.mark.parametrize(("make", "op", "constant", "first"), [
+    (lambda x: x + 3, "+", 3.0, False),
+    (lambda x: 3 + x, "+", 3.0, False),
+    (lambda x: x - 3, "-", 3.0, False),
+    (lambda x: 3 - x, "-", 3.0, True),
+    (lambda x: x * 3, "*", 3.0, False),
+    (lambda x: x / 3, "/", 3.0, False),
+    (lambda x: 3 / x, "/", 3.0, True),
+    (lambda x: x ** 3, "**", 3.0, False),
+    (lambda x: 3 ** x, "**", 3.0, True),
+    (lambda x: dot([x, 2.0], [4.0, 5.0], 1.5), "dot", 11.5, False),
+    (lambda x: sum_values([x, 4, 0.5]), "sum", 4.5, False),
+])
+def test_a_node_keeps_the_plain_number_it_was_made_with(make, op, constant, first):
+    node = make(Value(2.0))
+    assert (node.op, node.constant, node.constant_first) == (op, constant, first)
+    assert isinstance(node, Value)
+
+
+def test_nodes_of_values_only_keep_no_constant():
+    x, y = Value(2.0), Value(3.0)
+    for node in (x + y, x * y, x / y, x ** y, x.tanh(), -x, x):
+        assert node.constant is None and node.constant_first is False

@@ -344,3 +344,10 @@ def test_plots_say_how_to_install_matplotlib(monkeypatch: pytest.MonkeyPatch) ->
     history = SimpleNamespace(train_loss=[1.0], val_loss=[], update_loss=[1.0])
     with pytest.raises(ImportError, match="pip install matplotlib"):
         plot_history(history)
+
+
+def test_an_op_circle_shows_the_plain_number_it_used():
+    x = Value(2.0, label="x")
+    source = draw_dot((2 - x) * 3 + x ** 2).source
+    for shown in ("2 −", "× 3", "** 2"):
+        assert f'label="{shown}"' in source, shown
