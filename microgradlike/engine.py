@@ -13,7 +13,8 @@ topological order::
     ∂L/∂child += ∂L/∂out · ∂out/∂child
 
 A node is a plain record: ``data``, ``grad``, ``children``, ``local_grads``, ``op``,
-``label``. Print one and you see exactly what backprop will multiply.
+``label``, and for an op that also used a plain number, that ``constant`` (and whether it
+came first, ``constant_first``). Print one and you see exactly what backprop will multiply.
 
 Two choices keep the engine fast and small without hiding anything:
 
@@ -33,8 +34,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .stepper import BackwardStep
 
-__all__ = ["Value", "ValueWithConstant", "dot", "is_grad_enabled", "no_grad", "sum_values",
-           "topological_order"]
+__all__ = ["Value", "dot", "is_grad_enabled", "no_grad", "sum_values", "topological_order"]
 
 # Shared local-gradient tuples: ops whose local derivative is a constant reuse these
 # instead of allocating a tuple per node.
@@ -95,10 +95,9 @@ def _checked_number(x: object, what: str) -> float:
 _new = object.__new__
 
 
-def _node(data: float, children: tuple, local_grads: tuple, op: str,
-          kind: type[Value] | None = None) -> Value:
+def _node(data: float, children: tuple, local_grads: tuple, op: str) -> Value:
     """Build an op's result without `Value.__init__`'s checks (the op made ``data``)."""
-    out = _new(kind or Value)
+    out = _new(Value)
     out.data = data
     out.grad = 0.0
     if _grad_enabled:
@@ -108,13 +107,15 @@ def _node(data: float, children: tuple, local_grads: tuple, op: str,
         out.children = out.local_grads = ()
     out.op = op
     out.label = ""
+    out.constant = None
+    out.constant_first = False
     return out
 
 
 def _with_constant(data: float, children: tuple, local_grads: tuple, op: str, constant: float,
                    constant_first: bool = False) -> Value:
     """An op's result that also keeps the plain number it was made with (``x + 3`` keeps 3.0)."""
-    out = _node(data, children, local_grads, op, ValueWithConstant)
+    out = _node(data, children, local_grads, op)
     out.constant = constant
     out.constant_first = constant_first
     return out
@@ -176,7 +177,7 @@ class Value:
     4.0
     """
 
-    __slots__ = ("data", "grad", "children", "local_grads", "op", "label")
+    __slots__ = ("data", "grad", "children", "local_grads", "op", "label", "constant", "constant_first")
     # numpy must hand `np.float64(2) * v` back to Value.__rmul__, not broadcast over it.
     __array_ufunc__ = None
 
@@ -187,10 +188,11 @@ class Value:
     op: str
     label: str
     #: The plain number an op used besides its Value children (``x + 3`` keeps 3.0; a
-    #: "dot" or "sum" node its plain-number part), or None. See `ValueWithConstant`.
-    constant: float | None = None
+    #: "dot" or "sum" node its plain-number part), or None: pictures, explanations and
+    #: compiled replays show the real number.
+    constant: float | None
     #: True when that number came first: ``2 - x``, ``2 / x``, ``2 ** x``.
-    constant_first: bool = False
+    constant_first: bool
 
     def __init__(self, data: float, label: str = "") -> None:
         value = _operand(data)
@@ -204,6 +206,8 @@ class Value:
         self.local_grads = ()
         self.op = ""
         self.label = label
+        self.constant = None
+        self.constant_first = False
 
     def __repr__(self) -> str:
         parts = [f"data={self.data!r}", f"grad={self.grad!r}"]
@@ -411,14 +415,6 @@ class Value:
             node.grad = 0.0
 
 
-
-
-class ValueWithConstant(Value):
-    """A node made with a plain number as well as Values (``x + 3``, ``2 / x``, a "dot" with a
-    plain-number bias): it also keeps that number, so pictures, explanations and compiled replays
-    show the real one. Only such nodes pay for the two extra slots."""
-
-    __slots__ = ("constant", "constant_first")
 
 
 def dot(weights: Iterable[Value | float], inputs: Iterable[Value | float],
