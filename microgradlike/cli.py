@@ -20,7 +20,7 @@ from .files import write_atomically
 from .nn import MLP
 from .optim import SGD, Adam
 from .plots import plot_decision_boundary, plot_history
-from .train import History, fit
+from .train import ENGINES, History, fit
 from .viz import GraphvizNotInstalled, draw_dot, format_number
 
 _DATASETS = ("moons", "circles", "xor", "spirals")
@@ -81,7 +81,7 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
                           help="rows per update (default: all of them, the full batch)")
     training.add_argument("--seed", type=int, default=0,
                           help="seeds the data, the weights and the shuffling (default: %(default)s)")
-    training.add_argument("--engine", choices=("eager", "tape", "batched"), default="batched",
+    training.add_argument("--engine", choices=ENGINES, default="batched",
                           help="eager builds Value graphs; tape and batched replay a compiled one "
                                "(default: %(default)s)")
     training.add_argument("--progress", action=argparse.BooleanOptionalAction, default=False,
