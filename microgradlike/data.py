@@ -39,13 +39,17 @@ def _is_real(x: object) -> bool:
 
 
 def _check_int(value: object, name: str, minimum: int) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int >= {minimum}, got {type(value).__name__}: {value!r}")
+    if value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
     return int(value)
 
 
 def _check_nonnegative(value: object, name: str) -> float:
-    if not _is_real(value) or not math.isfinite(value) or value < 0:
+    if not _is_real(value):
+        raise TypeError(f"{name} must be a finite number >= 0, got {type(value).__name__}: {value!r}")
+    if not math.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     return float(value)
 

@@ -140,8 +140,6 @@ def test_train_test_split_partitions_the_rows():
 
 @pytest.mark.parametrize(("call", "needle"), [
     (lambda: make_moons(n=0), "n must be"),
-    (lambda: make_moons(n=2.5), "2.5"),
-    (lambda: make_moons(n=True), "True"),
     (lambda: make_circles(noise=-0.1), "-0.1"),
     (lambda: make_xor(noise=float("nan")), "nan"),
     (lambda: make_circles(factor=1.0), "factor"),
@@ -159,5 +157,17 @@ def test_train_test_split_partitions_the_rows():
 ])
 def test_bad_arguments_raise_value_error_naming_the_value(call, needle):
     with pytest.raises(ValueError) as info:
+        call()
+    assert needle in str(info.value)
+
+
+@pytest.mark.parametrize(("call", "needle"), [
+    (lambda: make_moons(n=2.5), "float: 2.5"),
+    (lambda: make_moons(n=True), "bool: True"),
+    (lambda: make_spirals(arms="3"), "str: '3'"),
+    (lambda: make_circles(noise="0.1"), "str: '0.1'"),
+])
+def test_arguments_of_the_wrong_type_raise_type_error_naming_them(call, needle):
+    with pytest.raises(TypeError) as info:
         call()
     assert needle in str(info.value)
