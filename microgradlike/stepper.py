@@ -277,7 +277,8 @@ def _formula(node: Value, name: Callable[[Value], str]) -> str:
     if node.op == "neg":
         return f"−{kids[0]}"
     shown = kids if len(kids) <= 6 else [*kids[:5], f"… {len(kids) - 5} more"]
-    return f"{node.op}({', '.join(shown)})"
+    plain = f" + {_num(node.constant)}" if node.constant else ""  # a dot's or sum's plain-number part
+    return f"{node.op}({', '.join(shown)}){plain}"
 
 
 @dataclass(frozen=True, eq=False)
