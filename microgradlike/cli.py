@@ -329,7 +329,9 @@ def _leaf_grad(root: Value, name: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``train`` and ``graph`` subcommands, each with the function that runs it."""
-    parser = argparse.ArgumentParser(prog="python -m microgradlike", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m microgradlike",
+        description="Train a small network on a toy dataset, or draw the computation graph of an expression.")
     commands = parser.add_subparsers(dest="command", required=True)
     _add_train_parser(commands)
     _add_graph_parser(commands)
