@@ -320,7 +320,7 @@ class BackwardStep:
         if self.index == self.total - 1:
             carried = [(leaf, g) for leaf, g in run.held.items() if g != 0.0]
             if carried:
-                shown = ", ".join(f"{name(leaf)} +{_num(g)}" for leaf, g in carried[:5])
+                shown = ", ".join(f"{name(leaf)} += {_factor(g)}" for leaf, g in carried[:5])
                 more = f" and {len(carried) - 5} more" if len(carried) > 5 else ""
                 lines.append(f"  Last step: leaf grads accumulate, so each adds what it held before "
                              f"({shown}{more})")

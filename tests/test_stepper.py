@@ -195,7 +195,7 @@ def test_explain_mentions_leaf_accumulation_on_the_last_step() -> None:
     w = Value(1.0, label="w")
     w.grad = 0.25
     steps = list((w * 2.0).backward_steps())
-    assert "w +0.25" in steps[-1].explain()
+    assert "w += 0.25" in steps[-1].explain()
     assert w.grad == 2.25
 
 
