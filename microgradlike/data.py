@@ -19,6 +19,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .engine import _number
+
 __all__ = [
     "make_circles",
     "make_moons",
@@ -35,7 +37,7 @@ DEFAULT_KNOTS: tuple[tuple[float, float], ...] = (
 
 
 def _is_real(x: object) -> bool:
-    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+    return _number(x) is not None  # the engine's rule: numpy scalars count, bool does not
 
 
 def _check_int(value: object, name: str, minimum: int) -> int:
