@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from . import codegen, engine
+from .checks import as_real
 from .engine import Value, topological_order
 
 __all__ = ["ENGINES", "Instruction", "LossAndGrad", "Tape", "make_loss_and_grad", "trace"]
@@ -293,7 +294,7 @@ class Tape:
 def _scalar(x: Any, name: str) -> float:
     if isinstance(x, Value):
         return x.data
-    number = engine._number(x)
+    number = as_real(x)
     if number is None:
         raise TypeError(f"{name} must be a number, got {type(x).__name__}: {x!r}")
     return number
@@ -378,7 +379,7 @@ def trace(f: Callable[..., Any], *example_args: Any, params: Any = None) -> Tape
 
 
 def _is_number(x: Any) -> bool:
-    return isinstance(x, Value) or engine._number(x) is not None
+    return isinstance(x, Value) or as_real(x) is not None
 
 
 def _sequence_numbers(name: str, arg: Any) -> list[float]:

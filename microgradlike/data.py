@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .engine import _number
+from .checks import as_real
 
 __all__ = [
     "make_circles",
@@ -37,7 +37,7 @@ DEFAULT_KNOTS: tuple[tuple[float, float], ...] = (
 
 
 def _is_real(x: object) -> bool:
-    return _number(x) is not None  # the engine's rule: numpy scalars count, bool does not
+    return as_real(x) is not None  # the engine's rule: numpy scalars count, bool does not
 
 
 def _check_int(value: object, name: str, minimum: int) -> int:

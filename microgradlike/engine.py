@@ -26,10 +26,11 @@ Two choices keep the engine fast and small without hiding anything:
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
+
+from .checks import as_real, short
 
 if TYPE_CHECKING:
     from .stepper import BackwardStep
@@ -66,19 +67,10 @@ def is_grad_enabled() -> bool:
     return _grad_enabled
 
 
-def _number(x: object) -> float | None:
-    """``x`` as a float if it is a real number (numpy scalars included, bool excluded)."""
-    if type(x) is float:
-        return x
-    if isinstance(x, numbers.Real) and not isinstance(x, bool):
-        return float(x)
-    return None
-
-
 def _operand(x: object) -> float | None:
     """A plain-number operand as a float (None if ``x`` is no number). NaN is refused
     outright: it would silently poison every number computed from it."""
-    value = _number(x)
+    value = as_real(x)
     if value is not None and value != value:  # only NaN is unequal to itself
         raise ValueError(f"expected a number, got {x!r}")
     return value
@@ -197,7 +189,7 @@ class Value:
     def __init__(self, data: float, label: str = "") -> None:
         value = _operand(data)
         if value is None:
-            raise TypeError(f"Value needs a real number, got {type(data).__name__}: {data!r}")
+            raise TypeError(f"Value needs a real number, got {type(data).__name__}: {short(data)}")
         if not isinstance(label, str):
             raise TypeError(f"label must be a str, got {type(label).__name__}: {label!r}")
         self.data = value

@@ -20,7 +20,8 @@ import keyword
 import math
 from collections.abc import Callable, Iterable, Mapping
 
-from .engine import Value, _number
+from .checks import as_real
+from .engine import Value
 
 __all__ = ["FUNCTIONS", "MAX_LENGTH", "parse_bindings", "parse_expression"]
 
@@ -83,7 +84,7 @@ def _check(text: str, tree: ast.Expression, names: Iterable[str]) -> None:
     while stack:
         node = stack.pop()
         if isinstance(node, ast.Constant):
-            if _number(node.value) is None:
+            if as_real(node.value) is None:
                 raise _refuse(text, node, f"constant of type {type(node.value).__name__}")
         elif isinstance(node, ast.Name):
             if node.id not in bound:
@@ -186,7 +187,7 @@ def _leaves(bindings: Mapping[str, float | Value]) -> dict[str, Value]:
         if isinstance(value, Value):
             leaves[name] = value
             continue
-        number = _number(value)
+        number = as_real(value)
         if number is None:
             raise TypeError(f"binding {name!r} must be a number, got {type(value).__name__}: {value!r}")
         leaves[name] = Value(number, label=name)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-from .engine import Value, _number, no_grad
+from .checks import as_real
+from .engine import Value, no_grad
 
 __all__ = ["grad", "gradcheck", "numerical_grad", "value_and_grad"]
 
@@ -24,7 +25,7 @@ def _leaves(xs: Sequence[Value | float]) -> list[Value]:
     """Fresh leaf Values holding the numbers in ``xs`` (a Value contributes its data)."""
     leaves = []
     for i, x in enumerate(xs):
-        number = x.data if isinstance(x, Value) else _number(x)
+        number = x.data if isinstance(x, Value) else as_real(x)
         if number is None:
             raise TypeError(f"argument {i} must be a number or a Value, got {type(x).__name__}: {x!r}")
         leaves.append(Value(number))
@@ -35,7 +36,7 @@ def _scalar_output(f: Function, out: object) -> Value | None:
     """f's output as a Value (None for a plain number, which depends on nothing)."""
     if isinstance(out, Value):
         return out
-    if _number(out) is not None:
+    if as_real(out) is not None:
         return None
     name = getattr(f, "__name__", repr(f))
     raise TypeError(

@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Value, _number, sum_values
+from .checks import as_real
+from .engine import Value, sum_values
 
 __all__ = ["LOSSES", "binary_cross_entropy", "cross_entropy", "get_loss", "hinge", "mse"]
 
@@ -83,7 +84,7 @@ def _value(x: Value | float) -> Value:
 def _target(t: object, i: int, allowed: Callable[[float], bool], allowed_text: str) -> float:
     if isinstance(t, Value):
         t = t.data
-    number = _number(t)
+    number = as_real(t)
     if number is None or not allowed(number):
         raise ValueError(f"target {i} is {t!r}; targets must be {allowed_text}")
     return number
@@ -146,7 +147,7 @@ def cross_entropy(logits_rows: Any, class_ids: Any) -> Value:
         k = len(z)
         if k == 0:
             raise ValueError(f"row {i} of logits_rows is empty")
-        number = _number(y)
+        number = as_real(y)
         if number is None or not (number.is_integer() and 0 <= number < k):
             raise ValueError(f"class id {y!r} of row {i} is not an integer in 0 … {k - 1} ({k} logits)")
         m = max(v.data for v in z)

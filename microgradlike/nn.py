@@ -30,7 +30,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .engine import Value, _number, dot
+from .checks import as_real
+from .engine import Value, dot
 from .files import write_atomically
 
 __all__ = [
@@ -316,7 +317,7 @@ def _saved_parameters(state: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _finite(v: object) -> bool:
-    number = _number(v)  # the engine's rule for a real number: bool is not one
+    number = as_real(v)  # the engine's rule for a real number: bool is not one
     return number is not None and math.isfinite(number)
 
 

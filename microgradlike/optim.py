@@ -13,13 +13,14 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from .engine import Value, _number
+from .checks import as_real
+from .engine import Value
 
 __all__ = ["OPTIMIZERS", "SGD", "Adam", "Optimizer", "get_optimizer"]
 
 
 def _real(x: object, name: str) -> float:
-    number = _number(x)  # the engine's rule for a real number: bool is not one
+    number = as_real(x)  # the engine's rule for a real number: bool is not one
     if number is None:
         raise TypeError(f"{name} must be a number, got {type(x).__name__}: {x!r}")
     return number

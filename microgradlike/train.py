@@ -24,8 +24,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .checks import as_real
 from .compile import LossAndGrad, make_loss_and_grad
-from .engine import Value, _number, no_grad
+from .engine import Value, no_grad
 from .functional import value_and_grad
 from .losses import get_loss
 from .optim import get_optimizer
@@ -290,9 +291,9 @@ def _check_settings(lr: float, tol: float, max_epochs: int, batch_size: int | No
 
 
 def _check_lr_and_tol(lr: float, tol: float) -> None:
-    if _number(lr) is None or not 0 < lr < math.inf:
+    if as_real(lr) is None or not 0 < lr < math.inf:
         raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
-    if _number(tol) is None or not tol >= 0:
+    if as_real(tol) is None or not tol >= 0:
         raise ValueError(f"tol must be a number >= 0, got {tol!r}")
 
 
@@ -333,7 +334,7 @@ def gradient_descent(f: Callable[..., Value | float], x0: float | Sequence[float
     stops being finite ("diverged"; the non-finite θ is not kept). Returns a `Descent`, which
     unpacks as ``x_best, trajectory = gradient_descent(...)``.
     """
-    scalar = _number(x0) is not None
+    scalar = as_real(x0) is not None
     theta = [_start_number(x0, "x0")] if scalar else [_start_number(x, f"x0[{i}]") for i, x in enumerate(x0)]
     if not theta:
         raise ValueError("x0 is empty: give at least one starting number")
@@ -368,7 +369,7 @@ def gradient_descent(f: Callable[..., Value | float], x0: float | Sequence[float
 
 
 def _start_number(x: object, name: str) -> float:
-    number = _number(x.data if isinstance(x, Value) else x)
+    number = as_real(x.data if isinstance(x, Value) else x)
     if number is None:
         raise TypeError(f"{name} must be a number, got {type(x).__name__}: {x!r}")
     if not math.isfinite(number):
