@@ -37,8 +37,8 @@ from collections.abc import Callable
 import numpy as np
 
 from microgradlike import losses
-from microgradlike.compile import make_loss_and_grad
 from microgradlike.data import make_moons
+from microgradlike.engines import make_loss_and_grad
 from microgradlike.nn import MLP
 from microgradlike.optim import SGD
 

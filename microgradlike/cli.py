@@ -15,12 +15,14 @@ import numpy as np
 
 from . import data
 from .engine import Value, no_grad, topological_order
+from .engines import ENGINES
 from .expression import parse_bindings, parse_expression
 from .files import write_atomically
 from .nn import MLP
+from .ops import activations, parser_functions
 from .optim import SGD, Adam
 from .plots import plot_decision_boundary, plot_history
-from .train import ENGINES, History, fit
+from .train import History, fit
 from .viz import GraphvizNotInstalled, draw_dot, format_number
 
 _DATASETS = ("moons", "circles", "xor", "spirals")
@@ -62,7 +64,7 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
     model = parser.add_argument_group("model")
     model.add_argument("--hidden", type=_layer_sizes, default=[16, 16],
                        help="hidden layer widths (default: 16,16)")
-    model.add_argument("--activation", choices=("relu", "tanh", "sigmoid"), default="relu",
+    model.add_argument("--activation", choices=activations(), default="relu",
                        help="hidden-layer activation (default: %(default)s)")
     training = parser.add_argument_group("training")
     training.add_argument("--loss", choices=_LOSS_NAMES, default=None,
@@ -269,7 +271,7 @@ def _add_graph_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "graph", help="draw the computation graph of an expression",
         description="Build the Value graph of EXPRESSION (parsed safely: numbers, bound names, "
-                    "+ - * / **, and tanh exp log sqrt sigmoid relu abs softplus; never eval), run "
+                    f"+ - * / **, and {' '.join(parser_functions())}; never eval), run "
                     "backward, and draw it with each value's data and grad and each edge's local "
                     "derivative. Start an expression that begins with '-' after a '--'.",
         epilog='example: python -m microgradlike graph "tanh(x*w + b)" x=2 w=-3 b=6.88 -o graph.svg',

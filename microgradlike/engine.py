@@ -13,10 +13,15 @@ topological order::
     ∂L/∂child += ∂L/∂out · ∂out/∂child
 
 A node is a plain record: ``data``, ``grad``, ``children``, ``local_grads``, ``op``,
-``label``, and for an op that also used a plain number, that ``constant`` (and whether it
-came first, ``constant_first``). Print one and you see exactly what backprop will multiply.
+``label``, and for an op that also used a plain number, that ``constant`` and its ``layout``
+(``"ac"`` for ``x - 3``, ``"ca"`` for ``3 - x``; a ``dot`` node's layout says which factor
+multiplied which). Print one and you see exactly what backprop will multiply.
 
-Two choices keep the engine fast and small without hiding anything:
+The ops themselves — each with its formula, its local derivatives, its domain — are the table in
+`microgradlike.ops`: read it as the list of what a Value can do. The methods (``__mul__``,
+``tanh``, …) are written from that table when this module is imported; ``method_source("tanh")``
+prints one, and ``help(Value.tanh)`` gives its formula. Two choices keep the engine fast and
+small without hiding anything:
 
 * plain numbers are never wrapped in nodes: ``x * 3`` has one child, ``x``, whose
   local derivative is ``3.0`` (the node keeps the 3.0 itself as ``constant``);
@@ -25,48 +30,57 @@ Two choices keep the engine fast and small without hiding anything:
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import ast
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
+from . import formulas
 from .checks import as_real, short
+from .ops import OPS, Op
 
 if TYPE_CHECKING:
     from .stepper import BackwardStep
 
-__all__ = ["Value", "dot", "is_grad_enabled", "no_grad", "sum_values", "topological_order"]
+__all__ = ["Value", "dot", "is_grad_enabled", "method_source", "no_grad", "node_names", "sum_values",
+           "topological_order"]
 
-# Shared local-gradient tuples: ops whose local derivative is a constant reuse these
-# instead of allocating a tuple per node.
-_ONE = (1.0,)
-_ZERO = (0.0,)
-_MINUS_ONE = (-1.0,)
-_ONE_ONE = (1.0, 1.0)
-_ONE_MINUS_ONE = (1.0, -1.0)
 
-_grad_enabled = True
-# Set by `microgradlike.compile.trace` while it records a graph: `dot` reports which of its
-# operands it multiplied together, which its node does not keep.
-_dot_hook: Callable[[Value, Sequence, Sequence, object], None] | None = None
+# ---- grad mode: on or off for each thread (and each asyncio task) on its own ----------------------
+_grad_enabled: ContextVar[bool] = ContextVar("microgradlike_grad_enabled", default=True)
+# How many no_grad() blocks are open in any thread. While it is 0 (nearly always), grad is on
+# everywhere and building a node needs no context lookup.
+_open_no_grad = 0
+_open_no_grad_lock = threading.Lock()
 
 
 @contextmanager
 def no_grad() -> Iterator[None]:
-    """Inside this block operations compute values but build no graph (no children)."""
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, False
+    """Inside this block operations compute values but build no graph (no children).
+
+    The switch is per thread and per asyncio task, as in PyTorch: another thread keeps building
+    graphs while this one is inside ``no_grad()``.
+    """
+    global _open_no_grad
+    token = _grad_enabled.set(False)
+    with _open_no_grad_lock:
+        _open_no_grad += 1
     try:
         yield
     finally:
-        _grad_enabled = previous
+        with _open_no_grad_lock:
+            _open_no_grad -= 1
+        _grad_enabled.reset(token)
 
 
 def is_grad_enabled() -> bool:
-    """False inside `no_grad()`."""
-    return _grad_enabled
+    """False inside `no_grad()` (in this thread)."""
+    return _grad_enabled.get()
 
 
+# ---- building nodes ------------------------------------------------------------------------------
 def _operand(x: object) -> float | None:
     """A plain-number operand as a float (None if ``x`` is no number). NaN is refused
     outright: it would silently poison every number computed from it."""
@@ -80,7 +94,7 @@ def _checked_number(x: object, what: str) -> float:
     """``x`` as a float, or a TypeError that names what ``x`` was meant to be."""
     value = _operand(x)
     if value is None:
-        raise TypeError(f"{what} must be a Value or a real number, got {type(x).__name__}: {x!r}")
+        raise TypeError(f"{what} must be a Value or a real number, got {type(x).__name__}: {short(x)}")
     return value
 
 
@@ -92,71 +106,25 @@ def _node(data: float, children: tuple, local_grads: tuple, op: str) -> Value:
     out = _new(Value)
     out.data = data
     out.grad = 0.0
-    if _grad_enabled:
+    if _open_no_grad and not _grad_enabled.get():
+        out.children = out.local_grads = ()
+    else:
         out.children = children
         out.local_grads = local_grads
-    else:
-        out.children = out.local_grads = ()
     out.op = op
     out.label = ""
     out.constant = None
-    out.constant_first = False
+    out.layout = ""
     return out
 
 
 def _with_constant(data: float, children: tuple, local_grads: tuple, op: str, constant: float,
-                   constant_first: bool = False) -> Value:
+                   layout: str) -> Value:
     """An op's result that also keeps the plain number it was made with (``x + 3`` keeps 3.0)."""
     out = _node(data, children, local_grads, op)
     out.constant = constant
-    out.constant_first = constant_first
+    out.layout = layout
     return out
-
-
-def _power(a: float, n: float) -> float:
-    """a**n for real a, n, giving ±inf on overflow as IEEE floats do (Python raises)."""
-    try:
-        return a**n
-    except OverflowError:
-        odd = n.is_integer() and int(n) % 2 == 1
-        return -math.inf if (a < 0 and odd) else math.inf
-
-
-def _check_power(base: float, exponent: float, shown_base: object, shown_exp: object) -> float:
-    """base**exponent as a real number, or the precise error why it is not one."""
-    if base < 0 and not exponent.is_integer():
-        raise ValueError(
-            f"{shown_base!r} ** {shown_exp!r}: a negative base to a non-integer power "
-            f"is not a real number"
-        )
-    if base == 0 and exponent < 0:
-        raise ZeroDivisionError(f"{shown_base!r} ** {shown_exp!r}: zero to a negative power")
-    return _power(base, exponent)
-
-
-def _power_derivative(a: float, n: float) -> float:
-    """d(aⁿ)/da = n·aⁿ⁻¹, with its limits at a = 0 (0 for n = 0, ∞ for 0 < n < 1)."""
-    if n == 0:
-        return 0.0
-    if a == 0 and n < 1:
-        return math.inf
-    return n * _power(a, n - 1)
-
-
-def _exp(a: float) -> float:
-    """eᵃ, giving inf instead of raising OverflowError past a ≈ 709.78."""
-    try:
-        return math.exp(a)
-    except OverflowError:
-        return math.inf
-
-
-def _sigmoid(a: float) -> float:
-    """σ(a) = 1 / (1 + e⁻ᵃ), evaluated so that no exp can overflow."""
-    if a >= 0:
-        return 1.0 / (1.0 + math.exp(-a))
-    e = math.exp(a)
-    return e / (1.0 + e)
 
 
 class Value:
@@ -169,7 +137,7 @@ class Value:
     4.0
     """
 
-    __slots__ = ("data", "grad", "children", "local_grads", "op", "label", "constant", "constant_first")
+    __slots__ = ("data", "grad", "children", "local_grads", "op", "label", "constant", "layout")
     # numpy must hand `np.float64(2) * v` back to Value.__rmul__, not broadcast over it.
     __array_ufunc__ = None
 
@@ -183,15 +151,18 @@ class Value:
     #: "dot" or "sum" node its plain-number part), or None: pictures, explanations and
     #: compiled replays show the real number.
     constant: float | None
-    #: True when that number came first: ``2 - x``, ``2 / x``, ``2 ** x``.
-    constant_first: bool
+    #: Where the operands sat: "ac" (Value first: x − 3), "ca" (number first: 3 − x); for "dot",
+    #: one letter per term of Σ wᵢ·xᵢ, "p" (a pair of Values: two children, w then x), "w" or "x"
+    #: (only that factor is a Value: one child, its partner the plain number in local_grads),
+    #: "c" (two plain numbers, in ``constant``), then "b" if the bias is a Value. "" otherwise.
+    layout: str
 
     def __init__(self, data: float, label: str = "") -> None:
         value = _operand(data)
         if value is None:
             raise TypeError(f"Value needs a real number, got {type(data).__name__}: {short(data)}")
         if not isinstance(label, str):
-            raise TypeError(f"label must be a str, got {type(label).__name__}: {label!r}")
+            raise TypeError(f"label must be a str, got {type(label).__name__}: {short(label)}")
         self.data = value
         self.grad = 0.0
         self.children = ()
@@ -199,7 +170,7 @@ class Value:
         self.op = ""
         self.label = label
         self.constant = None
-        self.constant_first = False
+        self.layout = ""
 
     def __repr__(self) -> str:
         parts = [f"data={self.data!r}", f"grad={self.grad!r}"]
@@ -209,164 +180,8 @@ class Value:
             parts.append(f"label={self.label!r}")
         return f"Value({', '.join(parts)})"
 
-    # ---- arithmetic -------------------------------------------------------------
-    def __add__(self, other: Value | float) -> Value:
-        """a + b.  ∂/∂a = 1, ∂/∂b = 1."""
-        if isinstance(other, Value):
-            return _node(self.data + other.data, (self, other), _ONE_ONE, "+")
-        b = _operand(other)
-        if b is None:
-            return NotImplemented
-        return _with_constant(self.data + b, (self,), _ONE, "+", b)
-
-    __radd__ = __add__
-
-    def __sub__(self, other: Value | float) -> Value:
-        """a − b.  ∂/∂a = 1, ∂/∂b = −1."""
-        if isinstance(other, Value):
-            return _node(self.data - other.data, (self, other), _ONE_MINUS_ONE, "-")
-        b = _operand(other)
-        if b is None:
-            return NotImplemented
-        return _with_constant(self.data - b, (self,), _ONE, "-", b)
-
-    def __rsub__(self, other: float) -> Value:
-        """c − a.  ∂/∂a = −1."""
-        c = _operand(other)
-        if c is None:
-            return NotImplemented
-        return _with_constant(c - self.data, (self,), _MINUS_ONE, "-", c, True)
-
-    def __mul__(self, other: Value | float) -> Value:
-        """a · b.  ∂/∂a = b, ∂/∂b = a."""
-        if isinstance(other, Value):
-            return _node(self.data * other.data, (self, other), (other.data, self.data), "*")
-        b = _operand(other)
-        if b is None:
-            return NotImplemented
-        return _with_constant(self.data * b, (self,), (b,), "*", b)
-
-    __rmul__ = __mul__
-
-    def __truediv__(self, other: Value | float) -> Value:
-        """a / b.  ∂/∂a = 1/b, ∂/∂b = −a/b² (stored as −out/b, the same number)."""
-        if isinstance(other, Value):
-            b = other.data
-            if b == 0:
-                raise ZeroDivisionError(f"division by zero: {self!r} / {other!r}")
-            out = self.data / b  # a / b, not a · (1/b): that can be off by one rounding
-            return _node(out, (self, other), (1.0 / b, -out / b), "/")
-        b = _operand(other)
-        if b is None:
-            return NotImplemented
-        if b == 0:
-            raise ZeroDivisionError(f"division by zero: {self!r} / {other!r}")
-        return _with_constant(self.data / b, (self,), (1.0 / b,), "/", b)
-
-    def __rtruediv__(self, other: float) -> Value:
-        """c / a.  ∂/∂a = −c/a²."""
-        c = _operand(other)
-        if c is None:
-            return NotImplemented
-        a = self.data
-        if a == 0:
-            raise ZeroDivisionError(f"division by zero: {other!r} / {self!r}")
-        out = c / a
-        return _with_constant(out, (self,), (-out / a,), "/", c, True)
-
-    def __neg__(self) -> Value:
-        """−a.  ∂/∂a = −1."""
-        return _node(-self.data, (self,), _MINUS_ONE, "neg")
-
-    def __abs__(self) -> Value:
-        """|a|.  ∂/∂a = sign(a), taken as 0 at a = 0 (as PyTorch does)."""
-        a = self.data
-        local = _ONE if a > 0 else _MINUS_ONE if a < 0 else _ZERO
-        return _node(abs(a), (self,), local, "abs")
-
-    def __pow__(self, other: Value | float) -> Value:
-        """aⁿ.  ∂/∂a = n·aⁿ⁻¹;  with a Value exponent also ∂/∂n = aⁿ·ln a (needs a > 0)."""
-        a = self.data
-        if isinstance(other, Value):
-            n = other.data
-            out = _check_power(a, n, self, other)
-            if a > 0:
-                d_exponent = out * math.log(a)
-            elif a == 0 and n > 0:
-                d_exponent = 0.0  # the limit of aⁿ·ln a as a → 0⁺
-            else:
-                raise ValueError(
-                    f"{self!r} ** {other!r}: with a Value exponent the base must be positive, "
-                    f"since ∂/∂exponent = base**exponent · ln(base); use a number exponent"
-                )
-            return _node(out, (self, other), (_power_derivative(a, n), d_exponent), "**")
-        n = _operand(other)
-        if n is None:
-            return NotImplemented
-        out = _check_power(a, n, self, other)
-        return _with_constant(out, (self,), (_power_derivative(a, n),), "**", n)
-
-    def __rpow__(self, other: float) -> Value:
-        """cᵃ.  ∂/∂a = cᵃ·ln c (needs c > 0, or c = 0 with a > 0)."""
-        c = _operand(other)
-        if c is None:
-            return NotImplemented
-        a = self.data
-        out = _check_power(c, a, other, self)
-        if c > 0:
-            local = out * math.log(c)
-        elif c == 0 and a > 0:
-            local = 0.0
-        else:
-            raise ValueError(
-                f"{other!r} ** {self!r}: the base of a Value exponent must be positive, "
-                f"since ∂/∂exponent = base**exponent · ln(base)"
-            )
-        return _with_constant(out, (self,), (local,), "**", c, True)
-
-    # ---- functions --------------------------------------------------------------
-    def exp(self) -> Value:
-        """eᵃ.  ∂/∂a = eᵃ (the output itself). Overflows to inf, never raises."""
-        out = _exp(self.data)
-        return _node(out, (self,), (out,), "exp")
-
-    def log(self) -> Value:
-        """ln a.  ∂/∂a = 1/a. Defined for a > 0 only."""
-        a = self.data
-        if a <= 0:
-            raise ValueError(f"log({a!r}): log is only defined for positive numbers ({self!r})")
-        return _node(math.log(a), (self,), (1.0 / a,), "log")
-
-    def sqrt(self) -> Value:
-        """√a.  ∂/∂a = 1/(2√a) (∞ at a = 0). Defined for a ≥ 0 only."""
-        a = self.data
-        if a < 0:
-            raise ValueError(f"sqrt({a!r}): sqrt is only defined for numbers >= 0 ({self!r})")
-        out = math.sqrt(a)
-        return _node(out, (self,), (0.5 / out if out > 0 else math.inf,), "sqrt")
-
-    def tanh(self) -> Value:
-        """tanh a.  ∂/∂a = 1 − tanh²a."""
-        t = math.tanh(self.data)
-        return _node(t, (self,), (1.0 - t * t,), "tanh")
-
-    def sigmoid(self) -> Value:
-        """σ(a) = 1/(1 + e⁻ᵃ).  ∂/∂a = σ(a)·(1 − σ(a))."""
-        s = _sigmoid(self.data)
-        return _node(s, (self,), (s * (1.0 - s),), "sigmoid")
-
-    def relu(self) -> Value:
-        """max(0, a).  ∂/∂a = 1 if a > 0 else 0 (so relu'(0) = 0, as in PyTorch)."""
-        a = self.data
-        if a > 0:
-            return _node(a, (self,), _ONE, "relu")
-        return _node(0.0, (self,), _ZERO, "relu")
-
-    def softplus(self) -> Value:
-        """ln(1 + eᵃ), computed as max(a, 0) + ln(1 + e^−|a|).  ∂/∂a = σ(a)."""
-        a = self.data
-        out = max(a, 0.0) + math.log1p(math.exp(-abs(a)))
-        return _node(out, (self,), (_sigmoid(a),), "softplus")
+    # The ops (+ − × / ** neg abs exp log sqrt tanh sigmoid relu softplus sin cos) are added
+    # below, from the table in microgradlike.ops.
 
     # ---- backpropagation --------------------------------------------------------
     def backward(self) -> None:
@@ -407,38 +222,38 @@ class Value:
             node.grad = 0.0
 
 
-
-
 def dot(weights: Iterable[Value | float], inputs: Iterable[Value | float],
         bias: Value | float = 0.0) -> Value:
     """z = Σᵢ wᵢ·xᵢ + b as ONE node: a neuron's zˡ = Wˡ·aˡ⁻¹ + bˡ.
 
     ∂z/∂wᵢ = xᵢ,  ∂z/∂xᵢ = wᵢ,  ∂z/∂b = 1.
-    Plain numbers count in z but are not children (they need no gradient).
+    Plain numbers count in z but are not children (they need no gradient). The node's
+    ``layout`` records which factor multiplied which (see `Value.layout`).
     """
-    total = 0.0
-    constant = 0.0  # the part of z made of plain numbers only
-    children: list[Value] = []
-    local_grads: list[float] = []
     weights = weights if isinstance(weights, (list, tuple)) else list(weights)
     inputs = inputs if isinstance(inputs, (list, tuple)) else list(inputs)
     if len(weights) != len(inputs):
         raise ValueError(f"dot needs as many weights as inputs, got {len(weights)} weights "
                          f"and {len(inputs)} inputs")
+    total = 0.0
+    constant = 0.0  # the part of z made of plain numbers only
+    children: list[Value] = []
+    local_grads: list[float] = []
     for w, x in zip(weights, inputs):
         w_is_value, x_is_value = isinstance(w, Value), isinstance(x, Value)
         wd = w.data if w_is_value else _checked_number(w, "weight")
         xd = x.data if x_is_value else _checked_number(x, "input")
         total += wd * xd
-        if not (w_is_value or x_is_value):
-            constant += wd * xd
         if w_is_value:
             children.append(w)
             local_grads.append(xd)
         if x_is_value:
             children.append(x)
             local_grads.append(wd)
-    if isinstance(bias, Value):
+        elif not w_is_value:
+            constant += wd * xd
+    bias_is_value = isinstance(bias, Value)
+    if bias_is_value:
         total += bias.data
         children.append(bias)
         local_grads.append(1.0)
@@ -446,10 +261,40 @@ def dot(weights: Iterable[Value | float], inputs: Iterable[Value | float],
         b = _checked_number(bias, "bias")
         total += b
         constant += b
-    out = _with_constant(total, tuple(children), tuple(local_grads), "dot", constant)
-    if _dot_hook is not None:  # a trace also needs the pairing, which the node does not keep
-        _dot_hook(out, weights, inputs, bias)
-    return out
+    return _with_constant(total, tuple(children), tuple(local_grads), "dot", constant,
+                          _dot_layout(weights, inputs, children, bias_is_value))
+
+
+def _dot_layout(weights: Sequence, inputs: Sequence, children: list[Value], bias_is_value: bool) -> str:
+    """The layout of a dot node (see `Value.layout`): one letter per term, "b" for a Value bias.
+
+    The three common shapes are recognised from the children without a second pass: every
+    term a pair of Values (a hidden layer), every weight a Value times a plain input (a first
+    layer), or the reverse. Anything else is spelled out term by term."""
+    n, k = len(weights), len(children) - bias_is_value
+    if k == 2 * n:
+        kind = "p"
+    elif k == n and children[:n] == list(weights):  # identity: Value has no __eq__
+        kind = "w"
+    elif k == n and children[:n] == list(inputs):
+        kind = "x"
+    else:
+        kind = ""
+    key = (kind, n, bias_is_value)
+    layout = _LAYOUTS.get(key) if kind else None
+    if layout is None:
+        if kind:
+            layout = kind * n
+        else:
+            layout = "".join(("p" if isinstance(x, Value) else "w") if isinstance(w, Value)
+                             else ("x" if isinstance(x, Value) else "c") for w, x in zip(weights, inputs))
+        layout += "b" if bias_is_value else ""
+        if kind:
+            _LAYOUTS[key] = layout  # one shared string per common shape
+    return layout
+
+
+_LAYOUTS: dict[tuple[str, int, bool], str] = {}
 
 
 def sum_values(values: Iterable[Value | float]) -> Value:
@@ -464,8 +309,7 @@ def sum_values(values: Iterable[Value | float]) -> Value:
             number = _checked_number(v, "term")
             total += number
             constant += number
-    return _with_constant(total, tuple(children), _ONE * len(children), "sum", constant)
-
+    return _with_constant(total, tuple(children), (1.0,) * len(children), "sum", constant, "")
 
 
 def topological_order(root: Value) -> list[Value]:
@@ -490,3 +334,149 @@ def topological_order(root: Value) -> list[Value]:
                     visited.add(child)
                     order.append(child)
     return order
+
+
+def node_names(root: Value, order: list[Value] | None = None) -> dict[Value, str]:
+    """A name for every node below ``root``: its label, or "n<k>" with k its position in
+    `topological_order` (the names pictures and step explanations share)."""
+    order = topological_order(root) if order is None else order
+    return {node: node.label or f"n{k}" for k, node in enumerate(order)}
+
+
+# ---- the ops: Value methods written from the table in microgradlike.ops -------------------------
+def refuse(op: str, check: int, a: object, b: object = None) -> Exception:
+    """The error of ``OPS[op].checks[check]``, naming the operands ``a`` and ``b`` as given."""
+    rule = OPS[op].checks[check]
+    return rule.error(rule.message.format(a=short(a), b=short(b)))
+
+
+_SOURCES: dict[str, str] = {}
+_NAMESPACE: dict[str, object] = {
+    **formulas.NAMESPACES["float"], "Value": Value, "_node": _node, "_with_constant": _with_constant,
+    "_operand": _operand, "_refuse": refuse,
+}
+
+
+def _shared(derivatives: str) -> str:
+    """The local-derivatives tuple as source. A tuple of constants is made once and shared by
+    every node (``(1.0, 1.0)`` for +); a one-operand branch between constants picks a shared
+    tuple (relu: ``(1.0,)`` or ``(0.0,)``). Saves a tuple per node."""
+    tree = ast.parse(derivatives, mode="eval").body
+    assert isinstance(tree, ast.Tuple)
+    numbers = [_number(e) for e in tree.elts]
+    if all(n is not None for n in numbers):
+        return _constant_tuple(tuple(numbers))  # type: ignore[arg-type]
+    if len(tree.elts) == 1 and _constant_branches(tree.elts[0]):
+        return f"({_pick(tree.elts[0])})"
+    return derivatives
+
+
+def _constant_tuple(values: tuple[float, ...]) -> str:
+    name = "_K" + "_".join(repr(v).replace("-", "m").replace(".", "p") for v in values)
+    _NAMESPACE[name] = values
+    return name
+
+
+def _constant_branches(node: ast.expr) -> bool:
+    if isinstance(node, ast.IfExp):
+        return _constant_branches(node.body) and _constant_branches(node.orelse)
+    return _number(node) is not None
+
+
+def _number(node: ast.expr) -> float | None:
+    """A number written in the source (``2.0``, ``(-1.0)``), else None."""
+    try:
+        value = ast.literal_eval(node)
+    except ValueError:
+        return None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _pick(node: ast.expr) -> str:
+    if isinstance(node, ast.IfExp):
+        return f"{_pick(node.body)} if {ast.unparse(node.test)} else {_pick(node.orelse)}"
+    return _constant_tuple((_number(node),))  # type: ignore[arg-type]
+
+
+def _one_operand_result(forward: str, derivative: str, name: str) -> list[str]:
+    """``out = …; return _node(…)``; when the result and its derivative branch on the same test
+    (relu: ``a if a > 0 else 0.0`` and ``1.0 if a > 0 else 0.0``), the test is made once."""
+    f, d = (ast.parse(text, mode="eval").body for text in (forward, derivative))
+    if isinstance(f, ast.IfExp) and isinstance(d, ast.IfExp) and ast.dump(f.test) == ast.dump(d.test):
+        when_true = _one_operand_result(ast.unparse(f.body), ast.unparse(d.body), name)
+        return [f"if {ast.unparse(f.test)}:", *("    " + line for line in when_true),
+                *_one_operand_result(ast.unparse(f.orelse), ast.unparse(d.orelse), name)]
+    return [f"out = {forward}", f"return _node(out, (self,), {_shared(f'({derivative},)')}, {name!r})"]
+
+
+def _checks(op: Op, names: dict[str, str | float], shown: str, plain: str) -> list[str]:
+    """The domain checks as source; ``plain`` names the operand that is a plain number, if any."""
+    lines = []
+    for k, rule in enumerate(op.checks):
+        if plain and rule.only_if_value == plain:
+            continue
+        failed = formulas.render(f"not ({rule.condition})", "float", names)
+        if failed != "False":
+            lines += [f"if {failed}:", f"    raise _refuse({op.name!r}, {k}, {shown})"]
+    return lines
+
+
+def _method_source(op: Op) -> str:
+    """The Python of ``op``'s Value method(s), as compiled into `Value`."""
+    def render(formula: str) -> str:
+        return formulas.render(formula, "float", {"a": "a", "b": "b", "out": "out"})
+
+    forward = render(op.forward)
+    derivs = [render(d) for d in op.derivatives]
+    math_text = "; ".join(f"∂/∂{v} = {d}" for v, d in zip("ab", op.derivatives))
+    doc = f'"""{op.math}.  {math_text}.{"  " + op.kink if op.kink else ""}"""'
+    indent = "    "
+    if op.arity == 1:
+        body = ["a = self.data", *_checks(op, {"a": "a"}, "self", ""),
+                *_one_operand_result(forward, derivs[0], op.name)]
+        return "\n".join([f"def {op.method}(self):", indent + doc, *(indent + line for line in body)])
+    both = f"({derivs[0]}, {derivs[1]})"
+    lines = [
+        f"def {op.method}(self, other):", doc, "a = self.data", "if isinstance(other, Value):",
+        *(indent + line for line in ["b = other.data", *_checks(op, {"a": "a", "b": "b"}, "self, other", ""),
+                                     f"out = {forward}",
+                                     f"return _node(out, (self, other), {_shared(both)}, {op.name!r})"]),
+        "b = _operand(other)", "if b is None:", "    return NotImplemented",
+        *_checks(op, {"a": "a", "b": "b"}, "self, other", "b"), f"out = {forward}",
+        f"return _with_constant(out, (self,), {_shared(f'({derivs[0]},)')}, {op.name!r}, b, 'ac')",
+    ]
+    reflected = [
+        f"def {op.reflected}(self, other):", doc, "a = _operand(other)", "if a is None:",
+        "    return NotImplemented", "b = self.data", *_checks(op, {"a": "a", "b": "b"}, "other, self", "a"),
+        f"out = {forward}",
+        f"return _with_constant(out, (self,), {_shared(f'({derivs[1]},)')}, {op.name!r}, a, 'ca')",
+    ]
+    return "\n".join([lines[0], *(indent + line for line in lines[1:]), "",
+                      reflected[0], *(indent + line for line in reflected[1:])])
+
+
+def _define_ops() -> None:
+    for op in OPS.values():
+        source = _method_source(op)
+        namespace = dict(_NAMESPACE)
+        exec(compile(source, f"<microgradlike op {op.name}>", "exec"), namespace)  # our own text only
+        for name in (op.method, op.reflected):
+            if name:
+                method = namespace[name]
+                method.__qualname__ = f"Value.{name}"
+                setattr(Value, name, method)
+                _SOURCES[name] = source
+                if name in _NAMESPACE:  # `def log` rebound the math function `log` the method calls
+                    namespace[name] = _NAMESPACE[name]
+        _SOURCES[op.name] = source
+
+
+def method_source(name: str) -> str:
+    """The Python source written from the op table for an op (``"tanh"``, ``"*"``) or a Value
+    method (``"__mul__"``): what runs when you call it."""
+    if name not in _SOURCES:
+        raise ValueError(f"no op or method {name!r}; ops: {', '.join(OPS)}")
+    return _SOURCES[name]
+
+
+_define_ops()

@@ -4,7 +4,8 @@ The text is parsed by Python's `ast` into a syntax tree, and only a whitelist is
 
 * numbers (``2``, ``-3.5``, ``1e-3``) and names given values in ``bindings``;
 * ``+ - * / **`` and unary ``-``/``+``;
-* one-argument calls to the engine's functions: tanh exp log sqrt sigmoid relu abs softplus.
+* one-argument calls to the functions of the op table (`FUNCTIONS`: tanh, exp, log, sqrt,
+  sigmoid, relu, abs, softplus, sin, cos, ...).
 
 Anything else — attribute access, subscripts, lambdas, comprehensions, keyword arguments,
 strings, unknown names such as ``__import__`` — is refused with a one-line ValueError naming the
@@ -22,19 +23,14 @@ from collections.abc import Callable, Iterable, Mapping
 
 from .checks import as_real
 from .engine import Value
+from .ops import OPS, parser_functions
 
 __all__ = ["FUNCTIONS", "MAX_LENGTH", "parse_bindings", "parse_expression"]
 
-#: The functions an expression may call, each with one argument.
+#: The functions an expression may call, each with one argument: the ops the op table
+#: (`microgradlike.ops`) offers to the parser.
 FUNCTIONS: dict[str, Callable[[Value], Value]] = {
-    "tanh": Value.tanh,
-    "exp": Value.exp,
-    "log": Value.log,
-    "sqrt": Value.sqrt,
-    "sigmoid": Value.sigmoid,
-    "relu": Value.relu,
-    "abs": Value.__abs__,
-    "softplus": Value.softplus,
+    name: getattr(Value, OPS[name].method) for name in parser_functions()
 }
 #: Longer texts are refused before parsing (a graph to look at is never this big).
 MAX_LENGTH = 2000

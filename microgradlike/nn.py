@@ -33,6 +33,7 @@ import numpy as np
 from .checks import as_real
 from .engine import Value, dot
 from .files import write_atomically
+from .ops import OPS, activations
 
 __all__ = [
     "ACTIVATIONS",
@@ -46,13 +47,10 @@ __all__ = [
     "hard_sigmoid",
 ]
 
-#: The activation σ of each name; "linear" is the identity (a = z).
-ACTIVATIONS: dict[str, Any] = {
-    "relu": Value.relu,
-    "sigmoid": Value.sigmoid,
-    "tanh": Value.tanh,
-    "linear": None,
-}
+#: The activation σ of each name (the ops marked as activations in `microgradlike.ops`);
+#: "linear" is the identity (a = z).
+ACTIVATIONS: dict[str, Any] = {**{name: getattr(Value, OPS[name].method) for name in activations()},
+                               "linear": None}
 
 _FORMAT = "microgradlike.module"
 _VERSION = 1

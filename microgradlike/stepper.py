@@ -24,7 +24,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from .engine import Value, topological_order
+from .engine import Value, node_names, topological_order
+from .ops import NARY, OPS
 
 __all__ = [
     "BackwardStep",
@@ -76,8 +77,8 @@ class _Pass:
         order = topological_order(root)
         run = cls(root, order, [n for n in reversed(order) if n.children],
                   {n: n.grad for n in order if not n.children})
-        for i, node in enumerate(order):
-            run.names[node] = node.label or f"n{i}"
+        run.names = node_names(root, order)
+        for node in order:
             for child in set(node.children):
                 run.n_parents[child] = run.n_parents.get(child, 0) + 1
         return run
@@ -148,137 +149,116 @@ def _restore(run: _Pass) -> None:
 
 
 # ---- explaining a step ---------------------------------------------------------------------
-def _dot_partners(node: Value) -> dict[int, int]:
-    """For a "dot" node, which child each child was multiplied by (child index -> index).
-
-    `engine.dot` lists w then x for each product whose factors are both Values, with local
-    grads (x, w) that ARE the partner's data objects: a pair is two neighbours whose local grads
-    are each other's data (identity, not just equal values, so a constant factor that happens to
-    equal a neighbour's value is not mistaken for it).
-    """
-    partners: dict[int, int] = {}
-    kids, locals_ = node.children, node.local_grads
-    i = 0
-    while i < len(kids):
-        if i + 1 < len(kids) and locals_[i] is kids[i + 1].data and locals_[i + 1] is kids[i].data:
-            partners[i], partners[i + 1] = i + 1, i
-            i += 2
-        else:
-            i += 1
-    return partners
+def _operand_names(node: Value, name: Callable[[Value], str]) -> dict[str, str]:
+    """The op's a and b as the step shows them: a Value's name, or the plain number it used."""
+    kids = [name(k) for k in node.children]
+    if node.layout == "ac":
+        return {"a": kids[0], "b": _num(node.constant)}  # type: ignore[arg-type]
+    if node.layout == "ca":
+        return {"a": _num(node.constant), "b": kids[0]}  # type: ignore[arg-type]
+    return {"a": kids[0] if kids else "", "b": kids[1] if len(kids) > 1 else ""}
 
 
-_FWD = "from the forward pass"
+def _operand_values(node: Value) -> tuple[float, float]:
+    kids = [k.data for k in node.children]
+    if node.layout == "ac":
+        return kids[0], node.constant  # type: ignore[return-value]
+    if node.layout == "ca":
+        return node.constant, kids[0]  # type: ignore[return-value]
+    return (kids[0] if kids else 0.0), (kids[1] if len(kids) > 1 else 0.0)
 
 
-def _forward(name: str, x: float) -> str:
-    return f"{name} = {_num(x)} ({name}'s forward value)"
-
-
-_FORMS = {("+", False): "a+c", ("-", False): "a-c", ("-", True): "c-a", ("*", False): "a*c",
-          ("/", False): "a/c", ("/", True): "c/a", ("**", False): "a**c", ("**", True): "c**a"}
-
-
-def _constant_operand(node: Value) -> tuple[str, float] | None:
-    """For an op between one Value a and a plain number c: its form ("a*c", "c/a", ...) and c,
-    which the node keeps (``node.constant``, ``node.constant_first``)."""
-    if node.constant is None or len(node.children) != 1:
-        return None
-    form = _FORMS.get((node.op, node.constant_first))
-    return None if form is None else (form, node.constant)
+def _compared_with_zero(x: float) -> str:
+    return "> 0" if x > 0 else "< 0" if x < 0 else "= 0 (the kink: taken as 0 there)"
 
 
 def local_derivative_explanation(node: Value, i: int, name: Callable[[Value], str]) -> str:
     """Why ∂node/∂(child i) has the value recorded in ``node.local_grads[i]``, naming the forward
-    values it came from: one rule per op (the table of the engine's local derivatives)."""
-    op, kids, g = node.op, node.children, node.local_grads[i]
-    child = kids[i]
-    a, out, ad, od = name(child), name(node), child.data, node.data
-    if op in ("+", "sum"):
-        return "1 (a sum passes the gradient on unchanged)"
-    if op == "-":
-        if len(kids) == 2:
-            return "1 (the first term of a difference)" if i == 0 else "−1 (the subtracted term)"
-        return "1 (minus a constant)" if g > 0 else "−1 (a constant minus it)"
-    if op == "neg":
-        return "−1 (negation)"
-    if op == "*":
-        if len(kids) == 2:
-            other = kids[1 - i]
-            return f"{_forward(name(other), g)[:-1]}: the other factor)"
-        return f"the constant {_num(g)} it is multiplied by"
-    if op == "/":
-        if len(kids) == 2:
-            b = name(kids[1])
-            if i == 0:
-                return f"1/{b} = 1/{_num(kids[1].data)} = {_num(g)} ({b}'s forward value)"
-            return (f"−{out}/{b} = −{_num(od)}/{_num(kids[1].data)} = {_num(g)} "
-                    f"(forward values of {out} and {b})")
-        shape, c = _constant_operand(node) or ("", 0.0)
-        if shape == "a/c":
-            return f"1/c = 1/{_num(c)} = {_num(g)} for the constant divisor c"
-        return (f"−c/{a}² = −{out}/{a} = −{_num(od)}/{_num(ad)} = {_num(g)} "
-                f"with the constant c = {_num(c)} and {_forward(a, ad)}")
-    if op == "**":
-        if len(kids) == 2:
-            n = kids[1]
-            if i == 0:
-                return (f"n·{a}ⁿ⁻¹ = {_num(g)} with n = {name(n)} = {_num(n.data)} and {a} = {_num(ad)} "
-                        f"(forward values)")
-            base = name(kids[0])
-            return f"{out}·ln {base} = {_num(od)}·ln {_num(kids[0].data)} = {_num(g)} (forward values)"
-        shape, c = _constant_operand(node) or ("", 0.0)
-        if shape == "a**c":
-            return f"n·{a}ⁿ⁻¹ = {_num(g)} with the constant n = {_num(c)} and {_forward(a, ad)}"
-        return f"{out}·ln c = {_num(g)} with the constant base c = {_num(c)} and {out} = {_num(od)} {_FWD}"
-    if op == "exp":
-        return f"e^{a} = {out} = {_num(od)} (the forward output itself)"
-    if op == "log":
-        return f"1/{a} = 1/{_num(ad)} = {_num(g)} ({a}'s forward value)"
-    if op == "sqrt":
-        return f"1/(2√{a}) = 1/(2·{out}) = {_num(g)} with {out} = {_num(od)} {_FWD}"
-    if op == "tanh":
-        return f"1 − tanh²({a}) = 1 − {out}² = {_num(g)} with {out} = {_num(od)} {_FWD}"
-    if op == "sigmoid":
-        return f"σ({a})·(1 − σ({a})) = {out}·(1 − {out}) = {_num(g)} with {out} = {_num(od)} {_FWD}"
-    if op == "softplus":
-        return f"σ({a}) = {_num(g)} with {_forward(a, ad)}"
-    if op == "relu":
-        return f"1 because {a} = {_num(ad)} > 0" if ad > 0 else f"0 because {a} = {_num(ad)} ≤ 0"
-    if op == "abs":
-        sign = "> 0" if ad > 0 else "< 0" if ad < 0 else "= 0 (taken as 0)"
-        return f"sign({a}) = {_num(g)} because {a} = {_num(ad)} {sign}"
-    if op == "dot":
-        partner = _dot_partners(node).get(i)
-        if partner is not None:
-            return f"{_forward(name(kids[partner]), g)[:-1]}: the factor it multiplies)"
-        if i == len(kids) - 1 and g == 1.0:
-            return "1 (the bias b adds straight into Σ wᵢ·xᵢ + b)"
-        return f"the number {_num(g)} it is multiplied by (a plain number, not a Value)"
-    return f"{_num(g)} (the local derivative recorded in the forward pass)"
+    values it came from, in the words of the op table (`microgradlike.ops`)."""
+    if node.op in NARY:
+        return _nary_explanation(node, i, name)
+    op = OPS.get(node.op)
+    if op is None:
+        raise ValueError(f"no op {node.op!r} in microgradlike.ops: cannot explain {node!r}")
+    names = _operand_names(node, name)
+    va, vb = _operand_values(node)
+    # which operand child i is: with a plain number, the Value is the other one
+    position = 1 if node.layout == "ca" else i
+    with_number = node.layout in ("ac", "ca") and op.words_with_number
+    template = (op.words_with_number if with_number else op.words)[position]
+    operand = va if position == 0 else vb
+    return template.format(a=names["a"], b=names["b"], out=name(node), va=_num(va), vb=_num(vb),
+                           vout=_num(node.data), d=_num(node.local_grads[i]),
+                           cmp=_compared_with_zero(operand))
 
 
-_CONSTANT_FORMS = {
-    "a*c": "{a} × {c}", "a+c": "{a} + {c}", "a-c": "{a} − {c}", "c-a": "{c} − {a}",
-    "a/c": "{a} / {c}", "c/a": "{c} / {a}", "a**c": "{a} ** {c}", "c**a": "{c} ** {a}",
-}
+def _nary_explanation(node: Value, i: int, name: Callable[[Value], str]) -> str:
+    """A "dot" child: its partner from the node's layout (or the bias); a "sum" term: 1."""
+    words = NARY[node.op].words
+    if node.op == "sum":
+        return words["term"]
+    role, partner = dot_role(node, i)
+    d = _num(node.local_grads[i])
+    if role == "pair":
+        assert partner is not None
+        return words["pair"].format(partner=name(partner), d=d)
+    return words[role].format(d=d)
+
+
+def dot_role(node: Value, i: int) -> tuple[str, Value | None]:
+    """What child ``i`` of a "dot" node is, from its ``layout``: ("pair", the Value it multiplied),
+    ("plain input", None) for a Value weight times a plain number, ("plain weight", None) for a
+    plain number times a Value input, or ("bias", None)."""
+    child = 0
+    for kind in node.layout:
+        width = 2 if kind == "p" else 0 if kind == "c" else 1
+        if child <= i < child + width:
+            if kind == "p":
+                return "pair", node.children[child + 1 if i == child else child]
+            return {"w": "plain input", "x": "plain weight", "b": "bias"}[kind], None
+        child += width
+    raise IndexError(f"child {i} is not in the layout {node.layout!r} of {node!r}")
+
+
+def _dot_formula(node: Value, name: Callable[[Value], str]) -> str:
+    """Σ's terms in names: "w0·x0 + w1·2.0 + b"."""
+    terms, child = [], 0
+    kids, local = node.children, node.local_grads
+    for kind in node.layout:
+        if kind == "p":
+            terms.append(f"{name(kids[child])}·{name(kids[child + 1])}")
+            child += 2
+        elif kind == "w":
+            terms.append(f"{name(kids[child])}·{_num(local[child])}")
+            child += 1
+        elif kind == "x":
+            terms.append(f"{_num(local[child])}·{name(kids[child])}")
+            child += 1
+        elif kind == "b":
+            terms.append(name(kids[child]))
+            child += 1
+    if node.constant:
+        terms.append(_num(node.constant))
+    if len(terms) > 5:
+        terms = [*terms[:4], f"… ({len(terms) - 4} more terms)"]
+    return " + ".join(terms) if terms else "0.0"
 
 
 def _formula(node: Value, name: Callable[[Value], str]) -> str:
-    """How ``node`` was computed, in names: "c = a × b", "o = tanh(n)", "z = dot(w0, x0, b)"."""
+    """How ``node`` was computed, in names: "c = a × b", "o = tanh(n)", "z = w0·x0 + b"."""
+    if node.op == "dot":
+        return _dot_formula(node, name)
+    op = OPS.get(node.op)
+    if op is not None and op.infix:
+        names = _operand_names(node, name)
+        return f"{names['a']} {op.symbol} {names['b']}"
     kids = [name(k) for k in node.children]
-    infix = {"+": "+", "-": "−", "*": "×", "/": "/", "**": "**"}
-    if node.op in infix and len(kids) == 2:
-        return f"{kids[0]} {infix[node.op]} {kids[1]}"
-    form = _constant_operand(node)
-    if form is not None:  # one Value and one plain number
-        shape, c = form
-        return _CONSTANT_FORMS[shape].format(a=kids[0], c=_num(c))
     if node.op == "neg":
-        return f"−{kids[0]}"
+        return f"{op.symbol}{kids[0]}"  # type: ignore[union-attr]
     shown = kids if len(kids) <= 6 else [*kids[:5], f"… {len(kids) - 5} more"]
-    plain = f" + {_num(node.constant)}" if node.constant else ""  # a dot's or sum's plain-number part
-    return f"{node.op}({', '.join(shown)}){plain}"
+    plain = f" + {_num(node.constant)}" if node.constant else ""  # a sum's plain-number part
+    symbol = op.symbol if op is not None else node.op
+    return f"{symbol}({', '.join(shown)}){plain}"
 
 
 @dataclass(frozen=True, eq=False)

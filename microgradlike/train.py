@@ -25,17 +25,15 @@ from typing import Any, Literal
 import numpy as np
 
 from .checks import as_real
-from .compile import LossAndGrad, make_loss_and_grad
-from .engine import Value, no_grad
+from .engine import Value
+from .engines import ENGINES, make_evaluate, make_loss_and_grad
 from .functional import value_and_grad
 from .losses import get_loss
 from .optim import get_optimizer
 
-__all__ = ["ENGINES", "Descent", "History", "fit", "gradient_descent"]
+__all__ = ["Descent", "History", "fit", "gradient_descent"]
 
 StopReason = Literal["tolerance", "max_epochs", "max_steps", "diverged", "early_stopping"]
-#: How `fit` computes each batch's loss and gradients (see `_make_loss_and_grad`).
-ENGINES = ("eager", "tape", "batched")
 
 
 @dataclass
@@ -85,7 +83,7 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
     last finite ones. ``patience`` (needs ``validation``): stop when the validation loss has not
     improved on its best for that many epochs, and put back the parameters of the best epoch.
     ``progress``: a tqdm bar (True; None shows it only on a terminal). ``engine``: ``"eager"``
-    builds Value graphs; ``"tape"`` and ``"batched"`` use `microgradlike.compile`.
+    builds Value graphs; ``"tape"`` and ``"batched"`` replay a compiled trace (`microgradlike.engines`).
     ``callback(history)`` runs after every epoch.
     """
     rows, targets = _rows_and_targets(X, y, "X", "y")
@@ -94,8 +92,8 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
     loss_fn = get_loss(loss)
     params = model.parameters()
     opt = get_optimizer(optimizer, params, lr)
-    loss_and_grad = _make_loss_and_grad(model, loss_fn, engine)
-    evaluate = _make_evaluate(model, loss_fn, engine, loss_and_grad, params)
+    loss_and_grad = make_loss_and_grad(model, loss_fn, engine)
+    evaluate = make_evaluate(model, loss_fn, engine, loss_and_grad, params)
     size = len(rows) if batch_size is None else batch_size
     rng = np.random.default_rng(seed)
     history = History(params=[_snapshot(params)] if keep_params else [])
@@ -188,39 +186,6 @@ def _snapshot(params: Sequence[Value]) -> tuple[float, ...]:
 def _restore(params: Sequence[Value], values: Sequence[float]) -> None:
     for p, v in zip(params, values):
         p.data = v
-
-
-def _make_loss_and_grad(model: Any, loss_fn: Callable, engine: str) -> LossAndGrad:
-    """The one place where a batch's loss and gradients are computed, chosen by ``engine``."""
-    if engine == "eager":
-        def loss_and_grad(rows: list, targets: list) -> float:
-            model.zero_grad()  # parameter grads accumulate across backward() calls
-            out = loss_fn([model(row) for row in rows], targets)
-            out.backward()
-            return out.data
-
-        return loss_and_grad
-    return make_loss_and_grad(model, loss_fn, engine)
-
-
-def _make_evaluate(model: Any, loss_fn: Callable, engine: str, loss_and_grad: LossAndGrad,
-                   params: Sequence[Value]) -> Callable[[list, list], float]:
-    """``(rows, targets) -> loss`` at the current parameters, leaving every ``.grad`` as it was."""
-    if engine == "eager":
-        def evaluate(rows: list, targets: list) -> float:
-            with no_grad():  # a forward pass only: no graph is built
-                return float(loss_fn([model(row) for row in rows], targets).data)
-
-        return evaluate
-
-    def evaluate_compiled(rows: list, targets: list) -> float:
-        grads = [p.grad for p in params]  # compiled engines compute grads too: keep the update's
-        value = loss_and_grad(rows, targets)
-        for p, g in zip(params, grads):
-            p.grad = g
-        return value
-
-    return evaluate_compiled
 
 
 class _ProgressBar:

@@ -28,8 +28,9 @@ from typing import Any
 
 import graphviz
 
-from .engine import Value, topological_order
+from .engine import Value, node_names, topological_order
 from .files import write_atomically
+from .ops import NARY, OPS, activations
 from .plots import plot_decision_boundary, plot_descent, plot_fit_1d, plot_history
 
 __all__ = [
@@ -66,21 +67,17 @@ _LEGEND_TEXT = {
     "output": "output",
     "highlight": "highlighted",
 }
-# How an op is written inside its circle (the engine's op names otherwise).
-_OP_SYMBOL = {"*": "×", "/": "÷", "-": "−", "neg": "−x", "**": "xⁿ"}
-
-
 def _op_label(node: Value) -> str:
-    """The op's symbol, with the plain number it used: "+ 1", "2 −", "× 3", "dot + 0.5"."""
-    symbol = _OP_SYMBOL.get(node.op, node.op)
+    """The op's symbol from the op table, with the plain number it used: "+ 1", "2 −", "× 3",
+    "dot + 0.5"."""
+    op = OPS.get(node.op) or NARY.get(node.op)
+    symbol = op.symbol if op is not None else node.op
     c = node.constant
-    if c is None or (c == 0 and node.op in ("dot", "sum")):
+    if c is None or (c == 0 and node.op in NARY):
         return symbol
-    if node.op == "**":
-        symbol = "**"
-    if node.op in ("dot", "sum"):
+    if node.op in NARY:
         return f"{symbol} + {format_number(c)}"
-    return f"{format_number(c)} {symbol}" if node.constant_first else f"{symbol} {format_number(c)}"
+    return f"{format_number(c)} {symbol}" if node.layout == "ca" else f"{symbol} {format_number(c)}"
 
 
 _IMAGE_FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
@@ -226,7 +223,7 @@ def _common_group(groups: Iterable[str]) -> str:
     return next((g for g in innermost if common and g in common), "")
 
 
-_ACTIVATION_OPS = frozenset({"relu", "tanh", "sigmoid", "softplus"})
+_ACTIVATION_OPS = frozenset(activations())
 
 
 def _clusters(nodes: Sequence[Value], param_names: Mapping[Value, str]) -> dict[Value, str]:
@@ -285,7 +282,8 @@ def draw_dot(
             (Graphviz clusters from the dotted names).
         edge_labels: label edges with the local derivatives.
         legend: add a small legend of the colours used.
-        names: text to show for particular values (default: their ``label``).
+        names: text to show for particular values (default: their ``label``, or for a value
+            without one the "n<k>" name that `microgradlike.stepper` explanations use).
         grad_text: how to print a value's grad (default ``"grad 0.5"``); `microgradlike.stepper`
             uses it to mark gradients that are still partial sums.
         bold_inputs_of: values whose incoming edges are drawn bold (the chain-rule step in progress).
@@ -301,7 +299,9 @@ def draw_dot(
         raise ValueError(f"max_nodes must be a positive int, got {max_nodes!r}")
     highlighted = {highlight} if isinstance(highlight, Value) else set(highlight)
     param_names = _named(params)
-    shown_names = dict(names or {})
+    if names is None:  # unlabeled values get the names step explanations use: "n<k>"
+        names = {v: n for v, n in node_names(root).items() if not v.label and v not in param_names}
+    shown_names = dict(names)
     bold = set(bold_inputs_of)
 
     nodes, total = _nearest_nodes(root, max_nodes)

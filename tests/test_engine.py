@@ -516,26 +516,104 @@ def test_dot_accepts_any_iterables():
     assert [w.grad for w in ws] == [3.0, 4.0]
 
 
-@pytest.mark.parametrize(("make", "op", "constant", "first"), [
-    (lambda x: x + 3, "+", 3.0, False),
-    (lambda x: 3 + x, "+", 3.0, False),
-    (lambda x: x - 3, "-", 3.0, False),
-    (lambda x: 3 - x, "-", 3.0, True),
-    (lambda x: x * 3, "*", 3.0, False),
-    (lambda x: x / 3, "/", 3.0, False),
-    (lambda x: 3 / x, "/", 3.0, True),
-    (lambda x: x ** 3, "**", 3.0, False),
-    (lambda x: 3 ** x, "**", 3.0, True),
-    (lambda x: dot([x, 2.0], [4.0, 5.0], 1.5), "dot", 11.5, False),
-    (lambda x: sum_values([x, 4, 0.5]), "sum", 4.5, False),
+@pytest.mark.parametrize(("make", "op", "constant", "layout"), [
+    (lambda x: x + 3, "+", 3.0, "ac"),
+    (lambda x: 3 + x, "+", 3.0, "ca"),
+    (lambda x: x - 3, "-", 3.0, "ac"),
+    (lambda x: 3 - x, "-", 3.0, "ca"),
+    (lambda x: x * 3, "*", 3.0, "ac"),
+    (lambda x: x / 3, "/", 3.0, "ac"),
+    (lambda x: 3 / x, "/", 3.0, "ca"),
+    (lambda x: x ** 3, "**", 3.0, "ac"),
+    (lambda x: 3 ** x, "**", 3.0, "ca"),
+    (lambda x: dot([x, 2.0], [4.0, 5.0], 1.5), "dot", 11.5, "wc"),
+    (lambda x: dot([x, x], [x, 2.0], x), "dot", 0.0, "pwb"),
+    (lambda x: dot([3.0], [x]), "dot", 0.0, "x"),
+    (lambda x: sum_values([x, 4, 0.5]), "sum", 4.5, ""),
 ])
-def test_a_node_keeps_the_plain_number_it_was_made_with(make, op, constant, first):
+def test_a_node_keeps_the_plain_number_it_was_made_with_and_where_it_sat(make, op, constant, layout):
     node = make(Value(2.0))
-    assert (node.op, node.constant, node.constant_first) == (op, constant, first)
+    assert (node.op, node.constant, node.layout) == (op, constant, layout)
     assert isinstance(node, Value)
 
 
 def test_nodes_of_values_only_keep_no_constant():
     x, y = Value(2.0), Value(3.0)
     for node in (x + y, x * y, x / y, x ** y, x.tanh(), -x, x):
-        assert node.constant is None and node.constant_first is False
+        assert node.constant is None and node.layout == ""
+
+
+# ---- grad mode is per thread (and per asyncio task) -----------------------------------------------
+def test_no_grad_in_one_thread_leaves_other_threads_building_graphs() -> None:
+    import threading
+
+    inside, done = threading.Event(), threading.Event()
+    seen: dict[str, object] = {}
+
+    def quiet() -> None:
+        with no_grad():
+            seen["quiet"] = is_grad_enabled()
+            inside.set()
+            done.wait(5)
+
+    t = threading.Thread(target=quiet)
+    t.start()
+    inside.wait(5)
+    x = Value(3.0)
+    y = x * x  # this thread never entered no_grad
+    seen["main"] = is_grad_enabled()
+    done.set()
+    t.join()
+    y.backward()
+    assert seen == {"quiet": False, "main": True}
+    assert x.grad == 6.0
+
+
+def test_overlapping_no_grad_blocks_in_threads_leave_grad_mode_on() -> None:
+    import threading
+
+    # T1 enters, T2 enters, T1 leaves, T2 leaves: with one process-wide switch, T2 would restore
+    # the "off" it saw when it entered, leaving grad mode off for good.
+    t1_in, t2_in, t1_out = threading.Event(), threading.Event(), threading.Event()
+
+    def first() -> None:
+        with no_grad():
+            t1_in.set()
+            t2_in.wait(5)
+        t1_out.set()
+
+    def second() -> None:
+        t1_in.wait(5)
+        with no_grad():
+            t2_in.set()
+            t1_out.wait(5)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    x = Value(2.0)
+    (x * x).backward()
+    assert is_grad_enabled() and x.grad == 4.0
+
+
+def test_no_grad_is_per_asyncio_task() -> None:
+    import asyncio
+
+    async def quiet(started: asyncio.Event, release: asyncio.Event) -> bool:
+        with no_grad():
+            started.set()
+            await release.wait()
+            return is_grad_enabled()
+
+    async def main() -> tuple[bool, bool, int]:
+        started, release = asyncio.Event(), asyncio.Event()
+        task = asyncio.create_task(quiet(started, release))
+        await started.wait()
+        x = Value(1.5)
+        y = x * 2.0  # another task: grad is on here
+        release.set()
+        return await task, is_grad_enabled(), len(y.children)
+
+    assert asyncio.run(main()) == (False, True, 1)

@@ -164,12 +164,13 @@ def test_explain_tanh_uses_the_forward_output() -> None:
     assert math.isclose(shown_out, t, rel_tol=1e-5)
 
 
-@pytest.mark.parametrize(("data", "local", "reason"), [(2.0, 1.0, "> 0"), (-1.5, 0.0, "≤ 0")])
+@pytest.mark.parametrize(("data", "local", "reason"),
+                         [(2.0, 1.0, "> 0"), (-1.5, 0.0, "< 0"), (0.0, 0.0, "= 0 (the kink")])
 def test_explain_relu_gives_the_reason(data: float, local: float, reason: str) -> None:
     a = Value(data, label="a")
     r = a.relu()
     text = explanation_of(r, r)
-    assert f"= {int(local)} because a = {data} {reason}" in text
+    assert f"= {local} because a = {data} {reason}" in text
 
 
 def test_explain_dot_pairs_each_weight_with_its_input() -> None:
@@ -181,6 +182,30 @@ def test_explain_dot_pairs_each_weight_with_its_input() -> None:
     assert "∂z/∂w1 = x1 = 3.0 (x1's forward value" in text
     assert "∂z/∂x2 = w2 = -2.0 (w2's forward value" in text
     assert "∂z/∂b = 1 (the bias" in text
+
+
+def test_explain_dot_with_a_plain_input_of_one_is_no_bias() -> None:
+    # dot([w], [1.0]): w is multiplied by the plain number 1.0; there is no bias at all
+    w = Value(0.7, label="w")
+    z = dot([w], [1.0])
+    z.label = "z"
+    text = explanation_of(z, z)
+    assert "z = w·1.0 = 0.7" in text
+    assert "∂z/∂w = 1.0, the plain number it is multiplied by" in text
+    assert "bias" not in text
+
+
+def test_explain_dot_names_the_right_partner_when_values_are_equal() -> None:
+    # c = 3.0; a, b, u = Value(c), Value(c), Value(c); dot([a, b], [c, u]) is a·3.0 + b·u
+    c = 3.0
+    a, b, u = Value(c, label="a"), Value(c, label="b"), Value(c, label="u")
+    z = dot([a, b], [c, u])
+    z.label = "z"
+    text = explanation_of(z, z)
+    assert "z = a·3.0 + b·u = 18.0" in text
+    assert "∂z/∂a = 3.0, the plain number it is multiplied by" in text
+    assert "∂z/∂b = u = 3.0 (u's forward value: the factor it multiplies)" in text
+    assert "∂z/∂u = b = 3.0 (b's forward value: the factor it multiplies)" in text
 
 
 def test_explain_constants_and_unlabelled_nodes() -> None:

@@ -1,0 +1,265 @@
+"""Turn an op's formula (`microgradlike.ops`) into Python code, for one kind of number.
+
+A formula such as ``1 - out * out`` or ``1.0 if a > 0 else 0.0`` is written once, and read three ways:
+
+* ``"float"``: as it is, with `ops.FUNCTIONS` (math and the engine's safe helpers) for the calls.
+  The eager `Value` methods and the tape's float replay are generated this way.
+* ``"numpy"``: one entry per sample. ``x if c else y`` becomes ``where(c, x, y)``, ``and``/``or``
+  become ``logical_and``/``logical_or``, and the calls use numpy's functions.
+* ``"value"``: on Values, so a derivative is itself a graph (gradients of gradients). A
+  comparison reads the forward numbers (``.data``): a branch is a constant to the next derivative.
+
+`render` substitutes the operands (names of variables, or plain numbers) and folds what is
+constant: with the exponent 2, ``b * power(a, b - 1)`` becomes ``2.0 * a``. Only formulas from the
+op table are ever rendered, and the result is only compiled by our own code generators.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from .ops import FUNCTIONS
+
+__all__ = ["NAMESPACES", "TARGETS", "literal", "render"]
+
+TARGETS = ("float", "numpy", "value")
+_PREFIX = {"float": "", "numpy": "_np_", "value": "_v_"}
+
+
+def literal(c: float) -> str:
+    """A float as source text that reads back to exactly the same float."""
+    if math.isnan(c):
+        return "nan"
+    if math.isinf(c):
+        return "inf" if c > 0 else "(-inf)"
+    return repr(float(c)) if math.copysign(1.0, c) > 0 else f"({float(c)!r})"
+
+
+@cache
+def _parse(formula: str) -> ast.expr:
+    tree = ast.parse(formula, mode="eval").body
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS):
+            raise ValueError(f"formula {formula!r} calls {ast.unparse(node.func)}, not one of ops.FUNCTIONS")
+    return tree
+
+
+class _Rewrite(ast.NodeTransformer):
+    """Substitute operands, fold constants, and translate to one target."""
+
+    def __init__(self, target: str, names: Mapping[str, str | float]) -> None:
+        self.target, self.names = target, names
+
+    # -- leaves --
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        if node.id in self.names:
+            given = self.names[node.id]
+            if isinstance(given, str):
+                return ast.parse(given, mode="eval").body
+            return ast.Constant(float(given))
+        if node.id == "inf":
+            return ast.Constant(math.inf)
+        return node
+
+    # -- folding: an expression of plain numbers only is computed now --
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        node = super().generic_visit(node)
+        return _fold(node) if isinstance(node, ast.expr) else node
+
+    def visit_IfExp(self, node: ast.IfExp) -> ast.expr:
+        node = self.generic_visit(node)  # type: ignore[assignment]
+        if not isinstance(node, ast.IfExp):
+            return node
+        if isinstance(node.test, ast.Constant):
+            return node.body if node.test.value else node.orelse
+        if self.target == "numpy":
+            return _call("_np.where", node.test, node.body, node.orelse)
+        return node
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> ast.expr:
+        node = self.generic_visit(node)  # type: ignore[assignment]
+        if not isinstance(node, ast.BoolOp):
+            return node
+        is_and = isinstance(node.op, ast.And)
+        values = []
+        for v in node.values:  # pure formulas: a constant operand decides or drops out
+            if isinstance(v, ast.Constant):
+                if bool(v.value) != is_and:  # False in an `and`, True in an `or`
+                    return ast.Constant(v.value)
+                continue
+            values.append(v)
+        if not values:
+            return ast.Constant(is_and)
+        if len(values) == 1:
+            return values[0]
+        if self.target == "numpy":
+            result = values[0]
+            for v in values[1:]:
+                result = _call("_np.logical_and" if is_and else "_np.logical_or", result, v)
+            return result
+        return ast.BoolOp(node.op, values)
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.expr:
+        node = self.generic_visit(node)  # type: ignore[assignment]
+        # not (a != 0)  ->  a == 0: the generated checks read as plainly as the table
+        if (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not)
+                and isinstance(node.operand, ast.Compare) and len(node.operand.ops) == 1):
+            inverse = _INVERSE.get(type(node.operand.ops[0]))
+            if inverse is not None:
+                return ast.Compare(node.operand.left, [inverse()], node.operand.comparators)
+        return node
+
+    def visit_Compare(self, node: ast.Compare) -> ast.expr:
+        node = self.generic_visit(node)  # type: ignore[assignment]
+        if isinstance(node, ast.Compare) and self.target == "value":
+            # Branches read forward numbers: compare .data, never Values.
+            node.left = _forward_number(node.left)
+            node.comparators = [_forward_number(c) for c in node.comparators]
+        return node
+
+    def visit_Call(self, node: ast.Call) -> ast.expr:
+        node = self.generic_visit(node)  # type: ignore[assignment]
+        if not isinstance(node, ast.Call):
+            return node
+        name = node.func.id  # type: ignore[attr-defined]
+        if name == "power" and self.target != "value" and isinstance(node.args[1], ast.Constant):
+            if node.args[1].value == 1.0:
+                return node.args[0]
+            if node.args[1].value == 2.0 and isinstance(node.args[0], ast.Name):  # the commonest power
+                return ast.BinOp(node.args[0], ast.Mult(), node.args[0])
+        return _call(_PREFIX[self.target] + name, *node.args)
+
+
+def _forward_number(node: ast.expr) -> ast.expr:
+    return node if isinstance(node, ast.Constant) else _call("_data", node)
+
+
+def _call(name: str, *args: ast.expr) -> ast.Call:
+    return ast.Call(ast.Name(name, ast.Load()), list(args), [])
+
+
+_INVERSE: dict[type, type] = {ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Lt: ast.GtE, ast.GtE: ast.Lt,
+                              ast.Gt: ast.LtE, ast.LtE: ast.Gt}
+_BINARY = {ast.Add: lambda x, y: x + y, ast.Sub: lambda x, y: x - y, ast.Mult: lambda x, y: x * y,
+           ast.Div: lambda x, y: x / y, ast.Pow: FUNCTIONS["power"]}
+_UNARY = {ast.USub: lambda x: -x, ast.UAdd: lambda x: +x, ast.Not: lambda x: not x}
+_COMPARE = {ast.Eq: lambda x, y: x == y, ast.NotEq: lambda x, y: x != y, ast.Lt: lambda x, y: x < y,
+            ast.LtE: lambda x, y: x <= y, ast.Gt: lambda x, y: x > y, ast.GtE: lambda x, y: x >= y}
+
+
+def _fold(node: ast.expr) -> ast.expr:
+    """``node`` computed now if all its operands are numbers (and computing it does not fail)."""
+    try:
+        if isinstance(node, ast.BinOp) and _constants(node.left, node.right):
+            value = _BINARY[type(node.op)](node.left.value, node.right.value)  # type: ignore[attr-defined]
+        elif isinstance(node, ast.UnaryOp) and _constants(node.operand):
+            value = _UNARY[type(node.op)](node.operand.value)  # type: ignore[attr-defined]
+        elif (isinstance(node, ast.Compare) and len(node.ops) == 1
+              and _constants(node.left, *node.comparators)):
+            value = _COMPARE[type(node.ops[0])](node.left.value, node.comparators[0].value)  # type: ignore[attr-defined]
+        elif isinstance(node, ast.Call) and node.args and _constants(*node.args):
+            value = FUNCTIONS[node.func.id](*(a.value for a in node.args))  # type: ignore[attr-defined]
+        else:
+            return node
+    except (ArithmeticError, ValueError):
+        return node  # e.g. 1 / 0: left to run (and fail) where it is used
+    return ast.Constant(value)
+
+
+def _constants(*nodes: ast.expr) -> bool:
+    return all(isinstance(n, ast.Constant) for n in nodes)
+
+
+class _Unparse(ast.NodeTransformer):
+    """Write float constants so that they read back exactly (inf, nan, negative numbers)."""
+
+    def visit_Constant(self, node: ast.Constant) -> ast.expr:
+        if isinstance(node.value, float):
+            return ast.parse(literal(node.value), mode="eval").body
+        return node
+
+
+def render(formula: str, target: str, names: Mapping[str, str | float]) -> str:
+    """The source of ``formula`` for ``target``, its operands replaced by ``names``.
+
+    ``names`` maps ``"a"``, ``"b"``, ``"out"`` to source text (a variable, an expression) or to a
+    plain number, which is folded into constants where it can be.
+
+    >>> render("1.0 if a > 0 else 0.0", "numpy", {"a": "v0"})
+    '_np.where(v0 > 0, 1.0, 0.0)'
+    >>> render("b * power(a, b - 1)", "float", {"a": "x", "b": 2.0})
+    '2.0 * x'
+    """
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}; one of {TARGETS}")
+    tree = _Rewrite(target, names).visit(_copy(_parse(formula)))
+    tree = _Unparse().visit(tree)
+    return ast.unparse(ast.fix_missing_locations(tree))
+
+
+def _copy(tree: ast.expr) -> ast.expr:
+    return ast.parse(ast.unparse(tree), mode="eval").body
+
+
+# ---- what rendered code calls, per target ----------------------------------------------------------
+def _np_sigmoid(a: Any) -> Any:
+    e = np.exp(-np.abs(a))  # never overflows; σ(a) = 1/(1 + e) for a ≥ 0, e/(1 + e) below
+    return np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _np_softplus(a: Any) -> Any:
+    return np.maximum(a, 0.0) + np.log1p(np.exp(-np.abs(a)))
+
+
+def _np_is_integer(x: Any) -> Any:
+    return np.equal(np.mod(x, 1.0), 0.0)
+
+
+_NUMPY_FUNCTIONS: dict[str, Any] = {
+    "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "tanh": np.tanh, "sigmoid": _np_sigmoid,
+    "softplus": _np_softplus, "sin": np.sin, "cos": np.cos, "power": np.power, "abs": np.abs,
+    "is_integer": _np_is_integer,
+}
+
+
+def _data(x: Any) -> Any:
+    """The forward number of a Value (a plain number as it is)."""
+    return getattr(x, "data", x)
+
+
+def _value_function(name: str) -> Any:
+    """``name`` on Values: the Value method (so it records a node), or the float function for a
+    plain number (a constant of the derivative)."""
+    on_float = FUNCTIONS[name]
+    if name == "power":
+        def power(a: Any, b: Any) -> Any:
+            return a**b if hasattr(a, "data") or hasattr(b, "data") else on_float(a, b)
+        return power
+    if name == "is_integer":
+        return lambda x: on_float(_data(x))
+    method = "__abs__" if name == "abs" else name
+
+    def function(a: Any) -> Any:
+        return getattr(a, method)() if hasattr(a, "data") else on_float(a)
+
+    function.__name__ = name
+    return function
+
+
+#: The globals rendered code runs with, per target.
+NAMESPACES: dict[str, dict[str, Any]] = {
+    "float": {**FUNCTIONS, "inf": math.inf, "nan": math.nan},
+    "numpy": {**{f"_np_{k}": v for k, v in _NUMPY_FUNCTIONS.items()}, "_np": np, "inf": math.inf,
+              "nan": math.nan},
+    "value": {**{f"_v_{k}": _value_function(k) for k in FUNCTIONS}, "_data": _data, "inf": math.inf,
+              "nan": math.nan},
+}
+missing = set(FUNCTIONS) - set(_NUMPY_FUNCTIONS)
+if missing:  # a function formulas may call must exist for every kind of number
+    raise ImportError(f"formulas: no numpy version of {sorted(missing)}")

@@ -1,0 +1,275 @@
+"""A traced program you can call: replay it on floats, or on a whole batch of numpy vectors.
+
+`microgradlike.compile.trace` records a computation as a `Tape`. Calling the tape replays the
+forward pass with generated straight-line Python (`microgradlike.codegen`); ``tape.backward()``
+replays the chain rule. Inputs are numbers (one sample) or numpy vectors, one entry per sample
+(a batch: one pass computes every sample's forward and backward). The tape reads its parameters'
+*current* ``.data`` on every call, so it stays valid while an optimiser updates them.
+
+Inputs are checked as the eager engine checks them: a replay refuses what ``Value`` refuses
+(``None``, booleans, complex numbers, NaN), and an op outside its domain raises the engine's error,
+naming the sample and the op.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import codegen
+from .checks import as_real, short
+from .engine import Value
+from .program import Program
+
+__all__ = ["Tape", "input_numbers"]
+
+
+class Tape:
+    """A traced computation: a flat program over slots, replayable on floats or numpy vectors.
+
+    ``tape(*args)`` replays the forward pass (arguments shaped like ``trace``'s examples; numpy
+    vectors, one entry per sample, for a batch) and returns the output (a tuple if ``f``
+    returned several). ``tape.backward(seed)`` then replays the chain rule: ``tape.grads``
+    (one per argument) and ``tape.param_grads`` (one per parameter, summed over a batch).
+    ``tape.write_grads()`` puts the parameter gradients into the parameters' ``.grad``.
+    """
+
+    def __init__(self, program: Program, params: Sequence[Value], single_output: bool) -> None:
+        self.program = program
+        self.params = list(params)
+        self.input_layout = list(program.input_layout)
+        self.input_names = [name for name, _ in program.input_layout]
+        self.param_names = list(program.param_names)
+        self.single_output = single_output
+        self._compiled: dict[tuple, Callable] = {}
+        self._state: tuple | None = None
+        self.grads: tuple[Any, ...] = ()
+        self.param_grads: tuple[float, ...] = ()
+
+    def __repr__(self) -> str:
+        return (f"Tape(inputs={self.input_names}, {len(self.params)} parameters, "
+                f"{len(self.program.instructions)} instructions)")
+
+    # -- source --
+    @property
+    def source(self) -> str:
+        """The generated Python of the float replay (forward and backward), for reading."""
+        return self._readable("float")
+
+    @property
+    def batched_source(self) -> str:
+        """The generated Python of the batched (numpy) replay."""
+        return self._readable("numpy")
+
+    def _readable(self, mode: str) -> str:
+        forward, backward = (codegen.generate(self.program, kind, mode) for kind in ("forward", "backward"))
+        return codegen.header(self.program, repr(self)) + forward + "\n" + backward
+
+    def function(self, kind: str, mode: str, wanted: tuple[bool, ...] | None = None) -> Callable:
+        """The compiled ``kind`` function ("forward", "backward" or "loop") in ``mode`` ("float" or
+        "numpy"), made on first use; see `microgradlike.codegen.generate` for their signatures."""
+        key = (kind, mode, wanted)
+        if key not in self._compiled:
+            source = codegen.generate(self.program, kind, mode, wanted)
+            self._compiled[key] = codegen.compile_function(source, kind, mode)
+        return self._compiled[key]
+
+    def current_params(self) -> list[float]:
+        """The parameters' numbers right now (the tape reads them afresh at every call)."""
+        return [p.data for p in self.params]
+
+    # -- replay --
+    def __call__(self, *args: Any) -> Any:
+        """Replay the forward pass on ``args`` (floats, or numpy vectors for a batch)."""
+        flat, batch = self._flatten(args)
+        mode = "float" if batch is None else "numpy"
+        params = self.current_params()
+        with np.errstate(all="ignore"):  # exp overflows to inf, as the engine's does
+            outputs, saved = self.function("forward", mode)(*flat, params)
+        if batch is not None:
+            outputs = tuple(np.broadcast_to(o, (batch,)).astype(np.float64) for o in outputs)
+        self._state = (mode, saved, params, batch)
+        return outputs[0] if self.single_output else outputs
+
+    def backward(self, seed: Any = None) -> None:
+        """Replay the chain rule from the output of the last call, seeding ∂out/∂out = ``seed``.
+
+        ``seed`` defaults to 1 (per sample, for a batch); for a batch it may be a number or one
+        weight per sample (e.g. 1/N for a mean). With several outputs give one seed per output.
+        Fills ``grads`` (per argument; per-sample arrays for a batch) and ``param_grads``
+        (summed over the batch).
+        """
+        if self._state is None:
+            raise RuntimeError("call the tape on some inputs before backward()")
+        mode, saved, params, batch = self._state
+        seeds = self._seeds(seed, batch)
+        with np.errstate(all="ignore"):
+            input_grads, param_grads = self.function("backward", mode)(saved, params, *seeds)
+        if batch is not None:
+            input_grads = tuple(np.broadcast_to(g, (batch,)).astype(np.float64) for g in input_grads)
+            param_grads = tuple(float(g) for g in param_grads)
+        self.grads = self._unflatten(input_grads, batch)
+        self.param_grads = param_grads
+
+    def write_grads(self, accumulate: bool = False) -> None:
+        """Set each parameter's ``.grad`` to its gradient from the last backward (or add to it)."""
+        for p, g in zip(self.params, self.param_grads):
+            p.grad = p.grad + g if accumulate else g
+
+    def sum_over_rows(self, rows: Iterable[Sequence[float]]) -> tuple[float, tuple[float, ...]]:
+        """(Σ output, Σ ∂output/∂p per parameter) over ``rows``, each a tuple of every input slot's
+        number: a float loop, all in generated code (one output only)."""
+        if len(self.program.outputs) != 1:
+            raise TypeError("sum_over_rows needs a tape with one output")
+        return self.function("loop", "float")(rows, self.current_params())
+
+    def batched_value_and_grad(self, columns: Sequence[Any], weights: Any,
+                               wanted: tuple[bool, ...] | None = None) -> tuple[Any, tuple, tuple]:
+        """One batched pass: (per-sample outputs, input grads, Σ-weighted parameter grads).
+
+        ``columns`` holds one vector per input slot; ``wanted`` marks the input slots whose
+        gradients to compute (the others are skipped: e.g. the targets)."""
+        params = self.current_params()
+        with np.errstate(all="ignore"):
+            outputs, saved = self.function("forward", "numpy")(*columns, params)
+            seeds = weights if len(self.program.outputs) > 1 else (weights,)
+            grads, param_grads = self.function("backward", "numpy", wanted)(saved, params, *seeds)
+        return outputs, grads, param_grads
+
+    # -- argument checking --
+    def _flatten(self, args: tuple) -> tuple[list[Any], int | None]:
+        layout = self.input_layout
+        if len(args) != len(layout):
+            names = ", ".join(name for name, _ in layout)
+            raise TypeError(f"this tape takes {len(layout)} argument(s) ({names}), got {len(args)}")
+        arrays: list[tuple[str, np.ndarray | None, Any]] = []
+        for (name, k), arg in zip(layout, args):
+            arrays.append((name, *_as_input(name, k, arg)))
+        batched = [(name, a) for name, a, _ in arrays if a is not None]
+        if not batched:
+            flat: list[Any] = []
+            for _, _, numbers_ in arrays:
+                flat.extend(numbers_)
+            return flat, None
+        sizes = {a.shape[0] for _, a in batched}
+        if len(sizes) != 1:
+            shapes = ", ".join(f"{name}: {a.shape}" for name, a in batched)
+            raise ValueError(f"batched arguments must hold the same number of samples, got shapes {shapes}")
+        n = sizes.pop()
+        flat = []
+        for (_, k), (_, a, numbers_) in zip(layout, arrays):
+            if a is None:  # a plain number is the same for every sample
+                flat.extend(np.full(n, x) for x in numbers_)
+            elif k is None:
+                flat.append(a)
+            else:
+                flat.extend(np.ascontiguousarray(a.T))
+        return flat, n
+
+    def _unflatten(self, flat: Sequence[Any], batch: int | None) -> tuple[Any, ...]:
+        out, i = [], 0
+        for _, k in self.input_layout:
+            if k is None:
+                out.append(flat[i])
+                i += 1
+            else:
+                part = list(flat[i:i + k])
+                if batch is not None:
+                    part = np.stack(part, axis=1) if part else np.zeros((batch, 0))
+                out.append(part)
+                i += k
+        return tuple(out)
+
+    def _seeds(self, seed: Any, batch: int | None) -> list[Any]:
+        n_out = len(self.program.outputs)
+        if seed is None:
+            seeds: list[Any] = [1.0] * n_out
+        elif n_out == 1:
+            seeds = [seed]
+        else:
+            seeds = list(seed)
+            if len(seeds) != n_out:
+                raise ValueError(f"this tape has {n_out} outputs; give one seed each, got {len(seeds)}")
+        if batch is None:
+            return [input_number(s, "seed") for s in seeds]
+        checked = []
+        for s in seeds:
+            a = _number_array(s, "seed")
+            if a.ndim == 0:
+                a = np.full(batch, float(a))
+            if a.shape != (batch,):
+                raise ValueError(f"seed must be a number or one weight per sample (shape ({batch},)), "
+                                 f"got shape {a.shape}")
+            checked.append(a)
+        return checked
+
+
+def input_number(x: Any, name: str) -> float:
+    """One input number as the eager engine accepts it: a Value's data or a real number, not NaN."""
+    if isinstance(x, Value):
+        return x.data
+    number = as_real(x)
+    if number is None:
+        raise TypeError(f"{name} must be a number, got {type(x).__name__}: {short(x)}")
+    if number != number:
+        raise ValueError(f"{name} must be a number, got nan")
+    return number
+
+
+def input_numbers(name: str, arg: Any) -> list[float]:
+    """A list of input numbers (one sample), each checked like `input_number`."""
+    if isinstance(arg, str) or not isinstance(arg, Sequence | np.ndarray):
+        raise TypeError(f"argument {name!r} must be a number, a Value or a list of them, "
+                        f"got {type(arg).__name__}: {short(arg)}")
+    if isinstance(arg, np.ndarray) and arg.ndim != 1:
+        raise ValueError(f"argument {name!r} must be one sample (1-D), got shape {arg.shape}")
+    return [input_number(x, f"{name}[{j}]") for j, x in enumerate(arg)]
+
+
+def is_input_number(x: Any) -> bool:
+    """A single number (not a list): a Value or a real number."""
+    return isinstance(x, Value) or (as_real(x) is not None)
+
+
+def _number_array(arg: Any, name: str) -> np.ndarray:
+    """``arg`` as a float64 array, refusing what is not real numbers (bool, complex, None, text,
+    NaN), as `Value` does."""
+    if isinstance(arg, Sequence) and not isinstance(arg, str) and any(isinstance(x, Value) for x in arg):
+        arg = [input_number(x, name) for x in arg]
+    try:
+        array = np.asarray(arg)
+    except ValueError as e:  # ragged rows
+        raise TypeError(f"argument {name!r} must hold rows of numbers of one length, got {short(arg)}") from e
+    if array.dtype.kind not in "iuf":
+        kind = {"b": "booleans", "c": "complex numbers", "O": "objects", "U": "text"}.get(array.dtype.kind,
+                                                                                       str(array.dtype))
+        raise TypeError(f"argument {name!r} must hold real numbers, got {kind}: {short(arg)}")
+    array = array.astype(np.float64, copy=False)
+    if np.isnan(array).any():
+        where = tuple(int(i) for i in np.argwhere(np.isnan(array))[0])
+        raise ValueError(f"argument {name!r} holds nan at index {where if len(where) > 1 else where[0]}")
+    return array
+
+
+def _as_input(name: str, k: int | None, arg: Any) -> tuple[np.ndarray | None, list[float]]:
+    """(batch array or None, the numbers of one sample) for one argument of layout ``k``."""
+    single_ndim = 0 if k is None else 1
+    if is_input_number(arg):
+        if k is not None:
+            raise ValueError(f"argument {name!r} must be a list of {k} numbers, got {short(arg)}")
+        return None, [input_number(arg, name)]
+    if isinstance(arg, str) or arg is None or isinstance(arg, bool | complex):
+        raise TypeError(f"argument {name!r} must hold numbers, got {type(arg).__name__}: {short(arg)}")
+    array = _number_array(arg, name)
+    expected = "a number" if k is None else f"a list of {k} numbers"
+    if array.ndim == single_ndim:
+        if k is not None and array.shape[0] != k:
+            raise ValueError(f"argument {name!r} must be {expected}, got {array.shape[0]}")
+        return None, array.tolist() if k is not None else [float(array)]
+    if array.ndim == single_ndim + 1 and (k is None or array.shape[1] == k):
+        return array, []
+    batch_shape = "(N,)" if k is None else f"(N, {k})"
+    raise ValueError(f"argument {name!r} must be {expected}, or a batch of shape {batch_shape}; "
+                     f"got shape {array.shape}")

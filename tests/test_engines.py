@@ -1,0 +1,130 @@
+"""Tests for microgradlike.engines: each engine's loss and gradients over a batch equal eager's,
+and fit trains the same way with every engine."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from microgradlike import losses, sum_values
+from microgradlike.engines import ENGINES, make_loss_and_grad
+from microgradlike.nn import MLP, SigmoidSum
+from microgradlike.optim import SGD, Adam
+from microgradlike.train import fit
+
+
+def close(a: float, b: float, rtol: float = 1e-9) -> bool:
+    return math.isclose(a, b, rel_tol=rtol, abs_tol=1e-12)
+
+
+# ---- losses and make_loss_and_grad -------------------------------------------------------------
+def dataset(loss, n, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 2))
+    if loss is losses.mse:
+        return X, rng.normal(size=n).tolist(), MLP(2, [6, 1], "tanh", seed=seed)
+    if loss is losses.binary_cross_entropy:
+        return X, rng.integers(0, 2, n).tolist(), MLP(2, [6, 1], "relu", seed=seed)
+    if loss is losses.hinge:
+        return X, rng.choice([-1, 0, 1], n).tolist(), MLP(2, [6, 1], "relu", seed=seed)
+    return X, rng.integers(0, 3, n).tolist(), MLP(2, [6, 3], "relu", seed=seed)
+
+
+def eager_loss_and_grads(model, loss, X, y):
+    model.zero_grad()
+    out = loss([model(row) for row in X.tolist()], y)
+    out.backward()
+    return out.data, [p.grad for p in model.parameters()]
+
+
+LOSSES = [losses.mse, losses.binary_cross_entropy, losses.hinge, losses.cross_entropy]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("loss", LOSSES, ids=lambda f: f.__name__)
+def test_loss_and_grad_equals_eager_on_batches_of_any_size(loss, engine):
+    X, y, model = dataset(loss, 23)
+    loss_and_grad = make_loss_and_grad(model, loss, engine)
+    for start, stop in [(0, 23), (0, 1), (3, 10), (10, 23)]:  # one cache, different batches
+        expected, grads = eager_loss_and_grads(model, loss, X[start:stop], y[start:stop])
+        for p in model.parameters():
+            p.grad = 123.0  # must be overwritten, not added to
+        value = loss_and_grad(X[start:stop].tolist(), y[start:stop])
+        assert close(value, expected, rtol=1e-12)
+        assert all(close(p.grad, g, rtol=1e-10) for p, g in zip(model.parameters(), grads))
+
+
+def test_custom_loss_with_value_targets_and_one_input_model():
+    model = SigmoidSum(4, seed=0)
+    X = np.linspace(-2, 2, 9)
+    y = (0.3 * X ** 2).tolist()
+
+    def mean_abs(preds, targets):
+        return sum_values([abs(p - t) for p, t in zip(preds, targets)]) / len(preds)
+
+    for engine in ("tape", "batched"):
+        expected, grads = eager_loss_and_grads(model, mean_abs, X.reshape(-1, 1), y)
+        assert close(make_loss_and_grad(model, mean_abs, engine)(X, y), expected, rtol=1e-12)
+        assert all(close(p.grad, g, rtol=1e-10) for p, g in zip(model.parameters(), grads))
+
+
+def test_loss_and_grad_errors():
+    model = MLP(2, [3, 1], seed=0)
+    with pytest.raises(ValueError, match="unknown engine 'fast'"):
+        make_loss_and_grad(model, losses.mse, "fast")
+    f = make_loss_and_grad(model, "mse", "tape")
+    with pytest.raises(ValueError, match="3 rows but y_batch has 2"):
+        f(np.ones((3, 2)), [1.0, 2.0])
+
+
+@pytest.mark.parametrize("engine", ["tape", "batched"])
+def test_still_equal_after_optimizer_steps(engine):
+    X, y, model = dataset(losses.hinge, 20, seed=5)
+    loss_and_grad = make_loss_and_grad(model, losses.hinge, engine)
+    opt = Adam(model.parameters(), lr=0.05)
+    for _ in range(5):
+        loss_and_grad(X, y)
+        opt.step()
+    expected, grads = eager_loss_and_grads(model, losses.hinge, X, y)
+    assert close(loss_and_grad(X, y), expected, rtol=1e-12)
+    assert all(close(p.grad, g, rtol=1e-10) for p, g in zip(model.parameters(), grads))
+
+
+def rel_diff(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-12)))
+
+
+@pytest.mark.parametrize("engine", ["tape", "batched"])
+@pytest.mark.parametrize("loss,batch_size", [("hinge", None), ("cross_entropy", 8), ("mse", 7)])
+def test_fit_with_compiled_engines_equals_eager(engine, loss, batch_size):
+    X, y, _ = dataset(losses.get_loss(loss), 30, seed=7)
+    nout = 3 if loss == "cross_entropy" else 1
+    results = []
+    for eng in ("eager", engine):
+        model = MLP(2, [6, nout], seed=11)
+        history = fit(model, X, y, loss=loss, lr=0.05, max_epochs=6, batch_size=batch_size,
+                      shuffle=True, seed=3, engine=eng, optimizer="sgd", tol=0.0)
+        results.append(([p.data for p in model.parameters()], history.train_loss))
+    (eager_params, eager_losses), (params, train_losses) = results
+    assert rel_diff(params, eager_params) < 1e-9
+    assert rel_diff(train_losses, eager_losses) < 1e-9
+
+
+def test_sgd_on_tape_gradients_moves_like_eager():
+    X, y, model = dataset(losses.mse, 10, seed=2)
+    twin = MLP(2, [6, 1], "tanh", seed=2)
+    loss_and_grad = make_loss_and_grad(model, losses.mse, "batched")
+    opt, twin_opt = SGD(model.parameters(), lr=0.1), SGD(twin.parameters(), lr=0.1)
+    for _ in range(10):
+        loss_and_grad(X, y)
+        opt.step()
+        eager_loss_and_grads(twin, losses.mse, X, y)
+        twin_opt.step()
+    assert rel_diff([p.data for p in model.parameters()], [p.data for p in twin.parameters()]) < 1e-9
+
+
+def test_one_list_of_engines():
+    assert ENGINES == ("eager", "tape", "batched")

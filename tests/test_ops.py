@@ -1,0 +1,206 @@
+"""One conformance test for every op in the table (`microgradlike.ops`): each part reads it.
+
+For every op, in every form (two Values; a Value and a plain number on either side), at random
+points of its domain: the closed form, central differences, PyTorch float64, the tape and batched
+replays, the step explanation, the expression parser and the picture. An op added to the table
+without an entry in the reference tables below fails here, loudly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from microgradlike import Value, numerical_grad
+from microgradlike.compile import trace
+from microgradlike.expression import FUNCTIONS, parse_expression
+from microgradlike.nn import ACTIVATIONS
+from microgradlike.ops import OPS, activations, parser_functions
+from microgradlike.stepper import Stepper
+from microgradlike.viz import draw_dot
+
+#: Closed forms, written independently of the table: (forward, (∂/∂a, ∂/∂b)) on floats.
+CLOSED_FORMS = {
+    "+": (lambda a, b: a + b, (lambda a, b: 1.0, lambda a, b: 1.0)),
+    "-": (lambda a, b: a - b, (lambda a, b: 1.0, lambda a, b: -1.0)),
+    "*": (lambda a, b: a * b, (lambda a, b: b, lambda a, b: a)),
+    "/": (lambda a, b: a / b, (lambda a, b: 1 / b, lambda a, b: -a / b**2)),
+    "**": (lambda a, b: a**b, (lambda a, b: b * a ** (b - 1), lambda a, b: a**b * math.log(a))),
+    "neg": (lambda a: -a, (lambda a: -1.0,)),
+    "abs": (abs, (lambda a: math.copysign(1.0, a),)),
+    "exp": (math.exp, (math.exp,)),
+    "log": (math.log, (lambda a: 1 / a,)),
+    "sqrt": (math.sqrt, (lambda a: 0.5 / math.sqrt(a),)),
+    "tanh": (math.tanh, (lambda a: 1 / math.cosh(a) ** 2,)),
+    "sigmoid": (lambda a: 1 / (1 + math.exp(-a)), (lambda a: math.exp(-a) / (1 + math.exp(-a)) ** 2,)),
+    "relu": (lambda a: max(a, 0.0), (lambda a: float(a > 0),)),
+    "softplus": (lambda a: math.log1p(math.exp(a)), (lambda a: 1 / (1 + math.exp(-a)),)),
+    "sin": (math.sin, (math.cos,)),
+    "cos": (math.cos, (lambda a: -math.sin(a),)),
+}
+
+
+def torch_ops():
+    """The same ops in PyTorch (None without torch)."""
+    try:
+        import torch as t
+    except ImportError:
+        return None
+    return {
+        "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b, "/": lambda a, b: a / b,
+        "**": lambda a, b: a**b, "neg": lambda a: -a, "abs": t.abs, "exp": t.exp, "log": t.log,
+        "sqrt": t.sqrt, "tanh": t.tanh, "sigmoid": t.sigmoid, "relu": t.relu,
+        "softplus": t.nn.functional.softplus, "sin": t.sin, "cos": t.cos,
+    }
+
+
+#: The forms each op is tested in: which operands are Values.
+FORMS = [(name, form) for name, op in OPS.items()
+         for form in (("vv", "vc", "cv") if op.arity == 2 else ("v",))]
+points = st.floats(min_value=-3.0, max_value=3.0, allow_nan=False, allow_infinity=False)
+
+
+def test_every_op_has_a_closed_form_and_a_torch_counterpart():
+    assert set(CLOSED_FORMS) == set(OPS)
+    ops = torch_ops()
+    if ops is not None:
+        assert set(ops) == set(OPS)
+
+
+def apply(name: str, form: str, a: float, b: float) -> tuple[Value, list[Value]]:
+    """``name`` applied in ``form``: ``vv`` two Values, ``vc`` Value then number, ``cv`` number
+    then Value, ``v`` one Value. Returns the result and the Value operands."""
+    op = OPS[name]
+    A, B = Value(a, label="a"), Value(b, label="b")
+    if form == "v":
+        return getattr(A, op.method)(), [A]
+    if form == "vv":
+        return getattr(A, op.method)(B), [A, B]
+    if form == "vc":
+        return getattr(A, op.method)(b), [A]
+    return getattr(B, op.reflected)(a), [B]
+
+
+def in_domain(name: str, a: float, b: float) -> bool:
+    """Away from poles, kinks and where the op or central differences are ill-conditioned."""
+    if name in ("abs", "relu") and abs(a) < 1e-3:
+        return False
+    if name == "/" and abs(b) < 0.1:
+        return False
+    if name == "**":
+        return a > 0.1  # a Value exponent needs a positive base; keep a away from 0
+    if name in ("log", "sqrt"):
+        return a > 0.1
+    return True
+
+
+@pytest.mark.parametrize(("name", "form"), FORMS)
+@given(a=points, b=points)
+def test_op_conforms(name: str, form: str, a: float, b: float) -> None:
+    assume(in_domain(name, a, b))
+    op = OPS[name]
+    out, operands = apply(name, form, a, b)
+    forward, derivatives = CLOSED_FORMS[name]
+    args = (a,) if op.arity == 1 else (a, b)
+    # the closed form: value and local derivatives
+    assert math.isclose(out.data, forward(*args), rel_tol=1e-12, abs_tol=1e-12)
+    wanted = {"v": [0], "vv": [0, 1], "vc": [0], "cv": [1]}[form]
+    for local, k in zip(out.local_grads, wanted):
+        assert math.isclose(local, derivatives[k](*args), rel_tol=1e-9, abs_tol=1e-12), (name, form, k)
+    # backward agrees with central differences
+    out.backward()
+    grads = [v.grad for v in operands]
+    numeric = numerical_grad(lambda *vs: apply_values(name, form, vs, a, b), [v.data for v in operands])
+    for g, n in zip(grads, numeric):
+        assert math.isclose(g, n, rel_tol=1e-5, abs_tol=1e-6)
+    # PyTorch float64
+    ops = torch_ops()
+    if ops is not None:
+        import torch
+
+        ta, tb = (torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in (a, b))
+        targs = {"v": (ta,), "vv": (ta, tb), "vc": (ta, b), "cv": (a, tb)}[form]
+        tout = ops[name](*targs)
+        tout.backward()
+        assert math.isclose(out.data, tout.item(), rel_tol=1e-12, abs_tol=1e-12)
+        used = {"v": (ta,), "vv": (ta, tb), "vc": (ta,), "cv": (tb,)}[form]
+        tgrads = [t.grad.item() for t in used]
+        for g, tg in zip(grads, tgrads):
+            assert math.isclose(g, tg, rel_tol=1e-12, abs_tol=1e-12), (name, form)
+    # the tape replay and the batched replay give the eager numbers
+    tape = trace(lambda *vs: apply_values(name, form, vs, a, b), *[v.data for v in operands])
+    assert math.isclose(tape(*[v.data for v in operands]), out.data, rel_tol=1e-15, abs_tol=0)
+    tape.backward()
+    assert all(math.isclose(g, e, rel_tol=1e-15, abs_tol=0) for g, e in zip(tape.grads, grads))
+    batch = [np.array([v.data, v.data]) for v in operands]
+    # numpy's exp, sin, power … may differ from math's in the last bit or two
+    assert np.allclose(tape(*batch), out.data, rtol=1e-13, atol=0)
+    tape.backward()
+    assert all(np.allclose(g, e, rtol=1e-13, atol=1e-300) for g, e in zip(tape.grads, grads))
+
+
+def apply_values(name: str, form: str, vs: tuple, a: float, b: float) -> Value:
+    """The op on given operands (Values or numbers), with the plain number of ``form``."""
+    op = OPS[name]
+    if form == "v":
+        return getattr(vs[0], op.method)()
+    if form == "vv":
+        return getattr(vs[0], op.method)(vs[1])
+    if form == "vc":
+        return getattr(vs[0], op.method)(b)
+    return getattr(vs[0], op.reflected)(a)
+
+
+@pytest.mark.parametrize(("name", "form"), FORMS)
+def test_op_is_explained_parsed_and_drawn(name: str, form: str) -> None:
+    op = OPS[name]
+    a, b = 0.7, 1.3
+    out, _ = apply(name, form, a, b)
+    out.label = "out"
+    steps = list(Stepper(out))
+    text = steps[-1].explain()
+    assert "{" not in text and "}" not in text  # every field of the op's words was filled
+    for local in out.local_grads:
+        assert f"{local + 0.0:.6g}" in text  # each local derivative, with the numbers it came from
+    picture = draw_dot(out).source
+    assert op.symbol in picture
+    # the parser offers the function, or writes the operator
+    if op.parser:
+        parsed = parse_expression(f"{name}(a)", {"a": a})
+        assert parsed.data == out.data and parsed.op == name
+    elif op.infix and form == "vv":
+        infix = {"**": "**", "*": "*", "/": "/", "+": "+", "-": "-"}[name]
+        parsed = parse_expression(f"a {infix} b", {"a": a, "b": b})
+        assert parsed.data == out.data and parsed.op == name
+
+
+def test_parser_and_activations_read_the_table():
+    assert list(FUNCTIONS) == parser_functions()
+    assert {"sin", "cos", "tanh", "relu"} <= set(FUNCTIONS)
+    assert list(ACTIVATIONS) == [*activations(), "linear"]
+
+
+@pytest.mark.parametrize("name", [name for name, op in OPS.items() if op.checks])
+def test_outside_the_domain_eager_and_replay_raise_the_same_error(name: str) -> None:
+    op = OPS[name]
+    bad = {"/": (1.0, 0.0), "**": (-2.0, 0.5), "log": (-1.0, 0.0), "sqrt": (-4.0, 0.0)}[name]
+    error = op.checks[0].error
+    with pytest.raises(error):
+        apply(name, "vv" if op.arity == 2 else "v", *bad)
+    good = {"/": (1.0, 2.0), "**": (2.0, 0.5), "log": (1.0, 0.0), "sqrt": (4.0, 0.0)}[name]
+    tape = trace(lambda *vs: apply_values(name, "vv" if op.arity == 2 else "v", vs, *good),
+                 *good[:op.arity])
+    with pytest.raises(error, match="sample 1"):
+        tape(*[np.array([g, x]) for g, x in zip(good, bad)][:op.arity])
+
+
+def test_sin_cos_end_to_end_in_an_expression() -> None:
+    out = parse_expression("sin(x) * cos(y)", {"x": 0.3, "y": -1.1})
+    out.backward()
+    x, y = sorted((v for v in out.children for v in v.children), key=lambda v: v.label)
+    assert math.isclose(x.grad, math.cos(0.3) * math.cos(-1.1), rel_tol=1e-15)
+    assert math.isclose(y.grad, -math.sin(0.3) * math.sin(-1.1), rel_tol=1e-15)
