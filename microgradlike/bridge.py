@@ -35,7 +35,9 @@ into an ``(N, N)`` table (with only a warning).
 
 `from_torch` reads the table the other way: a Sequential ending in a ``Linear`` is an MLP; one
 ``Linear`` followed by its activation is a Neuron (width 1) or a Layer (width > 1). So
-``Layer(nin, 1, act)``, the same function as ``Neuron(nin, act)``, comes back as that Neuron.
+``Layer(nin, 1, act)``, the same function as ``Neuron(nin, act)``, comes back as that Neuron,
+and an MLP with no hidden layer (``MLP(nin, [nout], act)``, where ``act`` is never used) comes
+back with the default ``activation="relu"``. Every other model comes back exactly as it was.
 A ``Linear`` without a bias (``bias=False``) is refused rather than given a zero bias: the
 microgradlike model would then train a bias the torch model never had.
 

@@ -83,6 +83,13 @@ def test_a_one_layer_model_of_width_one_comes_back_as_the_neuron_it_equals(bridg
     assert back([0.1, -0.2, 0.3]).data == layer([0.1, -0.2, 0.3]).data
 
 
+def test_an_mlp_without_hidden_layers_comes_back_with_the_default_activation(bridge):
+    mlp = MLP(3, [2], "tanh", seed=0)  # its activation is unused: the only layer is linear
+    back = bridge.from_torch(bridge.to_torch(mlp))
+    assert back.config() == {"nin": 3, "nouts": [2], "activation": "relu"}
+    assert back.state_dict()["parameters"] == mlp.state_dict()["parameters"]
+
+
 def test_the_torch_module_is_the_documented_sequential(bridge, torch):
     net = bridge.to_torch(MLP(2, [16, 16, 1], activation="tanh", seed=0))
     assert [type(m).__name__ for m in net] == ["Linear", "Tanh", "Linear", "Tanh", "Linear"]
