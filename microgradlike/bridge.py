@@ -1,0 +1,272 @@
+"""From microgradlike to PyTorch and back: the same model and the same numbers, in float64.
+
+A microgradlike model is layers of neurons, zˡ = Wˡ·aˡ⁻¹ + bˡ, aˡ = σ(zˡ). PyTorch writes the
+same thing as a `torch.nn.Sequential` of `Linear` modules (z = x·Wᵀ + b) and activation modules:
+
+===============================  ===================================================================
+microgradlike                    torch (what `to_torch` gives and `from_torch` takes)
+===============================  ===================================================================
+``Neuron(nin, act)``             ``Sequential(Linear(nin, 1), Act())``
+``Layer(nin, nout, act)``        ``Sequential(Linear(nin, nout), Act())``
+``MLP(nin, [h₁, …, h_L], act)``  ``Sequential(Linear(nin, h₁), Act(), …, Linear(h_{L−1}, h_L))``
+===============================  ===================================================================
+
+``Act`` is ``ReLU``, ``Tanh``, ``Sigmoid`` or ``Identity`` for "relu", "tanh", "sigmoid" and
+"linear". An MLP's last layer is linear, so nothing follows its last ``Linear``; every hidden
+layer has its activation module, ``Identity`` included. Neuron i of a layer is row i of the
+``Linear``: its ``w[j]`` is ``weight[i, j]`` and its ``b`` is ``bias[i]``. Modules are float64.
+
+Shapes. A microgradlike model takes ONE row and returns a single Value when its output width is 1,
+else a list of Values. The torch module takes a row of shape ``(nin,)`` or a batch ``(N, nin)``
+and keeps the width as the last axis, even when it is 1:
+
+=========================================  ======================================================
+``model(row)``                             ``net(torch.tensor(row))``
+=========================================  ======================================================
+a Value (width 1)                          shape ``(1,)``: ``net(x).item()`` is ``model(row).data``
+a list of k Values                         shape ``(k,)``: ``net(x).tolist()``
+``[model(row) for row in X]``, width 1     ``net(X).squeeze(-1)``, shape ``(N,)``
+``[model(row) for row in X]``, width k     ``net(X)``, shape ``(N, k)``
+=========================================  ======================================================
+
+So for ``mse``, ``binary_cross_entropy`` and ``hinge`` (one number per row), squeeze the width
+axis before the loss: torch's ``MSELoss`` would broadcast ``(N, 1)`` against ``(N,)`` targets
+into an ``(N, N)`` table (with only a warning).
+
+`from_torch` reads the table the other way: a Sequential ending in a ``Linear`` is an MLP; one
+``Linear`` followed by its activation is a Neuron (width 1) or a Layer (width > 1). So
+``Layer(nin, 1, act)``, the same function as ``Neuron(nin, act)``, comes back as that Neuron,
+and an MLP with no hidden layer (``MLP(nin, [nout], act)``, where ``act`` is never used) comes
+back with the default ``activation="relu"``. Every other model comes back exactly as it was.
+A ``Linear`` without a bias (``bias=False``) is refused rather than given a zero bias: the
+microgradlike model would then train a bias the torch model never had.
+
+`torch_loss(name)` gives the torch counterpart of each loss in `microgradlike.losses`, with the
+same value and gradients. torch is an optional extra: this module imports without it, and its
+functions then raise ImportError saying how to install it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .checks import short
+from .losses import binary_cross_entropy, cross_entropy, get_loss, hinge, mse
+from .nn import MLP, Layer, Neuron
+
+if TYPE_CHECKING:  # torch is optional: only type checkers import it here
+    import torch
+
+__all__ = ["INSTALL", "from_torch", "to_torch", "torch_hinge", "torch_loss"]
+
+#: How to get the torch this module is tested with (the ``torch`` extra of pyproject.toml).
+INSTALL = "pip install torch==2.13.0 (or the extra: pip install 'microgradlike[torch]')"
+
+#: microgradlike's activation names and the torch module class of each.
+_ACTIVATION_CLASSES = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "linear": "Identity"}
+
+
+def _torch() -> Any:
+    """The torch package, or an ImportError that says how to install it."""
+    try:
+        import torch
+    except ImportError as e:
+        raise ImportError(f"microgradlike.bridge needs PyTorch, which is not installed: {INSTALL}") from e
+    return torch
+
+
+# ---- microgradlike -> torch -----------------------------------------------------------------------
+def to_torch(model: Neuron | Layer | MLP) -> torch.nn.Sequential:
+    """A float64 ``torch.nn.Sequential`` computing what ``model`` computes (see the module's tables).
+
+    The torch module holds copies of the parameters: training one does not change the other.
+    """
+    torch = _torch()
+    nn = torch.nn
+    if isinstance(model, MLP):
+        layers = model.layers
+        activations = [layer.activation for layer in layers[:-1]] + [None]  # the last layer is linear
+    elif isinstance(model, Layer | Neuron):  # one layer, with its activation module
+        layers, activations = [model], [model.activation]
+    else:
+        kind = type(model).__name__
+        raise TypeError(f"to_torch converts a Neuron, Layer or MLP, got {kind}: {short(model)}")
+    modules = []
+    for layer, activation in zip(layers, activations):
+        neurons = layer.neurons if isinstance(layer, Layer) else [layer]
+        linear = nn.Linear(len(neurons[0].w), len(neurons), dtype=torch.float64)
+        with torch.no_grad():  # W[i, j] = neuron i's w[j], b[i] = neuron i's b
+            linear.weight.copy_(torch.tensor([[w.data for w in n.w] for n in neurons], dtype=torch.float64))
+            linear.bias.copy_(torch.tensor([n.b.data for n in neurons], dtype=torch.float64))
+        modules.append(linear)
+        if activation is not None:
+            modules.append(getattr(nn, _ACTIVATION_CLASSES[activation])())
+    return nn.Sequential(*modules)
+
+
+# ---- torch -> microgradlike -----------------------------------------------------------------------
+@dataclass
+class _Step:
+    """One Linear of the Sequential and the activation after it (if any); indices are positions."""
+
+    index: int
+    linear: Any
+    act_index: int | None = None
+    activation: str | None = None  # microgradlike's name for it
+
+
+def from_torch(module: torch.nn.Module) -> MLP | Layer | Neuron:
+    """The microgradlike model of a torch ``Sequential`` of ``Linear`` and activation modules.
+
+    ``Linear, Act, Linear, Act, …, Linear`` (one activation class for every hidden layer) is an
+    MLP; ``Linear, Act`` alone is a Neuron (width 1) or a Layer. Act is ``ReLU``, ``Tanh``,
+    ``Sigmoid`` or ``Identity`` (a linear hidden layer). Weights of any floating dtype are
+    converted to float64. Anything else raises TypeError (a module of another kind) or
+    ValueError (a layout a microgradlike model cannot express), naming the offending layer:
+    "layer i" is ``module[i]``.
+    """
+    torch = _torch()
+    nn = torch.nn
+    if type(module) is not nn.Sequential:
+        raise TypeError(f"from_torch takes a torch.nn.Sequential of Linear and ReLU/Tanh/Sigmoid/Identity "
+                        f"modules, got {type(module).__name__}: {short(module)}")
+    children = list(module)
+    if not children:
+        raise ValueError("from_torch got an empty Sequential: there is no layer to convert")
+    steps = _steps(nn, children)
+    model = _model_for(steps, children)
+    values = []
+    for step in steps:
+        weight = step.linear.weight.detach().to(device="cpu", dtype=torch.float64).tolist()
+        bias = step.linear.bias.detach().to(device="cpu", dtype=torch.float64).tolist()
+        for row, b in zip(weight, bias):  # parameter order: each neuron's w₁ … w_nin, then its b
+            values.extend([*row, b])
+    names = [name for name, _ in model.named_parameters()]
+    model.load_state_dict(dict(zip(names, values)))  # refuses nan and inf, naming the parameter
+    return model
+
+
+def _steps(nn: Any, children: list[Any]) -> list[_Step]:
+    """The children read as Linear (+ activation) steps; refuses modules of any other kind."""
+    activations = {getattr(nn, cls): name for name, cls in _ACTIVATION_CLASSES.items()}
+    steps: list[_Step] = []
+    for i, child in enumerate(children):
+        kind = type(child)  # exact classes: a subclass could compute something else
+        if kind is nn.Linear:
+            _check_linear(i, child, steps[-1] if steps else None)
+            shared = [s.index for s in steps if s.linear is child]
+            if shared:
+                raise ValueError(f"layer {i} is the same Linear object as layer {shared[0]} (shared "
+                                 f"weights); each layer of a microgradlike model has its own")
+            steps.append(_Step(i, child))
+        elif kind in activations:
+            if not steps:
+                raise ValueError(f"layer {i} ({child!r}) comes before any Linear: an activation acts on "
+                                 f"a layer's z = W·x + b, so the Sequential must start with a Linear")
+            last = steps[-1]
+            if last.act_index is not None:
+                raise ValueError(f"layer {i} ({child!r}) follows another activation (layer {last.act_index}: "
+                                 f"{children[last.act_index]!r}): each Linear has at most one activation")
+            last.act_index, last.activation = i, activations[kind]
+        else:
+            raise TypeError(f"layer {i} ({short(child)}) is a {kind.__name__}; from_torch converts only "
+                            f"Linear, ReLU, Tanh, Sigmoid and Identity")
+    return steps
+
+
+def _check_linear(i: int, linear: Any, previous: _Step | None) -> None:
+    """A Linear microgradlike can hold: a bias, real floating weights, widths that chain."""
+    if linear.bias is None:
+        raise ValueError(f"layer {i} ({linear!r}) has no bias; every microgradlike neuron has one "
+                         f"(give it bias=True with a zero bias to convert the same function)")
+    for name in ("weight", "bias"):
+        dtype = getattr(linear, name).dtype
+        if not dtype.is_floating_point:
+            raise TypeError(f"layer {i} ({linear!r}) has a {name} of dtype {dtype}; "
+                            f"from_torch converts real floating-point weights")
+    shape = (linear.out_features, linear.in_features)
+    if tuple(linear.weight.shape) != shape or tuple(linear.bias.shape) != shape[:1]:
+        raise ValueError(f"layer {i} ({linear!r}) holds a weight of shape {tuple(linear.weight.shape)} and a "
+                         f"bias of shape {tuple(linear.bias.shape)}; expected {shape} and {shape[:1]}")
+    if previous is not None and previous.linear.out_features != linear.in_features:
+        raise ValueError(f"layer {i} ({linear!r}) takes {linear.in_features} inputs but layer "
+                         f"{previous.index} ({previous.linear!r}) gives {previous.linear.out_features}: "
+                         f"the widths must match")
+
+
+def _model_for(steps: list[_Step], children: list[Any]) -> MLP | Layer | Neuron:
+    """The microgradlike model (fresh parameters) with the layout of ``steps``."""
+    first = steps[0].linear
+    if len(steps) == 1 and steps[0].activation is not None:  # one Linear and its activation: one layer
+        if first.out_features == 1:
+            return Neuron(first.in_features, steps[0].activation, seed=0)
+        return Layer(first.in_features, first.out_features, steps[0].activation, seed=0)
+    *hidden, last = steps
+    for step, following in itertools.pairwise(steps):
+        if step.activation is None:
+            raise ValueError(f"layer {following.index} ({following.linear!r}) follows layer {step.index} "
+                             f"({step.linear!r}) with no activation between them; a hidden layer needs "
+                             f"one (Identity for a linear one)")
+    if last.act_index is not None:
+        raise ValueError(f"layer {last.act_index} ({children[last.act_index]!r}) comes after the last Linear "
+                         f"(layer {last.index}); an MLP's output layer is linear: drop it, or apply it "
+                         f"outside the model (the losses take logits)")
+    if len({step.activation for step in hidden}) > 1:
+        listed = ", ".join(f"layer {s.act_index}: {children[s.act_index]!r}" for s in hidden)
+        raise ValueError(f"the hidden layers use different activations ({listed}); an MLP uses one "
+                         f"activation for all its hidden layers")
+    activation = hidden[0].activation if hidden else "relu"  # MLP(nin, [nout]) has no hidden layer
+    return MLP(first.in_features, [step.linear.out_features for step in steps], activation, seed=0)
+
+
+# ---- losses ----------------------------------------------------------------------------------------
+def torch_hinge(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The hinge loss in torch, as `microgradlike.losses.hinge`: mean over i of relu(1 − tᵢ·sᵢ).
+
+    Targets are −1/+1, or 0/1 with 0 counting as −1. ``scores`` and ``targets`` must have the same
+    shape (``(N, 1)`` scores against ``(N,)`` targets would broadcast to an ``(N, N)`` table).
+    """
+    torch = _torch()
+    if scores.shape != targets.shape:
+        raise ValueError(f"scores have shape {tuple(scores.shape)} but targets {tuple(targets.shape)}; "
+                         f"they must match (squeeze a width-1 output: net(X).squeeze(-1))")
+    t = targets.to(scores.dtype)
+    bad = ~((t == 1) | (t == 0) | (t == -1))
+    if bool(bad.any()):
+        index = tuple(int(k) for k in bad.nonzero()[0])
+        raise ValueError(f"target {index if len(index) > 1 else index[0]} is {t[index].item()!r}; "
+                         f"targets must be -1/+1 (or 0/1, 0 meaning -1)")
+    t = torch.where(t == 0, -torch.ones_like(t), t)
+    return torch.relu(1 - t * scores).mean()
+
+
+def torch_loss(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """The torch loss with the same value and gradients as microgradlike's loss ``name``.
+
+    ======================  ==============================  ======================================
+    name                    torch                           targets
+    ======================  ==============================  ======================================
+    mse                     ``nn.MSELoss()``                floats, the outputs' shape
+    binary_cross_entropy    ``nn.BCEWithLogitsLoss()``      floats 0/1, the logits' shape
+    cross_entropy           ``nn.CrossEntropyLoss()``       class ids, an int64 tensor of shape (N,)
+    hinge                   `torch_hinge`                   −1/+1 or 0/1, the scores' shape
+    ======================  ==============================  ======================================
+
+    Names are those of `microgradlike.losses.LOSSES` ("bce" and "ce" included). All take outputs
+    (logits, not probabilities) first, then targets, and return the mean over the examples.
+    """
+    torch = _torch()
+    if not isinstance(name, str):
+        kind = type(name).__name__
+        raise TypeError(f"torch_loss takes a loss name such as 'mse', got {kind}: {short(name)}")
+    loss = get_loss(name)  # unknown names raise ValueError listing the known ones
+    counterparts = {
+        mse: torch.nn.MSELoss,
+        binary_cross_entropy: torch.nn.BCEWithLogitsLoss,
+        cross_entropy: torch.nn.CrossEntropyLoss,
+        hinge: lambda: torch_hinge,
+    }
+    return counterparts[loss]()

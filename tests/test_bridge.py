@@ -1,0 +1,322 @@
+"""microgradlike.bridge: the same model in PyTorch and back, with the same numbers (to 1e-12).
+
+The tests that need torch are skipped when it is not installed; the one that checks what happens
+without torch simulates its absence, so it always runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import microgradlike
+from microgradlike import Value, losses
+from microgradlike.nn import MLP, Layer, Neuron, SigmoidSum
+
+TOL = {"rel": 1e-12, "abs": 1e-12}
+ACTIVATIONS = ["relu", "tanh", "sigmoid", "linear"]
+TORCH_REASON = "the bridge needs PyTorch: pip install torch==2.13.0 (or the torch extra)"
+
+
+@pytest.fixture
+def torch():
+    return pytest.importorskip("torch", reason=TORCH_REASON)
+
+
+@pytest.fixture
+def bridge(torch):
+    from microgradlike import bridge
+
+    return bridge
+
+
+def models(activation: str) -> list:
+    return [
+        Neuron(3, activation, seed=1),
+        Layer(3, 4, activation, seed=2),
+        MLP(3, [5, 4, 2], activation, seed=3),
+        MLP(3, [6, 1], activation, seed=4),
+    ]
+
+
+def model_ids() -> list[str]:
+    return ["Neuron(3)", "Layer(3, 4)", "MLP(3, [5, 4, 2])", "MLP(3, [6, 1])"]
+
+
+def torch_parameters(net, grads: bool = False) -> list[float]:
+    """The torch module's parameters (or their grads) as floats in `model.parameters()` order:
+    per Linear, per row i (neuron i), the row's weights then its bias."""
+    out = []
+    for module in net:
+        if hasattr(module, "weight"):
+            weight, bias = (module.weight.grad, module.bias.grad) if grads else (module.weight, module.bias)
+            for row, b in zip(weight.double().tolist(), bias.double().tolist()):
+                out.extend([*row, b])
+    return out
+
+
+def width(model) -> int:
+    return model.nouts[-1] if isinstance(model, MLP) else getattr(model, "nout", 1)
+
+
+# ---- round trip -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("index", range(4), ids=model_ids())
+def test_to_torch_then_from_torch_gives_back_the_same_model(bridge, activation, index):
+    model = models(activation)[index]
+    back = bridge.from_torch(bridge.to_torch(model))
+    assert type(back) is type(model)
+    assert back.config() == model.config()
+    assert back.state_dict()["parameters"] == model.state_dict()["parameters"]  # exactly
+
+
+def test_a_one_layer_model_of_width_one_comes_back_as_the_neuron_it_equals(bridge):
+    layer = Layer(3, 1, "tanh", seed=0)
+    back = bridge.from_torch(bridge.to_torch(layer))
+    assert back.config() == {"nin": 3, "activation": "tanh"}  # a Neuron: the rule the docs state
+    assert [p.data for p in back.parameters()] == [p.data for p in layer.parameters()]
+    assert back([0.1, -0.2, 0.3]).data == layer([0.1, -0.2, 0.3]).data
+
+
+def test_an_mlp_without_hidden_layers_comes_back_with_the_default_activation(bridge):
+    mlp = MLP(3, [2], "tanh", seed=0)  # its activation is unused: the only layer is linear
+    back = bridge.from_torch(bridge.to_torch(mlp))
+    assert back.config() == {"nin": 3, "nouts": [2], "activation": "relu"}
+    assert back.state_dict()["parameters"] == mlp.state_dict()["parameters"]
+
+
+def test_the_torch_module_is_the_documented_sequential(bridge, torch):
+    net = bridge.to_torch(MLP(2, [16, 16, 1], activation="tanh", seed=0))
+    assert [type(m).__name__ for m in net] == ["Linear", "Tanh", "Linear", "Tanh", "Linear"]
+    assert [(m.in_features, m.out_features) for m in net[::2]] == [(2, 16), (16, 16), (16, 1)]
+    assert all(p.dtype == torch.float64 and p.requires_grad for p in net.parameters())
+    assert [type(m).__name__ for m in bridge.to_torch(Neuron(2, "linear", seed=0))] == ["Linear", "Identity"]
+
+
+def test_the_torch_module_holds_copies(bridge, torch):
+    model = Neuron(2, seed=0)
+    net = bridge.to_torch(model)
+    with torch.no_grad():
+        net[0].bias += 1.0
+    assert model.b.data == 0.0
+
+
+# ---- same outputs and gradients -------------------------------------------------------------------
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("index", range(4), ids=model_ids())
+def test_outputs_and_gradients_match_torch(bridge, torch, activation, index):
+    """A weighted sum of the outputs, so every output's gradient path is checked, not just their sum."""
+    model = models(activation)[index]
+    net = bridge.to_torch(model)
+    rng = np.random.default_rng(index)
+    x = rng.normal(0, 1.5, size=3).tolist()
+    weights = rng.normal(size=width(model)).tolist()
+
+    xs = [Value(v) for v in x]
+    out = model(xs)
+    outs = [out] if isinstance(out, Value) else out
+    assert len(outs) == width(model)
+    sum(c * o for c, o in zip(weights, outs)).backward()
+
+    tx = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    t_out = net(tx)
+    assert t_out.shape == (width(model),)  # one row in, the width as the last axis (1 included)
+    (torch.tensor(weights, dtype=torch.float64) * t_out).sum().backward()
+
+    assert [o.data for o in outs] == pytest.approx(t_out.tolist(), **TOL)
+    assert [v.grad for v in xs] == pytest.approx(tx.grad.tolist(), **TOL)
+    assert [p.grad for p in model.parameters()] == pytest.approx(torch_parameters(net, grads=True), **TOL)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_a_batch_gives_one_row_of_outputs_per_input_row(bridge, torch, activation):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(7, 3))
+    for model in models(activation):
+        net = bridge.to_torch(model)
+        ours = [model(row) for row in X.tolist()]
+        theirs = net(torch.tensor(X))
+        assert theirs.shape == (7, width(model))
+        if width(model) == 1:  # model(row) is a Value: squeeze the width axis to compare
+            assert [v.data for v in ours] == pytest.approx(theirs.squeeze(-1).tolist(), **TOL)
+        else:
+            ours_table = np.array([[v.data for v in row] for row in ours])
+            assert ours_table == pytest.approx(theirs.detach().numpy(), **TOL)
+
+
+# ---- a plain torch model ---------------------------------------------------------------------------
+@pytest.mark.parametrize("act", ["ReLU", "Tanh", "Sigmoid", "Identity"])
+def test_a_plain_torch_sequential_converts_and_computes_the_same_outputs(bridge, torch, act):
+    torch.manual_seed(0)
+    nn = torch.nn
+    net = nn.Sequential(nn.Linear(4, 8), getattr(nn, act)(), nn.Linear(8, 8), getattr(nn, act)(),
+                        nn.Linear(8, 3))  # torch's default init, float32
+    model = bridge.from_torch(net)
+    assert model.config() == {"nin": 4, "nouts": [8, 8, 3], "activation": act.lower().replace("identity",
+                                                                                               "linear")}
+    X = np.random.default_rng(1).normal(size=(6, 4))
+    ours = np.array([[v.data for v in model(row)] for row in X.tolist()])
+    net64 = net.to(torch.float64)  # the same weights, widened exactly
+    assert ours == pytest.approx(net64(torch.tensor(X)).detach().numpy(), **TOL)
+    assert [p.data for p in model.parameters()] == torch_parameters(net64)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+def test_weights_of_any_floating_dtype_are_read_as_float64(bridge, torch, dtype):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Sigmoid()).to(getattr(torch, dtype))
+    model = bridge.from_torch(net)
+    assert [p.data for p in model.parameters()] == torch_parameters(net)
+
+
+# ---- refusals ----------------------------------------------------------------------------------------
+def bad_modules(nn):
+    L, R, T = nn.Linear, nn.ReLU, nn.Tanh
+    shared = L(3, 3)
+
+    class MyReLU(nn.ReLU):
+        pass
+
+    return [
+        (L(2, 3), TypeError, "takes a torch.nn.Sequential of Linear"),
+        (nn.Sequential(), ValueError, "empty Sequential"),
+        (nn.Sequential(L(2, 3), nn.Dropout()), TypeError,
+         "layer 1 (Dropout(p=0.5, inplace=False)) is a Dropout"),
+        (nn.Sequential(L(2, 3), nn.LeakyReLU(), L(3, 1)), TypeError, "layer 1 (LeakyReLU(negative_slope"),
+        (nn.Sequential(L(2, 3), MyReLU(), L(3, 1)), TypeError, "layer 1 (MyReLU()) is a MyReLU"),
+        (nn.Sequential(nn.Sequential(L(2, 3))), TypeError, "layer 0 (Sequential("),
+        (nn.Sequential(R(), L(2, 3)), ValueError, "layer 0 (ReLU()) comes before any Linear"),
+        (nn.Sequential(L(2, 3), R(), T(), L(3, 1)), ValueError,
+         "layer 2 (Tanh()) follows another activation (layer 1: ReLU())"),
+        (nn.Sequential(L(2, 3), R(), L(4, 1)), ValueError,
+         "layer 2 (Linear(in_features=4, out_features=1, bias=True)) takes 4 inputs but layer 0 "
+         "(Linear(in_features=2, out_features=3, bias=True)) gives 3"),
+        (nn.Sequential(L(2, 3), L(3, 1)), ValueError,
+         "layer 1 (Linear(in_features=3, out_features=1, bias=True)) follows layer 0"),
+        (nn.Sequential(L(2, 3), R(), L(3, 3), T(), L(3, 1)), ValueError,
+         "different activations (layer 1: ReLU(), layer 3: Tanh())"),
+        (nn.Sequential(L(2, 3), R(), L(3, 1), nn.Sigmoid()), ValueError,
+         "layer 3 (Sigmoid()) comes after the last Linear (layer 2)"),
+        (nn.Sequential(L(2, 3), R(), L(3, 1, bias=False)), ValueError,
+         "layer 2 (Linear(in_features=3, out_features=1, bias=False)) has no bias"),
+        (nn.Sequential(shared, R(), shared), ValueError, "layer 2 is the same Linear object as layer 0"),
+    ]
+
+
+def test_bad_modules_are_refused_with_a_message_naming_the_layer(bridge, torch):
+    for module, error, fragment in bad_modules(torch.nn):
+        with pytest.raises(error) as info:
+            bridge.from_torch(module)
+        assert fragment in str(info.value), module
+
+
+def test_complex_and_non_finite_weights_are_refused(bridge, torch):
+    nn = torch.nn
+    complex_net = nn.Sequential(nn.Linear(2, 1, dtype=torch.complex128), nn.ReLU())
+    with pytest.raises(TypeError, match=r"layer 0 .* has a weight of dtype torch.complex128"):
+        bridge.from_torch(complex_net)
+    net = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    with torch.no_grad():
+        net[2].weight[0, 1] = float("nan")
+    with pytest.raises(ValueError, match=r"layers\.1\.neurons\.0\.w\.1=nan"):
+        bridge.from_torch(net)
+
+
+@pytest.mark.parametrize("thing", [SigmoidSum(2, seed=0), Value(1.0), 3.0, [Neuron(2, seed=0)]])
+def test_to_torch_refuses_what_it_cannot_convert(bridge, thing):
+    with pytest.raises(TypeError, match="to_torch converts a Neuron, Layer or MLP, got"):
+        bridge.to_torch(thing)
+
+
+# ---- losses ------------------------------------------------------------------------------------------
+def loss_cases(rng):
+    scores = [*rng.normal(0, 2, size=9).tolist(), 0.5, -1.0]  # ±1 margins land on the hinge's kink
+    labels01 = [*rng.integers(0, 2, size=9).tolist(), 1, 1]
+    rows = rng.normal(0, 3, size=(6, 4)).tolist()
+    rows[0] = [1000.0, -1000.0, 3.0, 0.0]  # far logits: both sides stay exact and finite
+    return [
+        ("mse", scores, rng.normal(size=11).tolist()),
+        ("binary_cross_entropy", [*scores[:-1], 1000.0], labels01),
+        ("cross_entropy", rows, rng.integers(0, 4, size=6).tolist()),
+        ("hinge", scores, labels01),
+        ("hinge", scores, [2 * t - 1 for t in labels01]),
+        ("bce", scores, labels01),
+        ("CE", rows, [3, 0, 1, 2, 2, 1]),
+    ]
+
+
+@pytest.mark.parametrize("case", range(7))
+def test_each_torch_loss_gives_the_same_value_and_gradients(bridge, torch, case):
+    name, outputs, targets = loss_cases(np.random.default_rng(0))[case]
+    ours = [[Value(v) for v in row] for row in outputs] if isinstance(outputs[0], list) \
+        else [Value(v) for v in outputs]
+    loss = losses.get_loss(name)(ours, targets)
+    loss.backward()
+    flat = [v for row in ours for v in row] if isinstance(outputs[0], list) else ours
+
+    t_out = torch.tensor(outputs, dtype=torch.float64, requires_grad=True)
+    integer_targets = losses.get_loss(name) is losses.cross_entropy
+    t_targets = torch.tensor(targets, dtype=torch.int64 if integer_targets else torch.float64)
+    t_loss = bridge.torch_loss(name)(t_out, t_targets)
+    t_loss.backward()
+    assert loss.data == pytest.approx(t_loss.item(), **TOL)
+    assert [v.grad for v in flat] == pytest.approx(t_out.grad.flatten().tolist(), **TOL)
+
+
+@pytest.mark.parametrize(("name", "nouts"), [("mse", [4, 1]), ("binary_cross_entropy", [4, 1]),
+                                             ("hinge", [4, 1]), ("cross_entropy", [4, 3])])
+def test_a_model_and_its_loss_give_the_same_parameter_gradients(bridge, torch, name, nouts):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(8, 2))
+    y = rng.integers(0, nouts[-1] if nouts[-1] > 1 else 2, size=8)
+    model = MLP(2, nouts, "tanh", seed=0)
+    net = bridge.to_torch(model)
+    loss = losses.get_loss(name)([model(row) for row in X.tolist()], y.tolist())
+    loss.backward()
+    out = net(torch.tensor(X))
+    if nouts[-1] == 1:
+        out = out.squeeze(-1)  # one number per row, like model(row)
+    t_y = torch.tensor(y, dtype=torch.int64 if name == "cross_entropy" else torch.float64)
+    t_loss = bridge.torch_loss(name)(out, t_y)
+    t_loss.backward()
+    assert loss.data == pytest.approx(t_loss.item(), **TOL)
+    assert [p.grad for p in model.parameters()] == pytest.approx(torch_parameters(net, grads=True), **TOL)
+
+
+def test_torch_loss_refuses_bad_names_shapes_and_labels(bridge, torch):
+    with pytest.raises(ValueError, match="unknown loss 'l1'"):
+        bridge.torch_loss("l1")
+    with pytest.raises(TypeError, match="takes a loss name such as 'mse', got function"):
+        bridge.torch_loss(losses.mse)
+    scores = torch.zeros(4, 1, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"scores have shape \(4, 1\) but targets \(4,\)"):
+        bridge.torch_loss("hinge")(scores, torch.tensor([0.0, 1.0, 1.0, 0.0]))
+    with pytest.raises(ValueError, match=r"target 2 is 2\.0; targets must be -1/"):
+        bridge.torch_loss("hinge")(scores.squeeze(-1), torch.tensor([0.0, 1.0, 2.0, 0.0]))
+
+
+# ---- without torch ------------------------------------------------------------------------------------
+def test_without_torch_the_bridge_imports_and_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
+    monkeypatch.delitem(sys.modules, "microgradlike.bridge", raising=False)
+    monkeypatch.delattr(microgradlike, "bridge", raising=False)
+    bridge = importlib.import_module("microgradlike.bridge")  # a fresh import, without torch
+    calls = [lambda: bridge.to_torch(MLP(2, [3, 1], seed=0)), lambda: bridge.from_torch(object()),
+             lambda: bridge.torch_loss("mse")]
+    for call in calls:
+        with pytest.raises(ImportError, match=r"needs PyTorch.*pip install torch==2\.13\.0"):
+            call()
+
+
+def test_the_install_hint_names_the_version_of_the_torch_extra():
+    pyproject = (Path(__file__).parent.parent / "pyproject.toml").read_text(encoding="utf-8")
+    pinned = re.search(r'^torch = \["(torch==[^"]+)"\]', pyproject, re.M)
+    assert pinned is not None, "pyproject.toml has no torch extra"
+    from microgradlike.bridge import INSTALL  # importing needs no torch
+
+    assert f"pip install {pinned.group(1)} " in INSTALL
