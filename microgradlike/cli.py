@@ -84,8 +84,8 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
     training.add_argument("--seed", type=int, default=0,
                           help="seeds the data, the weights and the shuffling (default: %(default)s)")
     training.add_argument("--engine", choices=ENGINES, default="batched",
-                          help="eager builds Value graphs; tape and batched replay a compiled one "
-                               "(default: %(default)s)")
+                          help="eager builds Value graphs; tape and batched replay a compiled one; "
+                               "auto picks as fit does (batched, for these models) (default: %(default)s)")
     training.add_argument("--progress", action=argparse.BooleanOptionalAction, default=False,
                           help="show a tqdm progress bar instead of a line every few epochs (default: off)")
     training.add_argument("--keep-best", action="store_true",
