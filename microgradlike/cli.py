@@ -7,7 +7,9 @@ import io
 import math
 import os
 import sys
+import textwrap
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,14 +17,14 @@ import numpy as np
 
 from . import data
 from .engine import Value, no_grad, topological_order
-from .engines import ENGINES
+from .engines import ENGINES, choose_engine
 from .expression import parse_bindings, parse_expression
 from .files import write_atomically
 from .nn import MLP
 from .ops import activations, parser_functions
 from .optim import SGD, Adam
 from .plots import plot_decision_boundary, plot_history
-from .train import History, fit
+from .train import History, TrainingWarning, fit
 from .viz import GraphvizNotInstalled, draw_dot, format_number
 
 _DATASETS = ("moons", "circles", "xor", "spirals")
@@ -84,10 +86,14 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
     training.add_argument("--seed", type=int, default=0,
                           help="seeds the data, the weights and the shuffling (default: %(default)s)")
     training.add_argument("--engine", choices=ENGINES, default="batched",
-                          help="eager builds Value graphs; tape and batched replay a compiled one "
-                               "(default: %(default)s)")
+                          help="eager builds Value graphs; tape and batched replay a compiled one; "
+                               "auto picks as fit does (batched, for these models) (default: %(default)s)")
     training.add_argument("--progress", action=argparse.BooleanOptionalAction, default=False,
                           help="show a tqdm progress bar instead of a line every few epochs (default: off)")
+    training.add_argument("--keep-best", action="store_true",
+                          help="end with the parameters of the epoch with the lowest test loss, not the "
+                               "last epoch's (the test points double as the validation set, so the "
+                               "test accuracy is then a little optimistic)")
     output = parser.add_argument_group("output")
     output.add_argument("--save", metavar="MODEL.json", default=None, help="save the trained model as JSON")
     output.add_argument("--plot", metavar="OUT.png", default=None,
@@ -101,31 +107,49 @@ def _train(args: argparse.Namespace) -> int:
     except (ValueError, ImportError, NotImplementedError) as e:
         return _fail("train", e)
     print(problem.describe())
+    bar = args.progress and _has_tqdm()
+    if args.progress and not bar:
+        print("note: --progress needs tqdm (pip install tqdm); showing a line every few epochs instead",
+              file=sys.stderr)
     every = max(1, args.epochs // 10)
 
     def report(history: History) -> None:
-        if not args.progress and (history.n_epochs % every == 0 or history.n_epochs == 1):
+        if not bar and (history.n_epochs % every == 0 or history.n_epochs == 1):
             print(f"epoch {history.n_epochs:>5}/{args.epochs}  train loss {history.train_loss[-1]:.4f}"
                   f"  test loss {history.val_loss[-1]:.4f}")
 
     start = time.perf_counter()
     try:
-        history = fit(problem.model, problem.X_train, problem.y_train, loss=problem.loss,
-                      optimizer=problem.optimizer, lr=problem.lr, tol=args.tol, max_epochs=args.epochs,
-                      batch_size=args.batch_size, seed=args.seed, validation=(problem.X_test, problem.y_test),
-                      progress=args.progress, engine=args.engine, callback=report)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TrainingWarning)  # said below, in the CLI's words
+            history = fit(problem.model, problem.X_train, problem.y_train, loss=problem.loss,
+                          optimizer=problem.optimizer, lr=problem.lr, tol=args.tol, max_epochs=args.epochs,
+                          batch_size=args.batch_size, seed=args.seed,
+                          validation=(problem.X_test, problem.y_test), progress=bar, engine=args.engine,
+                          callback=report, keep_best=args.keep_best)
     except (ValueError, NotImplementedError) as e:
         return _fail("train", e)
     seconds = time.perf_counter() - start
     print(f"{history.message}; {history.n_epochs} epochs, {history.n_updates} updates in {seconds:.1f} s")
+    if history.worse_than_best and not args.keep_best:
+        print(f"warning: the last epoch's test loss is much worse than epoch {history.best_epoch}'s; "
+              f"--keep-best ends with the best epoch's parameters (or try a smaller --lr)")
     print(f"train accuracy {problem.accuracy('train'):.1%}   test accuracy {problem.accuracy('test'):.1%}")
     if args.save:
         problem.model.save(args.save)
         print(f"saved the model to {args.save}")
     if args.plot:
-        _plot_training(args.plot, problem, history)
-        print(f"drew the loss curves and decision boundary to {args.plot}")
+        drawn = _plot_training(args.plot, problem, history)
+        print(f"drew {drawn} to {args.plot}")
     return 0
+
+
+def _has_tqdm() -> bool:
+    try:
+        import tqdm.auto  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 class _TrainProblem:
@@ -171,7 +195,11 @@ class _TrainProblem:
         batch = "full batch" if a.batch_size is None else f"batches of {a.batch_size}"
         return (f"training MLP(2, {self.model.nouts}, {a.activation}) on {a.dataset}: "
                 f"{len(self.y_train)} train / {len(self.y_test)} test points; {self.loss} loss, "
-                f"{a.optimizer} lr={self.lr:g}, {batch}, up to {a.epochs} epochs, {a.engine} engine")
+                f"{a.optimizer} lr={self.lr:g}, {batch}, up to {a.epochs} epochs, {self.engine()} engine")
+
+    def engine(self) -> str:
+        """The engine that will run: --engine, or what `choose_engine` picks for auto."""
+        return self.args.engine if self.args.engine != "auto" else choose_engine(self.model, self.loss)[0]
 
     def predict(self, rows: list[list[float]]) -> list[int]:
         """Class ids: the sign of the single score (> 0 is class 1), or the largest of several."""
@@ -200,18 +228,32 @@ def _import_pyplot_free_figure() -> type:
     return Figure
 
 
-def _plot_training(path: str, problem: _TrainProblem, history: History) -> None:
-    """Two panels, the loss curves and the decision regions, written to ``path`` atomically."""
+def _plot_training(path: str, problem: _TrainProblem, history: History) -> str:
+    """Two panels, the loss curves and the decision regions, written to ``path`` atomically.
+    Returns what was drawn (no loss curve when no update was applied)."""
     figure = _import_pyplot_free_figure()(figsize=(11, 4.4), layout="constrained")
     curves, regions = figure.subplots(1, 2)
-    plot_history(history, ax=curves)
+    if history.update_loss:
+        plot_history(history, ax=curves)
+        drawn = "the loss curves and decision boundary"
+    else:  # e.g. diverged at update 1: there is no loss to draw, so say why in its place
+        curves.set_axis_off()
+        curves.text(0.5, 0.5, "no loss curve: no update was applied\n\n" + _wrap(history.message, 60),
+                    ha="center", va="center", transform=curves.transAxes, fontsize=10)
+        drawn = "the decision boundary (no loss curve: no update was applied)"
     X = np.concatenate([problem.X_train, problem.X_test])
     labels = problem.labels(np.concatenate([problem.y_train, problem.y_test]))
     plot_decision_boundary(problem.model, X, labels, ax=regions)
-    regions.set_title(f"{problem.args.dataset}: decision regions, all points")
+    model = "" if history.update_loss else " of the untrained model"
+    regions.set_title(f"{problem.args.dataset}: decision regions{model}, all points")
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
     write_atomically(path, buffer.getvalue())
+    return drawn
+
+
+def _wrap(text: str, width: int) -> str:
+    return "\n".join(textwrap.wrap(text, width))
 
 
 def _positive_int(text: str) -> int:

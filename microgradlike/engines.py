@@ -20,12 +20,40 @@ import numpy as np
 
 from .compile import trace
 from .engine import Value, no_grad
+from .losses import LOSSES, get_loss
+from .nn import MLP, Layer, Neuron, SigmoidSum, SigmoidUnit
 from .tape import Tape
 
-__all__ = ["ENGINES", "LossAndGrad", "make_evaluate", "make_loss_and_grad"]
+__all__ = ["ENGINES", "LossAndGrad", "choose_engine", "make_evaluate", "make_loss_and_grad"]
 
-#: How a batch's loss and gradients can be computed (see the module docstring).
-ENGINES = ("eager", "tape", "batched")
+#: How a batch's loss and gradients can be computed (see the module docstring); "auto" picks one
+#: of the other three with `choose_engine`.
+ENGINES = ("auto", "eager", "tape", "batched")
+#: Models whose forward pass is engine ops only (no Python branch on ``.data``): a trace of one
+#: sample replays every sample exactly. Exactly these classes: a subclass may change the forward.
+_TRACEABLE_MODELS = (Neuron, Layer, MLP, SigmoidUnit, SigmoidSum)
+
+
+def choose_engine(model: Any, loss: str | Callable) -> tuple[str, str]:
+    """The engine ``fit(engine="auto")`` runs for ``model`` and ``loss``, and why.
+
+    ``"batched"`` (the fastest, with the same numbers as eager) when a trace of one sample is
+    exact for every sample: the model is one of `microgradlike.nn`'s own classes (not a
+    subclass) and the loss one of `microgradlike.losses`. Otherwise ``"eager"``: a custom model
+    may branch on ``.data`` in Python, which a trace freezes, and a custom loss may not be a
+    mean of per-sample terms, which the batched engine assumes.
+    """
+    loss_fn = get_loss(loss)
+    kind = type(model).__name__
+    if type(model) not in _TRACEABLE_MODELS:
+        return "eager", (f"{kind} is not one of microgradlike.nn's models, so it may branch on .data "
+                         f"(a trace would freeze the branch); pass engine='batched' if it does not")
+    if loss_fn not in LOSSES.values():
+        name = getattr(loss_fn, "__name__", type(loss_fn).__name__)
+        return "eager", (f"the loss {name} is not one of microgradlike.losses, so it may not be a mean "
+                         f"of per-sample terms (as batching assumes); pass engine='batched' if it is")
+    return "batched", f"{kind} with the {loss_fn.__name__} loss traces exactly"
+
 
 LossAndGrad = Callable[[Any, Any], float]
 
@@ -61,6 +89,8 @@ def make_loss_and_grad(model: Any, loss_fn: Callable[[Any, Any], Value] | str,
     loss = losses.get_loss(loss_fn) if isinstance(loss_fn, str) else loss_fn
     if not callable(loss):
         raise TypeError(f"loss_fn must be a callable (preds, targets) -> Value or a name, got {loss_fn!r}")
+    if engine == "auto":
+        engine = choose_engine(model, loss)[0]
     if engine == "eager":
         return _eager_loss_and_grad(model, loss)
     by_value = loss in (losses.cross_entropy, losses.hinge, losses.binary_cross_entropy)

@@ -9,7 +9,18 @@ The three steps of the notes: a function with unknown θ (a model), a loss L(θ)
 * training stops when the gradient is (numerically) zero — its norm falls under ``tol``, the
   tolerance (容忍阈值) — or after ``max_epochs``, or when the loss or gradient stops being a
   finite number (divergence: usually a learning rate that is too large), or, with a validation
-  set and ``patience``, when the validation loss has stopped improving (early stopping).
+  set and ``patience``, when the validation loss has stopped improving (early stopping);
+* with a validation set, the epoch with the lowest validation loss is remembered: when the final
+  model is much worse than that one, `fit` says so (a `TrainingWarning`), and ``keep_best=True``
+  puts the best epoch's parameters back.
+
+Which engine computes each batch's loss and gradients (``engine="auto"``, the default): the
+numpy ``"batched"`` engine when a trace of one sample replays every sample exactly, which holds
+for `microgradlike.nn`'s own models (exactly those classes: their forward pass only uses engine
+ops) with a loss from `microgradlike.losses` (a mean of per-sample terms, which the batched
+engine assumes). Any other model may branch on ``.data`` in Python (a trace freezes the branch)
+and any other loss may not be a per-sample mean, so they run ``"eager"``; pass
+``engine="batched"`` to choose it yourself. ``History.engine`` says which engine ran, and why.
 
 `gradient_descent` is the bare rule θ ← θ − η·∇f(θ) on any function written with Values: the
 gradient points uphill, so a positive ∂f/∂θ moves θ down and a negative one moves it up.
@@ -18,25 +29,37 @@ gradient points uphill, so a positive ∂f/∂θ moves θ down and a negative on
 from __future__ import annotations
 
 import math
+import sys
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
-from .checks import as_real
-from .engine import Value
-from .engines import ENGINES, make_evaluate, make_loss_and_grad
+from .checks import as_real, check_seed, short
+from .engine import Value, is_grad_enabled
+from .engines import ENGINES, LossAndGrad, choose_engine, make_evaluate, make_loss_and_grad
 from .functional import value_and_grad
-from .losses import get_loss
+from .losses import get_loss, hinge
+from .nn import SigmoidSum, SigmoidUnit
 from .optim import get_optimizer
 
-__all__ = ["Descent", "History", "fit", "gradient_descent"]
+__all__ = ["Descent", "History", "TrainingWarning", "fit", "gradient_descent"]
 
 StopReason = Literal["tolerance", "max_epochs", "max_steps", "diverged", "early_stopping"]
+#: The final model is "much worse" than the best epoch's when its validation loss is more than
+#: 1.5 times the best one AND has given back more than a quarter of what training gained from
+#: epoch 1 to the best epoch (so neither a hinge loss of 0.01 after a best of 0, nor the wobble
+#: of mini-batch training around a low loss, counts: a run that forgot what it learnt does).
+_WORSE_FACTOR, _WORSE_SHARE_OF_GAIN = 1.5, 0.25
 
 
-@dataclass
+class TrainingWarning(UserWarning):
+    """`fit` trained, but the result deserves a look (e.g. the last epoch is far from the best)."""
+
+
+@dataclass(repr=False)
 class History:
     """What happened during `fit`.
 
@@ -45,7 +68,8 @@ class History:
     Per update: ``update_loss`` (the batch's loss before the update) and ``grad_norm``
     (‖∇L‖₂ over all parameters for that batch). ``params``, when asked for with
     ``keep_params=True``, holds θ⁰ (before training) then θ after each update, as tuples in
-    ``model.parameters()`` order. ``n_epochs`` counts completed epochs.
+    ``model.parameters()`` order. ``n_epochs`` counts completed epochs. ``engine`` is the engine
+    that ran and ``engine_reason`` why ``engine="auto"`` chose it ("" when it was asked for).
     """
 
     train_loss: list[float] = field(default_factory=list)
@@ -57,6 +81,32 @@ class History:
     stopped_because: StopReason | None = None
     message: str = ""
     params: list[tuple[float, ...]] = field(default_factory=list)
+    engine: str = ""
+    engine_reason: str = ""
+
+    @property
+    def best_epoch(self) -> int | None:
+        """The epoch (from 1) with the lowest finite validation loss; None without one."""
+        finite = [(loss, k) for k, loss in enumerate(self.val_loss, start=1) if math.isfinite(loss)]
+        return min(finite)[1] if finite else None
+
+    @property
+    def worse_than_best(self) -> bool:
+        """Whether the last epoch's validation loss is much worse than the best epoch's: more than
+        1.5 times it, and more than a quarter of the way back up to epoch 1's."""
+        best = self.best_epoch
+        if best is None or best == len(self.val_loss):
+            return False
+        lowest, final, first = self.val_loss[best - 1], self.val_loss[-1], self.val_loss[0]
+        gained = first - lowest if math.isfinite(first) else 0.0
+        return not final <= max(_WORSE_FACTOR * lowest, lowest + _WORSE_SHARE_OF_GAIN * gained)  # nan: worse
+
+    def __repr__(self) -> str:
+        losses = f"train_loss[-1]={_last(self.train_loss)}"
+        if self.val_loss:
+            losses += f", val_loss[-1]={_last(self.val_loss)}"
+        return (f"History({self.n_epochs} epochs, {self.n_updates} updates, {losses}, "
+                f"stopped_because={self.stopped_because!r}, engine={self.engine!r})")
 
     def _record_update(self, loss: float, grad_norm: float, theta: tuple[float, ...] | None) -> None:
         self.update_loss.append(loss)
@@ -66,11 +116,16 @@ class History:
             self.params.append(theta)
 
 
+def _last(values: list[float]) -> str:
+    return f"{values[-1]:.4g}" if values else "None"
+
+
 def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any = "sgd",
         lr: float = 0.1, tol: float = 1e-6, max_epochs: int = 100, batch_size: int | None = None,
         shuffle: bool = True, seed: int | None = 0, validation: tuple[Any, Any] | None = None,
-        progress: bool | None = False, patience: int | None = None, engine: str = "eager",
-        keep_params: bool = False, callback: Callable[[History], None] | None = None) -> History:
+        progress: bool | None = None, patience: int | None = None, engine: str = "auto",
+        keep_params: bool = False, callback: Callable[[History], None] | None = None,
+        keep_best: bool = False) -> History:
     """Train ``model`` on rows ``X`` with targets ``y``; return the `History`.
 
     ``loss``: a name from `microgradlike.losses` or ``(preds, targets) -> Value``. ``optimizer``:
@@ -82,53 +137,106 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
     and an update that makes a parameter non-finite is undone: the parameters are always the
     last finite ones. ``patience`` (needs ``validation``): stop when the validation loss has not
     improved on its best for that many epochs, and put back the parameters of the best epoch.
-    ``progress``: a tqdm bar (True; None shows it only on a terminal). ``engine``: ``"eager"``
-    builds Value graphs; ``"tape"`` and ``"batched"`` replay a compiled trace (`microgradlike.engines`).
-    ``callback(history)`` runs after every epoch.
+    ``keep_best`` (needs ``validation``): however training stops, end with the parameters of the
+    epoch with the lowest validation loss. Without it, a final validation loss much worse than
+    the best one is said in ``History.message`` and warned about (`TrainingWarning`).
+    ``progress``: a tqdm bar over epochs (plain lines on stderr without tqdm); None (the
+    default) shows it only in a terminal or a notebook. ``engine``: ``"auto"`` (see
+    `choose_engine`), ``"eager"`` (Value graphs), or ``"tape"``/``"batched"`` (compiled, in
+    `microgradlike.engines`). ``callback(history)`` runs after every epoch.
     """
-    rows, targets = _rows_and_targets(X, y, "X", "y")
-    held_out = None if validation is None else _validation_pair(validation)
-    _check_settings(lr, tol, max_epochs, batch_size, patience, held_out, engine)
+    if not is_grad_enabled():
+        raise RuntimeError("fit() trains by backpropagation, which no_grad() turns off: "
+                           "call fit outside a `with no_grad():` block")
+    rows, targets, width = _rows_and_targets(X, y, "X", "y")
+    _check_width(model, width)
+    held_out = None if validation is None else _validation_pair(validation, width)
+    _check_settings(lr, tol, max_epochs, batch_size, patience, keep_best, held_out, engine, progress)
+    seed = check_seed(seed, "seed")
     loss_fn = get_loss(loss)
     params = model.parameters()
     opt = get_optimizer(optimizer, params, lr)
+    engine, engine_reason = choose_engine(model, loss_fn) if engine == "auto" else (engine, "")
     loss_and_grad = make_loss_and_grad(model, loss_fn, engine)
     evaluate = make_evaluate(model, loss_fn, engine, loss_and_grad, params)
     size = len(rows) if batch_size is None else batch_size
-    rng = np.random.default_rng(seed)
-    history = History(params=[_snapshot(params)] if keep_params else [])
-    early = None if patience is None else _EarlyStopping(patience, params)
-    bar = _progress_bar(max_epochs, progress)
+    history = History(params=[_snapshot(params)] if keep_params else [], engine=engine,
+                      engine_reason=engine_reason)
+    best = None if held_out is None else _Best(params, keep=keep_best or patience is not None)
+    loop = _Loop(history, opt, params, loss_and_grad, evaluate, best, loss_fn)
+    bar = _progress(max_epochs, progress)
     try:
+        reason, message = loop.run(rows, targets, size, np.random.default_rng(seed), shuffle, held_out,
+                                   patience, tol, max_epochs, [bar, callback])
+    finally:
+        if bar is not None:
+            bar.close()
+    if best is not None and reason != "early_stopping":  # early stopping has restored the best
+        message += best.restore(history) if keep_best else _worse_than_best(history)
+    history.stopped_because = reason
+    history.message = f"stopped ({reason}): {message}"
+    if not keep_best and reason != "early_stopping" and history.worse_than_best:
+        warnings.warn(f"{_worse_than_best(history)[2:]}; fit(..., keep_best=True) ends with the best "
+                      f"epoch's parameters", TrainingWarning, stacklevel=2)
+    return history
+
+
+class _Loop:
+    """The loop of `fit`: epochs of batches of forward → loss → backward → update."""
+
+    def __init__(self, history: History, opt: Any, params: Sequence[Value], loss_and_grad: LossAndGrad,
+                 evaluate: Callable[[list, list], float], best: _Best | None, loss_fn: Callable) -> None:
+        self.history, self.opt, self.params = history, opt, params
+        self.loss_and_grad, self.evaluate, self.best, self.loss_fn = loss_and_grad, evaluate, best, loss_fn
+
+    def run(self, rows: list, targets: list, size: int, rng: np.random.Generator, shuffle: bool,
+            held_out: tuple[list, list] | None, patience: int | None, tol: float, max_epochs: int,
+            listeners: list) -> tuple[StopReason, str]:
+        """Train until a stopping rule fires; return which, and how to say so."""
+        history, params, best = self.history, self.params, self.best
+        keep_params = bool(history.params)
         for epoch in range(1, max_epochs + 1):
             norms = []
             for batch in _batches(len(rows), size, rng if shuffle else None):
                 # forward -> loss -> backward: the batch's loss, and every p.grad = ∂loss/∂p
-                loss_value = loss_and_grad([rows[i] for i in batch], [targets[i] for i in batch])
+                loss_value = self.loss_and_grad([rows[i] for i in batch], [targets[i] for i in batch])
                 norm = math.hypot(*(p.grad for p in params))
                 # update: θ ← θ − (a step against ∇L), only from and to finite numbers
-                refused = _finite_step(opt, params, loss_value, norm)
+                refused = _finite_step(self.opt, params, loss_value, norm)
                 if refused:
-                    return _stop(history, "diverged", _diverged(history, epoch, refused))
+                    return "diverged", _diverged(history, epoch, refused)
                 history._record_update(loss_value, norm, _snapshot(params) if keep_params else None)
                 norms.append(norm)
             history.n_epochs = epoch
-            history.train_loss.append(evaluate(rows, targets))
+            history.train_loss.append(self.evaluate(rows, targets))
             if held_out is not None:
-                history.val_loss.append(evaluate(*held_out))
-            for notify in (bar, callback):
+                history.val_loss.append(self.evaluate(*held_out))
+                best.update(epoch, history.val_loss[-1])
+            for notify in listeners:
                 if notify is not None:
                     notify(history)
             mean_norm = sum(norms) / len(norms)
             if mean_norm < tol:
-                return _stop(history, "tolerance",
-                             f"the gradient norm {mean_norm:.3g} fell below tol={tol:g} in epoch {epoch}")
-            if early is not None and early.should_stop(epoch, history.val_loss[-1]):
-                return _stop(history, "early_stopping", early.restore_best())
-        return _stop(history, "max_epochs", f"reached max_epochs={max_epochs}")
-    finally:
-        if bar is not None:
-            bar.close()
+                return "tolerance", self._tolerance(mean_norm, tol, len(norms))
+            if patience is not None and epoch - best.epoch >= patience:
+                return "early_stopping", (f"the validation loss did not improve for {patience} epochs"
+                                          f"{best.restore(history)}")
+        return "max_epochs", f"reached max_epochs={max_epochs}"
+
+    def _tolerance(self, mean_norm: float, tol: float, n_batches: int) -> str:
+        """The tolerance stop, and why when the gradient is exactly 0 (a flat loss, not a slope)."""
+        history = self.history
+        text = f"the gradient norm {mean_norm:.3g} fell below tol={tol:g} in epoch {history.n_epochs}"
+        if mean_norm != 0:
+            return text
+        if all(loss == 0 for loss in history.update_loss[-n_batches:]):
+            why = "the training loss was exactly 0, its minimum, so its gradient was 0 too"
+            if self.loss_fn is hinge:
+                why += " (hinge: every training point was past the margin, t·s ≥ 1)"
+            return f"{text}: {why}"
+        return (f"{text}: the training loss ({history.update_loss[-1]:.4g}) is exactly flat here: no "
+                f"small change of a parameter changes it (e.g. every ReLU is off for every point, so "
+                f"no gradient reaches the weights)")
 
 
 def _batches(n: int, size: int, rng: np.random.Generator | None) -> list[np.ndarray]:
@@ -137,28 +245,41 @@ def _batches(n: int, size: int, rng: np.random.Generator | None) -> list[np.ndar
     return [order[start:start + size] for start in range(0, n, size)]
 
 
-class _EarlyStopping:
-    """Remembers the best validation loss and its parameters; says when patience runs out."""
+class _Best:
+    """The epoch with the lowest validation loss so far (0: before training) and, with ``keep``,
+    its parameters."""
 
-    def __init__(self, patience: int, params: Sequence[Value]) -> None:
-        self.patience, self.params = patience, params
-        self.best_loss, self.best_epoch, self.best_params = math.inf, 0, _snapshot(params)
+    def __init__(self, params: Sequence[Value], keep: bool) -> None:
+        self.params, self.keep = params, keep
+        self.loss, self.epoch = math.inf, 0
+        self.snapshot = _snapshot(params) if keep else ()
 
-    def should_stop(self, epoch: int, val_loss: float) -> bool:
-        if val_loss < self.best_loss:
-            self.best_loss, self.best_epoch, self.best_params = val_loss, epoch, _snapshot(self.params)
-        return epoch - self.best_epoch >= self.patience
+    def update(self, epoch: int, val_loss: float) -> None:
+        if val_loss < self.loss:  # a nan is never better
+            self.loss, self.epoch = val_loss, epoch
+            if self.keep:
+                self.snapshot = _snapshot(self.params)
 
-    def restore_best(self) -> str:
-        _restore(self.params, self.best_params)
-        return (f"the validation loss did not improve for {self.patience} epochs; restored the "
-                f"parameters of epoch {self.best_epoch} (val loss {self.best_loss:.4g})")
+    def restore(self, history: History) -> str:
+        """Put the best epoch's parameters back; say so (as a clause starting with '; ')."""
+        if self.epoch == history.n_epochs:
+            return "; kept the last epoch's parameters: the last epoch had the best validation loss"
+        _restore(self.params, self.snapshot)
+        if self.epoch == 0:
+            return "; restored the parameters from before training (no epoch had a finite validation loss)"
+        return (f"; restored the parameters of epoch {self.epoch}, the best validation loss "
+                f"({self.loss:.4g}; the last epoch's was {_last(history.val_loss)})")
 
 
-def _stop(history: History, reason: StopReason, message: str) -> History:
-    history.stopped_because = reason
-    history.message = f"stopped ({reason}): {message}"
-    return history
+def _worse_than_best(history: History) -> str:
+    """A clause (starting with '; ') saying how far the final model is from the best one, or ""."""
+    if not history.worse_than_best:
+        return ""
+    best = history.best_epoch
+    lowest, final = history.val_loss[best - 1], history.val_loss[-1]
+    times = f"{final / lowest:.3g} times" if lowest > 0 else "far above"
+    return (f"; the final model is much worse than the best one seen: its validation loss "
+            f"{final:.4g} is {times} the best, {lowest:.4g} at epoch {best}")
 
 
 def _finite_step(opt: Any, params: Sequence[Value], loss_value: float, norm: float) -> str:
@@ -191,12 +312,8 @@ def _restore(params: Sequence[Value], values: Sequence[float]) -> None:
 class _ProgressBar:
     """A tqdm bar over epochs that shows the latest training loss."""
 
-    def __init__(self, total: int, progress: bool | None) -> None:
-        try:
-            from tqdm.auto import tqdm
-        except ImportError as e:
-            raise ImportError("progress bars need tqdm: pip install tqdm (or pass progress=False)") from e
-        self.bar = tqdm(total=total, unit="epoch", disable=None if progress is None else False)
+    def __init__(self, tqdm: Callable, total: int) -> None:
+        self.bar = tqdm(total=total, unit="epoch", disable=False)
 
     def __call__(self, history: History) -> None:
         self.bar.set_postfix(loss=f"{history.train_loss[-1]:.4g}", refresh=False)
@@ -206,12 +323,60 @@ class _ProgressBar:
         self.bar.close()
 
 
-def _progress_bar(total: int, progress: bool | None) -> _ProgressBar | None:
-    return None if progress is False else _ProgressBar(total, progress)
+class _ProgressLines:
+    """Progress without tqdm: a line on stderr for epoch 1, every tenth of the run, and the last."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.every, self.shown, self.last = total, max(1, total // 10), 0, None
+
+    def __call__(self, history: History) -> None:
+        self.last = history
+        if history.n_epochs in (1, self.total) or history.n_epochs % self.every == 0:
+            self._show(history)
+
+    def _show(self, history: History) -> None:
+        val = f"  val loss {history.val_loss[-1]:.4g}" if history.val_loss else ""
+        print(f"epoch {history.n_epochs}/{self.total}  train loss {history.train_loss[-1]:.4g}{val}",
+              file=sys.stderr, flush=True)
+        self.shown = history.n_epochs
+
+    def close(self) -> None:
+        if self.last is not None and self.shown != self.last.n_epochs:  # an early stop: show where
+            self._show(self.last)
 
 
-def _rows_and_targets(X: Any, y: Any, x_name: str, y_name: str) -> tuple[list, list]:
-    """X as a list of rows (lists of floats; plain floats for 1-D X), y as a list of numbers."""
+def _progress(total: int, progress: bool | None) -> _ProgressBar | _ProgressLines | None:
+    """What shows progress: None when off; tqdm's bar, or plain lines when tqdm is missing."""
+    show = _stderr_is_a_terminal() or _in_notebook() if progress is None else progress
+    if not show:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        if progress:  # asked for a bar by name: say why there is none
+            print("progress: tqdm is not installed (pip install tqdm), so progress is shown as plain lines",
+                  file=sys.stderr)
+        return _ProgressLines(total)
+    return _ProgressBar(tqdm, total)
+
+
+def _stderr_is_a_terminal() -> bool:
+    try:
+        return sys.stderr is not None and sys.stderr.isatty()
+    except (AttributeError, ValueError):  # a replaced or closed stream
+        return False
+
+
+def _in_notebook() -> bool:
+    """Whether this runs in a Jupyter (IPython) kernel: imported IPython with a kernel app."""
+    ipython = sys.modules.get("IPython")
+    shell = getattr(ipython, "get_ipython", lambda: None)()
+    return "IPKernelApp" in getattr(shell, "config", {})
+
+
+def _rows_and_targets(X: Any, y: Any, x_name: str, y_name: str) -> tuple[list, list, int]:
+    """X as a list of rows (lists of floats; plain floats for 1-D X), y as a list of numbers, and
+    the width of a row (1 for 1-D X)."""
     try:
         X_array = np.asarray(X, dtype=float)
         y_array = np.asarray(y)
@@ -233,26 +398,52 @@ def _rows_and_targets(X: Any, y: Any, x_name: str, y_name: str) -> tuple[list, l
         raise ValueError(f"{y_name} must hold finite numbers, got {y_array.tolist()[:5]!r}...")
     if y_array.dtype.kind == "b":
         y_array = y_array.astype(int)
-    return X_array.tolist(), y_array.tolist()
+    width = 1 if X_array.ndim == 1 else X_array.shape[1]
+    return X_array.tolist(), y_array.tolist(), width
 
 
-def _validation_pair(validation: Any) -> tuple[list, list]:
-    if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+def _input_width(model: Any) -> int | None:
+    """How many numbers one input row of ``model`` holds, when the model says (``nin``)."""
+    if isinstance(model, SigmoidSum | SigmoidUnit):
+        return 1
+    nin = getattr(model, "nin", None)
+    return nin if isinstance(nin, int) and not isinstance(nin, bool) else None
+
+
+def _check_width(model: Any, width: int) -> None:
+    nin = _input_width(model)
+    if nin is not None and width != nin:
+        raise ValueError(f"X has rows of {width} numbers, but the model takes {nin} inputs "
+                         f"({type(model).__name__} with nin={nin})")
+
+
+def _validation_pair(validation: Any, width: int) -> tuple[list, list]:
+    if not isinstance(validation, tuple | list) or len(validation) != 2:
         raise ValueError(f"validation must be a pair (X_val, y_val), got {type(validation).__name__}")
-    return _rows_and_targets(validation[0], validation[1], "validation X", "validation y")
+    rows, targets, val_width = _rows_and_targets(validation[0], validation[1], "validation X", "validation y")
+    if val_width != width:
+        raise ValueError(f"validation X has rows of {val_width} numbers, but X's rows have {width} "
+                         f"(and the model takes {width} inputs)")
+    return rows, targets
 
 
 def _check_settings(lr: float, tol: float, max_epochs: int, batch_size: int | None,
-                    patience: int | None, held_out: object, engine: str) -> None:
+                    patience: int | None, keep_best: bool, held_out: object, engine: str,
+                    progress: object) -> None:
     _check_lr_and_tol(lr, tol)
     for name, count in (("max_epochs", max_epochs), ("batch_size", batch_size), ("patience", patience)):
         if (count is not None or name == "max_epochs") and not _is_positive_int(count):
             raise ValueError(f"{name} must be an int >= 1{'' if name == 'max_epochs' else ' or None'}, "
                              f"got {count!r}")
-    if patience is not None and held_out is None:
-        raise ValueError(f"patience={patience!r} needs a validation set: pass validation=(X_val, y_val)")
+    if not isinstance(keep_best, bool):
+        raise TypeError(f"keep_best must be True or False, got {short(keep_best)}")
+    for asked, name in ((patience is not None, f"patience={patience!r}"), (keep_best, "keep_best=True")):
+        if asked and held_out is None:
+            raise ValueError(f"{name} needs a validation set: pass validation=(X_val, y_val)")
+    if progress is not None and not isinstance(progress, bool):
+        raise TypeError(f"progress must be True, False or None (automatic), got {short(progress)}")
     if engine not in ENGINES:
-        raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+        raise ValueError(f"unknown engine {short(engine)}; choose one of {', '.join(ENGINES)}")
 
 
 def _check_lr_and_tol(lr: float, tol: float) -> None:

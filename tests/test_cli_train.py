@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -83,6 +84,45 @@ def test_progress_bar_replaces_the_epoch_lines(capsys):
     assert main([*SMALL, "--progress"]) == 0
     captured = capsys.readouterr()
     assert "epoch     1/5" not in captured.out and "5/5" in captured.err
+
+
+def test_progress_without_tqdm_falls_back_to_the_epoch_lines(monkeypatch, capsys):
+    for module in ("tqdm", "tqdm.auto"):
+        monkeypatch.setitem(sys.modules, module, None)  # as if tqdm were not installed
+    assert main([*SMALL, "--progress"]) == 0
+    captured = capsys.readouterr()
+    assert "epoch     1/5" in captured.out and "epoch     5/5" in captured.out
+    assert "pip install tqdm" in captured.err and "progress=False" not in captured.err
+    accuracies(captured.out)
+
+
+def test_a_final_model_much_worse_than_the_best_is_reported_and_keep_best_keeps_the_best(capsys):
+    argv = ["train", "--n", "60", "--epochs", "30", "--hidden", "8", "--optimizer", "sgd", "--lr", "1.0",
+            "--batch-size", "4", "--seed", "1"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the CLI says it in its own words, not as a Python warning
+        assert main(argv) == 0
+    out = capsys.readouterr().out
+    found = re.search(r"validation loss ([\d.]+) is [\d.]+ times the best, ([\d.]+) at epoch (\d+)", out)
+    last, lowest, best = float(found.group(1)), float(found.group(2)), int(found.group(3))
+    assert last > 1.5 * lowest and best < 30
+    assert f"much worse than epoch {best}'s; --keep-best" in out and "keep_best=True" not in out
+    assert main([*argv, "--keep-best"]) == 0
+    kept = capsys.readouterr().out
+    assert f"restored the parameters of epoch {best}, the best validation loss ({lowest}" in kept
+    assert "--keep-best ends" not in kept
+    assert accuracies(kept)[1] >= accuracies(out)[1]
+
+
+def test_an_update_so_large_it_overflows_still_ends_cleanly_and_draws(tmp_path, capsys):
+    """--lr 1.7e308: update 1 is undone, no epoch completes, and there is no loss to draw."""
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "p.png"
+    assert main(["train", "--optimizer", "sgd", "--loss", "mse", "--lr", "1.7e308", "--plot", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert "diverged at update 1" in captured.out and "no loss curve" in captured.out
+    assert "Traceback" not in captured.err and captured.err == ""
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.skipif(not HAS_COMPILE, reason="needs microgradlike.compile")

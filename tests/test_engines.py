@@ -127,4 +127,4 @@ def test_sgd_on_tape_gradients_moves_like_eager():
 
 
 def test_one_list_of_engines():
-    assert ENGINES == ("eager", "tape", "batched")
+    assert ENGINES == ("auto", "eager", "tape", "batched")

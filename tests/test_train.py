@@ -12,8 +12,8 @@ import pytest
 from microgradlike import Value, no_grad
 from microgradlike.data import make_moons, train_test_split
 from microgradlike.losses import mse
-from microgradlike.nn import MLP
-from microgradlike.train import History, fit, gradient_descent
+from microgradlike.nn import MLP, Module
+from microgradlike.train import History, TrainingWarning, fit, gradient_descent
 
 
 class Line:
@@ -98,7 +98,8 @@ def test_50_rows_batch_8_three_epochs_is_21_updates():
 def test_train_loss_is_the_whole_training_set_loss_after_the_epoch():
     X, y = line_data()
     model = Line()
-    history = fit(model, X, y, lr=0.1, max_epochs=4, batch_size=3, validation=(X[:5], -y[:5]))
+    with pytest.warns(TrainingWarning, match="much worse"):  # validating on -y: it only gets worse
+        history = fit(model, X, y, lr=0.1, max_epochs=4, batch_size=3, validation=(X[:5], -y[:5]))
     with no_grad():
         train = mse([model([x]) for x in X[:, 0]], y.tolist()).data
         val = mse([model([x]) for x in X[:5, 0]], (-y[:5]).tolist()).data
@@ -231,10 +232,248 @@ def test_progress_bar_is_drawn(capsys):
     assert "3/3" in capsys.readouterr().err
 
 
-def test_progress_without_tqdm_says_how_to_install(monkeypatch):
-    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # makes `import tqdm.auto` fail
-    with pytest.raises(ImportError, match="pip install tqdm"):
-        fit(Line(), *line_data(), max_epochs=1, progress=True)
+def without_tqdm(monkeypatch) -> None:
+    for module in ("tqdm", "tqdm.auto"):
+        monkeypatch.setitem(sys.modules, module, None)  # makes `import tqdm.auto` fail
+
+
+def test_progress_without_tqdm_falls_back_to_plain_lines(monkeypatch, capsys):
+    without_tqdm(monkeypatch)
+    history = fit(Line(), *line_data(), lr=0.01, max_epochs=3, progress=True)
+    assert history.n_epochs == 3
+    err = capsys.readouterr().err
+    assert "pip install tqdm" in err and "progress=False" not in err
+    assert "epoch 1/3" in err and "epoch 3/3" in err and "train loss" in err
+
+
+def test_progress_is_off_by_default_when_not_on_a_terminal(capsys):
+    """pytest captures stderr (not a terminal) and runs no IPython kernel: no bar, no lines."""
+    fit(Line(), *line_data(), lr=0.01, max_epochs=3)
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("where", ["terminal", "notebook"])
+def test_progress_is_on_by_default_in_a_terminal_or_a_notebook(monkeypatch, capsys, where):
+    import types
+
+    import microgradlike.train as train_module
+
+    without_tqdm(monkeypatch)  # plain lines: easy to read back
+    if where == "terminal":
+        monkeypatch.setattr(train_module, "_stderr_is_a_terminal", lambda: True)
+    else:
+        shell = types.SimpleNamespace(config={"IPKernelApp": {}})
+        fake = types.SimpleNamespace(get_ipython=lambda: shell)
+        monkeypatch.setitem(sys.modules, "IPython", fake)
+    fit(Line(), *line_data(), lr=0.01, max_epochs=3)
+    err = capsys.readouterr().err
+    assert "epoch 3/3" in err and "pip install tqdm" not in err  # auto: no nagging about tqdm
+
+
+def test_progress_must_be_a_bool_or_none():
+    with pytest.raises(TypeError, match="'yes'"):
+        fit(Line(), *line_data(), max_epochs=1, progress="yes")
+
+
+# ---- keeping the best epoch -----------------------------------------------------------------
+def halfway_run(**kwargs) -> tuple[History, Line]:
+    """Train towards y = 2x + 1 from (0, 0), validating on y = x + 0.5: the validation loss falls
+    until w, b pass halfway, then rises again, so the last epoch is far from the best one."""
+    X, y = line_data()
+    model = Line()
+    history = fit(model, X, y, optimizer="sgd", lr=0.2, max_epochs=60, validation=(X, (y + 0.0) / 2),
+                  keep_params=True, **kwargs)
+    return history, model
+
+
+def test_fit_warns_when_the_final_model_is_much_worse_than_the_best():
+    with pytest.warns(TrainingWarning, match="keep_best=True") as caught:
+        history, _ = halfway_run()
+    best = history.best_epoch
+    assert 1 < best < history.n_epochs
+    assert history.val_loss[best - 1] == min(history.val_loss)
+    assert history.val_loss[-1] > 1.5 * history.val_loss[best - 1]
+    assert f"epoch {best}" in history.message and "times the best" in history.message
+    assert len(caught) == 1
+
+
+def test_keep_best_restores_the_epoch_with_the_best_validation_loss():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # keeping the best: nothing to warn about
+        history, model = halfway_run(keep_best=True)
+    best = history.best_epoch
+    assert params_of(model) == history.params[best]  # full batch: θ after `best` updates
+    assert f"restored the parameters of epoch {best}" in history.message
+    assert history.stopped_because == "max_epochs"
+
+
+def test_no_warning_when_the_last_epoch_is_the_best():
+    import warnings
+
+    X, y = line_data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        history = fit(Line(), X, y, lr=0.1, max_epochs=20, validation=(X, y), keep_best=True)
+    assert history.best_epoch == history.n_epochs == 20
+    assert "the last epoch had the best validation loss" in history.message
+
+
+def test_keep_best_needs_a_validation_set():
+    with pytest.raises(ValueError, match="keep_best=True needs a validation set"):
+        fit(Line(), *line_data(), keep_best=True)
+
+
+def test_keep_best_after_divergence_restores_the_best_finite_epoch():
+    X, y = line_data()
+    model = Line(0.3, 0.1)
+    history = fit(model, X * 10, y, optimizer="sgd", lr=10.0, max_epochs=1000, keep_params=True,
+                  validation=(X * 10, y), keep_best=True)
+    assert history.stopped_because == "diverged"
+    assert params_of(model) == history.params[history.best_epoch]
+    assert "restored the parameters of epoch 1" in history.message  # it only got worse
+
+
+# ---- the input width, the seed, fit inside no_grad -----------------------------------------
+@pytest.mark.parametrize("engine", ["eager", "tape", "batched", "auto"])
+def test_validation_rows_of_the_wrong_width_are_refused_before_training(engine):
+    X, y = make_moons(n=20, seed=0)
+    model = MLP(2, [3, 1], seed=0)
+    before = params_of(model)
+    epochs = []
+    with pytest.raises(ValueError, match=r"validation X has rows of 3 numbers.*takes 2 inputs"):
+        fit(model, X, y, validation=(np.ones((5, 3)), np.ones(5)), engine=engine,
+            callback=lambda h: epochs.append(h.n_epochs))
+    assert epochs == [] and params_of(model) == before
+
+
+@pytest.mark.parametrize("engine", ["eager", "tape", "batched"])
+def test_training_rows_of_the_wrong_width_name_the_model_width(engine):
+    with pytest.raises(ValueError, match=r"X has rows of 3 numbers, but the model takes 2 inputs"):
+        fit(MLP(2, [3, 1], seed=0), np.ones((4, 3)), np.ones(4), engine=engine)
+
+
+def test_validation_width_is_checked_against_x_for_any_model():
+    X, y = line_data()
+    with pytest.raises(ValueError, match=r"validation X has rows of 2 numbers, but X's rows have 1"):
+        fit(Line(), X, y, validation=(np.ones((3, 2)), np.ones(3)))
+
+
+@pytest.mark.parametrize(("seed", "error"), [(-1, ValueError), ("a", TypeError), (1.5, TypeError),
+                                             (True, TypeError)])
+def test_a_bad_seed_is_named(seed, error):
+    with pytest.raises(error, match="seed"):
+        fit(Line(), *line_data(), max_epochs=1, seed=seed)
+
+
+def test_fit_inside_no_grad_is_refused():
+    with no_grad(), pytest.raises(RuntimeError, match="no_grad"):
+        fit(Line(), *line_data(), max_epochs=1)
+
+
+# ---- what History says ------------------------------------------------------------------------
+def test_history_repr_is_a_short_summary():
+    X, y = make_moons(n=80, seed=0)
+    history = fit(MLP(2, [8, 1], seed=0), X, 2 * y - 1, loss="hinge", lr=0.05, max_epochs=30,
+                  batch_size=8, validation=(X, 2 * y - 1))
+    text = repr(history)
+    assert len(text) < 250, text
+    assert "30 epochs" in text and "300 updates" in text and "max_epochs" in text
+    assert f"{history.train_loss[-1]:.4g}" in text and f"{history.val_loss[-1]:.4g}" in text
+    assert "engine='batched'" in text
+
+
+def test_a_loss_of_exactly_zero_says_why_the_gradient_is_zero():
+    """Every point past the hinge's margin (t·s ≥ 1): the loss and its gradient are exactly 0."""
+    history = fit(Line(5.0, 0.0), [[-1.0], [1.0]], [-1, 1], loss="hinge", max_epochs=5)
+    assert history.stopped_because == "tolerance" and history.n_epochs == 1
+    assert "the training loss was exactly 0" in history.message and "past the margin" in history.message
+
+
+def test_a_flat_nonzero_loss_says_nothing_reaches_the_parameters():
+    class DeadRelu(Line):
+        def __call__(self, x):
+            return (self.w * x[0] + self.b).relu()  # w, b < 0 and x > 0: the relu is off
+
+    history = fit(DeadRelu(-1.0, -1.0), [[1.0], [2.0]], [1.0, 2.0], loss="mse", max_epochs=5)
+    assert history.stopped_because == "tolerance"
+    assert "flat" in history.message and "ReLU" in history.message
+
+
+# ---- the engine fit picks ---------------------------------------------------------------------
+class Branchy(Module):
+    """A Python `if` on the input's `.data`: a trace freezes the branch taken for its example row."""
+
+    def __init__(self, w: float, b: float) -> None:
+        self.w, self.b = Value(w), Value(b)
+
+    def __call__(self, x):
+        x0 = x[0]
+        return self.w * x0 + self.b if getattr(x0, "data", x0) > 0 else self.w * (-x0) - self.b
+
+
+def test_auto_engine_is_batched_for_library_models_and_losses():
+    X, y = make_moons(n=30, seed=0)
+    runs = {}
+    for engine in ("eager", "auto"):
+        model = MLP(2, [4, 1], seed=0)
+        history = fit(model, X, 2 * y - 1, loss="hinge", optimizer="adam", lr=0.05, max_epochs=3,
+                      batch_size=8, validation=(X[:10], 2 * y[:10] - 1), engine=engine)
+        runs[engine] = history, params_of(model)
+    auto, eager = runs["auto"][0], runs["eager"][0]
+    assert auto.engine == "batched" and "MLP" in auto.engine_reason
+    assert eager.engine == "eager" and eager.engine_reason == ""
+    np.testing.assert_allclose(auto.update_loss, eager.update_loss, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(runs["auto"][1], runs["eager"][1], rtol=1e-9, atol=1e-12)
+
+
+def test_auto_is_the_default_engine():
+    X, y = make_moons(n=20, seed=0)
+    assert fit(MLP(2, [3, 1], seed=0), X, y, max_epochs=1).engine == "batched"
+
+
+@pytest.mark.parametrize(("make_model", "loss", "X", "y"), [
+    (lambda: __import__("microgradlike.nn", fromlist=["SigmoidSum"]).SigmoidSum(3, seed=0), "mse",
+     np.linspace(-2, 2, 12), np.sin(np.linspace(-2, 2, 12))),
+    (lambda: __import__("microgradlike.nn", fromlist=["Layer"]).Layer(2, 3, activation="tanh", seed=0),
+     "cross_entropy", make_moons(n=12, seed=1)[0], np.arange(12) % 3),
+    (lambda: __import__("microgradlike.nn", fromlist=["Neuron"]).Neuron(2, "sigmoid", seed=0),
+     "binary_cross_entropy", make_moons(n=12, seed=1)[0], make_moons(n=12, seed=1)[1]),
+])
+def test_auto_gives_eager_numbers_for_every_library_model(make_model, loss, X, y):
+    runs = {}
+    for engine in ("eager", "auto"):
+        model = make_model()
+        history = fit(model, X, y, loss=loss, optimizer="adam", lr=0.05, max_epochs=4, batch_size=5,
+                      engine=engine, tol=0.0)
+        runs[engine] = history, params_of(model)
+    assert runs["auto"][0].engine == "batched"
+    np.testing.assert_allclose(runs["auto"][0].update_loss, runs["eager"][0].update_loss, rtol=1e-9)
+    np.testing.assert_allclose(runs["auto"][1], runs["eager"][1], rtol=1e-9, atol=1e-12)
+
+
+def test_auto_runs_eager_for_a_model_that_branches_on_data():
+    X = np.array([[-2.0], [-1.0], [1.0], [2.0]])
+    y = np.array([1.0, 0.5, 2.0, 3.0])
+    results = {}
+    for engine in ("eager", "batched", "auto"):
+        model = Branchy(0.5, 0.25)
+        history = fit(model, X, y, lr=0.05, max_epochs=5, engine=engine)
+        results[engine] = history, params_of(model)
+    auto = results["auto"][0]
+    assert auto.engine == "eager" and "Branchy" in auto.engine_reason
+    assert results["auto"][1] == results["eager"][1]
+    assert results["batched"][1] != results["eager"][1]  # why: the trace froze one branch
+
+
+def test_auto_runs_eager_for_a_custom_loss():
+    def summed_mse(preds, targets):  # a SUM over samples, not a mean: batching would rescale it
+        return sum((p - t) ** 2 for p, t in zip(preds, targets))
+
+    X, y = make_moons(n=10, seed=0)
+    history = fit(MLP(2, [3, 1], seed=0), X, y, loss=summed_mse, lr=0.01, max_epochs=1)
+    assert history.engine == "eager" and "summed_mse" in history.engine_reason
 
 
 @pytest.mark.parametrize("engine", ["tape", "batched"])
@@ -272,6 +511,7 @@ def test_compiled_engines_train_like_eager(engine):
     ({"patience": 3}, "validation"),
     ({"patience": 0, "validation": ([[1.0]], [1.0])}, "patience"),
     ({"validation": [[1.0]]}, "validation"),
+    ({"engine": None}, "None"),
 ])
 def test_bad_arguments_raise_value_error_naming_the_value(kwargs, needle):
     arguments = {"X": [[1.0], [2.0]], "y": [1.0, 2.0], **kwargs}
