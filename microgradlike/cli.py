@@ -60,14 +60,17 @@ def _fail(command: str, message: object, code: int = 2) -> int:
     return code
 
 
+#: Said when `graph` meets what looks like an option but may be an expression such as "-x*2".
+_DASH_HINT = ("; an expression that starts with '-' goes after '--', options before it: "
+              '{} graph -o graph.svg -- "-x*2" x=3')
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse, with its errors made printable and a hint for an expression starting with '-'."""
+    """argparse, with its errors made printable, and a hint when `graph` lacks its expression."""
 
     def error(self, message: str) -> NoReturn:
-        unrecognized = message.partition("unrecognized arguments: ")[2].split()
-        if any(arg.startswith("-") and not arg.startswith("--") for arg in unrecognized):
-            message += (f"; an expression that starts with '-' goes after '--', options before it: "
-                        f'{_program} graph -o graph.svg -- "-x*2" x=3')
+        if self.prog.endswith(" graph") and "required: expression" in message:
+            message += _DASH_HINT.format(_program)
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {_printable(message)}\n")
 
@@ -485,5 +488,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand (``argv`` defaults to the command line); returns the exit code."""
     global _program
     _program = _program_name()
-    args = build_parser(_program).parse_args(argv)
+    parser = build_parser(_program)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # as parse_args would say, with a hint where `graph` took "-x*2" for an option
+        dashed = any(arg.startswith("-") and not arg.startswith("--") for arg in unknown)
+        hint = _DASH_HINT.format(_program) if dashed and args.command == "graph" else ""
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
     return args.handler(args)

@@ -153,7 +153,7 @@ def _create_temporary(folder: str, name: str, existing: os.stat_result | None) -
     if existing is not None and hasattr(os, "fchmod"):
         try:
             os.fchmod(fd, stat.S_IMODE(existing.st_mode))
-            if (existing.st_uid, existing.st_gid) != (os.getuid(), os.getgid()):
+            if hasattr(os, "fchown") and (existing.st_uid, existing.st_gid) != (os.getuid(), os.getgid()):
                 with contextlib.suppress(OSError):  # only root (or the owner, for the group) may
                     os.fchown(fd, existing.st_uid, existing.st_gid)
         except BaseException:

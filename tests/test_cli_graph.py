@@ -134,6 +134,15 @@ def test_an_expression_starting_with_minus_gets_a_hint_to_use_double_dash(tmp_pa
     assert "unrecognized arguments: -x*2" in error and '-o graph.svg -- "-x*2" x=3' in error
     hinted = run("-o", "graph.dot", "--", "-x*2", "x=3", cwd=tmp_path)  # the hint works as written
     assert hinted.returncode == 0 and "-x*2 = -6" in hinted.stdout
+    alone = run("-x*2", "-o", "graph.dot", cwd=tmp_path)  # no binding: argparse misses the expression
+    assert alone.returncode == 2 and "goes after '--'" in alone.stderr
+
+
+def test_train_gets_no_expression_hint(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["train", "-x"])
+    err = capsys.readouterr().err
+    assert "unrecognized arguments: -x" in err and "expression" not in err
 
 
 @pytest.mark.parametrize("args", [
