@@ -291,6 +291,8 @@ class Module:
                 f"first (models saved by `train --save` record it); model(row) gives the raw outputs"
             )
         rows = _rows(X)
+        if len(rows) == 0:
+            return np.empty(0)
         with no_grad():
             outputs = [self(row) for row in rows.tolist()]
         scores = np.array([[v.data for v in out] if isinstance(out, list) else [out.data] for out in outputs],

@@ -716,6 +716,12 @@ def test_several_outputs_predict_the_largest_ones_class():
     assert model.predict([[1.0, 0.0], [0.0, 1.0], [0.1, 0.2]]).tolist() == [10, 20, 30]
 
 
+def test_predict_of_no_rows_is_empty():
+    model = MLP(2, [2, 3], seed=0)
+    model.set_task("classification", classes=["a", "b", "c"])
+    assert model.predict(np.empty((0, 2))).shape == (0,)
+
+
 def test_regression_predicts_the_outputs():
     model = SigmoidSum(3, seed=0)
     model.set_task("regression", loss="mse")
