@@ -1,25 +1,36 @@
-"""The command line: ``python -m microgradlike train ...`` and ``python -m microgradlike graph ...``."""
+"""The command line: ``python -m microgradlike train ...`` and ``python -m microgradlike graph ...``.
+
+Every user mistake ends in one line on stderr and exit code 2, before any work is done where it
+can be checked first (output files, sizes, matplotlib): a trained model is never lost to a file
+that cannot be written. What the user typed is echoed cut short and with control characters
+escaped, so a message never floods or reprograms the terminal.
+"""
 
 from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import math
 import os
+import re
 import sys
+import tempfile
 import textwrap
 import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
-from . import data
-from .engine import Value, no_grad, topological_order
+from . import __version__, data
+from .checks import check_memory, check_seed, short
+from .engine import Value, topological_order
 from .engines import ENGINES, choose_engine
 from .expression import parse_bindings, parse_expression
-from .files import write_atomically
+from .files import check_writable, write_atomically
 from .nn import MLP
 from .ops import activations, parser_functions
 from .optim import SGD, Adam
@@ -31,36 +42,64 @@ _DATASETS = ("moons", "circles", "xor", "spirals")
 _LOSS_NAMES = ("hinge", "binary_cross_entropy", "mse", "cross_entropy")
 #: Learning rates used when --lr is not given (tuned on moons: Adam full batch reaches 100% test).
 _DEFAULT_LR = {"adam": 0.05, "sgd": 0.1}
+_DEFAULT_N, _DEFAULT_ARMS = 300, 3
 _GRAPH_SUFFIXES = (".svg", ".png", ".dot")
+#: What --plot can write, by suffix (matplotlib's own formats).
+_PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+#: How the user started the program, for usage lines and errors (set by `main`).
+_program = "python -m microgradlike"
+#: Characters never echoed raw: C0/C1 controls (terminal escapes), line and bidi separators.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _printable(text: object, limit: int = 400) -> str:
+    """``text`` on one line for a terminal: control characters escaped (ESC as \\x1b), cut short."""
+    line = _UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], str(text))
+    return line if len(line) <= limit else f"{line[:limit - 1]}… ({len(line)} characters)"
 
 
 def _fail(command: str, message: object, code: int = 2) -> int:
     """One line on stderr and an exit code (2 for bad arguments, as argparse uses), no traceback."""
-    print(f"python -m microgradlike {command}: error: {message}", file=sys.stderr)
+    print(f"{_program} {command}: error: {_printable(message)}", file=sys.stderr)
     return code
 
 
-def _missing_folder(path: str) -> str | None:
-    """The folder ``path`` would be written into, if it does not exist (checked before any work)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    return None if os.path.isdir(folder) else folder
+#: Said when `graph` meets what looks like an option but may be an expression such as "-x*2".
+_DASH_HINT = ("; an expression that starts with '-' goes after '--', options before it: "
+              '{} graph -o graph.svg -- "-x*2" x=3')
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors made printable, and a hint when `graph` lacks its expression."""
+
+    def error(self, message: str) -> NoReturn:
+        if self.prog.endswith(" graph") and "required: expression" in message:
+            message += _DASH_HINT.format(_program)
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {_printable(message)}\n")
 
 
 def _add_train_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        "train", help="train an MLP on a toy 2-D dataset",
-        usage="python -m microgradlike train [options]   (all options: --help)",
-        description="Train an MLP on a toy 2-D dataset and report train/test accuracy: "
-                    "forward -> loss -> backward -> update, repeated.",
+        "train", help="train an MLP on a toy 2-D dataset or your own points",
+        usage="%(prog)s [options]   (all options: --help)",
+        description="Train an MLP on a toy 2-D dataset (or your own points from a CSV file) and report "
+                    "train/test accuracy: forward -> loss -> backward -> update, repeated.",
     )
     dataset = parser.add_argument_group("data")
-    dataset.add_argument("--dataset", choices=_DATASETS, default="moons", help="default: %(default)s")
-    dataset.add_argument("--n", type=_positive_int, default=300,
-                         help="number of points (default: %(default)s)")
+    dataset.add_argument("--dataset", choices=_DATASETS, default=None, help="default: moons")
+    dataset.add_argument("--n", type=_positive_int, default=None,
+                         help=f"number of points (default: {_DEFAULT_N})")
     dataset.add_argument("--noise", type=_nonnegative_number, default=None,
                          help="noise level (default: the dataset's own)")
-    dataset.add_argument("--arms", type=_positive_int, default=3,
-                         help="number of arms (classes) of spirals (default: %(default)s)")
+    dataset.add_argument("--arms", type=_positive_int, default=None,
+                         help=f"number of arms (classes) of spirals (default: {_DEFAULT_ARMS})")
+    dataset.add_argument("--data", metavar="POINTS.csv", type=_file_name, default=None,
+                         help="train on your own points instead: a CSV file of numbers, one row per point, "
+                              "header optional")
+    dataset.add_argument("--target", type=_column, default=None,
+                         help="the label column of --data: a header name, or a column index counted from 0 "
+                              "(default: -1, the last)")
     dataset.add_argument("--test-fraction", type=_fraction, default=0.25,
                          help="share of the points held out for testing (default: %(default)s)")
     model = parser.add_argument_group("model")
@@ -83,7 +122,7 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
                           help="maximum number of epochs (default: %(default)s)")
     training.add_argument("--batch-size", type=_positive_int, default=None,
                           help="rows per update (default: all of them, the full batch)")
-    training.add_argument("--seed", type=int, default=0,
+    training.add_argument("--seed", type=_seed, default=0,
                           help="seeds the data, the weights and the shuffling (default: %(default)s)")
     training.add_argument("--engine", choices=ENGINES, default="batched",
                           help="eager builds Value graphs; tape and batched replay a compiled one; "
@@ -95,9 +134,12 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
                                "last epoch's (the test points double as the validation set, so the "
                                "test accuracy is then a little optimistic)")
     output = parser.add_argument_group("output")
-    output.add_argument("--save", metavar="MODEL.json", default=None, help="save the trained model as JSON")
-    output.add_argument("--plot", metavar="OUT.png", default=None,
-                        help="draw the loss curves and the decision boundary (needs matplotlib)")
+    output.add_argument("--save", metavar="MODEL.json", type=_file_name, default=None,
+                        help="save the trained model as JSON (it records its classes: Module.load(path)"
+                             ".predict(X) gives labels)")
+    output.add_argument("--plot", metavar="OUT.png", type=_file_name, default=None,
+                        help="draw the loss curves and the decision boundary as .png, .svg or .pdf "
+                             "(needs matplotlib)")
     parser.set_defaults(handler=_train)
 
 
@@ -135,13 +177,31 @@ def _train(args: argparse.Namespace) -> int:
         print(f"warning: the last epoch's test loss is much worse than epoch {history.best_epoch}'s; "
               f"--keep-best ends with the best epoch's parameters (or try a smaller --lr)")
     print(f"train accuracy {problem.accuracy('train'):.1%}   test accuracy {problem.accuracy('test'):.1%}")
-    if args.save:
-        problem.model.save(args.save)
-        print(f"saved the model to {args.save}")
-    if args.plot:
-        drawn = _plot_training(args.plot, problem, history)
-        print(f"drew {drawn} to {args.plot}")
+    if args.save is not None:
+        try:
+            problem.model.save(args.save)
+        except OSError as e:  # checked before training, but a disk can fill up meanwhile
+            return _fail("train", f"cannot write --save {args.save}: {e.strerror or e}; "
+                                  f"{_save_elsewhere(problem.model)}", 1)
+        print(f"saved the model to {_printable(args.save)}")
+    if args.plot is not None:
+        try:
+            drawn = _plot_training(args.plot, problem, history)
+        except OSError as e:
+            return _fail("train", f"cannot write --plot {args.plot}: {e.strerror or e}", 1)
+        print(f"drew {drawn} to {_printable(args.plot)}")
     return 0
+
+
+def _save_elsewhere(model: MLP) -> str:
+    """Save a trained model whose file could not be written to a new temporary file instead."""
+    try:
+        fd, path = tempfile.mkstemp(prefix="microgradlike-model-", suffix=".json")
+        os.close(fd)
+        model.save(path)
+    except OSError as e:
+        return f"saving it to a temporary file failed too ({e.strerror or e}): the model is lost"
+    return f"the model was saved to {path} instead"
 
 
 def _has_tqdm() -> bool:
@@ -156,21 +216,21 @@ class _TrainProblem:
     """The dataset, split, targets, model and optimiser that ``train``'s arguments describe."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        make = {"moons": data.make_moons, "circles": data.make_circles, "xor": data.make_xor,
-                "spirals": lambda **kw: data.make_spirals(arms=args.arms, **kw)}[args.dataset]
-        noise = {} if args.noise is None else {"noise": args.noise}
-        X, labels = make(n=args.n, seed=args.seed, **noise)
-        self.n_classes = args.arms if args.dataset == "spirals" else 2
+        X, ids, self.classes, self.source = _points(args)
+        self.nin, self.n_classes = X.shape[1], len(self.classes)
         self.loss = args.loss or ("hinge" if self.n_classes == 2 else "cross_entropy")
         if self.n_classes > 2 and self.loss != "cross_entropy":
-            raise ValueError(f"--loss {self.loss} handles two classes; {args.dataset} with "
-                             f"--arms {args.arms} has {self.n_classes}: use --loss cross_entropy")
+            raise ValueError(f"--loss {self.loss} handles two classes; {self.source} has "
+                             f"{self.n_classes}: use --loss cross_entropy")
         # hinge and mse want labels -1/+1, binary cross-entropy 0/1, cross_entropy class ids
-        targets = 2 * labels - 1 if self.loss in ("hinge", "mse") else labels
+        targets = 2 * ids - 1 if self.loss in ("hinge", "mse") else ids
         split = data.train_test_split(X, targets, test_fraction=args.test_fraction, seed=args.seed)
         self.X_train, self.X_test, self.y_train, self.y_test = split
         n_out = self.n_classes if self.loss == "cross_entropy" else 1
-        self.model = MLP(2, [*args.hidden, n_out], activation=args.activation, seed=args.seed)
+        self.model = MLP(self.nin, [*args.hidden, n_out], activation=args.activation, seed=args.seed)
+        # The saved file says what the outputs mean: one score (> 0 is the second class: hinge and
+        # mse on -1/+1, binary cross-entropy's logit) or one logit per class; predict() reads it.
+        self.model.set_task("classification", classes=self.classes, loss=self.loss)
         self.lr = args.lr if args.lr is not None else _DEFAULT_LR[args.optimizer]
         if args.optimizer == "adam" and args.momentum:
             raise ValueError("--momentum is for --optimizer sgd (Adam keeps its own running means)")
@@ -181,19 +241,26 @@ class _TrainProblem:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> _TrainProblem:
-        """Check what can be checked before training (output folders, matplotlib), then build."""
+        """Check what can be checked before training (output files, sizes, matplotlib), then build."""
         for option, path in (("--save", args.save), ("--plot", args.plot)):
-            folder = _missing_folder(path) if path else None
-            if folder is not None:
-                raise ValueError(f"{option} {path}: the folder {folder} does not exist")
-        if args.plot:
+            if path is None:
+                continue
+            try:
+                check_writable(path)
+            except OSError as e:
+                raise ValueError(f"cannot write {option} {path}: {e.strerror}") from None
+        if args.plot is not None:
+            suffix = Path(args.plot).suffix.lower()
+            if suffix not in _PLOT_SUFFIXES:
+                raise ValueError(f"--plot {args.plot}: the suffix must be {', '.join(_PLOT_SUFFIXES)}, "
+                                 f"not {suffix or 'none'}")
             _import_pyplot_free_figure()
         return cls(args)
 
     def describe(self) -> str:
         a = self.args
         batch = "full batch" if a.batch_size is None else f"batches of {a.batch_size}"
-        return (f"training MLP(2, {self.model.nouts}, {a.activation}) on {a.dataset}: "
+        return (f"training MLP({self.nin}, {self.model.nouts}, {a.activation}) on {self.source}: "
                 f"{len(self.y_train)} train / {len(self.y_test)} test points; {self.loss} loss, "
                 f"{a.optimizer} lr={self.lr:g}, {batch}, up to {a.epochs} epochs, {self.engine()} engine")
 
@@ -201,13 +268,10 @@ class _TrainProblem:
         """The engine that will run: --engine, or what `choose_engine` picks for auto."""
         return self.args.engine if self.args.engine != "auto" else choose_engine(self.model, self.loss)[0]
 
-    def predict(self, rows: list[list[float]]) -> list[int]:
-        """Class ids: the sign of the single score (> 0 is class 1), or the largest of several."""
-        with no_grad():
-            outputs = [self.model(row) for row in rows]
-        if self.n_classes == 2 and self.loss != "cross_entropy":
-            return [int(out.data > 0) for out in outputs]
-        return [max(range(len(out)), key=lambda j, out=out: out[j].data) for out in outputs]
+    def predict(self, rows: Sequence[Sequence[float]]) -> list[int]:
+        """Class ids 0..k-1 of the rows, by the model's own `predict` (the rule its file records)."""
+        labels = self.model.predict(np.asarray(rows, dtype=float).reshape(len(rows), self.nin))
+        return np.searchsorted(self.classes, labels).tolist()
 
     def accuracy(self, split: str) -> float:
         """The share of the ``"train"`` or ``"test"`` points whose class the model predicts."""
@@ -217,6 +281,52 @@ class _TrainProblem:
     def labels(self, targets: Sequence[float]) -> list[int]:
         """Targets back to class ids (hinge and mse trained on -1/+1)."""
         return [int(t > 0) for t in targets] if self.loss in ("hinge", "mse") else [int(t) for t in targets]
+
+
+def _points(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, list, str]:
+    """The points X, their class ids 0..k-1, the k class labels, and a name for the data.
+
+    Toy data is checked against the memory before it is made; a CSV file by `data.load_csv`."""
+    if args.data is not None:
+        given = [f"--{name}" for name in ("dataset", "n", "noise", "arms") if getattr(args, name) is not None]
+        if given:
+            raise ValueError(f"--data {args.data} brings its own points: drop {', '.join(given)}")
+        X, y = data.load_csv(args.data, -1 if args.target is None else args.target)
+        if not np.issubdtype(y.dtype, np.integer):
+            label = next(v for v in y if v != round(v))
+            raise ValueError(f"{args.data}: the target column holds {label:g}, which is not a class label: "
+                             f"train classifies points, so labels are whole numbers (like 0 and 1)")
+        classes, ids = np.unique(y, return_inverse=True)
+        _check_training_memory(args, len(y), X.shape[1], len(classes))
+        return X, ids, classes.tolist(), os.path.basename(args.data)
+    if args.target is not None:
+        raise ValueError("--target picks the label column of --data; the toy datasets have their own labels")
+    name, arms, n = args.dataset or "moons", args.arms or _DEFAULT_ARMS, args.n or _DEFAULT_N
+    n_classes = arms if name == "spirals" else 2
+    _check_training_memory(args, n, 2, n_classes)
+    make = {"moons": data.make_moons, "circles": data.make_circles, "xor": data.make_xor,
+            "spirals": lambda **kw: data.make_spirals(arms=arms, **kw)}[name]
+    noise = {} if args.noise is None else {"noise": args.noise}
+    X, ids = make(n=n, seed=args.seed, **noise)
+    return X, ids, list(range(n_classes)), name if name != "spirals" else f"spirals with {arms} arms"
+
+
+#: Peak bytes per row and per unit of the network (an input, a neuron or an output) while
+#: training, measured with `train` at 100,000 rows (batched 33, tape 14; eager 560 per row of a
+#: batch, as it builds a graph per batch) and rounded up. Each parameter costs at most 400 bytes.
+_BYTES_PER_ROW_AND_UNIT = {"batched": 40, "tape": 16, "eager": 600}
+
+
+def _check_training_memory(args: argparse.Namespace, n: int, nin: int, n_classes: int) -> None:
+    """Refuse at once, saying the limit, a run the machine cannot hold (before anything is built)."""
+    widths = [nin, *args.hidden, n_classes]
+    n_parameters = sum((a + 1) * b for a, b in itertools.pairwise(widths))
+    rows_in_a_graph = min(n, args.batch_size or n) if args.engine == "eager" else n
+    per_unit = _BYTES_PER_ROW_AND_UNIT.get(args.engine, max(_BYTES_PER_ROW_AND_UNIT.values()))
+    need = (n * (data.BYTES_PER_POINT + 32 * nin) + 400 * n_parameters
+            + rows_in_a_graph * sum(widths) * per_unit)
+    check_memory(need, f"training on {short(n)} points with hidden layers {short(args.hidden)} "
+                       f"and the {args.engine} engine")
 
 
 def _import_pyplot_free_figure() -> type:
@@ -229,25 +339,29 @@ def _import_pyplot_free_figure() -> type:
 
 
 def _plot_training(path: str, problem: _TrainProblem, history: History) -> str:
-    """Two panels, the loss curves and the decision regions, written to ``path`` atomically.
-    Returns what was drawn (no loss curve when no update was applied)."""
-    figure = _import_pyplot_free_figure()(figsize=(11, 4.4), layout="constrained")
-    curves, regions = figure.subplots(1, 2)
+    """The loss curves and (for two inputs) the decision regions, written to ``path`` atomically
+    in the format its suffix names (.png, .svg or .pdf). Returns what was drawn (no loss curve
+    when no update was applied)."""
+    two_d = problem.nin == 2
+    figure = _import_pyplot_free_figure()(figsize=(11 if two_d else 6, 4.4), layout="constrained")
+    curves, *regions = figure.subplots(1, 2 if two_d else 1, squeeze=False)[0]
     if history.update_loss:
         plot_history(history, ax=curves)
-        drawn = "the loss curves and decision boundary"
+        drawn = "the loss curves"
     else:  # e.g. diverged at update 1: there is no loss to draw, so say why in its place
         curves.set_axis_off()
         curves.text(0.5, 0.5, "no loss curve: no update was applied\n\n" + _wrap(history.message, 60),
                     ha="center", va="center", transform=curves.transAxes, fontsize=10)
-        drawn = "the decision boundary (no loss curve: no update was applied)"
-    X = np.concatenate([problem.X_train, problem.X_test])
-    labels = problem.labels(np.concatenate([problem.y_train, problem.y_test]))
-    plot_decision_boundary(problem.model, X, labels, ax=regions)
-    model = "" if history.update_loss else " of the untrained model"
-    regions.set_title(f"{problem.args.dataset}: decision regions{model}, all points")
+        drawn = "no loss curve (no update was applied)"
+    if two_d:
+        X = np.concatenate([problem.X_train, problem.X_test])
+        labels = problem.labels(np.concatenate([problem.y_train, problem.y_test]))
+        plot_decision_boundary(problem.model, X, labels, ax=regions[0])
+        model = "" if history.update_loss else " of the untrained model"
+        regions[0].set_title(f"{problem.source}: decision regions{model}, all points")
+        drawn += " and the decision boundary"
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
+    figure.savefig(buffer, format=Path(path).suffix.lower()[1:], dpi=100)
     write_atomically(path, buffer.getvalue())
     return drawn
 
@@ -260,40 +374,63 @@ def _positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected an integer, got {short(text)}") from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {short(value)}")
     return value
+
+
+def _seed(text: str) -> int:
+    """--seed: an int >= 0 (numpy's rule, checked here so the message names the seed)."""
+    try:
+        return int(check_seed(int(text), "--seed"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"the seed must be an int >= 0, got {short(text)}") from None
+
+
+def _file_name(text: str) -> str:
+    """An output or input file name: not empty (an empty one used to be ignored without a word)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a file name, got {short(text)}")
+    return text
+
+
+def _column(text: str) -> int | str:
+    """--target: a column index (an int, counted from 0; -1 is the last) or a header name."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
 
 
 def _finite_number(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number, got {short(text)}") from None
     if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {short(text)}")
     return value
 
 
 def _nonnegative_number(text: str) -> float:
     value = _finite_number(text)
     if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {short(text)}")
     return value
 
 
 def _positive_number(text: str) -> float:
     value = _finite_number(text)
     if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        raise argparse.ArgumentTypeError(f"must be > 0, got {short(text)}")
     return value
 
 
 def _fraction(text: str) -> float:
     value = _finite_number(text)
     if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {short(text)}")
     return value
 
 
@@ -303,9 +440,9 @@ def _layer_sizes(text: str) -> list[int]:
     try:
         sizes = [int(part) for part in parts]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected integers like 16,16, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected integers like 16,16, got {short(text)}") from None
     if any(size < 1 for size in sizes):
-        raise argparse.ArgumentTypeError(f"layer widths must be >= 1, got {text!r}")
+        raise argparse.ArgumentTypeError(f"layer widths must be >= 1, got {short(text)}")
     return sizes
 
 
@@ -316,7 +453,7 @@ def _add_graph_parser(commands: argparse._SubParsersAction) -> None:
                     f"+ - * / **, and {' '.join(parser_functions())}; never eval), run "
                     "backward, and draw it with each value's data and grad and each edge's local "
                     "derivative. Start an expression that begins with '-' after a '--'.",
-        epilog='example: python -m microgradlike graph "tanh(x*w + b)" x=2 w=-3 b=6.88 -o graph.svg',
+        epilog='example: %(prog)s "tanh(x*w + b)" x=2 w=-3 b=6.88 -o graph.svg',
     )
     parser.add_argument("expression", help='e.g. "tanh(x*w + b)"')
     parser.add_argument("bindings", nargs="*", metavar="NAME=NUMBER",
@@ -337,9 +474,10 @@ def _graph(args: argparse.Namespace) -> int:
     suffix = Path(args.output).suffix.lower()
     if suffix not in _GRAPH_SUFFIXES:
         return fail(f"cannot write {args.output!r}: the suffix must be .svg, .png or .dot, not {suffix!r}")
-    folder = _missing_folder(args.output)
-    if folder is not None:
-        return fail(f"cannot write {args.output!r}: the folder {folder} does not exist")
+    try:
+        check_writable(args.output)
+    except OSError as e:
+        return fail(f"cannot write {args.output!r}: {e.strerror}")
     try:
         bindings = parse_bindings(args.bindings)
         out = parse_expression(args.expression, bindings)
@@ -360,7 +498,7 @@ def _graph(args: argparse.Namespace) -> int:
                     f"without it", 1)
     except OSError as e:
         return fail(f"cannot write {args.output!r}: {e.strerror or e}", 1)
-    print(f"wrote {args.output}: {args.expression} = {format_number(out.data)}")
+    print(_printable(f"wrote {args.output}: {args.expression} = {format_number(out.data)}", 10_000))
     if args.show_grad and bindings:
         print("  " + ", ".join(f"∂/∂{name} = {format_number(_leaf_grad(out, name))}" for name in bindings))
     return 0
@@ -371,18 +509,33 @@ def _leaf_grad(root: Value, name: str) -> float:
     return next((v.grad for v in topological_order(root) if not v.children and v.label == name), 0.0)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m microgradlike") -> argparse.ArgumentParser:
     """The ``train`` and ``graph`` subcommands, each with the function that runs it."""
-    parser = argparse.ArgumentParser(
-        prog="python -m microgradlike",
+    parser = _Parser(
+        prog=prog,
         description="Train a small network on a toy dataset, or draw the computation graph of an expression.")
+    parser.add_argument("--version", action="version", version=f"microgradlike {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     _add_train_parser(commands)
     _add_graph_parser(commands)
     return parser
 
 
+def _program_name() -> str:
+    """How the user started us, for usage lines and errors: ``microgradlike`` when run as the
+    installed script, else ``python -m microgradlike`` (also when called from Python)."""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return name if re.fullmatch(r"microgradlike(\.exe)?", name) else "python -m microgradlike"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand (``argv`` defaults to the command line); returns the exit code."""
-    args = build_parser().parse_args(argv)
+    global _program
+    _program = _program_name()
+    parser = build_parser(_program)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # as parse_args would say, with a hint where `graph` took "-x*2" for an option
+        dashed = any(arg.startswith("-") and not arg.startswith("--") for arg in unknown)
+        hint = _DASH_HINT.format(_program) if dashed and args.command == "graph" else ""
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
     return args.handler(args)

@@ -1,37 +1,204 @@
-"""Writing files so that a crash never leaves half of one: temp file, flush, rename."""
+"""Writing files so that a crash never leaves half of one: temp file, flush, rename.
+
+`write_atomically(path, data)` writes ``data`` to a temporary file next to the target, flushes
+it to disk and renames it over the target (a rename within one folder is atomic). The file it
+leaves behaves like one an editor saves:
+
+* an existing file keeps its permission bits (a private 0600 model stays private) and, where
+  the system allows, its owner; a new file gets 0666 minus the umask, like ``open(path, "w")``;
+* a symbolic link is followed: the file it points to is replaced and the link stays a link;
+* a folder, a device or a read-only file is never replaced (OSError naming the user's path).
+
+What a crash can leave: a process killed during a write (``kill -9``, a power cut) leaves its
+temporary file ``.NAME~PID-XXXXXXXX.tmp`` next to ``NAME`` (NAME cut short if needed to keep the
+temporary name within the 255 bytes a file name may have); the target itself is either the old
+file or the new one. The next write to the same target removes every such file of a process that
+is no longer running (POSIX; elsewhere they stay until deleted by hand).
+
+`check_writable(path)` runs the same checks, and creates and removes one temporary file, without
+touching ``path``: the command line calls it before training, so a model is never trained only to
+be lost because its file cannot be written.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
-import tempfile
+import re
+import secrets
+import stat
+from collections.abc import Iterator
 
-__all__ = ["write_atomically"]
+__all__ = ["check_path", "check_writable", "write_atomically"]
+
+_NAME_MAX = 255  # bytes in one file name on the common file systems (ext4, APFS, NTFS, tmpfs)
+_TMP_EXTRA = len(".~4294967295-12345678.tmp")  # what the temporary name adds to the target's
+
+
+def check_path(path: object) -> str:
+    """``path`` as a str, if it can name a file: a non-empty str or os.PathLike without NUL.
+
+    TypeError for anything else, ValueError for "" or a name with a NUL character (which no
+    system call accepts; Python's own message, "embedded null byte", does not say which name)."""
+    try:
+        text = os.fspath(path)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"a file name must be a str or os.PathLike, got {type(path).__name__}") from None
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    if not text:
+        raise ValueError("the file name is empty")
+    if "\x00" in text:
+        raise ValueError(f"{text!r} is not a valid file name: it contains a NUL character (\\x00)")
+    return text
 
 
 def write_atomically(path: str | os.PathLike[str], data: bytes | str) -> None:
-    """Write ``data`` to ``path`` all at once or not at all.
+    """Write ``data`` (str is encoded as UTF-8) to ``path`` all at once or not at all.
 
-    The bytes go to a temporary file in the same folder, are flushed to disk, and the file is
-    renamed over ``path`` (a rename within one folder is atomic): a crash or an error leaves the
-    old file or the new one, never a mix, and no temporary file behind.
+    The old file or the new one is there at every moment, never a mix; the module docstring says
+    which mode the file gets, how links are followed and what a killed process can leave. Errors
+    are OSError (ValueError for an impossible name) naming ``path`` as the user gave it.
     """
-    path = os.path.abspath(os.fspath(path))
-    folder, name = os.path.split(path)
+    user_path = check_path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if hasattr(os, "fchmod"):
-                os.fchmod(f.fileno(), 0o644)  # mkstemp makes the file private (0600)
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+    with _naming(user_path):
+        target, existing = _target(user_path)
+        folder, name = os.path.split(target)
+        _remove_stale_temporaries(folder, name)
+        fd, tmp = _create_temporary(folder, name, existing)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(payload)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        _fsync_folder(folder)
+
+
+def check_writable(path: str | os.PathLike[str]) -> None:
+    """Raise what `write_atomically` would raise for ``path``, without writing or touching it.
+
+    Checks that the folder exists, that ``path`` is not a folder, a device or a read-only file,
+    and that a file can be created in the folder (by creating and removing a temporary one: this
+    catches read-only file systems, /proc and folders without write permission, even for root).
+    The OSError's ``strerror`` says what is wrong in words.
+    """
+    user_path = check_path(path)
+    with _naming(user_path):
+        target, existing = _target(user_path)
+        folder, name = os.path.split(target)
+        fd, tmp = _create_temporary(folder, name, existing)
+        os.close(fd)
         os.unlink(tmp)
-        raise
-    _fsync_folder(folder)
+
+
+def _target(user_path: str) -> tuple[str, os.stat_result | None]:
+    """The real file to replace (symbolic links followed) and its stat, if it exists."""
+    target = os.path.realpath(user_path)
+    folder = os.path.dirname(target)
+    if not os.path.isdir(folder):
+        exists = os.path.lexists(folder)
+        raise OSError(errno.ENOTDIR if exists else errno.ENOENT,
+                      f"{folder} is not a folder" if exists else f"the folder {folder} does not exist")
+    try:
+        existing = os.stat(target)
+    except FileNotFoundError:
+        return target, None
+    if stat.S_ISDIR(existing.st_mode):
+        raise OSError(errno.EISDIR, "it is a folder, not a file")
+    if not stat.S_ISREG(existing.st_mode):
+        raise OSError(errno.EINVAL, "it is not a regular file (a device, pipe or socket is never replaced)")
+    if not os.access(target, os.W_OK):
+        raise OSError(errno.EACCES, "the file is read-only (no write permission)")
+    return target, existing
+
+
+def _temporary_stem(folder: str, name: str) -> str:
+    """``.NAME~``, with NAME cut (at a character boundary) so that the whole temporary name fits
+    in the folder's file-name limit: a 255-byte target name must be savable too."""
+    limit = _NAME_MAX
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        limit = min(limit, os.pathconf(folder, "PC_NAME_MAX"))
+    room = max(1, limit - _TMP_EXTRA)
+    while len(os.fsencode(name)) > room:
+        name = name[:-1]
+    return f".{name}~"
+
+
+def _create_temporary(folder: str, name: str, existing: os.stat_result | None) -> tuple[int, str]:
+    """Create ``.NAME~PID-XXXXXXXX.tmp`` in ``folder``, with the mode the final file must have.
+
+    A new file is created with 0666 and the system applies the umask, as for ``open(path, "w")``;
+    for an existing file it is created private (0600) and then given that file's exact mode (and
+    owner, when allowed), before any byte is written."""
+    stem = _temporary_stem(folder, name)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = os.path.join(folder, f"{stem}{os.getpid()}-{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(tmp, flags, 0o600 if existing else 0o666)
+        except FileExistsError:
+            continue
+        except OSError as e:  # /proc, a read-only file system, a folder without write permission
+            raise OSError(e.errno, f"cannot create a file in the folder {folder}: {e.strerror}") from e
+        break
+    else:  # 100 collisions of 32 random bits: something else is going on
+        raise OSError(errno.EEXIST, f"cannot create a temporary file in {folder}")
+    if existing is not None and hasattr(os, "fchmod"):
+        try:
+            os.fchmod(fd, stat.S_IMODE(existing.st_mode))
+            if hasattr(os, "fchown") and (existing.st_uid, existing.st_gid) != (os.getuid(), os.getgid()):
+                with contextlib.suppress(OSError):  # only root (or the owner, for the group) may
+                    os.fchown(fd, existing.st_uid, existing.st_gid)
+        except BaseException:
+            os.close(fd)
+            os.unlink(tmp)
+            raise
+    return fd, tmp
+
+
+def _remove_stale_temporaries(folder: str, name: str) -> None:
+    """Delete the temporary files of earlier writes to ``name`` whose process no longer runs."""
+    if os.name != "posix":  # no safe way to ask whether a pid lives (os.kill would kill it)
+        return
+    stem = _temporary_stem(folder, name)
+    pattern = re.compile(re.escape(stem) + r"(\d+)-[0-9a-f]{8}\.tmp")
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            match = pattern.fullmatch(entry.name) if entry.name.startswith(stem) else None
+            if match and not _process_runs(int(match.group(1))):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+
+
+def _process_runs(pid: int) -> bool:
+    if pid == os.getpid():
+        return True  # another thread of this process may be writing it right now
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # it exists (another user's), or the pid is not ours to judge
+    return True
+
+
+@contextlib.contextmanager
+def _naming(user_path: str) -> Iterator[None]:
+    """Re-raise an OSError naming the path the user gave (not the temporary file or the link's
+    target); ``OSError(errno, ...)`` picks the subclass (PermissionError, IsADirectoryError, ...)."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno is None:  # not from a system call: nothing to rename
+            raise
+        raise OSError(e.errno, e.strerror, user_path) from e
 
 
 def _fsync_folder(folder: str) -> None:

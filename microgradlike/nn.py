@@ -15,7 +15,8 @@ output, a logit for `losses.binary_cross_entropy` or a score for `losses.hinge`.
 Every zˡ and aˡ can be inspected with `MLP.forward_trace(x)`.
 
 `SigmoidSum(n)` is the notes' y = b + Σᵢ cᵢ·σ(bᵢ + wᵢ·x), and `hard_sigmoid` the clipped line
-that two ReLUs make. Models save to JSON (`Module.save`) and come back with `Module.load`.
+that two ReLUs make. Models save to JSON (`Module.save`) and come back with `Module.load`;
+a model that records its task (`Module.set_task`, done by ``train --save``) answers `Module.predict`.
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .checks import as_real
-from .engine import Value, dot
-from .files import write_atomically
+from .checks import as_real, short
+from .engine import Value, dot, no_grad
+from .files import check_path, write_atomically
 from .ops import OPS, activations
 
 __all__ = [
@@ -54,6 +55,7 @@ ACTIVATIONS: dict[str, Any] = {**{name: getattr(Value, OPS[name].method) for nam
 
 _FORMAT = "microgradlike.module"
 _VERSION = 1
+_TASKS = ("classification", "regression")
 
 Seed = int | np.random.Generator | None
 
@@ -140,6 +142,9 @@ class Module:
     and how many parameters they make in `_parameter_count`.
     """
 
+    #: What the outputs mean (see `set_task`); None until a task is recorded.
+    _task: dict[str, Any] | None = None
+
     def config(self) -> dict[str, Any]:
         """The constructor arguments that fix the model's shape (saved with its parameters)."""
         return {}
@@ -186,27 +191,34 @@ class Module:
 
     # ---- state ---------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """A JSON-able snapshot: class name, constructor config, and name -> float per parameter."""
-        return {
+        """A JSON-able snapshot: class name, constructor config, name -> float per parameter, and
+        the task (what the outputs mean, see `set_task`) when one was recorded."""
+        state = {
             "format": _FORMAT,
             "version": _VERSION,
             "class": type(self).__name__,
             "config": self.config(),
             "parameters": {name: p.data for name, p in self.named_parameters()},
         }
+        if self._task is not None:
+            state["task"] = dict(self._task)
+        return state
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Set the parameters from ``state``: a `state_dict()` or a plain mapping name -> number.
 
         Nothing changes unless every parameter is present, none is unexpected and every value
-        is a finite number; otherwise ValueError names the offending entries.
+        is a finite number; otherwise ValueError names the offending entries. A `state_dict()`
+        holding a task (see `set_task`) sets it too.
         """
         if not isinstance(state, Mapping):
             raise TypeError(f"state must be a dict, got {type(state).__name__}")
         values: Any = state
+        task = None
         if "parameters" in state:
             self._check_metadata(state)
             values = _saved_parameters(state)
+            task = _checked_task(state["task"], _output_width(self)) if "task" in state else None
         named = dict(self.named_parameters())
         missing = [name for name in named if name not in values]
         unexpected = [name for name in values if name not in named]
@@ -214,21 +226,84 @@ class Module:
         if missing:
             problems.append(f"missing parameters {_some(missing)}")
         if unexpected:
-            problems.append(f"unexpected parameters {_some(unexpected)}")
-        bad = [f"{name}={v!r}" for name, v in values.items() if name in named and not _finite(v)]
+            problems.append(f"unexpected parameters {_some([_name(n) for n in unexpected])}")
+        bad = [f"{name}={short(v)}" for name, v in values.items() if name in named and not _finite(v)]
         if bad:
             problems.append(f"values that are not finite numbers: {_some(bad)}")
         if problems:
             raise ValueError(f"cannot load state into {self!r}: " + "; ".join(problems))
         for name, p in named.items():
             p.data = float(values[name])
+        if task is not None:
+            self._task = task
 
     def _check_metadata(self, state: Mapping[str, Any]) -> None:
         cls_name, config = state.get("class"), state.get("config")
         if cls_name is not None and cls_name != type(self).__name__:
-            raise ValueError(f"state is for a {cls_name!r}, but this model is {self!r}")
+            raise ValueError(f"state is for a {short(cls_name)}, but this model is {self!r}")
         if config is not None and config != self.config():
-            raise ValueError(f"state is for config {config!r}, but this model is {self!r} (shapes differ)")
+            raise ValueError(f"state is for config {short(config)}, but this model is {self!r} "
+                             f"(shapes differ)")
+
+    # ---- what the outputs mean ------------------------------------------------------
+    @property
+    def task(self) -> dict[str, Any] | None:
+        """The recorded task (a copy), as `set_task` made it and the saved file holds it; or None."""
+        return None if self._task is None else dict(self._task)
+
+    def set_task(self, task: str, classes: Sequence[Any] | np.ndarray | None = None,
+                 threshold: float = 0.0, loss: str | None = None) -> None:
+        """Record what the outputs mean, so that `predict` answers and `save` keeps it.
+
+        ``"regression"``: `predict` returns the outputs themselves.
+        ``"classification"``: ``classes`` lists the labels (numbers or strings) in class-id order.
+        With ONE output, the output is a score s and the label is ``classes[1]`` where
+        s > ``threshold``, else ``classes[0]``: threshold 0 after hinge or mse on −1/+1 targets
+        and after binary cross-entropy (logit > 0 ⟺ σ(logit) > ½); 0.5 after mse on 0/1 targets.
+        With k ≥ 2 outputs (cross-entropy's logits), the label is ``classes[argmax]``.
+        ``loss``: the loss the model was trained with, kept for the reader (optional).
+        A bad task, or classes that do not match the number of outputs, raise ValueError.
+        """
+        record: dict[str, Any] = {"task": task}
+        if task == "classification":
+            record["classes"] = classes.tolist() if isinstance(classes, np.ndarray) else classes
+            record["threshold"] = threshold
+        elif classes is not None:
+            raise ValueError(f"classes are for task='classification', not {short(task)}")
+        if loss is not None:
+            record["loss"] = loss
+        self._task = _checked_task(record, _output_width(self))
+
+    def predict(self, X: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
+        """Answers for the rows of ``X`` (shape (n, inputs)), as the recorded task says.
+
+        Classification: an array of n labels from the task's classes (a model loaded from
+        ``train --save`` gives the dataset's own labels, whatever loss it was trained with).
+        Regression: the outputs, shape (n,) for one output, (n, k) for k. No graph is built.
+        A model without a task raises ValueError saying how to record one (`set_task`).
+        """
+        if self._task is None:
+            raise ValueError(
+                f"{self!r} does not record what its outputs mean, so predict cannot answer: call "
+                f"model.set_task('classification', classes=[0, 1]) or model.set_task('regression') "
+                f"first (models saved by `train --save` record it); model(row) gives the raw outputs"
+            )
+        rows = _rows(X)
+        if len(rows) == 0:
+            return np.empty(0)
+        with no_grad():
+            outputs = [self(row) for row in rows.tolist()]
+        scores = np.array([[v.data for v in out] if isinstance(out, list) else [out.data] for out in outputs],
+                          dtype=float).reshape(len(rows), -1)
+        task, width = self._task, scores.shape[1]
+        if task["task"] == "regression":
+            return scores[:, 0] if width == 1 else scores
+        classes = task["classes"]
+        if width not in _widths_for(len(classes)):
+            raise ValueError(f"{self!r} gives {width} outputs per row, but its task names "
+                             f"{len(classes)} classes")
+        ids = (scores[:, 0] > task["threshold"]).astype(int) if width == 1 else scores.argmax(axis=1)
+        return np.array(classes)[ids]
 
     # ---- files ---------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -236,7 +311,13 @@ class Module:
 
         The JSON is made first, then written to a temporary file in the same directory,
         flushed to disk and renamed over ``path``: a crash leaves the old file or the new
-        one, never half of one. Non-finite parameters cannot be saved (ValueError).
+        one, never half of one (`files.write_atomically`: an existing file keeps its mode, a
+        symbolic link is followed). Non-finite parameters cannot be saved (ValueError).
+
+        The file holds the class, its config and the parameters, and the task only when one was
+        recorded (`set_task`; ``train --save`` does): an untrained model, or one trained from
+        Python, is saved without it, and a model loaded from that file answers `predict` only
+        after ``set_task`` says what its outputs mean (``model(x)`` always gives them raw).
         """
         named = self.named_parameters()
         bad = [f"{name}={p.data!r}" for name, p in named if not math.isfinite(p.data)]
@@ -249,23 +330,25 @@ class Module:
         """Rebuild the model saved at ``path`` (JSON only; never pickle or eval).
 
         ``Module.load`` returns whichever class was saved; ``MLP.load`` also checks it is an MLP.
-        A missing, unreadable, corrupt or mismatched file raises ValueError saying what is wrong.
+        A missing, unreadable, corrupt or mismatched file, or an impossible file name, raises
+        ValueError saying what is wrong (every value it quotes is cut short).
         """
+        name = short(check_path(path), 200)
         try:
             with open(path, encoding="utf-8") as f:
                 state = json.load(f)
         except FileNotFoundError:
-            raise ValueError(f"no model file at {os.fspath(path)!r}") from None
+            raise ValueError(f"no model file at {name}") from None
         except (OSError, UnicodeDecodeError) as e:
-            raise ValueError(f"cannot read model file {os.fspath(path)!r}: {e}") from e
+            raise ValueError(f"cannot read model file {name}: {_cut(e)}") from e
         except ValueError as e:  # JSONDecodeError, or an int too long to convert
-            raise ValueError(f"{os.fspath(path)!r} is not valid JSON (corrupt or truncated?): {e}") from e
+            raise ValueError(f"{name} is not valid JSON (corrupt or truncated?): {_cut(e)}") from e
         except RecursionError:
-            raise ValueError(f"{os.fspath(path)!r} is nested too deeply to be a saved model") from None
+            raise ValueError(f"{name} is nested too deeply to be a saved model") from None
         try:
             return cls.from_state_dict(state)
         except ValueError as e:
-            raise ValueError(f"{os.fspath(path)!r}: {e}") from e
+            raise ValueError(f"{name}: {_cut(e)}") from e
 
     @classmethod
     def from_state_dict(cls, state: object) -> Module:
@@ -273,20 +356,21 @@ class Module:
         if not isinstance(state, dict):
             raise ValueError(f"expected a JSON object, got {type(state).__name__}")
         if state.get("format") != _FORMAT:
-            raise ValueError(f"not a saved microgradlike model (format {state.get('format')!r})")
-        if state.get("version") != _VERSION:
-            raise ValueError(f"unsupported version {state.get('version')!r} (this code reads {_VERSION})")
+            raise ValueError(f"not a saved microgradlike model (format {short(state.get('format'))})")
+        version = state.get("version")
+        if isinstance(version, bool) or version != _VERSION:  # True == 1 in Python, not in the format
+            raise ValueError(f"unsupported version {short(version)} (this code reads {_VERSION})")
         missing = [key for key in ("class", "config", "parameters") if key not in state]
         if missing:
             raise ValueError(f"missing keys {missing}")
         name, config = state["class"], state["config"]
         model_cls = _CLASSES.get(name) if isinstance(name, str) else None
         if model_cls is None:
-            raise ValueError(f"unknown model class {name!r}; known: {', '.join(_CLASSES)}")
+            raise ValueError(f"unknown model class {short(name)}; known: {', '.join(_CLASSES)}")
         if not issubclass(model_cls, cls):
             raise ValueError(f"the file holds a {name}, but {cls.__name__}.load was called")
         if not isinstance(config, dict):
-            raise ValueError(f"config must be a JSON object, got {config!r}")
+            raise ValueError(f"config must be a JSON object, got {short(config)}")
         saved = _saved_parameters(state)
         try:
             # Counted BEFORE building: a hostile nin = 10¹² must not allocate anything.
@@ -295,7 +379,7 @@ class Module:
                 raise ValueError(f"it makes {count} parameters, but the file holds {len(saved)}")
             model = model_cls(**config, seed=0)  # the seed is irrelevant: every weight is replaced
         except (TypeError, ValueError) as e:
-            raise ValueError(f"bad config for {name}: {config!r} ({e})") from e
+            raise ValueError(f"bad config for {name}: {short(config)} ({_cut(e)})") from e
         model.load_state_dict(state)
         return model
 
@@ -312,6 +396,93 @@ def _saved_parameters(state: Mapping[str, Any]) -> Mapping[str, Any]:
     if not isinstance(values, Mapping):
         raise ValueError(f"state['parameters'] must be a dict, got {type(values).__name__}")
     return values
+
+
+def _checked_task(record: object, width: int | None) -> dict[str, Any]:
+    """A task record (see `Module.set_task`) after checking it, JSON-ready; ValueError if bad."""
+    if not isinstance(record, Mapping):
+        raise ValueError(f"the task must be a JSON object, got {short(record)}")
+    unknown = set(record) - {"task", "classes", "threshold", "loss"}
+    if unknown:
+        raise ValueError(f"unknown keys in the task: {_some(sorted(map(_name, unknown)))}")
+    task, loss = record.get("task"), record.get("loss")
+    if task not in _TASKS:
+        raise ValueError(f"task must be 'classification' or 'regression', got {short(task)}")
+    if loss is not None and not isinstance(loss, str):
+        raise ValueError(f"the task's loss must be a name, got {short(loss)}")
+    checked: dict[str, Any] = {"task": task}
+    if task == "regression":
+        if "classes" in record or "threshold" in record:
+            raise ValueError("a regression task has no classes or threshold")
+    else:
+        classes = record.get("classes")
+        if isinstance(classes, str | bytes) or not isinstance(classes, Sequence):
+            raise ValueError(f"a classification task needs its classes as a list, got {short(classes)}")
+        labels = [_label(c) for c in classes]
+        if len(labels) < 2 or len(set(labels)) != len(labels):
+            raise ValueError(f"classes must be at least two distinct labels, got {short(classes)}")
+        if width is not None and width not in _widths_for(len(labels)):
+            raise ValueError(f"the model gives {width} output(s) per row, which cannot score "
+                             f"{len(labels)} classes (one output scores two classes; k outputs score k)")
+        threshold = as_real(record.get("threshold", 0.0))
+        if threshold is None or not math.isfinite(threshold):
+            raise ValueError(f"the task's threshold must be a finite number, "
+                             f"got {short(record['threshold'])}")
+        checked.update(classes=labels, threshold=threshold)
+    if loss is not None:
+        checked["loss"] = loss
+    return checked
+
+
+def _widths_for(n_classes: int) -> tuple[int, ...]:
+    """Output widths that can score ``n_classes`` classes: one score, or one per class."""
+    return (1, 2) if n_classes == 2 else (n_classes,)
+
+
+def _label(c: object) -> int | float | str:
+    """One class label as JSON holds it: a string, or a finite number (ints stay ints)."""
+    if isinstance(c, str):
+        return c
+    number = as_real(c)
+    if number is None or not math.isfinite(number):
+        raise ValueError(f"a class label must be a string or a finite number, got {short(c)}")
+    return int(c) if isinstance(c, numbers.Integral) else number
+
+
+def _output_width(model: Module) -> int | None:
+    """How many numbers the model returns per row, for the built-in classes (None: unknown)."""
+    if isinstance(model, MLP):
+        return model.nouts[-1]
+    if isinstance(model, Layer):
+        return model.nout
+    return 1 if isinstance(model, Neuron | SigmoidUnit | SigmoidSum) else None
+
+
+def _rows(X: object) -> np.ndarray:
+    """``X`` as a finite 2-D float array of rows; ValueError naming what is wrong."""
+    try:
+        rows = np.asarray(X, dtype=float)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"X must be rows of numbers, got {short(X)} ({_cut(e)})") from None
+    if rows.ndim != 2:
+        raise ValueError(f"X must be a 2-D array of rows (n, inputs), got shape {rows.shape}; "
+                         f"one row is [row], one input per row is X.reshape(-1, 1)")
+    bad = np.argwhere(~np.isfinite(rows))
+    if len(bad):
+        i, j = bad[0]
+        raise ValueError(f"X[{i}, {j}] = {rows[i, j]} is not a finite number")
+    return rows
+
+
+def _name(name: object) -> str:
+    """A parameter name for a message: as it is if short, else cut (a hostile file may hold 10 MB)."""
+    return name if isinstance(name, str) and len(name) <= 60 else short(name)
+
+
+def _cut(error: object, limit: int = 300) -> str:
+    """An error's text cut to ``limit`` characters: messages never echo a huge input."""
+    text = str(error)
+    return text if len(text) <= limit else f"{text[:limit - 1]}… ({len(text)} characters)"
 
 
 def _finite(v: object) -> bool:

@@ -125,3 +125,50 @@ def test_subprocess_success_prints_a_summary(tmp_path: Path) -> None:
     result = run(*NEURON, "-o", "graph.dot", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "graph.dot").exists() and "wrote graph.dot" in result.stdout
+
+
+def test_an_expression_starting_with_minus_gets_a_hint_to_use_double_dash(tmp_path: Path) -> None:
+    result = run("-x*2", "x=3", "-o", "graph.dot", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    error = result.stderr.strip().splitlines()[-1]
+    assert "unrecognized arguments: -x*2" in error and '-o graph.svg -- "-x*2" x=3' in error
+    hinted = run("-o", "graph.dot", "--", "-x*2", "x=3", cwd=tmp_path)  # the hint works as written
+    assert hinted.returncode == 0 and "-x*2 = -6" in hinted.stdout
+    alone = run("-x*2", "-o", "graph.dot", cwd=tmp_path)  # no binding: argparse misses the expression
+    assert alone.returncode == 2 and "goes after '--'" in alone.stderr
+
+
+def test_train_gets_no_expression_hint(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["train", "-x"])
+    err = capsys.readouterr().err
+    assert "unrecognized arguments: -x" in err and "expression" not in err
+
+
+@pytest.mark.parametrize("args", [
+    ['"\x1b[31mred"', "x=1"],  # refused: a string, quoted back from the source
+    ["x", "x=1", "-o", "/no/such\x1b[2J/graph.dot"],  # the missing folder is named
+    ["x\x1b]0;title\x07", "x=1"],
+    ["1" + "0" * 400 + "*x", "x=1"],
+])
+def test_errors_are_one_printable_line(tmp_path: Path, args: list[str]) -> None:
+    if "-o" not in args:
+        args = [*args, "-o", str(tmp_path / "graph.dot")]
+    result = run(*args, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert not any(c in result.stderr for c in "\x1b\x07") and len(result.stderr) < 1000
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_success_echoes_no_control_characters(tmp_path: Path) -> None:
+    result = run("x*2", "x=3", "-o", "g\x1b[31m.dot", cwd=tmp_path)
+    assert result.returncode == 0 and "\x1b" not in result.stdout and "g\\x1b[31m.dot" in result.stdout
+
+
+def test_an_output_that_is_a_folder_is_refused_before_drawing(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "out.dot"
+    folder.mkdir()
+    assert main(["graph", *NEURON, "-o", str(folder)]) == 2
+    assert "it is a folder" in capsys.readouterr().err and folder.is_dir()

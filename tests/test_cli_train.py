@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import importlib.util
 import json
+import os
 import re
 import subprocess
 import sys
+import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import microgradlike
 from microgradlike import no_grad
 from microgradlike.cli import main
-from microgradlike.data import make_moons, train_test_split
+from microgradlike.data import load_csv, make_moons, train_test_split
 from microgradlike.nn import Module
 
 SMALL = ["train", "--n", "60", "--epochs", "5", "--hidden", "4"]
@@ -48,6 +54,21 @@ def test_saved_model_loads_and_gives_the_printed_test_accuracy(tmp_path, capsys)
     with no_grad():
         predicted = np.array([model(row).data > 0 for row in X_test.tolist()])
     assert 100 * np.mean(predicted == (y_test == 1)) == pytest.approx(printed_test, abs=0.05)
+    # predict() gives the labels themselves: no need to know that hinge trained on -1/+1
+    assert model.task == {"task": "classification", "classes": [0, 1], "threshold": 0.0, "loss": "hinge"}
+    assert 100 * np.mean(model.predict(X_test) == y_test) == pytest.approx(printed_test, abs=0.05)
+
+
+@pytest.mark.parametrize("loss", ["binary_cross_entropy", "mse", "cross_entropy"])
+def test_a_loaded_model_predicts_labels_whatever_the_loss(tmp_path, capsys, loss):
+    path = tmp_path / "model.json"
+    assert main([*SMALL, "--epochs", "30", "--loss", loss, "--save", str(path)]) == 0
+    printed_train, _ = accuracies(capsys.readouterr().out)
+    X, y = make_moons(n=60, seed=0)
+    X_train, _, y_train, _ = train_test_split(X, y, test_fraction=0.25, seed=0)
+    predicted = Module.load(path).predict(X_train)
+    assert set(predicted.tolist()) <= {0, 1}
+    assert 100 * np.mean(predicted == y_train) == pytest.approx(printed_train, abs=0.05)
 
 
 def test_three_spiral_arms_train_one_output_per_class(tmp_path, capsys):
@@ -159,6 +180,8 @@ def test_bad_arguments_exit_2(argv, capsys):
     (["--dataset", "spirals", "--arms", "1"], "arms"),
     (["--n", "3", "--test-fraction", "0.1"], "non-empty"),
     (["--save", "/no/such/folder/model.json"], "/no/such/folder"),
+    (["--dataset", "moons", "--data", "points.csv"], "drop --dataset"),
+    (["--target", "label"], "--target picks the label column of --data"),
 ])
 def test_bad_combinations_exit_2_with_one_line(argv, needle, capsys):
     assert main([*SMALL, *argv]) == 2
@@ -173,3 +196,194 @@ def test_module_entry_point_exit_codes():
     bad = subprocess.run([sys.executable, "-m", "microgradlike", "train", "--momentum", "0.5"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "--momentum" in bad.stderr
+
+
+# ---- outputs are checked before training -----------------------------------------------------------
+def _no_training(out: str) -> bool:
+    return "epoch" not in out and "training MLP" not in out
+
+
+@pytest.mark.skipif(os.name != "posix", reason="/proc is Linux")
+@pytest.mark.parametrize("option", ["--save", "--plot"])
+@pytest.mark.parametrize(("where", "needle"), [
+    ("{tmp}", "it is a folder"),
+    ("/proc/out.png", "cannot create a file in the folder /proc"),
+    ("{tmp}/file.txt/out.png", "is not a folder"),
+])
+def test_an_output_that_cannot_be_written_is_refused_before_training(tmp_path, capsys, option, where, needle):
+    pytest.importorskip("matplotlib")
+    (tmp_path / "file.txt").write_text("x")
+    path = where.format(tmp=tmp_path)
+    assert main([*SMALL, option, path]) == 2
+    captured = capsys.readouterr()
+    assert _no_training(captured.out)
+    assert needle in captured.err and path in captured.err and captured.err.count("\n") == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root may write anywhere")
+def test_a_read_only_folder_is_refused_before_training(tmp_path, capsys):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        assert main([*SMALL, "--save", str(folder / "m.json")]) == 2
+    finally:
+        folder.chmod(0o755)
+    captured = capsys.readouterr()
+    assert _no_training(captured.out) and "Permission denied" in captured.err
+
+
+@pytest.mark.parametrize("option", ["--save", "--plot", "--data"])
+def test_an_empty_file_name_is_refused(capsys, option):
+    with pytest.raises(SystemExit) as info:
+        main([*SMALL, option, ""])
+    assert info.value.code == 2 and "expected a file name" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["out.txt", "out", "out.jpeg"])
+def test_plot_refuses_a_suffix_it_cannot_write(tmp_path, capsys, name):
+    pytest.importorskip("matplotlib")
+    assert main([*SMALL, "--plot", str(tmp_path / name)]) == 2
+    captured = capsys.readouterr()
+    assert _no_training(captured.out) and ".png, .svg, .pdf" in captured.err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("suffix", "magic"), [(".svg", b"<?xml"), (".pdf", b"%PDF")])
+def test_plot_writes_the_format_its_suffix_names(tmp_path, capsys, suffix, magic):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / f"out{suffix}"
+    assert main([*SMALL, "--epochs", "2", "--plot", str(path)]) == 0
+    assert path.read_bytes().startswith(magic)
+
+
+def test_a_save_that_fails_after_training_keeps_the_model_elsewhere(tmp_path, capsys, monkeypatch):
+    path = tmp_path / "model.json"
+    real_save = Module.save
+
+    def disk_full(self, target):
+        if os.fspath(target) == str(path):
+            raise OSError(errno.ENOSPC, "No space left on device", str(target))
+        real_save(self, target)
+
+    monkeypatch.setattr(Module, "save", disk_full)
+    assert main([*SMALL, "--save", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and err.count("\n") == 1
+    kept = re.search(r"saved to (\S+) instead", err).group(1)
+    try:
+        assert Module.load(kept).nouts == [4, 1]
+    finally:
+        os.unlink(kept)
+
+
+# ---- seeds and sizes ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("seed", ["-1", "a", "1.5"])
+def test_a_bad_seed_is_named(capsys, seed):
+    with pytest.raises(SystemExit) as info:
+        main([*SMALL, "--seed", seed])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --seed: the seed must be an int >= 0" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv", [["--n", "1000000000"], ["--n", "10" + "0" * 400],
+                                  ["--hidden", "100000,100000"], ["--hidden", "1" + "0" * 400]])
+def test_a_run_the_machine_cannot_hold_is_refused_at_once(capsys, argv):
+    start = time.perf_counter()
+    assert main(["train", *argv]) == 2
+    err = capsys.readouterr().err
+    assert re.search(r"needs (about [\d.]+ [KMGTPE]iB|more than 1000 EiB) of memory, more than the ", err)
+    assert err.count("\n") == 1 and len(err) < 400
+    assert time.perf_counter() - start < 5
+
+
+@pytest.mark.skipif(importlib.util.find_spec("resource") is None, reason="ulimit is POSIX")
+def test_under_a_memory_limit_the_refusal_names_it():
+    limit = "import resource; resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, resource.RLIM_INFINITY)); "
+    run = "from microgradlike.cli import main; raise SystemExit(main(['train', '--n', '30000000']))"
+    result = subprocess.run([sys.executable, "-c", limit + run], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "this process's limit of 3 GiB (ulimit -v)" in result.stderr and "Traceback" not in result.stderr
+
+
+# ---- your own points ---------------------------------------------------------------------------------
+POINTS = Path(__file__).parent.parent / "examples" / "points.csv"
+
+
+def test_train_on_a_csv_file_and_predict_its_own_labels(tmp_path, capsys):
+    data = tmp_path / "points.csv"
+    # the example's labels 0, 1, 2 renamed 10, 20, 30, and the label column moved first
+    rows = [line.split(",") for line in POINTS.read_text().splitlines()[1:]]
+    data.write_text("class,x1,x2\n" + "".join(f"{10 * (int(c) + 1)},{x1},{x2}\n" for x1, x2, c in rows))
+    path = tmp_path / "model.json"
+    assert main(["train", "--data", str(data), "--target", "class", "--epochs", "60",
+                 "--save", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "training MLP(2, [16, 16, 3], relu) on points.csv" in out and "cross_entropy loss" in out
+    assert accuracies(out)[1] >= 85
+    X, y = load_csv(data, target="class")
+    model = Module.load(path)
+    assert model.task["classes"] == [10, 20, 30]
+    assert set(model.predict(X).tolist()) <= {10, 20, 30}
+    assert np.mean(model.predict(X) == y) >= 0.85
+
+
+def test_a_csv_with_more_inputs_trains_and_plots_the_loss_curves(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    data = tmp_path / "three.csv"
+    np.savetxt(data, np.column_stack([X, np.where(X[:, 0] > 0, 1, -1)]), delimiter=",", fmt="%.4f")
+    assert main(["train", "--data", str(data), "--epochs", "5", "--plot", str(tmp_path / "p.png")]) == 0
+    out = capsys.readouterr().out
+    assert "MLP(3, [16, 16, 1], relu)" in out and "drew the loss curves to" in out
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(("text", "target", "needle"), [
+    ("x,y,label\n1,2,0\n3,abc,1\n", [], "points.csv, line 3, column 2 ('y'): 'abc' is not a finite number"),
+    ("1,2,0\n3,4\n", [], "points.csv, line 2: 2 cells, but line 1 has 3"),
+    ("x,y\n1,2\n3,4\n", ["--target", "label"], "no column named 'label'"),
+    ("1,2,1\n3,4,1\n", [], "every row's target is 1"),
+    ("", [], "points.csv: the file is empty"),
+    ("1,2,0.5\n3,4,1\n", [], "holds 0.5, which is not a class label"),
+])
+def test_bad_csv_files_are_one_line_errors(tmp_path, capsys, text, target, needle):
+    (tmp_path / "points.csv").write_text(text)
+    assert main(["train", "--data", str(tmp_path / "points.csv"), *target]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+# ---- the program's name, its version, and what it echoes -----------------------------------------
+def test_usage_names_the_program_as_it_was_started(tmp_path):
+    script = tmp_path / "microgradlike"  # what `pip install` puts on the PATH
+    script.write_text("from microgradlike.cli import main\nraise SystemExit(main())\n")
+    as_script = subprocess.run([sys.executable, str(script), "train", "--n", "x"],
+                               capture_output=True, text=True, timeout=60)
+    assert as_script.stderr.startswith("usage: microgradlike train [options]")
+    assert "python -m" not in as_script.stderr
+    as_module = subprocess.run([sys.executable, "-m", "microgradlike", "train", "--n", "x"],
+                               capture_output=True, text=True, timeout=60)
+    assert as_module.stderr.startswith("usage: python -m microgradlike train [options]")
+
+
+def test_version_prints_the_package_version():
+    result = subprocess.run([sys.executable, "-m", "microgradlike", "--version"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == f"microgradlike {microgradlike.__version__}"
+
+
+@pytest.mark.parametrize("argv", [
+    ["--data", "no\x1b[2Jfile.csv"],
+    ["--save", "/no/such\x1b]0;pwned\x07/m.json"],
+    ["--dataset", "moons\x1b[31m"],
+    ["--lr", "\x1b[31m" + "9" * 10_000],
+])
+def test_errors_never_echo_control_characters_or_huge_values(capsys, argv):
+    with contextlib.suppress(SystemExit):
+        main(["train", *argv])
+    err = capsys.readouterr().err
+    assert "error:" in err and "\x1b" not in err and "\x07" not in err and len(err) < 1000
+    assert "\\x1b" in err  # shown escaped, so the user still sees what was typed

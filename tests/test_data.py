@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from microgradlike import checks
 from microgradlike.data import (
     DEFAULT_KNOTS,
+    load_csv,
     make_circles,
     make_moons,
     make_spirals,
@@ -171,3 +177,121 @@ def test_arguments_of_the_wrong_type_raise_type_error_naming_them(call, needle):
     with pytest.raises(TypeError) as info:
         call()
     assert needle in str(info.value)
+
+
+# ---- seeds and sizes --------------------------------------------------------------------------
+GENERATORS = [make_moons, make_circles, make_xor, make_spirals, piecewise_linear]
+
+
+@pytest.mark.parametrize("make", [*GENERATORS, lambda seed: train_test_split(np.zeros((4, 1)), np.zeros(4),
+                                                                             seed=seed)],
+                         ids=[*(f.__name__ for f in GENERATORS), "train_test_split"])
+@pytest.mark.parametrize(("seed", "error"), [(-1, ValueError), ("a", TypeError), (1.5, TypeError)])
+def test_a_bad_seed_is_named(make, seed, error):
+    with pytest.raises(error, match="seed"):
+        make(seed=seed)
+
+
+@pytest.mark.parametrize("make", GENERATORS)
+def test_a_size_no_machine_holds_is_refused_at_once(make):
+    with pytest.raises(ValueError, match=r"n=1000000000000\) needs about .* of memory, more than"):
+        make(n=10**12)
+
+
+@pytest.mark.parametrize("make", GENERATORS)
+def test_the_refusal_names_the_limit_and_allocates_nothing(make, monkeypatch):
+    monkeypatch.setattr(checks, "memory_limit", lambda: (100 * 2**20, "this process's limit of 100 MiB"))
+    monkeypatch.setattr(np.random, "default_rng", None)  # anything it drew would fail differently
+    with pytest.raises(ValueError, match="more than this process's limit of 100 MiB"):
+        make(n=10**7)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("resource") is None, reason="ulimit is POSIX")
+def test_the_memory_limit_reads_ulimit():
+    code = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, resource.RLIM_INFINITY)); "
+            "from microgradlike.checks import memory_limit; print(memory_limit())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    ulimit = (3 * 2**30, "this process's limit of 3 GiB (ulimit -v)")
+    expected = min(ulimit, checks.memory_limit() or ulimit)  # a machine with less keeps its own
+    assert out.stdout.strip() == str(expected), out.stderr
+
+
+# ---- your own points: load_csv ------------------------------------------------------------------
+def write(tmp_path, text: str, name: str = "points.csv"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_load_csv_with_a_header_takes_the_last_column_as_labels(tmp_path):
+    path = write(tmp_path, "x1, x2 ,label\n0.5,1,0\n\n-1e-1,2.5,1\n3,4,1\n")
+    X, y = load_csv(path)
+    np.testing.assert_array_equal(X, [[0.5, 1.0], [-0.1, 2.5], [3.0, 4.0]])
+    assert y.tolist() == [0, 1, 1] and np.issubdtype(y.dtype, np.integer)
+
+
+def test_load_csv_target_by_name_or_index_and_without_a_header(tmp_path):
+    path = write(tmp_path, "label,x\n1,0.5\n2,0.25\n")
+    for target in ("label", 0, -2):
+        X, y = load_csv(path, target=target)
+        assert X.tolist() == [[0.5], [0.25]] and y.tolist() == [1, 2]
+    bare = write(tmp_path, "\ufeff1,0.5,7\n2,0.25,8\n", "bare.csv")  # a byte-order mark, as Excel writes
+    X, y = load_csv(bare, target=1)
+    assert X.tolist() == [[1.0, 7.0], [2.0, 8.0]] and y.tolist() == [0.5, 0.25] and y.dtype == float
+
+
+def test_the_example_points_file_loads():
+    X, y = load_csv(Path(__file__).parent.parent / "examples" / "points.csv", target="label")
+    assert X.shape == (90, 2) and sorted(set(y.tolist())) == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "needle"),
+    [
+        ("x,y,label\n1,2,0\n3,abc,1\n", -1, "line 3, column 2 ('y'): 'abc' is not a finite number"),
+        ("1,2,0\n3,nan,1\n", -1, "line 2, column 2: 'nan' is not a finite number"),
+        ("1,2,0\n3,,1\n", -1, "line 2, column 2: an empty cell"),
+        ("1,2,0\n3,4\n", -1, "line 2: 2 cells, but line 1 has 3"),
+        ("a,b,c\n1,2,3\n4,5,6,7\n", -1, "line 3: 4 cells, but the header has 3"),
+        ("x,y,label\n1,2,0\n3,4,1\n", "class", "no column named 'class'; the header has 'x', 'y', 'label'"),
+        ("x,y,x\n1,2,0\n3,4,1\n", "x", "2 columns named 'x'"),
+        ("1,2,0\n3,4,1\n", 3, "no column 3"),
+        ("1,2,0\n3,4,1\n", "label", "has no header"),
+        ("x,label\n1,1\n2,1\n3,1\n", "label", "column 2 ('label'): every row's target is 1"),
+        ("", -1, "the file is empty"),
+        ("\n\n  \n", -1, "the file is empty"),
+        ("x,y,label\n", -1, "a header but no rows"),
+        ("1\n2\n", -1, "one column only"),
+    ],
+)
+def test_load_csv_errors_name_the_file_line_and_column(tmp_path, text, target, needle):
+    path = write(tmp_path, text)
+    with pytest.raises(ValueError) as info:
+        load_csv(path, target=target)
+    message = str(info.value)
+    assert message.startswith(str(path)) and needle in message and "\n" not in message
+
+
+def test_load_csv_refuses_binary_missing_files_and_bad_targets(tmp_path):
+    binary = tmp_path / "data.csv"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(ValueError, match="not a text file in UTF-8"):
+        load_csv(binary)
+    with pytest.raises(ValueError, match="no such file"):
+        load_csv(tmp_path / "missing.csv")
+    with pytest.raises(TypeError, match="target must be"):
+        load_csv(binary, target=1.5)
+
+
+def test_load_csv_refuses_a_file_too_big_for_memory(tmp_path, monkeypatch):
+    path = write(tmp_path, "1,2,0\n" * 1000)
+    monkeypatch.setattr(checks, "memory_limit", lambda: (10_000, "a tiny limit"))
+    with pytest.raises(ValueError, match="more than a tiny limit"):
+        load_csv(path)
+
+
+def test_load_csv_cuts_a_huge_cell_short(tmp_path):
+    path = write(tmp_path, "1,2,0\n1," + "9" * 100_000 + "x,1\n")
+    with pytest.raises(ValueError) as info:
+        load_csv(path)
+    assert len(str(info.value)) < 500 and "line 2, column 2" in str(info.value)

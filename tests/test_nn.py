@@ -397,7 +397,9 @@ def test_save_and_load_round_trip_restores_identical_outputs(build, x, tmp_path)
     assert type(model).load(path).config() == model.config()
     assert [p.name for p in tmp_path.iterdir()] == ["model.json"]  # no temporary file left behind
     if os.name == "posix":
-        assert path.stat().st_mode & 0o777 == 0o644
+        umask = os.umask(0)
+        os.umask(umask)
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # as open(path, "w") would make it
 
 
 def test_saved_file_is_plain_json_with_class_config_and_parameters(tmp_path):
@@ -608,3 +610,177 @@ def test_a_crash_while_writing_keeps_the_previous_file_and_no_temp_file(tmp_path
 def test_saving_into_a_missing_directory_fails_cleanly(tmp_path):
     with pytest.raises(OSError):
         Neuron(2, seed=0).save(tmp_path / "no" / "such" / "dir" / "m.json")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
+def test_save_keeps_a_private_files_mode(tmp_path):
+    path = tmp_path / "m.json"
+    MLP(2, [2, 1], seed=0).save(path)
+    path.chmod(0o600)
+    MLP(2, [2, 1], seed=1).save(path)
+    assert path.stat().st_mode & 0o777 == 0o600  # it used to become 0644, readable by everyone
+
+
+def test_save_errors_name_the_users_path(tmp_path):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError) as info:
+        Neuron(2, seed=0).save(folder)
+    assert info.value.filename == str(folder) and ".tmp" not in str(info.value)
+
+
+def test_a_name_of_255_characters_can_be_saved_and_loaded(tmp_path):
+    path = tmp_path / ("m" * 250 + ".json")
+    Neuron(2, seed=0).save(path)
+    assert Module.load(path).config() == {"nin": 2, "activation": "relu"}
+
+
+# ---- what a hostile or odd file gets back ---------------------------------------------------------
+def test_version_true_is_not_version_1(tmp_path):
+    _write(tmp_path / "m.json", json.dumps({**_valid_state(), "version": True}))
+    with pytest.raises(ValueError, match="unsupported version True"):
+        Module.load(tmp_path / "m.json")
+
+
+@pytest.mark.parametrize("name", ["a\x00b", ""])
+def test_an_impossible_file_name_says_so_not_invalid_json(name):
+    with pytest.raises(ValueError) as info:
+        Module.load(name)
+    assert "JSON" not in str(info.value)
+    assert ("NUL" if name else "empty") in str(info.value)
+
+
+def test_a_400_digit_parameter_is_a_value_error(tmp_path):
+    state = _valid_state()
+    state["parameters"]["layers.0.neurons.0.b"] = 10**400
+    _write(tmp_path / "m.json", json.dumps(state))
+    with pytest.raises(ValueError, match=r"m\.json.*too large for a float"):
+        Module.load(tmp_path / "m.json")
+
+
+HUGE = "x" * 10_000_000
+
+
+def _without(d: dict, key: str) -> dict:
+    return {k: v for k, v in d.items() if k != key}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"format": HUGE},
+        {"version": HUGE},
+        {"class": HUGE},
+        {"config": {"nin": HUGE}},
+        {"config": {"nin": 2, "nouts": [2, 1], "activation": HUGE}},
+        {"config": HUGE},
+        {"parameters": {**_valid_state()["parameters"], "layers.0.neurons.0.b": HUGE}},
+        {"parameters": {**_without(_valid_state()["parameters"], "layers.1.neurons.0.b"), HUGE: 1.0}},
+        {"task": {"task": HUGE}},
+        {"task": {"task": "classification", "classes": [HUGE, HUGE]}},
+    ],
+    ids=["format", "version", "class", "config-value", "activation", "config", "parameter-value",
+         "parameter-name", "task", "classes"],
+)
+def test_a_10_mb_string_in_a_file_gives_a_short_message(tmp_path, change):
+    _write(tmp_path / "m.json", json.dumps({**_valid_state(), **change}))
+    with pytest.raises(ValueError) as info:
+        Module.load(tmp_path / "m.json")
+    assert len(str(info.value)) < 1000 and "m.json" in str(info.value)
+
+
+# ---- predict: what the outputs mean ---------------------------------------------------------------
+def test_predict_needs_a_task_and_says_how_to_record_one():
+    model = MLP(2, [3, 1], seed=0)
+    assert model.task is None
+    with pytest.raises(ValueError, match=r"set_task\('classification'"):
+        model.predict([[0.0, 1.0]])
+
+
+def test_one_output_predicts_the_second_class_above_the_threshold():
+    model = Neuron(1, "linear", seed=0)
+    model.load_state_dict({"w.0": 1.0, "b": 0.0})  # the score is x itself
+    X = np.array([[-2.0], [-0.1], [0.0], [0.3], [2.0]])
+    model.set_task("classification", classes=["no", "yes"], loss="hinge")
+    assert model.predict(X).tolist() == ["no", "no", "no", "yes", "yes"]
+    model.set_task("classification", classes=[-1, 1], threshold=0.5, loss="mse")  # mse on 0/1 targets
+    assert model.predict(X).tolist() == [-1, -1, -1, -1, 1]
+
+
+def test_several_outputs_predict_the_largest_ones_class():
+    model = Layer(2, 3, "linear", seed=0)
+    model.load_state_dict({**{f"neurons.{i}.w.{j}": float(i == j) for i in range(3) for j in range(2)},
+                           **{f"neurons.{i}.b": 0.0 for i in range(3)}, "neurons.2.b": 0.5})
+    model.set_task("classification", classes=[10, 20, 30])
+    # scores (x0, x1, 0.5): the largest wins
+    assert model.predict([[1.0, 0.0], [0.0, 1.0], [0.1, 0.2]]).tolist() == [10, 20, 30]
+
+
+def test_predict_of_no_rows_is_empty():
+    model = MLP(2, [2, 3], seed=0)
+    model.set_task("classification", classes=["a", "b", "c"])
+    assert model.predict(np.empty((0, 2))).shape == (0,)
+
+
+def test_regression_predicts_the_outputs():
+    model = SigmoidSum(3, seed=0)
+    model.set_task("regression", loss="mse")
+    X = np.linspace(-2, 2, 5).reshape(-1, 1)
+    assert model.predict(X).tolist() == [model(x).data for x in X[:, 0].tolist()]
+    wide = Layer(1, 2, "linear", seed=0)
+    wide.set_task("regression")
+    assert wide.predict(X).shape == (5, 2)
+
+
+def test_the_task_is_saved_and_loaded_and_old_files_still_load(tmp_path):
+    model = MLP(2, [3, 3], seed=0)
+    model.set_task("classification", classes=[2, 5, 7], loss="cross_entropy")
+    model.save(tmp_path / "m.json")
+    loaded = Module.load(tmp_path / "m.json")
+    assert loaded.task == {"task": "classification", "classes": [2, 5, 7], "threshold": 0.0,
+                           "loss": "cross_entropy"}
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    assert loaded.predict(X).tolist() == model.predict(X).tolist()
+    assert set(loaded.predict(X).tolist()) <= {2, 5, 7}
+    old = {k: v for k, v in model.state_dict().items() if k != "task"}  # a file from before tasks
+    _write(tmp_path / "old.json", json.dumps(old))
+    assert Module.load(tmp_path / "old.json").task is None
+
+
+def test_an_untrained_model_saved_from_python_records_no_task(tmp_path):
+    MLP(2, [2, 1], seed=0).save(tmp_path / "m.json")
+    assert "task" not in json.loads((tmp_path / "m.json").read_text())
+
+
+@pytest.mark.parametrize(
+    ("task", "fragment"),
+    [
+        ({"task": "clustering"}, "task must be"),
+        ({"task": "classification"}, "classes as a list"),
+        ({"task": "classification", "classes": [0]}, "at least two distinct"),
+        ({"task": "classification", "classes": [0, 0]}, "at least two distinct"),
+        ({"task": "classification", "classes": [0, 1, 2]}, "cannot score 3 classes"),
+        ({"task": "classification", "classes": [0, [1]]}, "class label"),
+        ({"task": "classification", "classes": [0, 1], "threshold": "0"}, "threshold"),
+        ({"task": "regression", "classes": [0, 1]}, "no classes"),
+        ({"task": "regression", "loss": 3}, "loss must be a name"),
+        ({"task": "regression", "colour": "red"}, "unknown keys"),
+        ([1, 2], "must be a JSON object"),
+    ],
+)
+def test_a_bad_task_in_a_file_is_a_value_error(tmp_path, task, fragment):
+    _write(tmp_path / "m.json", json.dumps({**_valid_state(), "task": task}))  # MLP(2, [2, 1])
+    with pytest.raises(ValueError, match=fragment):
+        Module.load(tmp_path / "m.json")
+
+
+@pytest.mark.parametrize(
+    ("X", "fragment"),
+    [([1.0, 2.0], "2-D array of rows"), ([["a", "b"]], "rows of numbers"),
+     ([[1.0, float("nan")]], r"X\[0, 1\]"), ([[1.0, 2.0, 3.0]], "takes 2 input")],
+)
+def test_predict_refuses_bad_rows(X, fragment):
+    model = MLP(2, [2, 1], seed=0)
+    model.set_task("regression")
+    with pytest.raises(ValueError, match=fragment):
+        model.predict(X)

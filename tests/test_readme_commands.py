@@ -35,6 +35,7 @@ def test_the_readme_shows_the_spirals_command():
 def test_readme_train_command_runs_and_learns(argv, tmp_path):
     if "--plot" in argv:
         pytest.importorskip("matplotlib")
+    (tmp_path / "examples").symlink_to(ROOT / "examples")  # commands run from a clone's root
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     run = subprocess.run([sys.executable, "-m", "microgradlike", *argv], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=600)

@@ -1,0 +1,219 @@
+"""Tests for microgradlike.files: atomic writes that keep a file's mode, follow links, name the
+user's path in errors, fit long names, and clean up what a killed process left."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from microgradlike.files import check_path, check_writable, write_atomically
+
+posix_only = pytest.mark.skipif(os.name != "posix", reason="file modes, links and signals are POSIX")
+not_root = pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
+                              reason="root may write anywhere, whatever the permission bits say")
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def umask():
+    """Set a umask for one test, and restore the old one."""
+    old = os.umask(0o022)
+    os.umask(old)
+    yield os.umask
+    os.umask(old)
+
+
+@posix_only
+@pytest.mark.parametrize("mask", [0o022, 0o027, 0o077, 0o002])
+def test_a_new_file_honours_the_umask(tmp_path, umask, mask):
+    umask(mask)
+    write_atomically(tmp_path / "new.json", "{}")
+    assert mode(tmp_path / "new.json") == 0o666 & ~mask
+
+
+@posix_only
+@pytest.mark.parametrize("existing_mode", [0o600, 0o640, 0o664, 0o755])
+def test_an_existing_file_keeps_its_mode(tmp_path, umask, existing_mode):
+    umask(0o022)
+    path = tmp_path / "model.json"
+    path.write_text("old")
+    path.chmod(existing_mode)
+    write_atomically(path, "new")
+    assert path.read_text() == "new"
+    assert mode(path) == existing_mode
+
+
+@posix_only
+def test_saving_through_a_symlink_replaces_its_target_and_keeps_the_link(tmp_path):
+    real_dir = tmp_path / "models"
+    real_dir.mkdir()
+    target = real_dir / "model.json"
+    target.write_text("old")
+    target.chmod(0o600)
+    link = tmp_path / "current.json"
+    link.symlink_to(os.path.relpath(target, tmp_path))
+    write_atomically(link, "new")
+    assert link.is_symlink() and os.readlink(link) == os.path.relpath(target, tmp_path)
+    assert target.read_text() == "new" and mode(target) == 0o600
+    assert sorted(p.name for p in real_dir.iterdir()) == ["model.json"]
+
+
+@posix_only
+def test_a_dangling_symlink_creates_its_target(tmp_path):
+    link = tmp_path / "link.json"
+    link.symlink_to("target.json")
+    write_atomically(link, "x")
+    assert link.is_symlink() and (tmp_path / "target.json").read_text() == "x"
+
+
+@pytest.mark.parametrize("length", [200, 241, 250, 255])
+def test_long_names_up_to_255_characters_can_be_saved(tmp_path, length):
+    path = tmp_path / ("m" * (length - 5) + ".json")
+    write_atomically(path, "first")
+    write_atomically(path, "second")
+    assert path.read_text() == "second"
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_long_names_of_multibyte_characters_are_cut_at_a_character(tmp_path):
+    path = tmp_path / ("é" * 125 + ".json")  # 255 bytes in UTF-8
+    write_atomically(path, "x")
+    assert path.read_text() == "x" and len(list(tmp_path.iterdir())) == 1
+
+
+@posix_only
+@pytest.mark.parametrize("path", ["/proc/model.json", "/proc/self/model.json"])
+def test_errors_name_the_users_path_not_the_temporary_file(path):
+    with pytest.raises(OSError) as info:
+        write_atomically(path, "x")
+    assert info.value.filename == path and path in str(info.value)
+    assert ".tmp" not in str(info.value) and "~" not in str(info.value)
+
+
+@posix_only
+@not_root
+def test_a_read_only_folder_names_the_users_path(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        with pytest.raises(PermissionError) as info:
+            write_atomically(folder / "m.json", "x")
+        assert info.value.filename == str(folder / "m.json") and ".tmp" not in str(info.value)
+        with pytest.raises(PermissionError):
+            check_writable(folder / "m.json")
+    finally:
+        folder.chmod(0o755)
+
+
+@posix_only
+@not_root
+def test_a_read_only_file_is_not_replaced(tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text("keep")
+    path.chmod(0o444)
+    with pytest.raises(PermissionError, match="read-only"):
+        write_atomically(path, "x")
+    assert path.read_text() == "keep"
+
+
+def test_a_folder_is_never_replaced(tmp_path):
+    folder = tmp_path / "models"
+    (folder / "inside").mkdir(parents=True)
+    with pytest.raises(IsADirectoryError) as info:
+        write_atomically(folder, "x")
+    assert info.value.filename == str(folder) and "folder" in str(info.value)
+    assert (folder / "inside").is_dir()
+    assert [p.name for p in tmp_path.iterdir()] == ["models"]
+
+
+@posix_only
+def test_a_pipe_or_device_is_never_replaced(tmp_path):
+    # A named pipe stands in for a device: the old code, run as root, replaced /dev/null itself.
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="not a regular file"):
+        write_atomically(fifo, "x")
+    with pytest.raises(OSError, match="not a regular file"):
+        check_writable(fifo)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_a_missing_folder_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError) as info:
+        write_atomically(tmp_path / "no" / "m.json", "x")
+    assert f"the folder {tmp_path / 'no'} does not exist" in str(info.value)
+
+
+@pytest.mark.parametrize(("name", "needle"), [("", "empty"), ("a\x00b", "NUL")])
+def test_impossible_names_are_value_errors(name, needle):
+    with pytest.raises(ValueError, match=needle):
+        check_path(name)
+    with pytest.raises(ValueError, match=needle):
+        write_atomically(name, "x")
+
+
+def test_check_writable_touches_nothing(tmp_path):
+    check_writable(tmp_path / "new.json")
+    existing = tmp_path / "old.json"
+    existing.write_text("old")
+    before = existing.stat()
+    check_writable(existing)
+    assert existing.read_text() == "old" and existing.stat().st_mtime_ns == before.st_mtime_ns
+    assert [p.name for p in tmp_path.iterdir()] == ["old.json"]
+
+
+@posix_only
+@pytest.mark.parametrize("path", ["/proc/m.json", "/no/such/folder/m.json", "/tmp"])
+def test_check_writable_refuses_what_cannot_be_written(path):
+    with pytest.raises(OSError) as info:
+        check_writable(path)
+    assert info.value.filename == path and info.value.strerror
+
+
+KILLED_WRITER = textwrap.dedent("""
+    import os, signal, sys
+    from microgradlike import files
+    def die(*args):
+        os.kill(os.getpid(), signal.SIGKILL)  # killed after the data is on disk, before the rename
+    os.replace = die
+    files.write_atomically(sys.argv[1], "new")
+""")
+
+
+@posix_only
+def test_a_killed_writer_leaves_its_temporary_file_and_the_next_write_removes_it(tmp_path):
+    path = tmp_path / "model.json"
+    write_atomically(path, "old")
+    killed = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(path)], timeout=60)
+    assert killed.returncode == -signal.SIGKILL
+    left = [p.name for p in tmp_path.iterdir() if p.name != "model.json"]
+    assert len(left) == 1 and left[0].startswith(".model.json~") and left[0].endswith(".tmp")
+    assert path.read_text() == "old"  # the target is untouched
+    write_atomically(path, "newer")
+    assert [p.name for p in tmp_path.iterdir()] == ["model.json"] and path.read_text() == "newer"
+
+
+@posix_only
+def test_a_temporary_file_of_a_running_process_is_left_alone(tmp_path):
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        busy = tmp_path / f".model.json~{sleeper.pid}-0123abcd.tmp"
+        busy.write_text("being written")
+        other = tmp_path / ".other.json~999999999-0123abcd.tmp"  # another target's: not ours to judge
+        other.write_text("x")
+        write_atomically(tmp_path / "model.json", "x")
+        assert busy.exists() and other.exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()

@@ -1,0 +1,46 @@
+"""What a fresh clone holds and leaves: the licence the metadata names, and README commands that
+run as written without leaving untracked files in the repository."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def readme_commands() -> list[list[str]]:
+    """The `python -m microgradlike ...` commands of the README's bash blocks, as argument lists."""
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", README, re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            if line.startswith("python -m microgradlike"):
+                commands.append(shlex.split(line))
+    return commands
+
+
+def test_the_licence_is_the_mit_licence_the_metadata_names():
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert re.search(r'^license = "MIT"$', pyproject, re.M)
+    licence = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert licence.startswith("MIT License") and "microgradlike contributors" in licence
+    assert "THE SOFTWARE IS PROVIDED \"AS IS\"" in licence
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_what_the_readme_commands_write_is_ignored_by_git():
+    inside = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], cwd=ROOT, capture_output=True)
+    if inside.returncode != 0:
+        pytest.skip("not a git checkout")
+    outputs = [args[i + 1] for args in readme_commands() for i, arg in enumerate(args[:-1])
+               if arg in ("-o", "--output", "--save", "--plot", "--html")]
+    assert {"graph.svg", "spirals.json", "spirals.png", "points.json", "points.png"} <= set(outputs)
+    for output in [*outputs, "moons.png"]:  # moons.png: the Quick start's command
+        ignored = subprocess.run(["git", "check-ignore", "-q", output], cwd=ROOT)
+        assert ignored.returncode == 0, f"{output}, written by a README command, is not in .gitignore"
