@@ -14,7 +14,7 @@ needs the ``dot`` program. Without it, notebooks show the DOT source with an ins
 and explicit renders raise `GraphvizNotInstalled`.
 
 The matplotlib plots (`plot_history`, `plot_decision_boundary`, `plot_fit_1d`, `plot_descent`)
-live in `microgradlike.plots` and are re-exported here.
+live in `microgradlike.plots`, which needs no graphviz.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ import graphviz
 
 from .engine import Value, topological_order
 from .files import write_atomically
-from .plots import plot_decision_boundary, plot_descent, plot_fit_1d, plot_history
 
 __all__ = [
     "COLORS",
@@ -39,10 +38,6 @@ __all__ = [
     "GraphvizNotInstalled",
     "draw_dot",
     "format_number",
-    "plot_decision_boundary",
-    "plot_descent",
-    "plot_fit_1d",
-    "plot_history",
 ]
 
 INSTALL_HINT = (
