@@ -21,7 +21,7 @@ from .nn import MLP
 from .optim import SGD, Adam
 from .plots import plot_decision_boundary, plot_history
 from .train import ENGINES, History, fit
-from .viz import GraphvizNotInstalled, draw_dot, format_number
+from .viz import GraphvizNotInstalled, RenderTimeout, draw_dot, format_number
 
 _DATASETS = ("moons", "circles", "xor", "spirals")
 _LOSS_NAMES = ("hinge", "binary_cross_entropy", "mse", "cross_entropy")
@@ -314,6 +314,10 @@ def _graph(args: argparse.Namespace) -> int:
                     f"(apt-get install graphviz, brew install graphviz, or conda install -c conda-forge "
                     f"graphviz); -o {Path(args.output).with_suffix('.dot').name} writes the DOT source "
                     f"without it", 1)
+    except RenderTimeout:
+        return fail(f"dot did not finish drawing {args.output!r} within {graph.timeout:g} s and was stopped; "
+                    f"-o {Path(args.output).with_suffix('.dot').name} writes the DOT source, which you can "
+                    f"render with dot yourself", 1)
     except OSError as e:
         return fail(f"cannot write {args.output!r}: {e.strerror or e}", 1)
     print(f"wrote {args.output}: {args.expression} = {format_number(out.data)}")

@@ -21,6 +21,10 @@ from __future__ import annotations
 
 import html
 import os
+import re
+import subprocess
+import sys
+import warnings
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -36,6 +40,7 @@ __all__ = [
     "INSTALL_HINT",
     "ComputationGraph",
     "GraphvizNotInstalled",
+    "RenderTimeout",
     "draw_dot",
     "format_number",
 ]
@@ -86,21 +91,54 @@ class GraphvizNotInstalled(RuntimeError):
     """Rendering needs Graphviz's ``dot`` program, and it is not on PATH."""
 
 
+class RenderTimeout(RuntimeError):
+    """``dot`` did not finish within the graph's ``timeout``; it was stopped."""
+
+
 def format_number(x: float, digits: int = 4) -> str:
     """x with ``digits`` significant digits, compact: 0.7064, -3, 6.88, 1.5e-05, inf."""
     return f"{x + 0.0:.{digits}g}"  # + 0.0 turns −0.0 into 0.0
 
 
-class ComputationGraph(graphviz.Digraph):
-    """A `graphviz.Digraph` that degrades gracefully when the ``dot`` program is missing.
+_NODE_STATEMENT = re.compile(r"^\t+(\S+) \[", re.MULTILINE)
+_EDGE_STATEMENT = re.compile(r"^\t+\S+ -> ", re.MULTILINE)
 
+
+class ComputationGraph(graphviz.Digraph):
+    """A `graphviz.Digraph` of a Value graph, as `draw_dot` makes it.
+
+    * ``.save("graph.svg")`` (or ``.png``, ``.pdf``) writes the picture, the format picked by the
+      suffix; ``.save("graph.dot")`` writes the DOT source and needs no Graphviz.
+    * ``.render(filename, format=...)`` and ``.pipe(format=...)`` follow `graphviz.Digraph`
+      exactly: render writes the DOT source to ``filename`` and the picture next to it
+      (``filename + "." + format``) and returns the picture's path; pipe returns the picture's bytes
+      (a str when given ``encoding``).
     * In Jupyter it shows as SVG (or PNG after ``graphviz.set_jupyter_format("png")``, which
-      avoids the cropping of wide SVGs some front ends do); without ``dot`` it shows the DOT
-      source and a one-line install hint instead of a traceback.
-    * `pipe`, `render` and `save` raise `GraphvizNotInstalled` (a RuntimeError) naming the
-      install commands.
-    * ``.source`` (the DOT text) always works.
+      avoids the cropping of wide SVGs some front ends do).
+    * ``dot`` runs at most ``timeout`` seconds (a class default, settable per graph; None waits
+      as long as it takes), then stops with `RenderTimeout` naming what to do instead.
+    * Without the ``dot`` program, rendering raises `GraphvizNotInstalled` (a RuntimeError) naming
+      the install commands, and notebooks show the DOT source instead of a traceback;
+      ``.source`` (the DOT text) always works.
     """
+
+    #: Seconds ``dot`` may run for one picture (None: no limit).
+    timeout: float | None = 60.0
+
+    def __repr__(self) -> str:
+        names = _NODE_STATEMENT.findall(self.source)
+        ops = sum(1 for n in names if n.endswith("op"))
+        values = sum(1 for n in names if n.startswith("v")) - ops
+        edges = len(_EDGE_STATEMENT.findall(self.source))
+        return (f"<ComputationGraph: {values} values, {ops} ops, {edges} edges; .save('graph.svg') "
+                f"(or .png, .pdf, .dot for the DOT source), .render('graph', format='png'), "
+                f".pipe(format='svg') for bytes, .source for the DOT text>")
+
+    def copy(self) -> ComputationGraph:
+        """An independent copy, with the same ``timeout``."""
+        new = super().copy()
+        new.timeout = self.timeout
+        return new
 
     def _repr_mimebundle_(self, include: Iterable[str] | None = None,
                           exclude: Iterable[str] | None = None, **kwargs: Any) -> dict[str, Any]:
@@ -112,20 +150,100 @@ class ComputationGraph(graphviz.Digraph):
                 "text/html": (f"<pre>{html.escape(self.source)}</pre>"
                               f"<p><em>Graphviz not found: {html.escape(INSTALL_HINT)}</em></p>"),
             }
+        except RenderTimeout as e:  # a notebook cell says why there is no picture, without a traceback
+            return {"text/plain": str(e), "text/html": f"<p><em>{html.escape(str(e))}</em></p>"}
 
-    def pipe(self, *args: Any, **kwargs: Any) -> Any:
-        """`graphviz.Digraph.pipe`, raising `GraphvizNotInstalled` when ``dot`` is missing."""
-        try:
-            return super().pipe(*args, **kwargs)
-        except graphviz.ExecutableNotFound as e:
-            raise GraphvizNotInstalled(f"cannot render the graph: {INSTALL_HINT}") from e
+    def pipe(self, format: str | None = None, renderer: str | None = None, formatter: str | None = None,
+             neato_no_op: bool | int | None = None, quiet: bool = False, *, engine: str | None = None,
+             encoding: str | None = None) -> bytes | str:
+        """The picture as bytes (as text when ``encoding`` is given), as `graphviz.Digraph.pipe`.
 
-    def render(self, *args: Any, **kwargs: Any) -> str:
-        """`graphviz.Digraph.render`, raising `GraphvizNotInstalled` when ``dot`` is missing."""
+        Raises `GraphvizNotInstalled` without ``dot``, `RenderTimeout` past ``self.timeout``
+        seconds, `graphviz.CalledProcessError` when ``dot`` fails.
+        """
+        command = self._command(format, renderer, formatter, neato_no_op, engine)
+        data = self._run(command, quiet)
+        return data if encoding is None else data.decode(encoding)
+
+    def _command(self, format: str | None, renderer: str | None, formatter: str | None,
+                 neato_no_op: bool | int | None, engine: str | None) -> list[str]:
+        """The ``dot`` command line, each option checked as graphviz checks it."""
+        engine = engine if engine is not None else self.engine
+        fmt = format if format is not None else self.format
+        renderer = renderer if renderer is not None else self.renderer
+        formatter = formatter if formatter is not None else self.formatter
+        for kind, value, known in (("engine", engine, graphviz.ENGINES), ("format", fmt, graphviz.FORMATS),
+                                   ("renderer", renderer, graphviz.RENDERERS),
+                                   ("formatter", formatter, graphviz.FORMATTERS)):
+            if value is not None and value.lower() not in known:
+                raise ValueError(f"unknown {kind}: {value!r} (must be one of {sorted(known)})")
+        if formatter is not None and renderer is None:
+            raise graphviz.RequiredArgumentError("formatter given without renderer")
+        output = ":".join(p for p in (fmt, renderer, formatter) if p is not None)
+        command = [os.fspath(graphviz.DOT_BINARY), f"-K{engine}", f"-T{output}"]
+        if neato_no_op:
+            command.append(f"-n{int(neato_no_op)}")
+        return command
+
+    def _run(self, command: list[str], quiet: bool) -> bytes:
+        """Run ``command`` on the DOT source, stopped after ``self.timeout`` seconds; its stdout."""
+        source = self.source.encode(self.encoding)
         try:
-            return super().render(*args, **kwargs)
-        except graphviz.ExecutableNotFound as e:
-            raise GraphvizNotInstalled(f"cannot render the graph: {INSTALL_HINT}") from e
+            done = subprocess.run(command, input=source, capture_output=True, timeout=self.timeout)
+        except FileNotFoundError:
+            raise GraphvizNotInstalled(f"cannot render the graph: {INSTALL_HINT}") from (
+                graphviz.ExecutableNotFound(command))
+        except subprocess.TimeoutExpired:  # subprocess.run has already killed dot
+            raise RenderTimeout(self._timeout_message()) from None
+        if done.stderr and not quiet:
+            sys.stderr.write(done.stderr.decode(self.encoding, errors="replace"))
+        if done.returncode:
+            raise graphviz.CalledProcessError(done.returncode, command, output=done.stdout,
+                                              stderr=done.stderr)
+        return done.stdout
+
+    def _timeout_message(self) -> str:
+        size = repr(self).split(";")[0].removeprefix("<ComputationGraph: ")
+        return (f"dot did not finish drawing this graph ({size}) within {self.timeout:g} s and was "
+                f"stopped; draw fewer nodes (draw_dot(..., max_nodes=100)), save the DOT source "
+                f"instead (.save('graph.dot')) and run dot on it yourself, or allow more time "
+                f"(graph.timeout = 600; None waits as long as it takes)")
+
+    def render(self, filename: str | os.PathLike[str] | None = None,
+               directory: str | os.PathLike[str] | None = None, view: bool = False, cleanup: bool = False,
+               format: str | None = None, renderer: str | None = None, formatter: str | None = None,
+               neato_no_op: bool | int | None = None, quiet: bool = False, quiet_view: bool = False, *,
+               outfile: str | os.PathLike[str] | None = None, engine: str | None = None,
+               raise_if_result_exists: bool = False, overwrite_source: bool = False) -> str:
+        """Save the DOT source to ``filename`` and the picture beside it, as `graphviz.Digraph.render`.
+
+        ``render("g", format="png")`` writes ``g`` (DOT) and ``g.png``; ``render(outfile="g.svg")``
+        writes ``g.gv`` and ``g.svg``. Returns the picture's path. The picture is written
+        atomically, after ``dot`` succeeded within ``self.timeout`` seconds.
+        """
+        if outfile is not None:
+            outfile = Path(outfile)
+            format = _outfile_format(outfile, format)
+            if directory is None:
+                outfile = Path(self.directory, outfile)
+            if filename is None:
+                filename = outfile.with_suffix(".gv")
+        command = self._command(format, renderer, formatter, neato_no_op, engine)  # checked first
+        filepath = Path(super().save(filename, directory=directory))  # then the source, as graphviz
+        if outfile is None:
+            parts = (formatter, renderer, format if format is not None else self.format)
+            outfile = filepath.with_suffix(filepath.suffix + "." + ".".join(p for p in parts if p))
+        elif outfile.resolve() == filepath.resolve() and not overwrite_source:
+            raise ValueError(f"outfile {os.fspath(outfile)!r} must be different from the DOT source file "
+                             f"{os.fspath(filepath)!r} (or pass overwrite_source=True)")
+        if raise_if_result_exists and outfile.exists():
+            raise graphviz.FileExistsError(f"output file exists: {os.fspath(outfile)!r}")
+        write_atomically(outfile, self._run(command, quiet))
+        if cleanup:
+            os.remove(filepath)
+        if view or quiet_view:
+            graphviz.view(outfile, quiet=quiet_view)
+        return os.fspath(outfile)
 
     def save(self, filename: str | os.PathLike[str] | None = None,
              directory: str | os.PathLike[str] | None = None, *, skip_existing: bool | None = False) -> str:
@@ -149,6 +267,24 @@ class ComputationGraph(graphviz.Digraph):
         data = self.pipe(format=_IMAGE_FORMATS[suffix])  # before touching the disk
         write_atomically(path, data)
         return os.fspath(path)
+
+
+def _outfile_format(outfile: Path, format: str | None) -> str:
+    """The format `graphviz.Digraph.render` uses for ``outfile``: ``format``, else the suffix's."""
+    inferred = outfile.suffix[1:].lower()
+    if inferred in graphviz.FORMATS:
+        if format is not None and format.lower() != inferred:
+            warnings.warn(f"expected format {inferred!r} from outfile differs from given format: {format!r}",
+                          graphviz.FormatSuffixMismatchWarning, stacklevel=3)
+            return format
+        return inferred
+    if format is None:
+        raise graphviz.RequiredArgumentError(
+            f"cannot infer rendering format from suffix {outfile.suffix!r} of outfile: "
+            f"{os.fspath(outfile)!r} (provide format or outfile with a suffix like .svg or .png)")
+    warnings.warn(f"unknown outfile suffix {outfile.suffix!r} (expected: {'.' + format!r})",
+                  graphviz.UnknownSuffixWarning, stacklevel=3)
+    return format
 
 
 # ---- choosing what to draw ------------------------------------------------------------------

@@ -8,6 +8,7 @@ import html
 import math
 import re
 import shutil
+import sys
 import time
 
 import graphviz
@@ -17,7 +18,14 @@ import pytest
 from microgradlike import Value, sum_values
 from microgradlike.engine import topological_order
 from microgradlike.nn import MLP
-from microgradlike.viz import COLORS, ComputationGraph, GraphvizNotInstalled, draw_dot, format_number
+from microgradlike.viz import (
+    COLORS,
+    ComputationGraph,
+    GraphvizNotInstalled,
+    RenderTimeout,
+    draw_dot,
+    format_number,
+)
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot program is not installed")
 NODE_LINE = re.compile(r"^\s*(\S+) \[label=", re.MULTILINE)
@@ -219,3 +227,81 @@ def test_an_op_circle_shows_the_plain_number_it_used():
     source = draw_dot((2 - x) * 3 + x ** 2).source
     for shown in ("2 −", "× 3", "** 2"):
         assert f'label="{shown}"' in source, shown
+
+
+# ---- rendering outside Jupyter: graphviz's own render/pipe conventions -------------------------
+def plain_digraph(graph: ComputationGraph) -> graphviz.Digraph:
+    """The same DOT source in a plain `graphviz.Digraph`: the reference for file names and results."""
+    return graphviz.Digraph(name=graph.name, graph_attr=graph.graph_attr, node_attr=graph.node_attr,
+                            edge_attr=graph.edge_attr, body=list(graph.body))
+
+
+@needs_dot
+@pytest.mark.parametrize("call", [
+    {"args": ("g",), "kwargs": {}},                            # format: graphviz's default (pdf)
+    {"args": ("g",), "kwargs": {"format": "png"}},
+    {"args": ("g1.png",), "kwargs": {"format": "png"}},  # the source goes to g1.png, the PNG to g1.png.png
+    {"args": (), "kwargs": {"outfile": "g.svg"}},              # g.gv and g.svg
+    {"args": ("g.dot",), "kwargs": {"format": "svg", "cleanup": True}},
+])
+def test_render_writes_what_graphviz_writes(tmp_path, monkeypatch, call) -> None:  # type: ignore[no-untyped-def]
+    o, _ = neuron()
+    graph = draw_dot(o)
+    results = {}
+    for who, target in (("ours", graph), ("theirs", plain_digraph(graph))):
+        (tmp_path / who).mkdir()
+        monkeypatch.chdir(tmp_path / who)  # relative names, as typed in a REPL
+        results[who] = target.render(*call["args"], **call["kwargs"])
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    assert results["ours"] == results["theirs"]  # the rendered file's (relative) path
+    assert sorted(p.name for p in ours.iterdir()) == sorted(p.name for p in theirs.iterdir())
+    for path in theirs.iterdir():  # the DOT source equal; the pictures of the same kind
+        mine = (ours / path.name).read_bytes()
+        if path.suffix in (".gv", "") or path.name == "g1.png":
+            assert mine == path.read_bytes()
+        else:
+            assert mine[:4] == path.read_bytes()[:4]
+
+
+@needs_dot
+def test_pipe_returns_bytes_or_text_as_graphviz_does() -> None:
+    o, _ = neuron()
+    graph = draw_dot(o)
+    png = graph.pipe(format="png")
+    assert isinstance(png, bytes) and png[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = graph.pipe(format="svg", encoding="utf-8")
+    assert isinstance(svg, str) and "<svg" in svg
+    assert graph.pipe(format="svg") == plain_digraph(graph).pipe(format="svg")
+    with pytest.raises(ValueError, match="'jpeg2'"):
+        graph.pipe(format="jpeg2")
+
+
+def test_repr_says_what_it_is_and_how_to_save_it() -> None:
+    o, _ = neuron()
+    text = repr(draw_dot(o))
+    assert "\n" not in text and len(text) < 300
+    assert "6 values" in text and "3 ops" in text and "8 edges" in text  # 5 into ops, 3 out of them
+    assert ".save('graph.svg')" in text and ".render(" in text
+
+
+def test_a_slow_dot_is_stopped_with_a_clear_message(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A `dot` that never finishes (here a stand-in that sleeps) is stopped after ``timeout``."""
+    fake = tmp_path / "bin" / "dot"
+    fake.parent.mkdir()
+    fake.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(30)\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake.parent))
+    o, _ = neuron()
+    graph = draw_dot(o)
+    graph.timeout = 0.5
+    start = time.perf_counter()
+    with pytest.raises(RenderTimeout) as caught:
+        graph.save(tmp_path / "g.svg")
+    assert time.perf_counter() - start < 10
+    message = str(caught.value)
+    for hint in ("0.5 s", "6 values", "max_nodes", ".save('graph.dot')", "graph.timeout"):
+        assert hint in message
+    assert not (tmp_path / "g.svg").exists()
+    assert graph.copy().timeout == 0.5
+    bundle = graph._repr_mimebundle_()  # a notebook shows the message, not a traceback
+    assert bundle["text/plain"] == message
