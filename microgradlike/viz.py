@@ -441,11 +441,15 @@ def draw_dot(
 
     graph = ComputationGraph(
         name="computation_graph",
-        graph_attr={"rankdir": rankdir, "fontname": "Helvetica", "nodesep": "0.25", "ranksep": "0.35"},
+        # size: a drawing bigger than 80 x 80 inches (7680 px at dot's 96 dpi) is scaled down to
+        # fit, so a PNG of a big graph stays a sane size; smaller drawings keep their size.
+        graph_attr={"rankdir": rankdir, "fontname": "Helvetica", "nodesep": "0.25", "ranksep": "0.35",
+                    "size": f"{_MAX_INCHES},{_MAX_INCHES}"},
         node_attr={"fontname": "Helvetica", "fontsize": "11"},
         edge_attr={"fontname": "Helvetica", "fontsize": "10", "color": "#6b7280", "arrowsize": "0.6"},
     )
     statements: dict[str, list[tuple[str, dict[str, str]]]] = {}  # group -> node statements
+    value_attrs: dict[Value, dict[str, str]] = {}
     kinds_used: set[str] = set()
 
     for node in nodes:
@@ -485,6 +489,7 @@ def draw_dot(
             attrs["penwidth"] = "2.5"
         if node in param_names:
             attrs["tooltip"] = param_names[node]
+        value_attrs[node] = attrs
         group = groups.get(node, "")
         statements.setdefault(group, []).append((vid, attrs))
         if node.children:
@@ -503,6 +508,12 @@ def draw_dot(
                 op_attrs["tooltip"] = f"{hidden} input(s) not drawn"
             statements[group].append((f"{vid}op", op_attrs))
 
+    far = _far_inputs(nodes, drawn)
+    for node, child in far:  # each drawn again beside its far consumer, in that consumer's box
+        copy = {**value_attrs[child], "style": "filled,dashed",
+                "tooltip": "the same value drawn again, next to the op that uses it"}
+        statements.setdefault(groups.get(node, ""), []).append((_copy_id(node, child), copy))
+
     _emit_clusters(graph, statements)
 
     for node in nodes:
@@ -518,7 +529,8 @@ def draw_dot(
                 attrs["label"] = f"×{format_number(local)}"
             if node in bold:
                 attrs.update(penwidth="2.2", color="#b45309", fontcolor="#b45309")
-            graph.edge(f"v{id(child)}", f"{vid}op", **attrs)
+            source = _copy_id(node, child) if (node, child) in far else f"v{id(child)}"
+            graph.edge(source, f"{vid}op", **attrs)
 
     if total > len(nodes):
         graph.node(
@@ -531,8 +543,59 @@ def draw_dot(
             fontsize="12",
         )
     if legend:
-        _add_legend(graph, kinds_used, edge_labels)
+        _add_legend(graph, kinds_used, edge_labels, copies=bool(far))
     return graph
+
+
+_MAX_INCHES = 80
+
+#: An edge from a value into an op may skip at most this many ranks (value, op, value, … columns)
+#: before it is drawn from a copy of the value instead.
+_MAX_SPAN = 10
+
+
+def _copy_id(consumer: Value, value: Value) -> str:
+    return f"v{id(value)}for{id(consumer)}"
+
+
+def _far_inputs(nodes: Sequence[Value], drawn: set[Value]) -> dict[tuple[Value, Value], None]:
+    """The (consumer, input) pairs whose edge would skip more than `_MAX_SPAN` ranks: their input
+    is drawn again beside the consumer (in insertion order, so the DOT source is stable).
+
+    Why: dot routes an edge that skips k ranks through k − 1 invisible nodes, and its last pass
+    (network simplex, placing every node) slows down much faster than their number grows. A value
+    used all along a chain (x in x·x·…·x reaches one op further with each factor) makes about n²
+    of them: 50 factors took dot 5-20 s, 100 factors over 300 s. Copies keep every edge short.
+    """
+    # The rank of each value in a left-to-right drawing: an op circle sits between a value and
+    # its deepest drawn input; a value without drawn inputs sits just before its first consumer.
+    rank: dict[Value, int] = {}
+    for start in nodes:
+        stack = [start]
+        while stack:
+            node = stack[-1]
+            if node in rank:
+                stack.pop()
+                continue
+            pending = [c for c in node.children if c in drawn and c not in rank]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            rank[node] = max((rank[c] + 2 for c in node.children if c in drawn), default=0)
+    first_op = {}  # a source's nearest consumer's op rank
+    for node in nodes:
+        for child in node.children:
+            if child in drawn and not any(c in drawn for c in child.children):
+                first_op[child] = min(first_op.get(child, rank[node] - 1), rank[node] - 1)
+    far: dict[tuple[Value, Value], None] = {}
+    for node in nodes:
+        for child in node.children:
+            if child in drawn:
+                start = first_op[child] - 1 if child in first_op else rank[child]
+                if rank[node] - 1 - start > _MAX_SPAN:
+                    far[node, child] = None
+    return far
 
 
 _Statements = Mapping[str, list[tuple[str, dict[str, str]]]]  # group -> (node id, attributes)
@@ -568,12 +631,14 @@ def _natural(group: str) -> list[tuple[int, int | str]]:
     return [(0, int(p)) if p.isdigit() else (1, p) for p in group.split(".")]
 
 
-def _add_legend(graph: graphviz.Digraph, kinds: set[str], edge_labels: bool) -> None:
+def _add_legend(graph: graphviz.Digraph, kinds: set[str], edge_labels: bool, copies: bool = False) -> None:
     """One compact node naming the colours that appear in this picture."""
     cells = [
         f'<td bgcolor="{COLORS[k]}" border="{2 if k == "highlight" else 1}">{_LEGEND_TEXT[k]}</td>'
         for k in ("leaf", "parameter", "output", "highlight") if k in kinds
     ]
+    if copies:
+        cells.append("<td>dashed box: a value drawn again beside a far-away op</td>")
     if edge_labels:
         cells.append("<td>edge ×g: local derivative ∂out/∂in</td>")
     if cells:

@@ -305,3 +305,85 @@ def test_a_slow_dot_is_stopped_with_a_clear_message(tmp_path, monkeypatch) -> No
     assert graph.copy().timeout == 0.5
     bundle = graph._repr_mimebundle_()  # a notebook shows the message, not a traceback
     assert bundle["text/plain"] == message
+
+
+# ---- big pictures: quick to lay out, a sane size ---------------------------------------------
+EDGE_LINE = re.compile(r"^\t+(\S+) -> (\S+)", re.MULTILINE)
+
+
+def chain(n: int) -> Value:
+    """x·x·…·x with n factors, after backward: x feeds every one of the n − 1 multiplications."""
+    x = Value(1.01, label="x")
+    out = x
+    for _ in range(n - 1):
+        out = out * x
+    out.backward()
+    return out
+
+
+def skipped_ranks(source: str) -> int:
+    """How many ranks the edges of a left-to-right layering skip in all: dot routes an edge that
+    skips k ranks through k − 1 invisible nodes, and placing them is what made dot slow."""
+    edges = EDGE_LINE.findall(source)
+    rank: dict[str, int] = {}
+    into: dict[str, list[str]] = {}
+    for tail, head in edges:
+        into.setdefault(head, []).append(tail)
+    def longest(node: str) -> int:  # recursion is fine: these test graphs are a few hundred deep
+        if node not in rank:
+            rank[node] = 1 + max((longest(t) for t in into.get(node, [])), default=-1)
+        return rank[node]
+    sys.setrecursionlimit(10_000)
+    heads = {h for _, h in edges}
+    first_use = {}
+    for tail, head in edges:
+        if tail not in heads:  # a source sits just before its nearest consumer
+            first_use[tail] = min(first_use.get(tail, longest(head)), longest(head))
+    return sum(longest(h) - (first_use[t] - 1 if t in first_use else longest(t)) - 1 for t, h in edges)
+
+
+def test_a_value_used_all_along_a_chain_keeps_every_edge_short() -> None:
+    out = chain(100)
+    source = draw_dot(out).source
+    edges = EDGE_LINE.findall(source)
+    assert skipped_ranks(source) <= len(edges)  # was about 100² / 2 with one x for all 99 ops
+    # every multiplication still takes x (drawn once, or again in a dashed box beside the op)
+    labels = dict(re.findall(r'^\t+(\S+) \[label="([^"]*)"', source, re.MULTILINE))
+    ops = [h for h in {h for _, h in edges} if h.endswith("op")]
+    assert len(ops) == 99
+    for op in ops:
+        x_inputs = [t for t, h in edges if h == op and labels[t].startswith("{ x | data 1.01 |")]
+        assert x_inputs, op
+    copies = [line for line in source.splitlines() if "style=\"filled,dashed\"" in line and "{ x |" in line]
+    assert copies and "drawn again" in source  # the legend says what a dashed box is
+
+
+def test_small_graphs_draw_each_value_once() -> None:
+    source = draw_dot(chain(6)).source
+    assert source.count("{ x | data") == 1
+    o, _ = neuron()
+    assert "dashed box" not in draw_dot(o).source
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+@needs_dot
+def test_long_chains_render_quickly_at_a_sane_size(capfd: pytest.CaptureFixture[str]) -> None:
+    graph = draw_dot(chain(200))
+    graph.timeout = 60  # it takes well under a second; before, 100 factors took dot over 300 s
+    width, height = png_size(graph.pipe(format="png"))
+    assert max(width, height) <= 80 * 96  # scaled to fit 80 x 80 inches at 96 dpi
+    assert width > 4000  # ... and not smaller than that
+    assert "too large" not in capfd.readouterr().err
+
+
+@needs_dot
+def test_small_graphs_keep_their_natural_size() -> None:
+    o, _ = neuron()
+    graph = draw_dot(o)
+    natural = plain_digraph(graph)
+    natural.graph_attr.pop("size", None)
+    assert png_size(graph.pipe(format="png")) == png_size(natural.pipe(format="png"))
