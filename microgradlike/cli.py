@@ -11,8 +11,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 from . import data
 from .engine import Value, no_grad, topological_order
 from .expression import parse_bindings, parse_expression
@@ -200,13 +198,12 @@ def _import_pyplot_free_figure() -> type:
 
 def _plot_training(path: str, problem: _TrainProblem, history: History) -> None:
     """Two panels, the loss curves and the decision regions, written to ``path`` atomically."""
-    figure = _import_pyplot_free_figure()(figsize=(11, 4.4), layout="constrained")
+    figure = _import_pyplot_free_figure()(figsize=(12, 5.5), layout="constrained")
     curves, regions = figure.subplots(1, 2)
     plot_history(history, ax=curves)
-    X = np.concatenate([problem.X_train, problem.X_test])
-    labels = problem.labels(np.concatenate([problem.y_train, problem.y_test]))
-    plot_decision_boundary(problem.model, X, labels, ax=regions)
-    regions.set_title(f"{problem.args.dataset}: decision regions, all points")
+    plot_decision_boundary(problem.model, problem.X_train, problem.labels(problem.y_train), ax=regions,
+                           X_test=problem.X_test, y_test=problem.labels(problem.y_test))
+    regions.set_title(f"{problem.args.dataset}: {regions.get_title()}")
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
     write_atomically(path, buffer.getvalue())

@@ -36,13 +36,41 @@ def test_plot_history_draws_the_losses(pyplot, tmp_path) -> None:  # type: ignor
     ax = plot_history(history)
     train = line_labelled(ax, "training loss")
     assert list(train.get_ydata()) == history.train_loss and list(train.get_xdata()) == [1, 2, 3, 4]
+    assert "after each epoch" in train.get_label() and "whole training set" in train.get_label()
     assert list(line_labelled(ax, "validation loss").get_ydata()) == history.val_loss
     updates = line_labelled(ax, "each update")
-    assert list(updates.get_xdata()) == [0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0]  # two updates per epoch
+    assert "before each update" in updates.get_label()
+    # two updates per epoch, each drawn where its parameters were: before it, at k / 2
+    assert list(updates.get_xdata()) == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5]
     best = line_labelled(ax, "lowest validation loss")
     assert list(best.get_xdata()) == [3] and "epoch 3" in best.get_label()
     ax.figure.savefig(tmp_path / "history.png")
     assert (tmp_path / "history.png").stat().st_size > 0
+
+
+def test_the_dotted_best_epoch_line_is_in_the_legend(pyplot) -> None:  # type: ignore[no-untyped-def]
+    history = SimpleNamespace(train_loss=[1.0, 0.5, 0.3], val_loss=[1.1, 0.6, 0.7],
+                              update_loss=[1.2, 1.0, 0.5])
+    legend = plot_history(history).get_legend()
+    entries = dict(zip((t.get_text() for t in legend.get_texts()), legend.legend_handles))
+    assert "lowest validation loss (epoch 2)" in entries  # the star
+    handle = entries["epoch 2: the best model (early stopping keeps it)"]
+    assert handle.get_linestyle() == ":"  # the dotted line has its own entry
+
+
+def test_full_batch_update_losses_land_on_the_training_curve(pyplot) -> None:  # type: ignore[no-untyped-def]
+    """With full batches, the loss before update k is the loss after epoch k: same parameters,
+    same (whole) set. The two curves must meet there, not look shifted by an epoch."""
+    from microgradlike.data import make_moons
+    from microgradlike.train import fit
+
+    X, y = make_moons(n=40, seed=0)
+    history = fit(MLP(2, [4, 1], seed=0), X, 2 * y - 1, loss="hinge", optimizer="sgd", lr=0.1, max_epochs=6)
+    ax = plot_history(history)
+    updates, train = line_labelled(ax, "each update"), line_labelled(ax, "training loss")
+    at = dict(zip(updates.get_xdata(), updates.get_ydata()))
+    for epoch, loss in zip(train.get_xdata()[:-1], train.get_ydata()[:-1]):
+        assert at[epoch] == pytest.approx(loss, rel=1e-12)
 
 
 def test_plot_history_refuses_an_empty_history(pyplot) -> None:
@@ -72,6 +100,29 @@ def test_decision_boundary_binary_and_multiclass(pyplot, tmp_path) -> None:  # t
     assert "100%" in ax.get_title()
     with pytest.raises(ValueError, match=r"shape \(40, 3\)"):
         plot_decision_boundary(linear, np.zeros((40, 3)), y)
+    with pytest.raises(ValueError, match="y_test"):
+        plot_decision_boundary(linear, X, y, X_test=X)
+
+
+def test_decision_boundary_tells_train_from_test(pyplot) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(1)
+    X, X_test = rng.uniform(-1, 1, size=(40, 2)), rng.uniform(-1, 1, size=(10, 2))
+    y, y_test = (X[:, 0] > X[:, 1]).astype(int), (X_test[:, 0] > X_test[:, 1]).astype(int)
+    y_test[:3] = 1 - y_test[:3]  # three test points on the wrong side: test accuracy 70%
+
+    def linear(row):  # type: ignore[no-untyped-def]
+        return Value(row[0]) - row[1]
+
+    ax = plot_decision_boundary(linear, X, y, X_test=X_test, y_test=y_test, resolution=20)
+    assert "train accuracy 100%" in ax.get_title() and "test accuracy 70%" in ax.get_title()
+    legend = {text.get_text() for text in ax.get_legend().get_texts()}
+    assert {"class 0, train", "class 1, train", "class 0, test", "class 1, test"} <= legend
+    assert any("decision boundary" in text for text in legend)  # the black line has an entry
+    dots = {c.get_label(): c for c in ax.collections if c.get_label().startswith("class")}
+    assert len(dots["class 1, test"].get_offsets()) == int(y_test.sum())
+    assert dots["class 1, train"].get_facecolor()[0][3] == 1  # filled
+    assert dots["class 1, test"].get_facecolor().size == 0 or dots["class 1, test"].get_facecolor()[0][3] == 0
+    assert dots["class 1, test"].get_edgecolor()[0][3] == 1  # hollow: an outline only
 
 
 def test_fit_1d_units_add_up_to_the_model(pyplot, tmp_path) -> None:  # type: ignore[no-untyped-def]
