@@ -7,11 +7,15 @@ backprop multiplies the upstream gradient by::
     ∂L/∂child += ∂L/∂out · ∂out/∂child
 
 Graphs of whole training steps have thousands of nodes: past ``max_nodes`` only the nodes
-nearest the output are drawn and a note on the picture says how many were left out.
+nearest the output are drawn and a note on the picture says how many were left out. A value
+used by ops far apart (x in x·x·…·x) is drawn again, dashed, beside each far op, so that no edge
+crosses the whole picture: such edges are what makes ``dot`` take minutes. Pictures larger than
+80 × 80 inches are scaled down to fit (a PNG is at most 7680 pixels a side).
 
 Building a drawing needs only the ``graphviz`` Python package; turning it into SVG or PNG
 needs the ``dot`` program. Without it, notebooks show the DOT source with an install hint
-and explicit renders raise `GraphvizNotInstalled`.
+and explicit renders raise `GraphvizNotInstalled`; ``dot`` running past the graph's
+``timeout`` is stopped with `RenderTimeout`.
 
 The matplotlib plots (`plot_history`, `plot_decision_boundary`, `plot_fit_1d`, `plot_descent`)
 live in `microgradlike.plots`, which needs no graphviz.
@@ -85,6 +89,11 @@ def _op_label(node: Value) -> str:
 
 _IMAGE_FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
 _DOT_SUFFIXES = (".dot", ".gv")
+#: Pictures bigger than this many inches a side are scaled down to fit (dot's ``size``).
+_MAX_INCHES = 80
+#: An edge from a value into an op may skip at most this many ranks (value, op, value, … columns)
+#: before it is drawn from a copy of the value instead (see `_far_inputs`).
+_MAX_SPAN = 10
 
 
 class GraphvizNotInstalled(RuntimeError):
@@ -126,13 +135,17 @@ class ComputationGraph(graphviz.Digraph):
     timeout: float | None = 60.0
 
     def __repr__(self) -> str:
-        names = _NODE_STATEMENT.findall(self.source)
+        return (f"<ComputationGraph: {self._size()}; .save('graph.svg') (or .png, .pdf, .dot for the "
+                f"DOT source), .render('graph', format='png'), .pipe(format='svg') for bytes, "
+                f".source for the DOT text>")
+
+    def _size(self) -> str:
+        """What is drawn: "6 values, 3 ops, 8 edges" (dashed copies count as values)."""
+        source = self.source
+        names = _NODE_STATEMENT.findall(source)
         ops = sum(1 for n in names if n.endswith("op"))
         values = sum(1 for n in names if n.startswith("v")) - ops
-        edges = len(_EDGE_STATEMENT.findall(self.source))
-        return (f"<ComputationGraph: {values} values, {ops} ops, {edges} edges; .save('graph.svg') "
-                f"(or .png, .pdf, .dot for the DOT source), .render('graph', format='png'), "
-                f".pipe(format='svg') for bytes, .source for the DOT text>")
+        return f"{values} values, {ops} ops, {len(_EDGE_STATEMENT.findall(source))} edges"
 
     def copy(self) -> ComputationGraph:
         """An independent copy, with the same ``timeout``."""
@@ -203,8 +216,7 @@ class ComputationGraph(graphviz.Digraph):
         return done.stdout
 
     def _timeout_message(self) -> str:
-        size = repr(self).split(";")[0].removeprefix("<ComputationGraph: ")
-        return (f"dot did not finish drawing this graph ({size}) within {self.timeout:g} s and was "
+        return (f"dot did not finish drawing this graph ({self._size()}) within {self.timeout:g} s and was "
                 f"stopped; draw fewer nodes (draw_dot(..., max_nodes=100)), save the DOT source "
                 f"instead (.save('graph.dot')) and run dot on it yourself, or allow more time "
                 f"(graph.timeout = 600; None waits as long as it takes)")
@@ -410,7 +422,7 @@ def draw_dot(
         highlight: values to fill yellow (e.g. the node backprop is at).
         max_nodes: at most this many graph nodes (values and op circles) are drawn, the ones
             nearest the root; a note says how many values were left out. Ops whose inputs were
-            cut have a dashed outline.
+            cut have a dashed outline. (Dashed copies of far-used values come on top.)
         params: a Module (anything with ``named_parameters()``) or a list of (name, Value): its
             parameters are named and coloured, and grouped into one box per neuron and per layer
             (Graphviz clusters from the dotted names).
@@ -422,7 +434,7 @@ def draw_dot(
         bold_inputs_of: values whose incoming edges are drawn bold (the chain-rule step in progress).
 
     Returns a `ComputationGraph` (a `graphviz.Digraph`): display it in Jupyter, or call
-    ``.save("graph.svg")`` / ``.source``.
+    ``.save("graph.svg")`` (or ``.png``, ``.pdf``, ``.dot``), ``.render``, ``.pipe``, ``.source``.
     """
     if not isinstance(root, Value):
         raise TypeError(f"draw_dot needs a Value, got {type(root).__name__}: {root!r}")
@@ -545,13 +557,6 @@ def draw_dot(
     if legend:
         _add_legend(graph, kinds_used, edge_labels, copies=bool(far))
     return graph
-
-
-_MAX_INCHES = 80
-
-#: An edge from a value into an op may skip at most this many ranks (value, op, value, … columns)
-#: before it is drawn from a copy of the value instead.
-_MAX_SPAN = 10
 
 
 def _copy_id(consumer: Value, value: Value) -> str:
