@@ -24,7 +24,7 @@ if args.plot:
     import matplotlib
 
     matplotlib.use("Agg")
-    from microgradlike.viz import plot_history
+    from microgradlike.plots import plot_history
 
     plot_history(history).figure.savefig(args.plot, dpi=100, bbox_inches="tight")
     print("wrote", args.plot)

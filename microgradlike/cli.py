@@ -36,7 +36,7 @@ from .ops import activations, parser_functions
 from .optim import SGD, Adam
 from .plots import plot_decision_boundary, plot_history
 from .train import History, TrainingWarning, fit
-from .viz import GraphvizNotInstalled, draw_dot, format_number
+from .viz import GraphvizNotInstalled, RenderTimeout, draw_dot, format_number
 
 _DATASETS = ("moons", "circles", "xor", "spirals")
 _LOSS_NAMES = ("hinge", "binary_cross_entropy", "mse", "cross_entropy")
@@ -339,11 +339,11 @@ def _import_pyplot_free_figure() -> type:
 
 
 def _plot_training(path: str, problem: _TrainProblem, history: History) -> str:
-    """The loss curves and (for two inputs) the decision regions, written to ``path`` atomically
-    in the format its suffix names (.png, .svg or .pdf). Returns what was drawn (no loss curve
-    when no update was applied)."""
+    """The loss curves and (for two inputs) the decision regions with the train and test points,
+    written to ``path`` atomically in the format its suffix names (.png, .svg or .pdf). Returns
+    what was drawn (no loss curve when no update was applied)."""
     two_d = problem.nin == 2
-    figure = _import_pyplot_free_figure()(figsize=(11 if two_d else 6, 4.4), layout="constrained")
+    figure = _import_pyplot_free_figure()(figsize=(12 if two_d else 6, 5.5), layout="constrained")
     curves, *regions = figure.subplots(1, 2 if two_d else 1, squeeze=False)[0]
     if history.update_loss:
         plot_history(history, ax=curves)
@@ -354,11 +354,10 @@ def _plot_training(path: str, problem: _TrainProblem, history: History) -> str:
                     ha="center", va="center", transform=curves.transAxes, fontsize=10)
         drawn = "no loss curve (no update was applied)"
     if two_d:
-        X = np.concatenate([problem.X_train, problem.X_test])
-        labels = problem.labels(np.concatenate([problem.y_train, problem.y_test]))
-        plot_decision_boundary(problem.model, X, labels, ax=regions[0])
-        model = "" if history.update_loss else " of the untrained model"
-        regions[0].set_title(f"{problem.source}: decision regions{model}, all points")
+        plot_decision_boundary(problem.model, problem.X_train, problem.labels(problem.y_train), ax=regions[0],
+                               X_test=problem.X_test, y_test=problem.labels(problem.y_test))
+        model = "" if history.update_loss else " (untrained model)"
+        regions[0].set_title(f"{problem.source}{model}: {regions[0].get_title()}")
         drawn += " and the decision boundary"
     buffer = io.BytesIO()
     figure.savefig(buffer, format=Path(path).suffix.lower()[1:], dpi=100)
@@ -496,6 +495,10 @@ def _graph(args: argparse.Namespace) -> int:
                     f"(apt-get install graphviz, brew install graphviz, or conda install -c conda-forge "
                     f"graphviz); -o {Path(args.output).with_suffix('.dot').name} writes the DOT source "
                     f"without it", 1)
+    except RenderTimeout:
+        return fail(f"dot did not finish drawing {args.output!r} within {graph.timeout:g} s and was stopped; "
+                    f"-o {Path(args.output).with_suffix('.dot').name} writes the DOT source, which you can "
+                    f"render with dot yourself", 1)
     except OSError as e:
         return fail(f"cannot write {args.output!r}: {e.strerror or e}", 1)
     print(_printable(f"wrote {args.output}: {args.expression} = {format_number(out.data)}", 10_000))

@@ -56,6 +56,12 @@ def plot_history(history: Any, ax: Any = None, logy: bool | None = None) -> Any:
     The training loss keeps falling while the validation loss turns up: that gap is
     overfitting (过拟合); the epoch with the lowest validation loss is marked.
 
+    The two training curves measure different things at different moments: an update's batch
+    loss is taken *before* that update, on its mini-batch only; an epoch's training loss *after*
+    the epoch, on the whole training set. So update k (0-based, u updates per epoch) is drawn at
+    x = k / u, where its parameters were: with full batches (u = 1) it lands on the previous
+    epoch's training loss, and with mini-batches it scatters around the curve.
+
     Args:
         history: a `microgradlike.train.History` (``train_loss``, ``val_loss``, ``update_loss``).
         logy: log-scale loss axis; by default when the losses span more than two decades.
@@ -67,25 +73,25 @@ def plot_history(history: Any, ax: Any = None, logy: bool | None = None) -> Any:
         raise ValueError("history holds no losses to plot (train_loss, val_loss and update_loss are empty)")
     ax = _axes(ax, (6.4, 4.0))
     if updates:
-        # Update k (0-based) belongs to epoch ⌊k / u⌋ + 1 with u updates per epoch; the epoch's
-        # training loss is plotted at its end, so updates spread over (epoch − 1, epoch].
         per_epoch = len(updates) / len(train) if train else 1.0
-        xs = (np.arange(len(updates)) + 1) / per_epoch
-        ax.plot(xs, updates, color="#93c5fd", lw=0.8, alpha=0.7, label="batch loss at each update", zorder=1)
+        xs = np.arange(len(updates)) / per_epoch
+        ax.plot(xs, updates, color="#93c5fd", lw=0.8, alpha=0.8, zorder=1,
+                label="batch loss before each update (its mini-batch)")
     epochs = np.arange(1, max(len(train), len(val)) + 1)
     marker = "o" if len(epochs) <= 40 else None
     if train:
-        ax.plot(epochs[: len(train)], train, color="#1d4ed8", lw=2, marker=marker, ms=3,
-                label="training loss (per epoch)", zorder=3)
+        ax.plot(epochs[: len(train)], train, color="#1d4ed8", lw=2, marker=marker, ms=3, zorder=3,
+                label="training loss after each epoch (whole training set)")
     if val:
-        ax.plot(epochs[: len(val)], val, color="#dc2626", lw=2, marker=marker, ms=3,
-                label="validation loss (per epoch)", zorder=3)
+        ax.plot(epochs[: len(val)], val, color="#dc2626", lw=2, marker=marker, ms=3, zorder=3,
+                label="validation loss after each epoch")
         finite = [(v, k) for k, v in enumerate(val) if math.isfinite(v)]
         if finite:
             best_val, best = min(finite)
-            ax.axvline(best + 1, color="#6b7280", ls=":", lw=1)
             ax.plot([best + 1], [best_val], marker="*", ms=13, color="#dc2626", mec="k", zorder=4,
                     label=f"lowest validation loss (epoch {best + 1})", ls="none")
+            ax.axvline(best + 1, color="#4b5563", ls=":", lw=1.3,
+                       label=f"epoch {best + 1}: the best model (early stopping keeps it)")
     values = [v for v in train + val + updates if math.isfinite(v)]
     if logy is None:
         positive = [v for v in values if v > 0]
@@ -118,7 +124,8 @@ def _as_rows(X: Any, width: int | None = None) -> np.ndarray:
 
 
 def plot_decision_boundary(model: Callable[[list[float]], Any], X: Any, y: Any, ax: Any = None,
-                           resolution: int = 60, threshold: float = 0.0, padding: float = 0.5) -> Any:
+                           resolution: int = 60, threshold: float = 0.0, padding: float = 0.5, *,
+                           X_test: Any = None, y_test: Any = None) -> Any:
     """Colour the plane by the class the model predicts, and draw the data on top.
 
     A model with one output is a binary classifier: class 1 where output > ``threshold``
@@ -126,15 +133,22 @@ def plot_decision_boundary(model: Callable[[list[float]], Any], X: Any, y: Any, 
     the boundary output = threshold is drawn as a black line. A model with k outputs predicts
     the argmax. The model runs under `no_grad` on a ``resolution`` × ``resolution`` grid, one
     point at a time, so keep the resolution modest for big models.
+
+    ``X, y`` are drawn as filled dots. Given ``X_test, y_test`` too, those are drawn hollow, the
+    first set is called the training set, and the title gives both accuracies (the fraction of
+    points on their own class's side).
     """
-    rows = _as_rows(X, 2)
-    labels = np.asarray(y).ravel()
-    if len(labels) != len(rows):
-        raise ValueError(f"X has {len(rows)} rows but y has {len(labels)} labels")
+    rows, labels = _points(X, y, "X", "y")
+    sets = [("train" if X_test is not None else "", rows, labels)]
+    if X_test is not None or y_test is not None:
+        if X_test is None or y_test is None:
+            raise ValueError("give both X_test and y_test, or neither")
+        sets.append(("test", *_points(X_test, y_test, "X_test", "y_test")))
     if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 2:
         raise ValueError(f"resolution must be an int >= 2, got {resolution!r}")
-    classes = np.unique(labels)
-    lo, hi = rows.min(axis=0) - padding, rows.max(axis=0) + padding
+    every = np.concatenate([r for _, r, _ in sets])
+    classes = np.unique(np.concatenate([lab for _, _, lab in sets]))
+    lo, hi = every.min(axis=0) - padding, every.max(axis=0) + padding
     gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
 
     def scores(points: np.ndarray) -> np.ndarray:
@@ -143,36 +157,64 @@ def plot_decision_boundary(model: Callable[[list[float]], Any], X: Any, y: Any, 
         return np.array([[o.data] if isinstance(o, Value) else [v.data for v in o] for o in outs])
 
     grid = scores(np.column_stack([gx.ravel(), gy.ravel()]))
-    data_scores = scores(rows)
     binary = grid.shape[1] == 1
     if binary:
         # Negative side -> the smaller label (0, or −1 for hinge targets); positive -> the larger.
         neg, pos = (classes[0], classes[-1]) if len(classes) >= 2 else (0, 1)
-        predicted = np.where(data_scores[:, 0] > threshold, pos, neg)
         region = (grid[:, 0] > threshold).reshape(gx.shape).astype(float)
         region_classes = [neg, pos]
     else:
-        predicted = data_scores.argmax(axis=1)
         region = grid.argmax(axis=1).reshape(gx.shape).astype(float)
         region_classes = list(range(grid.shape[1]))
+
+    def predict(points: np.ndarray) -> np.ndarray:
+        s = scores(points)
+        return np.where(s[:, 0] > threshold, pos, neg) if binary else s.argmax(axis=1)
+
     color_of = {c: _CLASS_COLORS[i % len(_CLASS_COLORS)]
                 for i, c in enumerate(sorted(set(region_classes) | set(classes.tolist())))}
     ax = _axes(ax, (5.2, 4.6))
     ax.contourf(gx, gy, region, levels=np.arange(len(region_classes) + 1) - 0.5,
                 colors=[color_of[c] for c in region_classes], alpha=0.22)
+    # Legend columns (matplotlib fills columns first): the points of the first set with the
+    # boundary under them, then the test points.
+    columns: list[list[Any]] = [[] for _ in sets]
+    accuracies = []
+    for column, (name, points, truth) in zip(columns, sets):
+        for c in classes:
+            mask = truth == c
+            if not mask.any():
+                continue
+            hollow = name == "test"
+            column.append(ax.scatter(points[mask, 0], points[mask, 1], s=26 if hollow else 22,
+                                     color="none" if hollow else color_of[c],
+                                     edgecolors=color_of[c] if hollow else "k",
+                                     linewidths=1.3 if hollow else 0.5, zorder=3,
+                                     label=f"class {c}, {name}" if name else f"class {c}"))
+        accuracy = float(np.mean(predict(points) == truth))
+        accuracies.append(f"{name} accuracy {accuracy:.0%}" if name else f"accuracy {accuracy:.0%}")
     if binary:
         ax.contour(gx, gy, grid[:, 0].reshape(gx.shape), levels=[threshold], colors="k", linewidths=1.5)
-    for c in classes:
-        mask = labels == c
-        ax.scatter(rows[mask, 0], rows[mask, 1], s=22, color=color_of[c], edgecolors="k", linewidths=0.5,
-                   label=f"class {c}", zorder=3)
-    accuracy = float(np.mean(predicted == labels))
-    ax.set_title(f"decision boundary (training accuracy {accuracy:.0%})")
+        # contour lines have no legend entry of their own: a stand-in line gives one
+        columns[0] += ax.plot([], [], color="k", lw=1.5, label=f"decision boundary (output = {threshold:g})")
+    ax.set_title("decision boundary\n" + ", ".join(accuracies))
     ax.set_xlabel("x₁")
     ax.set_ylabel("x₂")
-    ax.legend(fontsize=8, loc="best", framealpha=0.9)
+    handles = [h for column in columns for h in column]
+    # below the plane, so it never hides points or regions
+    ax.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14),
+              ncol=len(sets) if len(sets) > 1 else len(handles), frameon=False)
     ax.set_aspect("equal", adjustable="box")
     return ax
+
+
+def _points(X: Any, y: Any, x_name: str, y_name: str) -> tuple[np.ndarray, np.ndarray]:
+    """2-D points and their labels, checked to match."""
+    rows = _as_rows(X, 2)
+    labels = np.asarray(y).ravel()
+    if len(labels) != len(rows):
+        raise ValueError(f"{x_name} has {len(rows)} rows but {y_name} has {len(labels)} labels")
+    return rows, labels
 
 
 # ---- 1-D regression ------------------------------------------------------------------------------

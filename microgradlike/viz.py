@@ -7,20 +7,28 @@ backprop multiplies the upstream gradient by::
     ∂L/∂child += ∂L/∂out · ∂out/∂child
 
 Graphs of whole training steps have thousands of nodes: past ``max_nodes`` only the nodes
-nearest the output are drawn and a note on the picture says how many were left out.
+nearest the output are drawn and a note on the picture says how many were left out. A value
+used by ops far apart (x in x·x·…·x) is drawn again, dashed, beside each far op, so that no edge
+crosses the whole picture: such edges are what makes ``dot`` take minutes. Pictures larger than
+80 × 80 inches are scaled down to fit (a PNG is at most 7680 pixels a side).
 
 Building a drawing needs only the ``graphviz`` Python package; turning it into SVG or PNG
 needs the ``dot`` program. Without it, notebooks show the DOT source with an install hint
-and explicit renders raise `GraphvizNotInstalled`.
+and explicit renders raise `GraphvizNotInstalled`; ``dot`` running past the graph's
+``timeout`` is stopped with `RenderTimeout`.
 
 The matplotlib plots (`plot_history`, `plot_decision_boundary`, `plot_fit_1d`, `plot_descent`)
-live in `microgradlike.plots` and are re-exported here.
+live in `microgradlike.plots`, which needs no graphviz.
 """
 
 from __future__ import annotations
 
 import html
 import os
+import re
+import subprocess
+import sys
+import warnings
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -31,19 +39,15 @@ import graphviz
 from .engine import Value, node_names, topological_order
 from .files import write_atomically
 from .ops import NARY, OPS, activations
-from .plots import plot_decision_boundary, plot_descent, plot_fit_1d, plot_history
 
 __all__ = [
     "COLORS",
     "INSTALL_HINT",
     "ComputationGraph",
     "GraphvizNotInstalled",
+    "RenderTimeout",
     "draw_dot",
     "format_number",
-    "plot_decision_boundary",
-    "plot_descent",
-    "plot_fit_1d",
-    "plot_history",
 ]
 
 INSTALL_HINT = (
@@ -82,10 +86,19 @@ def _op_label(node: Value) -> str:
 
 _IMAGE_FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
 _DOT_SUFFIXES = (".dot", ".gv")
+#: Pictures bigger than this many inches a side are scaled down to fit (dot's ``size``).
+_MAX_INCHES = 80
+#: An edge from a value into an op may skip at most this many ranks (value, op, value, … columns)
+#: before it is drawn from a copy of the value instead (see `_far_inputs`).
+_MAX_SPAN = 10
 
 
 class GraphvizNotInstalled(RuntimeError):
     """Rendering needs Graphviz's ``dot`` program, and it is not on PATH."""
+
+
+class RenderTimeout(RuntimeError):
+    """``dot`` did not finish within the graph's ``timeout``; it was stopped."""
 
 
 def format_number(x: float, digits: int = 4) -> str:
@@ -93,16 +106,49 @@ def format_number(x: float, digits: int = 4) -> str:
     return f"{x + 0.0:.{digits}g}"  # + 0.0 turns −0.0 into 0.0
 
 
-class ComputationGraph(graphviz.Digraph):
-    """A `graphviz.Digraph` that degrades gracefully when the ``dot`` program is missing.
+_NODE_STATEMENT = re.compile(r"^\t+(\S+) \[", re.MULTILINE)
+_EDGE_STATEMENT = re.compile(r"^\t+\S+ -> ", re.MULTILINE)
 
+
+class ComputationGraph(graphviz.Digraph):
+    """A `graphviz.Digraph` of a Value graph, as `draw_dot` makes it.
+
+    * ``.save("graph.svg")`` (or ``.png``, ``.pdf``) writes the picture, the format picked by the
+      suffix; ``.save("graph.dot")`` writes the DOT source and needs no Graphviz.
+    * ``.render(filename, format=...)`` and ``.pipe(format=...)`` follow `graphviz.Digraph`
+      exactly: render writes the DOT source to ``filename`` and the picture next to it
+      (``filename + "." + format``) and returns the picture's path; pipe returns the picture's bytes
+      (a str when given ``encoding``).
     * In Jupyter it shows as SVG (or PNG after ``graphviz.set_jupyter_format("png")``, which
-      avoids the cropping of wide SVGs some front ends do); without ``dot`` it shows the DOT
-      source and a one-line install hint instead of a traceback.
-    * `pipe`, `render` and `save` raise `GraphvizNotInstalled` (a RuntimeError) naming the
-      install commands.
-    * ``.source`` (the DOT text) always works.
+      avoids the cropping of wide SVGs some front ends do).
+    * ``dot`` runs at most ``timeout`` seconds (a class default, settable per graph; None waits
+      as long as it takes), then stops with `RenderTimeout` naming what to do instead.
+    * Without the ``dot`` program, rendering raises `GraphvizNotInstalled` (a RuntimeError) naming
+      the install commands, and notebooks show the DOT source instead of a traceback;
+      ``.source`` (the DOT text) always works.
     """
+
+    #: Seconds ``dot`` may run for one picture (None: no limit).
+    timeout: float | None = 60.0
+
+    def __repr__(self) -> str:
+        return (f"<ComputationGraph: {self._size()}; .save('graph.svg') (or .png, .pdf, .dot for the "
+                f"DOT source), .render('graph', format='png'), .pipe(format='svg') for bytes, "
+                f".source for the DOT text>")
+
+    def _size(self) -> str:
+        """What is drawn: "6 values, 3 ops, 8 edges" (dashed copies count as values)."""
+        source = self.source
+        names = _NODE_STATEMENT.findall(source)
+        ops = sum(1 for n in names if n.endswith("op"))
+        values = sum(1 for n in names if n.startswith("v")) - ops
+        return f"{values} values, {ops} ops, {len(_EDGE_STATEMENT.findall(source))} edges"
+
+    def copy(self) -> ComputationGraph:
+        """An independent copy, with the same ``timeout``."""
+        new = super().copy()
+        new.timeout = self.timeout
+        return new
 
     def _repr_mimebundle_(self, include: Iterable[str] | None = None,
                           exclude: Iterable[str] | None = None, **kwargs: Any) -> dict[str, Any]:
@@ -114,20 +160,99 @@ class ComputationGraph(graphviz.Digraph):
                 "text/html": (f"<pre>{html.escape(self.source)}</pre>"
                               f"<p><em>Graphviz not found: {html.escape(INSTALL_HINT)}</em></p>"),
             }
+        except RenderTimeout as e:  # a notebook cell says why there is no picture, without a traceback
+            return {"text/plain": str(e), "text/html": f"<p><em>{html.escape(str(e))}</em></p>"}
 
-    def pipe(self, *args: Any, **kwargs: Any) -> Any:
-        """`graphviz.Digraph.pipe`, raising `GraphvizNotInstalled` when ``dot`` is missing."""
-        try:
-            return super().pipe(*args, **kwargs)
-        except graphviz.ExecutableNotFound as e:
-            raise GraphvizNotInstalled(f"cannot render the graph: {INSTALL_HINT}") from e
+    def pipe(self, format: str | None = None, renderer: str | None = None, formatter: str | None = None,
+             neato_no_op: bool | int | None = None, quiet: bool = False, *, engine: str | None = None,
+             encoding: str | None = None) -> bytes | str:
+        """The picture as bytes (as text when ``encoding`` is given), as `graphviz.Digraph.pipe`.
 
-    def render(self, *args: Any, **kwargs: Any) -> str:
-        """`graphviz.Digraph.render`, raising `GraphvizNotInstalled` when ``dot`` is missing."""
+        Raises `GraphvizNotInstalled` without ``dot``, `RenderTimeout` past ``self.timeout``
+        seconds, `graphviz.CalledProcessError` when ``dot`` fails.
+        """
+        command = self._command(format, renderer, formatter, neato_no_op, engine)
+        data = self._run(command, quiet)
+        return data if encoding is None else data.decode(encoding)
+
+    def _command(self, format: str | None, renderer: str | None, formatter: str | None,
+                 neato_no_op: bool | int | None, engine: str | None) -> list[str]:
+        """The ``dot`` command line, each option checked as graphviz checks it."""
+        engine = engine if engine is not None else self.engine
+        fmt = format if format is not None else self.format
+        renderer = renderer if renderer is not None else self.renderer
+        formatter = formatter if formatter is not None else self.formatter
+        for kind, value, known in (("engine", engine, graphviz.ENGINES), ("format", fmt, graphviz.FORMATS),
+                                   ("renderer", renderer, graphviz.RENDERERS),
+                                   ("formatter", formatter, graphviz.FORMATTERS)):
+            if value is not None and value.lower() not in known:
+                raise ValueError(f"unknown {kind}: {value!r} (must be one of {sorted(known)})")
+        if formatter is not None and renderer is None:
+            raise graphviz.RequiredArgumentError("formatter given without renderer")
+        output = ":".join(p for p in (fmt, renderer, formatter) if p is not None)
+        command = [os.fspath(graphviz.DOT_BINARY), f"-K{engine}", f"-T{output}"]
+        if neato_no_op:
+            command.append(f"-n{int(neato_no_op)}")
+        return command
+
+    def _run(self, command: list[str], quiet: bool) -> bytes:
+        """Run ``command`` on the DOT source, stopped after ``self.timeout`` seconds; its stdout."""
+        source = self.source.encode(self.encoding)
         try:
-            return super().render(*args, **kwargs)
-        except graphviz.ExecutableNotFound as e:
-            raise GraphvizNotInstalled(f"cannot render the graph: {INSTALL_HINT}") from e
+            done = subprocess.run(command, input=source, capture_output=True, timeout=self.timeout)
+        except FileNotFoundError:
+            raise GraphvizNotInstalled(f"cannot render the graph: {INSTALL_HINT}") from (
+                graphviz.ExecutableNotFound(command))
+        except subprocess.TimeoutExpired:  # subprocess.run has already killed dot
+            raise RenderTimeout(self._timeout_message()) from None
+        if done.stderr and not quiet:
+            sys.stderr.write(done.stderr.decode(self.encoding, errors="replace"))
+        if done.returncode:
+            raise graphviz.CalledProcessError(done.returncode, command, output=done.stdout,
+                                              stderr=done.stderr)
+        return done.stdout
+
+    def _timeout_message(self) -> str:
+        return (f"dot did not finish drawing this graph ({self._size()}) within {self.timeout:g} s and was "
+                f"stopped; draw fewer nodes (draw_dot(..., max_nodes=100)), save the DOT source "
+                f"instead (.save('graph.dot')) and run dot on it yourself, or allow more time "
+                f"(graph.timeout = 600; None waits as long as it takes)")
+
+    def render(self, filename: str | os.PathLike[str] | None = None,
+               directory: str | os.PathLike[str] | None = None, view: bool = False, cleanup: bool = False,
+               format: str | None = None, renderer: str | None = None, formatter: str | None = None,
+               neato_no_op: bool | int | None = None, quiet: bool = False, quiet_view: bool = False, *,
+               outfile: str | os.PathLike[str] | None = None, engine: str | None = None,
+               raise_if_result_exists: bool = False, overwrite_source: bool = False) -> str:
+        """Save the DOT source to ``filename`` and the picture beside it, as `graphviz.Digraph.render`.
+
+        ``render("g", format="png")`` writes ``g`` (DOT) and ``g.png``; ``render(outfile="g.svg")``
+        writes ``g.gv`` and ``g.svg``. Returns the picture's path. The picture is written
+        atomically, after ``dot`` succeeded within ``self.timeout`` seconds.
+        """
+        if outfile is not None:
+            outfile = Path(outfile)
+            format = _outfile_format(outfile, format)
+            if directory is None:
+                outfile = Path(self.directory, outfile)
+            if filename is None:
+                filename = outfile.with_suffix(".gv")
+        command = self._command(format, renderer, formatter, neato_no_op, engine)  # checked first
+        filepath = Path(super().save(filename, directory=directory))  # then the source, as graphviz
+        if outfile is None:
+            parts = (formatter, renderer, format if format is not None else self.format)
+            outfile = filepath.with_suffix(filepath.suffix + "." + ".".join(p for p in parts if p))
+        elif outfile.resolve() == filepath.resolve() and not overwrite_source:
+            raise ValueError(f"outfile {os.fspath(outfile)!r} must be different from the DOT source file "
+                             f"{os.fspath(filepath)!r} (or pass overwrite_source=True)")
+        if raise_if_result_exists and outfile.exists():
+            raise graphviz.FileExistsError(f"output file exists: {os.fspath(outfile)!r}")
+        write_atomically(outfile, self._run(command, quiet))
+        if cleanup:
+            os.remove(filepath)
+        if view or quiet_view:
+            graphviz.view(outfile, quiet=quiet_view)
+        return os.fspath(outfile)
 
     def save(self, filename: str | os.PathLike[str] | None = None,
              directory: str | os.PathLike[str] | None = None, *, skip_existing: bool | None = False) -> str:
@@ -151,6 +276,24 @@ class ComputationGraph(graphviz.Digraph):
         data = self.pipe(format=_IMAGE_FORMATS[suffix])  # before touching the disk
         write_atomically(path, data)
         return os.fspath(path)
+
+
+def _outfile_format(outfile: Path, format: str | None) -> str:
+    """The format `graphviz.Digraph.render` uses for ``outfile``: ``format``, else the suffix's."""
+    inferred = outfile.suffix[1:].lower()
+    if inferred in graphviz.FORMATS:
+        if format is not None and format.lower() != inferred:
+            warnings.warn(f"expected format {inferred!r} from outfile differs from given format: {format!r}",
+                          graphviz.FormatSuffixMismatchWarning, stacklevel=3)
+            return format
+        return inferred
+    if format is None:
+        raise graphviz.RequiredArgumentError(
+            f"cannot infer rendering format from suffix {outfile.suffix!r} of outfile: "
+            f"{os.fspath(outfile)!r} (provide format or outfile with a suffix like .svg or .png)")
+    warnings.warn(f"unknown outfile suffix {outfile.suffix!r} (expected: {'.' + format!r})",
+                  graphviz.UnknownSuffixWarning, stacklevel=3)
+    return format
 
 
 # ---- choosing what to draw ------------------------------------------------------------------
@@ -276,7 +419,7 @@ def draw_dot(
         highlight: values to fill yellow (e.g. the node backprop is at).
         max_nodes: at most this many graph nodes (values and op circles) are drawn, the ones
             nearest the root; a note says how many values were left out. Ops whose inputs were
-            cut have a dashed outline.
+            cut have a dashed outline. (Dashed copies of far-used values come on top.)
         params: a Module (anything with ``named_parameters()``) or a list of (name, Value): its
             parameters are named and coloured, and grouped into one box per neuron and per layer
             (Graphviz clusters from the dotted names).
@@ -289,7 +432,7 @@ def draw_dot(
         bold_inputs_of: values whose incoming edges are drawn bold (the chain-rule step in progress).
 
     Returns a `ComputationGraph` (a `graphviz.Digraph`): display it in Jupyter, or call
-    ``.save("graph.svg")`` / ``.source``.
+    ``.save("graph.svg")`` (or ``.png``, ``.pdf``, ``.dot``), ``.render``, ``.pipe``, ``.source``.
     """
     if not isinstance(root, Value):
         raise TypeError(f"draw_dot needs a Value, got {type(root).__name__}: {root!r}")
@@ -310,11 +453,15 @@ def draw_dot(
 
     graph = ComputationGraph(
         name="computation_graph",
-        graph_attr={"rankdir": rankdir, "fontname": "Helvetica", "nodesep": "0.25", "ranksep": "0.35"},
+        # size: a drawing bigger than 80 x 80 inches (7680 px at dot's 96 dpi) is scaled down to
+        # fit, so a PNG of a big graph stays a sane size; smaller drawings keep their size.
+        graph_attr={"rankdir": rankdir, "fontname": "Helvetica", "nodesep": "0.25", "ranksep": "0.35",
+                    "size": f"{_MAX_INCHES},{_MAX_INCHES}"},
         node_attr={"fontname": "Helvetica", "fontsize": "11"},
         edge_attr={"fontname": "Helvetica", "fontsize": "10", "color": "#6b7280", "arrowsize": "0.6"},
     )
     statements: dict[str, list[tuple[str, dict[str, str]]]] = {}  # group -> node statements
+    value_attrs: dict[Value, dict[str, str]] = {}
     kinds_used: set[str] = set()
 
     for node in nodes:
@@ -354,6 +501,7 @@ def draw_dot(
             attrs["penwidth"] = "2.5"
         if node in param_names:
             attrs["tooltip"] = param_names[node]
+        value_attrs[node] = attrs
         group = groups.get(node, "")
         statements.setdefault(group, []).append((vid, attrs))
         if node.children:
@@ -372,6 +520,12 @@ def draw_dot(
                 op_attrs["tooltip"] = f"{hidden} input(s) not drawn"
             statements[group].append((f"{vid}op", op_attrs))
 
+    far = _far_inputs(nodes, drawn)
+    for node, child in far:  # each drawn again beside its far consumer, in that consumer's box
+        copy = {**value_attrs[child], "style": "filled,dashed",
+                "tooltip": "the same value drawn again, next to the op that uses it"}
+        statements.setdefault(groups.get(node, ""), []).append((_copy_id(node, child), copy))
+
     _emit_clusters(graph, statements)
 
     for node in nodes:
@@ -387,7 +541,8 @@ def draw_dot(
                 attrs["label"] = f"×{format_number(local)}"
             if node in bold:
                 attrs.update(penwidth="2.2", color="#b45309", fontcolor="#b45309")
-            graph.edge(f"v{id(child)}", f"{vid}op", **attrs)
+            source = _copy_id(node, child) if (node, child) in far else f"v{id(child)}"
+            graph.edge(source, f"{vid}op", **attrs)
 
     if total > len(nodes):
         graph.node(
@@ -400,8 +555,52 @@ def draw_dot(
             fontsize="12",
         )
     if legend:
-        _add_legend(graph, kinds_used, edge_labels)
+        _add_legend(graph, kinds_used, edge_labels, copies=bool(far))
     return graph
+
+
+def _copy_id(consumer: Value, value: Value) -> str:
+    return f"v{id(value)}for{id(consumer)}"
+
+
+def _far_inputs(nodes: Sequence[Value], drawn: set[Value]) -> dict[tuple[Value, Value], None]:
+    """The (consumer, input) pairs whose edge would skip more than `_MAX_SPAN` ranks: their input
+    is drawn again beside the consumer (in insertion order, so the DOT source is stable).
+
+    Why: dot routes an edge that skips k ranks through k − 1 invisible nodes, and its last pass
+    (network simplex, placing every node) slows down much faster than their number grows. A value
+    used all along a chain (x in x·x·…·x reaches one op further with each factor) makes about n²
+    of them: 50 factors took dot 5-20 s, 100 factors over 300 s. Copies keep every edge short.
+    """
+    # The rank of each value in a left-to-right drawing: an op circle sits between a value and
+    # its deepest drawn input; a value without drawn inputs sits just before its first consumer.
+    rank: dict[Value, int] = {}
+    for start in nodes:
+        stack = [start]
+        while stack:
+            node = stack[-1]
+            if node in rank:
+                stack.pop()
+                continue
+            pending = [c for c in node.children if c in drawn and c not in rank]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            rank[node] = max((rank[c] + 2 for c in node.children if c in drawn), default=0)
+    first_op = {}  # a source's nearest consumer's op rank
+    for node in nodes:
+        for child in node.children:
+            if child in drawn and not any(c in drawn for c in child.children):
+                first_op[child] = min(first_op.get(child, rank[node] - 1), rank[node] - 1)
+    far: dict[tuple[Value, Value], None] = {}
+    for node in nodes:
+        for child in node.children:
+            if child in drawn:
+                start = first_op[child] - 1 if child in first_op else rank[child]
+                if rank[node] - 1 - start > _MAX_SPAN:
+                    far[node, child] = None
+    return far
 
 
 _Statements = Mapping[str, list[tuple[str, dict[str, str]]]]  # group -> (node id, attributes)
@@ -437,12 +636,14 @@ def _natural(group: str) -> list[tuple[int, int | str]]:
     return [(0, int(p)) if p.isdigit() else (1, p) for p in group.split(".")]
 
 
-def _add_legend(graph: graphviz.Digraph, kinds: set[str], edge_labels: bool) -> None:
+def _add_legend(graph: graphviz.Digraph, kinds: set[str], edge_labels: bool, copies: bool = False) -> None:
     """One compact node naming the colours that appear in this picture."""
     cells = [
         f'<td bgcolor="{COLORS[k]}" border="{2 if k == "highlight" else 1}">{_LEGEND_TEXT[k]}</td>'
         for k in ("leaf", "parameter", "output", "highlight") if k in kinds
     ]
+    if copies:
+        cells.append("<td>dashed box: a value drawn again beside a far-away op</td>")
     if edge_labels:
         cells.append("<td>edge ×g: local derivative ∂out/∂in</td>")
     if cells:

@@ -21,8 +21,8 @@
 
 # %%
 from microgradlike import Value, grad
+from microgradlike.plots import plot_descent
 from microgradlike.train import gradient_descent
-from microgradlike.viz import plot_descent
 
 # Step 1: a function with an unknown parameter w:  f_w(x) = w · x
 xs = [1.0, 2.0, 3.0]

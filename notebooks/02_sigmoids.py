@@ -22,8 +22,9 @@ import numpy as np
 from microgradlike import Value
 from microgradlike.data import piecewise_linear
 from microgradlike.nn import SigmoidSum, SigmoidUnit, hard_sigmoid
+from microgradlike.plots import plot_fit_1d
 from microgradlike.train import fit
-from microgradlike.viz import draw_dot, plot_fit_1d
+from microgradlike.viz import draw_dot
 
 xs = np.linspace(-6, 6, 200)
 

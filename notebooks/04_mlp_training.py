@@ -24,8 +24,9 @@ import matplotlib.pyplot as plt
 
 from microgradlike.data import make_moons, train_test_split
 from microgradlike.nn import MLP
+from microgradlike.plots import plot_decision_boundary, plot_history
 from microgradlike.train import fit
-from microgradlike.viz import draw_dot, plot_decision_boundary, plot_history
+from microgradlike.viz import draw_dot
 
 model = MLP(2, [3, 1], activation="relu", seed=0)   # one hidden layer (单隐藏层) of 3 neurons
 print(model)

@@ -20,8 +20,8 @@ import matplotlib.pyplot as plt
 
 from microgradlike.data import piecewise_linear, train_test_split
 from microgradlike.nn import MLP
+from microgradlike.plots import plot_fit_1d, plot_history
 from microgradlike.train import fit
-from microgradlike.viz import plot_fit_1d, plot_history
 
 X, y = piecewise_linear(n=40, noise=0.2, seed=3)
 X_train, X_test, y_train, y_test = train_test_split(X, y, test_fraction=0.5, seed=0)

@@ -172,3 +172,18 @@ def test_an_output_that_is_a_folder_is_refused_before_drawing(tmp_path: Path,
     folder.mkdir()
     assert main(["graph", *NEURON, "-o", str(folder)]) == 2
     assert "it is a folder" in capsys.readouterr().err and folder.is_dir()
+
+
+def test_a_slow_dot_is_one_clear_line_and_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "bin" / "dot"  # a stand-in for a dot that takes forever
+    fake.parent.mkdir()
+    fake.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(30)\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake.parent))
+    monkeypatch.setattr("microgradlike.viz.ComputationGraph.timeout", 0.5)
+    assert main(["graph", *NEURON, "-o", str(tmp_path / "graph.svg")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err
+    assert "within 0.5 s" in err and "-o graph.dot" in err
+    assert not (tmp_path / "graph.svg").exists()

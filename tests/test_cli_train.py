@@ -94,6 +94,26 @@ def test_plot_writes_a_png(tmp_path, capsys):
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]  # no temporary file left behind
 
 
+def test_plot_shows_train_and_test_points_and_both_accuracies(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    import microgradlike.cli as cli
+
+    drawn = []
+
+    def spy(*args, **kwargs):
+        drawn.append(cli_plot(*args, **kwargs))
+        return drawn[-1]
+
+    cli_plot = cli.plot_decision_boundary
+    monkeypatch.setattr(cli, "plot_decision_boundary", spy)
+    assert main([*SMALL, "--epochs", "3", "--plot", str(tmp_path / "out.png")]) == 0
+    train, test = accuracies(capsys.readouterr().out)
+    title = drawn[0].get_title()  # the same numbers the run printed
+    assert f"train accuracy {train / 100:.0%}" in title and f"test accuracy {test / 100:.0%}" in title
+    legend = {t.get_text() for t in drawn[0].get_legend().get_texts()}
+    assert {"class 0, train", "class 0, test"} <= legend
+
+
 def test_plot_without_matplotlib_says_how_to_install(monkeypatch, tmp_path, capsys):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     assert main([*SMALL, "--plot", str(tmp_path / "out.png")]) == 2

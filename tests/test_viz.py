@@ -1,6 +1,6 @@
-"""Tests for `microgradlike.viz` (graph drawings) and its matplotlib plots: the DOT source carries
-labels, data, grads and local derivatives; big graphs stay bounded and fast; a missing `dot` gives
-our clear error and notebooks degrade to the DOT source; each plot draws the numbers it is given."""
+"""Tests for `microgradlike.viz` (graph drawings): the DOT source carries labels, data, grads and
+local derivatives; big graphs stay bounded and fast; a missing `dot` gives our clear error and
+notebooks degrade to the DOT source."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import re
 import shutil
 import sys
 import time
-from types import SimpleNamespace
 
 import graphviz
 import numpy as np
@@ -18,17 +17,14 @@ import pytest
 
 from microgradlike import Value, sum_values
 from microgradlike.engine import topological_order
-from microgradlike.nn import MLP, SigmoidSum
+from microgradlike.nn import MLP
 from microgradlike.viz import (
     COLORS,
     ComputationGraph,
     GraphvizNotInstalled,
+    RenderTimeout,
     draw_dot,
     format_number,
-    plot_decision_boundary,
-    plot_descent,
-    plot_fit_1d,
-    plot_history,
 )
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot program is not installed")
@@ -226,128 +222,168 @@ def test_bad_arguments() -> None:
         draw_dot(Value(1.0), params=[1, 2])
 
 
-# ---- plots ---------------------------------------------------------------------------------------
-@pytest.fixture
-def pyplot():  # type: ignore[no-untyped-def]
-    """matplotlib drawing off-screen (Agg), figures closed afterwards; skips without matplotlib."""
-    matplotlib = pytest.importorskip("matplotlib")
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    yield plt
-    plt.close("all")
-
-
-def line_labelled(ax, text: str):  # type: ignore[no-untyped-def]
-    return next(line for line in ax.get_lines() if text in (line.get_label() or ""))
-
-
-def test_plot_history_draws_the_losses(pyplot, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    history = SimpleNamespace(train_loss=[1.0, 0.5, 0.3, 0.2], val_loss=[1.1, 0.6, 0.5, 0.7],
-                              update_loss=[1.2, 0.9, 0.6, 0.55, 0.4, 0.35, 0.25, 0.22],
-                              n_updates=8, n_epochs=4, stopped_because="max_epochs")
-    ax = plot_history(history)
-    train = line_labelled(ax, "training loss")
-    assert list(train.get_ydata()) == history.train_loss and list(train.get_xdata()) == [1, 2, 3, 4]
-    assert list(line_labelled(ax, "validation loss").get_ydata()) == history.val_loss
-    updates = line_labelled(ax, "each update")
-    assert list(updates.get_xdata()) == [0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0]  # two updates per epoch
-    best = line_labelled(ax, "lowest validation loss")
-    assert list(best.get_xdata()) == [3] and "epoch 3" in best.get_label()
-    ax.figure.savefig(tmp_path / "history.png")
-    assert (tmp_path / "history.png").stat().st_size > 0
-
-
-def test_plot_history_refuses_an_empty_history(pyplot) -> None:
-    with pytest.raises(ValueError, match="no losses"):
-        plot_history(SimpleNamespace(train_loss=[], val_loss=[], update_loss=[]))
-
-
-def test_decision_boundary_binary_and_multiclass(pyplot, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    rng = np.random.default_rng(0)
-    X = rng.uniform(-1, 1, size=(40, 2))
-    y = (X[:, 0] - X[:, 1] > 0).astype(int)
-    y[0] = 1 - y[0]  # one point on the wrong side: accuracy 39/40 = 98%
-
-    def linear(row):  # type: ignore[no-untyped-def]
-        return Value(row[0]) - row[1]
-
-    ax = plot_decision_boundary(linear, X, y, resolution=20)
-    assert "98%" in ax.get_title()
-    ax.figure.savefig(tmp_path / "binary.png")
-
-    labels = np.argmax(X @ np.array([[1.0, 0.0, -1.0], [0.0, 1.0, -1.0]]), axis=1)
-
-    def three_scores(row):  # type: ignore[no-untyped-def]
-        return [Value(row[0]), Value(row[1]), Value(-row[0] - row[1])]
-
-    ax = plot_decision_boundary(three_scores, X, labels, resolution=20)
-    assert "100%" in ax.get_title()
-    with pytest.raises(ValueError, match=r"shape \(40, 3\)"):
-        plot_decision_boundary(linear, np.zeros((40, 3)), y)
-
-
-def test_fit_1d_units_add_up_to_the_model(pyplot, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    model = SigmoidSum(4, seed=0)
-    X = np.linspace(-3, 3, 25)
-    y = np.abs(X)
-    ax = plot_fit_1d(model, X, y)
-    lines = ax.get_lines()
-    units = [ln for ln in lines if ln.get_linestyle() == "--"]
-    assert len(units) == 4
-    curve = line_labelled(ax, "model")
-    total = sum(np.asarray(u.get_ydata()) for u in units) + model.b.data
-    np.testing.assert_allclose(total, curve.get_ydata(), rtol=1e-9, atol=1e-12)
-    xs = curve.get_xdata()
-    expected = [model(float(x)).data for x in xs[:5]]
-    np.testing.assert_allclose(curve.get_ydata()[:5], expected, rtol=1e-12)
-    ax.figure.savefig(tmp_path / "fit.png")
-
-
-def test_fit_1d_with_a_one_hidden_layer_mlp(pyplot) -> None:
-    model = MLP(1, [5, 1], activation="relu", seed=0)
-    X = np.linspace(-2, 2, 10)
-    ax = plot_fit_1d(model, X, X**2)
-    units = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
-    assert len(units) == 5
-    total = sum(np.asarray(u.get_ydata()) for u in units) + model.layers[1].neurons[0].b.data
-    np.testing.assert_allclose(total, line_labelled(ax, "model").get_ydata(), rtol=1e-9, atol=1e-12)
-
-
-def test_descent_1d_and_2d(pyplot, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from microgradlike.train import gradient_descent
-
-    def bowl(w):  # type: ignore[no-untyped-def]
-        return (w - 3) ** 2
-
-    _, path = gradient_descent(bowl, 0.0, lr=0.2, max_steps=15)
-    ax = plot_descent(bowl, path)
-    points = line_labelled(ax, "θᵏ")
-    np.testing.assert_allclose(points.get_xdata(), path)
-    np.testing.assert_allclose(points.get_ydata(), [(w - 3) ** 2 for w in path])
-    ax.figure.savefig(tmp_path / "descent1.png")
-
-    def valley(a, b):  # type: ignore[no-untyped-def]
-        return a**2 + 10 * b**2
-
-    _, path2 = gradient_descent(valley, (2.0, 1.0), lr=0.04, max_steps=30)
-    ax = plot_descent(valley, path2)
-    points = line_labelled(ax, "θᵏ")
-    np.testing.assert_allclose(np.column_stack([points.get_xdata(), points.get_ydata()]), path2)
-    ax.figure.savefig(tmp_path / "descent2.png")
-    with pytest.raises(ValueError, match="trajectory"):
-        plot_descent(valley, [(1.0, 2.0, 3.0)])
-
-
-def test_plots_say_how_to_install_matplotlib(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
-    history = SimpleNamespace(train_loss=[1.0], val_loss=[], update_loss=[1.0])
-    with pytest.raises(ImportError, match="pip install matplotlib"):
-        plot_history(history)
-
-
 def test_an_op_circle_shows_the_plain_number_it_used():
     x = Value(2.0, label="x")
     source = draw_dot((2 - x) * 3 + x ** 2).source
     for shown in ("2 −", "× 3", "** 2"):
         assert f'label="{shown}"' in source, shown
+
+
+# ---- rendering outside Jupyter: graphviz's own render/pipe conventions -------------------------
+def plain_digraph(graph: ComputationGraph) -> graphviz.Digraph:
+    """The same DOT source in a plain `graphviz.Digraph`: the reference for file names and results."""
+    return graphviz.Digraph(name=graph.name, graph_attr=graph.graph_attr, node_attr=graph.node_attr,
+                            edge_attr=graph.edge_attr, body=list(graph.body))
+
+
+@needs_dot
+@pytest.mark.parametrize("call", [
+    {"args": ("g",), "kwargs": {}},                            # format: graphviz's default (pdf)
+    {"args": ("g",), "kwargs": {"format": "png"}},
+    {"args": ("g1.png",), "kwargs": {"format": "png"}},  # the source goes to g1.png, the PNG to g1.png.png
+    {"args": (), "kwargs": {"outfile": "g.svg"}},              # g.gv and g.svg
+    {"args": ("g.dot",), "kwargs": {"format": "svg", "cleanup": True}},
+])
+def test_render_writes_what_graphviz_writes(tmp_path, monkeypatch, call) -> None:  # type: ignore[no-untyped-def]
+    o, _ = neuron()
+    graph = draw_dot(o)
+    results = {}
+    for who, target in (("ours", graph), ("theirs", plain_digraph(graph))):
+        (tmp_path / who).mkdir()
+        monkeypatch.chdir(tmp_path / who)  # relative names, as typed in a REPL
+        results[who] = target.render(*call["args"], **call["kwargs"])
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    assert results["ours"] == results["theirs"]  # the rendered file's (relative) path
+    assert sorted(p.name for p in ours.iterdir()) == sorted(p.name for p in theirs.iterdir())
+    for path in theirs.iterdir():  # the DOT source equal; the pictures of the same kind
+        mine = (ours / path.name).read_bytes()
+        if path.suffix in (".gv", "") or path.name == "g1.png":
+            assert mine == path.read_bytes()
+        else:
+            assert mine[:4] == path.read_bytes()[:4]
+
+
+@needs_dot
+def test_pipe_returns_bytes_or_text_as_graphviz_does() -> None:
+    o, _ = neuron()
+    graph = draw_dot(o)
+    png = graph.pipe(format="png")
+    assert isinstance(png, bytes) and png[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = graph.pipe(format="svg", encoding="utf-8")
+    assert isinstance(svg, str) and "<svg" in svg
+    assert graph.pipe(format="svg") == plain_digraph(graph).pipe(format="svg")
+    with pytest.raises(ValueError, match="'jpeg2'"):
+        graph.pipe(format="jpeg2")
+
+
+def test_repr_says_what_it_is_and_how_to_save_it() -> None:
+    o, _ = neuron()
+    text = repr(draw_dot(o))
+    assert "\n" not in text and len(text) < 300
+    assert "6 values" in text and "3 ops" in text and "8 edges" in text  # 5 into ops, 3 out of them
+    assert ".save('graph.svg')" in text and ".render(" in text
+
+
+def test_a_slow_dot_is_stopped_with_a_clear_message(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A `dot` that never finishes (here a stand-in that sleeps) is stopped after ``timeout``."""
+    fake = tmp_path / "bin" / "dot"
+    fake.parent.mkdir()
+    fake.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(30)\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake.parent))
+    o, _ = neuron()
+    graph = draw_dot(o)
+    graph.timeout = 0.5
+    start = time.perf_counter()
+    with pytest.raises(RenderTimeout) as caught:
+        graph.save(tmp_path / "g.svg")
+    assert time.perf_counter() - start < 10
+    message = str(caught.value)
+    for hint in ("0.5 s", "6 values", "max_nodes", ".save('graph.dot')", "graph.timeout"):
+        assert hint in message
+    assert not (tmp_path / "g.svg").exists()
+    assert graph.copy().timeout == 0.5
+    bundle = graph._repr_mimebundle_()  # a notebook shows the message, not a traceback
+    assert bundle["text/plain"] == message
+
+
+# ---- big pictures: quick to lay out, a sane size ---------------------------------------------
+EDGE_LINE = re.compile(r"^\t+(\S+) -> (\S+)", re.MULTILINE)
+
+
+def chain(n: int) -> Value:
+    """x·x·…·x with n factors, after backward: x feeds every one of the n − 1 multiplications."""
+    x = Value(1.01, label="x")
+    out = x
+    for _ in range(n - 1):
+        out = out * x
+    out.backward()
+    return out
+
+
+def skipped_ranks(source: str) -> int:
+    """How many ranks the edges of a left-to-right layering skip in all: dot routes an edge that
+    skips k ranks through k − 1 invisible nodes, and placing them is what made dot slow."""
+    edges = EDGE_LINE.findall(source)
+    rank: dict[str, int] = {}
+    into: dict[str, list[str]] = {}
+    for tail, head in edges:
+        into.setdefault(head, []).append(tail)
+    def longest(node: str) -> int:  # recursion is fine: these test graphs are a few hundred deep
+        if node not in rank:
+            rank[node] = 1 + max((longest(t) for t in into.get(node, [])), default=-1)
+        return rank[node]
+    sys.setrecursionlimit(10_000)
+    heads = {h for _, h in edges}
+    first_use = {}
+    for tail, head in edges:
+        if tail not in heads:  # a source sits just before its nearest consumer
+            first_use[tail] = min(first_use.get(tail, longest(head)), longest(head))
+    return sum(longest(h) - (first_use[t] - 1 if t in first_use else longest(t)) - 1 for t, h in edges)
+
+
+def test_a_value_used_all_along_a_chain_keeps_every_edge_short() -> None:
+    out = chain(100)
+    source = draw_dot(out).source
+    edges = EDGE_LINE.findall(source)
+    assert skipped_ranks(source) <= len(edges)  # was about 100² / 2 with one x for all 99 ops
+    # every multiplication still takes x (drawn once, or again in a dashed box beside the op)
+    labels = dict(re.findall(r'^\t+(\S+) \[label="([^"]*)"', source, re.MULTILINE))
+    ops = [h for h in {h for _, h in edges} if h.endswith("op")]
+    assert len(ops) == 99
+    for op in ops:
+        x_inputs = [t for t, h in edges if h == op and labels[t].startswith("{ x | data 1.01 |")]
+        assert x_inputs, op
+    copies = [line for line in source.splitlines() if "style=\"filled,dashed\"" in line and "{ x |" in line]
+    assert copies and "drawn again" in source  # the legend says what a dashed box is
+
+
+def test_small_graphs_draw_each_value_once() -> None:
+    source = draw_dot(chain(6)).source
+    assert source.count("{ x | data") == 1
+    o, _ = neuron()
+    assert "dashed box" not in draw_dot(o).source
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+@needs_dot
+def test_long_chains_render_quickly_at_a_sane_size(capfd: pytest.CaptureFixture[str]) -> None:
+    graph = draw_dot(chain(200))
+    graph.timeout = 60  # it takes well under a second; before, 100 factors took dot over 300 s
+    width, height = png_size(graph.pipe(format="png"))
+    assert max(width, height) <= 80 * 96  # scaled to fit 80 x 80 inches at 96 dpi
+    assert width > 4000  # ... and not smaller than that
+    assert "too large" not in capfd.readouterr().err
+
+
+@needs_dot
+def test_small_graphs_keep_their_natural_size() -> None:
+    o, _ = neuron()
+    graph = draw_dot(o)
+    natural = plain_digraph(graph)
+    natural.graph_attr.pop("size", None)
+    assert png_size(graph.pipe(format="png")) == png_size(natural.pipe(format="png"))

@@ -1,0 +1,203 @@
+"""Tests for `microgradlike.plots`: each plot draws the numbers it is given. These tests need
+matplotlib but not graphviz (the plots module never imports it)."""
+
+from __future__ import annotations
+
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from microgradlike import Value
+from microgradlike.nn import MLP, SigmoidSum
+from microgradlike.plots import plot_decision_boundary, plot_descent, plot_fit_1d, plot_history
+
+
+@pytest.fixture
+def pyplot():  # type: ignore[no-untyped-def]
+    """matplotlib drawing off-screen (Agg), figures closed afterwards; skips without matplotlib."""
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    yield plt
+    plt.close("all")
+
+
+def line_labelled(ax, text: str):  # type: ignore[no-untyped-def]
+    return next(line for line in ax.get_lines() if text in (line.get_label() or ""))
+
+
+def test_plot_history_draws_the_losses(pyplot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    history = SimpleNamespace(train_loss=[1.0, 0.5, 0.3, 0.2], val_loss=[1.1, 0.6, 0.5, 0.7],
+                              update_loss=[1.2, 0.9, 0.6, 0.55, 0.4, 0.35, 0.25, 0.22],
+                              n_updates=8, n_epochs=4, stopped_because="max_epochs")
+    ax = plot_history(history)
+    train = line_labelled(ax, "training loss")
+    assert list(train.get_ydata()) == history.train_loss and list(train.get_xdata()) == [1, 2, 3, 4]
+    assert "after each epoch" in train.get_label() and "whole training set" in train.get_label()
+    assert list(line_labelled(ax, "validation loss").get_ydata()) == history.val_loss
+    updates = line_labelled(ax, "each update")
+    assert "before each update" in updates.get_label()
+    # two updates per epoch, each drawn where its parameters were: before it, at k / 2
+    assert list(updates.get_xdata()) == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5]
+    best = line_labelled(ax, "lowest validation loss")
+    assert list(best.get_xdata()) == [3] and "epoch 3" in best.get_label()
+    ax.figure.savefig(tmp_path / "history.png")
+    assert (tmp_path / "history.png").stat().st_size > 0
+
+
+def test_the_dotted_best_epoch_line_is_in_the_legend(pyplot) -> None:  # type: ignore[no-untyped-def]
+    history = SimpleNamespace(train_loss=[1.0, 0.5, 0.3], val_loss=[1.1, 0.6, 0.7],
+                              update_loss=[1.2, 1.0, 0.5])
+    legend = plot_history(history).get_legend()
+    entries = dict(zip((t.get_text() for t in legend.get_texts()), legend.legend_handles))
+    assert "lowest validation loss (epoch 2)" in entries  # the star
+    handle = entries["epoch 2: the best model (early stopping keeps it)"]
+    assert handle.get_linestyle() == ":"  # the dotted line has its own entry
+
+
+def test_full_batch_update_losses_land_on_the_training_curve(pyplot) -> None:  # type: ignore[no-untyped-def]
+    """With full batches, the loss before update k is the loss after epoch k: same parameters,
+    same (whole) set. The two curves must meet there, not look shifted by an epoch."""
+    from microgradlike.data import make_moons
+    from microgradlike.train import fit
+
+    X, y = make_moons(n=40, seed=0)
+    history = fit(MLP(2, [4, 1], seed=0), X, 2 * y - 1, loss="hinge", optimizer="sgd", lr=0.1, max_epochs=6)
+    ax = plot_history(history)
+    updates, train = line_labelled(ax, "each update"), line_labelled(ax, "training loss")
+    at = dict(zip(updates.get_xdata(), updates.get_ydata()))
+    for epoch, loss in zip(train.get_xdata()[:-1], train.get_ydata()[:-1]):
+        assert at[epoch] == pytest.approx(loss, rel=1e-12)
+
+
+def test_plot_history_refuses_an_empty_history(pyplot) -> None:
+    with pytest.raises(ValueError, match="no losses"):
+        plot_history(SimpleNamespace(train_loss=[], val_loss=[], update_loss=[]))
+
+
+def test_decision_boundary_binary_and_multiclass(pyplot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, size=(40, 2))
+    y = (X[:, 0] - X[:, 1] > 0).astype(int)
+    y[0] = 1 - y[0]  # one point on the wrong side: accuracy 39/40 = 98%
+
+    def linear(row):  # type: ignore[no-untyped-def]
+        return Value(row[0]) - row[1]
+
+    ax = plot_decision_boundary(linear, X, y, resolution=20)
+    assert "98%" in ax.get_title()
+    ax.figure.savefig(tmp_path / "binary.png")
+
+    labels = np.argmax(X @ np.array([[1.0, 0.0, -1.0], [0.0, 1.0, -1.0]]), axis=1)
+
+    def three_scores(row):  # type: ignore[no-untyped-def]
+        return [Value(row[0]), Value(row[1]), Value(-row[0] - row[1])]
+
+    ax = plot_decision_boundary(three_scores, X, labels, resolution=20)
+    assert "100%" in ax.get_title()
+    with pytest.raises(ValueError, match=r"shape \(40, 3\)"):
+        plot_decision_boundary(linear, np.zeros((40, 3)), y)
+    with pytest.raises(ValueError, match="y_test"):
+        plot_decision_boundary(linear, X, y, X_test=X)
+
+
+def test_decision_boundary_tells_train_from_test(pyplot) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(1)
+    X, X_test = rng.uniform(-1, 1, size=(40, 2)), rng.uniform(-1, 1, size=(10, 2))
+    y, y_test = (X[:, 0] > X[:, 1]).astype(int), (X_test[:, 0] > X_test[:, 1]).astype(int)
+    y_test[:3] = 1 - y_test[:3]  # three test points on the wrong side: test accuracy 70%
+
+    def linear(row):  # type: ignore[no-untyped-def]
+        return Value(row[0]) - row[1]
+
+    ax = plot_decision_boundary(linear, X, y, X_test=X_test, y_test=y_test, resolution=20)
+    assert "train accuracy 100%" in ax.get_title() and "test accuracy 70%" in ax.get_title()
+    legend = {text.get_text() for text in ax.get_legend().get_texts()}
+    assert {"class 0, train", "class 1, train", "class 0, test", "class 1, test"} <= legend
+    assert any("decision boundary" in text for text in legend)  # the black line has an entry
+    dots = {c.get_label(): c for c in ax.collections if c.get_label().startswith("class")}
+    assert len(dots["class 1, test"].get_offsets()) == int(y_test.sum())
+    assert dots["class 1, train"].get_facecolor()[0][3] == 1  # filled
+    assert dots["class 1, test"].get_facecolor().size == 0 or dots["class 1, test"].get_facecolor()[0][3] == 0
+    assert dots["class 1, test"].get_edgecolor()[0][3] == 1  # hollow: an outline only
+
+
+def test_fit_1d_units_add_up_to_the_model(pyplot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    model = SigmoidSum(4, seed=0)
+    X = np.linspace(-3, 3, 25)
+    y = np.abs(X)
+    ax = plot_fit_1d(model, X, y)
+    lines = ax.get_lines()
+    units = [ln for ln in lines if ln.get_linestyle() == "--"]
+    assert len(units) == 4
+    curve = line_labelled(ax, "model")
+    total = sum(np.asarray(u.get_ydata()) for u in units) + model.b.data
+    np.testing.assert_allclose(total, curve.get_ydata(), rtol=1e-9, atol=1e-12)
+    xs = curve.get_xdata()
+    expected = [model(float(x)).data for x in xs[:5]]
+    np.testing.assert_allclose(curve.get_ydata()[:5], expected, rtol=1e-12)
+    ax.figure.savefig(tmp_path / "fit.png")
+
+
+def test_fit_1d_with_a_one_hidden_layer_mlp(pyplot) -> None:
+    model = MLP(1, [5, 1], activation="relu", seed=0)
+    X = np.linspace(-2, 2, 10)
+    ax = plot_fit_1d(model, X, X**2)
+    units = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
+    assert len(units) == 5
+    total = sum(np.asarray(u.get_ydata()) for u in units) + model.layers[1].neurons[0].b.data
+    np.testing.assert_allclose(total, line_labelled(ax, "model").get_ydata(), rtol=1e-9, atol=1e-12)
+
+
+def test_descent_1d_and_2d(pyplot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from microgradlike.train import gradient_descent
+
+    def bowl(w):  # type: ignore[no-untyped-def]
+        return (w - 3) ** 2
+
+    _, path = gradient_descent(bowl, 0.0, lr=0.2, max_steps=15)
+    ax = plot_descent(bowl, path)
+    points = line_labelled(ax, "θᵏ")
+    np.testing.assert_allclose(points.get_xdata(), path)
+    np.testing.assert_allclose(points.get_ydata(), [(w - 3) ** 2 for w in path])
+    ax.figure.savefig(tmp_path / "descent1.png")
+
+    def valley(a, b):  # type: ignore[no-untyped-def]
+        return a**2 + 10 * b**2
+
+    _, path2 = gradient_descent(valley, (2.0, 1.0), lr=0.04, max_steps=30)
+    ax = plot_descent(valley, path2)
+    points = line_labelled(ax, "θᵏ")
+    np.testing.assert_allclose(np.column_stack([points.get_xdata(), points.get_ydata()]), path2)
+    ax.figure.savefig(tmp_path / "descent2.png")
+    with pytest.raises(ValueError, match="trajectory"):
+        plot_descent(valley, [(1.0, 2.0, 3.0)])
+
+
+def test_plots_say_how_to_install_matplotlib(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    history = SimpleNamespace(train_loss=[1.0], val_loss=[], update_loss=[1.0])
+    with pytest.raises(ImportError, match="pip install matplotlib"):
+        plot_history(history)
+
+
+def test_plots_work_without_graphviz(pyplot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plots module imports neither graphviz nor viz: a machine without them can still plot."""
+    for name in [m for m in sys.modules if m == "graphviz" or m.startswith(("graphviz.", "microgradlike"))]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "graphviz", None)  # `import graphviz` now raises ImportError
+    from microgradlike.plots import plot_history as fresh_plot_history
+
+    history = SimpleNamespace(train_loss=[1.0, 0.5], val_loss=[], update_loss=[1.0, 0.5])
+    assert fresh_plot_history(history).get_lines()
+    assert "microgradlike.viz" not in sys.modules
+
+
+def test_viz_does_not_re_export_the_plots() -> None:
+    viz = pytest.importorskip("microgradlike.viz")
+    for name in ("plot_history", "plot_decision_boundary", "plot_fit_1d", "plot_descent"):
+        assert not hasattr(viz, name), name
+        assert name not in viz.__all__
