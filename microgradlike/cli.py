@@ -15,11 +15,13 @@ import numpy as np
 
 from . import data
 from .engine import Value, no_grad, topological_order
+from .explorer import Explorer
 from .expression import parse_bindings, parse_expression
 from .files import write_atomically
 from .nn import MLP
 from .optim import SGD, Adam
 from .plots import plot_decision_boundary, plot_history
+from .replay import Replay
 from .train import ENGINES, History, fit
 from .viz import GraphvizNotInstalled, draw_dot, format_number
 
@@ -27,7 +29,7 @@ _DATASETS = ("moons", "circles", "xor", "spirals")
 _LOSS_NAMES = ("hinge", "binary_cross_entropy", "mse", "cross_entropy")
 #: Learning rates used when --lr is not given (tuned on moons: Adam full batch reaches 100% test).
 _DEFAULT_LR = {"adam": 0.05, "sgd": 0.1}
-_GRAPH_SUFFIXES = (".svg", ".png", ".dot")
+_GRAPH_SUFFIXES = (".svg", ".png", ".dot", ".html")
 
 
 def _fail(command: str, message: object, code: int = 2) -> int:
@@ -90,6 +92,8 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
     output.add_argument("--save", metavar="MODEL.json", default=None, help="save the trained model as JSON")
     output.add_argument("--plot", metavar="OUT.png", default=None,
                         help="draw the loss curves and the decision boundary (needs matplotlib)")
+    output.add_argument("--html", metavar="RUN.html", default=None,
+                        help="write a training replay: one self-contained page with a slider over the epochs")
     parser.set_defaults(handler=_train)
 
 
@@ -106,12 +110,19 @@ def _train(args: argparse.Namespace) -> int:
             print(f"epoch {history.n_epochs:>5}/{args.epochs}  train loss {history.train_loss[-1]:.4f}"
                   f"  test loss {history.val_loss[-1]:.4f}")
 
+    replay = problem.replay() if args.html else None
+
+    def after_epoch(history: History) -> None:
+        report(history)
+        if replay is not None:
+            replay(history)
+
     start = time.perf_counter()
     try:
         history = fit(problem.model, problem.X_train, problem.y_train, loss=problem.loss,
                       optimizer=problem.optimizer, lr=problem.lr, tol=args.tol, max_epochs=args.epochs,
                       batch_size=args.batch_size, seed=args.seed, validation=(problem.X_test, problem.y_test),
-                      progress=args.progress, engine=args.engine, callback=report)
+                      progress=args.progress, engine=args.engine, callback=after_epoch)
     except (ValueError, NotImplementedError) as e:
         return _fail("train", e)
     seconds = time.perf_counter() - start
@@ -123,6 +134,9 @@ def _train(args: argparse.Namespace) -> int:
     if args.plot:
         _plot_training(args.plot, problem, history)
         print(f"drew the loss curves and decision boundary to {args.plot}")
+    if replay is not None:
+        replay.save(args.html)
+        print(f"wrote the training replay to {args.html} (open it in a browser)")
     return 0
 
 
@@ -156,13 +170,25 @@ class _TrainProblem:
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> _TrainProblem:
         """Check what can be checked before training (output folders, matplotlib), then build."""
-        for option, path in (("--save", args.save), ("--plot", args.plot)):
+        for option, path in (("--save", args.save), ("--plot", args.plot), ("--html", args.html)):
             folder = _missing_folder(path) if path else None
             if folder is not None:
                 raise ValueError(f"{option} {path}: the folder {folder} does not exist")
         if args.plot:
             _import_pyplot_free_figure()
         return cls(args)
+
+    def replay(self) -> Replay:
+        """A `Replay` recording this run (fit's callback), listing the settings it used."""
+        a = self.args
+        settings = {"dataset": a.dataset, "points": f"{len(self.y_train)} train / {len(self.y_test)} test",
+                    "noise": a.noise, "loss": self.loss, "optimizer": a.optimizer, "lr": self.lr,
+                    "batch size": a.batch_size or "full batch", "max epochs": a.epochs, "tol": a.tol,
+                    "seed": a.seed, "engine": a.engine}
+        if a.optimizer == "sgd":
+            settings["momentum"] = a.momentum
+        return Replay(self.model, self.X_train, self.y_train, validation=(self.X_test, self.y_test),
+                      optimizer=self.optimizer, settings=settings)
 
     def describe(self) -> str:
         a = self.args
@@ -278,7 +304,8 @@ def _add_graph_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("bindings", nargs="*", metavar="NAME=NUMBER",
                         help="values of the names, e.g. x=2 w=-3")
     parser.add_argument("-o", "--output", required=True, metavar="FILE",
-                        help="graph.svg or graph.png (needs Graphviz's dot), or graph.dot for the DOT source")
+                        help="graph.svg or graph.png (needs Graphviz's dot), graph.dot for the DOT source, "
+                             "or page.html: a backprop explorer to step through in a browser")
     parser.add_argument("--rankdir", choices=("LR", "TB", "RL", "BT"), default="LR",
                         help="layout direction (default: LR, left to right)")
     parser.add_argument("--no-grad", dest="show_grad", action="store_false",
@@ -292,20 +319,26 @@ def _graph(args: argparse.Namespace) -> int:
 
     suffix = Path(args.output).suffix.lower()
     if suffix not in _GRAPH_SUFFIXES:
-        return fail(f"cannot write {args.output!r}: the suffix must be .svg, .png or .dot, not {suffix!r}")
+        return fail(f"cannot write {args.output!r}: the suffix must be .svg, .png, .dot or .html, "
+                    f"not {suffix!r}")
+    if suffix == ".html" and not args.show_grad:
+        return fail("--no-grad draws no grads, and the .html page steps through backprop: drop one of them")
     folder = _missing_folder(args.output)
     if folder is not None:
         return fail(f"cannot write {args.output!r}: the folder {folder} does not exist")
     try:
         bindings = parse_bindings(args.bindings)
         out = parse_expression(args.expression, bindings)
+        page = Explorer(out, rankdir=args.rankdir) if suffix == ".html" else None  # before backward
         if args.show_grad:
             out.backward()
     except (ValueError, TypeError, ZeroDivisionError) as e:
         return fail(e)
     graph = draw_dot(out, rankdir=args.rankdir, show_grad=args.show_grad)
     try:
-        if suffix == ".dot":
+        if page is not None:
+            page.save(args.output)
+        elif suffix == ".dot":
             write_atomically(Path(args.output), graph.source.encode("utf-8"))
         else:
             graph.save(args.output)
