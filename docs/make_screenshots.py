@@ -24,7 +24,8 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 
 def small_png(png: bytes, path: Path) -> None:
     """Save with a 128-colour palette: a screenshot of flat colours and text stays sharp and small."""
-    Image.open(io.BytesIO(png)).convert("RGB").quantize(128, dither=Image.Dither.NONE).save(path, optimize=True)
+    picture = Image.open(io.BytesIO(png)).convert("RGB")
+    picture.quantize(128, dither=Image.Dither.NONE).save(path, optimize=True)
     print(f"{path}: {path.stat().st_size // 1024} KB")
 
 

@@ -228,6 +228,10 @@ class Replay:
     # ---- the page's data ---------------------------------------------------------------------
     def data(self) -> dict[str, Any]:
         """Everything the page shows, as JSON-able data (grids as base64 bytes)."""
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging run's weights: shown as ±inf
+            return self._data()
+
+    def _data(self) -> dict[str, Any]:
         snaps = self._final_snapshots()
         acts = [layer.activation for layer in self.model.layers]
         history = self.history or History()
@@ -251,10 +255,7 @@ class Replay:
             "activation": acts[0] if len(acts) > 1 else None,
         }
         everything = np.concatenate([self.train[0]] + ([self.test[0]] if self.test is not None else []))
-        if self.kind == "boundary":
-            out.update(self._plane(snaps, everything, acts))
-        else:
-            out.update(self._line(snaps, everything, acts))
+        out.update((self._plane if self.kind == "boundary" else self._line)(snaps, everything, acts))
         return out
 
     def _plane(self, snaps: list[_Snapshot], rows: np.ndarray, acts: list[str]) -> dict[str, Any]:
@@ -417,7 +418,7 @@ def _plane_grid(box: list[float], n: int) -> np.ndarray:
 
 def _bytes(x: np.ndarray) -> np.ndarray:
     """Numbers in [-1, 1] as bytes 0 … 255 (0 at 127.5)."""
-    return np.round((np.clip(x, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
+    return np.round((np.clip(np.nan_to_num(x), -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
 
 
 def _b64(arrays: list[np.ndarray]) -> str:

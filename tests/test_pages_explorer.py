@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -168,6 +169,19 @@ def test_the_graph_command_refuses_a_page_without_grads(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "--no-grad" in done.stderr
     assert not out.exists()
+
+
+def test_without_graphviz_jupyter_shows_the_steps_and_the_command_says_how(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "")
+    shown = Explorer(neuron())._repr_html_()
+    assert "apt-get install graphviz" in shown
+    assert html.escape(Stepper(neuron())[0].explain()) in shown
+    out = tmp_path / "page.html"
+    done = subprocess.run([sys.executable, "-m", "microgradlike", "graph", "x*x", "x=2", "-o", str(out)],
+                          capture_output=True, text=True, timeout=60, env={**os.environ, "PATH": ""})
+    assert done.returncode == 1 and "Graphviz" in done.stderr and "Traceback" not in done.stderr
+    assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
 # ---- the page, in a browser ------------------------------------------------------------------

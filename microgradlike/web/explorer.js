@@ -74,14 +74,17 @@
     playButton.disabled = total === 0;
   }
 
-  // Scroll the picture (not the page) so that the current node is visible.
+  // Scroll the picture (not the page) to centre the current node when it is not fully in view,
+  // so that its op circle and inputs on one side and its users on the other show too.
   function keepInView(el) {
     var box = el.getBoundingClientRect();
     var frame = picture.getBoundingClientRect();
-    if (box.right > frame.right) { picture.scrollLeft += box.right - frame.right + 20; }
-    if (box.left < frame.left) { picture.scrollLeft -= frame.left - box.left + 20; }
-    if (box.bottom > frame.bottom) { picture.scrollTop += box.bottom - frame.bottom + 20; }
-    if (box.top < frame.top) { picture.scrollTop -= frame.top - box.top + 20; }
+    if (box.left < frame.left || box.right > frame.right) {
+      picture.scrollLeft += (box.left + box.right) / 2 - (frame.left + frame.right) / 2;
+    }
+    if (box.top < frame.top || box.bottom > frame.bottom) {
+      picture.scrollTop += (box.top + box.bottom) / 2 - (frame.top + frame.bottom) / 2;
+    }
   }
 
   function go(p) {

@@ -158,12 +158,12 @@
       ctx.moveTo(pad.left, py(y));
       ctx.lineTo(pad.left + W, py(y));
       ctx.stroke();
-      ctx.fillText(fmt(y), pad.left - 4, py(y));
+      ctx.fillText(tick(y), pad.left - 4, py(y));
     });
     ctx.textAlign = "center";
     ctx.textBaseline = "top";
     niceTicks(x0, x1, options.integerX ? 1 : 0).forEach(function (x) {
-      ctx.fillText(fmt(x), px(x), pad.top + H + 5);
+      ctx.fillText(tick(x), px(x), pad.top + H + 5);
     });
     if (options.at !== undefined) {
       ctx.strokeStyle = "#111827";
@@ -207,6 +207,12 @@
       ctx.fillText(text, lx, 2);
       lx += ctx.measureText(text).width + 14;
     });
+  }
+
+  // An axis label: short ("0.25", "300", "1e+200", "2.5e-7").
+  function tick(x) {
+    var a = Math.abs(x);
+    return a !== 0 && (a < 1e-3 || a >= 1e5) ? Number(x.toPrecision(2)).toExponential() : String(Number(x.toPrecision(4)));
   }
 
   // ---- the data ------------------------------------------------------------------------------
