@@ -29,12 +29,14 @@ from . import __version__, data
 from .checks import check_memory, check_seed, short
 from .engine import Value, topological_order
 from .engines import ENGINES, choose_engine
+from .explorer import Explorer
 from .expression import parse_bindings, parse_expression
 from .files import check_writable, write_atomically
 from .nn import MLP
 from .ops import activations, parser_functions
 from .optim import SGD, Adam
 from .plots import plot_decision_boundary, plot_history
+from .replay import Replay
 from .train import History, TrainingWarning, fit
 from .viz import GraphvizNotInstalled, RenderTimeout, draw_dot, format_number
 
@@ -43,7 +45,7 @@ _LOSS_NAMES = ("hinge", "binary_cross_entropy", "mse", "cross_entropy")
 #: Learning rates used when --lr is not given (tuned on moons: Adam full batch reaches 100% test).
 _DEFAULT_LR = {"adam": 0.05, "sgd": 0.1}
 _DEFAULT_N, _DEFAULT_ARMS = 300, 3
-_GRAPH_SUFFIXES = (".svg", ".png", ".dot")
+_GRAPH_SUFFIXES = (".svg", ".png", ".dot", ".html")
 #: What --plot can write, by suffix (matplotlib's own formats).
 _PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 #: How the user started the program, for usage lines and errors (set by `main`).
@@ -140,6 +142,8 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
     output.add_argument("--plot", metavar="OUT.png", type=_file_name, default=None,
                         help="draw the loss curves and the decision boundary as .png, .svg or .pdf "
                              "(needs matplotlib)")
+    output.add_argument("--html", metavar="RUN.html", type=_file_name, default=None,
+                        help="write a training replay: one self-contained page with a slider over the epochs")
     parser.set_defaults(handler=_train)
 
 
@@ -160,6 +164,16 @@ def _train(args: argparse.Namespace) -> int:
             print(f"epoch {history.n_epochs:>5}/{args.epochs}  train loss {history.train_loss[-1]:.4f}"
                   f"  test loss {history.val_loss[-1]:.4f}")
 
+    try:
+        replay = problem.replay() if args.html else None
+    except ValueError as e:  # e.g. a model with more than two inputs: no plane to draw
+        return _fail("train", f"--html {args.html}: {e}")
+
+    def after_epoch(history: History) -> None:
+        report(history)
+        if replay is not None:
+            replay(history)
+
     start = time.perf_counter()
     try:
         with warnings.catch_warnings():
@@ -168,7 +182,7 @@ def _train(args: argparse.Namespace) -> int:
                           optimizer=problem.optimizer, lr=problem.lr, tol=args.tol, max_epochs=args.epochs,
                           batch_size=args.batch_size, seed=args.seed,
                           validation=(problem.X_test, problem.y_test), progress=bar, engine=args.engine,
-                          callback=report, keep_best=args.keep_best)
+                          callback=after_epoch, keep_best=args.keep_best)
     except (ValueError, NotImplementedError) as e:
         return _fail("train", e)
     seconds = time.perf_counter() - start
@@ -190,6 +204,12 @@ def _train(args: argparse.Namespace) -> int:
         except OSError as e:
             return _fail("train", f"cannot write --plot {args.plot}: {e.strerror or e}", 1)
         print(f"drew {drawn} to {_printable(args.plot)}")
+    if replay is not None:
+        try:
+            replay.save(args.html)
+        except OSError as e:
+            return _fail("train", f"cannot write --html {args.html}: {e.strerror or e}", 1)
+        print(f"wrote the training replay to {_printable(args.html)} (open it in a browser)")
     return 0
 
 
@@ -242,7 +262,7 @@ class _TrainProblem:
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> _TrainProblem:
         """Check what can be checked before training (output files, sizes, matplotlib), then build."""
-        for option, path in (("--save", args.save), ("--plot", args.plot)):
+        for option, path in (("--save", args.save), ("--plot", args.plot), ("--html", args.html)):
             if path is None:
                 continue
             try:
@@ -256,6 +276,18 @@ class _TrainProblem:
                                  f"not {suffix or 'none'}")
             _import_pyplot_free_figure()
         return cls(args)
+
+    def replay(self) -> Replay:
+        """A `Replay` recording this run (fit's callback), listing the settings it used."""
+        a = self.args
+        settings = {"data": self.source, "points": f"{len(self.y_train)} train / {len(self.y_test)} test",
+                    "noise": a.noise, "loss": self.loss, "optimizer": a.optimizer, "lr": self.lr,
+                    "batch size": a.batch_size or "full batch", "max epochs": a.epochs, "tol": a.tol,
+                    "seed": a.seed, "engine": self.engine(), "keep best": a.keep_best}
+        if a.optimizer == "sgd":
+            settings["momentum"] = a.momentum
+        return Replay(self.model, self.X_train, self.y_train, validation=(self.X_test, self.y_test),
+                      optimizer=self.optimizer, settings=settings)
 
     def describe(self) -> str:
         a = self.args
@@ -458,7 +490,8 @@ def _add_graph_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("bindings", nargs="*", metavar="NAME=NUMBER",
                         help="values of the names, e.g. x=2 w=-3")
     parser.add_argument("-o", "--output", required=True, metavar="FILE",
-                        help="graph.svg or graph.png (needs Graphviz's dot), or graph.dot for the DOT source")
+                        help="graph.svg or graph.png (needs Graphviz's dot), graph.dot for the DOT source, "
+                             "or page.html: a backprop explorer to step through in a browser")
     parser.add_argument("--rankdir", choices=("LR", "TB", "RL", "BT"), default="LR",
                         help="layout direction (default: LR, left to right)")
     parser.add_argument("--no-grad", dest="show_grad", action="store_false",
@@ -472,7 +505,10 @@ def _graph(args: argparse.Namespace) -> int:
 
     suffix = Path(args.output).suffix.lower()
     if suffix not in _GRAPH_SUFFIXES:
-        return fail(f"cannot write {args.output!r}: the suffix must be .svg, .png or .dot, not {suffix!r}")
+        return fail(f"cannot write {args.output!r}: the suffix must be .svg, .png, .dot or .html, "
+                    f"not {suffix!r}")
+    if suffix == ".html" and not args.show_grad:
+        return fail("--no-grad draws no grads, and the .html page steps through backprop: drop one of them")
     try:
         check_writable(args.output)
     except OSError as e:
@@ -480,13 +516,16 @@ def _graph(args: argparse.Namespace) -> int:
     try:
         bindings = parse_bindings(args.bindings)
         out = parse_expression(args.expression, bindings)
+        page = Explorer(out, rankdir=args.rankdir) if suffix == ".html" else None  # before backward
         if args.show_grad:
             out.backward()
     except (ValueError, TypeError, ZeroDivisionError) as e:
         return fail(e)
     graph = draw_dot(out, rankdir=args.rankdir, show_grad=args.show_grad)
     try:
-        if suffix == ".dot":
+        if page is not None:
+            page.save(args.output)
+        elif suffix == ".dot":
             write_atomically(Path(args.output), graph.source.encode("utf-8"))
         else:
             graph.save(args.output)

@@ -1,0 +1,303 @@
+"""The backprop explorer: a graph you step through in a browser, one self-contained HTML page.
+
+``Explorer(root)`` runs `Stepper` (the stepper's backward pass) on the graph below ``root`` and
+turns it into a page: the graph drawn by Graphviz (inline SVG), buttons next / previous / reset /
+play (and the arrow keys), and for each step the current node highlighted with its incoming
+edges, every grad shown as backprop reaches it (``?`` before) and the step's explanation, the
+very text of `BackwardStep.explain()`::
+
+    ∂L/∂child += ∂L/∂node · ∂node/∂child
+
+A second mode replays the forward pass: every value appears in topological order (inputs before
+the nodes that use them), with a line such as ``c = a × b = 2.0 × 3.0 = 6.0``.
+
+Every text and number is computed here, in Python, and embedded as JSON; the page's script only
+shows them. A mode is data: an intro, a legend, the first text of each node field (``"data"``,
+``"grad"``) and a list of steps, each naming its node, its explanation and which fields of which
+nodes change, so another mode (forward-mode tangents) is one more entry in `Explorer.modes`,
+with no change to the script.
+
+The user's graph is left as it was found: the pass runs, and then every grad is put back.
+
+    >>> Explorer(loss).save("backprop.html")       # open it in a browser
+    >>> Explorer(loss)                              # in Jupyter: shown inline
+
+Command line: ``python -m microgradlike graph "tanh(x*w + b)" x=2 w=-3 b=6.88 -o page.html``.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from typing import Any
+
+from .engine import Value, topological_order
+from .pages import iframe, page, write_page
+from .stepper import BackwardStep, Stepper
+from .viz import GraphvizNotInstalled, draw_dot, format_number
+
+__all__ = ["Explorer"]
+
+_SVG = "http://www.w3.org/2000/svg"
+_XLINK = "http://www.w3.org/1999/xlink"
+ET.register_namespace("", _SVG)
+ET.register_namespace("xlink", _XLINK)
+
+# draw_dot options the explorer sets itself (they are what the page animates).
+_RESERVED = frozenset({"show_grad", "highlight", "names", "grad_text", "bold_inputs_of"})
+# A value node's grad field is drawn with this marker, so the node can be found in the SVG.
+_MARK = re.compile(r"⟦(\d+)⟧")
+
+
+class Explorer:
+    """The backward pass of ``root`` (and its forward pass) as a page to step through.
+
+    ``draw_options`` go to `microgradlike.viz.draw_dot` (e.g. ``rankdir="TB"``, ``params=model``,
+    ``max_nodes``). ``explorer.html()`` is the page, ``explorer.save("page.html")`` writes it,
+    and Jupyter shows it inline. ``explorer.modes`` holds everything the page shows.
+    """
+
+    def __init__(self, root: Value, **draw_options: Any) -> None:
+        if not isinstance(root, Value):
+            raise TypeError(f"Explorer needs a Value, got {type(root).__name__}: {root!r}")
+        reserved = sorted(_RESERVED & draw_options.keys())
+        if reserved:
+            raise TypeError(f"Explorer sets {', '.join(reserved)} itself; pass other draw_dot options")
+        self.root = root
+        self.draw_options = draw_options
+        self.order = topological_order(root)  # the stepper names node k "n<k>" in this order
+        held = [v.grad for v in self.order]
+        try:
+            self.steps: list[BackwardStep] = list(Stepper(root))
+        finally:  # exporting must not change the user's graph
+            for v, g in zip(self.order, held):
+                v.grad = g
+        self.names = [self._name(v) for v in self.order]
+        self.index = {v: k for k, v in enumerate(self.order)}
+        self.modes: list[dict[str, Any]] = [self._backward_mode(), self._forward_mode()]
+
+    def _name(self, v: Value) -> str:
+        if self.steps:
+            return self.steps[0].name(v)
+        return v.label or "n0"  # a leaf root: no step to ask
+
+    # ---- the two modes, as data -------------------------------------------------------------
+    def _backward_mode(self) -> dict[str, Any]:
+        """Each step: its node, `explain()`'s text, and the grads that change, as the stepper's
+        pictures print them ("grad ?" not reached, "grad 0.5 so far" while uses remain)."""
+        order, index, steps = self.order, self.index, self.steps
+        parents = {v: 0 for v in order}
+        for v in order:
+            for child in set(v.children):
+                parents[child] += 1
+        done = dict.fromkeys(order, 0)
+        grads = dict.fromkeys(order, 0.0)
+        grads[self.root] = 1.0  # the seed ∂L/∂L = 1
+        data = [f"data {format_number(v.data)}" for v in order]
+        out = []
+        for step in steps:
+            changed: dict[Value, str] = {}
+            if step.index == 0:
+                changed[self.root] = f"grad {format_number(1.0)}"
+            for child, _, added in step.contributions:
+                grads[child] += added  # the same sums in the same order as the stepper's
+            for child in set(step.node.children):
+                done[child] += 1
+            if step.index == len(steps) - 1:  # leaves add back what they held: final grads
+                changed.update((v, f"grad {format_number(g)}") for v, g in step.grads().items())
+            else:
+                for child, _, _ in step.contributions:
+                    partial = " so far" if done[child] < parents[child] else ""
+                    changed[child] = f"grad {format_number(grads[child])}{partial}"
+            out.append({"node": index[step.node], "text": step.explain(),
+                        "set": [[index[v], "grad", text] for v, text in changed.items()]})
+        loss = self.root.label or "L"
+        intro = (f"Backprop starts at the output {loss} with ∂{loss}/∂{loss} = 1 (the seed). Each step "
+                 f"takes one node, whose gradient is then complete, and passes it on to the node's "
+                 f"inputs by the chain rule: ∂{loss}/∂input += ∂{loss}/∂node · ∂node/∂input. "
+                 f"Press next (or →) for the first step.")
+        if not steps:
+            intro = f"{self.names[-1]} is a leaf: it has no inputs, so backprop has nothing to do."
+        legend = {"node": "the node of this step",
+                  "edges": "the edges into it, along which its gradient flows back · ? not reached "
+                           "yet · so far: more uses still to come"}
+        return {"id": "backward", "label": "backward pass (backprop)", "intro": intro, "legend": legend,
+                "initial": {"data": data, "grad": ["grad ?"] * len(order)}, "steps": out}
+
+    def _forward_mode(self) -> dict[str, Any]:
+        """Each value in topological order: "c = a × b = 2.0 × 3.0 = 6.0"."""
+        formulas = {step.node: _formula(step) for step in self.steps}
+        out = []
+        for k, v in enumerate(self.order):
+            name = self.names[k]
+            if not v.children:
+                text = f"{name} = {_num(v.data)}: a leaf (an input or a parameter), its value is given"
+            else:
+                formula = formulas[v]
+                text = f"{name} = {formula} = {_with_numbers(formula, v, self._name)} = {_num(v.data)}"
+                if v is self.root:
+                    text += ": the output, computed from everything before it"
+            out.append({"node": k, "text": text, "set": [[k, "data", f"data {format_number(v.data)}"]]})
+        intro = ("The forward pass computes every value from its inputs, in topological order: a node "
+                 "only after all the nodes it reads. Press next (or →) to compute the first value.")
+        n = len(self.order)
+        legend = {"node": "the value computed in this step",
+                  "edges": "the inputs it is computed from · ? not computed yet"}
+        return {"id": "forward", "label": "forward pass", "intro": intro, "legend": legend,
+                "initial": {"data": ["data ?"] * n, "grad": ["grad ?"] * n}, "steps": out}
+
+    # ---- the picture --------------------------------------------------------------------------
+    def svg(self) -> str:
+        """The graph as SVG, each value node marked ``data-node="<name>"`` and ``data-index="k"``
+        (its topological position), its fields ``data-role="data"`` / ``"grad"``; each op circle
+        ``data-op-of="k"`` and each edge into it or out of it ``data-into="k"``."""
+        widest: dict[int, int] = {}
+        for mode in self.modes:
+            for k, text in enumerate(mode["initial"]["grad"]):
+                widest[k] = max(widest.get(k, 0), len(text))
+            for step in mode["steps"]:
+                for k, field, text in step["set"]:
+                    if field == "grad":
+                        widest[k] = max(widest.get(k, 0), len(text))
+
+        def marker(v: Value) -> str:
+            k = self.index[v]
+            text = f"grad ⟦{k}⟧"
+            return text + "0" * max(0, widest[k] - len(text))  # as wide as its widest grad
+
+        # Labelled values keep their labels, which are their names: a parameter drawn in its
+        # neuron's box is then shown as "w.1" rather than "layers.0.neurons.3.w.1".
+        unlabelled = {v: name for v, name in zip(self.order, self.names) if not v.label}
+        graph = draw_dot(self.root, names=unlabelled, grad_text=marker, **self.draw_options)
+        return _mark_up(graph.pipe(format="svg").decode("utf-8"), self.names)
+
+    # ---- the page -----------------------------------------------------------------------------
+    def html(self) -> str:
+        """The whole page (needs Graphviz's ``dot`` to draw the graph)."""
+        title = f"Backprop explorer: {self.names[-1]} = {format_number(self.root.data)}"
+        body = _BODY.format(title=html.escape(title), svg=self.svg(),
+                            buttons="".join(f'<button type="button" data-mode="{m["id"]}">'
+                                            f'{html.escape(m["label"])}</button>' for m in self.modes))
+        return page(title, body, ["page.css", "explorer.css"], ["explorer.js"],
+                    {"nodes": self.names, "modes": self.modes})
+
+    def save(self, path: str | os.PathLike[str]) -> str:
+        """Write the page to ``path`` (atomically); returns the path."""
+        return write_page(path, self.html())
+
+    def _repr_html_(self) -> str:
+        try:
+            document = self.html()
+        except GraphvizNotInstalled as e:
+            text = "\n\n".join(step.explain() for step in self.steps)
+            return f"<p><em>{html.escape(str(e))}</em></p><pre>{html.escape(text)}</pre>"
+        height = re.search(r'<svg[^>]*\sheight="([\d.]+)pt"', document)
+        picture = float(height.group(1)) * 4 / 3 if height else 300
+        return iframe(document, min(900, int(picture) + 380))
+
+    def __repr__(self) -> str:
+        return (f"Explorer({self.names[-1]} = {format_number(self.root.data)}: {len(self.order)} values, "
+                f"{len(self.steps)} backward steps)")
+
+
+_BODY = """<main class="explorer" data-explorer>
+<h1>{title}</h1>
+<nav class="modes" aria-label="mode">{buttons}</nav>
+<div class="controls">
+  <button type="button" data-action="reset" title="back to the start (Home)">reset</button>
+  <button type="button" data-action="prev" title="previous step (←)">◀ previous</button>
+  <button type="button" data-action="next" title="next step (→)">next ▶</button>
+  <button type="button" data-action="play" title="play / pause (space)">▶ play</button>
+  <span class="counter">step <span data-role="step">0 / 0</span></span>
+</div>
+<pre class="explanation" data-role="explanation" aria-live="polite"></pre>
+<div class="picture">{svg}</div>
+<p class="legend"><span class="swatch swatch-current"></span> <span data-role="legend-node"></span>
+  <span class="swatch swatch-active"></span> <span data-role="legend-edges"></span></p>
+</main>"""
+
+
+# ---- explanations for the forward pass -------------------------------------------------------
+def _num(x: float) -> str:
+    """A number as the stepper writes it: 6 significant digits, "2.0" rather than "2"."""
+    text = f"{x + 0.0:.6g}"
+    return text + ".0" if text.lstrip("-").isdigit() else text
+
+
+def _formula(step: BackwardStep) -> str:
+    """How the step's node was computed, in names ("a × b", "tanh(n3)"): the formula of the
+    first line of `explain()`, "Step k of N: c = a × b = 6.0"."""
+    first = step.explain().split("\n", 1)[0]
+    name = step.name(step.node)
+    head = re.sub(r"^Step \d+ of \d+: ", "", first)
+    if head.startswith(f"{name} = ") and head.count(" = ") >= 2:
+        return head[len(name) + 3:].rsplit(" = ", 1)[0]
+    children = ", ".join(step.name(c) for c in step.node.children)  # a first line of another shape
+    return f"{step.node.op}({children})"
+
+
+def _with_numbers(formula: str, node: Value, name: Callable[[Value], str]) -> str:
+    """``formula`` with each input's name replaced by its forward value: "2.0 × (-3.0)"."""
+    values = {name(c): c.data for c in node.children}
+    if not values:
+        return formula
+    pattern = "|".join(re.escape(n) for n in sorted(values, key=len, reverse=True))
+
+    def number(match: re.Match[str]) -> str:
+        x = values[match.group(0)]
+        before, after = formula[:match.start()].rstrip()[-1:], formula[match.end():].lstrip()
+        # a negative number needs brackets after an operator, and before ** (-2 ** 2 is -4)
+        bare = before in ("", "(", ",") and not after.startswith("**")
+        return f"({_num(x)})" if x < 0 and not bare else _num(x)
+
+    return re.sub(rf"(?<![\w.])(?:{pattern})(?![\w.])", number, formula)
+
+
+# ---- marking up Graphviz's SVG ---------------------------------------------------------------
+def _mark_up(svg: str, names: list[str]) -> str:
+    """Find each value node by the marker in its grad field and give the page its handles."""
+    root = ET.fromstring(svg)  # the comments and the DOCTYPE are dropped
+    g, text_tag, title_tag = f"{{{_SVG}}}g", f"{{{_SVG}}}text", f"{{{_SVG}}}title"
+    node_of_id: dict[str, int] = {}  # Graphviz node name -> value index
+    groups = {}
+    for group in root.iter(g):
+        kind = group.get("class")
+        if kind not in ("node", "edge"):
+            continue
+        title = group.find(title_tag)
+        dot_id = title.text if title is not None else ""
+        groups[group] = (kind, dot_id)
+        if title is not None:
+            group.remove(title)  # Graphviz's internal node names would show as tooltips
+        if kind != "node":
+            continue
+        for text in group.iter(text_tag):
+            found = _MARK.search(text.text or "")
+            if found:
+                k = int(found.group(1))
+                node_of_id[dot_id] = k
+                group.set("data-node", names[k])
+                group.set("data-index", str(k))
+                text.set("data-role", "grad")
+                text.text = "grad ?"
+                tip = ET.Element(title_tag)
+                tip.text = names[k]
+                group.insert(0, tip)
+        for text in group.iter(text_tag):
+            if group.get("data-index") is not None and (text.text or "").startswith("data "):
+                text.set("data-role", "data")
+    # An op circle is the one node with an edge into a value node; edges into it feed that value.
+    edges = [(group, *dot_id.split("->", 1)) for group, (kind, dot_id) in groups.items()
+             if kind == "edge" and "->" in dot_id]
+    op_of = {source: node_of_id[target] for _, source, target in edges if target in node_of_id}
+    for group, (kind, dot_id) in groups.items():
+        if kind == "node" and dot_id in op_of:
+            group.set("data-op-of", str(op_of[dot_id]))
+    for group, _, target in edges:
+        k = node_of_id.get(target, op_of.get(target))
+        if k is not None:
+            group.set("data-into", str(k))
+    return ET.tostring(root, encoding="unicode")

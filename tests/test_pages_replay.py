@@ -1,0 +1,274 @@
+"""The training replay: what it records (Python), and the page driven in Chromium."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from browser import launch, screenshot, wait_until, watched_page
+
+from microgradlike import no_grad
+from microgradlike.cli import main
+from microgradlike.data import make_moons, make_spirals, piecewise_linear, train_test_split
+from microgradlike.nn import MLP, SigmoidSum
+from microgradlike.optim import SGD, Adam
+from microgradlike.replay import BOUNDARY_RESOLUTION, Replay
+from microgradlike.train import fit
+
+
+def moons(n: int = 80):
+    X, y = make_moons(n=n, noise=0.1, seed=0)
+    return train_test_split(X, 2 * y - 1, test_fraction=0.25, seed=0)
+
+
+def train_moons(epochs: int = 30, max_snapshots: int = 100, **fit_options):
+    X_train, X_test, y_train, y_test = moons()
+    model = MLP(2, [8, 1], seed=0)
+    opt = Adam(model.parameters(), lr=0.05)
+    replay = Replay(model, X_train, y_train, validation=(X_test, y_test), optimizer=opt,
+                    max_snapshots=max_snapshots)
+    history = fit(model, X_train, y_train, loss="hinge", optimizer=opt, max_epochs=epochs, tol=0,
+                  validation=(X_test, y_test), callback=replay, **fit_options)
+    return model, opt, replay, history, (X_train, X_test, y_train, y_test)
+
+
+def floats(text: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype="<f4")
+
+
+def accuracy(model: MLP, X: np.ndarray, y: np.ndarray) -> float:
+    with no_grad():
+        predicted = np.array([model(row).data > 0 for row in X.tolist()])
+    return 100 * float(np.mean(predicted == (y > 0)))
+
+
+# ---- what is recorded ------------------------------------------------------------------------
+def test_bad_arguments() -> None:
+    X_train, X_test, y_train, _ = moons()
+    model = MLP(2, [4, 1], seed=0)
+    with pytest.raises(TypeError, match="Replay draws an MLP"):
+        Replay(SigmoidSum(3), X_train[:, :1], y_train)
+    with pytest.raises(ValueError, match="nin=3"):
+        Replay(MLP(3, [2, 1]), np.zeros((4, 3)), np.ones(4))
+    with pytest.raises(ValueError, match=r"must be -1/\+1 or 0/1, got 0.5"):
+        Replay(model, X_train, y_train * 0.5)
+    with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
+        Replay(model, X_train[:, :1], y_train)
+    with pytest.raises(ValueError, match="class ids 0 … 2"):
+        Replay(MLP(2, [4, 3]), X_train, y_train + 5)
+    with pytest.raises(ValueError, match=r"does not update the model's parameter 'layers\.0\.neurons\.0"):
+        Replay(model, X_train, y_train, optimizer=Adam(MLP(2, [4, 1]).parameters()))
+    with pytest.raises(TypeError, match="optimizer must be the Optimizer"):
+        Replay(model, X_train, y_train, optimizer="adam")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_snapshots must be an int >= 2"):
+        Replay(model, X_train, y_train, max_snapshots=1)
+    with pytest.raises(ValueError, match="validation must be a pair"):
+        Replay(model, X_train, y_train, validation=X_test)
+
+
+def test_one_replay_records_one_run() -> None:
+    model, opt, replay, _, (X_train, _, y_train, _) = train_moons(epochs=3)
+    with pytest.raises(ValueError, match="make a new Replay for each fit"):
+        fit(model, X_train, y_train, loss="hinge", optimizer=opt, max_epochs=2, callback=replay)
+
+
+def test_long_runs_keep_evenly_spaced_epochs_first_and_last() -> None:
+    *_, replay, history, _ = train_moons(epochs=57, max_snapshots=8)
+    assert len(replay.snapshots) <= 2 * 8 + 1  # thinned while training
+    epochs = replay.data()["epochs"]
+    assert epochs[0] == 0 and epochs[-1] == history.n_epochs == 57
+    assert len(epochs) == 8
+    gaps = np.diff(epochs)
+    assert gaps.max() <= 2 * gaps.min()
+
+
+def test_the_last_epoch_is_the_trained_model() -> None:
+    model, opt, replay, _, (X_train, X_test, y_train, y_test) = train_moons(epochs=25)
+    data = replay.data()
+    assert data["accuracy"]["train"][-1] == pytest.approx(accuracy(model, X_train, y_train))
+    assert data["accuracy"]["test"][-1] == pytest.approx(accuracy(model, X_test, y_test))
+    values = floats(data["parameters"]["values"]["value"]).reshape(len(data["epochs"]), -1)
+    np.testing.assert_allclose(values[-1], [p.data for p in model.parameters()], rtol=1e-6)
+    for slot in ("m", "v"):  # Adam's state, as the optimiser holds it
+        state = floats(data["parameters"]["values"][slot]).reshape(len(data["epochs"]), -1)
+        np.testing.assert_allclose(state[-1], getattr(opt, slot), rtol=1e-6, atol=1e-30)
+        assert np.all(state[0] == 0)  # before the first update
+
+
+def test_the_boundary_picture_is_the_models_prediction() -> None:
+    model, _, replay, _, _ = train_moons(epochs=20)
+    data = replay.data()
+    n = BOUNDARY_RESOLUTION
+    regions = np.frombuffer(base64.b64decode(data["regions"]), dtype=np.uint8).reshape(-1, n, n)[-1]
+    x_lo, x_hi, y_lo, y_hi = data["box"]
+    checked = 0
+    for i in range(0, n, 7):
+        for j in range(0, n, 7):
+            point = [x_lo + (x_hi - x_lo) * j / (n - 1), y_hi - (y_hi - y_lo) * i / (n - 1)]
+            with no_grad():
+                score = model(point).data
+            if abs(score) > 0.05:  # away from the boundary, the byte is on the right side of 127.5
+                assert (regions[i, j] > 127.5) == (score > 0), (point, score, regions[i, j])
+                checked += 1
+    assert checked > 50
+
+
+def test_the_page_ends_with_the_model_fit_left() -> None:
+    """Early stopping puts back the best epoch's weights after the last callback."""
+    model, _, replay, history, _ = train_moons(epochs=60, patience=3)
+    assert history.stopped_because == "early_stopping"
+    data = replay.data()
+    values = floats(data["parameters"]["values"]["value"]).reshape(len(data["epochs"]), -1)
+    np.testing.assert_allclose(values[-1], [p.data for p in model.parameters()], rtol=1e-6)
+    assert "early_stopping" in data["notes"][-1]
+    assert data["epochs"][-1] == history.n_epochs
+
+
+def test_sgd_with_momentum_shows_its_velocity() -> None:
+    X_train, _, y_train, _ = moons()
+    model = MLP(2, [4, 1], seed=0)
+    opt = SGD(model.parameters(), lr=0.05, momentum=0.9)
+    replay = Replay(model, X_train, y_train, optimizer=opt)
+    fit(model, X_train, y_train, loss="hinge", optimizer=opt, max_epochs=3, callback=replay)
+    slots = replay.data()["parameters"]["values"]
+    assert set(slots) == {"value", "grad", "velocity"}
+    np.testing.assert_allclose(floats(slots["velocity"])[-len(opt.velocity):], opt.velocity, rtol=1e-6)
+
+
+def test_a_regression_is_drawn_as_its_curve() -> None:
+    X, y = piecewise_linear(n=60, seed=0)
+    model = MLP(1, [5, 1], activation="sigmoid", seed=0)
+    replay = Replay(model, X, y)
+    fit(model, X, y, loss="mse", optimizer="adam", lr=0.05, max_epochs=10, callback=replay)
+    data = replay.data()
+    assert data["kind"] == "curve" and data["n_neurons"] == 5
+    curves = floats(data["curves"]).reshape(len(data["epochs"]), -1)
+    xs = np.linspace(*data["xs"], curves.shape[1])
+    with no_grad():
+        np.testing.assert_allclose(curves[-1], [model([x]).data for x in xs], rtol=1e-5, atol=1e-6)
+
+
+# ---- the command line -----------------------------------------------------------------------
+def run_train(*args: str) -> str:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["train", *args]) == 0
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """300 epochs of the default `train` run (tol 0: no early stop), written as a replay."""
+    path = tmp_path_factory.mktemp("replay") / "run.html"
+    return path, run_train("--epochs", "300", "--tol", "0", "--html", str(path))
+
+
+def test_the_default_run_makes_a_small_page(default_run: tuple[Path, str]) -> None:
+    path, printed = default_run
+    assert "300 epochs" in printed and f"wrote the training replay to {path}" in printed
+    assert path.stat().st_size < 5_000_000
+    document = path.read_text(encoding="utf-8")
+    for outside in ("<link", "src=", "@import", "url(", "http://", "https://"):
+        assert outside not in document
+
+
+def test_html_into_a_missing_folder_is_refused_before_training(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--html", str(tmp_path / "no" / "run.html")]) == 2
+    err = capsys.readouterr()
+    assert "--html" in err.err and "does not exist" in err.err and "epoch" not in err.out
+
+
+# ---- the page, in a browser ------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def chromium():
+    with launch() as launched:
+        yield launched
+
+
+def set_epoch(page, epoch: int) -> None:
+    page.eval_on_selector("[data-role=epoch]",
+                          "(el, v) => { el.value = v; el.dispatchEvent(new Event('input')); }", str(epoch))
+
+
+def picture(page, selector: str = "[data-role=boundary]") -> str:
+    return page.eval_on_selector(selector, "c => c.toDataURL()")
+
+
+def test_the_replay_page(chromium, default_run: tuple[Path, str], tmp_path: Path) -> None:
+    path, printed = default_run
+    test_accuracy = re.search(r"test accuracy (\d+\.\d)%", printed).group(1)
+    with watched_page(chromium, path) as page:
+        slider = page.locator("[data-role=epoch]")
+        assert slider.get_attribute("type") == "range"
+        assert slider.get_attribute("min") == "0" and slider.get_attribute("max") == "300"
+        assert slider.input_value() == "300"  # it opens on the trained model
+        assert page.inner_text("[data-role=accuracy]") == f"{test_accuracy}%"
+        assert page.locator("[data-role=neuron]").count() == 16
+        assert page.locator("[data-role=loss-chart]").count() == 1
+        last, last_neurons = picture(page), picture(page, "[data-role=neuron]")
+        screenshot(page, tmp_path, "replay-last.png", full_page=True)
+
+        set_epoch(page, 0)
+        assert slider.input_value() == "0"
+        assert page.get_attribute("[data-role=boundary]", "data-epoch") == "0"
+        assert picture(page) != last and picture(page, "[data-role=neuron]") != last_neurons
+        screenshot(page, tmp_path, "replay-epoch0.png", full_page=True)
+
+        set_epoch(page, 149)  # snaps to a kept epoch
+        kept = int(slider.input_value())
+        assert abs(kept - 149) <= 3
+        assert page.get_attribute("[data-role=boundary]", "data-epoch") == str(kept)
+        screenshot(page, tmp_path, "replay-middle.png", full_page=True)
+
+        before = page.inner_text("[data-role=state]")
+        page.select_option("[data-role=parameter]", index=5)
+        assert page.inner_text("[data-role=state]") != before
+
+        set_epoch(page, 0)
+        page.click("[data-action=play]")
+        wait_until(lambda: int(slider.input_value()) > 30)
+        page.click("[data-action=play]")  # pause
+        paused = slider.input_value()
+        page.wait_for_timeout(300)
+        assert slider.input_value() == paused
+
+
+def test_a_page_for_three_classes(chromium, tmp_path: Path) -> None:
+    path = tmp_path / "spirals.html"
+    run_train("--dataset", "spirals", "--arms", "3", "--epochs", "15", "--html", str(path))
+    with watched_page(chromium, path) as page:
+        last = picture(page)
+        set_epoch(page, 0)
+        assert picture(page) != last
+        assert re.fullmatch(r"\d+\.\d%", page.inner_text("[data-role=accuracy]"))
+        screenshot(page, tmp_path, "replay-spirals.png", full_page=True)
+
+
+def test_a_page_for_a_regression(chromium, tmp_path: Path) -> None:
+    X, y = piecewise_linear(n=80, noise=0.05, seed=0)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, seed=0)
+    model = MLP(1, [6, 1], activation="sigmoid", seed=0)
+    replay = Replay(model, X_train, y_train, validation=(X_test, y_test))
+    fit(model, X_train, y_train, loss="mse", optimizer="adam", lr=0.05, max_epochs=40,
+        validation=(X_test, y_test), callback=replay)
+    path = Path(replay.save(tmp_path / "curve.html"))
+    with watched_page(chromium, path) as page:
+        assert page.locator("[data-role=boundary]").count() == 0
+        last = picture(page, "[data-role=curve]")
+        set_epoch(page, 0)
+        assert picture(page, "[data-role=curve]") != last
+        assert page.locator("[data-role=neuron]").count() == 6
+        screenshot(page, tmp_path, "replay-curve.png", full_page=True)
+
+
+def test_jupyter_shows_a_replay_in_an_iframe() -> None:
+    X, y = make_spirals(n=30, arms=2, seed=0)
+    model = MLP(2, [3, 1], seed=0)
+    shown = Replay(model, X, 2 * y - 1)._repr_html_()
+    assert shown.startswith("<iframe srcdoc=") and "<script" not in shown
