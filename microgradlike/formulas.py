@@ -180,8 +180,10 @@ class _Unparse(ast.NodeTransformer):
     """Write float constants so that they read back exactly (inf, nan, negative numbers)."""
 
     def visit_Constant(self, node: ast.Constant) -> ast.expr:
-        if isinstance(node.value, float):
-            return ast.parse(literal(node.value), mode="eval").body
+        # Every number is written as a float: float-with-int arithmetic and comparisons are
+        # slower in CPython than float-with-float, and 0 and 0.0 mean the same here.
+        if isinstance(node.value, int | float) and not isinstance(node.value, bool):
+            return ast.parse(literal(float(node.value)), mode="eval").body
         return node
 
 
@@ -192,7 +194,7 @@ def render(formula: str, target: str, names: Mapping[str, str | float]) -> str:
     plain number, which is folded into constants where it can be.
 
     >>> render("1.0 if a > 0 else 0.0", "numpy", {"a": "v0"})
-    '_np.where(v0 > 0, 1.0, 0.0)'
+    '_np.where(v0 > 0.0, 1.0, 0.0)'
     >>> render("b * power(a, b - 1)", "float", {"a": "x", "b": 2.0})
     '2.0 * x'
     """
