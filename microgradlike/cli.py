@@ -580,4 +580,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         dashed = any(arg.startswith("-") and not arg.startswith("--") for arg in unknown)
         hint = _DASH_HINT.format(_program) if dashed and args.command == "graph" else ""
         parser.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except BrokenPipeError:  # `... | head` stopped reading: not an error of ours, and no traceback
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python flushes stdout at exit: let that go nowhere
+        return 1

@@ -33,11 +33,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .engine import Value, is_grad_enabled, topological_order
+from .nn import named
 from .ops import OPS
 from .program import Instruction, Program
 from .tape import Tape, input_number, input_numbers, is_input_number
 
-__all__ = ["dot_terms", "named_parameters", "trace"]
+__all__ = ["dot_terms", "trace"]
 
 
 def trace(f: Callable[..., Any], *example_args: Any, params: Any = None) -> Tape:
@@ -72,14 +73,14 @@ def trace(f: Callable[..., Any], *example_args: Any, params: Any = None) -> Tape
             inputs.extend(vs)
             call_args.append(vs)
             layout.append((name, len(vs)))
-    named = named_parameters(params)
+    params_named = named(params)
     result = f(*call_args)
     single = isinstance(result, Value)
     outputs = [result] if single else list(result) if isinstance(result, Sequence) else []
     if not outputs or not all(isinstance(o, Value) for o in outputs):
         raise TypeError(f"the traced function must return a Value or a list of Values, "
                         f"got {type(result).__name__}: {result!r}")
-    return _build(layout, inputs, named, outputs, single)
+    return _build(layout, inputs, params_named, outputs, single)
 
 
 def _argument_names(f: Callable, n: int) -> list[str]:
@@ -91,25 +92,6 @@ def _argument_names(f: Callable, n: int) -> list[str]:
     names = [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     names = names[:n]
     return names + [f"x{i}" for i in range(len(names), n)]
-
-
-def named_parameters(params: Any) -> list[tuple[str, Value]]:
-    """``params`` (None, a Module, or a list of Values or (name, Value) pairs) as (name, Value)
-    pairs; a Value without a name is called by its label, or ``param<i>``."""
-    if params is None:
-        return []
-    if hasattr(params, "named_parameters"):
-        return list(params.named_parameters())
-    named = []
-    for i, item in enumerate(params):
-        if isinstance(item, Value):
-            named.append((item.label or f"param{i}", item))
-        elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], Value):
-            named.append((str(item[0]), item[1]))
-        else:
-            raise TypeError(f"params must be a Module or a list of Values or (name, Value) pairs; "
-                            f"entry {i} is {item!r}")
-    return named
 
 
 def _build(layout: list[tuple[str, int | None]], inputs: list[Value], named: list[tuple[str, Value]],

@@ -21,7 +21,7 @@ import keyword
 import math
 from collections.abc import Callable, Iterable, Mapping
 
-from .checks import as_real
+from .checks import as_real, short
 from .engine import Value
 from .ops import OPS, parser_functions
 
@@ -82,6 +82,9 @@ def _check(text: str, tree: ast.Expression, names: Iterable[str]) -> None:
         if isinstance(node, ast.Constant):
             if as_real(node.value) is None:
                 raise _refuse(text, node, f"constant of type {type(node.value).__name__}")
+            if isinstance(node.value, float) and math.isinf(node.value):  # 1e400: not what was typed
+                raise ValueError(f"the number `{_snippet(text, node)}` is too large for a float "
+                                 f"(the largest is about 1.8e308)")
         elif isinstance(node, ast.Name):
             if node.id not in bound:
                 hint = " (functions must be called)" if node.id in FUNCTIONS else f" (bind it: {node.id}=1.5)"
@@ -210,15 +213,18 @@ def parse_bindings(items: Iterable[str]) -> dict[str, float]:
         name, sep, number = item.partition("=")
         name, number = name.strip(), number.strip()
         if not sep or not name:
-            raise ValueError(f"binding {item!r} must look like name=number, e.g. x=2.5")
+            raise ValueError(f"binding {short(item)} must look like name=number, e.g. x=2.5")
         _check_name(name)
         if name in bindings:
             raise ValueError(f"{name!r} is bound twice ({name}={bindings[name]!r} and {item!r})")
         try:
             value = float(number)
         except ValueError:
-            raise ValueError(f"binding {item!r}: {number!r} is not a number") from None
+            raise ValueError(f"binding {short(item)}: {short(number)} is not a number") from None
         if math.isnan(value):
-            raise ValueError(f"binding {item!r}: nan is not allowed")
+            raise ValueError(f"binding {short(item)}: nan is not allowed")
+        if math.isinf(value) and number.lower().lstrip("+-") not in ("inf", "infinity"):
+            raise ValueError(f"binding {short(item)}: the number is too large for a float "
+                             f"(the largest is about 1.8e308; write inf if you mean it)")
         bindings[name] = value
     return bindings

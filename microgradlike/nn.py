@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .checks import as_real, short
+from .checks import as_real, check_memory, short
 from .engine import Value, dot, no_grad
 from .files import check_path, write_atomically
 from .ops import OPS, activations
@@ -46,6 +46,7 @@ __all__ = [
     "SigmoidSum",
     "SigmoidUnit",
     "hard_sigmoid",
+    "named",
 ]
 
 #: The activation σ of each name (the ops marked as activations in `microgradlike.ops`);
@@ -63,16 +64,25 @@ Seed = int | np.random.Generator | None
 # ---- argument checks ---------------------------------------------------------------
 def _positive_int(n: object, name: str) -> int:
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
-        raise TypeError(f"{name} must be a positive int, got {type(n).__name__}: {n!r}")
+        raise TypeError(f"{name} must be a positive int, got {type(n).__name__}: {short(n)}")
     if n <= 0:
-        raise ValueError(f"{name} must be a positive int, got {n!r}")
+        raise ValueError(f"{name} must be a positive int, got {short(n)}")
     return int(n)
+
+
+#: What one parameter costs in memory: its Value, its float, its slot in a list and its label.
+_BYTES_PER_PARAMETER = 250
+
+
+def _check_size(model: str, count: int) -> None:
+    """Refuse, before building anything, a model this machine cannot hold."""
+    check_memory(count * _BYTES_PER_PARAMETER, f"this {model} ({short(count)} parameters)")
 
 
 def _widths(nouts: object) -> list[int]:
     """An MLP's layer widths: a non-empty list of positive ints."""
     if isinstance(nouts, str) or not isinstance(nouts, Sequence | np.ndarray):
-        raise TypeError(f"nouts must be a list of layer widths, got {type(nouts).__name__}: {nouts!r}")
+        raise TypeError(f"nouts must be a list of layer widths, got {type(nouts).__name__}: {short(nouts)}")
     if len(nouts) == 0:
         raise ValueError("nouts must list at least one layer width, got []")
     return [_positive_int(n, f"nouts[{i}]") for i, n in enumerate(nouts)]
@@ -80,7 +90,8 @@ def _widths(nouts: object) -> list[int]:
 
 def _activation(name: object) -> str:
     if not isinstance(name, str) or name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(map(repr, ACTIVATIONS))}")
+        choices = ", ".join(map(repr, ACTIVATIONS))
+        raise ValueError(f"unknown activation {short(name)}; choose one of {choices}")
     return name
 
 
@@ -91,9 +102,9 @@ def _rng(seed: Seed) -> np.random.Generator:
         return np.random.default_rng(seed)
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         kind = type(seed).__name__
-        raise TypeError(f"seed must be an int, a numpy Generator or None, got {kind}: {seed!r}")
+        raise TypeError(f"seed must be an int, a numpy Generator or None, got {kind}: {short(seed)}")
     if seed < 0:
-        raise ValueError(f"seed must be >= 0, got {seed!r}")
+        raise ValueError(f"seed must be >= 0, got {short(seed)}")
     return np.random.default_rng(int(seed))
 
 
@@ -496,6 +507,26 @@ def _some(items: list[str], limit: int = 5) -> str:
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
+def named(params: Any) -> list[tuple[str, Value]]:
+    """``params`` (None, a Module, or a list of Values or (name, Value) pairs) as (name, Value)
+    pairs, the one way tracing and pictures read a set of parameters: a Module names them by
+    their dotted paths, a Value without a name is called by its label, or ``param<i>``."""
+    if params is None:
+        return []
+    if hasattr(params, "named_parameters"):
+        return list(params.named_parameters())
+    named = []
+    for i, item in enumerate(params):
+        if isinstance(item, Value):
+            named.append((item.label or f"param{i}", item))
+        elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], Value):
+            named.append((str(item[0]), item[1]))
+        else:
+            raise TypeError(f"params must be a Module or a list of Values or (name, Value) pairs; "
+                            f"entry {i} is {short(item)}")
+    return named
+
+
 # ---- neurons, layers, MLP --------------------------------------------------------------
 class Neuron(Module):
     """One neuron: z = Σᵢ wᵢ·xᵢ + b (one `dot` node), a = σ(z).
@@ -507,6 +538,7 @@ class Neuron(Module):
 
     def __init__(self, nin: int, activation: str = "relu", seed: Seed = None, *, fan_out: int = 1) -> None:
         self.nin = _positive_int(nin, "nin")
+        _check_size("Neuron", self.nin + 1)
         self.activation = _activation(activation)
         rng = _rng(seed)
         weights = _init_weights(rng, self.nin, _positive_int(fan_out, "fan_out"), self.activation)
@@ -543,6 +575,7 @@ class Layer(Module):
     def __init__(self, nin: int, nout: int, activation: str = "relu", seed: Seed = None) -> None:
         self.nin = _positive_int(nin, "nin")
         self.nout = _positive_int(nout, "nout")
+        _check_size("Layer", self.nout * (self.nin + 1))
         self.activation = _activation(activation)
         rng = _rng(seed)
         self.neurons = [Neuron(self.nin, self.activation, rng, fan_out=self.nout) for _ in range(self.nout)]
@@ -577,6 +610,7 @@ class MLP(Module):
     def __init__(self, nin: int, nouts: Sequence[int], activation: str = "relu", seed: Seed = None) -> None:
         self.nin = _positive_int(nin, "nin")
         self.nouts = _widths(nouts)
+        _check_size("MLP", MLP._parameter_count(self.nin, self.nouts))
         self.activation = _activation(activation)
         rng = _rng(seed)
         sizes = [self.nin, *self.nouts]
@@ -646,6 +680,7 @@ class SigmoidSum(Module):
 
     def __init__(self, n: int, seed: Seed = None) -> None:
         self.n = _positive_int(n, "n")
+        _check_size("SigmoidSum", 3 * self.n + 1)
         rng = _rng(seed)
         w, b = rng.normal(0.0, 1.0, size=(2, self.n)).tolist()
         c = rng.normal(0.0, 1.0 / math.sqrt(self.n), size=self.n).tolist()

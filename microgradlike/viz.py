@@ -38,6 +38,7 @@ import graphviz
 
 from .engine import Value, node_names, topological_order
 from .files import write_atomically
+from .nn import named
 from .ops import NARY, OPS, activations
 
 __all__ = [
@@ -320,19 +321,6 @@ def _nearest_nodes(root: Value, budget: int) -> tuple[list[Value], int]:
     return chosen, len(topological_order(root)) if queue else len(chosen)
 
 
-def _named(params: Any) -> dict[Value, str]:
-    """``params`` (a Module or (name, Value) pairs) as a Value -> dotted name mapping."""
-    if params is None:
-        return {}
-    pairs = params.named_parameters() if hasattr(params, "named_parameters") else params
-    names: dict[Value, str] = {}
-    for pair in pairs:
-        if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[1], Value)):
-            raise TypeError(f"params must be a Module or a list of (name, Value) pairs, got item {pair!r}")
-        names[pair[1]] = str(pair[0])
-    return names
-
-
 def _group_of(name: str) -> str:
     """The module a dotted parameter name belongs to: drop trailing indices, then the attribute.
 
@@ -441,7 +429,7 @@ def draw_dot(
     if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
         raise ValueError(f"max_nodes must be a positive int, got {max_nodes!r}")
     highlighted = {highlight} if isinstance(highlight, Value) else set(highlight)
-    param_names = _named(params)
+    param_names = {p: name for name, p in named(params)}
     if names is None:  # unlabeled values get the names step explanations use: "n<k>"
         names = {v: n for v, n in node_names(root).items() if not v.label and v not in param_names}
     shown_names = dict(names)

@@ -407,3 +407,14 @@ def test_errors_never_echo_control_characters_or_huge_values(capsys, argv):
     err = capsys.readouterr().err
     assert "error:" in err and "\x1b" not in err and "\x07" not in err and len(err) < 1000
     assert "\\x1b" in err  # shown escaped, so the user still sees what was typed
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
+    import os as _os
+    script = f"{sys.executable} -m microgradlike train --n 60 --epochs 30 | head -1"
+    env = {**_os.environ, "PYTHONPATH": _os.pathsep.join([str(Path(__file__).parent.parent),
+                                                           _os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, cwd=tmp_path, env=env,
+                          timeout=120)
+    assert done.stdout.startswith("training MLP")
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr

@@ -234,3 +234,15 @@ def test_parse_bindings() -> None:
 def test_parse_bindings_refuses(items: list[str], named: str) -> None:
     with pytest.raises(ValueError, match=named):
         parse_bindings(items)
+
+
+@pytest.mark.parametrize("text", ["1" + "0" * 400 + ".5*x", "1e400*x", "x - 2e999"])
+def test_a_literal_too_large_for_a_float_is_refused_not_made_inf(text: str) -> None:
+    with pytest.raises(ValueError, match="too large for a float"):
+        parse_expression(text, {"x": 1.0})
+
+
+def test_a_binding_too_large_for_a_float_is_refused_but_inf_may_be_written() -> None:
+    with pytest.raises(ValueError, match="too large for a float"):
+        parse_bindings(["x=1" + "0" * 400])
+    assert parse_bindings(["x=inf", "y=-Infinity"]) == {"x": math.inf, "y": -math.inf}

@@ -784,3 +784,15 @@ def test_predict_refuses_bad_rows(X, fragment):
     model.set_task("regression")
     with pytest.raises(ValueError, match=fragment):
         model.predict(X)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: MLP(2, [1], activation="x" * 10**6),
+    lambda: MLP(2, "y" * 10**6),
+    lambda: Neuron(2, seed="s" * 10**6),
+    lambda: MLP(10**400, [1]),
+])
+def test_constructor_errors_quote_bad_values_short(make) -> None:
+    with pytest.raises((TypeError, ValueError)) as info:
+        make()
+    assert len(str(info.value)) < 400
