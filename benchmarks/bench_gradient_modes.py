@@ -8,7 +8,7 @@ For a loss L(θ) of P parameters (MLP(2, [h, h, 1]) with tanh, hinge loss on 30 
 * backprop       one forward pass (building the graph) and one backward pass: all P at once;
 * forward mode   the same forward pass, then one tangent pass per parameter: P passes
                  (`microgradlike.forward.tangents`, the same local derivatives backprop uses);
-* differences    central differences, 2P forward evaluations (under no_grad: no graph).
+* differences    central differences (`numerical_grad`), 2P forward evaluations, no graph.
 
 Before timing, the three gradients are checked to agree (forward mode exactly, differences to
 1e-6). The methods run interleaved, round after round; times are CPU-time medians. The table gives
@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from microgradlike import losses, no_grad
+from microgradlike import Value, losses, numerical_grad
 from microgradlike.data import make_moons
 from microgradlike.forward import tangents
 from microgradlike.nn import MLP
@@ -49,17 +49,16 @@ def methods(hidden: int) -> tuple[int, dict[str, Callable[[], list[float]]]]:
         root = loss()
         return [tangents(root, {p: 1.0})[root] for p in params]
 
-    def differences(eps: float = 1e-6) -> list[float]:
-        out = []
-        with no_grad():
-            for p in params:
-                p.data += eps
-                above = loss().data
-                p.data -= 2 * eps
-                below = loss().data
-                p.data += eps
-                out.append((above - below) / (2 * eps))
-        return out
+    def loss_at(*theta: Value) -> Value:
+        for p, t in zip(params, theta):
+            p.data = t.data
+        return loss()
+
+    def differences() -> list[float]:
+        theta = [p.data for p in params]
+        estimates = numerical_grad(loss_at, theta)  # 2P evaluations under no_grad
+        loss_at(*map(Value, theta))  # put θ back
+        return list(estimates)
 
     return len(params), {"backprop": backprop, "forward mode": forward_mode, "differences": differences}
 

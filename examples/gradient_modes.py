@@ -11,7 +11,7 @@ Run: python examples/gradient_modes.py [--hidden 8,8]
 import argparse
 import time
 
-from microgradlike import losses, no_grad
+from microgradlike import Value, losses, numerical_grad
 from microgradlike.data import make_moons
 from microgradlike.forward import tangents
 from microgradlike.nn import MLP
@@ -40,16 +40,17 @@ L = loss()  # forward mode reuses one forward pass's recorded local derivatives 
 forward = [tangents(L, {p: 1.0})[L] for p in params]  # ... but needs one pass per parameter
 t_forward = time.perf_counter() - start
 
+def loss_at(*theta):
+    """The loss with the parameters set to θ (numerical_grad nudges one θᵢ at a time)."""
+    for p, t in zip(params, theta):
+        p.data = t.data
+    return loss()
+
+
 start = time.perf_counter()
-eps, numeric = 1e-6, []
-with no_grad():
-    for p in params:
-        p.data += eps
-        above = loss().data
-        p.data -= 2 * eps
-        below = loss().data
-        p.data += eps
-        numeric.append((above - below) / (2 * eps))
+theta = [p.data for p in params]
+numeric = numerical_grad(loss_at, theta)  # (L(θ + ε·eᵢ) − L(θ − ε·eᵢ)) / 2ε for each i
+loss_at(*map(Value, theta))  # put θ back
 t_numeric = time.perf_counter() - start
 
 P = len(params)

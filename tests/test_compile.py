@@ -313,6 +313,20 @@ def test_a_dot_made_before_trace_ran_is_replayed():
     assert tape.param_grads == (2.0 * (2 * 3.0 + 2.0),)
 
 
+def in_threads(work, n: int = 8) -> None:
+    """Run ``work`` in ``n`` threads at once, switching between them often so that they interleave."""
+    threads = [threading.Thread(target=work) for _ in range(n)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+
+
 def test_tracing_from_several_threads_at_once():
     model = MLP(2, [16, 16, 1], seed=0)
     rows = np.random.default_rng(0).normal(size=(5, 2))
@@ -329,16 +343,7 @@ def test_tracing_from_several_threads_at_once():
         except BaseException as e:
             errors.append(e)
 
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # switch threads often, so traces interleave
-    try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    finally:
-        sys.setswitchinterval(interval)
+    in_threads(work)
     assert not errors, errors[0]
 
 
@@ -395,16 +400,7 @@ def test_traces_in_threads_keep_nothing_alive_afterwards():
             with contextlib.suppress(ValueError):  # the old global hook failed here, falsely
                 trace(lambda x: model(x), [0.0, 0.0], params=model)
 
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    finally:
-        sys.setswitchinterval(interval)
+    in_threads(work)
     w = [Value(0.5) for _ in range(16)]
     tracemalloc.start()
     try:
