@@ -19,9 +19,9 @@ multiplied which). Print one and you see exactly what backprop will multiply.
 
 The ops themselves — each with its formula, its local derivatives, its domain — are the table in
 `microgradlike.ops`: read it as the list of what a Value can do. The methods (``__mul__``,
-``tanh``, …) are written from that table when this module is imported; ``method_source("tanh")``
-prints one, and ``help(Value.tanh)`` gives its formula. Two choices keep the engine fast and
-small without hiding anything:
+``tanh``, …) are written from that table when this module is imported (`microgradlike.methods`;
+``methods.method_source("tanh")`` prints one), and ``help(Value.tanh)`` gives its formula.
+Two choices keep the engine fast and small without hiding anything:
 
 * plain numbers are never wrapped in nodes: ``x * 3`` has one child, ``x``, whose
   local derivative is ``3.0`` (the node keeps the 3.0 itself as ``constant``);
@@ -30,22 +30,19 @@ small without hiding anything:
 
 from __future__ import annotations
 
-import ast
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
-from . import formulas
 from .checks import as_real, short
-from .ops import OPS, Op
+from .methods import install_ops
 
 if TYPE_CHECKING:
     from .stepper import BackwardStep
 
-__all__ = ["Value", "dot", "is_grad_enabled", "method_source", "no_grad", "node_names", "sum_values",
-           "topological_order"]
+__all__ = ["Value", "dot", "is_grad_enabled", "no_grad", "node_names", "sum_values", "topological_order"]
 
 
 # ---- grad mode: on or off for each thread (and each asyncio task) on its own ----------------------
@@ -356,140 +353,7 @@ def node_names(root: Value, order: list[Value] | None = None) -> dict[Value, str
     return names
 
 
-# ---- the ops: Value methods written from the table in microgradlike.ops -------------------------
-def refuse(op: str, check: int, a: object, b: object = None) -> Exception:
-    """The error of ``OPS[op].checks[check]``, naming the operands ``a`` and ``b`` as given."""
-    rule = OPS[op].checks[check]
-    return rule.error(rule.message.format(a=short(a), b=short(b)))
-
-
-_SOURCES: dict[str, str] = {}
-_NAMESPACE: dict[str, object] = {
-    **formulas.NAMESPACES["float"], "Value": Value, "_node": _node, "_with_constant": _with_constant,
-    "_operand": _operand, "_refuse": refuse,
-}
-
-
-def _shared(derivatives: str) -> str:
-    """The local-derivatives tuple as source. A tuple of constants is made once and shared by
-    every node (``(1.0, 1.0)`` for +); a one-operand branch between constants picks a shared
-    tuple (relu: ``(1.0,)`` or ``(0.0,)``). Saves a tuple per node."""
-    tree = ast.parse(derivatives, mode="eval").body
-    assert isinstance(tree, ast.Tuple)
-    numbers = [_number(e) for e in tree.elts]
-    if all(n is not None for n in numbers):
-        return _constant_tuple(tuple(numbers))  # type: ignore[arg-type]
-    if len(tree.elts) == 1 and _constant_branches(tree.elts[0]):
-        return f"({_pick(tree.elts[0])})"
-    return derivatives
-
-
-def _constant_tuple(values: tuple[float, ...]) -> str:
-    name = "_K" + "_".join(repr(v).replace("-", "m").replace(".", "p") for v in values)
-    _NAMESPACE[name] = values
-    return name
-
-
-def _constant_branches(node: ast.expr) -> bool:
-    if isinstance(node, ast.IfExp):
-        return _constant_branches(node.body) and _constant_branches(node.orelse)
-    return _number(node) is not None
-
-
-def _number(node: ast.expr) -> float | None:
-    """A number written in the source (``2.0``, ``(-1.0)``), else None."""
-    try:
-        value = ast.literal_eval(node)
-    except ValueError:
-        return None
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _pick(node: ast.expr) -> str:
-    if isinstance(node, ast.IfExp):
-        return f"{_pick(node.body)} if {ast.unparse(node.test)} else {_pick(node.orelse)}"
-    return _constant_tuple((_number(node),))  # type: ignore[arg-type]
-
-
-def _one_operand_result(forward: str, derivative: str, name: str) -> list[str]:
-    """``out = …; return _node(…)``; when the result and its derivative branch on the same test
-    (relu: ``a if a > 0 else 0.0`` and ``1.0 if a > 0 else 0.0``), the test is made once."""
-    f, d = (ast.parse(text, mode="eval").body for text in (forward, derivative))
-    if isinstance(f, ast.IfExp) and isinstance(d, ast.IfExp) and ast.dump(f.test) == ast.dump(d.test):
-        when_true = _one_operand_result(ast.unparse(f.body), ast.unparse(d.body), name)
-        return [f"if {ast.unparse(f.test)}:", *("    " + line for line in when_true),
-                *_one_operand_result(ast.unparse(f.orelse), ast.unparse(d.orelse), name)]
-    return [f"out = {forward}", f"return _node(out, (self,), {_shared(f'({derivative},)')}, {name!r})"]
-
-
-def _checks(op: Op, names: dict[str, str | float], shown: str, plain: str) -> list[str]:
-    """The domain checks as source; ``plain`` names the operand that is a plain number, if any."""
-    lines = []
-    for k, rule in enumerate(op.checks):
-        if plain and rule.only_if_value == plain:
-            continue
-        failed = formulas.render(f"not ({rule.condition})", "float", names)
-        if failed != "False":
-            lines += [f"if {failed}:", f"    raise _refuse({op.name!r}, {k}, {shown})"]
-    return lines
-
-
-def _method_source(op: Op) -> str:
-    """The Python of ``op``'s Value method(s), as compiled into `Value`."""
-    def render(formula: str) -> str:
-        return formulas.render(formula, "float", {"a": "a", "b": "b", "out": "out"})
-
-    forward = render(op.forward)
-    derivs = [render(d) for d in op.derivatives]
-    math_text = "; ".join(f"∂/∂{v} = {d}" for v, d in zip("ab", op.derivatives))
-    doc = f'"""{op.math}.  {math_text}.{"  " + op.kink if op.kink else ""}"""'
-    indent = "    "
-    if op.arity == 1:
-        body = ["a = self.data", *_checks(op, {"a": "a"}, "self", ""),
-                *_one_operand_result(forward, derivs[0], op.name)]
-        return "\n".join([f"def {op.method}(self):", indent + doc, *(indent + line for line in body)])
-    both = f"({derivs[0]}, {derivs[1]})"
-    lines = [
-        f"def {op.method}(self, other):", doc, "a = self.data", "if isinstance(other, Value):",
-        *(indent + line for line in ["b = other.data", *_checks(op, {"a": "a", "b": "b"}, "self, other", ""),
-                                     f"out = {forward}",
-                                     f"return _node(out, (self, other), {_shared(both)}, {op.name!r})"]),
-        "b = _operand(other)", "if b is None:", "    return NotImplemented",
-        *_checks(op, {"a": "a", "b": "b"}, "self, other", "b"), f"out = {forward}",
-        f"return _with_constant(out, (self,), {_shared(f'({derivs[0]},)')}, {op.name!r}, b, 'ac')",
-    ]
-    reflected = [
-        f"def {op.reflected}(self, other):", doc, "a = _operand(other)", "if a is None:",
-        "    return NotImplemented", "b = self.data", *_checks(op, {"a": "a", "b": "b"}, "other, self", "a"),
-        f"out = {forward}",
-        f"return _with_constant(out, (self,), {_shared(f'({derivs[1]},)')}, {op.name!r}, a, 'ca')",
-    ]
-    return "\n".join([lines[0], *(indent + line for line in lines[1:]), "",
-                      reflected[0], *(indent + line for line in reflected[1:])])
-
-
-def _define_ops() -> None:
-    for op in OPS.values():
-        source = _method_source(op)
-        namespace = dict(_NAMESPACE)
-        exec(compile(source, f"<microgradlike op {op.name}>", "exec"), namespace)  # our own text only
-        for name in (op.method, op.reflected):
-            if name:
-                method = namespace[name]
-                method.__qualname__ = f"Value.{name}"
-                setattr(Value, name, method)
-                _SOURCES[name] = source
-                if name in _NAMESPACE:  # `def log` rebound the math function `log` the method calls
-                    namespace[name] = _NAMESPACE[name]
-        _SOURCES[op.name] = source
-
-
-def method_source(name: str) -> str:
-    """The Python source written from the op table for an op (``"tanh"``, ``"*"``) or a Value
-    method (``"__mul__"``): what runs when you call it."""
-    if name not in _SOURCES:
-        raise ValueError(f"no op or method {name!r}; ops: {', '.join(OPS)}")
-    return _SOURCES[name]
-
-
-_define_ops()
+# ---- the ops -------------------------------------------------------------------------------------
+# Every op's method (__add__, __mul__, tanh, …) is written from its row of the table in
+# microgradlike.ops, by microgradlike.methods: `methods.method_source("tanh")` prints one.
+install_ops(Value, node=_node, with_constant=_with_constant, operand=_operand)
