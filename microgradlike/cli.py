@@ -205,6 +205,7 @@ def _train(args: argparse.Namespace) -> int:
             return _fail("train", f"cannot write --plot {args.plot}: {e.strerror or e}", 1)
         print(f"drew {drawn} to {_printable(args.plot)}")
     if replay is not None:
+        replay.finish(history)  # a run that stopped inside its first epoch never called the callback
         try:
             replay.save(args.html)
         except OSError as e:

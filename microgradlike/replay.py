@@ -186,6 +186,14 @@ class Replay:
             kept = [s for s in self.snapshots[:-1] if s.epoch % self._stride == 0]
             self.snapshots = [*kept, self.snapshots[-1]]
 
+    def finish(self, history: History) -> None:
+        """Record how the run ended. `fit` calls its callback after each whole epoch, so a run that
+        stops inside its first epoch (diverging at once, say) never calls it: give the page its
+        `History` here (calling this after a normal run is harmless)."""
+        if self.history is not None and history is not self.history:
+            raise ValueError("this Replay has recorded another run already: make a new Replay for each fit")
+        self.history = history
+
     def _snapshot(self, epoch: int, note: str = "") -> _Snapshot:
         layers = [(np.array([[w.data for w in n.w] for n in layer.neurons]),
                    np.array([n.b.data for n in layer.neurons])) for layer in self.model.layers]

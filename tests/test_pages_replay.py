@@ -272,3 +272,15 @@ def test_jupyter_shows_a_replay_in_an_iframe() -> None:
     model = MLP(2, [3, 1], seed=0)
     shown = Replay(model, X, 2 * y - 1)._repr_html_()
     assert shown.startswith("<iframe srcdoc=") and "<script" not in shown
+
+
+def test_a_run_that_diverges_in_its_first_epoch_still_says_how_it_ended() -> None:
+    X, y = make_moons(n=40, seed=0)
+    model = MLP(2, [4, 1], seed=0)
+    opt = SGD(model.parameters(), lr=1e308)
+    replay = Replay(model, X, 2 * y - 1, optimizer=opt)
+    history = fit(model, X, 2 * y - 1, loss="mse", optimizer=opt, max_epochs=5, callback=replay,
+                  progress=False)
+    assert history.stopped_because == "diverged" and history.n_epochs == 0
+    replay.finish(history)
+    assert "diverged" in replay.data()["settings"]["how it ended"]
