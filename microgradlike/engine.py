@@ -245,19 +245,32 @@ def dot(weights: Iterable[Value | float], inputs: Iterable[Value | float],
     constant = 0.0  # the part of z made of plain numbers only
     children: list[Value] = []
     local_grads: list[float] = []
+    only_x = plain = 0  # terms whose weight is a plain number; terms of two plain numbers
     for w, x in zip(weights, inputs):
-        w_is_value, x_is_value = isinstance(w, Value), isinstance(x, Value)
-        wd = w.data if w_is_value else _checked_number(w, "weight")
-        xd = x.data if x_is_value else _checked_number(x, "input")
+        if isinstance(w, Value):
+            wd = w.data
+            if isinstance(x, Value):  # w·x: ∂/∂w = x, ∂/∂x = w
+                xd = x.data
+                children.append(w)
+                children.append(x)
+                local_grads.append(xd)
+                local_grads.append(wd)
+            else:  # w·(a plain number)
+                xd = _checked_number(x, "input")
+                children.append(w)
+                local_grads.append(xd)
+        else:
+            wd = _checked_number(w, "weight")
+            if isinstance(x, Value):  # (a plain number)·x
+                xd = x.data
+                children.append(x)
+                local_grads.append(wd)
+                only_x += 1
+            else:  # two plain numbers: part of the constant
+                xd = _checked_number(x, "input")
+                constant += wd * xd
+                plain += 1
         total += wd * xd
-        if w_is_value:
-            children.append(w)
-            local_grads.append(xd)
-        if x_is_value:
-            children.append(x)
-            local_grads.append(wd)
-        elif not w_is_value:
-            constant += wd * xd
     bias_is_value = isinstance(bias, Value)
     if bias_is_value:
         total += bias.data
@@ -267,37 +280,26 @@ def dot(weights: Iterable[Value | float], inputs: Iterable[Value | float],
         b = _checked_number(bias, "bias")
         total += b
         constant += b
-    return _with_constant(total, tuple(children), tuple(local_grads), "dot", constant,
-                          _dot_layout(weights, inputs, children, bias_is_value))
-
-
-def _dot_layout(weights: Sequence, inputs: Sequence, children: list[Value], bias_is_value: bool) -> str:
-    """The layout of a dot node (see `Value.layout`): one letter per term, "b" for a Value bias.
-
-    The three common shapes are recognised from the children without a second pass: every
-    term a pair of Values (a hidden layer), every weight a Value times a plain input (a first
-    layer), or the reverse. Anything else is spelled out term by term."""
     n, k = len(weights), len(children) - bias_is_value
-    if k == 2 * n:
-        kind = "p"
-    elif k == n and children[:n] == list(weights):  # identity: Value has no __eq__
-        kind = "w"
-    elif k == n and children[:n] == list(inputs):
-        kind = "x"
-    else:
-        kind = ""
-    key = (kind, n, bias_is_value)
-    layout = _LAYOUTS.get(key) if kind else None
+    kind = "p" if k == 2 * n else "w" if k == n and not only_x and not plain else "x" if only_x == n else ""
+    layout = _LAYOUTS.get((kind, n, bias_is_value)) if kind else None
     if layout is None:
-        if kind:
-            layout = kind * n
-        else:
-            layout = "".join(("p" if isinstance(x, Value) else "w") if isinstance(w, Value)
-                             else ("x" if isinstance(x, Value) else "c") for w, x in zip(weights, inputs))
-        layout += "b" if bias_is_value else ""
-        if kind:
-            _LAYOUTS[key] = layout  # one shared string per common shape
-    return layout
+        layout = _dot_layout(weights, inputs, bias_is_value, kind)
+    return _with_constant(total, tuple(children), tuple(local_grads), "dot", constant, layout)
+
+
+def _dot_layout(weights: Sequence, inputs: Sequence, bias_is_value: bool, kind: str) -> str:
+    """The layout of a dot node (see `Value.layout`): one letter per term, then "b" for a Value
+    bias. The three common shapes — every term a pair of Values (a hidden layer), every weight a
+    Value times a plain input (a first layer), or the reverse — are ``kind`` repeated and kept
+    (one shared string per shape); anything else is spelled out term by term."""
+    if kind:
+        layout = kind * len(weights) + ("b" if bias_is_value else "")
+        _LAYOUTS[(kind, len(weights), bias_is_value)] = layout
+        return layout
+    letters = (("p" if isinstance(x, Value) else "w") if isinstance(w, Value)
+               else ("x" if isinstance(x, Value) else "c") for w, x in zip(weights, inputs))
+    return "".join(letters) + ("b" if bias_is_value else "")
 
 
 _LAYOUTS: dict[tuple[str, int, bool], str] = {}

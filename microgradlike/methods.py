@@ -88,7 +88,22 @@ def _one_operand_result(forward: str, derivative: str, name: str) -> list[str]:
         when_true = _one_operand_result(ast.unparse(f.body), ast.unparse(d.body), name)
         return [f"if {ast.unparse(f.test)}:", *("    " + line for line in when_true),
                 *_one_operand_result(ast.unparse(f.orelse), ast.unparse(d.orelse), name)]
-    return [f"out = {forward}", f"return _node(out, (self,), {_shared(f'({derivative},)')}, {name!r})"]
+    return [*_result(forward, derivative), f"return _node({_out(derivative, forward)}, (self,), "
+                                           f"{_shared(f'({derivative},)')}, {name!r})"]
+
+
+def _uses_out(*derivatives: str) -> bool:
+    return any(isinstance(n, ast.Name) and n.id == "out" for d in derivatives for n in ast.walk(ast.parse(d)))
+
+
+def _result(forward: str, *derivatives: str) -> list[str]:
+    """``out = forward`` when a derivative reads the result (tanh: 1 − out²), else nothing."""
+    return [f"out = {forward}"] if _uses_out(*derivatives) else []
+
+
+def _out(derivatives: str, forward: str) -> str:
+    """The result where it is recorded: ``out`` if it was computed first, else the formula."""
+    return "out" if _uses_out(derivatives) else forward
 
 
 def _checks(op: Op, names: dict[str, str | float], shown: str, plain: str) -> list[str]:
@@ -121,17 +136,20 @@ def _method_source(op: Op) -> str:
     lines = [
         f"def {op.method}(self, other):", doc, "a = self.data", "if isinstance(other, Value):",
         *(indent + line for line in ["b = other.data", *_checks(op, {"a": "a", "b": "b"}, "self, other", ""),
-                                     f"out = {forward}",
-                                     f"return _node(out, (self, other), {_shared(both)}, {op.name!r})"]),
+                                     *_result(forward, both),
+                                     f"return _node({_out(both, forward)}, (self, other), {_shared(both)}, "
+                                     f"{op.name!r})"]),
         "b = _operand(other)", "if b is None:", "    return NotImplemented",
-        *_checks(op, {"a": "a", "b": "b"}, "self, other", "b"), f"out = {forward}",
-        f"return _with_constant(out, (self,), {_shared(f'({derivs[0]},)')}, {op.name!r}, b, 'ac')",
+        *_checks(op, {"a": "a", "b": "b"}, "self, other", "b"), *_result(forward, derivs[0]),
+        f"return _with_constant({_out(derivs[0], forward)}, (self,), {_shared(f'({derivs[0]},)')}, "
+        f"{op.name!r}, b, 'ac')",
     ]
     reflected = [
         f"def {op.reflected}(self, other):", doc, "a = _operand(other)", "if a is None:",
         "    return NotImplemented", "b = self.data", *_checks(op, {"a": "a", "b": "b"}, "other, self", "a"),
-        f"out = {forward}",
-        f"return _with_constant(out, (self,), {_shared(f'({derivs[1]},)')}, {op.name!r}, a, 'ca')",
+        *_result(forward, derivs[1]),
+        f"return _with_constant({_out(derivs[1], forward)}, (self,), {_shared(f'({derivs[1]},)')}, "
+        f"{op.name!r}, a, 'ca')",
     ]
     return "\n".join([lines[0], *(indent + line for line in lines[1:]), "",
                       reflected[0], *(indent + line for line in reflected[1:])])
