@@ -79,9 +79,10 @@ print(f"calculus says dL/dw = {exact:+.4f} at w = {w}")
 # On the left, each nudge is a secant line through (w, L(w)) and (w + h, L(w + h)); as h shrinks it
 # turns into the tangent, whose slope is the derivative. On the right, how wrong the estimate is for
 # each h, on a function whose derivative we know exactly (eˣ at x = 1: the slope is e): the
-# one-sided difference is off by about h; the **central** difference (f(x + h) − f(x − h)) / 2h,
-# by about h². Below about h = 10⁻⁸ both get *worse*: f(x + h) − f(x) subtracts two nearly equal
-# numbers, and the digits that are left are rounding noise.
+# error of the one-sided difference shrinks in proportion to h, that of the **central** difference
+# (f(x + h) − f(x − h)) / 2h in proportion to h². Below about h = 10⁻⁸ both get *worse*:
+# f(x + h) − f(x) subtracts two nearly equal numbers, and the digits that are left are rounding
+# noise.
 
 # %%
 fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
@@ -112,7 +113,7 @@ plt.show()
 
 # %% [markdown]
 # **Question.** The one-sided error is smallest near h = 10⁻⁸, the central one at a larger h,
-# and it is a hundred times smaller there. Why can the central difference afford a larger h?
+# where it is about a hundred times smaller. Why can the central difference afford a larger h?
 
 # %% [markdown]
 # ## Nudging several inputs

@@ -85,7 +85,7 @@ for w in (1.0, -1.0):
     print(f"w = {w:+}: y(x = −30) = {unit(-30.0).data:.3g},  y(x = +30) = {unit(30.0).data:.3g}  (c = 2)")
 
 # %% [markdown]
-# **Question.** With w = −2, which b puts the centre at x = 1? Does b > 0 move *this* curve left?
+# **Question.** With w = −1, which b puts the centre at x = 3? Does b > 0 move *this* curve left?
 
 # %% [markdown]
 # ## The target's corners, by hand, with hard sigmoids
@@ -273,10 +273,16 @@ print("hidden layer:", hidden, "\noutput layer:", output)
 
 # %% [markdown]
 # Its graph at x = 0.5, the parameters grouped by neuron and by layer: three sigmoid neurons side
-# by side, each reading x, and one linear output neuron summing them.
+# by side, each reading x (zᵢ = wᵢ·x + bᵢ, aᵢ = σ(zᵢ)), and one linear output neuron summing them.
+# `forward_trace` hands back every layer's z and a, so we can name them in the picture.
 
 # %%
-draw_dot(net(Value(0.5, label="x")), params=net, show_grad=False, edge_labels=False)
+hidden_trace, output_trace = net.forward_trace(Value(0.5, label="x"))
+for i, (z_i, a_i) in enumerate(zip(hidden_trace.z, hidden_trace.a), start=1):
+    z_i.label, a_i.label = f"z{i}", f"a{i}"
+y_hat = output_trace.a[0]
+y_hat.label = "ŷ"
+draw_dot(y_hat, params=net, show_grad=False, edge_labels=False)
 
 # %% [markdown]
 # ## Exercises
