@@ -178,6 +178,9 @@ ax.legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
+# **Question.** The gradient norm falls by about the same factor every step (a straight line on
+# the log scale). What sets that factor?
+#
 # Training a model works the same way: `fit` stops when the gradient's norm over all parameters
 # falls under `tol`, and says so. Here one linear neuron, y = w·x + b, learns the three points:
 
@@ -187,10 +190,6 @@ history = fit(neuron, [[x] for x in xs], ys, loss="mse", optimizer="sgd", lr=0.0
               max_epochs=5000, progress=False)
 print(history.stopped_because, "after", history.n_epochs, "epochs")
 print(history.message)
-
-# %% [markdown]
-# **Question.** The gradient norm falls by about the same factor every step (a straight line on
-# the log scale). What sets that factor?
 
 # %% [markdown]
 # ## Where descent stops depends on where it starts: a local minimum (局部极小值)

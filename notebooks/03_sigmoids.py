@@ -297,7 +297,7 @@ w, b, c = ..., ..., ...  # your numbers
 check_sigmoid_knobs(w, b, c)
 
 # %% [markdown]
-# **2. Two ReLUs make a ramp.** Write `ramp(x)` for the Value x with exactly two `relu` ops (and
+# **2. Two ReLUs make a ramp.** Write `ramp_exercise(x)` for the Value x with exactly two `relu` ops (and
 # + − × /): 0 for x ≤ 1, climbing in a straight line to 3 at x = 2, and 3 from there on.
 
 # %%

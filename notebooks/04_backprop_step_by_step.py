@@ -111,9 +111,10 @@ display(step_through(out))
 #
 # `Explorer(out)` turns the same steps into a self-contained web page: next / previous / reset /
 # play (or the arrow keys), the current node highlighted, each grad appearing as backprop reaches
-# it, and a second mode that replays the forward pass. In Jupyter it shows inline (run the cell:
-# a notebook you have not run yourself does not show pages); `.save("backprop.html")` writes it to
-# open in any browser. This is what it looks like at step 3:
+# it; two more modes replay the forward pass and forward mode (lesson 5). In Jupyter it shows
+# inline (run the cell: a notebook you have not run yourself does not show pages);
+# `.save("backprop.html")` writes it to open in any browser. The README's picture of it, at
+# step 3 of this very neuron (its nodes unnamed there):
 #
 # ![The backprop explorer at step 3 of tanh(x·w + b)](../docs/img/explorer.png)
 
