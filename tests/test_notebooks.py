@@ -4,7 +4,8 @@ Each ``notebooks/NN_name.ipynb`` is paired with its jupytext source ``NN_name.py
 review), and is committed WITH its outputs, so a learner browsing the repository sees every
 picture. The tests check that the two say the same, that the committed notebook holds pictures
 (as PNG) and no error, nothing that changes from run to run, and that it still runs top to bottom
-within the time a lesson may take, giving the same kinds of output in every cell.
+within the time a lesson may take (a minute of processor time), giving the same kinds of output in
+every cell.
 
 ``python notebooks/build.py`` rebuilds them; these tests use its functions.
 """
@@ -102,9 +103,10 @@ def test_notebook_holds_nothing_that_changes_from_run_to_run(path: Path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_top_to_bottom_within_a_minute_as_committed(path: Path, tmp_path: Path):
     fresh = build.from_source(path.with_suffix(".py"))
-    seconds = build.execute(fresh, tmp_path)  # raises CellExecutionError, naming the cell, if one fails
+    timing = build.execute(fresh, tmp_path)  # raises CellExecutionError, naming the cell, if one fails
     assert not [out for out in _outputs(fresh) if out.output_type == "error"]
-    assert seconds < build.TIME_LIMIT, f"{path.name} ran {seconds:.0f} s, over {build.TIME_LIMIT} s"
+    # processor time: on a machine shared with other work the clock says little about the lesson
+    assert timing.cpu < build.TIME_LIMIT, f"{path.name} took {timing.cpu:.0f} s of processor time"
     assert _kinds(build.strip(fresh)) == _kinds(_read(path)), (
         f"{path.name}'s committed outputs are not what its cells make now: "
         + REBUILD.format(prefix=path.name[:-6])
