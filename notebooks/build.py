@@ -90,8 +90,9 @@ def execute(nb: nbformat.NotebookNode, cwd: Path, timeout: float = 5 * TIME_LIMI
 def strip(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Remove from ``nb`` (in place, and return it) what differs between two runs of the same
     source: execution counts, cell timings, widget state and widget outputs (they need a live
-    kernel), the kernel's language version. Cell ids are made from the cells' contents, so they
-    too stay the same."""
+    kernel), the kernel's language version, and how printed text was split into chunks (joined
+    into one output per stream). Cell ids are made from the cells' contents, so they too stay
+    the same."""
     formats = nb.metadata.get("jupytext", {}).get("formats", "ipynb,py:percent")
     nb.metadata = nbformat.from_dict({"jupytext": {"formats": formats},
                                       "kernelspec": nb.metadata.get("kernelspec", {})})
@@ -104,10 +105,19 @@ def strip(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         if cell.cell_type != "code":
             continue
         cell.execution_count = None
-        cell.outputs = [out for out in cell.outputs if _WIDGET_VIEW not in out.get("data", {})]
+        outputs = []
         for output in cell.outputs:
+            if _WIDGET_VIEW in output.get("data", {}):
+                continue
             if "execution_count" in output:
                 output.execution_count = None
+            previous = outputs[-1] if outputs else None
+            if (output.output_type == "stream" and previous is not None
+                    and previous.output_type == "stream" and previous.name == output.name):
+                previous.text += output.text  # how printed text comes in chunks depends on timing
+                continue
+            outputs.append(output)
+        cell.outputs = outputs
     return nb
 
 
