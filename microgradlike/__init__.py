@@ -6,8 +6,9 @@ The engine (`Value`) records each operation's local derivatives at forward time;
 """
 
 from . import data, losses, nn, optim, train
+from .derivatives import gradients
 from .engine import Value, dot, is_grad_enabled, no_grad, sum_values, topological_order
-from .functional import grad, gradcheck, numerical_grad, value_and_grad
+from .functional import grad, gradcheck, hessian, hvp, jvp, numerical_grad, value_and_grad
 
 __all__ = [
     "Value",
@@ -15,7 +16,11 @@ __all__ = [
     "dot",
     "grad",
     "gradcheck",
+    "gradients",
+    "hessian",
+    "hvp",
     "is_grad_enabled",
+    "jvp",
     "losses",
     "nn",
     "no_grad",

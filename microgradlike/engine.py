@@ -184,12 +184,21 @@ class Value:
     # below, from the table in microgradlike.ops.
 
     # ---- backpropagation --------------------------------------------------------
-    def backward(self) -> None:
+    def backward(self, create_graph: bool = False) -> None:
         """Fill ``grad`` with ∂self/∂node for every node below ``self``, by the chain rule.
 
         Interior grads are recomputed from zero on each call; leaf grads (nodes with no
-        children, such as parameters) accumulate, as in PyTorch.
+        children, such as parameters) accumulate, as in PyTorch. With ``create_graph=True``, as
+        in PyTorch, each grad is a Value built by the chain rule (so ``x.grad`` can be
+        differentiated again: see `microgradlike.derivatives`); the default multiplies numbers.
         """
+        if self.op and not self.children:  # PyTorch raises here too: no graph was recorded
+            raise RuntimeError(f"{self!r} was computed inside no_grad(), which records no graph: "
+                               f"there is nothing to backpropagate through")
+        if create_graph:
+            from .derivatives import backward_with_graph  # gradients of gradients build on this
+
+            return backward_with_graph(self)
         # This call's gradient is summed from zero on every node; only then is it added to
         # what the leaves already held, so two calls give exactly twice one call's gradient.
         interior: list[Value] = []
@@ -337,10 +346,14 @@ def topological_order(root: Value) -> list[Value]:
 
 
 def node_names(root: Value, order: list[Value] | None = None) -> dict[Value, str]:
-    """A name for every node below ``root``: its label, or "n<k>" with k its position in
-    `topological_order` (the names pictures and step explanations share)."""
+    """A name for every node below ``root``: its label, else "L" for the root (what is
+    differentiated) and "n<k>" for the others, k the node's position in `topological_order`.
+    Pictures and step explanations share these names."""
     order = topological_order(root) if order is None else order
-    return {node: node.label or f"n{k}" for k, node in enumerate(order)}
+    names = {node: node.label or f"n{k}" for k, node in enumerate(order)}
+    if not root.label and "L" not in names.values():
+        names[root] = "L"
+    return names
 
 
 # ---- the ops: Value methods written from the table in microgradlike.ops -------------------------

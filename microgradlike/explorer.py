@@ -9,13 +9,14 @@ very text of `BackwardStep.explain()`::
     ∂L/∂child += ∂L/∂node · ∂node/∂child
 
 A second mode replays the forward pass: every value appears in topological order (inputs before
-the nodes that use them), with a line such as ``c = a × b = 2.0 × 3.0 = 6.0``.
+the nodes that use them), with a line such as ``c = a × b = 2.0 × 3.0 = 6.0`` (`forward_steps`).
+A third is forward-mode differentiation (`tangent_steps`): one input moves, and each node's tangent
+arrives from its inputs through the same local derivatives, multiplied in the other order.
 
 Every text and number is computed here, in Python, and embedded as JSON; the page's script only
 shows them. A mode is data: an intro, a legend, the first text of each node field (``"data"``,
 ``"grad"``) and a list of steps, each naming its node, its explanation and which fields of which
-nodes change, so another mode (forward-mode tangents) is one more entry in `Explorer.modes`,
-with no change to the script.
+nodes change, so each mode is one entry in `Explorer.modes`, with no change to the script.
 
 The user's graph is left as it was found: the pass runs, and then every grad is put back.
 
@@ -31,10 +32,10 @@ import html
 import os
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
 from typing import Any
 
 from .engine import Value, topological_order
+from .forward import forward_steps, tangent_steps
 from .pages import iframe, page, write_page
 from .stepper import BackwardStep, Stepper
 from .viz import GraphvizNotInstalled, draw_dot, format_number
@@ -55,12 +56,13 @@ _MARK = re.compile(r"⟦(\d+)⟧")
 class Explorer:
     """The backward pass of ``root`` (and its forward pass) as a page to step through.
 
+    ``wrt`` is the leaf that moves in the forward-mode view (default: the first leaf of the formula).
     ``draw_options`` go to `microgradlike.viz.draw_dot` (e.g. ``rankdir="TB"``, ``params=model``,
     ``max_nodes``). ``explorer.html()`` is the page, ``explorer.save("page.html")`` writes it,
     and Jupyter shows it inline. ``explorer.modes`` holds everything the page shows.
     """
 
-    def __init__(self, root: Value, **draw_options: Any) -> None:
+    def __init__(self, root: Value, wrt: Value | None = None, **draw_options: Any) -> None:
         if not isinstance(root, Value):
             raise TypeError(f"Explorer needs a Value, got {type(root).__name__}: {root!r}")
         reserved = sorted(_RESERVED & draw_options.keys())
@@ -78,6 +80,11 @@ class Explorer:
         self.names = [self._name(v) for v in self.order]
         self.index = {v: k for k, v in enumerate(self.order)}
         self.modes: list[dict[str, Any]] = [self._backward_mode(), self._forward_mode()]
+        wrt = _first_leaf(root) if wrt is None else wrt
+        if wrt not in self.index or wrt.children:
+            raise ValueError(f"wrt must be a leaf of the graph (an input or a parameter), got {wrt!r}")
+        if self.steps:  # a leaf root has no tangent to follow
+            self.modes.append(self._tangent_mode(wrt))
 
     def _name(self, v: Value) -> str:
         if self.steps:
@@ -128,19 +135,10 @@ class Explorer:
                 "initial": {"data": data, "grad": ["grad ?"] * len(order)}, "steps": out}
 
     def _forward_mode(self) -> dict[str, Any]:
-        """Each value in topological order: "c = a × b = 2.0 × 3.0 = 6.0"."""
-        formulas = {step.node: _formula(step) for step in self.steps}
-        out = []
-        for k, v in enumerate(self.order):
-            name = self.names[k]
-            if not v.children:
-                text = f"{name} = {_num(v.data)}: a leaf (an input or a parameter), its value is given"
-            else:
-                formula = formulas[v]
-                text = f"{name} = {formula} = {_with_numbers(formula, v, self._name)} = {_num(v.data)}"
-                if v is self.root:
-                    text += ": the output, computed from everything before it"
-            out.append({"node": k, "text": text, "set": [[k, "data", f"data {format_number(v.data)}"]]})
+        """Each value in topological order, as `forward_steps` explains it: "c = a × b = 2.0 × 3.0 = 6.0"."""
+        out = [{"node": k, "text": step.explain(),
+                "set": [[k, "data", f"data {format_number(step.node.data)}"]]}
+               for k, step in enumerate(forward_steps(self.root))]
         intro = ("The forward pass computes every value from its inputs, in topological order: a node "
                  "only after all the nodes it reads. Press next (or →) to compute the first value.")
         n = len(self.order)
@@ -148,6 +146,26 @@ class Explorer:
                   "edges": "the inputs it is computed from · ? not computed yet"}
         return {"id": "forward", "label": "forward pass", "intro": intro, "legend": legend,
                 "initial": {"data": ["data ?"] * n, "grad": ["grad ?"] * n}, "steps": out}
+
+    def _tangent_mode(self, wrt: Value) -> dict[str, Any]:
+        """Forward mode: ``wrt`` moves at rate 1, and each node's tangent ∂node/∂t arrives from its
+        inputs as `tangent_steps` explains it (the same local derivatives as backprop's)."""
+        x = self._name(wrt)
+        initial = [f"∂/∂{x} = {format_number(1.0 if v is wrt else 0.0)}" if not v.children
+                   else f"∂/∂{x} ?" for v in self.order]
+        out = [{"node": self.index[step.node], "text": step.explain(),
+                "set": [[self.index[step.node], "grad", f"∂/∂{x} = {format_number(step.tangent)}"]]}
+               for step in tangent_steps(self.root, {wrt: 1.0})]
+        intro = (f"Forward mode: the input {x} moves at rate 1 (∂{x}/∂t = 1) while every other leaf "
+                 f"stays still. Each step takes the next node in topological order and adds up how "
+                 f"fast its inputs move, each times its local derivative: ∂node/∂t = Σ ∂node/∂input · "
+                 f"∂input/∂t. The output's tangent is ∂{self.names[-1]}/∂{x}; one pass per input, where "
+                 f"backprop gives every input's gradient in one pass.")
+        legend = {"node": "the node whose tangent arrives in this step",
+                  "edges": "its inputs, whose tangents it adds up · ? not reached yet"}
+        return {"id": "tangent", "label": f"forward mode (∂/∂{x})", "intro": intro, "legend": legend,
+                "initial": {"data": [f"data {format_number(v.data)}" for v in self.order],
+                            "grad": initial}, "steps": out}
 
     # ---- the picture --------------------------------------------------------------------------
     def svg(self) -> str:
@@ -220,40 +238,12 @@ _BODY = """<main class="explorer" data-explorer>
 </main>"""
 
 
-# ---- explanations for the forward pass -------------------------------------------------------
-def _num(x: float) -> str:
-    """A number as the stepper writes it: 6 significant digits, "2.0" rather than "2"."""
-    text = f"{x + 0.0:.6g}"
-    return text + ".0" if text.lstrip("-").isdigit() else text
-
-
-def _formula(step: BackwardStep) -> str:
-    """How the step's node was computed, in names ("a × b", "tanh(n3)"): the formula of the
-    first line of `explain()`, "Step k of N: c = a × b = 6.0"."""
-    first = step.explain().split("\n", 1)[0]
-    name = step.name(step.node)
-    head = re.sub(r"^Step \d+ of \d+: ", "", first)
-    if head.startswith(f"{name} = ") and head.count(" = ") >= 2:
-        return head[len(name) + 3:].rsplit(" = ", 1)[0]
-    children = ", ".join(step.name(c) for c in step.node.children)  # a first line of another shape
-    return f"{step.node.op}({children})"
-
-
-def _with_numbers(formula: str, node: Value, name: Callable[[Value], str]) -> str:
-    """``formula`` with each input's name replaced by its forward value: "2.0 × (-3.0)"."""
-    values = {name(c): c.data for c in node.children}
-    if not values:
-        return formula
-    pattern = "|".join(re.escape(n) for n in sorted(values, key=len, reverse=True))
-
-    def number(match: re.Match[str]) -> str:
-        x = values[match.group(0)]
-        before, after = formula[:match.start()].rstrip()[-1:], formula[match.end():].lstrip()
-        # a negative number needs brackets after an operator, and before ** (-2 ** 2 is -4)
-        bare = before in ("", "(", ",") and not after.startswith("**")
-        return f"({_num(x)})" if x < 0 and not bare else _num(x)
-
-    return re.sub(rf"(?<![\w.])(?:{pattern})(?![\w.])", number, formula)
+def _first_leaf(root: Value) -> Value:
+    """The leaf a reader meets first in the formula: following each node's first input."""
+    node = root
+    while node.children:
+        node = node.children[0]
+    return node
 
 
 # ---- marking up Graphviz's SVG ---------------------------------------------------------------

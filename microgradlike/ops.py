@@ -93,7 +93,7 @@ _FWD = "from the forward pass"
 OPS: dict[str, Op] = {op.name: op for op in (
     # ---- arithmetic: Python's operators --------------------------------------------------------
     Op("+", "a + b", ("1", "1"), "a + b", "+", infix=True, method="__add__", reflected="__radd__",
-       words=("1 (a sum passes the gradient on unchanged)",) * 2),
+       words=("1 (a sum moves one-for-one with each of its terms)",) * 2),
     Op("-", "a - b", ("1", "-1"), "a − b", "−", infix=True, method="__sub__", reflected="__rsub__",
        words=("1 (the first term of a difference)", "−1 (the subtracted term)"),
        words_with_number=("1 (minus a constant)", "−1 (a constant minus it)")),
@@ -163,7 +163,7 @@ NARY: dict[str, NaryOp] = {op.name: op for op in (
         "plain weight": "{d}, the plain number it is multiplied by (that weight is not a Value)",
         "bias": "1 (the bias b adds straight into Σ wᵢ·xᵢ + b)",
     }),
-    NaryOp("sum", "Σᵢ vᵢ", "sum", {"term": "1 (a sum passes the gradient on unchanged)"}),
+    NaryOp("sum", "Σᵢ vᵢ", "sum", {"term": "1 (a sum moves one-for-one with each of its terms)"}),
 )}
 
 

@@ -20,19 +20,18 @@ reached yet, "so far" for partial sums) and its explanation; `step_through(root)
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from .engine import Value, node_names, topological_order
-from .ops import NARY, OPS
+from .explain import factor, formula, local_derivative_explanation, number
 
 __all__ = [
     "BackwardStep",
     "Contribution",
     "Stepper",
     "backward_steps",
-    "local_derivative_explanation",
     "step_through",
 ]
 
@@ -43,19 +42,6 @@ class Contribution(NamedTuple):
     child: Value
     local_grad: float
     added_grad: float
-
-
-def _num(x: float) -> str:
-    """A number for explanations: 6 significant digits, and "2.0" rather than "2"."""
-    text = f"{x + 0.0:.6g}"  # + 0.0 turns −0.0 into 0.0
-    if text.lstrip("-").isdigit():
-        text += ".0"
-    return text
-
-
-def _factor(x: float) -> str:
-    """A number inside a product: negative ones in parentheses, 2.0 · (-3.0)."""
-    return f"({_num(x)})" if x < 0 else _num(x)
 
 
 # ---- the run shared by all steps of one pass -------------------------------------------------
@@ -85,7 +71,7 @@ class _Pass:
 
     @property
     def loss_name(self) -> str:
-        return self.root.label or "L"
+        return self.names[self.root]  # its label, or "L"
 
     def grads_after(self, index: int) -> dict[Value, float]:
         """Every node's grad right after step ``index`` (recomputed: steps only record what they added)."""
@@ -148,119 +134,6 @@ def _restore(run: _Pass) -> None:
         leaf.grad += before
 
 
-# ---- explaining a step ---------------------------------------------------------------------
-def _operand_names(node: Value, name: Callable[[Value], str]) -> dict[str, str]:
-    """The op's a and b as the step shows them: a Value's name, or the plain number it used."""
-    kids = [name(k) for k in node.children]
-    if node.layout == "ac":
-        return {"a": kids[0], "b": _num(node.constant)}  # type: ignore[arg-type]
-    if node.layout == "ca":
-        return {"a": _num(node.constant), "b": kids[0]}  # type: ignore[arg-type]
-    return {"a": kids[0] if kids else "", "b": kids[1] if len(kids) > 1 else ""}
-
-
-def _operand_values(node: Value) -> tuple[float, float]:
-    kids = [k.data for k in node.children]
-    if node.layout == "ac":
-        return kids[0], node.constant  # type: ignore[return-value]
-    if node.layout == "ca":
-        return node.constant, kids[0]  # type: ignore[return-value]
-    return (kids[0] if kids else 0.0), (kids[1] if len(kids) > 1 else 0.0)
-
-
-def _compared_with_zero(x: float) -> str:
-    return "> 0" if x > 0 else "< 0" if x < 0 else "= 0 (the kink: taken as 0 there)"
-
-
-def local_derivative_explanation(node: Value, i: int, name: Callable[[Value], str]) -> str:
-    """Why ∂node/∂(child i) has the value recorded in ``node.local_grads[i]``, naming the forward
-    values it came from, in the words of the op table (`microgradlike.ops`)."""
-    if node.op in NARY:
-        return _nary_explanation(node, i, name)
-    op = OPS.get(node.op)
-    if op is None:
-        raise ValueError(f"no op {node.op!r} in microgradlike.ops: cannot explain {node!r}")
-    names = _operand_names(node, name)
-    va, vb = _operand_values(node)
-    # which operand child i is: with a plain number, the Value is the other one
-    position = 1 if node.layout == "ca" else i
-    with_number = node.layout in ("ac", "ca") and op.words_with_number
-    template = (op.words_with_number if with_number else op.words)[position]
-    operand = va if position == 0 else vb
-    return template.format(a=names["a"], b=names["b"], out=name(node), va=_num(va), vb=_num(vb),
-                           vout=_num(node.data), d=_num(node.local_grads[i]),
-                           cmp=_compared_with_zero(operand))
-
-
-def _nary_explanation(node: Value, i: int, name: Callable[[Value], str]) -> str:
-    """A "dot" child: its partner from the node's layout (or the bias); a "sum" term: 1."""
-    words = NARY[node.op].words
-    if node.op == "sum":
-        return words["term"]
-    role, partner = dot_role(node, i)
-    d = _num(node.local_grads[i])
-    if role == "pair":
-        assert partner is not None
-        return words["pair"].format(partner=name(partner), d=d)
-    return words[role].format(d=d)
-
-
-def dot_role(node: Value, i: int) -> tuple[str, Value | None]:
-    """What child ``i`` of a "dot" node is, from its ``layout``: ("pair", the Value it multiplied),
-    ("plain input", None) for a Value weight times a plain number, ("plain weight", None) for a
-    plain number times a Value input, or ("bias", None)."""
-    child = 0
-    for kind in node.layout:
-        width = 2 if kind == "p" else 0 if kind == "c" else 1
-        if child <= i < child + width:
-            if kind == "p":
-                return "pair", node.children[child + 1 if i == child else child]
-            return {"w": "plain input", "x": "plain weight", "b": "bias"}[kind], None
-        child += width
-    raise IndexError(f"child {i} is not in the layout {node.layout!r} of {node!r}")
-
-
-def _dot_formula(node: Value, name: Callable[[Value], str]) -> str:
-    """Σ's terms in names: "w0·x0 + w1·2.0 + b"."""
-    terms, child = [], 0
-    kids, local = node.children, node.local_grads
-    for kind in node.layout:
-        if kind == "p":
-            terms.append(f"{name(kids[child])}·{name(kids[child + 1])}")
-            child += 2
-        elif kind == "w":
-            terms.append(f"{name(kids[child])}·{_num(local[child])}")
-            child += 1
-        elif kind == "x":
-            terms.append(f"{_num(local[child])}·{name(kids[child])}")
-            child += 1
-        elif kind == "b":
-            terms.append(name(kids[child]))
-            child += 1
-    if node.constant:
-        terms.append(_num(node.constant))
-    if len(terms) > 5:
-        terms = [*terms[:4], f"… ({len(terms) - 4} more terms)"]
-    return " + ".join(terms) if terms else "0.0"
-
-
-def _formula(node: Value, name: Callable[[Value], str]) -> str:
-    """How ``node`` was computed, in names: "c = a × b", "o = tanh(n)", "z = w0·x0 + b"."""
-    if node.op == "dot":
-        return _dot_formula(node, name)
-    op = OPS.get(node.op)
-    if op is not None and op.infix:
-        names = _operand_names(node, name)
-        return f"{names['a']} {op.symbol} {names['b']}"
-    kids = [name(k) for k in node.children]
-    if node.op == "neg":
-        return f"{op.symbol}{kids[0]}"  # type: ignore[union-attr]
-    shown = kids if len(kids) <= 6 else [*kids[:5], f"… {len(kids) - 5} more"]
-    plain = f" + {_num(node.constant)}" if node.constant else ""  # a sum's plain-number part
-    symbol = op.symbol if op is not None else node.op
-    return f"{symbol}({', '.join(shown)}){plain}"
-
-
 @dataclass(frozen=True, eq=False)
 class BackwardStep:
     """One node's chain-rule step: ``node``, ``upstream`` = ∂L/∂node, and ``contributions``,
@@ -286,21 +159,21 @@ class BackwardStep:
         followed by where the local derivative came from."""
         run, name = self._run, self.name
         L, out = run.loss_name, name(self.node)
-        lines = [f"Step {self.index + 1} of {self.total}: {out} = {_formula(self.node, name)} = "
-                 f"{_num(self.node.data)}"]
+        lines = [f"Step {self.index + 1} of {self.total}: {out} = {formula(self.node, name)} = "
+                 f"{number(self.node.data)}"]
         if self.node is run.root:
-            lines.append(f"  ∂{L}/∂{out} = {_num(self.upstream)}: the seed (how {L} changes with itself)")
+            lines.append(f"  ∂{L}/∂{out} = {number(self.upstream)}: the seed (how {L} changes with itself)")
         else:
-            lines.append(f"  ∂{L}/∂{out} = {_num(self.upstream)} is complete: every use of {out} is done")
+            lines.append(f"  ∂{L}/∂{out} = {number(self.upstream)} is complete: every use of {out} is done")
         for i, (child, local, added) in enumerate(self.contributions):
             c = name(child)
             lines.append(f"  ∂{L}/∂{c} += ∂{L}/∂{out} · ∂{out}/∂{c} = "
-                         f"{_factor(self.upstream)} · {_factor(local)} = {_num(added)}")
+                         f"{factor(self.upstream)} · {factor(local)} = {number(added)}")
             lines.append(f"      ∂{out}/∂{c} = {local_derivative_explanation(self.node, i, name)}")
         if self.index == self.total - 1:
             carried = [(leaf, g) for leaf, g in run.held.items() if g != 0.0]
             if carried:
-                shown = ", ".join(f"{name(leaf)} += {_factor(g)}" for leaf, g in carried[:5])
+                shown = ", ".join(f"{name(leaf)} += {factor(g)}" for leaf, g in carried[:5])
                 more = f" and {len(carried) - 5} more" if len(carried) > 5 else ""
                 lines.append(f"  Last step: leaf grads accumulate, so each adds what it held before "
                              f"({shown}{more})")

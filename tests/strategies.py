@@ -71,6 +71,8 @@ DAG_OPS: dict[str, Callable[[Any, Any, Callable[[Any], Any]], Any]] = {
     "sigmoid": lambda a, b, sp: a.sigmoid(),
     "relu": lambda a, b, sp: a.relu(),
     "softplus": lambda a, b, sp: sp(a),
+    "sin": lambda a, b, sp: a.sin(),
+    "cos": lambda a, b, sp: a.cos(),
     "3+": lambda a, b, sp: 3 + a,
     "2-": lambda a, b, sp: 2 - a,
     "3*": lambda a, b, sp: 3 * a,

@@ -42,3 +42,22 @@ def test_sgd_vs_adam_prints_all_three():
 def test_chain_rule_prints_the_steps_and_grads():
     out = run("chain_rule.py")
     assert "∂out/∂w += " in out and "grads:" in out
+
+
+def test_gradient_modes_agree_and_backprop_is_fastest():
+    out = run("gradient_modes.py", "--hidden", "4,4")
+    seconds = {name: float(t) for name, t in re.findall(r"^(backprop|forward mode|central differences)\s.*?"
+                                                           r"([0-9.]+)\s+[0-9.]+$", out, re.M)}
+    assert set(seconds) == {"backprop", "forward mode", "central differences"}
+    assert seconds["backprop"] < seconds["forward mode"] < seconds["central differences"]
+    passes = re.search(r"P = (\d+) parameters", out)
+    assert passes and f"1 forward + {passes.group(1)} tangent" in out
+    agree = re.search(r"agree to ([0-9.e+-]+); central differences to ([0-9.e+-]+)", out)
+    assert agree and float(agree.group(1)) < 1e-12 and float(agree.group(2)) < 1e-6
+
+
+def test_newton_finds_the_bowls_minimum_and_the_double_wells_maximum():
+    out = run("newton.py")
+    bowl, well = re.findall(r"Newton ends at w = (-?[0-9.]+) .*?: (a minimum|a MAXIMUM)", out)
+    assert bowl[1] == "a minimum" and abs(float(bowl[0]) - 1.175302) < 1e-5
+    assert well == ("0.000000", "a MAXIMUM")

@@ -18,6 +18,7 @@ from browser import launch, screenshot, wait_until, watched_page
 from microgradlike import Value
 from microgradlike.engine import topological_order
 from microgradlike.explorer import Explorer
+from microgradlike.forward import forward_steps, tangent_steps
 from microgradlike.losses import hinge
 from microgradlike.nn import MLP
 from microgradlike.stepper import Stepper
@@ -91,17 +92,33 @@ def test_exporting_leaves_every_grad_as_it_was(before: str) -> None:
     assert [s["text"] for s in explorer.modes[0]["steps"]] == [s.explain() for s in Stepper(root)]
 
 
-def test_forward_mode_computes_each_value_in_order() -> None:
-    explorer = Explorer(neuron())
+def test_forward_pass_computes_each_value_in_order() -> None:
+    root = neuron()
+    explorer = Explorer(root)
     forward = explorer.modes[1]
     assert forward["id"] == "forward"
     assert [s["node"] for s in forward["steps"]] == list(range(6))  # topological order
+    assert [s["text"] for s in forward["steps"]] == [step.explain() for step in forward_steps(root)]
     texts = {explorer.names[s["node"]]: s["text"] for s in forward["steps"]}
-    assert texts["n3"] == "n3 = x × w = 2.0 × (-3.0) = -6.0"
-    assert texts["n4"] == "n4 = n3 + b = -6.0 + 6.88 = 0.88"
-    assert texts["o"].startswith("o = tanh(n4) = tanh(0.88) = 0.706419")
-    assert texts["x"].startswith("x = 2.0: a leaf")
+    assert texts["n3"].endswith("n3 = x × w = 2.0 × (-3.0) = -6.0")
+    assert texts["n4"].endswith("n4 = n3 + b = (-6.0) + 6.88 = 0.88")
+    assert texts["o"].endswith("o = tanh(n4) = tanh(0.88) = 0.706419")
+    assert "x = 2.0: a leaf" in texts["x"]
     assert forward["initial"]["data"] == ["data ?"] * 6
+
+
+def test_forward_mode_pushes_tangents_through_the_same_local_derivatives() -> None:
+    root = neuron()
+    x = next(v for v in topological_order(root) if v.label == "x")
+    explorer = Explorer(root, wrt=x)
+    tangent = explorer.modes[2]
+    assert tangent["id"] == "tangent" and "∂/∂x" in tangent["label"]
+    assert [s["text"] for s in tangent["steps"]] == [s.explain() for s in tangent_steps(root, {x: 1.0})]
+    last = tangent["steps"][-1]["set"][0][2]
+    root.backward()
+    assert last == f"∂/∂x = {format_number(x.grad)}"  # forward mode's ∂o/∂x is backprop's
+    with pytest.raises(ValueError, match="leaf"):
+        Explorer(root, wrt=root)
 
 
 def test_a_mode_is_data_the_page_shows_without_new_script() -> None:
@@ -256,11 +273,18 @@ def test_arrow_keys_play_and_the_forward_mode(chromium, tmp_path: Path) -> None:
         assert set(data) == {"data ?"}
         for _ in range(4):
             page.click("[data-action=next]")
-        assert page.inner_text("[data-role=explanation]") == "n3 = x × w = 2.0 × (-3.0) = -6.0"
+        assert page.inner_text("[data-role=explanation]").endswith("n3 = x × w = 2.0 × (-3.0) = -6.0")
         assert current_nodes(page) == ["n3"]
         assert page.text_content("[data-node=n3] [data-role=data]") == "data -6"
         assert page.text_content("[data-node=n4] [data-role=data]") == "data ?"
         screenshot(page, tmp_path, "explorer-forward.png")
+        page.click("[data-mode=tangent]")
+        assert page.inner_text("[data-role=step]") == "0 / 3"
+        for _ in range(3):
+            page.click("[data-action=next]")
+        assert "∂o/∂t = ∂o/∂n4 · ∂n4/∂t" in page.inner_text("[data-role=explanation]")
+        assert page.text_content("[data-node=o] [data-role=grad]").startswith("∂/∂")
+        screenshot(page, tmp_path, "explorer-tangent.png")
 
 
 @needs_dot

@@ -9,7 +9,7 @@ import re
 import sys
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from microgradlike import Value, dot, sum_values
@@ -211,9 +211,11 @@ def test_explain_dot_names_the_right_partner_when_values_are_equal() -> None:
 def test_explain_constants_and_unlabelled_nodes() -> None:
     a = Value(2.0, label="a")
     y = a * 3.0  # unlabelled: gets a short name like n1
-    text = explanation_of(y, y)
+    z = y.tanh()  # an unlabelled root is L, what is differentiated
+    text = "\n".join(step.explain() for step in z.backward_steps())
     assert "the constant 3.0" in text
-    assert re.search(r"Step 1 of 1: n\d+ = a × 3\.0 = 6\.0", text)
+    assert re.search(r"Step 2 of 2: n\d+ = a × 3\.0 = 6\.0", text)
+    assert "Step 1 of 2: L = tanh(n1)" in text and "∂L/∂L = 1.0: the seed" in text
 
 
 def test_explain_mentions_leaf_accumulation_on_the_last_step() -> None:
@@ -291,7 +293,8 @@ def test_a_constant_operand_is_shown_exactly(form: str, a: float, c: float) -> N
     line = first_line(out)
     formula = line.split(" = ")[1]
     shown = f"{c + 0.0:.6g}"
-    written = form.replace("c", shown if "." in shown or "e" in shown else shown + ".0")
+    number = shown if "." in shown or "e" in shown else shown + ".0"
+    written = form.replace("c", f"({number})" if c < 0 else number)  # negative numbers in brackets
     # the constant printed is the one the node was made with, on the side it stood
     assert formula == written, line
 
@@ -302,3 +305,35 @@ def test_a_constant_lost_to_rounding_in_the_forward_value_is_still_shown() -> No
                        (Value(100.0, label="a") - 1e-8, "a − 1e-08"),
                        (2.0 - Value(1e20, label="a"), "2.0 − a")):
         assert shown in first_line(out)
+
+
+# ---- the forward direction: the forward pass and forward mode -------------------------------------
+def test_forward_steps_compute_each_value_from_its_inputs() -> None:
+    from microgradlike.forward import forward_steps
+
+    x, w = Value(2.0, label="x"), Value(-3.0, label="w")
+    out = (x * w + 1.0).tanh()
+    texts = [step.explain() for step in forward_steps(out)]
+    assert len(texts) == 5  # x, w, x·w, + 1, tanh
+    assert texts[2] == "Step 3 of 5: n2 = x × w = 2.0 × (-3.0) = -6.0"
+    assert texts[3] == "Step 4 of 5: n3 = n2 + 1.0 = (-6.0) + 1.0 = -5.0"
+    assert texts[4].startswith("Step 5 of 5: L = tanh(n3) = tanh(-5.0) = -0.999909")
+
+
+@given(random_dags(max_leaves=3, max_steps=8), st.lists(moderate_floats, min_size=3, max_size=3))
+def test_tangent_steps_end_at_the_directional_derivative(dag, v) -> None:  # type: ignore[no-untyped-def]
+    from microgradlike.forward import tangent_steps
+
+    leaves = [Value(x) for x in dag.leaf_values]
+    out = dag.build(leaves)[-1]
+    assume(dag.well_conditioned([n.data for n in dag.build(leaves)]))
+    seeds = dict(zip(leaves, v))
+    steps = list(tangent_steps(out, seeds))
+    out.backward()
+    expected = sum(leaf.grad * seeds.get(leaf, 0.0) for leaf in set(leaves))
+    if not steps:  # the output is a leaf: its tangent is its own rate
+        return
+    assert math.isclose(steps[-1].tangent, expected, rel_tol=1e-12, abs_tol=1e-12)
+    for step in steps:  # each explained with the same local derivatives backprop uses
+        assert [c.local for c in step.contributions] == list(step.node.local_grads)
+        assert f"∂{step.name(step.node)}/∂t =" in step.explain()

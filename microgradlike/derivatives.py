@@ -1,0 +1,155 @@
+"""Gradients as graphs: differentiate a gradient again (Hessians, Newton's method, …).
+
+`Value.backward()` multiplies *numbers*: each node's ``local_grads`` were recorded as floats in the
+forward pass. To differentiate a gradient again, the chain rule has to build a graph instead, so
+each local derivative must be a Value that remembers how it depends on the inputs. The op table
+(`microgradlike.ops`) writes every derivative as a formula; here the same formulas are evaluated
+on Values::
+
+    tanh:  ∂out/∂a = 1 − out²      with out the node itself, a Value: the derivative is a graph
+
+and `gradients(output, inputs, create_graph=True)` runs the chain rule with them (PyTorch's
+``torch.autograd.grad``). Where an op branches (relu, abs), the branch is taken on the forward
+numbers, so the derivative of the derivative is 0 there: the convention PyTorch also uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from . import formulas
+from .checks import short
+from .engine import Value, is_grad_enabled, sum_values, topological_order
+from .ops import OPS
+
+__all__ = ["backward_with_graph", "gradients", "local_derivatives"]
+
+Number = float | Value
+
+
+def _compile_derivatives() -> dict[tuple[str, int], Callable[..., Any]]:
+    """One function per (op, operand index): ∂out/∂operand as a Value, from the op's formula."""
+    functions: dict[tuple[str, int], Callable[..., Any]] = {}
+    for op in OPS.values():
+        for k, formula in enumerate(op.derivatives):
+            source = formulas.render(formula, "value", {"a": "a", "b": "b", "out": "out"})
+            namespace = dict(formulas.NAMESPACES["value"])
+            # our own text, rendered from the op table; never user input
+            exec(compile(f"def d(a, b, out):\n    return {source}\n", f"<∂{op.name}/∂{'ab'[k]}>", "exec"),
+                 namespace)
+            functions[(op.name, k)] = namespace["d"]
+    return functions
+
+
+_DERIVATIVES = _compile_derivatives()
+
+
+def local_derivatives(node: Value) -> tuple[Number, ...]:
+    """``node.local_grads`` again, but as Values that depend on the inputs (floats where a
+    derivative is a constant): ∂node/∂child for each child, from the op table's formulas."""
+    op, kids = node.op, node.children
+    if op == "sum":
+        return (1.0,) * len(kids)
+    if op == "dot":
+        return _dot_derivatives(node)
+    rule = OPS.get(op)
+    if rule is None:
+        raise NotImplementedError(f"no derivative formula for op {op!r}: cannot differentiate {node!r} twice")
+    if node.layout == "ac":  # x ∘ c: only ∂/∂a
+        return (_DERIVATIVES[(op, 0)](kids[0], node.constant, node),)
+    if node.layout == "ca":  # c ∘ x: only ∂/∂b
+        return (_DERIVATIVES[(op, 1)](node.constant, kids[0], node),)
+    b = kids[1] if len(kids) > 1 else 0.0
+    return tuple(_DERIVATIVES[(op, k)](kids[0], b, node) for k in range(rule.arity))
+
+
+def _dot_derivatives(node: Value) -> tuple[Number, ...]:
+    """∂z/∂wᵢ = xᵢ and ∂z/∂xᵢ = wᵢ — the partner itself when it is a Value (so the derivative
+    depends on it), the recorded number when it is plain — and ∂z/∂b = 1."""
+    out: list[Number] = []
+    i = 0
+    kids, local = node.children, node.local_grads
+    for kind in node.layout:
+        if kind == "p":
+            out += [kids[i + 1], kids[i]]
+            i += 2
+        elif kind in "wx":
+            out.append(local[i])
+            i += 1
+        elif kind == "b":
+            out.append(1.0)
+            i += 1
+    return tuple(out)
+
+
+def gradients(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> tuple[Number, ...]:
+    """∂output/∂x for each x in ``inputs``, without touching any ``.grad`` (PyTorch's
+    ``torch.autograd.grad``).
+
+    With ``create_graph=False`` the result is floats, exactly what ``output.backward()`` would
+    put in each input's ``.grad`` (same arithmetic, same order). With ``create_graph=True`` each
+    gradient is a Value built by the chain rule from the ops' derivative formulas, so it can be
+    differentiated again; an input the output does not depend on gets 0.0.
+    """
+    if not isinstance(output, Value):
+        raise TypeError(f"gradients needs a Value output, got {type(output).__name__}: {short(output)}")
+    inputs = list(inputs)
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Value):
+            raise TypeError(f"inputs[{i}] must be a Value, got {type(x).__name__}: {short(x)}")
+    grads = _chain_rule(output, topological_order(output), create_graph)
+    return tuple(grads.get(x, 0.0) for x in inputs)
+
+
+def backward_with_graph(root: Value) -> None:
+    """``root.backward(create_graph=True)``: every node's ``.grad`` becomes ∂root/∂node as a Value
+    (leaf grads accumulate, as with ``backward()``: a leaf adds what it held before)."""
+    order = topological_order(root)
+    grads = _chain_rule(root, order, create_graph=True)
+    for node in order:
+        g = grads.get(node, 0.0)
+        node.grad = node.grad + g if not node.children else g
+
+
+def _chain_rule(output: Value, order: list[Value], create_graph: bool) -> dict[Value, Number]:
+    """∂output/∂node for every node of ``order`` (topological) that output depends on."""
+    if create_graph and not is_grad_enabled():
+        raise RuntimeError("create_graph=True builds the gradient as a graph, which no_grad() turns off")
+    parts: dict[Value, list[Number]] = {output: [1.0]}  # seed: ∂output/∂output = 1
+    grads: dict[Value, Number] = {}
+    for node in reversed(order):  # a node's uses all come before it
+        pieces = parts.pop(node, None)
+        if pieces is None:
+            continue
+        upstream = _total(pieces, create_graph)
+        grads[node] = upstream
+        if not node.children:
+            continue
+        locals_ = local_derivatives(node) if create_graph else node.local_grads
+        for child, local in zip(node.children, locals_):
+            parts.setdefault(child, []).append(_times(upstream, local) if create_graph else upstream * local)
+    return grads
+
+
+def _total(pieces: list[Number], create_graph: bool) -> Number:
+    """Σ pieces: for floats in backward()'s order; for Values as one "sum" node."""
+    if len(pieces) == 1:
+        return pieces[0]
+    if create_graph and any(isinstance(p, Value) for p in pieces):
+        return sum_values(pieces)
+    total = 0.0
+    for p in pieces:
+        total += p  # type: ignore[operator]
+    return total
+
+
+def _times(upstream: Number, local: Number) -> Number:
+    """upstream · local, building no node for a factor of exactly 1 or −1."""
+    if isinstance(local, float) and local == 1.0:
+        return upstream
+    if isinstance(upstream, float) and upstream == 1.0:
+        return local
+    if isinstance(local, float) and local == -1.0:
+        return -upstream
+    return upstream * local

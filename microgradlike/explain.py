@@ -1,0 +1,154 @@
+"""Explaining a node in words and numbers: how it was computed, and why its local derivatives are
+what they are. The step-throughs (`microgradlike.stepper`, `microgradlike.forward`) and the
+browser pages read these, so a step reads the same everywhere.
+
+The words come from the op table (`microgradlike.ops`): each op says why each of its local
+derivatives has its value, naming the forward values it came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .engine import Value
+from .ops import NARY, OPS
+
+__all__ = ["dot_role", "factor", "formula", "local_derivative_explanation", "number"]
+
+Name = Callable[[Value], str]
+
+
+def number(x: float) -> str:
+    """A number for explanations: 6 significant digits, and "2.0" rather than "2"."""
+    text = f"{x + 0.0:.6g}"  # + 0.0 turns −0.0 into 0.0
+    if text.lstrip("-").isdigit():
+        text += ".0"
+    return text
+
+
+def factor(x: float) -> str:
+    """A number inside a product: negative ones in parentheses, 2.0 · (-3.0)."""
+    return f"({number(x)})" if x < 0 else number(x)
+
+
+
+def _operand_names(node: Value, name: Name) -> dict[str, str]:
+    """The op's a and b as the step shows them: a Value's name, or the plain number it used."""
+    kids = [name(k) for k in node.children]
+    if node.layout == "ac":
+        return {"a": kids[0], "b": number(node.constant)}  # type: ignore[arg-type]
+    if node.layout == "ca":
+        return {"a": number(node.constant), "b": kids[0]}  # type: ignore[arg-type]
+    return {"a": kids[0] if kids else "", "b": kids[1] if len(kids) > 1 else ""}
+
+
+def _operand_values(node: Value) -> tuple[float, float]:
+    kids = [k.data for k in node.children]
+    if node.layout == "ac":
+        return kids[0], node.constant  # type: ignore[return-value]
+    if node.layout == "ca":
+        return node.constant, kids[0]  # type: ignore[return-value]
+    return (kids[0] if kids else 0.0), (kids[1] if len(kids) > 1 else 0.0)
+
+
+def _compared_with_zero(x: float) -> str:
+    return "> 0" if x > 0 else "< 0" if x < 0 else "= 0 (the kink: taken as 0 there)"
+
+
+def local_derivative_explanation(node: Value, i: int, name: Name) -> str:
+    """Why ∂node/∂(child i) has the value recorded in ``node.local_grads[i]``, naming the forward
+    values it came from, in the words of the op table (`microgradlike.ops`)."""
+    if node.op in NARY:
+        return _nary_explanation(node, i, name)
+    op = OPS.get(node.op)
+    if op is None:
+        raise ValueError(f"no op {node.op!r} in microgradlike.ops: cannot explain {node!r}")
+    names = _operand_names(node, name)
+    va, vb = _operand_values(node)
+    # which operand child i is: with a plain number, the Value is the other one
+    position = 1 if node.layout == "ca" else i
+    with_number = node.layout in ("ac", "ca") and op.words_with_number
+    template = (op.words_with_number if with_number else op.words)[position]
+    operand = va if position == 0 else vb
+    return template.format(a=names["a"], b=names["b"], out=name(node), va=number(va), vb=number(vb),
+                           vout=number(node.data), d=number(node.local_grads[i]),
+                           cmp=_compared_with_zero(operand))
+
+
+def _nary_explanation(node: Value, i: int, name: Name) -> str:
+    """A "dot" child: its partner from the node's layout (or the bias); a "sum" term: 1."""
+    words = NARY[node.op].words
+    if node.op == "sum":
+        return words["term"]
+    role, partner = dot_role(node, i)
+    d = number(node.local_grads[i])
+    if role == "pair":
+        assert partner is not None
+        return words["pair"].format(partner=name(partner), d=d)
+    return words[role].format(d=d)
+
+
+def dot_role(node: Value, i: int) -> tuple[str, Value | None]:
+    """What child ``i`` of a "dot" node is, from its ``layout``: ("pair", the Value it multiplied),
+    ("plain input", None) for a Value weight times a plain number, ("plain weight", None) for a
+    plain number times a Value input, or ("bias", None)."""
+    child = 0
+    for kind in node.layout:
+        width = 2 if kind == "p" else 0 if kind == "c" else 1
+        if child <= i < child + width:
+            if kind == "p":
+                return "pair", node.children[child + 1 if i == child else child]
+            return {"w": "plain input", "x": "plain weight", "b": "bias"}[kind], None
+        child += width
+    raise IndexError(f"child {i} is not in the layout {node.layout!r} of {node!r}")
+
+
+def _bracketed(text: str) -> str:
+    """An operand of an infix op: a negative number in brackets, (-3.0) × x."""
+    return f"({text})" if text.startswith("-") else text
+
+
+def _dot_formula(node: Value, name: Name) -> str:
+    """Σ's terms in names: "w0·x0 + w1·2.0 + b"."""
+    terms, child = [], 0
+    shown = name
+
+    def name(v: Value) -> str:
+        return _bracketed(shown(v))
+
+    kids, local = node.children, node.local_grads
+    for kind in node.layout:
+        if kind == "p":
+            terms.append(f"{name(kids[child])}·{name(kids[child + 1])}")
+            child += 2
+        elif kind == "w":
+            terms.append(f"{name(kids[child])}·{factor(local[child])}")
+            child += 1
+        elif kind == "x":
+            terms.append(f"{factor(local[child])}·{name(kids[child])}")
+            child += 1
+        elif kind == "b":
+            terms.append(name(kids[child]))
+            child += 1
+    if node.constant:
+        terms.append(factor(node.constant))
+    if len(terms) > 5:
+        terms = [*terms[:4], f"… ({len(terms) - 4} more terms)"]
+    return " + ".join(terms) if terms else "0.0"
+
+
+def formula(node: Value, name: Name) -> str:
+    """How ``node`` was computed, in names: "c = a × b", "o = tanh(n)", "z = w0·x0 + b"."""
+    if node.op == "dot":
+        return _dot_formula(node, name)
+    op = OPS.get(node.op)
+    if op is not None and op.infix:
+        names = _operand_names(node, name)
+        return f"{_bracketed(names['a'])} {op.symbol} {_bracketed(names['b'])}"
+    kids = [name(k) for k in node.children]
+    if node.op == "neg":
+        return f"{op.symbol}{_bracketed(kids[0])}"  # type: ignore[union-attr]
+    shown = kids if len(kids) <= 6 else [*kids[:5], f"… {len(kids) - 5} more"]
+    plain = f" + {factor(node.constant)}" if node.constant else ""  # a sum's plain-number part
+    symbol = op.symbol if op is not None else node.op
+    return f"{symbol}({', '.join(shown)}){plain}"
