@@ -72,6 +72,20 @@ def test_one_evaluation_per_input_with_the_right_numbers_is_accepted():
     assert check_forward_mode_gradient(one_pass_per_input)
 
 
+def one_graph_many_tangents(f, xs):
+    """Forward mode on ONE recorded graph: a tangent pass per input, no backward()."""
+    from microgradlike.forward import tangents
+
+    leaves = [Value(x) for x in xs]
+    out = f(*leaves)
+    return [tangents(out, {leaf: 1.0})[out] for leaf in leaves]
+
+
+def test_one_graph_with_a_tangent_pass_per_input_is_accepted():
+    verdict = check_forward_mode_gradient(one_graph_many_tangents)
+    assert verdict and "5 tangent passes" in str(verdict)
+
+
 def by_backprop(f, xs):
     return microgradlike.grad(f)(*xs)
 

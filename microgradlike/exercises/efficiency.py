@@ -77,11 +77,12 @@ def check_forward_mode_gradient(gradient: Callable[[Callable[..., Value], list[f
     the evaluations of f counted: forward mode needs one per input, P in all."""
     xs = [0.3, -0.8, 0.5, 0.1, 1.2]
     expected = list(grad(_neuron_loss)(*xs))
-    calls = 0
+    calls, inputs = 0, []
 
     def f(*args: Any) -> Any:
         nonlocal calls
         calls += 1
+        inputs.extend(a for a in args if isinstance(a, Value))
         return _neuron_loss(*args)
 
     result, verdict = attempt(FORWARD_MODE, gradient, f, list(xs), hint=_FORWARD_MODE_HINT)
@@ -101,6 +102,11 @@ def check_forward_mode_gradient(gradient: Callable[[Callable[..., Value], list[f
     if calls == p:
         return Verdict(FORWARD_MODE, True, f"the right gradient from {p} forward-mode passes, one per input "
                                            f"(backprop needs one forward and one backward)")
+    if calls == 1 and not any(x.grad for x in inputs):
+        # one graph, then one tangent pass per input over its recorded local derivatives (as
+        # microgradlike.forward.tangents does): forward mode too, and no backward() ran
+        return Verdict(FORWARD_MODE, True, f"the right gradient from one forward pass and {p} tangent passes "
+                                           f"over its local derivatives, one per input")
     if calls == 1:
         return Verdict(FORWARD_MODE, False, "the right gradient, from ONE evaluation of f: that is "
                                             "reverse mode (backprop), not forward mode", _FORWARD_MODE_HINT)
