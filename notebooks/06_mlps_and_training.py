@@ -376,13 +376,13 @@ plt.show()
 
 # %% [markdown]
 # Each at its own best η, Adam gets further in the same 40 epochs, and it is good over a wider
-# range of η (its curve on the left is lower over most of the grid): that is why it is the usual first
-# choice. One run per η, so differences of a few hundredths are noise. And with one shared η, the
+# range of η (its curve on the left is lower over most of the grid): that is why it is the usual
+# first choice. One run per η, so differences of a few hundredths are noise. And with one shared η, the
 # same two optimisers could be made to look as different as you like: read off η = 0.001 or
 # η = 3 on the left.
 #
-# *Question:* SGD diverges or crawls at some of these η. Read off the left panel: over how many
-# factors of 10 does each optimiser work?
+# *Question:* SGD crawls at small η and bounces about at large ones. Read off the left panel: over
+# how many factors of 10 does each optimiser get below a validation loss of 0.4?
 
 # %% [markdown]
 # ## 6 · MSE vs cross-entropy, where they differ (均方误差, 交叉熵)
