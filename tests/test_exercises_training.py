@@ -97,7 +97,7 @@ def test_a_serial_epoch_is_accepted():
     (epoch_uphill, "uphill"),
     (epoch_full_batch, "⌈N / batch_size⌉"),
     (epoch_loss_after_update, "before any update"),
-    (epoch_stub, "returns None"),
+    (epoch_stub, "None"),  # not solved yet
 ])
 def test_a_wrong_epoch_is_rejected_with_its_hint(solution, words):
     verdict = check_minibatch_epoch(solution)
