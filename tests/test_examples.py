@@ -25,18 +25,21 @@ def test_sigmoid_count_error_falls_as_units_grow():
     assert errors == sorted(errors, reverse=True)
 
 
-def test_overfitting_test_loss_rises_from_its_lowest(tmp_path):
+def test_overfitting_validation_loss_rises_from_its_lowest(tmp_path):
     pytest.importorskip("matplotlib")
     out = run("overfitting.py", "--plot", str(tmp_path / "curves.png"))
-    lowest = float(re.search(r"lowest test loss ([0-9.]+)", out).group(1))
-    final_train, final_test = map(float, re.search(r"train ([0-9.]+), test ([0-9.]+)", out).groups())
-    assert final_test > 1.5 * lowest and final_train < lowest
+    lowest = float(re.search(r"lowest validation loss ([0-9.]+)", out).group(1))
+    final_train, final_val = map(float, re.search(r"train ([0-9.]+), validation ([0-9.]+)", out).groups())
+    assert final_val > 1.5 * lowest and final_train < lowest
     assert (tmp_path / "curves.png").stat().st_size > 0
 
 
-def test_sgd_vs_adam_prints_all_three():
+def test_sgd_vs_adam_tunes_each_optimiser_on_validation_and_tests_once():
     out = run("sgd_vs_adam.py")
     assert out.count("test loss") == 3
+    grid = re.search(r"lr grid \(([^)]*)\)", out).group(1)
+    chosen = re.findall(r"best lr ([0-9.]+) \(validation loss", out)
+    assert len(chosen) == 3 and all(lr in grid.split(", ") for lr in chosen)
 
 
 def test_chain_rule_prints_the_steps_and_grads():
