@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
+
+import numpy as np
 
 from ..checks import as_real, short
 from ..engine import Value, topological_order
 from . import Verdict
 
-__all__ = ["attempt", "close", "fmt", "number", "ops_used", "shown_call"]
+__all__ = ["as_floats", "attempt", "close", "fmt", "number", "ops_used", "same_numbers", "shown_call"]
 
 #: What a stub says: the body is still ``...`` (or ``pass``), so the call returns None.
 _NOT_WRITTEN = "replace the `...` with your code, run the cell, then run this check again"
@@ -52,6 +54,9 @@ def attempt(exercise: str, fn: object, *args: Any, hint: str = "", returns: bool
     call = call or shown_call(fn, args)
     try:
         result = fn(*args)
+    except NotImplementedError:
+        return None, Verdict(exercise, False, f"{call} raised NotImplementedError: the exercise is not "
+                                              f"written yet", hint=_NOT_WRITTEN)
     except Exception as e:  # the learner's code: any mistake is a verdict, never a traceback
         return None, Verdict(exercise, False, f"{call} raised {type(e).__name__}: {short(str(e), 120)}",
                              hint=hint)
@@ -76,8 +81,33 @@ def number(exercise: str, result: object, what: str, hint: str = "") -> tuple[fl
 
 
 def close(got: float, want: float, rtol: float = 1e-6, atol: float = 1e-9) -> bool:
-    """|got − want| ≤ atol + rtol·|want|."""
+    """|got − want| ≤ atol + rtol·|want| (nan is never close)."""
     return abs(got - want) <= atol + rtol * abs(want)
+
+
+def same_numbers(a: Sequence[float], b: Sequence[float], rtol: float = 1e-6, atol: float = 1e-9) -> bool:
+    """Whether two lists of floats agree entry by entry, each `close`."""
+    return len(a) == len(b) and all(close(x, y, rtol, atol) for x, y in zip(a, b))
+
+
+def as_floats(x: Any) -> list[float] | None:
+    """``x`` as a flat list of floats (a number, a Value, or a list, tuple or array of them); None
+    when it is something else."""
+    if isinstance(x, np.ndarray):
+        items = x.ravel().tolist()
+    elif isinstance(x, Value) or as_real(x) is not None:
+        items = [x]
+    elif isinstance(x, Sequence) and not isinstance(x, str):
+        items = list(x)
+    else:
+        return None
+    out = []
+    for item in items:
+        value = as_real(item.data if isinstance(item, Value) else item)
+        if value is None:
+            return None
+        out.append(value)
+    return out
 
 
 def fmt(x: object) -> str:

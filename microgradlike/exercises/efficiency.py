@@ -21,7 +21,7 @@ from ..engine import Value
 from ..functional import grad
 from ..nn import MLP
 from . import Verdict
-from .attempt import as_floats, attempt, same_numbers
+from .checking import as_floats, attempt, same_numbers
 
 __all__ = ["check_forward_mode_gradient", "check_parameter_count"]
 

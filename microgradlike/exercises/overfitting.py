@@ -20,7 +20,7 @@ from typing import Any
 from ..checks import short
 from ..train import History
 from . import Verdict
-from .attempt import attempt
+from .checking import attempt
 
 __all__ = ["check_best_epoch", "check_choose_and_report", "check_stopping_epoch", "stopping_epoch"]
 

@@ -18,7 +18,7 @@ from ..checks import short
 from ..engine import Value, dot, sum_values
 from ..nn import Layer
 from . import Verdict
-from .attempt import attempt
+from .checking import attempt
 
 __all__ = ["check_batched_backward", "check_batched_layer"]
 

@@ -26,7 +26,7 @@ from ..nn import MLP
 from ..optim import SGD
 from ..train import fit
 from . import Verdict
-from .attempt import as_floats, attempt, same_numbers
+from .checking import as_floats, attempt, same_numbers
 
 __all__ = ["check_linear_collapse", "check_minibatch_epoch", "check_softmax_cross_entropy", "layer_matrices"]
 
