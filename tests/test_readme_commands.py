@@ -1,4 +1,5 @@
-"""The README's `python -m microgradlike train` commands run as written and learn (≥ 90% test)."""
+"""The README's shell commands run as written: `train` commands learn (≥ 90% test), `graph`
+commands draw, and the notebook builder's check passes."""
 
 from __future__ import annotations
 
@@ -15,15 +16,46 @@ ROOT = Path(__file__).parent.parent
 README = ROOT / "README.md"
 
 
-def train_commands() -> list[list[str]]:
-    """The arguments after `python -m microgradlike` of every `train` command in a bash block
-    (backslash-continued lines joined; a command ends at `&&` or the end of its line)."""
+def readme_commands(pattern: str) -> list[list[str]]:
+    """The arguments of every command matching ``pattern`` (a regex whose group 1 is what to
+    run) in a bash block (backslash-continued lines joined; a command ends at `&&`, `;`, `#` or
+    the end of its line)."""
     commands = []
     for block in re.findall(r"```bash\n(.*?)```", README.read_text(encoding="utf-8"), re.S):
         for line in block.replace("\\\n", " ").splitlines():
-            for found in re.findall(r"python -m microgradlike (train\b[^&;#]*)", line):
+            for found in re.findall(pattern, line):
                 commands.append(shlex.split(found))
     return commands
+
+
+def train_commands() -> list[list[str]]:
+    """The arguments after `python -m microgradlike` of every `train` command."""
+    return readme_commands(r"python -m microgradlike (train\b[^&;#]*)")
+
+
+def run_in_a_clone_root(argv: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """``python argv`` from a folder that looks like a clone's root (examples/, notebooks/)."""
+    for folder in ("examples", "notebooks"):
+        if not (tmp_path / folder).exists():
+            (tmp_path / folder).symlink_to(ROOT / folder)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, *argv], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=600)
+
+
+@pytest.mark.parametrize("argv", readme_commands(r"python -m microgradlike (graph\b[^&;#]*)"), ids=" ".join)
+def test_readme_graph_command_draws(argv, tmp_path):
+    run = run_in_a_clone_root(["-m", "microgradlike", *argv], tmp_path)
+    assert run.returncode == 0, run.stderr
+    output = tmp_path / argv[argv.index("-o") + 1]
+    assert output.stat().st_size > 0 and "wrote" in run.stdout
+
+
+def test_readme_notebook_builder_check_passes(tmp_path):
+    commands = readme_commands(r"python (notebooks/build\.py --check)")
+    assert commands, "the README shows how to check the notebooks"
+    run = run_in_a_clone_root(commands[0], tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
 
 
 def test_the_readme_shows_the_spirals_command():
@@ -35,10 +67,7 @@ def test_the_readme_shows_the_spirals_command():
 def test_readme_train_command_runs_and_learns(argv, tmp_path):
     if "--plot" in argv:
         pytest.importorskip("matplotlib")
-    (tmp_path / "examples").symlink_to(ROOT / "examples")  # commands run from a clone's root
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    run = subprocess.run([sys.executable, "-m", "microgradlike", *argv], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=600)
+    run = run_in_a_clone_root(["-m", "microgradlike", *argv], tmp_path)
     assert run.returncode == 0, run.stderr
     assert "Traceback" not in run.stderr
     if "--help" in argv:
