@@ -193,10 +193,15 @@ def local_derivative_explanation(node: Value, i: int, name: Callable[[Value], st
 
 
 def _nary_explanation(node: Value, i: int, name: Callable[[Value], str]) -> str:
-    """A "dot" child: its partner from the node's layout (or the bias); a "sum" term: 1."""
+    """A "dot" child: its partner from the node's layout (or the bias); a "sum" term: 1; a
+    "logsumexp" term: its softmax weight e^(v − out)."""
     words = NARY[node.op].words
     if node.op == "sum":
         return words["term"]
+    if node.op == "logsumexp":
+        term = node.children[i]
+        return words["term"].format(v=name(term), out=name(node), vv=_num(term.data), vout=_num(node.data),
+                                    d=_num(node.local_grads[i]))
     role, partner = dot_role(node, i)
     d = _num(node.local_grads[i])
     if role == "pair":
