@@ -425,6 +425,19 @@ def generate(program: Program, kind: str, wanted: tuple[bool, ...] | None = None
 
 
 # ---- the batched replay: a fused program (microgradlike.fusion) on numpy arrays ----------------------
+def _factor(text: str) -> str:
+    """``text`` as a factor of a product: in parentheses unless it is a name, a number or already
+    one parenthesised whole."""
+    if _is_simple(text):
+        return text
+    depth = 0
+    for i, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and i < len(text) - 1:
+            return f"({text})"
+    return text if text.startswith("(") else f"({text})"
+
+
 def _listing(names: Sequence[str], limit: int = 6) -> str:
     """``v0, v1, v2`` or, for many, ``v0, v1, v2, … (61 more)``."""
     if len(names) <= limit:
@@ -683,7 +696,7 @@ class _Batched:
         local = formulas.render(OPS[step.op].derivatives[position], "numpy", self._map_operands(step))
         kind, text = self.gen._contribution(local)
         g = f"g{step.out.name}"
-        value = {"one": g, "neg": f"-{g}"}.get(kind) or f"{g} * {text if _is_simple(text) else f'({text})'}"
+        value = {"one": g, "neg": f"-{g}"}.get(kind) or f"{g} * {_factor(text)}"
         self.grads.lines.append(f"# {step.op} ×{len(step.out.slots)} -> {step.out.name}")
         self._add(step.source, value)
 

@@ -101,36 +101,48 @@ def make_loss_and_grad(model: Any, loss_fn: Callable[[Any, Any], Value] | str,
 
 
 @dataclass
-class _Batch:
-    """One call's data, checked: ``X`` (N × d), ``T`` the targets as numbers (N × t), ``targets``
-    as given (a target traced into a loss by value is the caller's own object), the target
-    ``keys`` of its loss tapes, and for each row the index of its key (``inverse``)."""
+class _Keys:
+    """The targets' keys of a batch: ``keys`` (one per loss tape it needs), for each row the
+    index of its key (``inverse``), and each key's first row (``firsts``)."""
 
-    X: np.ndarray
-    T: np.ndarray
-    targets: Any
-    by_value: bool
     keys: list[Any]
     inverse: np.ndarray
-    firsts: list[int]  # the first row of each key
-
-    @property
-    def n(self) -> int:
-        return self.X.shape[0]
-
-    def target(self, i: int) -> Any:
-        """Row i's target as the caller gave it (a numpy entry as a Python number or list)."""
-        t = self.targets[i]
-        return t.tolist() if isinstance(t, np.ndarray | np.generic) else t
+    firsts: list[int]
 
     @cached_property
     def groups(self) -> list[tuple[Any, np.ndarray]]:
         """(key, the indices of its rows) for each key."""
         if len(self.keys) == 1:
-            return [(self.keys[0], np.arange(self.n))]
+            return [(self.keys[0], np.arange(len(self.inverse)))]
         order = np.argsort(self.inverse, kind="stable")  # each key's rows, in batch order
         stops = np.cumsum(np.bincount(self.inverse, minlength=len(self.keys))).tolist()
         return [(key, order[start:stop]) for key, start, stop in zip(self.keys, [0, *stops[:-1]], stops)]
+
+
+@dataclass
+class _Batch:
+    """One call's data, checked: ``X`` (N × d), ``T`` the targets as numbers (N × t), ``targets``
+    as given (a target traced into a loss by value is the caller's own object), and the keys of
+    the loss tapes it needs."""
+
+    X: np.ndarray
+    T: np.ndarray
+    targets: Any
+    by_value: bool
+    grouping: _Keys
+
+    @property
+    def n(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def keys(self) -> list[Any]:
+        return self.grouping.keys
+
+    def target(self, i: int) -> Any:
+        """Row i's target as the caller gave it (a numpy entry as a Python number or list)."""
+        t = self.targets[i]
+        return t.tolist() if isinstance(t, np.ndarray | np.generic) else t
 
 
 class _MergedLoss:
@@ -146,7 +158,7 @@ class _MergedLoss:
     def __call__(self, batch: _Batch, preds: np.ndarray, backward: bool) -> tuple[float, np.ndarray | None]:
         """Σ of the rows' losses and, with ``backward``, ∂(Σ loss)/∂preds."""
         rows = np.arange(batch.n)
-        tape_of_row = np.asarray([self.position[key] for key in batch.keys])[batch.inverse]
+        tape_of_row = np.asarray([self.position[key] for key in batch.keys])[batch.grouping.inverse]
         arguments = [preds]
         if self.choices:
             chosen = np.empty((batch.n, len(self.choices)))
@@ -180,7 +192,7 @@ class _LossAndGrad:
         self._model_tape: Tape | None = None  # engine="batched": the model alone ...
         self._loss_tapes: dict[Any, Tape] = {}  # ... and the loss, per target key ...
         self._merged: tuple[tuple, _MergedLoss | None] = ((), None)  # ... merged, if they can be
-        self._keys: dict[bytes, tuple] = {}  # the targets' keys of recent batches (the same y recurs)
+        self._keys: dict[bytes, _Keys] = {}  # the targets' keys of recent batches (the same y recurs)
 
     def __call__(self, X_batch: Any, y_batch: Any) -> float:
         batch = self._batch(X_batch, y_batch)
@@ -214,20 +226,20 @@ class _LossAndGrad:
         # (usually a handful of labels); integer targets are taken for labels too.
         by_value = self.by_value or bool(np.all(np.mod(T, 1.0) == 0.0))
         if not by_value:  # the targets are an input of one tape, keyed by their length
-            return _Batch(X, T, targets, by_value, [T.shape[1]], np.zeros(n, dtype=np.intp), [0])
+            return _Batch(X, T, targets, by_value, _Keys([T.shape[1]], np.zeros(n, dtype=np.intp), [0]))
         seen = T.tobytes() + repr(T.shape).encode()
         if seen not in self._keys:
             values, first, inverse = np.unique(T, axis=0, return_index=True, return_inverse=True)
-            keys = [tuple(row) for row in values.tolist()]
+            keys = _Keys([tuple(row) for row in values.tolist()], inverse.ravel(), first.tolist())
             recent = dict(list(self._keys.items())[-3:])  # a few: the training set's, the validation set's
-            self._keys = {**recent, seen: (keys, inverse.ravel(), first.tolist())}
-        return _Batch(X, T, targets, by_value, *self._keys[seen])
+            self._keys = {**recent, seen: keys}
+        return _Batch(X, T, targets, by_value, self._keys[seen])
 
     # -- engine="tape": one fused tape (model + loss) per target key, a float loop over samples --
     def _run_tape(self, batch: _Batch, backward: bool) -> tuple[float, np.ndarray]:
         rows_all = batch.X.tolist()
         total, grads = 0.0, np.zeros(len(self.params))
-        for (key, index), first in zip(batch.groups, batch.firsts):
+        for (key, index), first in zip(batch.grouping.groups, batch.grouping.firsts):
             if key not in self._fused:
                 self._fused[key] = _trace_sample_loss(self.loss, self.model, rows_all[first],
                                                       batch.target(first), batch.T[first].tolist(),
@@ -255,7 +267,7 @@ class _LossAndGrad:
         params = model_tape.params_vector()
         with np.errstate(all="ignore"):  # exp overflows to inf, as the engine's does
             preds, saved = model_tape.function("forward", "numpy")(batch.X, params)  # N × (outputs)
-            for key, first in zip(batch.keys, batch.firsts):
+            for key, first in zip(batch.keys, batch.grouping.firsts):
                 if key not in self._loss_tapes:
                     self._loss_tapes[key] = _trace_sample_loss(
                         self.loss, _first_if_one, preds[first].tolist(), batch.target(first),
@@ -284,7 +296,7 @@ class _LossAndGrad:
         """Each key's loss tape on its own rows: Σ of the losses and ∂(Σ loss)/∂preds."""
         total, dpreds = 0.0, np.empty_like(preds)
         everyone = len(batch.keys) == 1
-        for key, index in batch.groups:
+        for key, index in batch.grouping.groups:
             tape = self._loss_tapes[key]
             rows = preds if everyone else preds[index]
             arguments = (rows,) if batch.by_value else (rows, batch.T if everyone else batch.T[index])
