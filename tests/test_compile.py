@@ -549,3 +549,17 @@ def test_a_fused_block_outside_the_domain_names_the_sample():
     assert any(isinstance(s, Map) for s in tape.fused.steps)
     with pytest.raises(ValueError, match=r"log\(-2\.0\).*sample 1 of the batch, op 'log'"):
         tape(np.array([[1.0], [-2.0]]))
+
+
+def test_batched_relu_is_eagers_bit_for_bit_at_zeros_infinities_and_nan():
+    """The batched replay writes relu's ``a if a > 0 else 0.0`` as numpy's one-pass fmax: the
+    same numbers, down to the sign of a zero, and nan (from inf − inf) gives 0.0 as in eager."""
+    xs = [-0.0, 0.0, math.inf, -math.inf, 2.5, -2.5] * 20  # long enough for numpy's vector loops
+    f = lambda x: [x.relu(), (x - x).relu(), (x * 3.0).relu() * 2.0]  # noqa: E731
+    for tape in (trace(f, 1.0), trace(lambda row: [v.relu() for v in row], xs[:6])):
+        batch = np.array(xs) if len(tape.input_layout) == 1 and tape.input_layout[0][1] is None \
+            else np.array(xs).reshape(-1, 6)
+        got = np.ravel(np.column_stack(tape(batch)))
+        want = [v.data for x in xs for v in f(Value(x))] if batch.ndim == 1 else \
+            [Value(x).relu().data for x in xs]
+        assert np.array_equal(np.signbit(got), np.signbit(want)) and np.array_equal(got, want, equal_nan=True)
