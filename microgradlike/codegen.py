@@ -718,10 +718,17 @@ class _Batched:
         position = 1 if step.layout == "ca" else 0  # which operand the block is
         local = formulas.render(OPS[step.op].derivatives[position], "numpy", self._map_operands(step))
         kind, text = self.gen._contribution(local)
-        g = f"g{step.out.name}"
-        value = {"one": g, "neg": f"-{g}"}.get(kind) or f"{g} * {_factor(text)}"
+        g, source = f"g{step.out.name}", step.source.name
         self.grads.lines.append(f"# {step.op} ×{len(step.out.slots)} -> {step.out.name}")
-        self._add(step.source, value)
+        if step.out.name in self.owned and source not in self.assigned:
+            # g<out> is a new array no one else holds, and is not needed again: reuse it in place
+            if kind != "one":
+                self.grads.lines.append(f"{g} *= {'-1.0' if kind == 'neg' else _factor(text)}")
+            self.grads.lines.append(f"g{source} = {g}")
+            self.assigned.add(source)
+            self.owned.add(source)
+            return
+        self._add(step.source, {"one": g, "neg": f"-{g}"}.get(kind) or f"{g} * {_factor(text)}")
 
     def _reduce_backward(self, step: Reduce) -> None:
         ins, source, n = step.instruction, step.source, self.names
