@@ -39,7 +39,7 @@ import numpy as np
 
 from . import formulas
 from .checks import short
-from .fusion import Block, Dense, FusedProgram, Map, Reduce
+from .fusion import Block, Dense, FusedProgram, Map, Reduce, depends_on
 from .ops import NARY, OPS
 from .program import Instruction, Program
 
@@ -193,7 +193,7 @@ class _Codegen:
         (a loop over samples).
         """
         program, n = self.program, self.names
-        needed = _depends_on(program.instructions, [i in wanted for i in range(len(n))])
+        needed = depends_on(program.instructions, [i in wanted for i in range(len(n))])
         grads = _Gradients(self, accumulate)
         for slot, seed in zip(program.outputs, seeds):
             if needed[slot]:
@@ -251,7 +251,7 @@ class _Gradients:
         self.gen, self.numpy_mode = gen, gen.mode == "numpy"
         self.is_param = set(program.param_slots)
         # which slots change from sample to sample (depend on an input)
-        self.varies = _depends_on(program.instructions,
+        self.varies = depends_on(program.instructions,
                                   [i < program.n_input_slots for i in range(len(gen.names))])
         self.assigned: set[int] = set(self.is_param) if accumulate else set()
         self.lines: list[str] = []
@@ -336,14 +336,6 @@ def _where_between(node: ast.expr, yes: float, no: float) -> str | None:
             and _number(node.args[1]) == yes and _number(node.args[2]) == no):
         return ast.unparse(node.args[0])
     return None
-
-
-def _depends_on(program: Sequence[Instruction], flags: list[bool]) -> list[bool]:
-    """``flags`` (one per slot) carried forward through the program: an instruction's output is
-    flagged when any of its arguments is."""
-    for ins in program:
-        flags[ins.out] = any(flags[a] for a in ins.args)
-    return flags
 
 
 # ---- errors during a replay --------------------------------------------------------------------
@@ -508,7 +500,7 @@ class _Batched:
             read.update(program.outputs)
         self.read = read
         self.arguments = self._arguments()
-        self.varies = _depends_on(program.instructions,
+        self.varies = depends_on(program.instructions,
                                   [i < program.n_input_slots for i in range(len(self.names))])
 
     def _arguments(self) -> list[str]:
@@ -624,7 +616,7 @@ class _Batched:
         for want, slots in zip(wanted, self._argument_slots()):
             if want:
                 wanted_slots.update(slots)
-        self.needed = _depends_on(program.instructions, [i in wanted_slots for i in range(len(n))])
+        self.needed = depends_on(program.instructions, [i in wanted_slots for i in range(len(n))])
         self.grads = _Gradients(self.gen, accumulate=False)
         self.assigned: set[str] = set()  # the blocks whose gradient has a value
         self.owned: set[str] = set()  # ... held by no other name (a new array)

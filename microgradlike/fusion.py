@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .ops import OPS
-from .program import Instruction, Program
+from .program import Instruction, Program, depends_on
 
 __all__ = ["Block", "Dense", "FusedProgram", "Map", "Reduce", "fuse"]
 
@@ -148,7 +148,7 @@ def fuse(program: Program) -> FusedProgram:
     (see the module docstring); every other instruction stays a step of its own."""
     instructions = program.instructions
     params = set(program.param_slots)
-    varies = _depends_on(instructions, [i < program.n_input_slots for i in range(len(program.slot_names))])
+    varies = depends_on(instructions, [i < program.n_input_slots for i in range(len(program.slot_names))])
     block_of: dict[int, _Planned] = {}  # slot -> the planned block that holds it
 
     def plan(family: _Family, member_of: dict[int, int]) -> _Planned:
@@ -315,11 +315,3 @@ def _whole_block(ins: Instruction, block_of: dict[int, _Planned]) -> _Planned | 
     if block is None or len(ins.args) != len(block.root_of) or set(ins.args) != set(block.root_of):
         return None
     return block
-
-
-def _depends_on(program: Sequence[Instruction], flags: list[bool]) -> list[bool]:
-    """``flags`` (one per slot) carried forward: an instruction's output is flagged when any of
-    its arguments is."""
-    for ins in program:
-        flags[ins.out] = any(flags[a] for a in ins.args)
-    return flags
