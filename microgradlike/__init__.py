@@ -6,7 +6,7 @@ The engine (`Value`) records each operation's local derivatives at forward time;
 """
 
 from . import data, losses, nn, optim, train
-from .engine import Value, dot, is_grad_enabled, no_grad, sum_values, topological_order
+from .engine import Value, dot, is_grad_enabled, logsumexp, no_grad, sum_values, topological_order
 from .functional import grad, gradcheck, numerical_grad, value_and_grad
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "grad",
     "gradcheck",
     "is_grad_enabled",
+    "logsumexp",
     "losses",
     "nn",
     "no_grad",
