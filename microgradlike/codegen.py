@@ -15,11 +15,13 @@ derivatives ∂out/∂child, rendered by `microgradlike.formulas`. For ``tanh(x 
 Backward is the chain rule in reverse order, g[child] += g[out] · ∂out/∂child, with each local
 derivative recomputed from the saved slot values V.
 
-``mode="float"`` renders the formulas for floats (the same functions as the eager engine: same
-numbers, same errors); ``mode="numpy"`` for vectors, so the same program replays a whole batch
-at once (one entry per sample in every slot); there each parameter's gradient is summed over the
-batch, Σₛ g[s]·local[s]. Where an op is not defined (log of a negative number, say) the replay
-raises the engine's error for it, naming the sample.
+`generate` renders the formulas for floats (the same functions as the eager engine: same
+numbers, same errors). `generate_batched` writes the batched replay of a fused program
+(`microgradlike.fusion`): a whole batch at once, one row per sample, a layer's dots as one matrix
+product and their activations as one numpy call over the layer's block, every other slot a
+vector; there each parameter's gradient is summed over the batch, Σₛ g[s]·local[s]. Where an op
+is not defined (log of a negative number, say) the replay raises the engine's error for it,
+naming the sample.
 
 Only our generated text is ever compiled: every name in it comes from the op table and the
 program's slot names.

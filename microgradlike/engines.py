@@ -4,8 +4,8 @@
   read and to step through.
 * ``"tape"`` traces one sample's loss once (`microgradlike.compile.trace`) and replays it as a
   generated float loop over the samples.
-* ``"batched"`` replays the model's trace with numpy, one vector entry per sample: the whole batch
-  forward and backward in one pass.
+* ``"batched"`` replays the model's trace with numpy, one row per sample: the whole batch
+  forward and backward in one pass, each layer one matrix product.
 
 All three give the same numbers (to rounding): the compiled engines replay exactly the graph the
 eager engine builds for each sample.
@@ -82,8 +82,13 @@ def make_loss_and_grad(model: Any, loss_fn: Callable[[Any, Any], Value] | str,
 
     ``engine="eager"``: one Value graph for the batch, and ``backward()``.
     ``engine="tape"``: a generated float loop over the samples (model and loss fused).
-    ``engine="batched"``: one numpy pass over the whole batch for the model, then each target's
-    loss tape on its samples; parameter gradients are the weighted sums over samples.
+    ``engine="batched"``: one numpy pass over the whole batch for the model, each layer one matrix
+    product (`microgradlike.fusion`), then the loss: the targets' tapes merged into one program
+    when they differ only in what they read (`microgradlike.merging`: cross_entropy's class ids,
+    binary_cross_entropy's labels), else each target's tape on its own samples.
+
+    The compiled engines' callable also has ``evaluate(X_batch, y_batch) -> L``: the same loss
+    from forward passes alone, leaving every ``.grad`` as it was (`make_evaluate`).
     """
     from . import losses
 
