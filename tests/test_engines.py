@@ -206,3 +206,24 @@ def test_cross_entropy_far_from_the_trace_point_is_eagers(engine):
     assert math.isfinite(loss) and loss > 100
     assert close(compiled, loss, rtol=1e-12)
     assert all(close(a, b, rtol=1e-10) for a, b in zip(compiled_grads, grads))
+
+
+@pytest.mark.parametrize("engine", ["tape", "batched"])
+@pytest.mark.parametrize("loss", [losses.cross_entropy, losses.binary_cross_entropy, losses.mse],
+                         ids=lambda f: f.__name__)
+def test_targets_met_batch_by_batch_and_rows_of_targets(loss, engine):
+    """A target first seen in a later batch gets its own trace (and, batched, joins the merged
+    loss); rows of several targets (several outputs) work too."""
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(30, 2))
+    if loss is losses.cross_entropy:
+        model, y = MLP(2, [5, 4], seed=2), (np.arange(30) % 4).tolist()
+    elif loss is losses.binary_cross_entropy:
+        model, y = MLP(2, [5, 3], "sigmoid", seed=2), rng.integers(0, 2, size=(30, 3)).tolist()
+    else:
+        model, y = MLP(2, [5, 3], "tanh", seed=2), rng.normal(size=(30, 3)).tolist()
+    loss_and_grad = make_loss_and_grad(model, loss, engine)
+    for start, stop in [(0, 1), (1, 3), (0, 30), (7, 8), (4, 30)]:
+        expected, grads = eager_loss_and_grads(model, loss, X[start:stop], y[start:stop])
+        assert close(loss_and_grad(X[start:stop], y[start:stop]), expected, rtol=1e-12)
+        assert all(close(p.grad, g, rtol=1e-10) for p, g in zip(model.parameters(), grads))
