@@ -13,6 +13,7 @@ naming the sample and the op.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from operator import attrgetter
 from typing import Any
@@ -28,6 +29,10 @@ from .program import Program
 __all__ = ["Tape", "input_numbers"]
 
 _data = attrgetter("data")
+# Code is written one thread at a time: CPython 3.11's ast module keeps its recursion count in
+# state that threads share, so two threads parsing at once can fail with "SystemError: AST
+# constructor recursion depth mismatch" (python/cpython#106905).
+_WRITING_CODE = threading.Lock()
 
 
 class Tape:
@@ -88,11 +93,12 @@ class Tape:
         `microgradlike.codegen.generate_batched`; ``wanted`` marks arguments)."""
         key = (kind, mode, wanted)
         if key not in self._compiled:
-            if mode == "float":
-                source, constants = codegen.generate(self.program, kind, wanted), None
-            else:
-                source, constants = codegen.generate_batched(self.fused, kind, wanted)
-            self._compiled[key] = codegen.compile_function(source, kind, mode, constants)
+            with _WRITING_CODE:
+                if mode == "float":
+                    source, constants = codegen.generate(self.program, kind, wanted), None
+                else:
+                    source, constants = codegen.generate_batched(self.fused, kind, wanted)
+                self._compiled[key] = codegen.compile_function(source, kind, mode, constants)
         return self._compiled[key]
 
     def current_params(self) -> list[float]:
