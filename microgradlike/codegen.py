@@ -477,10 +477,6 @@ class _Batched:
         self.gen = _Codegen(program, "numpy")
         self.names = program.slot_names
         self.first_param = program.n_input_slots
-        self.column: dict[int, tuple[str, int]] = {}  # slot -> (its block, its column)
-        for block in fused.blocks:
-            for j, slot in enumerate(block.slots):
-                self.column[slot] = (block.name, j)
         self.constants: dict[str, np.ndarray] = {}
         self.dense_names: dict[str, int] = {}  # a Dense's out block -> its number (W0, A0, …)
         for step in fused.steps:

@@ -99,12 +99,6 @@ class FusedProgram:
     input_blocks: tuple[Block | None, ...]
     output_block: Block | None
 
-    @property
-    def blocks(self) -> list[Block]:
-        """Every block: the arguments', then each step's, in replay order."""
-        made = [step.out for step in self.steps if isinstance(step, Dense | Map)]
-        return [b for b in self.input_blocks if b is not None] + made
-
 
 # ---- planning: blocks whose column order can still change ---------------------------------------
 @dataclass(eq=False)
