@@ -159,28 +159,40 @@ class _MergedLoss:
         self.tape = Tape(merged.program, [], single_output=True)
         self.choices = [(np.asarray(c.slots, dtype=np.intp) if c.slots is not None else None,
                          None if c.numbers is None else np.asarray(c.numbers)) for c in merged.choices]
+        self._picks: dict[int, tuple[_Keys, list]] = {}  # recent batches' targets -> `picks`
+
+    def picks(self, grouping: _Keys) -> list[tuple[tuple[np.ndarray, np.ndarray] | None, np.ndarray | None]]:
+        """For each choice, what each row reads: ((rows, columns) of the logits, None) for a slot,
+        (None, numbers) for a plain number. Kept for the few targets seen last (they recur)."""
+        if id(grouping) not in self._picks:
+            tape_of_row = np.asarray([self.position[key] for key in grouping.keys])[grouping.inverse]
+            rows = np.arange(len(tape_of_row))
+            picks = [((rows, slots[tape_of_row]), None) if slots is not None else (None, numbers[tape_of_row])
+                     for slots, numbers in self.choices]
+            recent = dict(list(self._picks.items())[-3:])  # each entry holds its grouping: ids stay unique
+            self._picks = {**recent, id(grouping): (grouping, picks)}
+        return self._picks[id(grouping)][1]
 
     def __call__(self, batch: _Batch, preds: np.ndarray, backward: bool) -> tuple[float, np.ndarray | None]:
         """Σ of the rows' losses and, with ``backward``, ∂(Σ loss)/∂preds."""
-        rows = np.arange(batch.n)
-        tape_of_row = np.asarray([self.position[key] for key in batch.keys])[batch.grouping.inverse]
+        picks = self.picks(batch.grouping)
         arguments = [preds]
-        if self.choices:
-            chosen = np.empty((batch.n, len(self.choices)))
-            for j, (slots, numbers) in enumerate(self.choices):
-                chosen[:, j] = preds[rows, slots[tape_of_row]] if slots is not None else numbers[tape_of_row]
+        if picks:
+            chosen = np.empty((batch.n, len(picks)))
+            for j, (where, numbers) in enumerate(picks):
+                chosen[:, j] = preds[where] if where is not None else numbers
             arguments.append(chosen)
         P = np.zeros(0)
         outputs, saved = self.tape.function("forward", "numpy")(*arguments, P)
         if not backward:
             return float(outputs.sum()), None
-        read_preds = any(slots is not None for slots, _ in self.choices)
-        wanted = (True, read_preds) if self.choices else (True,)
+        read_preds = any(where is not None for where, _ in picks)
+        wanted = (True, read_preds) if picks else (True,)
         grads, _ = self.tape.function("backward", "numpy", wanted)(saved, P, np.ones((batch.n, 1)))
         dpreds = grads[0]
-        for j, (slots, _) in enumerate(self.choices):
-            if slots is not None:  # a chosen logit's gradient goes back to that logit
-                dpreds[rows, slots[tape_of_row]] += grads[1][:, j]
+        for j, (where, _) in enumerate(picks):
+            if where is not None:  # a chosen logit's gradient goes back to that logit
+                dpreds[where] += grads[1][:, j]
         return float(outputs.sum()), dpreds
 
 
