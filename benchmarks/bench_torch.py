@@ -14,13 +14,21 @@ finiteness guard, History) is left out of both.
 
 Before timing, each workload checks that the two give the same losses to 1e-9 over a few epochs,
 and that `fit` itself records the same epoch losses as the replicated epoch (so the replica does
-fit's work). Timing is CPU time (``time.process_time``), torch limited to one thread. Both run in
-one process, interleaved: every round times both (several epochs each, after a ``gc.collect()``),
-the order alternating between rounds; a time is the median over rounds, and the ratio is batched
-/ PyTorch (above 1: the batched engine is slower).
+fit's work). Timing is CPU time (``time.process_time``), torch and numpy's BLAS limited to one
+thread each. Both run in one process, interleaved: every round times both (several epochs each,
+after a ``gc.collect()``), the order alternating between rounds; a time is the median over
+rounds, and the ratio is batched / PyTorch (above 1: the batched engine is slower).
 """
 
+# ruff: noqa: E402  (numpy's thread count is set before the imports that load numpy)
 from __future__ import annotations
+
+import os
+
+# One thread for numpy's matrix products too, as for torch: a fair comparison, and on a busy
+# machine a second BLAS thread only waits (CPU time counts its waiting). Set before numpy loads.
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
 
 import argparse
 import copy
@@ -81,18 +89,19 @@ def workloads() -> list[Workload]:
 # ---- one epoch, each way --------------------------------------------------------------------------
 def microgradlike_epoch(model: MLP, work: Workload) -> Epoch:
     """fit's full-batch epoch with ``engine="batched"``, ``optimizer=SGD(lr)``, ``shuffle=False``:
-    fit hands the engine Python lists (``X.tolist()``, one list of rows per batch)."""
+    fit hands the engine numpy arrays (``X[batch]``, ``y[batch]``) and evaluates the epoch's loss
+    with forward passes only."""
     params = model.parameters()
     optimizer = SGD(params, lr=LR)
     loss_and_grad = make_loss_and_grad(model, work.loss, "batched")
-    evaluate = make_evaluate(model, work.loss, "batched", loss_and_grad, params)  # as fit evaluates
-    rows, targets = work.X.tolist(), work.y.tolist()
-    batch = np.arange(len(rows))
+    evaluate = make_evaluate(model, work.loss, "batched", loss_and_grad)  # as fit evaluates
+    X, y = np.asarray(work.X, dtype=float), np.asarray(work.y)
+    batch = np.arange(len(X))
 
     def epoch() -> tuple[float, float]:
-        step_loss = loss_and_grad([rows[i] for i in batch], [targets[i] for i in batch])
+        step_loss = loss_and_grad(X[batch], y[batch])
         optimizer.step()
-        return step_loss, evaluate(rows, targets)
+        return step_loss, evaluate(X, y)
 
     return epoch
 

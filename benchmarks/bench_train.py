@@ -9,8 +9,9 @@ One step = forward over the whole batch + backward + an SGD update, for:
               in its demo notebook, mean of relu(1 + −y·score), inputs wrapped in Values
               (the recursion limit is raised: its recursive sort of a 1,000-term sum needs it);
 * eager       microgradlike's Value graph: ``nn.MLP`` + ``losses.hinge`` + ``backward()``;
-* tape        ``compile.make_loss_and_grad(..., "tape")``: generated float code, sample by sample;
-* batched     ``compile.make_loss_and_grad(..., "batched")``: numpy vectors, the batch in one pass.
+* tape        ``engines.make_loss_and_grad(..., "tape")``: generated float code, sample by sample;
+* batched     ``engines.make_loss_and_grad(..., "batched")``: numpy, the batch in one pass, each
+              layer one matrix product.
 
 The engines run interleaved in one process (round after round, each engine once per round, the
 fast ones several steps per round). Each microgradlike engine first takes one warm-up step

@@ -7,7 +7,7 @@ The engine (`Value`) records each operation's local derivatives at forward time;
 
 from . import data, losses, nn, optim, train
 from .derivatives import gradients
-from .engine import Value, dot, is_grad_enabled, no_grad, sum_values, topological_order
+from .engine import Value, dot, is_grad_enabled, logsumexp, no_grad, sum_values, topological_order
 from .functional import grad, gradcheck, hessian, hvp, jvp, numerical_grad, value_and_grad
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "hvp",
     "is_grad_enabled",
     "jvp",
+    "logsumexp",
     "losses",
     "nn",
     "no_grad",

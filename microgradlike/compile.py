@@ -13,7 +13,8 @@ works from several threads at once, and on nodes made before ``trace`` ran.
 What is frozen (as in ``jax.jit``): tracing records the ops that ran. A Python ``if`` on ``.data``
 (``if x.data > 0: ...``), a plain number computed from ``.data`` (``m = max(v.data for v in z)``)
 or an index chosen from data is fixed at trace time. Ops that branch *inside* the engine, such
-as ``relu`` and ``abs``, are replayed: their branch is decided again for every input.
+as ``relu`` and ``abs``, are replayed: their branch is decided again for every input, and so is
+the max that ``logsumexp`` subtracts (which is why `losses.cross_entropy` uses that op).
 
 Example::
 
@@ -159,6 +160,8 @@ def _instruction(node: Value, slot: dict[Value, int]) -> Instruction:
         return Instruction("dot", out, args, terms=terms)
     if op == "sum":
         return Instruction("sum", out, args, node.constant)
+    if op == "logsumexp":
+        return Instruction("logsumexp", out, args)
     rule = OPS.get(op)
     if rule is not None and node.layout in ("ac", "ca") and len(args) == 1:
         return Instruction(op, out, args, node.constant, node.layout)

@@ -21,24 +21,32 @@ from typing import Any
 from . import formulas
 from .checks import short
 from .engine import Value, is_grad_enabled, sum_values, topological_order
-from .ops import OPS
+from .ops import NARY, OPS
 
 __all__ = ["backward_with_graph", "gradients", "local_derivatives"]
 
 Number = float | Value
 
 
+def _compile(formula: str, arguments: str, where: str) -> Callable[..., Any]:
+    """``formula`` as a function of ``arguments`` on Values (`formulas` renders it)."""
+    source = formulas.render(formula, "value", {name: name for name in arguments.split(", ")})
+    namespace = dict(formulas.NAMESPACES["value"])
+    # our own text, rendered from the op table; never user input
+    exec(compile(f"def d({arguments}):\n    return {source}\n", where, "exec"), namespace)
+    return namespace["d"]
+
+
 def _compile_derivatives() -> dict[tuple[str, int], Callable[..., Any]]:
-    """One function per (op, operand index): ∂out/∂operand as a Value, from the op's formula."""
+    """One function per (op, operand index): ∂out/∂operand as a Value, from the op's formula; for
+    an n-ary op with one formula for every operand (sum, logsumexp), one function per op."""
     functions: dict[tuple[str, int], Callable[..., Any]] = {}
     for op in OPS.values():
         for k, formula in enumerate(op.derivatives):
-            source = formulas.render(formula, "value", {"a": "a", "b": "b", "out": "out"})
-            namespace = dict(formulas.NAMESPACES["value"])
-            # our own text, rendered from the op table; never user input
-            exec(compile(f"def d(a, b, out):\n    return {source}\n", f"<∂{op.name}/∂{'ab'[k]}>", "exec"),
-                 namespace)
-            functions[(op.name, k)] = namespace["d"]
+            functions[(op.name, k)] = _compile(formula, "a, b, out", f"<∂{op.name}/∂{'ab'[k]}>")
+    for nary in NARY.values():
+        if nary.derivative:
+            functions[(nary.name, 0)] = _compile(nary.derivative, "v, out", f"<∂{nary.name}/∂v>")
     return functions
 
 
@@ -49,10 +57,11 @@ def local_derivatives(node: Value) -> tuple[Number, ...]:
     """``node.local_grads`` again, but as Values that depend on the inputs (floats where a
     derivative is a constant): ∂node/∂child for each child, from the op table's formulas."""
     op, kids = node.op, node.children
-    if op == "sum":
-        return (1.0,) * len(kids)
     if op == "dot":
         return _dot_derivatives(node)
+    if op in NARY:  # one formula over each operand v and the result
+        derivative = _DERIVATIVES[(op, 0)]
+        return tuple(derivative(v, node) for v in kids)
     rule = OPS.get(op)
     if rule is None:
         raise NotImplementedError(f"no derivative formula for op {op!r}: cannot differentiate {node!r} twice")

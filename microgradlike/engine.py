@@ -30,6 +30,7 @@ Two choices keep the engine fast and small without hiding anything:
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -42,7 +43,8 @@ from .methods import install_ops
 if TYPE_CHECKING:
     from .stepper import BackwardStep
 
-__all__ = ["Value", "dot", "is_grad_enabled", "no_grad", "node_names", "sum_values", "topological_order"]
+__all__ = ["Value", "dot", "is_grad_enabled", "logsumexp", "no_grad", "node_names", "sum_values",
+           "topological_order"]
 
 
 # ---- grad mode: on or off for each thread (and each asyncio task) on its own ----------------------
@@ -318,6 +320,36 @@ def sum_values(values: Iterable[Value | float]) -> Value:
             total += number
             constant += number
     return _with_constant(total, tuple(children), (1.0,) * len(children), "sum", constant, "")
+
+
+def logsumexp(values: Iterable[Value]) -> Value:
+    """s = ln Σⱼ e^{vⱼ} as ONE node, computed as s = m + ln Σⱼ e^{vⱼ − m} with m = maxⱼ vⱼ.
+
+    Subtracting the largest vⱼ first makes every exponent ≤ 0, so nothing overflows:
+    ``logsumexp([1000, 0])`` is 1000.0, not inf. m is taken inside the op, so a compiled replay
+    takes it again for every input (a max read from ``.data`` outside an op would be frozen
+    by a trace). With m = ±inf, s = m (all terms −inf: ln 0 = −inf; one term inf: inf).
+
+    ∂s/∂vⱼ = e^{vⱼ} / Σₖ e^{vₖ} = e^{vⱼ − s}: the softmax of the vs, which sums to 1.
+    """
+    children = values if isinstance(values, tuple) else tuple(values)
+    if not children:
+        raise ValueError("logsumexp needs at least one Value, got none")
+    for j, v in enumerate(children):
+        if not isinstance(v, Value):
+            raise TypeError(f"logsumexp takes Values; term {j} is {type(v).__name__}: {short(v)} "
+                            f"(wrap a plain number c as Value(c))")
+    data = [v.data for v in children]
+    m = max(data)
+    if m - m != 0.0:  # m = ±inf (inf − inf is nan)
+        out = m
+    else:
+        total = 0.0
+        for x in data:
+            total += math.exp(x - m)  # x − m ≤ 0: at most 1
+        out = m + math.log(total)
+    local_grads = tuple(math.exp(x - out) for x in data)  # never overflows: x ≤ out (nan at ±inf)
+    return _node(out, children, local_grads, "logsumexp")
 
 
 def topological_order(root: Value) -> list[Value]:

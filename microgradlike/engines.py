@@ -4,8 +4,8 @@
   read and to step through.
 * ``"tape"`` traces one sample's loss once (`microgradlike.compile.trace`) and replays it as a
   generated float loop over the samples.
-* ``"batched"`` replays the model's trace with numpy, one vector entry per sample: the whole batch
-  forward and backward in one pass.
+* ``"batched"`` replays the model's trace with numpy, one row per sample: the whole batch
+  forward and backward in one pass, each layer one matrix product.
 
 All three give the same numbers (to rounding): the compiled engines replay exactly the graph the
 eager engine builds for each sample.
@@ -14,6 +14,8 @@ eager engine builds for each sample.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -21,6 +23,7 @@ import numpy as np
 from .compile import trace
 from .engine import Value, no_grad
 from .losses import LOSSES, get_loss
+from .merging import Merged, merge
 from .nn import MLP, Layer, Neuron, SigmoidSum, SigmoidUnit
 from .tape import Tape
 
@@ -79,8 +82,13 @@ def make_loss_and_grad(model: Any, loss_fn: Callable[[Any, Any], Value] | str,
 
     ``engine="eager"``: one Value graph for the batch, and ``backward()``.
     ``engine="tape"``: a generated float loop over the samples (model and loss fused).
-    ``engine="batched"``: one numpy pass over the whole batch for the model, then each target's
-    loss tape on its samples; parameter gradients are the weighted sums over samples.
+    ``engine="batched"``: one numpy pass over the whole batch for the model, each layer one matrix
+    product (`microgradlike.fusion`), then the loss: the targets' tapes merged into one program
+    when they differ only in what they read (`microgradlike.merging`: cross_entropy's class ids,
+    binary_cross_entropy's labels), else each target's tape on its own samples.
+
+    The compiled engines' callable also has ``evaluate(X_batch, y_batch) -> L``: the same loss
+    from forward passes alone, leaving every ``.grad`` as it was (`make_evaluate`).
     """
     from . import losses
 
@@ -97,93 +105,226 @@ def make_loss_and_grad(model: Any, loss_fn: Callable[[Any, Any], Value] | str,
     return _LossAndGrad(model, loss, engine, by_value)
 
 
+@dataclass
+class _Keys:
+    """The targets' keys of a batch: ``keys`` (one per loss tape it needs), for each row the
+    index of its key (``inverse``), and each key's first row (``firsts``)."""
+
+    keys: list[Any]
+    inverse: np.ndarray
+    firsts: list[int]
+
+    @cached_property
+    def groups(self) -> list[tuple[Any, np.ndarray]]:
+        """(key, the indices of its rows) for each key."""
+        if len(self.keys) == 1:
+            return [(self.keys[0], np.arange(len(self.inverse)))]
+        order = np.argsort(self.inverse, kind="stable")  # each key's rows, in batch order
+        stops = np.cumsum(np.bincount(self.inverse, minlength=len(self.keys))).tolist()
+        return [(key, order[start:stop]) for key, start, stop in zip(self.keys, [0, *stops[:-1]], stops)]
+
+
+@dataclass
+class _Batch:
+    """One call's data, checked: ``X`` (N × d), ``T`` the targets as numbers (N × t), ``targets``
+    as given (a target traced into a loss by value is the caller's own object), and the keys of
+    the loss tapes it needs."""
+
+    X: np.ndarray
+    T: np.ndarray
+    targets: Any
+    by_value: bool
+    grouping: _Keys
+
+    @property
+    def n(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def keys(self) -> list[Any]:
+        return self.grouping.keys
+
+    def target(self, i: int) -> Any:
+        """Row i's target as the caller gave it (a numpy entry as a Python number or list)."""
+        t = self.targets[i]
+        return t.tolist() if isinstance(t, np.ndarray | np.generic) else t
+
+
+class _MergedLoss:
+    """The loss tapes of several targets as one tape (`microgradlike.merging`): each row reads
+    its own target's choices, so one batched replay computes every row's loss."""
+
+    def __init__(self, keys: list[Any], merged: Merged) -> None:
+        self.position = {key: k for k, key in enumerate(keys)}
+        self.tape = Tape(merged.program, [], single_output=True)
+        self.choices = [(np.asarray(c.slots, dtype=np.intp) if c.slots is not None else None,
+                         None if c.numbers is None else np.asarray(c.numbers)) for c in merged.choices]
+        self._picks: dict[int, tuple[_Keys, list]] = {}  # recent batches' targets -> `picks`
+
+    def picks(self, grouping: _Keys) -> list[tuple[tuple[np.ndarray, np.ndarray] | None, np.ndarray | None]]:
+        """For each choice, what each row reads: ((rows, columns) of the logits, None) for a slot,
+        (None, numbers) for a plain number. Kept for the few targets seen last (they recur)."""
+        if id(grouping) not in self._picks:
+            tape_of_row = np.asarray([self.position[key] for key in grouping.keys])[grouping.inverse]
+            rows = np.arange(len(tape_of_row))
+            picks = [((rows, slots[tape_of_row]), None) if slots is not None else (None, numbers[tape_of_row])
+                     for slots, numbers in self.choices]
+            recent = dict(list(self._picks.items())[-3:])  # each entry holds its grouping: ids stay unique
+            self._picks = {**recent, id(grouping): (grouping, picks)}
+        return self._picks[id(grouping)][1]
+
+    def __call__(self, batch: _Batch, preds: np.ndarray, backward: bool) -> tuple[float, np.ndarray | None]:
+        """Σ of the rows' losses and, with ``backward``, ∂(Σ loss)/∂preds."""
+        picks = self.picks(batch.grouping)
+        arguments = [preds]
+        if picks:
+            chosen = np.empty((batch.n, len(picks)))
+            for j, (where, numbers) in enumerate(picks):
+                chosen[:, j] = preds[where] if where is not None else numbers
+            arguments.append(chosen)
+        P = np.zeros(0)
+        outputs, saved = self.tape.function("forward", "numpy")(*arguments, P)
+        if not backward:
+            return float(outputs.sum()), None
+        read_preds = any(where is not None for where, _ in picks)
+        wanted = (True, read_preds) if picks else (True,)
+        grads, _ = self.tape.function("backward", "numpy", wanted)(saved, P, np.ones((batch.n, 1)))
+        dpreds = grads[0]
+        for j, (where, _) in enumerate(picks):
+            if where is not None:  # a chosen logit's gradient goes back to that logit
+                dpreds[where] += grads[1][:, j]
+        return float(outputs.sum()), dpreds
+
+
 class _LossAndGrad:
-    """The callable `make_loss_and_grad` returns; caches one tape per target key."""
+    """The callable `make_loss_and_grad` returns; caches one tape per target key.
+
+    ``evaluate(X, y)`` is the same loss from forward passes alone: no backward pass, no ``.grad``
+    touched (`make_evaluate` hands it to `fit`)."""
 
     def __init__(self, model: Any, loss: Callable, engine_name: str, by_value: bool) -> None:
         self.model, self.loss, self.engine, self.by_value = model, loss, engine_name, by_value
         self.params = list(model.parameters())
         self._fused: dict[Any, Tape] = {}  # engine="tape": model + loss, per target key
         self._model_tape: Tape | None = None  # engine="batched": the model alone ...
-        self._loss_tapes: dict[Any, Tape] = {}  # ... and the loss, per target key
+        self._loss_tapes: dict[Any, Tape] = {}  # ... and the loss, per target key ...
+        self._merged: tuple[tuple, _MergedLoss | None] = ((), None)  # ... merged, if they can be
+        self._keys: dict[bytes, _Keys] = {}  # the targets' keys of recent batches (the same y recurs)
 
     def __call__(self, X_batch: Any, y_batch: Any) -> float:
+        batch = self._batch(X_batch, y_batch)
+        run = self._run_tape if self.engine == "tape" else self._run_batched
+        total, grads = run(batch, backward=True)
+        for p, g in zip(self.params, (grads / batch.n).tolist()):
+            p.grad = g
+        return total / batch.n
+
+    def evaluate(self, X_batch: Any, y_batch: Any) -> float:
+        """The mean loss over the batch at the current parameters, forward passes only."""
+        batch = self._batch(X_batch, y_batch)
+        run = self._run_tape if self.engine == "tape" else self._run_batched
+        return run(batch, backward=False)[0] / batch.n
+
+    def _batch(self, X_batch: Any, y_batch: Any) -> _Batch:
         X = np.asarray(X_batch, dtype=np.float64)
         if X.ndim == 1:
             X = X.reshape(-1, 1)
         n = X.shape[0]
         if X.ndim != 2 or n == 0:
             raise ValueError(f"X_batch must be a non-empty list of rows, got shape {X.shape}")
-        targets = y_batch.tolist() if isinstance(y_batch, np.ndarray) else list(y_batch)
+        targets = y_batch if isinstance(y_batch, np.ndarray) else list(y_batch)
         if len(targets) != n:
             raise ValueError(f"X_batch has {n} rows but y_batch has {len(targets)} targets")
-        flat_targets = [_flatten_target(t) for t in targets]
-        by_value = self.by_value or all(float(v).is_integer() for t in flat_targets for v in t)
-        # A tuple key (the target itself) or an int key (its length) never collide.
-        groups: dict[Any, list[int]] = {}
-        for i, t in enumerate(flat_targets):
-            groups.setdefault(tuple(t) if by_value else len(t), []).append(i)
-        run = self._run_tape if self.engine == "tape" else self._run_batched
-        total, grads = run(X, targets, flat_targets, groups, by_value)
-        for p, g in zip(self.params, grads):
-            p.grad = g / n
-        return total / n
+        try:
+            T = np.asarray(targets, dtype=np.float64).reshape(n, -1)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"y_batch must hold numbers, or rows of numbers of one length: {e}") from None
+        # A loss that reads its targets as plain numbers gets one tape per distinct target
+        # (usually a handful of labels); integer targets are taken for labels too.
+        by_value = self.by_value or bool(np.all(np.mod(T, 1.0) == 0.0))
+        if not by_value:  # the targets are an input of one tape, keyed by their length
+            return _Batch(X, T, targets, by_value, _Keys([T.shape[1]], np.zeros(n, dtype=np.intp), [0]))
+        seen = T.tobytes() + repr(T.shape).encode()
+        if seen not in self._keys:
+            values, first, inverse = np.unique(T, axis=0, return_index=True, return_inverse=True)
+            keys = _Keys([tuple(row) for row in values.tolist()], inverse.ravel(), first.tolist())
+            recent = dict(list(self._keys.items())[-3:])  # a few: the training set's, the validation set's
+            self._keys = {**recent, seen: keys}
+        return _Batch(X, T, targets, by_value, self._keys[seen])
 
     # -- engine="tape": one fused tape (model + loss) per target key, a float loop over samples --
-    def _run_tape(self, X: np.ndarray, targets: list, flat_targets: list, groups: dict,
-                  by_value: bool) -> tuple[float, list[float]]:
-        rows_all = X.tolist()
-        total, grads = 0.0, [0.0] * len(self.params)
-        for key, idx in groups.items():
-            first = idx[0]
+    def _run_tape(self, batch: _Batch, backward: bool) -> tuple[float, np.ndarray]:
+        rows_all = batch.X.tolist()
+        total, grads = 0.0, np.zeros(len(self.params))
+        for (key, index), first in zip(batch.grouping.groups, batch.grouping.firsts):
             if key not in self._fused:
-                self._fused[key] = _trace_sample_loss(self.loss, self.model, rows_all[first], targets[first],
-                                                      flat_targets[first], by_value, params=self.model)
-            if by_value:
-                rows = [rows_all[i] for i in idx]
+                self._fused[key] = _trace_sample_loss(self.loss, self.model, rows_all[first],
+                                                      batch.target(first), batch.T[first].tolist(),
+                                                      batch.by_value, params=self.model)
+            tape = self._fused[key]
+            if batch.by_value:
+                rows = [rows_all[i] for i in index]
+            else:  # the targets' numbers follow the row's, as the tape's second input
+                targets = batch.T.tolist()
+                rows = [rows_all[i] + targets[i] for i in index]
+            if backward:
+                part, part_grads = tape.sum_over_rows(rows)
+                grads += part_grads[:len(grads)]
             else:
-                rows = [rows_all[i] + flat_targets[i] for i in idx]
-            part, part_grads = self._fused[key].sum_over_rows(rows)
+                part = tape.total_over_rows(rows)
             total += part
-            grads = [a + b for a, b in zip(grads, part_grads[:len(grads)])]
         return total, grads
 
-    # -- engine="batched": the model batched once, then each key's loss tape on its samples --
-    def _run_batched(self, X: np.ndarray, targets: list, flat_targets: list, groups: dict,
-                     by_value: bool) -> tuple[float, list[float]]:
-        n = X.shape[0]
+    # -- engine="batched": the model fused and batched once, then the loss --
+    def _run_batched(self, batch: _Batch, backward: bool) -> tuple[float, np.ndarray]:
         if self._model_tape is None:
             model = self.model
-            self._model_tape = trace(lambda x: _as_outputs(model(x)), X[0].tolist(), params=model)
+            self._model_tape = trace(lambda x: _as_outputs(model(x)), batch.X[0].tolist(), params=model)
         model_tape = self._model_tape
-        params = model_tape.current_params()
-        columns = list(np.ascontiguousarray(X.T))
-        with np.errstate(over="ignore"):
-            preds, saved = model_tape.function("forward", "numpy")(*columns, params)
-        preds = [np.broadcast_to(p, (n,)) for p in preds]
-        k = len(preds)
-        total = 0.0
-        dpreds = [np.zeros(n) for _ in range(k)]
-        for key, idx in groups.items():
-            first = idx[0]
-            if key not in self._loss_tapes:
-                self._loss_tapes[key] = _trace_sample_loss(
-                    self.loss, _first_if_one, [float(p[first]) for p in preds], targets[first],
-                    flat_targets[first], by_value)
+        params = model_tape.params_vector()
+        with np.errstate(all="ignore"):  # exp overflows to inf, as the engine's does
+            preds, saved = model_tape.function("forward", "numpy")(batch.X, params)  # N × (outputs)
+            for key, first in zip(batch.keys, batch.grouping.firsts):
+                if key not in self._loss_tapes:
+                    self._loss_tapes[key] = _trace_sample_loss(
+                        self.loss, _first_if_one, preds[first].tolist(), batch.target(first),
+                        batch.T[first].tolist(), batch.by_value)
+            merged = self._merged_loss() if batch.by_value else None
+            if merged is not None:
+                total, dpreds = merged(batch, preds, backward)
+            else:
+                total, dpreds = self._loss_by_key(batch, preds, backward)
+            if not backward:
+                return total, np.zeros(0)
+            _, param_grads = model_tape.function("backward", "numpy", (False,))(saved, params, dpreds)
+        return total, param_grads
+
+    def _merged_loss(self) -> _MergedLoss | None:
+        """The loss tapes of every target seen so far as one tape, if they merge (they do for the
+        losses of `microgradlike.losses` but hinge, whose two traces differ in an op)."""
+        keys = tuple(self._loss_tapes)
+        if self._merged[0] != keys:
+            programs = [tape.program for tape in self._loss_tapes.values()]
+            merged = merge(programs) if not any(p.param_names for p in programs) else None
+            self._merged = (keys, None if merged is None else _MergedLoss(list(keys), merged))
+        return self._merged[1]
+
+    def _loss_by_key(self, batch: _Batch, preds: np.ndarray, backward: bool) -> tuple[float, np.ndarray]:
+        """Each key's loss tape on its own rows: Σ of the losses and ∂(Σ loss)/∂preds."""
+        total, dpreds = 0.0, np.empty_like(preds)
+        everyone = len(batch.keys) == 1
+        for key, index in batch.grouping.groups:
             tape = self._loss_tapes[key]
-            index = np.asarray(idx)
-            cols = [p[index] for p in preds]
-            if not by_value:
-                cols += list(np.asarray([flat_targets[i] for i in idx], dtype=np.float64).T)
-            wanted = (True,) * k + (False,) * (tape.program.n_input_slots - k)  # ∂ℓ/∂preds, not ∂ℓ/∂y
-            outputs, grads, _ = tape.batched_value_and_grad(cols, np.ones(len(idx)), wanted)
-            total += float(np.sum(outputs[0]))
-            for j in range(k):
-                dpreds[j][index] = grads[j]
-        wanted_none = (False,) * model_tape.program.n_input_slots
-        with np.errstate(over="ignore"):
-            _, param_grads = model_tape.function("backward", "numpy", wanted_none)(saved, params, *dpreds)
-        return total, [float(g) for g in param_grads]
+            rows = preds if everyone else preds[index]
+            arguments = (rows,) if batch.by_value else (rows, batch.T if everyone else batch.T[index])
+            P = tape.params_vector()
+            outputs, saved = tape.function("forward", "numpy")(*arguments, P)
+            total += float(outputs.sum())
+            if backward:  # ∂ℓ/∂preds (not ∂ℓ/∂y), each row's ℓ seeded with 1
+                wanted = (True,) if batch.by_value else (True, False)
+                (dp, *_), _ = tape.function("backward", "numpy", wanted)(saved, P, np.ones((len(rows), 1)))
+                dpreds[index] = dp
+        return total, dpreds
 
 
 def _trace_sample_loss(loss: Callable, predict: Callable, example: list[float], target: Any,
@@ -208,12 +349,6 @@ def _as_outputs(out: Any) -> list[Value]:
     return [out] if isinstance(out, Value) else list(out)
 
 
-def _flatten_target(t: Any) -> list[float]:
-    if isinstance(t, Sequence | np.ndarray) and not isinstance(t, str):
-        return [float(v) for v in np.asarray(t, dtype=np.float64).ravel()]
-    return [float(t)]
-
-
 def _eager_loss_and_grad(model: Any, loss: Callable) -> LossAndGrad:
     def loss_and_grad(rows: Any, targets: Any) -> float:
         model.zero_grad()  # parameter grads accumulate across backward() calls
@@ -225,20 +360,17 @@ def _eager_loss_and_grad(model: Any, loss: Callable) -> LossAndGrad:
 
 
 def make_evaluate(model: Any, loss_fn: Callable, engine: str, loss_and_grad: LossAndGrad,
-                  params: Sequence[Value]) -> Callable[[Any, Any], float]:
-    """``(rows, targets) -> loss`` at the current parameters, leaving every ``.grad`` as it was."""
-    if engine == "eager":
-        def evaluate(rows: Any, targets: Any) -> float:
-            with no_grad():  # a forward pass only: no graph is built
-                return float(loss_fn([model(row) for row in rows], list(targets)).data)
+                  params: Sequence[Value] | None = None) -> Callable[[Any, Any], float]:
+    """``(rows, targets) -> loss`` at the current parameters, leaving every ``.grad`` as it was.
 
-        return evaluate
+    ``"eager"`` runs the model under `no_grad` (no graph at all); the compiled engines run their
+    forward passes alone, ``loss_and_grad.evaluate`` (``loss_and_grad`` from
+    `make_loss_and_grad`). ``params`` is no longer needed (no gradient is computed to put back)."""
+    if engine != "eager":
+        return loss_and_grad.evaluate  # type: ignore[attr-defined]
 
-    def evaluate_compiled(rows: Any, targets: Any) -> float:
-        grads = [p.grad for p in params]  # compiled engines compute grads too: keep the update's
-        value = loss_and_grad(rows, targets)
-        for p, g in zip(params, grads):
-            p.grad = g
-        return value
+    def evaluate(rows: Any, targets: Any) -> float:
+        with no_grad():  # a forward pass only: no graph is built
+            return float(loss_fn([model(row) for row in rows], list(targets)).data)
 
-    return evaluate_compiled
+    return evaluate

@@ -80,6 +80,10 @@ def _nary_explanation(node: Value, i: int, name: Name) -> str:
     words = NARY[node.op].words
     if node.op == "sum":
         return words["term"]
+    if node.op == "logsumexp":  # its softmax weight e^(v − out)
+        term = node.children[i]
+        return words["term"].format(v=name(term), out=name(node), vv=number(term.data),
+                                    vout=number(node.data), d=number(node.local_grads[i]))
     role, partner = dot_role(node, i)
     d = number(node.local_grads[i])
     if role == "pair":

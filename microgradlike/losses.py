@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .checks import as_real
-from .engine import Value, sum_values
+from .engine import Value, logsumexp, sum_values
 
 __all__ = ["LOSSES", "binary_cross_entropy", "cross_entropy", "get_loss", "hinge", "mse"]
 
@@ -130,8 +130,9 @@ def cross_entropy(logits_rows: Any, class_ids: Any) -> Value:
 
         Lᵢ = −log softmax(zᵢ)_y = log Σⱼ e^{zᵢⱼ} − zᵢ_y,   ∂Lᵢ/∂zᵢⱼ = softmax(zᵢ)ⱼ − [j = y].
 
-    The log-sum-exp subtracts the row's largest logit m (a plain number) first:
-    log Σⱼ e^{zⱼ} = m + log Σⱼ e^{zⱼ − m}, so every exponent is ≤ 0 and nothing overflows.
+    log Σⱼ e^{zⱼ} is one `engine.logsumexp` node, which subtracts the row's largest logit m
+    first, m + log Σⱼ e^{zⱼ − m}, so every exponent is ≤ 0 and nothing overflows; m is taken
+    inside the op, so a compiled engine takes it again for every row it replays.
     One row with one int class id is accepted as a batch of one. L is the mean over rows.
     """
     if isinstance(class_ids, numbers.Integral):  # numpy ints included
@@ -150,9 +151,7 @@ def cross_entropy(logits_rows: Any, class_ids: Any) -> Value:
         number = as_real(y)
         if number is None or not (number.is_integer() and 0 <= number < k):
             raise ValueError(f"class id {y!r} of row {i} is not an integer in 0 … {k - 1} ({k} logits)")
-        m = max(v.data for v in z)
-        log_sum_exp = sum_values([(v - m).exp() for v in z]).log() + m
-        terms.append(log_sum_exp - z[int(number)])
+        terms.append(logsumexp(z) - z[int(number)])
     return _mean(terms)
 
 

@@ -78,14 +78,20 @@ class Op:
 @dataclass(frozen=True)
 class NaryOp:
     """An op over any number of operands, written by hand in the engine (`engine.dot`,
-    `engine.sum_values`): one node for a whole sum, which keeps graphs small and fast."""
+    `engine.sum_values`, `engine.logsumexp`): one node for a whole sum, which keeps graphs small
+    and fast."""
 
     name: str
     math: str
     symbol: str
     #: Why ∂out/∂operand is what it is, by the operand's role (see `microgradlike.stepper`):
-    #: {partner} the Value it multiplied, {d} the derivative.
+    #: {partner} the Value it multiplied, {d} the derivative; for "logsumexp", {v} and {out} the
+    #: operand's and the result's names, {vv} and {vout} their forward values.
     words: dict[str, str]
+    #: ∂out/∂operand as a formula over that operand ``v`` and the result ``out`` (the same for
+    #: every operand), for `microgradlike.formulas`; "" for "dot", whose derivative is the
+    #: operand's partner in its product.
+    derivative: str = ""
 
 
 _FWD = "from the forward pass"
@@ -163,7 +169,14 @@ NARY: dict[str, NaryOp] = {op.name: op for op in (
         "plain weight": "{d}, the plain number it is multiplied by (that weight is not a Value)",
         "bias": "1 (the bias b adds straight into Σ wᵢ·xᵢ + b)",
     }),
-    NaryOp("sum", "Σᵢ vᵢ", "sum", {"term": "1 (a sum moves one-for-one with each of its terms)"}),
+    NaryOp("sum", "Σᵢ vᵢ", "sum", {"term": "1 (a sum moves one-for-one with each of its terms)"},
+           derivative="1"),
+    # m = max vⱼ is taken inside the op, so every replay of a trace takes it afresh (exactly as
+    # relu's branch is replayed): every exponent vⱼ − m is ≤ 0, and nothing overflows.
+    NaryOp("logsumexp", "ln Σⱼ e^{vⱼ} = m + ln Σⱼ e^{vⱼ − m},  m = maxⱼ vⱼ", "logsumexp", {
+        "term": "e^({v} − {out}) = e^({vv} − {vout}) = {d}: the softmax weight of {v} "
+                "(forward values of {v} and {out})",
+    }, derivative="exp(v - out)"),
 )}
 
 

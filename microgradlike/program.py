@@ -13,9 +13,10 @@ turns it into Python, and `microgradlike.tape.Tape` replays it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Instruction", "Program"]
+__all__ = ["Instruction", "Program", "depends_on"]
 
 
 @dataclass(frozen=True)
@@ -59,3 +60,11 @@ class Program:
     @property
     def param_slots(self) -> range:
         return range(self.n_input_slots, self.n_input_slots + len(self.param_names))
+
+
+def depends_on(program: Sequence[Instruction], flags: list[bool]) -> list[bool]:
+    """``flags`` (one per slot) carried forward through the program: an instruction's output is
+    flagged when any of its arguments is (e.g. "depends on an input")."""
+    for ins in program:
+        flags[ins.out] = any(flags[a] for a in ins.args)
+    return flags

@@ -13,7 +13,9 @@ naming the sample and the op.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Sequence
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -21,9 +23,16 @@ import numpy as np
 from . import codegen
 from .checks import as_real, short
 from .engine import Value
+from .fusion import FusedProgram, fuse
 from .program import Program
 
 __all__ = ["Tape", "input_numbers"]
+
+_data = attrgetter("data")
+# Code is written one thread at a time: CPython 3.11's ast module keeps its recursion count in
+# state that threads share, so two threads parsing at once can fail with "SystemError: AST
+# constructor recursion depth mismatch" (python/cpython#106905).
+_WRITING_CODE = threading.Lock()
 
 
 class Tape:
@@ -34,6 +43,9 @@ class Tape:
     returned several). ``tape.backward(seed)`` then replays the chain rule: ``tape.grads``
     (one per argument) and ``tape.param_grads`` (one per parameter, summed over a batch).
     ``tape.write_grads()`` puts the parameter gradients into the parameters' ``.grad``.
+
+    A batch replays the program fused (`microgradlike.fusion`): the dots of a layer as one matrix
+    product, the activations that follow as one numpy call over the layer's block.
     """
 
     def __init__(self, program: Program, params: Sequence[Value], single_output: bool) -> None:
@@ -44,6 +56,7 @@ class Tape:
         self.param_names = list(program.param_names)
         self.single_output = single_output
         self._compiled: dict[tuple, Callable] = {}
+        self._fused: FusedProgram | None = None
         self._state: tuple | None = None
         self.grads: tuple[Any, ...] = ()
         self.param_grads: tuple[float, ...] = ()
@@ -54,44 +67,63 @@ class Tape:
 
     # -- source --
     @property
+    def fused(self) -> FusedProgram:
+        """The program as the batched replay runs it: `microgradlike.fusion.fuse` of it."""
+        if self._fused is None:
+            self._fused = fuse(self.program)
+        return self._fused
+
+    @property
     def source(self) -> str:
         """The generated Python of the float replay (forward and backward), for reading."""
-        return self._readable("float")
+        forward, backward = (codegen.generate(self.program, kind) for kind in ("forward", "backward"))
+        return codegen.header(self.program, repr(self)) + forward + "\n" + backward
 
     @property
     def batched_source(self) -> str:
-        """The generated Python of the batched (numpy) replay."""
-        return self._readable("numpy")
-
-    def _readable(self, mode: str) -> str:
-        forward, backward = (codegen.generate(self.program, kind, mode) for kind in ("forward", "backward"))
-        return codegen.header(self.program, repr(self)) + forward + "\n" + backward
+        """The generated Python of the batched (numpy) replay, fused: blocks are matrices."""
+        forward, backward = (codegen.generate_batched(self.fused, kind)[0]
+                             for kind in ("forward", "backward"))
+        return codegen.batched_header(self.fused, repr(self)) + forward + "\n" + backward
 
     def function(self, kind: str, mode: str, wanted: tuple[bool, ...] | None = None) -> Callable:
-        """The compiled ``kind`` function ("forward", "backward" or "loop") in ``mode`` ("float" or
-        "numpy"), made on first use; see `microgradlike.codegen.generate` for their signatures."""
+        """The compiled ``kind`` function in ``mode``, made on first use: on floats ("float":
+        "forward", "backward", "loop" or "total", see `microgradlike.codegen.generate`; ``wanted``
+        marks input slots) or on a batch ("numpy": "forward" or "backward", see
+        `microgradlike.codegen.generate_batched`; ``wanted`` marks arguments)."""
         key = (kind, mode, wanted)
         if key not in self._compiled:
-            source = codegen.generate(self.program, kind, mode, wanted)
-            self._compiled[key] = codegen.compile_function(source, kind, mode)
+            with _WRITING_CODE:
+                if mode == "float":
+                    source, constants = codegen.generate(self.program, kind, wanted), None
+                else:
+                    source, constants = codegen.generate_batched(self.fused, kind, wanted)
+                self._compiled[key] = codegen.compile_function(source, kind, mode, constants)
         return self._compiled[key]
 
     def current_params(self) -> list[float]:
         """The parameters' numbers right now (the tape reads them afresh at every call)."""
         return [p.data for p in self.params]
 
+    def params_vector(self) -> np.ndarray:
+        """The parameters' numbers right now, as the vector P the batched replay reads."""
+        return np.fromiter(map(_data, self.params), np.float64, len(self.params))
+
     # -- replay --
     def __call__(self, *args: Any) -> Any:
         """Replay the forward pass on ``args`` (floats, or numpy vectors for a batch)."""
         flat, batch = self._flatten(args)
-        mode = "float" if batch is None else "numpy"
-        params = self.current_params()
+        if batch is None:
+            params = self.current_params()
+            outputs, saved = self.function("forward", "float")(*flat, params)
+            self._state = ("float", saved, params, batch)
+            return outputs[0] if self.single_output else outputs
+        params = self.params_vector()
         with np.errstate(all="ignore"):  # exp overflows to inf, as the engine's does
-            outputs, saved = self.function("forward", mode)(*flat, params)
-        if batch is not None:
-            outputs = tuple(np.broadcast_to(o, (batch,)).astype(np.float64) for o in outputs)
-        self._state = (mode, saved, params, batch)
-        return outputs[0] if self.single_output else outputs
+            outputs, saved = self.function("forward", "numpy")(*flat, params)
+        self._state = ("numpy", saved, params, batch)
+        columns = tuple(np.array(outputs[:, j]) for j in range(outputs.shape[1]))
+        return columns[0] if self.single_output else columns
 
     def backward(self, seed: Any = None) -> None:
         """Replay the chain rule from the output of the last call, seeding ∂out/∂out = ``seed``.
@@ -103,15 +135,18 @@ class Tape:
         """
         if self._state is None:
             raise RuntimeError("call the tape on some inputs before backward()")
-        mode, saved, params, batch = self._state
+        _, saved, params, batch = self._state
         seeds = self._seeds(seed, batch)
+        if batch is None:
+            input_grads, param_grads = self.function("backward", "float")(saved, params, *seeds)
+            self.grads = self._unflatten(input_grads)
+            self.param_grads = param_grads
+            return
         with np.errstate(all="ignore"):
-            input_grads, param_grads = self.function("backward", mode)(saved, params, *seeds)
-        if batch is not None:
-            input_grads = tuple(np.broadcast_to(g, (batch,)).astype(np.float64) for g in input_grads)
-            param_grads = tuple(float(g) for g in param_grads)
-        self.grads = self._unflatten(input_grads, batch)
-        self.param_grads = param_grads
+            grads, param_grads = self.function("backward", "numpy")(saved, params, np.stack(seeds, axis=1))
+        self.grads = tuple(np.array(np.broadcast_to(g, (batch,) if k is None else (batch, k)))
+                           for g, (_, k) in zip(grads, self.input_layout))
+        self.param_grads = tuple(param_grads.tolist())
 
     def write_grads(self, accumulate: bool = False) -> None:
         """Set each parameter's ``.grad`` to its gradient from the last backward (or add to it)."""
@@ -121,25 +156,22 @@ class Tape:
     def sum_over_rows(self, rows: Iterable[Sequence[float]]) -> tuple[float, tuple[float, ...]]:
         """(Σ output, Σ ∂output/∂p per parameter) over ``rows``, each a tuple of every input slot's
         number: a float loop, all in generated code (one output only)."""
-        if len(self.program.outputs) != 1:
-            raise TypeError("sum_over_rows needs a tape with one output")
+        self._one_output("sum_over_rows")
         return self.function("loop", "float")(rows, self.current_params())
 
-    def batched_value_and_grad(self, columns: Sequence[Any], weights: Any,
-                               wanted: tuple[bool, ...] | None = None) -> tuple[Any, tuple, tuple]:
-        """One batched pass: (per-sample outputs, input grads, Σ-weighted parameter grads).
+    def total_over_rows(self, rows: Iterable[Sequence[float]]) -> float:
+        """Σ output over ``rows`` (as `sum_over_rows`), the forward pass alone: no gradients."""
+        self._one_output("total_over_rows")
+        return self.function("total", "float")(rows, self.current_params())
 
-        ``columns`` holds one vector per input slot; ``wanted`` marks the input slots whose
-        gradients to compute (the others are skipped: e.g. the targets)."""
-        params = self.current_params()
-        with np.errstate(all="ignore"):
-            outputs, saved = self.function("forward", "numpy")(*columns, params)
-            seeds = weights if len(self.program.outputs) > 1 else (weights,)
-            grads, param_grads = self.function("backward", "numpy", wanted)(saved, params, *seeds)
-        return outputs, grads, param_grads
+    def _one_output(self, what: str) -> None:
+        if len(self.program.outputs) != 1:
+            raise TypeError(f"{what} needs a tape with one output")
 
     # -- argument checking --
     def _flatten(self, args: tuple) -> tuple[list[Any], int | None]:
+        """One sample: every input slot's number, in order (batch None). A batch: one array per
+        argument (N × k for a list argument, an N-vector for a number) and N."""
         layout = self.input_layout
         if len(args) != len(layout):
             names = ", ".join(name for name, _ in layout)
@@ -160,25 +192,23 @@ class Tape:
         n = sizes.pop()
         flat = []
         for (_, k), (_, a, numbers_) in zip(layout, arrays):
-            if a is None:  # a plain number is the same for every sample
-                flat.extend(np.full(n, x) for x in numbers_)
-            elif k is None:
+            if a is not None:
                 flat.append(a)
+            elif k is None:  # a plain number is the same for every sample
+                flat.append(np.full(n, numbers_[0]))
             else:
-                flat.extend(np.ascontiguousarray(a.T))
+                flat.append(np.tile(np.asarray(numbers_, dtype=np.float64), (n, 1)).reshape(n, k))
         return flat, n
 
-    def _unflatten(self, flat: Sequence[Any], batch: int | None) -> tuple[Any, ...]:
+    def _unflatten(self, flat: Sequence[Any]) -> tuple[Any, ...]:
+        """One sample's input-slot gradients, grouped by argument (a list for a list argument)."""
         out, i = [], 0
         for _, k in self.input_layout:
             if k is None:
                 out.append(flat[i])
                 i += 1
             else:
-                part = list(flat[i:i + k])
-                if batch is not None:
-                    part = np.stack(part, axis=1) if part else np.zeros((batch, 0))
-                out.append(part)
+                out.append(list(flat[i:i + k]))
                 i += k
         return tuple(out)
 

@@ -47,6 +47,8 @@ from .optim import get_optimizer
 
 __all__ = ["Descent", "History", "TrainingWarning", "fit", "gradient_descent"]
 
+#: Training rows or targets: numpy arrays for the compiled engines, lists for the eager one.
+Rows = np.ndarray | list
 StopReason = Literal["tolerance", "max_epochs", "max_steps", "diverged", "early_stopping"]
 #: The final model is "much worse" than the best epoch's when its validation loss is more than
 #: 1.5 times the best one AND has given back more than a quarter of what training gained from
@@ -148,7 +150,7 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
     if not is_grad_enabled():
         raise RuntimeError("fit() trains by backpropagation, which no_grad() turns off: "
                            "call fit outside a `with no_grad():` block")
-    rows, targets, width = _rows_and_targets(X, y, "X", "y")
+    X_array, y_array, width = _rows_and_targets(X, y, "X", "y")
     _check_width(model, width)
     held_out = None if validation is None else _validation_pair(validation, width)
     _check_settings(lr, tol, max_epochs, batch_size, patience, keep_best, held_out, engine, progress)
@@ -158,7 +160,12 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
     opt = get_optimizer(optimizer, params, lr)
     engine, engine_reason = choose_engine(model, loss_fn) if engine == "auto" else (engine, "")
     loss_and_grad = make_loss_and_grad(model, loss_fn, engine)
-    evaluate = make_evaluate(model, loss_fn, engine, loss_and_grad, params)
+    evaluate = make_evaluate(model, loss_fn, engine, loss_and_grad)
+    # The compiled engines take numpy arrays as they are; the eager engine calls model(row) on
+    # Python lists of floats.
+    rows, targets = (X_array.tolist(), y_array.tolist()) if engine == "eager" else (X_array, y_array)
+    if held_out is not None and engine == "eager":
+        held_out = (held_out[0].tolist(), held_out[1].tolist())
     size = len(rows) if batch_size is None else batch_size
     history = History(params=[_snapshot(params)] if keep_params else [], engine=engine,
                       engine_reason=engine_reason)
@@ -189,8 +196,8 @@ class _Loop:
         self.history, self.opt, self.params = history, opt, params
         self.loss_and_grad, self.evaluate, self.best, self.loss_fn = loss_and_grad, evaluate, best, loss_fn
 
-    def run(self, rows: list, targets: list, size: int, rng: np.random.Generator, shuffle: bool,
-            held_out: tuple[list, list] | None, patience: int | None, tol: float, max_epochs: int,
+    def run(self, rows: Rows, targets: Rows, size: int, rng: np.random.Generator, shuffle: bool,
+            held_out: tuple[Rows, Rows] | None, patience: int | None, tol: float, max_epochs: int,
             listeners: list) -> tuple[StopReason, str]:
         """Train until a stopping rule fires; return which, and how to say so."""
         history, params, best = self.history, self.params, self.best
@@ -199,7 +206,7 @@ class _Loop:
             norms = []
             for batch in _batches(len(rows), size, rng if shuffle else None):
                 # forward -> loss -> backward: the batch's loss, and every p.grad = ∂loss/∂p
-                loss_value = self.loss_and_grad([rows[i] for i in batch], [targets[i] for i in batch])
+                loss_value = self.loss_and_grad(_take(rows, batch), _take(targets, batch))
                 norm = math.hypot(*(p.grad for p in params))
                 # update: θ ← θ − (a step against ∇L), only from and to finite numbers
                 refused = _finite_step(self.opt, params, loss_value, norm)
@@ -237,6 +244,11 @@ class _Loop:
         return (f"{text}: the training loss ({history.update_loss[-1]:.4g}) is exactly flat here: no "
                 f"small change of a parameter changes it (e.g. every ReLU is off for every point, so "
                 f"no gradient reaches the weights)")
+
+
+def _take(data: Rows, index: np.ndarray) -> Rows:
+    """The entries of ``data`` (an array, or a list for the eager engine) at ``index``."""
+    return data[index] if isinstance(data, np.ndarray) else [data[i] for i in index]
 
 
 def _batches(n: int, size: int, rng: np.random.Generator | None) -> list[np.ndarray]:
@@ -374,9 +386,9 @@ def _in_notebook() -> bool:
     return "IPKernelApp" in getattr(shell, "config", {})
 
 
-def _rows_and_targets(X: Any, y: Any, x_name: str, y_name: str) -> tuple[list, list, int]:
-    """X as a list of rows (lists of floats; plain floats for 1-D X), y as a list of numbers, and
-    the width of a row (1 for 1-D X)."""
+def _rows_and_targets(X: Any, y: Any, x_name: str, y_name: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """X as a float array of rows (one float per row for 1-D X), y as an array of numbers (booleans
+    as 0/1), and the width of a row (1 for 1-D X)."""
     try:
         X_array = np.asarray(X, dtype=float)
         y_array = np.asarray(y)
@@ -399,7 +411,7 @@ def _rows_and_targets(X: Any, y: Any, x_name: str, y_name: str) -> tuple[list, l
     if y_array.dtype.kind == "b":
         y_array = y_array.astype(int)
     width = 1 if X_array.ndim == 1 else X_array.shape[1]
-    return X_array.tolist(), y_array.tolist(), width
+    return X_array, y_array, width
 
 
 def _input_width(model: Any) -> int | None:
@@ -417,7 +429,7 @@ def _check_width(model: Any, width: int) -> None:
                          f"({type(model).__name__} with nin={nin})")
 
 
-def _validation_pair(validation: Any, width: int) -> tuple[list, list]:
+def _validation_pair(validation: Any, width: int) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(validation, tuple | list) or len(validation) != 2:
         raise ValueError(f"validation must be a pair (X_val, y_val), got {type(validation).__name__}")
     rows, targets, val_width = _rows_and_targets(validation[0], validation[1], "validation X", "validation y")

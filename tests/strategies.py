@@ -47,6 +47,17 @@ def _value_softplus(a: Any) -> Any:
     return a.softplus()
 
 
+def _logsumexp(a: Any, b: Any) -> Any:
+    """ln(eᵃ + eᵇ): microgradlike's n-ary op for Values, torch.logsumexp for tensors."""
+    from microgradlike import Value, logsumexp
+
+    if isinstance(a, Value):
+        return logsumexp([a, b])
+    import torch
+
+    return torch.logsumexp(torch.stack([a, b]), 0)
+
+
 # ---- random computation graphs -----------------------------------------------------------------
 # Each op takes two earlier nodes (a, b) and a softplus function (Values have a method; torch has
 # `torch.nn.functional.softplus`), and uses only what Values and torch tensors both support, so
@@ -73,6 +84,7 @@ DAG_OPS: dict[str, Callable[[Any, Any, Callable[[Any], Any]], Any]] = {
     "softplus": lambda a, b, sp: sp(a),
     "sin": lambda a, b, sp: a.sin(),
     "cos": lambda a, b, sp: a.cos(),
+    "logsumexp": lambda a, b, sp: _logsumexp(a, b),
     "3+": lambda a, b, sp: 3 + a,
     "2-": lambda a, b, sp: 2 - a,
     "3*": lambda a, b, sp: 3 * a,

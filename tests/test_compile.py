@@ -20,7 +20,10 @@ from hypothesis import strategies as st
 
 from microgradlike import Value, dot, no_grad, sum_values
 from microgradlike.compile import dot_terms, trace
+from microgradlike.engine import logsumexp
+from microgradlike.fusion import Dense, Map
 from microgradlike.nn import MLP, SigmoidSum
+from microgradlike.program import Instruction
 
 RTOL = 1e-9
 #: Floats in [-3, 3]: inputs and constants for random graphs, where values must not blow up.
@@ -411,3 +414,148 @@ def test_traces_in_threads_keep_nothing_alive_afterwards():
     finally:
         tracemalloc.stop()
     assert after - before < 100_000  # a kept node would cost ~1 kB: 2 MB for all of them
+
+
+# ---- the batched replay, fused: layers as matrix products (microgradlike.fusion) -------------------
+def hand_built(ws, vs):
+    """A layer written by hand: dots with the weights second and a plain-number bias, two ops on
+    each of them, then a second layer, a sum and a logsumexp of the block, and scalar uses."""
+
+    def f(x):
+        z = [dot(x, w, 0.5) for w in ws]
+        h = [zj.tanh() * 2.0 for zj in z]
+        second = [dot(v, h) for v in vs]
+        return [sum_values(h), logsumexp(h), h[0] * z[1], *second]
+
+    return f
+
+
+FUSED_MODELS = [
+    *(pytest.param(lambda a=a: (m := MLP(3, [5, 4, 2], a, seed=7), m, 3), id=f"mlp-{a}")
+      for a in ("relu", "tanh", "sigmoid", "linear")),
+    pytest.param(lambda: (m := MLP(2, [6, 1], seed=8), m, 2), id="mlp-one-output"),
+    pytest.param(lambda: (m := SigmoidSum(5, seed=9), m, 1), id="sigmoid-sum"),
+    pytest.param(lambda: hand_built_case(), id="hand-built"),
+]
+
+
+def hand_built_case():
+    ws = [[Value(0.1 * (i + j) - 0.3) for j in range(3)] for i in range(4)]
+    vs = [[Value(0.2 * (i - j)) for j in range(4)] for i in range(2)]
+    return hand_built(ws, vs), [p for row in ws + vs for p in row], 3
+
+
+def fused_case(case):
+    """(f returning a list of Values, its parameters, its input width) for a FUSED_MODELS entry."""
+    made = case()
+    if isinstance(made[1], list):
+        return made
+    model, width = made[1], made[2]
+    return (lambda x: [model(x)] if isinstance(model(x), Value) else model(x)), model.parameters(), width
+
+
+@pytest.mark.parametrize("n", [1, 7])
+@pytest.mark.parametrize("case", FUSED_MODELS)
+def test_fused_batched_replay_equals_eager(case, n):
+    f, params, width = fused_case(case)
+    X = np.random.default_rng(n).normal(size=(n, width))
+    tape = trace(lambda x: f(x), X[0].tolist(), params=params)
+    steps = tape.fused.steps
+    assert any(isinstance(s, Dense) for s in steps)  # the dots became matrix products
+    outputs = tape(X)
+    k = len(outputs)
+    seeds = np.random.default_rng(1).uniform(0.5, 1.5, size=(k, n))
+    tape.backward(seeds[0] if k == 1 else list(seeds))
+    want_grads = np.zeros(len(params))
+    for s, row in enumerate(X):
+        for p in params:
+            p.grad = 0.0
+        xs = [Value(v) for v in row]
+        outs = f(xs)
+        total = sum_values([o * float(seeds[j, s]) for j, o in enumerate(outs)])
+        total.backward()
+        for j, o in enumerate(outs):
+            assert close(outputs[j][s], o.data)
+        assert all(close(g, x.grad) for g, x in zip(tape.grads[0][s], xs))
+        want_grads += [p.grad for p in params]
+    assert all(close(g, w, rtol=1e-9) for g, w in zip(tape.param_grads, want_grads))
+
+
+def test_fusion_finds_the_layers_of_any_model():
+    def kinds(tape):
+        return [type(s).__name__ if not isinstance(s, Instruction) else s.op for s in tape.fused.steps]
+
+    mlp = MLP(3, [5, 4, 2], "tanh", seed=0)
+    assert kinds(trace(lambda x: mlp(x), [0.0] * 3, params=mlp)) == ["Dense", "Map", "Dense", "Map", "Dense"]
+    units = SigmoidSum(4, seed=0)
+    assert kinds(trace(lambda x: units(x), [0.0], params=units)) == ["Dense", "Map", "Dense"]
+    f, params, _ = hand_built_case()
+    tape = trace(f, [0.0, 0.0, 0.0], params=params)
+    assert kinds(tape) == ["Dense", "Map", "Map", "Reduce", "Reduce", "*", "Dense"]
+    dense = tape.fused.steps[0]
+    assert dense.constants == (0.5,) * 4 and dense.biases == () and dense.source.name == "X0"
+    # the outputs' block takes the outputs' order: the model's output matrix needs no copy
+    assert tape.fused.output_block is None
+    assert trace(lambda x: mlp(x), [0.0] * 3, params=mlp).fused.output_block.name == "B4"
+
+
+def test_fusion_leaves_shared_weights_to_plain_instructions():
+    w, v = [Value(0.3), Value(-0.2)], [Value(0.7), Value(0.1)]
+    # the third dot reads w again (tied weights): its weight matrix is not a plain gather
+    f = lambda x: [dot(w, x).tanh(), dot(v, x, 1.0).tanh(), dot([w[1], w[0]], [x[1], x[0]])]  # noqa: E731
+    tape = trace(f, [0.0, 0.0], params=w + v)
+    assert [len(s.out.slots) for s in tape.fused.steps if isinstance(s, Dense)] == [2]
+    X = np.array([[1.0, 2.0], [-0.5, 0.25]])
+    outs = tape(X)
+    tape.backward()
+    grads = np.zeros(4)
+    for s, row in enumerate(X):
+        for p in w + v:
+            p.grad = 0.0
+        values = f(row.tolist())
+        sum_values(values).backward()
+        assert all(close(outs[j][s], value.data) for j, value in enumerate(values))
+        grads += [p.grad for p in w + v]
+    assert all(close(a, b) for a, b in zip(tape.param_grads, grads))
+
+
+def test_fused_replay_reads_the_weights_afresh():
+    mlp = MLP(2, [3, 1], seed=0)
+    tape = trace(lambda x: mlp(x), [0.0, 0.0], params=mlp)
+    X = np.array([[0.5, -1.0], [2.0, 0.1]])
+    tape(X)
+    for p in mlp.parameters():
+        p.data *= -2.0
+    assert np.allclose(tape(X), [mlp(row.tolist()).data for row in X], rtol=RTOL, atol=1e-12)
+
+
+def test_fused_source_is_python_a_learner_can_read():
+    mlp = MLP(2, [16, 16, 1], seed=0)
+    source = trace(lambda x: mlp(x), [0.0, 0.0], params=mlp).batched_source
+    ast.parse(source)
+    assert "B0 = X0 @ W0.T  # dot ×16" in source and "relu ×16" in source
+    assert "G[_W0] = gB0.T @ X0" in source and "gB1 = gB2 @ W1" in source
+    assert "# block B4 = (v64): dot ×1" in source
+    assert len(source.splitlines()) < 60  # 337 parameters, summed up in a line
+
+
+def test_a_fused_block_outside_the_domain_names_the_sample():
+    ws = [Value(1.0), Value(2.0)]
+    tape = trace(lambda x: [dot([w], x).log() for w in ws], [1.0], params=ws)
+    assert any(isinstance(s, Map) for s in tape.fused.steps)
+    with pytest.raises(ValueError, match=r"log\(-2\.0\).*sample 1 of the batch, op 'log'"):
+        tape(np.array([[1.0], [-2.0]]))
+
+
+def test_batched_relu_is_eagers_bit_for_bit_at_zeros_infinities_and_nan():
+    """The batched replay writes relu's ``a if a > 0 else 0.0`` as numpy's one-pass fmax: the
+    same numbers, down to the sign of a zero, and nan (from inf − inf) gives 0.0 as in eager."""
+    xs = [-0.0, 0.0, math.inf, -math.inf, 2.5, -2.5] * 20  # long enough for numpy's vector loops
+    f = lambda x: [x.relu(), (x - x).relu(), (x * 3.0).relu() * 2.0]  # noqa: E731
+    for tape in (trace(f, 1.0), trace(lambda row: [v.relu() for v in row], xs[:6])):
+        batch = np.array(xs) if len(tape.input_layout) == 1 and tape.input_layout[0][1] is None \
+            else np.array(xs).reshape(-1, 6)
+        got = np.ravel(np.column_stack(tape(batch)))
+        want = [v.data for x in xs for v in f(Value(x))] if batch.ndim == 1 else \
+            [Value(x).relu().data for x in xs]
+        assert np.array_equal(np.signbit(got), np.signbit(want)) and np.array_equal(got, want, equal_nan=True)

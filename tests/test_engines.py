@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from microgradlike import losses, sum_values
-from microgradlike.engines import ENGINES, make_loss_and_grad
+from microgradlike.engines import ENGINES, make_evaluate, make_loss_and_grad
 from microgradlike.nn import MLP, SigmoidSum
 from microgradlike.optim import SGD, Adam
+from microgradlike.tape import Tape
 from microgradlike.train import fit
 
 
@@ -128,3 +129,101 @@ def test_sgd_on_tape_gradients_moves_like_eager():
 
 def test_one_list_of_engines():
     assert ENGINES == ("auto", "eager", "tape", "batched")
+
+
+# ---- evaluation: forward passes only ---------------------------------------------------------------
+@pytest.mark.parametrize("engine", ["tape", "batched"])
+@pytest.mark.parametrize("loss", LOSSES, ids=lambda f: f.__name__)
+def test_evaluate_runs_no_backward_and_touches_no_grad(loss, engine, monkeypatch):
+    X, y, model = dataset(loss, 17, seed=4)
+    loss_and_grad = make_loss_and_grad(model, loss, engine)
+    evaluate = make_evaluate(model, loss, engine, loss_and_grad)
+    expected = loss_and_grad(X, y)  # traces and compiles what it needs
+    eager_on_five = eager_loss_and_grads(model, loss, X[:5], y[:5])[0]
+    asked = []
+    original = Tape.function
+
+    def spy(self, kind, *args):
+        asked.append(kind)
+        return original(self, kind, *args)
+
+    monkeypatch.setattr(Tape, "function", spy)
+    for p in model.parameters():
+        p.grad = 123.0
+    assert close(evaluate(X, y), expected, rtol=1e-12)
+    assert close(evaluate(X[:5], y[:5]), eager_on_five, rtol=1e-12)
+    assert asked and set(asked) <= {"forward", "total"}  # no "backward", no "loop"
+    assert all(p.grad == 123.0 for p in model.parameters())
+
+
+# ---- fit hands the compiled engines numpy arrays -----------------------------------------------------
+@pytest.mark.parametrize("engine", ENGINES)
+def test_fit_gives_compiled_engines_arrays_and_the_same_history_for_lists(engine, monkeypatch):
+    import microgradlike.train as train
+
+    X, y, _ = dataset(losses.cross_entropy, 24, seed=6)
+    seen = []
+    make = train.make_loss_and_grad
+
+    def spy(model, loss_fn, engine_name):
+        inner = make(model, loss_fn, engine_name)
+
+        def loss_and_grad(X_batch, y_batch):
+            seen.append((engine_name, type(X_batch), type(y_batch)))
+            return inner(X_batch, y_batch)
+
+        loss_and_grad.evaluate = getattr(inner, "evaluate", None)
+        return loss_and_grad
+
+    monkeypatch.setattr(train, "make_loss_and_grad", spy)
+    histories = []
+    for data in ((X, np.asarray(y)), (X.tolist(), list(y))):
+        model = MLP(2, [6, 3], seed=1)
+        histories.append(fit(model, *data, loss="cross_entropy", max_epochs=3, batch_size=5, engine=engine,
+                             validation=(X[:6], y[:6])))
+    ran = histories[0].engine
+    kind = list if ran == "eager" else np.ndarray
+    assert {(e, x, t) for e, x, t in seen} == {(ran, kind, kind)}
+    first, second = (vars(h) for h in histories)
+    assert first == second
+
+
+# ---- compiled engines far from where they were traced ------------------------------------------------
+@pytest.mark.parametrize("engine", ["tape", "batched"])
+def test_cross_entropy_far_from_the_trace_point_is_eagers(engine):
+    """The issue's example: weights scaled by 5,000 after tracing gave inf instead of eager's loss."""
+    X = np.array([[0.5, -1.0], [1.0, 2.0], [-0.3, 0.8]])
+    y = [0, 2, 1]
+    results = []
+    for name in ("eager", engine):
+        model = MLP(2, [3], seed=0)
+        loss_and_grad = make_loss_and_grad(model, "cross_entropy", name)
+        loss_and_grad(X, y)  # traced here
+        for p in model.parameters():
+            p.data *= 5000.0
+        results.append((loss_and_grad(X, y), [p.grad for p in model.parameters()]))
+    (loss, grads), (compiled, compiled_grads) = results
+    assert math.isfinite(loss) and loss > 100
+    assert close(compiled, loss, rtol=1e-12)
+    assert all(close(a, b, rtol=1e-10) for a, b in zip(compiled_grads, grads))
+
+
+@pytest.mark.parametrize("engine", ["tape", "batched"])
+@pytest.mark.parametrize("loss", [losses.cross_entropy, losses.binary_cross_entropy, losses.mse],
+                         ids=lambda f: f.__name__)
+def test_targets_met_batch_by_batch_and_rows_of_targets(loss, engine):
+    """A target first seen in a later batch gets its own trace (and, batched, joins the merged
+    loss); rows of several targets (several outputs) work too."""
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(30, 2))
+    if loss is losses.cross_entropy:
+        model, y = MLP(2, [5, 4], seed=2), (np.arange(30) % 4).tolist()
+    elif loss is losses.binary_cross_entropy:
+        model, y = MLP(2, [5, 3], "sigmoid", seed=2), rng.integers(0, 2, size=(30, 3)).tolist()
+    else:
+        model, y = MLP(2, [5, 3], "tanh", seed=2), rng.normal(size=(30, 3)).tolist()
+    loss_and_grad = make_loss_and_grad(model, loss, engine)
+    for start, stop in [(0, 1), (1, 3), (0, 30), (7, 8), (4, 30)]:
+        expected, grads = eager_loss_and_grads(model, loss, X[start:stop], y[start:stop])
+        assert close(loss_and_grad(X[start:stop], y[start:stop]), expected, rtol=1e-12)
+        assert all(close(p.grad, g, rtol=1e-10) for p, g in zip(model.parameters(), grads))

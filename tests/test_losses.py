@@ -211,3 +211,41 @@ def test_get_loss_by_name_or_callable():
         get_loss("l1")
     with pytest.raises(TypeError, match="42"):
         get_loss(42)
+
+
+# ---- compiled losses far from where they were traced ------------------------------------------------
+def test_cross_entropy_is_one_logsumexp_node_per_row():
+    row = values([0.5, -1.0, 2.0])
+    term = cross_entropy([row], [2]).children[0].children[0]  # (Σ terms) / 1, one term
+    assert term.op == "-" and term.children[0].op == "logsumexp" and term.children[0].children == tuple(row)
+
+
+FAR_TARGETS = {"mse": [3.0, -2.0, 0.5, 1.0], "binary_cross_entropy": [0, 1, 1, 0], "hinge": [-1, 1, 1, -1],
+               "cross_entropy": [0, 2, 1, 2]}
+
+
+@pytest.mark.parametrize("engine", ["tape", "batched"])
+@pytest.mark.parametrize("name", list(FAR_TARGETS))
+def test_compiled_losses_equal_eager_far_from_the_trace_point(name, engine):
+    """Traced at small logits, replayed at logits in the thousands: every number a trace could
+    freeze (a max, a branch) must be taken again, as eager takes it."""
+    from microgradlike.engines import make_loss_and_grad
+    from microgradlike.nn import MLP
+
+    X = np.array([[0.5, -1.0], [1.0, 2.0], [-0.3, 0.8], [2.0, 0.1]])
+    y = FAR_TARGETS[name]
+    results = []
+    for run in ("eager", engine):
+        model = MLP(2, [4, 3 if name == "cross_entropy" else 1], "tanh", seed=3)
+        loss_and_grad = make_loss_and_grad(model, name, run)
+        loss_and_grad(X, y)  # traced here, at logits of about 1
+        for p in model.layers[-1].parameters():
+            p.data *= 3000.0
+        logits = [model(row) for row in X.tolist()]
+        flat = [v.data for out in logits for v in (out if isinstance(out, list) else [out])]
+        assert max(abs(v) for v in flat) > 1000.0
+        results.append((loss_and_grad(X, y), [p.grad for p in model.parameters()]))
+    (loss, grads), (compiled, compiled_grads) = results
+    assert math.isfinite(loss)
+    assert math.isclose(compiled, loss, rel_tol=1e-12)
+    assert all(math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9) for a, b in zip(compiled_grads, grads))
