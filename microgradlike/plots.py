@@ -75,8 +75,9 @@ def plot_history(history: Any, ax: Any = None, logy: bool | None = None) -> Any:
     if updates:
         per_epoch = len(updates) / len(train) if train else 1.0
         xs = np.arange(len(updates)) / per_epoch
+        batch = "the whole training set" if per_epoch == 1 else "its mini-batch"
         ax.plot(xs, updates, color="#93c5fd", lw=0.8, alpha=0.8, zorder=1,
-                label="batch loss before each update (its mini-batch)")
+                label=f"loss before each update ({batch})")
     epochs = np.arange(1, max(len(train), len(val)) + 1)
     marker = "o" if len(epochs) <= 40 else None
     if train:
@@ -280,7 +281,7 @@ def _evaluate(f: Callable[..., Any], point: Sequence[float]) -> float:
 
 def plot_descent(f: Callable[..., Any], trajectory: Any, ax: Any = None,
                  bounds: Sequence[tuple[float, float]] | None = None, resolution: int = 80,
-                 levels: int = 25) -> Any:
+                 levels: int = 25, label: str = "f(θ₁, θ₂)") -> Any:
     """A gradient-descent path θ⁰, θ¹, … drawn over the loss it descends.
 
     One parameter: the curve f(θ) with each θᵏ on it. Two parameters: a contour map of
@@ -292,6 +293,7 @@ def plot_descent(f: Callable[..., Any], trajectory: Any, ax: Any = None,
         trajectory: the points θ⁰, θ¹, … (floats, or 2-tuples), or `gradient_descent`'s result.
         bounds: the plotted range per parameter, ``[(lo, hi)]`` or ``[(lo1, hi1), (lo2, hi2)]``;
             by default the path's range plus a margin.
+        label: what f is, for the colour bar of a contour map (e.g. ``"L(w, b)"``).
     """
     trajectory = getattr(trajectory, "trajectory", trajectory)  # a Descent: use its path
     path = np.asarray(trajectory, dtype=float)
@@ -333,7 +335,7 @@ def plot_descent(f: Callable[..., Any], trajectory: Any, ax: Any = None,
             if len(qs) >= 2:
                 filled = ax.contourf(g1, g2, grid, levels=qs, cmap="viridis", alpha=0.55)
                 ax.contour(g1, g2, grid, levels=qs, colors="k", linewidths=0.3, alpha=0.5)
-                ax.figure.colorbar(filled, ax=ax, label="f(θ₁, θ₂)", format="%.3g")
+                ax.figure.colorbar(filled, ax=ax, label=label, format="%.3g")
         ax.plot(points[:, 0], points[:, 1], color="#f97316", lw=1.5, marker="o", ms=3, label="θᵏ", zorder=3)
         if arrows:
             for k in range(len(points) - 1):

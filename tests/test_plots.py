@@ -39,13 +39,19 @@ def test_plot_history_draws_the_losses(pyplot, tmp_path) -> None:  # type: ignor
     assert "after each epoch" in train.get_label() and "whole training set" in train.get_label()
     assert list(line_labelled(ax, "validation loss").get_ydata()) == history.val_loss
     updates = line_labelled(ax, "each update")
-    assert "before each update" in updates.get_label()
+    assert updates.get_label() == "loss before each update (its mini-batch)"
     # two updates per epoch, each drawn where its parameters were: before it, at k / 2
     assert list(updates.get_xdata()) == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5]
     best = line_labelled(ax, "lowest validation loss")
     assert list(best.get_xdata()) == [3] and "epoch 3" in best.get_label()
     ax.figure.savefig(tmp_path / "history.png")
     assert (tmp_path / "history.png").stat().st_size > 0
+
+
+def test_full_batch_update_losses_are_said_to_be_on_the_whole_set(pyplot) -> None:  # type: ignore[no-untyped-def]
+    history = SimpleNamespace(train_loss=[1.0, 0.5, 0.3], val_loss=[], update_loss=[1.2, 1.0, 0.5])
+    updates = line_labelled(plot_history(history), "each update")
+    assert updates.get_label() == "loss before each update (the whole training set)"
 
 
 def test_the_dotted_best_epoch_line_is_in_the_legend(pyplot) -> None:  # type: ignore[no-untyped-def]
@@ -169,7 +175,8 @@ def test_descent_1d_and_2d(pyplot, tmp_path) -> None:  # type: ignore[no-untyped
         return a**2 + 10 * b**2
 
     _, path2 = gradient_descent(valley, (2.0, 1.0), lr=0.04, max_steps=30)
-    ax = plot_descent(valley, path2)
+    ax = plot_descent(valley, path2, label="L(w, b)")
+    assert ax.figure.axes[-1].get_ylabel() == "L(w, b)"  # the colour bar says what is drawn
     points = line_labelled(ax, "θᵏ")
     np.testing.assert_allclose(np.column_stack([points.get_xdata(), points.get_ydata()]), path2)
     ax.figure.savefig(tmp_path / "descent2.png")
