@@ -178,9 +178,9 @@ class _Codegen:
         """How a local derivative enters g[child] += g · local: as ±g, a product, or (for a branch
         between constants, relu's 1 or 0) the branch itself applied to g."""
         tree = ast.parse(local, mode="eval").body
-        if isinstance(tree, ast.Constant | ast.UnaryOp) and _number(tree) in (1.0, -1.0):
-            return ("one", "") if _number(tree) == 1.0 else ("neg", "")
-        if self.mode == "float" and isinstance(tree, ast.IfExp) and _constant_branches(tree):
+        if isinstance(tree, ast.Constant | ast.UnaryOp) and formulas.number_in(tree) in (1.0, -1.0):
+            return ("one", "") if formulas.number_in(tree) == 1.0 else ("neg", "")
+        if self.mode == "float" and isinstance(tree, ast.IfExp) and formulas.constant_branches(tree):
             return "expr", _apply_to_g(tree)
         if self.mode == "numpy":
             condition = _where_between(tree, 1.0, 0.0)
@@ -286,26 +286,11 @@ class _Gradients:
         self.assigned.add(slot)
 
 
-def _number(node: ast.expr) -> float | None:
-    if isinstance(node, ast.Constant) and isinstance(node.value, float | int):
-        return float(node.value)
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        inner = _number(node.operand)
-        return None if inner is None else -inner
-    return None
-
-
-def _constant_branches(node: ast.expr) -> bool:
-    if isinstance(node, ast.IfExp):
-        return _constant_branches(node.body) and _constant_branches(node.orelse)
-    return _number(node) is not None
-
-
 def _apply_to_g(node: ast.expr) -> str:
     """``g * (1.0 if t else 0.0)`` written as ``(g if t else 0.0)``: no multiply for a branch."""
     if isinstance(node, ast.IfExp):
         return f"({_apply_to_g(node.body)} if {ast.unparse(node.test)} else {_apply_to_g(node.orelse)})"
-    c = _number(node)
+    c = formulas.number_in(node)
     assert c is not None
     shown = {1.0: "{g}", -1.0: "-{g}", 0.0: "0.0"}
     return shown.get(c, f"{{g}} * {formulas.literal(c)}")
@@ -320,12 +305,12 @@ def _as_extremum(text: str) -> str:
     if not (isinstance(tree, ast.Call) and ast.unparse(tree.func) == "_np.where" and len(tree.args) == 3):
         return text
     test, x, c = tree.args
+    value = formulas.number_in(c)
     if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Gt | ast.Lt)
-            and _number(c) is not None and _number(test.comparators[0]) == _number(c)
+            and value is not None and formulas.number_in(test.comparators[0]) == value
             and ast.unparse(test.left) == ast.unparse(x)):
         return text
     function = "_np.fmax" if isinstance(test.ops[0], ast.Gt) else "_np.fmin"
-    value = _number(c)
     zero = " + 0.0" if value == 0.0 else ""
     if value == 0.0 and math.copysign(1.0, value) < 0:  # −0.0 + 0.0 would be 0.0, not −0.0
         return text
@@ -335,7 +320,7 @@ def _as_extremum(text: str) -> str:
 def _where_between(node: ast.expr, yes: float, no: float) -> str | None:
     """The condition of ``_np.where(condition, yes, no)``, else None."""
     if (isinstance(node, ast.Call) and ast.unparse(node.func) == "_np.where" and len(node.args) == 3
-            and _number(node.args[1]) == yes and _number(node.args[2]) == no):
+            and formulas.number_in(node.args[1]) == yes and formulas.number_in(node.args[2]) == no):
         return ast.unparse(node.args[0])
     return None
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from .ops import FUNCTIONS
 
-__all__ = ["NAMESPACES", "TARGETS", "literal", "render"]
+__all__ = ["NAMESPACES", "TARGETS", "constant_branches", "literal", "number_in", "render"]
 
 TARGETS = ("float", "numpy", "value")
 _PREFIX = {"float": "", "numpy": "_np_", "value": "_v_"}
@@ -203,6 +203,23 @@ def render(formula: str, target: str, names: Mapping[str, str | float]) -> str:
     tree = _Rewrite(target, names).visit(_copy(_parse(formula)))
     tree = _Unparse().visit(tree)
     return ast.unparse(ast.fix_missing_locations(tree))
+
+
+def number_in(node: ast.expr) -> float | None:
+    """The number a piece of rendered source writes (``2.0``, ``(-1.0)``), else None."""
+    try:
+        value = ast.literal_eval(node)
+    except ValueError:
+        return None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def constant_branches(node: ast.expr) -> bool:
+    """Whether ``node`` is a number, or ``x if test else y`` whose every branch is one (relu's
+    ``1.0 if a > 0.0 else 0.0``): code generators share such results instead of computing them."""
+    if isinstance(node, ast.IfExp):
+        return constant_branches(node.body) and constant_branches(node.orelse)
+    return number_in(node) is not None
 
 
 def _copy(tree: ast.expr) -> ast.expr:

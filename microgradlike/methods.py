@@ -45,10 +45,10 @@ def _shared(derivatives: str) -> str:
     tuple (relu: ``(1.0,)`` or ``(0.0,)``). Saves a tuple per node."""
     tree = ast.parse(derivatives, mode="eval").body
     assert isinstance(tree, ast.Tuple)
-    numbers = [_number(e) for e in tree.elts]
+    numbers = [formulas.number_in(e) for e in tree.elts]
     if all(n is not None for n in numbers):
         return _constant_tuple(tuple(numbers))  # type: ignore[arg-type]
-    if len(tree.elts) == 1 and _constant_branches(tree.elts[0]):
+    if len(tree.elts) == 1 and formulas.constant_branches(tree.elts[0]):
         return f"({_pick(tree.elts[0])})"
     return derivatives
 
@@ -59,25 +59,10 @@ def _constant_tuple(values: tuple[float, ...]) -> str:
     return name
 
 
-def _constant_branches(node: ast.expr) -> bool:
-    if isinstance(node, ast.IfExp):
-        return _constant_branches(node.body) and _constant_branches(node.orelse)
-    return _number(node) is not None
-
-
-def _number(node: ast.expr) -> float | None:
-    """A number written in the source (``2.0``, ``(-1.0)``), else None."""
-    try:
-        value = ast.literal_eval(node)
-    except ValueError:
-        return None
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
 def _pick(node: ast.expr) -> str:
     if isinstance(node, ast.IfExp):
         return f"{_pick(node.body)} if {ast.unparse(node.test)} else {_pick(node.orelse)}"
-    return _constant_tuple((_number(node),))  # type: ignore[arg-type]
+    return _constant_tuple((formulas.number_in(node),))  # type: ignore[arg-type]
 
 
 def _one_operand_result(forward: str, derivative: str, name: str) -> list[str]:
