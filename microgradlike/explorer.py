@@ -95,44 +95,27 @@ class Explorer:
     def _backward_mode(self) -> dict[str, Any]:
         """Each step: its node, `explain()`'s text, and the grads that change, as the stepper's
         pictures print them ("grad ?" not reached, "grad 0.5 so far" while uses remain)."""
-        order, index, steps = self.order, self.index, self.steps
-        parents = {v: 0 for v in order}
-        for v in order:
-            for child in set(v.children):
-                parents[child] += 1
-        done = dict.fromkeys(order, 0)
-        grads = dict.fromkeys(order, 0.0)
-        grads[self.root] = 1.0  # the seed ∂L/∂L = 1
-        data = [f"data {format_number(v.data)}" for v in order]
+        index = self.index
         out = []
-        for step in steps:
-            changed: dict[Value, str] = {}
-            if step.index == 0:
-                changed[self.root] = f"grad {format_number(1.0)}"
-            for child, _, added in step.contributions:
-                grads[child] += added  # the same sums in the same order as the stepper's
-            for child in set(step.node.children):
-                done[child] += 1
-            if step.index == len(steps) - 1:  # leaves add back what they held: final grads
-                changed.update((v, f"grad {format_number(g)}") for v, g in step.grads().items())
-            else:
-                for child, _, _ in step.contributions:
-                    partial = " so far" if done[child] < parents[child] else ""
-                    changed[child] = f"grad {format_number(grads[child])}{partial}"
+        for step in self.steps:
+            last = step.index == len(self.steps) - 1  # leaves add back what they held: every grad final
+            changed = self.order if last else [*([self.root] if step.index == 0 else []),
+                                                *(child for child, _, _ in step.contributions)]
             out.append({"node": index[step.node], "text": step.explain(),
-                        "set": [[index[v], "grad", text] for v, text in changed.items()]})
-        loss = self.root.label or "L"
+                        "set": [[index[v], "grad", step.grad_text(v)] for v in dict.fromkeys(changed)]})
+        loss = self.names[-1]  # the root: its label, or L
         intro = (f"Backprop starts at the output {loss} with ∂{loss}/∂{loss} = 1 (the seed). Each step "
                  f"takes one node, whose gradient is then complete, and passes it on to the node's "
                  f"inputs by the chain rule: ∂{loss}/∂input += ∂{loss}/∂node · ∂node/∂input. "
                  f"Press next (or →) for the first step.")
-        if not steps:
-            intro = f"{self.names[-1]} is a leaf: it has no inputs, so backprop has nothing to do."
+        if not self.steps:
+            intro = f"{loss} is a leaf: it has no inputs, so backprop has nothing to do."
         legend = {"node": "the node of this step",
                   "edges": "the edges into it, along which its gradient flows back · ? not reached "
                            "yet · so far: more uses still to come"}
         return {"id": "backward", "label": "backward pass (backprop)", "intro": intro, "legend": legend,
-                "initial": {"data": data, "grad": ["grad ?"] * len(order)}, "steps": out}
+                "initial": {"data": [f"data {format_number(v.data)}" for v in self.order],
+                            "grad": ["grad ?"] * len(self.order)}, "steps": out}
 
     def _forward_mode(self) -> dict[str, Any]:
         """Each value in topological order, as `forward_steps` explains it: "c = a × b = 2.0 × 3.0 = 6.0"."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, NamedTuple
 
 from .engine import Value, node_names, topological_order
@@ -184,29 +185,39 @@ class BackwardStep:
 
     def grads(self) -> dict[Value, float]:
         """Every node's grad right after this step (later steps do not change this answer)."""
+        return dict(self._grads)
+
+    @cached_property
+    def _grads(self) -> dict[Value, float]:
         return self._run.grads_after(self.index)
+
+    @cached_property
+    def _uses_done(self) -> dict[Value, int]:
+        return self._run.uses_done(self.index)
+
+    def grad_text(self, value: Value) -> str:
+        """How this step's picture (and the explorer page) shows ``value``'s grad: "grad 0.5" once
+        complete, "grad ?" before backprop reaches it, "grad 0.5 so far" while uses remain."""
+        from .viz import format_number  # viz draws; the stepper only knows steps
+
+        run, grad = self._run, self._grads[value]
+        uses, total = self._uses_done.get(value, 0), run.n_parents.get(value, 0)
+        if value is run.root or uses == total or self.index == self.total - 1:
+            return f"grad {format_number(grad)}"
+        if uses == 0:
+            return "grad ?"
+        return f"grad {format_number(grad)} so far"
 
     def graph(self, **options: Any) -> Any:
         """The graph at this step: this node yellow, the edges it pushes gradient along bold, each
         grad as known now ("?" not reached, "so far" while other uses are still to come).
         ``options`` go to `microgradlike.viz.draw_dot` (e.g. ``max_nodes``, ``params``, ``rankdir``)."""
-        from .viz import draw_dot, format_number  # viz draws; the stepper only knows steps
+        from .viz import draw_dot  # viz draws; the stepper only knows steps
 
         run = self._run
-        grads, done = self.grads(), run.uses_done(self.index)
-        last = self.index == self.total - 1
-
-        def grad_text(v: Value) -> str:
-            uses, total = done.get(v, 0), run.n_parents.get(v, 0)
-            if v is run.root or uses == total or last:
-                return f"grad {format_number(grads[v])}"
-            if uses == 0:
-                return "grad ?"
-            return f"grad {format_number(grads[v])} so far"
-
         kwargs = {**run.draw_options, **options}
         kwargs.setdefault("names", {v: n for v, n in run.names.items() if not v.label})
-        return draw_dot(run.root, highlight=(self.node,), grad_text=grad_text,
+        return draw_dot(run.root, highlight=(self.node,), grad_text=self.grad_text,
                         bold_inputs_of=(self.node,), **kwargs)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **_: Any) -> dict[str, str]:
