@@ -121,30 +121,28 @@ def tangent_steps(root: Value, seeds: Mapping[Value, float]) -> Iterator[Tangent
     topological order. The last step's tangent is ∇root · v, what `functional.jvp` returns."""
     if not isinstance(root, Value):
         raise TypeError(f"tangent_steps needs a Value, got {type(root).__name__}: {root!r}")
-    order = topological_order(root)
-    names = node_names(root, order)
     for leaf in seeds:
         if not isinstance(leaf, Value) or leaf.children:
             raise ValueError(f"seeds must map leaves of the graph to rates, got {leaf!r}")
+    order = topological_order(root)
+    names = node_names(root, order)
+    tangent = tangents(root, seeds, order)  # the arithmetic; the steps only show it
     interior = [node for node in order if node.children]
-    tangent = {node: float(seeds.get(node, 0.0)) for node in order if not node.children}
     for k, node in enumerate(interior):
         parts = tuple(TangentContribution(child, local, tangent[child])
                       for child, local in zip(node.children, node.local_grads))
-        total = 0.0
-        for part in parts:
-            total += part.added
-        tangent[node] = total
-        yield TangentStep(node, total, parts, k, len(interior), names, dict(seeds))
+        yield TangentStep(node, tangent[node], parts, k, len(interior), names, dict(seeds))
 
 
-def tangents(root: Value, seeds: dict[Value, float]) -> dict[Value, float]:
+def tangents(root: Value, seeds: Mapping[Value, float],
+             order: list[Value] | None = None) -> dict[Value, float]:
     """Every node's tangent below ``root`` when the leaves in ``seeds`` move at those rates
-    (other leaves stay still): ṅ = Σ_c ∂n/∂c · ċ, in topological order."""
+    (other leaves stay still): ṅ = Σ_c ∂n/∂c · ċ, in topological order (``order``, when the
+    caller has it already)."""
     tangent: dict[Value, float] = {}
-    for node in topological_order(root):
+    for node in topological_order(root) if order is None else order:
         if not node.children:
-            tangent[node] = seeds.get(node, 0.0)
+            tangent[node] = float(seeds.get(node, 0.0))
             continue
         total = 0.0
         for child, local in zip(node.children, node.local_grads):
