@@ -16,6 +16,7 @@ numbers, so the derivative of the derivative is 0 there: the convention PyTorch 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import cache
 from typing import Any
 
 from . import formulas
@@ -37,20 +38,14 @@ def _compile(formula: str, arguments: str, where: str) -> Callable[..., Any]:
     return namespace["d"]
 
 
-def _compile_derivatives() -> dict[tuple[str, int], Callable[..., Any]]:
-    """One function per (op, operand index): ∂out/∂operand as a Value, from the op's formula; for
-    an n-ary op with one formula for every operand (sum, logsumexp), one function per op."""
-    functions: dict[tuple[str, int], Callable[..., Any]] = {}
-    for op in OPS.values():
-        for k, formula in enumerate(op.derivatives):
-            functions[(op.name, k)] = _compile(formula, "a, b, out", f"<∂{op.name}/∂{'ab'[k]}>")
-    for nary in NARY.values():
-        if nary.derivative:
-            functions[(nary.name, 0)] = _compile(nary.derivative, "v, out", f"<∂{nary.name}/∂v>")
-    return functions
-
-
-_DERIVATIVES = _compile_derivatives()
+@cache
+def _derivative(op: str, k: int) -> Callable[..., Any]:
+    """∂out/∂(operand k) of ``op`` as a function on Values, compiled from its formula the first
+    time a gradient of a gradient needs it (first-order work never does). An n-ary op with one
+    formula for every operand (sum, logsumexp) has it as operand 0, a function of (v, out)."""
+    if op in NARY:
+        return _compile(NARY[op].derivative, "v, out", f"<∂{op}/∂v>")
+    return _compile(OPS[op].derivatives[k], "a, b, out", f"<∂{op}/∂{'ab'[k]}>")
 
 
 def local_derivatives(node: Value) -> tuple[Number, ...]:
@@ -60,17 +55,17 @@ def local_derivatives(node: Value) -> tuple[Number, ...]:
     if op == "dot":
         return _dot_derivatives(node)
     if op in NARY:  # one formula over each operand v and the result
-        derivative = _DERIVATIVES[(op, 0)]
+        derivative = _derivative(op, 0)
         return tuple(derivative(v, node) for v in kids)
     rule = OPS.get(op)
     if rule is None:
         raise NotImplementedError(f"no derivative formula for op {op!r}: cannot differentiate {node!r} twice")
     if node.layout == "ac":  # x ∘ c: only ∂/∂a
-        return (_DERIVATIVES[(op, 0)](kids[0], node.constant, node),)
+        return (_derivative(op, 0)(kids[0], node.constant, node),)
     if node.layout == "ca":  # c ∘ x: only ∂/∂b
-        return (_DERIVATIVES[(op, 1)](node.constant, kids[0], node),)
+        return (_derivative(op, 1)(node.constant, kids[0], node),)
     b = kids[1] if len(kids) > 1 else 0.0
-    return tuple(_DERIVATIVES[(op, k)](kids[0], b, node) for k in range(rule.arity))
+    return tuple(_derivative(op, k)(kids[0], b, node) for k in range(rule.arity))
 
 
 def _dot_derivatives(node: Value) -> tuple[Number, ...]:
