@@ -359,13 +359,13 @@ def _eager_loss_and_grad(model: Any, loss: Callable) -> LossAndGrad:
     return loss_and_grad
 
 
-def make_evaluate(model: Any, loss_fn: Callable, engine: str, loss_and_grad: LossAndGrad,
-                  params: Sequence[Value] | None = None) -> Callable[[Any, Any], float]:
+def make_evaluate(model: Any, loss_fn: Callable, engine: str,
+                  loss_and_grad: LossAndGrad) -> Callable[[Any, Any], float]:
     """``(rows, targets) -> loss`` at the current parameters, leaving every ``.grad`` as it was.
 
     ``"eager"`` runs the model under `no_grad` (no graph at all); the compiled engines run their
     forward passes alone, ``loss_and_grad.evaluate`` (``loss_and_grad`` from
-    `make_loss_and_grad`). ``params`` is no longer needed (no gradient is computed to put back)."""
+    `make_loss_and_grad`)."""
     if engine != "eager":
         return loss_and_grad.evaluate  # type: ignore[attr-defined]
 
