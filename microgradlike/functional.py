@@ -146,7 +146,8 @@ def _row(gi: Number, leaves: list[Value], create_graph: bool) -> tuple[Number, .
 def hvp(f: Function, xs: Sequence[Value | float] | float, v: Sequence[float] | float) -> tuple[float, ...]:
     """The Hessian-vector product H(xs)·v, without forming H: the gradient g is built as a graph,
     then s = g·v is one number, and ∇s = H·v takes one more backward pass."""
-    args, direction = _arguments(xs), _direction(v, len(_arguments(xs)))
+    args = _arguments(xs)
+    direction = _direction(v, len(args))
     leaves = _leaves(args, keep_values=False)
     with _differentiating():
         g = grad(f)(*leaves)
