@@ -40,8 +40,8 @@ from typing import Any
 import numpy as np
 
 from . import formulas
-from .checks import short
 from .fusion import Block, Dense, FusedProgram, Map, Reduce, depends_on
+from .methods import refuse
 from .ops import NARY, OPS
 from .program import Instruction, Program
 
@@ -328,7 +328,6 @@ def _where_between(node: ast.expr, yes: float, no: float) -> str | None:
 # ---- errors during a replay --------------------------------------------------------------------
 def _refuse(op: str, check: int, ok: Any, a: Any, b: Any, sample: int | None) -> None:
     """Raise the engine's error for ``OPS[op].checks[check]``, naming the sample it failed on."""
-    rule = OPS[op].checks[check]
     where = ""
     if np.ndim(ok) > 0:  # a batch (a vector, or a block of columns): the first sample where it fails
         first = tuple(np.argwhere(~np.asarray(ok, dtype=bool))[0])
@@ -336,8 +335,7 @@ def _refuse(op: str, check: int, ok: Any, a: Any, b: Any, sample: int | None) ->
         a, b = (v[first[:np.ndim(v)]] if np.ndim(v) > 0 else v for v in (a, b))
     if sample is not None:
         where = f" (sample {sample} of the batch, op {op!r})"
-    message = rule.message.format(a=short(float(a)), b=short(float(b))) + where
-    raise rule.error(message)
+    raise refuse(op, check, float(a), float(b), where)
 
 
 def _columns(n: int, columns: Sequence[Any]) -> np.ndarray:

@@ -29,10 +29,11 @@ from .ops import OPS, Op
 __all__ = ["install_ops", "method_source", "refuse"]
 
 
-def refuse(op: str, check: int, a: object, b: object = None) -> Exception:
-    """The error of ``OPS[op].checks[check]``, naming the operands ``a`` and ``b`` as given."""
+def refuse(op: str, check: int, a: object, b: object = None, where: str = "") -> Exception:
+    """The error of ``OPS[op].checks[check]``, naming the operands ``a`` and ``b`` as given (and
+    ``where`` it happened: a replay names the sample)."""
     rule = OPS[op].checks[check]
-    return rule.error(rule.message.format(a=short(a), b=short(b)))
+    return rule.error(rule.message.format(a=short(a), b=short(b)) + where)
 
 
 _SOURCES: dict[str, str] = {}
