@@ -186,6 +186,9 @@ def _train(args: argparse.Namespace) -> int:
     except (ValueError, NotImplementedError) as e:
         return _fail("train", e)
     seconds = time.perf_counter() - start
+    # fit recorded what the outputs mean (the loss, the targets' classes and the threshold they
+    # imply); the saved file and predict() answer in the dataset's own labels.
+    problem.model.set_task("classification", classes=problem.classes)
     print(f"{history.message}; {history.n_epochs} epochs, {history.n_updates} updates in {seconds:.1f} s")
     if history.worse_than_best and not args.keep_best:
         print(f"warning: the last epoch's test loss is much worse than epoch {history.best_epoch}'s; "
@@ -249,9 +252,6 @@ class _TrainProblem:
         self.X_train, self.X_test, self.y_train, self.y_test = split
         n_out = self.n_classes if self.loss == "cross_entropy" else 1
         self.model = MLP(self.nin, [*args.hidden, n_out], activation=args.activation, seed=args.seed)
-        # The saved file says what the outputs mean: one score (> 0 is the second class: hinge and
-        # mse on -1/+1, binary cross-entropy's logit) or one logit per class; predict() reads it.
-        self.model.set_task("classification", classes=self.classes, loss=self.loss)
         self.lr = args.lr if args.lr is not None else _DEFAULT_LR[args.optimizer]
         if args.optimizer == "adam" and args.momentum:
             raise ValueError("--momentum is for --optimizer sgd (Adam keeps its own running means)")
