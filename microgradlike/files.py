@@ -106,6 +106,7 @@ def check_writable(path: str | os.PathLike[str]) -> None:
 def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
     """Whether ``a`` and ``b`` name one file: the same path once symbolic links are followed, or,
     where both exist, one file under two names (hard links: the same device and inode)."""
+    a, b = check_path(a), check_path(b)
     if os.path.realpath(a) == os.path.realpath(b):
         return True
     try:
