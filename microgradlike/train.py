@@ -72,6 +72,8 @@ class History:
     ``keep_params=True``, holds θ⁰ (before training) then θ after each update, as tuples in
     ``model.parameters()`` order. ``n_epochs`` counts completed epochs. ``engine`` is the engine
     that ran and ``engine_reason`` why ``engine="auto"`` chose it ("" when it was asked for).
+    ``kept_epoch`` is the epoch whose parameters early stopping or ``keep_best`` left in the model
+    (0: those from before training); None when the model has its last update's.
     """
 
     train_loss: list[float] = field(default_factory=list)
@@ -85,6 +87,7 @@ class History:
     params: list[tuple[float, ...]] = field(default_factory=list)
     engine: str = ""
     engine_reason: str = ""
+    kept_epoch: int | None = None
 
     @property
     def best_epoch(self) -> int | None:
@@ -285,6 +288,7 @@ class _Best:
 
     def restore(self, history: History) -> str:
         """Put the best epoch's parameters back; say so (as a clause starting with '; ')."""
+        history.kept_epoch = self.epoch
         if self.epoch == history.n_epochs:
             return "; kept the last epoch's parameters: the last epoch had the best validation loss"
         _restore(self.params, self.snapshot)
