@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["as_real", "check_memory", "check_seed", "memory_limit", "short"]
+__all__ = ["as_real", "check_memory", "check_seed", "float_array", "memory_limit", "short"]
 
 
 def as_real(x: object) -> float | None:
@@ -30,6 +30,37 @@ def as_real(x: object) -> float | None:
             raise ValueError(f"the integer {short(x)} is too large for a float "
                              f"(the largest is about 1.8e308)") from None
     return None
+
+
+def float_array(x: object, name: str, expected: str = "numbers") -> np.ndarray:
+    """``np.asarray(x, dtype=float)``, or ValueError saying what is wrong with ``x`` (``name``).
+
+    An int too large for a float is named with its place, "X[0, 1] = 100000000000… (401 digits)
+    is too large for a float", where numpy says only "int too large to convert to float"."""
+    try:
+        return np.asarray(x, dtype=float)
+    except OverflowError:
+        where, value = _huge_int(x)
+        raise ValueError(f"{name}[{', '.join(map(str, where))}] = {short(value)} is too large for a "
+                         f"float (the largest is about 1.8e308)") from None
+    except (TypeError, ValueError) as e:
+        text = str(e) if len(str(e)) <= 200 else f"{str(e)[:199]}…"
+        raise ValueError(f"{name} must hold {expected}, got {short(x)} ({text})") from None
+
+
+def _huge_int(x: object) -> tuple[tuple[int, ...], object]:
+    """The place (indices) and value of the first int in nested lists ``x`` beyond a float's range."""
+    stack: list[tuple[tuple[int, ...], object]] = [((), x)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, numbers.Integral) and not isinstance(item, bool):
+            try:
+                float(item)
+            except OverflowError:
+                return where, item
+        elif isinstance(item, list | tuple | np.ndarray):
+            stack.extend(reversed([((*where, i), v) for i, v in enumerate(item)]))
+    return (), x  # not found: numpy overflowed on something else; name the whole input
 
 
 def short(x: object, limit: int = 60) -> str:

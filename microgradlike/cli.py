@@ -1,19 +1,25 @@
 """The command line: ``python -m microgradlike train ...`` and ``python -m microgradlike graph ...``.
 
-Every user mistake ends in one line on stderr and exit code 2, before any work is done where it
-can be checked first (output files, sizes, matplotlib): a trained model is never lost to a file
-that cannot be written. What the user typed is echoed cut short and with control characters
-escaped, so a message never floods or reprograms the terminal.
+Every user mistake ends in one line on stderr and exit code 2 (argparse's own errors too: no
+usage block before them), before any work is done where it can be checked first (output files,
+their suffixes, two outputs that are one file, sizes, matplotlib): a trained model is never lost to
+a file that cannot be written, and no output overwrites another or the input. An option that the
+chosen dataset or optimiser does not use is refused, never ignored. What the user typed is echoed
+cut short and with control characters escaped, so a message never floods or reprograms the
+terminal. A standard output that cannot be written (a full disk, a reader that stopped) ends the
+run with one line, not a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import itertools
 import math
 import os
 import re
+import shlex
 import sys
 import tempfile
 import textwrap
@@ -31,7 +37,7 @@ from .engine import Value, topological_order
 from .engines import FIT_ENGINES, choose_engine
 from .explorer import Explorer
 from .expression import parse_bindings, parse_expression
-from .files import check_writable, write_atomically
+from .files import check_writable, same_file, write_atomically
 from .nn import MLP
 from .ops import activations, parser_functions
 from .optim import SGD, Adam
@@ -47,8 +53,12 @@ _LOSS_NAMES = ("hinge", "binary_cross_entropy", "mse", "cross_entropy")
 _DEFAULT_LR = {"adam": 0.05, "sgd": 0.1}
 _DEFAULT_N, _DEFAULT_ARMS = 300, 3
 _GRAPH_SUFFIXES = (".svg", ".png", ".dot", ".html")
-#: What --plot can write, by suffix (matplotlib's own formats).
-_PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+#: What each output of `train` writes, by suffix (--plot: matplotlib's own formats).
+_OUTPUT_SUFFIXES = {"save": (".json",), "plot": (".png", ".svg", ".pdf"), "html": (".html",)}
+#: Options that only one choice of another option uses: given with any other choice they would
+#: do nothing, so they are refused (why, in a few words, after the option's name).
+_ONLY_WITH = {"arms": ("dataset", "spirals", "the other datasets have two classes"),
+              "momentum": ("optimizer", "sgd", "Adam keeps its own running means")}
 #: How the user started the program, for usage lines and errors (set by `main`).
 _program = "python -m microgradlike"
 #: Characters never echoed raw: C0/C1 controls (terminal escapes), line and bidi separators.
@@ -67,25 +77,57 @@ def _fail(command: str, message: object, code: int = 2) -> int:
     return code
 
 
+class _OutputLost(Exception):
+    """The standard output could not be written (a full disk, a reader that stopped): `main` ends
+    the run there, as a closed pipe ends most programs, with one line instead of a traceback."""
+
+
+def _say(line: str) -> None:
+    """Print one line of the report to stdout, flushed at once (a log file shows each as it comes,
+    and a full disk is found at the line that hit it)."""
+    try:
+        print(line, flush=True)
+    except OSError as e:
+        raise _OutputLost(e) from e
+
+
 #: Said when `graph` meets what looks like an option but may be an expression such as "-x*2".
 _DASH_HINT = ("; an expression that starts with '-' goes after '--', options before it: "
               '{} graph -o graph.svg -- "-x*2" x=3')
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, with its errors made printable, and a hint when `graph` lacks its expression."""
+    """argparse, with its errors on one printable line (no usage block before them: ``--help``
+    shows it), and a hint when `graph` lacks its expression.
+
+    ``intermixed=True`` reads options between positionals too, as `parse_intermixed_args` does
+    (``graph EXPR -o g.svg x=2``: argparse alone would end the bindings at ``-o``)."""
+
+    def __init__(self, *args: object, intermixed: bool = False, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.intermixed, self.reading = intermixed, False
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def,override]
+        # parse_known_intermixed_args calls this in turn; and (Python 3.11) it drops a '--', after
+        # which all is positional anyway ("graph -o g.svg -- -x*2 x=3"): the plain parse reads it.
+        if not self.intermixed or self.reading or (args is not None and "--" in args):
+            return super().parse_known_args(args, namespace)
+        self.reading = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self.reading = False
 
     def error(self, message: str) -> NoReturn:
         if self.prog.endswith(" graph") and "required: expression" in message:
             message += _DASH_HINT.format(_program)
-        self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {_printable(message)}\n")
 
 
 def _add_train_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "train", help="train an MLP on a toy 2-D dataset or your own points",
-        usage="%(prog)s [options]   (all options: --help)",
+        usage="%(prog)s [options]",
         description="Train an MLP on a toy 2-D dataset (or your own points from a CSV file) and report "
                     "train/test accuracy: forward -> loss -> backward -> update, repeated.",
     )
@@ -96,7 +138,7 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
     dataset.add_argument("--noise", type=_nonnegative_number, default=None,
                          help="noise level (default: the dataset's own)")
     dataset.add_argument("--arms", type=_positive_int, default=None,
-                         help=f"number of arms (classes) of spirals (default: {_DEFAULT_ARMS})")
+                         help=f"number of arms (classes) of --dataset spirals (default: {_DEFAULT_ARMS})")
     dataset.add_argument("--data", metavar="POINTS.csv", type=_file_name, default=None,
                          help="train on your own points instead: a CSV file of numbers, one row per point, "
                               "header optional")
@@ -117,8 +159,8 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
                           help="default: %(default)s")
     training.add_argument("--lr", type=_positive_number, default=None,
                           help="learning rate (default: 0.05 for adam, 0.1 for sgd)")
-    training.add_argument("--momentum", type=_nonnegative_number, default=0.0,
-                          help="SGD momentum in [0, 1) (default: %(default)s)")
+    training.add_argument("--momentum", type=_nonnegative_number, default=None,
+                          help="momentum of --optimizer sgd, in [0, 1) (default: 0)")
     training.add_argument("--tol", type=_nonnegative_number, default=1e-6,
                           help="stop when the gradient norm falls below this (default: %(default)s)")
     training.add_argument("--epochs", type=_positive_int, default=100,
@@ -137,8 +179,8 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
                           help="show a tqdm progress bar instead of a line every few epochs (default: off)")
     training.add_argument("--keep-best", action="store_true",
                           help="end with the parameters of the epoch with the lowest test loss, not the "
-                               "last epoch's (the test points double as the validation set, so the "
-                               "test accuracy is then a little optimistic)")
+                               "last epoch's (the test points then double as the validation set, so the "
+                               "test accuracy is a little optimistic)")
     output = parser.add_argument_group("output")
     output.add_argument("--save", metavar="MODEL.json", type=_file_name, default=None,
                         help="save the trained model as JSON (it records its classes: Module.load(path)"
@@ -147,7 +189,8 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
                         help="draw the loss curves and the decision boundary as .png, .svg or .pdf "
                              "(needs matplotlib)")
     output.add_argument("--html", metavar="RUN.html", type=_file_name, default=None,
-                        help="write a training replay: one self-contained page with a slider over the epochs")
+                        help="write a training replay to a .html file: one self-contained page with a "
+                             "slider over the epochs")
     parser.set_defaults(handler=_train)
 
 
@@ -156,7 +199,7 @@ def _train(args: argparse.Namespace) -> int:
         problem = _TrainProblem.from_args(args)
     except (ValueError, ImportError, NotImplementedError) as e:
         return _fail("train", e)
-    print(problem.describe())
+    _say(problem.describe())
     bar = args.progress and _has_tqdm()
     if args.progress and not bar:
         print("note: --progress needs tqdm (pip install tqdm); showing a line every few epochs instead",
@@ -165,8 +208,8 @@ def _train(args: argparse.Namespace) -> int:
 
     def report(history: History) -> None:
         if not bar and (history.n_epochs % every == 0 or history.n_epochs == 1):
-            print(f"epoch {history.n_epochs:>5}/{args.epochs}  train loss {history.train_loss[-1]:.4f}"
-                  f"  test loss {history.val_loss[-1]:.4f}")
+            _say(f"epoch {history.n_epochs:>5}/{args.epochs}  train loss {history.train_loss[-1]:.4f}"
+                 f"  test loss {history.val_loss[-1]:.4f}")
 
     try:
         replay = problem.replay() if args.html else None
@@ -190,41 +233,49 @@ def _train(args: argparse.Namespace) -> int:
     except (ValueError, NotImplementedError) as e:
         return _fail("train", e)
     seconds = time.perf_counter() - start
-    print(f"{history.message}; {history.n_epochs} epochs, {history.n_updates} updates in {seconds:.1f} s")
+    # fit recorded what the outputs mean (the loss, the targets' classes and the threshold they
+    # imply); the saved file and predict() answer in the dataset's own labels.
+    problem.model.set_task("classification", classes=problem.classes)
+    _say(f"{history.message}; {history.n_epochs} epochs, {history.n_updates} updates in {seconds:.1f} s")
     if history.worse_than_best and not args.keep_best:
-        print(f"warning: the last epoch's test loss is much worse than epoch {history.best_epoch}'s; "
-              f"--keep-best ends with the best epoch's parameters (or try a smaller --lr)")
-    print(f"train accuracy {problem.accuracy('train'):.1%}   test accuracy {problem.accuracy('test'):.1%}")
+        _say(f"warning: the last epoch's test loss is much worse than epoch {history.best_epoch}'s; "
+             f"--keep-best ends with the best epoch's parameters (or try a smaller --lr)")
+    _say(f"train accuracy {problem.accuracy('train'):.1%}   test accuracy {problem.accuracy('test'):.1%}")
     if args.save is not None:
         try:
             problem.model.save(args.save)
         except OSError as e:  # checked before training, but a disk can fill up meanwhile
             return _fail("train", f"cannot write --save {args.save}: {e.strerror or e}; "
                                   f"{_save_elsewhere(problem.model)}", 1)
-        print(f"saved the model to {_printable(args.save)}")
+        _say(f"saved the model to {_printable(args.save)}")
     if args.plot is not None:
         try:
             drawn = _plot_training(args.plot, problem, history)
         except OSError as e:
             return _fail("train", f"cannot write --plot {args.plot}: {e.strerror or e}", 1)
-        print(f"drew {drawn} to {_printable(args.plot)}")
+        _say(f"drew {drawn} to {_printable(args.plot)}")
     if replay is not None:
         replay.finish(history)  # a run that stopped inside its first epoch never called the callback
         try:
             replay.save(args.html)
         except OSError as e:
             return _fail("train", f"cannot write --html {args.html}: {e.strerror or e}", 1)
-        print(f"wrote the training replay to {_printable(args.html)} (open it in a browser)")
+        _say(f"wrote the training replay to {_printable(args.html)} (open it in a browser)")
     return 0
 
 
 def _save_elsewhere(model: MLP) -> str:
-    """Save a trained model whose file could not be written to a new temporary file instead."""
+    """Save a trained model whose file could not be written to a new temporary file instead
+    (removed again if that fails too: no empty file is left behind)."""
+    path = None
     try:
         fd, path = tempfile.mkstemp(prefix="microgradlike-model-", suffix=".json")
         os.close(fd)
         model.save(path)
     except OSError as e:
+        if path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
         return f"saving it to a temporary file failed too ({e.strerror or e}): the model is lost"
     return f"the model was saved to {path} instead"
 
@@ -257,32 +308,19 @@ class _TrainProblem:
         self.X_train, self.X_test, self.y_train, self.y_test = split
         n_out = self.n_classes if self.loss == "cross_entropy" else 1
         self.model = MLP(self.nin, [*args.hidden, n_out], activation=args.activation, seed=args.seed)
-        # The saved file says what the outputs mean: one score (> 0 is the second class: hinge and
-        # mse on -1/+1, binary cross-entropy's logit) or one logit per class; predict() reads it.
-        self.model.set_task("classification", classes=self.classes, loss=self.loss)
         self.lr = args.lr if args.lr is not None else _DEFAULT_LR[args.optimizer]
-        if args.optimizer == "adam" and args.momentum:
-            raise ValueError("--momentum is for --optimizer sgd (Adam keeps its own running means)")
         params = self.model.parameters()
         sgd = args.optimizer == "sgd"
-        self.optimizer = SGD(params, self.lr, args.momentum) if sgd else Adam(params, self.lr)
+        self.optimizer = SGD(params, self.lr, args.momentum or 0.0) if sgd else Adam(params, self.lr)
         self.args = args
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> _TrainProblem:
-        """Check what can be checked before training (output files, sizes, matplotlib), then build."""
-        for option, path in (("--save", args.save), ("--plot", args.plot), ("--html", args.html)):
-            if path is None:
-                continue
-            try:
-                check_writable(path)
-            except OSError as e:
-                raise ValueError(f"cannot write {option} {path}: {e.strerror}") from None
+        """Check what can be checked before training (options, output files, sizes, matplotlib),
+        then build."""
+        _check_options(args)
+        _check_outputs(args)
         if args.plot is not None:
-            suffix = Path(args.plot).suffix.lower()
-            if suffix not in _PLOT_SUFFIXES:
-                raise ValueError(f"--plot {args.plot}: the suffix must be {', '.join(_PLOT_SUFFIXES)}, "
-                                 f"not {suffix or 'none'}")
             _import_pyplot_free_figure()
         return cls(args)
 
@@ -294,7 +332,7 @@ class _TrainProblem:
                     "batch size": a.batch_size or "full batch", "max epochs": a.epochs, "tol": a.tol,
                     "seed": a.seed, "engine": self.engine(), "keep best": a.keep_best}
         if a.optimizer == "sgd":
-            settings["momentum"] = a.momentum
+            settings["momentum"] = a.momentum or 0.0
         return Replay(self.model, self.X_train, self.y_train, validation=(self.X_test, self.y_test),
                       optimizer=self.optimizer, settings=settings)
 
@@ -325,14 +363,47 @@ class _TrainProblem:
         return [int(t > 0) for t in targets] if self.loss in ("hinge", "mse") else [int(t) for t in targets]
 
 
+def _check_options(args: argparse.Namespace) -> None:
+    """Refuse an option that the chosen data or optimiser would not use, rather than ignore it."""
+    if args.data is not None:
+        given = [f"--{name}" for name in ("dataset", "n", "noise", "arms") if getattr(args, name) is not None]
+        if given:
+            raise ValueError(f"--data {args.data} brings its own points: drop {', '.join(given)}")
+    elif args.target is not None:
+        raise ValueError("--target picks the label column of --data; the toy datasets have their own labels")
+    chosen = {"dataset": args.dataset or "moons", "optimizer": args.optimizer}
+    for option, (other, value, why) in _ONLY_WITH.items():
+        given = getattr(args, option)
+        if given is not None and chosen[other] != value:
+            raise ValueError(f"--{option} {short(given)} is for --{other} {value}; {chosen[other]} does not "
+                             f"use it ({why}): drop --{option}")
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse an output that cannot be written, whose suffix is not what it writes, or that is the
+    same file as another output or as --data (after links: one would overwrite the other)."""
+    outputs = [(f"--{name}", path) for name in _OUTPUT_SUFFIXES if (path := getattr(args, name)) is not None]
+    files = ([("--data", args.data)] if args.data is not None else []) + outputs
+    for (first, a), (second, b) in itertools.combinations(files, 2):
+        if same_file(a, b):
+            raise ValueError(f"{second} {b} is the same file as {first} {a}: one would overwrite the other; "
+                             f"give each its own name")
+    for option, path in outputs:
+        try:
+            check_writable(path)
+        except OSError as e:
+            raise ValueError(f"cannot write {option} {path}: {e.strerror}") from None
+        suffixes, suffix = _OUTPUT_SUFFIXES[option[2:]], Path(path).suffix.lower()
+        if suffix not in suffixes:
+            raise ValueError(f"{option} {path}: the suffix must be {', '.join(suffixes)}, "
+                             f"not {suffix or 'none'}")
+
+
 def _points(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, list, str]:
     """The points X, their class ids 0..k-1, the k class labels, and a name for the data.
 
     Toy data is checked against the memory before it is made; a CSV file by `data.load_csv`."""
     if args.data is not None:
-        given = [f"--{name}" for name in ("dataset", "n", "noise", "arms") if getattr(args, name) is not None]
-        if given:
-            raise ValueError(f"--data {args.data} brings its own points: drop {', '.join(given)}")
         X, y = data.load_csv(args.data, -1 if args.target is None else args.target)
         if not np.issubdtype(y.dtype, np.integer):
             label = next(v for v in y if v != round(v))
@@ -341,8 +412,6 @@ def _points(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, list, str
         classes, ids = np.unique(y, return_inverse=True)
         _check_training_memory(args, len(y), X.shape[1], len(classes))
         return X, ids, classes.tolist(), os.path.basename(args.data)
-    if args.target is not None:
-        raise ValueError("--target picks the label column of --data; the toy datasets have their own labels")
     name, arms, n = args.dataset or "moons", args.arms or _DEFAULT_ARMS, args.n or _DEFAULT_N
     n_classes = arms if name == "spirals" else 2
     _check_training_memory(args, n, 2, n_classes)
@@ -389,7 +458,7 @@ def _plot_training(path: str, problem: _TrainProblem, history: History) -> str:
     figure = _import_pyplot_free_figure()(figsize=(12 if two_d else 6, 5.5), layout="constrained")
     curves, *regions = figure.subplots(1, 2 if two_d else 1, squeeze=False)[0]
     if history.update_loss:
-        plot_history(history, ax=curves)
+        plot_history(history, ax=curves, held_out="test")  # the run's own name for these points
         drawn = "the loss curves"
     else:  # e.g. diverged at update 1: there is no loss to draw, so say why in its place
         curves.set_axis_off()
@@ -400,6 +469,8 @@ def _plot_training(path: str, problem: _TrainProblem, history: History) -> str:
         plot_decision_boundary(problem.model, problem.X_train, problem.labels(problem.y_train), ax=regions[0],
                                X_test=problem.X_test, y_test=problem.labels(problem.y_test))
         model = "" if history.update_loss else " (untrained model)"
+        if history.update_loss and history.kept_epoch not in (None, history.n_epochs):
+            model = f" (epoch {history.kept_epoch}'s parameters)"  # --keep-best put them back
         regions[0].set_title(f"{problem.source}{model}: {regions[0].get_title()}")
         drawn += " and the decision boundary"
     buffer = io.BytesIO()
@@ -496,9 +567,10 @@ def _add_graph_parser(commands: argparse._SubParsersAction) -> None:
                     "backward, and draw it with each value's data and grad and each edge's local "
                     "derivative. Start an expression that begins with '-' after a '--'.",
         epilog='example: %(prog)s "tanh(x*w + b)" x=2 w=-3 b=6.88 -o graph.svg',
+        intermixed=True,
     )
     parser.add_argument("expression", help='e.g. "tanh(x*w + b)"')
-    parser.add_argument("bindings", nargs="*", metavar="NAME=NUMBER",
+    parser.add_argument("bindings", nargs="*", default=[], metavar="NAME=NUMBER",
                         help="values of the names, e.g. x=2 w=-3")
     parser.add_argument("-o", "--output", required=True, metavar="FILE",
                         help="graph.svg or graph.png (needs Graphviz's dot), graph.dot for the DOT source, "
@@ -525,8 +597,9 @@ def _graph(args: argparse.Namespace) -> int:
     except OSError as e:
         return fail(f"cannot write {args.output!r}: {e.strerror}")
     try:
-        bindings = parse_bindings(args.bindings)
-        out = parse_expression(args.expression, bindings)
+        leaves = {name: Value(v, label=name) for name, v in parse_bindings(args.bindings).items()}
+        out = parse_expression(args.expression, leaves)
+        _check_all_used(leaves, out, args.expression)
         page = Explorer(out, rankdir=args.rankdir) if suffix == ".html" else None  # before backward
         if args.show_grad:
             out.backward()
@@ -540,26 +613,35 @@ def _graph(args: argparse.Namespace) -> int:
             write_atomically(Path(args.output), graph.source.encode("utf-8"))
         else:
             graph.save(args.output)
-    except GraphvizNotInstalled:
+    except GraphvizNotInstalled:  # not a mistake in the command (exit 1): this machine lacks a program
         return fail(f"cannot draw {suffix[1:].upper()}: Graphviz's `dot` program is not installed "
                     f"(apt-get install graphviz, brew install graphviz, or conda install -c conda-forge "
-                    f"graphviz); -o {Path(args.output).with_suffix('.dot').name} writes the DOT source "
-                    f"without it", 1)
+                    f"graphviz); -o {_dot_name(args.output)} writes the DOT source without it", 1)
     except RenderTimeout:
         return fail(f"dot did not finish drawing {args.output!r} within {graph.timeout:g} s and was stopped; "
-                    f"-o {Path(args.output).with_suffix('.dot').name} writes the DOT source, which you can "
-                    f"render with dot yourself", 1)
+                    f"-o {_dot_name(args.output)} writes the DOT source, which you can render with dot "
+                    f"yourself", 1)
     except OSError as e:
         return fail(f"cannot write {args.output!r}: {e.strerror or e}", 1)
-    print(_printable(f"wrote {args.output}: {args.expression} = {format_number(out.data)}", 10_000))
-    if args.show_grad and bindings:
-        print("  " + ", ".join(f"∂/∂{name} = {format_number(_leaf_grad(out, name))}" for name in bindings))
+    _say(_printable(f"wrote {args.output}: {args.expression} = {format_number(out.data)}", 10_000))
+    if args.show_grad and leaves:
+        _say("  " + ", ".join(f"∂/∂{name} = {format_number(leaf.grad)}" for name, leaf in leaves.items()))
     return 0
 
 
-def _leaf_grad(root: Value, name: str) -> float:
-    """The grad of the leaf labelled ``name`` below ``root`` (0 if the expression never uses it)."""
-    return next((v.grad for v in topological_order(root) if not v.children and v.label == name), 0.0)
+def _check_all_used(leaves: dict[str, Value], out: Value, expression: str) -> None:
+    """Refuse a binding the expression never uses (most likely a misspelt name, said nowhere else)."""
+    in_graph = {id(v) for v in topological_order(out)}
+    unused = [name for name, leaf in leaves.items() if id(leaf) not in in_graph]
+    if unused:
+        names, (verb, it) = ", ".join(unused), ("is", "it") if len(unused) == 1 else ("are", "them")
+        raise ValueError(f"{names} {verb} bound but {short(expression)} does not use {it}: drop {it}, "
+                         f"or check the expression for a misspelt name")
+
+
+def _dot_name(output: str) -> str:
+    """The ``-o`` that writes the DOT source instead of ``output``: its folder and name, with .dot."""
+    return shlex.quote(str(Path(output).with_suffix(".dot")))
 
 
 def build_parser(prog: str = "python -m microgradlike") -> argparse.ArgumentParser:
@@ -568,7 +650,7 @@ def build_parser(prog: str = "python -m microgradlike") -> argparse.ArgumentPars
         prog=prog,
         description="Train a small network on a toy dataset, or draw the computation graph of an expression.")
     parser.add_argument("--version", action="version", version=f"microgradlike {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,graph}")
     _add_train_parser(commands)
     _add_graph_parser(commands)
     return parser
@@ -586,14 +668,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     global _program
     _program = _program_name()
     parser = build_parser(_program)
+    argv = sys.argv[1:] if argv is None else list(argv)
     args, unknown = parser.parse_known_args(argv)
-    if unknown:  # as parse_args would say, with a hint where `graph` took "-x*2" for an option
-        dashed = any(arg.startswith("-") and not arg.startswith("--") for arg in unknown)
-        hint = _DASH_HINT.format(_program) if dashed and args.command == "graph" else ""
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
+    if unknown:  # as parse_args would say (naming the subcommand), with a hint where one is known
+        message = f"unrecognized arguments: {' '.join(unknown)}{_hint(args, argv, unknown)}"
+        parser.exit(2, f"{_program} {args.command}: error: {_printable(message)}\n")
     try:
         return args.handler(args)
-    except BrokenPipeError:  # `... | head` stopped reading: not an error of ours, and no traceback
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # Python flushes stdout at exit: let that go nowhere
+    except _OutputLost as lost:
+        with contextlib.suppress(OSError, ValueError):  # Python flushes stdout at exit: let that go nowhere
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        if not isinstance(lost.__cause__, BrokenPipeError):  # `... | head` stopped reading: no message
+            _fail(args.command, f"cannot write to the standard output: {lost.__cause__}", 1)
         return 1
+
+
+def _hint(args: argparse.Namespace, argv: list[str], unknown: list[str]) -> str:
+    """What to do instead, for the unrecognized arguments whose cause is known: an expression that
+    starts with '-' (`graph` took it for an option), or widths after --hidden 16 (they go in one word)."""
+    if args.command == "graph" and any(arg.startswith("-") and not arg.startswith("--") for arg in unknown):
+        return _DASH_HINT.format(_program)
+    if args.command == "train" and "--hidden" in argv:
+        at = len(argv) - 1 - argv[::-1].index("--hidden")  # the last --hidden is the one argparse kept
+        widths = list(itertools.takewhile(str.isdigit, argv[at + 1:]))
+        if len(widths) > 1 and widths[1:] == unknown[:len(widths) - 1]:
+            return f"; --hidden takes its widths as one word, with commas: --hidden {','.join(widths)}"
+    return ""

@@ -7,7 +7,11 @@ leaves behaves like one an editor saves:
 * an existing file keeps its permission bits (a private 0600 model stays private) and, where
   the system allows, its owner; a new file gets 0666 minus the umask, like ``open(path, "w")``;
 * a symbolic link is followed: the file it points to is replaced and the link stays a link;
-* a folder, a device or a read-only file is never replaced (OSError naming the user's path).
+  except where Linux's ``fs.protected_symlinks`` rule would refuse to follow it (a link in a
+  sticky folder anyone may write to, such as /tmp, owned by neither you nor the folder's owner:
+  another user may have planted it there to make you, or root, overwrite a file of their choosing);
+* a folder, a device or a read-only file is never replaced, nor is a name that ends with ``/``
+  (it names a folder) turned into a file (OSError naming the user's path).
 
 What a crash can leave: a process killed during a write (``kill -9``, a power cut) leaves its
 temporary file ``.NAME~PID-XXXXXXXX.tmp`` next to ``NAME`` (NAME cut short if needed to keep the
@@ -30,10 +34,11 @@ import secrets
 import stat
 from collections.abc import Iterator
 
-__all__ = ["check_path", "check_writable", "write_atomically"]
+__all__ = ["check_path", "check_writable", "same_file", "write_atomically"]
 
 _NAME_MAX = 255  # bytes in one file name on the common file systems (ext4, APFS, NTFS, tmpfs)
 _TMP_EXTRA = len(".~4294967295-12345678.tmp")  # what the temporary name adds to the target's
+_MAX_LINKS = 40  # symbolic links followed in one path before giving up, as Linux does (ELOOP)
 
 
 def check_path(path: object) -> str:
@@ -98,9 +103,25 @@ def check_writable(path: str | os.PathLike[str]) -> None:
         os.unlink(tmp)
 
 
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether ``a`` and ``b`` name one file: the same path once symbolic links are followed, or,
+    where both exist, one file under two names (hard links: the same device and inode)."""
+    a, b = check_path(a), check_path(b)
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return False
+
+
 def _target(user_path: str) -> tuple[str, os.stat_result | None]:
     """The real file to replace (symbolic links followed) and its stat, if it exists."""
-    target = os.path.realpath(user_path)
+    last = os.path.basename(user_path)
+    if last in ("", ".", ".."):  # "out.svg/" names a folder: never write a file out.svg for it
+        ending = repr(last) if last else "'/'"
+        raise OSError(errno.EISDIR, f"it names a folder (it ends with {ending}), not a file")
+    target = _resolve(user_path)
     folder = os.path.dirname(target)
     if not os.path.isdir(folder):
         exists = os.path.lexists(folder)
@@ -117,6 +138,58 @@ def _target(user_path: str) -> tuple[str, os.stat_result | None]:
     if not os.access(target, os.W_OK):
         raise OSError(errno.EACCES, "the file is read-only (no write permission)")
     return target, existing
+
+
+def _resolve(path: str) -> str:
+    """``os.path.realpath(path)``, with each symbolic link on the way checked before it is followed.
+
+    The path is walked one name at a time, as the kernel walks it: a link (in a folder name, at the
+    end, or inside what another link points to) is checked by `_check_link`, then replaced by its
+    contents; ``..`` goes up from where the links led. A name that does not exist is kept as written
+    (the callers say what is missing)."""
+    if os.name != "posix":  # no owners of links to check
+        return os.path.realpath(path)
+    resolved = "/" if path.startswith("/") else os.getcwd()
+    pending = path.split("/")[::-1]  # a stack: the next name on top
+    links = 0
+    while pending:
+        name = pending.pop()
+        if name in ("", "."):
+            continue
+        if name == "..":
+            resolved = os.path.dirname(resolved)
+            continue
+        candidate = os.path.join(resolved, name)
+        try:
+            info = os.lstat(candidate)
+        except OSError:  # missing, or not reachable: not a link we could follow
+            info = None
+        if info is None or not stat.S_ISLNK(info.st_mode):
+            resolved = candidate
+            continue
+        links += 1
+        if links > _MAX_LINKS:
+            raise OSError(errno.ELOOP, f"more than {_MAX_LINKS} symbolic links on the way (a loop?)")
+        _check_link(candidate, info, resolved)
+        contents = os.readlink(candidate)
+        if contents.startswith("/"):
+            resolved = "/"
+        pending.extend(contents.split("/")[::-1])
+    return resolved
+
+
+def _check_link(link: str, info: os.stat_result, folder: str) -> None:
+    """Refuse to follow ``link`` (in ``folder``) where Linux's ``fs.protected_symlinks`` would.
+
+    In a sticky folder that anyone may write to (/tmp, /var/tmp), anyone can plant a link, so one
+    is followed only when it belongs to us or to the folder's owner; any other user's link there
+    could point at a file of ours (or, run as root, at any file) for us to overwrite."""
+    folder_info = os.stat(folder)
+    shared = folder_info.st_mode & stat.S_ISVTX and folder_info.st_mode & stat.S_IWOTH
+    if shared and info.st_uid not in (os.geteuid(), folder_info.st_uid):
+        raise OSError(errno.EACCES, f"{link} is a symbolic link owned by another user (uid {info.st_uid}) "
+                                    f"in {folder}, a sticky folder anyone may write to: it is not followed, "
+                                    f"as the kernel's protected_symlinks rule would not follow it")
 
 
 def _temporary_stem(folder: str, name: str) -> str:

@@ -17,6 +17,7 @@ hinge                       max(0, 1 − t·s)                              −t
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from collections.abc import Callable, Sequence
@@ -24,10 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from .checks import as_real
+from .checks import as_real, short
 from .engine import Value, logsumexp, sum_values
 
-__all__ = ["LOSSES", "binary_cross_entropy", "cross_entropy", "get_loss", "hinge", "mse"]
+__all__ = ["LOSSES", "binary_cross_entropy", "cross_entropy", "decision_threshold", "get_loss", "hinge",
+           "loss_name", "mse"]
 
 Loss = Callable[[Any, Any], Value]
 
@@ -150,7 +152,11 @@ def cross_entropy(logits_rows: Any, class_ids: Any) -> Value:
             raise ValueError(f"row {i} of logits_rows is empty")
         number = as_real(y)
         if number is None or not (number.is_integer() and 0 <= number < k):
-            raise ValueError(f"class id {y!r} of row {i} is not an integer in 0 … {k - 1} ({k} logits)")
+            if k == 1 and number is not None and number.is_integer():
+                raise ValueError(f"class id {short(y)} of row {i} needs a logit of its own, but the row has "
+                                 f"1: cross-entropy takes one logit per class (a model with one output "
+                                 f"per class; one score for two classes is hinge or binary_cross_entropy)")
+            raise ValueError(f"class id {short(y)} of row {i} is not an integer in 0 … {k - 1} ({k} logits)")
         terms.append(logsumexp(z) - z[int(number)])
     return _mean(terms)
 
@@ -182,12 +188,66 @@ LOSSES: dict[str, Loss] = {
 
 
 def get_loss(loss: str | Loss) -> Loss:
-    """The loss function for a name in `LOSSES` (e.g. "mse", "hinge") or a callable as it is."""
+    """The loss function for a name in `LOSSES` (e.g. "mse", "hinge"); a callable of your own
+    comes back checked: a call that returns anything but a Value raises TypeError saying what."""
     if isinstance(loss, str):
         try:
             return LOSSES[loss.lower()]
         except KeyError:
             raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(map(repr, LOSSES))}") from None
-    if callable(loss):
+    if isinstance(loss, _CheckedLoss) or loss in LOSSES.values():
         return loss
+    if callable(loss):
+        return _CheckedLoss(loss)
     raise TypeError(f"loss must be a name or a callable (preds, targets) -> Value, got {loss!r}")
+
+
+class _CheckedLoss:
+    """A loss of the user's own, which must return a Value: backpropagation starts from it."""
+
+    def __init__(self, loss: Loss) -> None:
+        functools.update_wrapper(self, loss)
+        self.loss = loss
+
+    def __call__(self, preds: Any, targets: Any) -> Value:
+        out = self.loss(preds, targets)
+        if not isinstance(out, Value):
+            name = getattr(self.loss, "__name__", type(self.loss).__name__)
+            raise TypeError(f"the loss {name} returned {type(out).__name__} {short(out)}, not a Value: "
+                            f"compute it from the predictions (Values) so that backward() can reach "
+                            f"the parameters, e.g. with microgradlike.losses.mse(preds, targets)")
+        return out
+
+
+def loss_name(loss: str | Loss | None) -> str | None:
+    """The name of one of `LOSSES` ("bce" is "binary_cross_entropy", "ce" "cross_entropy"), given
+    by a name or as the function; None for anything else (a loss of your own, None)."""
+    if isinstance(loss, str):
+        loss = LOSSES.get(loss.lower())
+    return loss.__name__ if loss is not None and loss in LOSSES.values() else None
+
+
+def decision_threshold(loss: str | Loss, targets: Sequence[Any]) -> float:
+    """Where ONE output s splits two classes trained with ``loss`` on ``targets`` (low, high):
+    the second class is predicted where s > the threshold.
+
+    hinge: 0 (its targets are −1/+1, 0 meaning −1: the sign of s); binary cross-entropy: 0
+    (s is a logit, and s > 0 ⟺ σ(s) > ½); mse: (t₀ + t₁)/2, the midpoint of the two targets,
+    since s estimates the target (0.5 on 0/1, 0 on −1/+1). cross-entropy has no threshold: it
+    takes one output per class. ValueError for anything else, naming it.
+    """
+    name = loss_name(loss)
+    if name in ("hinge", "binary_cross_entropy"):
+        return 0.0
+    if name == "mse":
+        pair = [t for t in map(as_real, targets) if t is not None and math.isfinite(t)]
+        if len(pair) != 2 or len(targets) != 2:
+            raise ValueError(f"after mse the threshold is the midpoint of the two classes' targets, but "
+                             f"{short(list(targets))} are not two numbers: give the threshold (0.5 for "
+                             f"targets 0/1, 0 for -1/+1)")
+        return (pair[0] + pair[1]) / 2
+    if name == "cross_entropy":
+        raise ValueError("cross_entropy has no threshold: it takes one output per class and the "
+                         "largest wins (a model with one output is trained with hinge, "
+                         "binary_cross_entropy or mse)")
+    raise ValueError(f"no threshold is known for the loss {short(loss)}: give the threshold itself")

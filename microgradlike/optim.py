@@ -10,13 +10,13 @@ Both keep the same interface: build with the parameters, then per update
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .checks import as_real
+from .checks import as_real, short
 from .engine import Value
 
-__all__ = ["OPTIMIZERS", "SGD", "Adam", "Optimizer", "get_optimizer"]
+__all__ = ["OPTIMIZERS", "SGD", "Adam", "Optimizer", "check_parameters", "get_optimizer"]
 
 
 def _real(x: object, name: str) -> float:
@@ -164,3 +164,22 @@ def get_optimizer(optimizer: str | Optimizer | type[Optimizer], params: Iterable
     if lr is not None:
         options["lr"] = lr
     return cls(params, **options)
+
+
+def check_parameters(optimizer: Optimizer, named: Sequence[tuple[str, Value]]) -> None:
+    """Refuse (ValueError) an optimiser that does not update exactly the model's parameters
+    ``named`` ((name, Value) pairs): one it lacks would never change, so training would run and
+    leave it as it was; a Value it holds beyond them would be stepped by whatever grad it last had."""
+    held = {id(p) for p in optimizer.params}
+    missing = [name for name, p in named if id(p) not in held]
+    if missing:
+        more = f" (nor {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise ValueError(f"the optimiser does not update the model's parameter {short(missing[0])}{more}: "
+                         f"build it from this model's parameters, e.g. Adam(model.parameters())")
+    ours = {id(p) for _, p in named}
+    extra = [p for p in optimizer.params if id(p) not in ours]
+    if extra:
+        first = f" (the first is labelled {short(extra[0].label)})" if extra[0].label else ""
+        raise ValueError(f"the optimiser also updates {len(extra)} Value(s) that are not this model's "
+                         f"parameters{first}: build it from this model's parameters alone, e.g. "
+                         f"Adam(model.parameters())")

@@ -50,11 +50,14 @@ def _scalar(out: object) -> float:
 
 
 # ---- loss curves ------------------------------------------------------------------------------
-def plot_history(history: Any, ax: Any = None, logy: bool | None = None) -> Any:
+def plot_history(history: Any, ax: Any = None, logy: bool | None = None, *,
+                 held_out: str = "validation") -> Any:
     """Loss per epoch, training vs validation, with each update's batch loss faint behind.
 
     The training loss keeps falling while the validation loss turns up: that gap is
-    overfitting (过拟合); the epoch with the lowest validation loss is marked.
+    overfitting (过拟合); the epoch with the lowest validation loss is marked with a star. A dotted
+    line marks the epoch whose parameters the model ends with only where that is not the last one
+    (``history.kept_epoch``: early stopping or ``keep_best`` put them back).
 
     The two training curves measure different things at different moments: an update's batch
     loss is taken *before* that update, on its mini-batch only; an epoch's training loss *after*
@@ -65,6 +68,8 @@ def plot_history(history: Any, ax: Any = None, logy: bool | None = None) -> Any:
     Args:
         history: a `microgradlike.train.History` (``train_loss``, ``val_loss``, ``update_loss``).
         logy: log-scale loss axis; by default when the losses span more than two decades.
+        held_out: what the points of ``val_loss`` are, in the legend: ``"validation"`` (fit's
+            ``validation=``), or ``"test"`` where they only measure (the command line's test split).
     """
     train = [float(v) for v in getattr(history, "train_loss", [])]
     val = [float(v) for v in getattr(history, "val_loss", [])]
@@ -85,14 +90,18 @@ def plot_history(history: Any, ax: Any = None, logy: bool | None = None) -> Any:
                 label="training loss after each epoch (whole training set)")
     if val:
         ax.plot(epochs[: len(val)], val, color="#dc2626", lw=2, marker=marker, ms=3, zorder=3,
-                label="validation loss after each epoch")
+                label=f"{held_out} loss after each epoch")
         finite = [(v, k) for k, v in enumerate(val) if math.isfinite(v)]
         if finite:
             best_val, best = min(finite)
             ax.plot([best + 1], [best_val], marker="*", ms=13, color="#dc2626", mec="k", zorder=4,
-                    label=f"lowest validation loss (epoch {best + 1})", ls="none")
-            ax.axvline(best + 1, color="#4b5563", ls=":", lw=1.3,
-                       label=f"epoch {best + 1}: the best model (early stopping keeps it)")
+                    label=f"lowest {held_out} loss (epoch {best + 1})", ls="none")
+    kept = getattr(history, "kept_epoch", None)
+    if kept is not None:
+        how = ("early stopping put them back" if getattr(history, "stopped_because", None) == "early_stopping"
+               else "the best, kept by keep_best")
+        ax.axvline(kept, color="#4b5563", ls=":", lw=1.3,
+                   label=f"epoch {kept}: the model ends with its parameters ({how})")
     values = [v for v in train + val + updates if math.isfinite(v)]
     if logy is None:
         positive = [v for v in values if v > 0]

@@ -40,7 +40,7 @@ import numpy as np
 
 from .checks import as_real, short
 from .nn import MLP
-from .optim import SGD, Adam, Optimizer
+from .optim import SGD, Adam, Optimizer, check_parameters
 from .pages import iframe, page, write_page
 from .train import History
 
@@ -158,11 +158,7 @@ class Replay:
     def _optimizer_slots(self, optimizer: Optimizer | None) -> dict[str, str]:
         """The optimiser's per-parameter state to record: attribute name -> what it means."""
         if optimizer is not None:
-            missing = [name for name, p in zip(self.names, self.params)
-                       if not any(p is q for q in optimizer.params)]
-            if missing:
-                raise ValueError(f"the optimiser does not update the model's parameter {missing[0]!r}: "
-                                 f"give Replay the optimiser that fit uses")
+            check_parameters(optimizer, self.model.named_parameters())
         if isinstance(optimizer, Adam):
             return {"m": "m: running mean of the gradient", "v": "v: running mean of its square"}
         if isinstance(optimizer, SGD) and optimizer.momentum:

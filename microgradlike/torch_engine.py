@@ -31,9 +31,9 @@ import numpy as np
 
 from .bridge import INSTALL, to_torch, torch_loss
 from .checks import short
-from .losses import LOSSES, binary_cross_entropy, cross_entropy, hinge
-from .nn import MLP, Layer, Neuron
-from .optim import SGD, Adam
+from .losses import LOSSES, binary_cross_entropy, cross_entropy, hinge, loss_name
+from .nn import MLP, Layer, Neuron, named
+from .optim import SGD, Adam, check_parameters
 
 if TYPE_CHECKING:  # torch is optional: only type checkers import it here
     import torch
@@ -102,12 +102,12 @@ class TorchTrainer:
         self.params = model.parameters()
         self.optimizer = optimizer
         self._torch, self._loss_fn = torch, loss_fn
-        self._order = _optimizer_order(optimizer, self.params)
+        self._order = _optimizer_order(optimizer, model)
         self.net = to_torch(model).to(on)
         self._linears = [m for m in self.net if isinstance(m, torch.nn.Linear)]
         self._tensors = [t for linear in self._linears for t in (linear.weight, linear.bias)]
         self._width = self._linears[-1].out_features
-        self._loss = torch_loss(loss_fn.__name__)
+        self._loss = torch_loss(loss_name(loss_fn))
         self.torch_optimizer = self._torch_optimizer(optimizer)
 
     # ---- the data --------------------------------------------------------------------------
@@ -239,16 +239,12 @@ class TorchTrainer:
         return parts
 
 
-def _optimizer_order(optimizer: Any, params: list[Any]) -> np.ndarray:
-    """For each of the optimiser's parameters, its position in ``params``; refuses an optimiser
-    that is not microgradlike's SGD or Adam over exactly the model's parameters."""
+def _optimizer_order(optimizer: Any, model: Any) -> np.ndarray:
+    """For each of the optimiser's parameters, its position in ``model.parameters()``; refuses an
+    optimiser that is not microgradlike's SGD or Adam over exactly the model's parameters."""
     if type(optimizer) not in (SGD, Adam):
         raise TypeError(f"engine='torch' runs microgradlike's SGD and Adam (as torch.optim's), got "
                         f"{type(optimizer).__name__}: {short(optimizer)}")
-    position = {id(p): i for i, p in enumerate(params)}
-    order = [position.get(id(p), -1) for p in optimizer.params]
-    if len(order) != len(params) or -1 in order:
-        raise ValueError(f"engine='torch' trains every parameter of the model: the optimiser holds "
-                         f"{sum(i >= 0 for i in order)} of its {len(params)} parameters"
-                         f"{' and others' if -1 in order else ''}")
-    return np.asarray(order)
+    check_parameters(optimizer, named(model))
+    position = {id(p): i for i, p in enumerate(model.parameters())}
+    return np.asarray([position[id(p)] for p in optimizer.params])

@@ -39,13 +39,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .checks import as_real, check_seed, short
-from .engine import Value, is_grad_enabled
+from .checks import as_real, check_seed, float_array, short
+from .engine import Value, is_grad_enabled, no_grad
 from .engines import FIT_ENGINES, Trainer, ValueTrainer, choose_engine, make_evaluate, make_loss_and_grad
 from .functional import value_and_grad
-from .losses import get_loss, hinge
-from .nn import SigmoidSum, SigmoidUnit
-from .optim import get_optimizer
+from .losses import decision_threshold, get_loss, hinge, loss_name
+from .nn import Module, input_width, named
+from .optim import check_parameters, get_optimizer
 from .torch_engine import TorchTrainer
 
 __all__ = ["Descent", "History", "TrainingWarning", "fit", "gradient_descent"]
@@ -76,6 +76,8 @@ class History:
     ``model.parameters()`` order. ``n_epochs`` counts completed epochs. ``engine`` is the engine
     that ran and ``engine_reason`` why ``engine="auto"`` chose it ("" when it was asked for);
     ``device`` where the torch engine ran ("cpu", "cuda:0"; "" for the engines on Values).
+    ``kept_epoch`` is the epoch whose parameters early stopping or ``keep_best`` left in the model
+    (0: those from before training); None when the model has its last update's.
     """
 
     train_loss: list[float] = field(default_factory=list)
@@ -90,6 +92,7 @@ class History:
     engine: str = ""
     engine_reason: str = ""
     device: str = ""
+    kept_epoch: int | None = None
 
     @property
     def best_epoch(self) -> int | None:
@@ -155,6 +158,13 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
     "cuda:1" or a ``torch.device``), with the same numbers (`microgradlike.torch_engine`).
     ``callback(history)`` runs after every epoch; the model's Values then hold that epoch's
     parameters, whichever engine runs.
+
+    A `Module` comes out knowing its task (`Module.set_task`; `Module.predict` reads it): the loss,
+    and the classes of ``y``: class ids for cross-entropy, the two labels for hinge and binary
+    cross-entropy, and for mse the two values when ``y`` holds two whole numbers (a regression
+    otherwise); the threshold of one output follows (`losses.decision_threshold`: 0.5 for mse on
+    0/1). ``set_task(classes=...)`` afterwards names the classes in other labels. With a loss of
+    your own, fit cannot know what the outputs mean, and the model records no task.
     """
     if not is_grad_enabled():
         raise RuntimeError("fit() trains by backpropagation, which no_grad() turns off: "
@@ -168,8 +178,10 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
                          f"Python and numpy on the CPU, and engine='auto' never picks torch)")
     seed = check_seed(seed, "seed")
     loss_fn = get_loss(loss)
+    n_outputs = _n_outputs(model, X_array, y_array, held_out, loss_fn)
     params = model.parameters()
     opt = get_optimizer(optimizer, params, lr)
+    check_parameters(opt, named(model) if hasattr(model, "named_parameters") else named(params))
     engine, engine_reason = choose_engine(model, loss_fn) if engine == "auto" else (engine, "")
     trainer: Trainer
     if engine == "torch":
@@ -198,6 +210,8 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
             bar.close()
     history.stopped_because = reason
     history.message = f"stopped ({reason}): {message}"
+    if isinstance(model, Module):
+        _record_task(model, loss_fn, y_array, n_outputs)
     if not keep_best and reason != "early_stopping" and history.worse_than_best:
         warnings.warn(f"{_worse_than_best(history)[2:]}; fit(..., keep_best=True) ends with the best "
                       f"epoch's parameters", TrainingWarning, stacklevel=2)
@@ -288,6 +302,7 @@ class _Best:
 
     def restore(self, history: History) -> str:
         """Put the best epoch's parameters back; say so (as a clause starting with '; ')."""
+        history.kept_epoch = self.epoch
         if self.epoch == history.n_epochs:
             return "; kept the last epoch's parameters: the last epoch had the best validation loss"
         self.trainer.restore(self.snapshot)
@@ -394,11 +409,13 @@ def _in_notebook() -> bool:
 def _rows_and_targets(X: Any, y: Any, x_name: str, y_name: str) -> tuple[np.ndarray, np.ndarray, int]:
     """X as a float array of rows (one float per row for 1-D X), y as an array of numbers (booleans
     as 0/1), and the width of a row (1 for 1-D X)."""
+    X_array = float_array(X, x_name, "a table of numbers")
     try:
-        X_array = np.asarray(X, dtype=float)
         y_array = np.asarray(y)
     except (TypeError, ValueError) as e:
-        raise ValueError(f"{x_name} must be a table of numbers and {y_name} a list of targets: {e}") from e
+        raise ValueError(f"{y_name} must be a list of targets: {e}") from e
+    if y_array.dtype.kind == "O":  # e.g. an int beyond int64: as floats, or an error naming it
+        y_array = float_array(y, y_name, "numbers")
     if X_array.ndim not in (1, 2):
         raise ValueError(f"{x_name} must be a list of rows (1-D or 2-D), got shape {X_array.shape}")
     if len(X_array) == 0 or (X_array.ndim == 2 and X_array.shape[1] == 0):
@@ -410,28 +427,65 @@ def _rows_and_targets(X: Any, y: Any, x_name: str, y_name: str) -> tuple[np.ndar
     if not finite.all():
         row = int(np.argwhere(~finite)[0][0])
         raise ValueError(f"{x_name} contains non-finite numbers (nan or inf): row {row} is "
-                         f"{X_array[row].tolist()!r}")
+                         f"{short(X_array[row].tolist())}")
     if y_array.dtype.kind not in "biuf" or not np.all(np.isfinite(y_array)):
-        raise ValueError(f"{y_name} must hold finite numbers, got {y_array.tolist()[:5]!r}...")
+        raise ValueError(f"{y_name} must hold finite numbers, got {short(y_array.tolist()[:5])}...")
     if y_array.dtype.kind == "b":
         y_array = y_array.astype(int)
     width = 1 if X_array.ndim == 1 else X_array.shape[1]
     return X_array, y_array, width
 
 
-def _input_width(model: Any) -> int | None:
-    """How many numbers one input row of ``model`` holds, when the model says (``nin``)."""
-    if isinstance(model, SigmoidSum | SigmoidUnit):
-        return 1
-    nin = getattr(model, "nin", None)
-    return nin if isinstance(nin, int) and not isinstance(nin, bool) else None
-
-
 def _check_width(model: Any, width: int) -> None:
-    nin = _input_width(model)
+    nin = input_width(model)
     if nin is not None and width != nin:
         raise ValueError(f"X has rows of {width} numbers, but the model takes {nin} inputs "
                          f"({type(model).__name__} with nin={nin})")
+
+
+def _n_outputs(model: Any, X: np.ndarray, y: np.ndarray, held_out: tuple[np.ndarray, np.ndarray] | None,
+               loss_fn: Callable) -> int:
+    """How many numbers ``model`` gives per row (one forward pass on the first row, no graph),
+    checked before training against a cross-entropy loss: one output per class, and class ids."""
+    with no_grad():
+        out = model(X[0].tolist())
+    n = len(out) if isinstance(out, list | tuple) else 1
+    if loss_name(loss_fn) != "cross_entropy":
+        return n
+    if n < 2:
+        raise ValueError(f"cross_entropy needs one output per class (their softmax gives each class's "
+                         f"probability), and this model has {n} output: give it k outputs for k "
+                         f"classes (e.g. MLP(nin, [..., k])), or train its one score with "
+                         f"loss='binary_cross_entropy' or 'hinge'")
+    for name, targets in (("y", y), ("validation y", None if held_out is None else held_out[1])):
+        if targets is None:
+            continue
+        bad = np.flatnonzero((targets != np.round(targets)) | (targets < 0) | (targets >= n))
+        if len(bad):
+            raise ValueError(f"{name}[{bad[0]}] = {short(targets[bad[0]].item())} is not a class id "
+                             f"0 … {n - 1}: cross_entropy reads each target as the index of the "
+                             f"model's output ({n} of them) for its class")
+    return n
+
+
+def _record_task(model: Module, loss_fn: Callable, y: np.ndarray, n_outputs: int) -> None:
+    """Record on ``model`` what its outputs mean after fit (see `fit`): the loss and the classes."""
+    name = loss_name(loss_fn)
+    values = np.unique(y)
+    if name == "cross_entropy":
+        classes = list(range(n_outputs))
+    elif name in ("hinge", "binary_cross_entropy") and n_outputs == 1:
+        classes = [-1, 1] if name == "hinge" and (y < 0).any() else [0, 1]
+    elif name == "mse" and n_outputs == 1 and len(values) == 2 and np.all(values == np.round(values)):
+        classes = [int(v) for v in values]  # two whole numbers are two labels; a regression has more
+    elif name == "mse":
+        model.set_task("regression", loss=name)
+        return
+    else:  # a loss of your own: fit cannot know what its outputs mean
+        model.set_task(None)
+        return
+    threshold = 0.0 if n_outputs > 1 else decision_threshold(name, classes)
+    model.set_task("classification", classes=classes, threshold=threshold, loss=name)
 
 
 def _validation_pair(validation: Any, width: int) -> tuple[np.ndarray, np.ndarray]:

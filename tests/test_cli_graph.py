@@ -66,7 +66,8 @@ def test_missing_dot_is_one_clear_line_and_exit_1(tmp_path: Path, capsys: pytest
     assert main(["graph", *NEURON, "-o", str(tmp_path / "graph.svg")]) == 1
     err = capsys.readouterr().err.strip()
     assert "\n" not in err
-    assert "apt-get install graphviz" in err and "graph.dot" in err
+    assert "apt-get install graphviz" in err
+    assert f"-o {tmp_path / 'graph.dot'} writes the DOT source" in err  # in the folder the user gave
     assert list(tmp_path.iterdir()) == []
 
 
@@ -103,6 +104,8 @@ def test_refuses_code_and_creates_nothing(tmp_path: Path, expression: str) -> No
         (["log(x)", "x=-1"], "log"),
         (["x/0", "x=1"], "division by zero"),
         (["x +", "x=1"], "not a valid expression"),
+        (["x*2", "x=1", "y=1"], "y is bound but 'x*2' does not use it: drop it"),
+        (["x*2", "x=1", "wx=1", "y=2"], "wx, y are bound but 'x*2' does not use them"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -185,5 +188,42 @@ def test_a_slow_dot_is_one_clear_line_and_exit_1(tmp_path: Path, capsys: pytest.
     assert main(["graph", *NEURON, "-o", str(tmp_path / "graph.svg")]) == 1
     err = capsys.readouterr().err.strip()
     assert "\n" not in err
-    assert "within 0.5 s" in err and "-o graph.dot" in err
+    assert "within 0.5 s" in err and f"-o {tmp_path / 'graph.dot'} writes the DOT source" in err
     assert not (tmp_path / "graph.svg").exists()
+
+
+@pytest.mark.parametrize("args", [
+    ["tanh(x*w + b)", "-o", "{out}", "x=2", "w=-3", "b=6.88"],  # options after the bindings
+    ["tanh(x*w + b)", "x=2", "--rankdir", "TB", "w=-3", "-o", "{out}", "b=6.88"],  # and between them
+    ["-o", "{out}", "tanh(x*w + b)", "x=2", "w=-3", "b=6.88"],
+])
+def test_options_may_come_anywhere(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                   args: list[str]) -> None:
+    out = tmp_path / "graph.dot"
+    assert main(["graph", *(arg.format(out=out) for arg in args)]) == 0
+    assert out.read_text().startswith("digraph")
+    assert f"∂/∂b = {format_number(1 - math.tanh(2 * -3 + 6.88) ** 2)}" in capsys.readouterr().out
+
+
+def test_a_name_ending_with_a_slash_writes_no_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["graph", *NEURON, "-o", f"{tmp_path}/newdir.dot/"]) == 2
+    err = capsys.readouterr().err
+    assert "it names a folder (it ends with '/'), not a file" in err and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="/dev/full is Linux's always-full device")
+def test_a_full_standard_output_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "microgradlike", "graph", *NEURON, "-o", "g.dot"],
+                              stdout=full, stderr=subprocess.PIPE, text=True, cwd=tmp_path, timeout=60)
+    assert done.returncode == 1 and (tmp_path / "g.dot").exists()  # the file was written first
+    assert done.stderr == ("python -m microgradlike graph: error: cannot write to the standard output: "
+                           "[Errno 28] No space left on device\n")
+
+
+def test_usage_errors_are_one_line_without_the_usage_block(tmp_path: Path) -> None:
+    for args in (["-o", "g.dot"], ["x", "x=1"], ["x", "x=1", "-o", "g.dot", "--rankdir", "up"]):
+        result = run(*args, cwd=tmp_path)
+        assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+        assert result.stderr.startswith("python -m microgradlike graph: error: ")

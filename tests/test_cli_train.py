@@ -186,16 +186,37 @@ def test_defaults_reach_97_percent_on_moons(capsys):
     ["--loss", "l1"],
     ["--engine", "warp"],
 ])
-def test_bad_arguments_exit_2(argv, capsys):
+def test_bad_arguments_exit_2_with_one_line(argv, capsys):
     with pytest.raises(SystemExit) as info:
         main(["train", *argv])
     assert info.value.code == 2
-    assert "error:" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("python -m microgradlike train: error: argument") and err.count("\n") == 1
+
+
+def test_widths_given_as_separate_words_get_a_hint(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--hidden", "16", "16", "8"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err == ("python -m microgradlike train: error: unrecognized arguments: 16 8; --hidden takes its "
+                   "widths as one word, with commas: --hidden 16,16,8\n")
+
+
+def test_the_usage_in_help_sends_nobody_to_help(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: python -m microgradlike train [options]\n") and "(all options" not in out
 
 
 @pytest.mark.parametrize(("argv", "needle"), [
     (["--dataset", "spirals", "--arms", "3", "--loss", "hinge"], "cross_entropy"),
-    (["--momentum", "0.9"], "--momentum"),
+    (["--momentum", "0.9"], "--momentum 0.9 is for --optimizer sgd; adam does not use it"),
+    (["--momentum", "0"], "--momentum 0.0 is for --optimizer sgd; adam does not use it"),
+    (["--arms", "3"], "--arms 3 is for --dataset spirals; moons does not use it"),
+    (["--dataset", "xor", "--arms", "2"], "--arms 2 is for --dataset spirals; xor does not use it"),
     (["--optimizer", "sgd", "--momentum", "1.5"], "1.5"),
     (["--dataset", "spirals", "--arms", "1"], "arms"),
     (["--n", "3", "--test-fraction", "0.1"], "non-empty"),
@@ -275,6 +296,68 @@ def test_plot_writes_the_format_its_suffix_names(tmp_path, capsys, suffix, magic
     path = tmp_path / f"out{suffix}"
     assert main([*SMALL, "--epochs", "2", "--plot", str(path)]) == 0
     assert path.read_bytes().startswith(magic)
+
+
+@pytest.mark.parametrize(("option", "name", "needle"), [
+    ("--html", "run.png", "--html {}: the suffix must be .html, not .png"),
+    ("--save", "model.txt", "--save {}: the suffix must be .json, not .txt"),
+    ("--save", "model", "--save {}: the suffix must be .json, not none"),
+    ("--save", "out.json/", "cannot write --save {}: it names a folder (it ends with '/'), not a file"),
+])
+def test_an_output_must_have_the_suffix_of_what_it_writes(tmp_path, capsys, option, name, needle):
+    path = f"{tmp_path}/{name}"
+    assert main([*SMALL, option, path]) == 2
+    captured = capsys.readouterr()
+    assert _no_training(captured.out) and captured.err.endswith(needle.format(path) + "\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def _same_file_cases(tmp_path: Path) -> dict[str, list[str]]:
+    """Runs whose outputs overwrite each other or the input, by name, through a link, or a hard link."""
+    points = tmp_path / "p.csv"
+    points.write_text(POINTS.read_text())
+    (tmp_path / "link.html").symlink_to("m.json")
+    (tmp_path / "old.png").write_bytes(b"old picture")
+    os.link(tmp_path / "old.png", tmp_path / "hard.html")
+    (tmp_path / "points.png").symlink_to(points)
+    return {
+        "--save p.csv": ["--data", str(points), "--save", str(points)],
+        "--html link.html": ["--save", str(tmp_path / "m.json"), "--html", str(tmp_path / "link.html")],
+        "--html hard.html": ["--plot", str(tmp_path / "old.png"), "--html", str(tmp_path / "hard.html")],
+        "--plot points.png": ["--data", str(points), "--plot", str(tmp_path / "points.png")],
+    }
+
+
+@pytest.mark.parametrize("case", ["--save p.csv", "--html link.html", "--html hard.html",
+                                  "--plot points.png"])
+def test_outputs_that_are_one_file_are_refused_before_training(tmp_path, capsys, case):
+    pytest.importorskip("matplotlib")
+    argv = _same_file_cases(tmp_path)[case]
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.exists()}
+    train = ["train", "--epochs", "2"] if "--data" in argv else [*SMALL, "--epochs", "2"]
+    assert main([*train, *argv]) == 2
+    captured = capsys.readouterr()
+    assert _no_training(captured.out) and captured.err.count("\n") == 1
+    second, first = argv[-2:], argv[:2]
+    assert f"{second[0]} {second[1]} is the same file as {first[0]} {first[1]}" in captured.err
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.exists()} == before
+
+
+def test_when_the_rescue_save_fails_too_no_file_is_left(tmp_path, capsys, monkeypatch):
+    import tempfile
+
+    rescue = tmp_path / "tmp"
+    rescue.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(rescue))
+
+    def disk_full(self, target):
+        raise OSError(errno.ENOSPC, "No space left on device", str(target))
+
+    monkeypatch.setattr(Module, "save", disk_full)
+    assert main([*SMALL, "--save", str(tmp_path / "model.json")]) == 1
+    err = capsys.readouterr().err
+    assert "saving it to a temporary file failed too (No space left on device): the model is lost" in err
+    assert list(rescue.iterdir()) == [] and not (tmp_path / "model.json").exists()
 
 
 def test_a_save_that_fails_after_training_keeps_the_model_elsewhere(tmp_path, capsys, monkeypatch):
@@ -377,16 +460,18 @@ def test_bad_csv_files_are_one_line_errors(tmp_path, capsys, text, target, needl
 
 
 # ---- the program's name, its version, and what it echoes -----------------------------------------
-def test_usage_names_the_program_as_it_was_started(tmp_path):
+def test_errors_are_one_line_naming_the_program_as_it_was_started(tmp_path):
     script = tmp_path / "microgradlike"  # what `pip install` puts on the PATH
     script.write_text("from microgradlike.cli import main\nraise SystemExit(main())\n")
     as_script = subprocess.run([sys.executable, str(script), "train", "--n", "x"],
                                capture_output=True, text=True, timeout=60)
-    assert as_script.stderr.startswith("usage: microgradlike train [options]")
-    assert "python -m" not in as_script.stderr
+    assert as_script.stderr == "microgradlike train: error: argument --n: expected an integer, got 'x'\n"
     as_module = subprocess.run([sys.executable, "-m", "microgradlike", "train", "--n", "x"],
                                capture_output=True, text=True, timeout=60)
-    assert as_module.stderr.startswith("usage: python -m microgradlike train [options]")
+    assert as_module.stderr.startswith("python -m microgradlike train: error: argument --n")
+    helped = subprocess.run([sys.executable, str(script), "train", "--help"], capture_output=True, text=True,
+                            timeout=60)
+    assert helped.stdout.startswith("usage: microgradlike train [options]\n")
 
 
 def test_version_prints_the_package_version():
@@ -418,3 +503,55 @@ def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
                           timeout=120)
     assert done.stdout.startswith("training MLP")
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="/dev/full is Linux's always-full device")
+def test_a_full_standard_output_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent.parent),
+                                                        os.environ.get("PYTHONPATH", "")])}
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "microgradlike", *SMALL], stdout=full,
+                              stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr == ("python -m microgradlike train: error: cannot write to the standard output: "
+                           "[Errno 28] No space left on device\n")
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="a link owned by another user can only be made by root")
+@pytest.mark.parametrize("option", ["--save", "--plot", "--html"])
+def test_no_output_follows_another_users_link_in_a_shared_folder(tmp_path, capsys, option):
+    """As root in /tmp: a link planted by another user would make the run overwrite any file."""
+    pytest.importorskip("matplotlib")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)  # like /tmp: anyone may write, the sticky bit set
+    victim = tmp_path / "passwd"
+    victim.write_text("root:x:0:0")
+    link = shared / {"--save": "m.json", "--plot": "p.png", "--html": "r.html"}[option]
+    link.symlink_to(victim)
+    os.lchown(link, 54321, 54321)
+    assert main([*SMALL, option, str(link)]) == 2
+    captured = capsys.readouterr()
+    assert _no_training(captured.out) and "protected_symlinks" in captured.err
+    assert victim.read_text() == "root:x:0:0"
+
+
+def test_the_held_out_points_have_one_name_in_the_lines_and_the_plot(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    import microgradlike.cli as cli
+
+    drawn = []
+
+    def spy(*args, **kwargs):
+        drawn.append(real(*args, **kwargs))
+        return drawn[-1]
+
+    real = cli.plot_history
+    monkeypatch.setattr(cli, "plot_history", spy)
+    assert main([*SMALL, "--plot", str(tmp_path / "p.png")]) == 0
+    out = capsys.readouterr().out
+    assert "test loss" in out and "validation" not in out
+    legend = [t.get_text() for t in drawn[0].get_legend().get_texts()]
+    assert "test loss after each epoch" in legend and not [t for t in legend if "validation" in t]
+    assert not [t for t in legend if "early stopping" in t]  # this run kept its last epoch

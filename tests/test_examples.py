@@ -64,3 +64,11 @@ def test_newton_finds_the_bowls_minimum_and_the_double_wells_maximum():
     bowl, well = re.findall(r"Newton ends at w = (-?[0-9.]+) .*?: (a minimum|a MAXIMUM)", out)
     assert bowl[1] == "a minimum" and abs(float(bowl[0]) - 1.175302) < 1e-5
     assert well == ("0.000000", "a MAXIMUM")
+
+
+def test_overfitting_says_fits_warning_in_one_line_without_a_traceback_look():
+    done = subprocess.run([sys.executable, str(EXAMPLES / "overfitting.py")], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0 and done.stderr == ""
+    said = [line for line in done.stdout.splitlines() if "much worse than the best" in line]
+    assert len(said) == 1 and said[0].startswith("fit warned: the final model is much worse")

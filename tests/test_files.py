@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from microgradlike.files import check_path, check_writable, write_atomically
+from microgradlike.files import check_path, check_writable, same_file, write_atomically
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="file modes, links and signals are POSIX")
 not_root = pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
@@ -217,3 +217,96 @@ def test_a_temporary_file_of_a_running_process_is_left_alone(tmp_path):
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+# ---- links that another user planted in a shared folder (Linux's fs.protected_symlinks) -------------
+as_root = pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                             reason="a link owned by another user can only be made by root")
+OTHER_UID = 54321  # a user that owns nothing else here
+
+
+@pytest.fixture
+def shared(tmp_path):
+    """A folder like /tmp: anyone may write to it, and the sticky bit is set."""
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    folder.chmod(0o1777)
+    return folder
+
+
+def plant(link: Path, points_to: Path, owner: int) -> None:
+    link.symlink_to(points_to)
+    os.lchown(link, owner, owner)
+
+
+@posix_only
+@as_root
+@pytest.mark.parametrize("where", ["the file", "a folder on the way", "a missing file"])
+def test_another_users_link_in_a_shared_sticky_folder_is_not_followed(tmp_path, shared, where):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "passwd").write_text("keep")
+    if where == "the file":
+        plant(shared / "out.json", victim / "passwd", OTHER_UID)
+        path = shared / "out.json"
+    elif where == "a folder on the way":
+        plant(shared / "models", victim, OTHER_UID)
+        path = shared / "models" / "passwd"
+    else:  # a link to a file that does not exist yet: following it would create a file of theirs
+        plant(shared / "out.json", victim / "crontab", OTHER_UID)
+        path = shared / "out.json"
+    for write in (lambda: write_atomically(path, "x"), lambda: check_writable(path)):
+        with pytest.raises(PermissionError, match="protected_symlinks") as info:
+            write()
+        assert info.value.filename == str(path) and f"uid {OTHER_UID}" in str(info.value)
+    assert [p.name for p in victim.iterdir()] == ["passwd"] and (victim / "passwd").read_text() == "keep"
+    assert sorted(p.name for p in shared.iterdir()) == [path.relative_to(shared).parts[0]]
+
+
+@posix_only
+@as_root
+@pytest.mark.parametrize("case", ["my own link", "the folder owner's link", "a folder not sticky"])
+def test_links_the_kernel_would_follow_are_followed(tmp_path, shared, case):
+    target = tmp_path / "model.json"
+    owner = OTHER_UID
+    if case == "my own link":
+        owner = os.geteuid()
+    elif case == "the folder owner's link":
+        os.chown(shared, OTHER_UID, OTHER_UID)
+    else:
+        shared.chmod(0o777)
+    plant(shared / "link.json", target, owner)
+    check_writable(shared / "link.json")
+    write_atomically(shared / "link.json", "new")
+    assert target.read_text() == "new" and (shared / "link.json").is_symlink()
+
+
+@posix_only
+def test_a_loop_of_links_is_refused_by_name(tmp_path):
+    (tmp_path / "a").symlink_to("b")
+    (tmp_path / "b").symlink_to("a")
+    with pytest.raises(OSError, match="symbolic links") as info:
+        write_atomically(tmp_path / "a", "x")
+    assert info.value.filename == str(tmp_path / "a")
+
+
+@pytest.mark.parametrize("name", ["out.svg/", "out.svg/.", "sub/.."])
+def test_a_name_that_names_a_folder_never_becomes_a_file(tmp_path, name):
+    (tmp_path / "sub").mkdir()
+    path = f"{tmp_path}/{name}"
+    for write in (lambda: write_atomically(path, "x"), lambda: check_writable(path)):
+        with pytest.raises(IsADirectoryError, match="names a folder") as info:
+            write()
+        assert info.value.filename == path
+    assert [p.name for p in tmp_path.iterdir()] == ["sub"]
+
+
+def test_same_file_sees_through_links_and_hard_links(tmp_path):
+    data = tmp_path / "p.csv"
+    data.write_text("1,2,0\n")
+    (tmp_path / "link.csv").symlink_to("p.csv")
+    os.link(data, tmp_path / "hard.csv")
+    assert same_file(data, tmp_path / "link.csv") and same_file(data, tmp_path / "hard.csv")
+    assert same_file(tmp_path / "new.json", f"{tmp_path}/./new.json")  # neither exists yet
+    assert not same_file(data, tmp_path / "new.json")
+    assert not same_file(tmp_path / "a.json", tmp_path / "b.json")

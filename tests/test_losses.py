@@ -206,7 +206,9 @@ def test_get_loss_by_name_or_callable():
     def custom(p, t):
         return mse(p, t)
 
-    assert get_loss(custom) is custom
+    checked = get_loss(custom)  # your own loss, checked to return a Value on every call
+    assert checked.__wrapped__ is custom and checked.__name__ == "custom" and get_loss(checked) is checked
+    assert checked([1.0, 2.0], [0.0, 0.0]).data == mse([1.0, 2.0], [0.0, 0.0]).data
     with pytest.raises(ValueError, match="unknown loss 'l1'"):
         get_loss("l1")
     with pytest.raises(TypeError, match="42"):
@@ -249,3 +251,29 @@ def test_compiled_losses_equal_eager_far_from_the_trace_point(name, engine):
     assert math.isfinite(loss)
     assert math.isclose(compiled, loss, rel_tol=1e-12)
     assert all(math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9) for a, b in zip(compiled_grads, grads))
+
+
+def test_cross_entropy_on_one_logit_says_it_needs_one_per_class():
+    with pytest.raises(ValueError, match=r"class id 1 of row 0 needs a logit of its own, but the row has 1: "
+                                         r"cross-entropy takes one logit per class"):
+        cross_entropy([[Value(0.3)]], [1])
+    with pytest.raises(ValueError, match=r"class id 2 of row 0 is not an integer in 0 … 1 \(2 logits\)"):
+        cross_entropy([[0.3, 0.1]], [2])  # two logits: the id is out of range, as before
+
+
+@pytest.mark.parametrize(("loss", "targets", "threshold"), [
+    ("mse", [0, 1], 0.5), ("mse", [-1, 1], 0.0), (mse, [2, 5], 3.5),
+    ("hinge", [-1, 1], 0.0), ("hinge", ["no", "yes"], 0.0), ("bce", [0, 1], 0.0),
+])
+def test_decision_threshold_follows_the_losses_convention(loss, targets, threshold):
+    from microgradlike.losses import decision_threshold
+
+    assert decision_threshold(loss, targets) == threshold
+
+
+def test_a_custom_loss_that_returns_a_number_is_a_type_error_naming_it():
+    def half(preds, targets):
+        return 0.5
+
+    with pytest.raises(TypeError, match=r"the loss half returned float 0\.5, not a Value"):
+        get_loss(half)([Value(1.0)], [0.0])

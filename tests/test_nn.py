@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 
 import numpy as np
 import pytest
@@ -796,3 +797,168 @@ def test_constructor_errors_quote_bad_values_short(make) -> None:
     with pytest.raises((TypeError, ValueError)) as info:
         make()
     assert len(str(info.value)) < 400
+
+
+# ---- what save writes, load reads (issue 19) ----------------------------------------------------
+class Tiny(Module):
+    """A Module of one's own, as the Module docstring says to write one: config, a seed keyword,
+    and _parameter_count."""
+
+    def __init__(self, n: int, seed=None) -> None:
+        rng = np.random.default_rng(seed)
+        self.n = n
+        self.w = [Value(float(v)) for v in rng.normal(size=n)]
+
+    def config(self) -> dict:
+        return {"n": self.n}
+
+    @classmethod
+    def _parameter_count(cls, n: int, **_) -> int:
+        return n
+
+    def __call__(self, x):
+        return sum((wi * xi for wi, xi in zip(self.w, x)), Value(0.0))
+
+
+class Doubled(MLP):
+    """An MLP subclass with MLP's constructor: its file rebuilds a Doubled."""
+
+    def __call__(self, x):
+        return super().__call__(x) * 2
+
+
+class NoCount(Module):
+    """A Module without _parameter_count: load could not check a file before building it."""
+
+    def __init__(self, seed=None) -> None:
+        self.w = Value(1.0)
+
+
+class FixedShape(MLP):
+    """An MLP subclass whose constructor is not MLP's: the config it inherits is not its arguments."""
+
+    def __init__(self, seed=None) -> None:
+        super().__init__(2, [3, 1], seed=seed)
+
+
+def test_a_module_subclass_with_config_and_parameter_count_saves_and_loads(tmp_path):
+    model = Tiny(3, seed=1)
+    model.save(tmp_path / "tiny.json")
+    loaded = Module.load(tmp_path / "tiny.json")
+    assert type(loaded) is Tiny and loaded.config() == {"n": 3}
+    assert [p.data for p in loaded.parameters()] == [p.data for p in model.parameters()]
+    assert Tiny.load(tmp_path / "tiny.json").n == 3
+
+
+def test_an_mlp_subclass_loads_as_itself(tmp_path):
+    model = Doubled(2, [3, 1], seed=0)
+    model.save(tmp_path / "d.json")
+    loaded = Module.load(tmp_path / "d.json")
+    assert type(loaded) is Doubled
+    assert loaded([0.3, -0.7]).data == model([0.3, -0.7]).data
+    with pytest.raises(ValueError, match="Doubled"):  # an MLP file is not a Doubled file, nor back
+        Doubled.load(_saved(tmp_path, MLP(2, [3, 1], seed=0)))
+
+
+def _saved(tmp_path, model) -> str:
+    path = str(tmp_path / "m.json")
+    model.save(path)
+    return path
+
+
+@pytest.mark.parametrize(("make", "fragment"), [
+    (lambda: FixedShape(seed=0), "FixedShape.* unexpected keyword|config"),
+    (lambda: NoCount(), "does not define _parameter_count"),
+])
+def test_save_refuses_a_model_its_file_could_not_rebuild(tmp_path, make, fragment):
+    path = tmp_path / "m.json"
+    with pytest.raises(ValueError, match=fragment) as info:
+        make().save(path)
+    assert "Module.load could not rebuild it" in str(info.value)
+    assert not path.exists()
+
+
+def test_save_refuses_tied_weights_naming_them_and_keeps_the_old_file(tmp_path):
+    path = tmp_path / "m.json"
+    _write(path, "old")
+    model = MLP(2, [3, 1], seed=0)
+    model.layers[0].neurons[1].w[0] = model.layers[0].neurons[0].w[0]  # tie two weights into one Value
+    with pytest.raises(ValueError, match=r"makes 13 parameters, but it holds 12: layers\.0\.neurons\.0\.w\.0 "
+                                         r"and layers\.0\.neurons\.1\.w\.0 are one Value"):
+        model.save(path)
+    assert path.read_text() == "old"
+
+
+def test_numpy_scalars_in_parameters_save_as_numbers(tmp_path):
+    model = MLP(2, [2, 1], seed=0)
+    weights = np.linspace(-1, 1, len(model.parameters()), dtype=np.float32)
+    for p, w in zip(model.parameters(), weights):
+        p.data = w  # a float32 copied from an array
+    model.save(tmp_path / "m.json")
+    loaded = Module.load(tmp_path / "m.json")
+    assert [p.data for p in loaded.parameters()] == [float(w) for w in weights]
+
+
+def test_a_model_file_with_a_key_given_twice_is_refused_naming_it(tmp_path):
+    text = json.dumps(_valid_state(), indent=1)
+    name = "layers.0.neurons.0.b"
+    twice = text.replace(f'"{name}": ', f'"{name}": 5.0,\n  "{name}": ', 1)
+    assert json.loads(twice)["parameters"][name] != 5.0  # plain json keeps the last one, silently
+    _write(tmp_path / "m.json", twice)
+    with pytest.raises(ValueError, match=r"m\.json': the key 'layers\.0\.neurons\.0\.b' appears twice"):
+        Module.load(tmp_path / "m.json")
+
+
+def test_predict_refuses_rows_of_the_wrong_width_even_with_no_rows():
+    model = MLP(2, [2, 1], seed=0)
+    model.set_task("regression")
+    with pytest.raises(ValueError, match=r"takes 2 input\(s\) per row, but X has rows of 5 \(shape \(0, 5"):
+        model.predict(np.zeros((0, 5)))
+    assert model.predict(np.zeros((0, 2))).shape == (0,)
+
+
+@pytest.mark.parametrize(("X", "place"), [([[10**400, 1]], "X[0, 0]"), ([[0, 1], [1, -10**500]], "X[1, 1]")])
+def test_predict_names_the_cell_of_an_int_too_large_for_a_float(X, place):
+    model = MLP(2, [2, 1], seed=0)
+    model.set_task("regression")
+    with pytest.raises(ValueError, match=re.escape(place) + r" = -?100000000000… \(\d+ digits\) is too"):
+        model.predict(X)
+
+
+# ---- the task: classes and threshold (issue 19) ---------------------------------------------------
+def test_classes_that_mix_strings_and_numbers_are_refused():
+    model = MLP(2, [2, 1], seed=0)
+    with pytest.raises(ValueError, match=r"all numbers or all strings, not a mix: got \['cat', 1\]"):
+        model.set_task("classification", classes=["cat", 1], loss="hinge")
+    assert model.task is None
+
+
+@pytest.mark.parametrize(("classes", "loss", "threshold"), [
+    ([0, 1], "mse", 0.5), ([-1, 1], "mse", 0.0), ([1, 2], "mse", 1.5),
+    ([0, 1], "hinge", 0.0), (["no", "yes"], "hinge", 0.0), ([0, 1], "bce", 0.0),
+    (["no", "yes"], "binary_cross_entropy", 0.0),
+])
+def test_the_threshold_follows_from_the_loss_and_the_classes_targets(classes, loss, threshold):
+    model = MLP(2, [2, 1], seed=0)
+    model.set_task("classification", classes=classes, loss=loss)
+    assert model.task["threshold"] == threshold
+
+
+@pytest.mark.parametrize(("kwargs", "fragment"), [
+    ({"classes": [0, 1]}, "give loss="),
+    ({"classes": ["no", "yes"], "loss": "mse"}, "midpoint of the two classes' targets"),
+    ({"classes": [0, 1], "loss": "cross_entropy"}, "one output per class"),
+])
+def test_a_threshold_nothing_implies_is_asked_for(kwargs, fragment):
+    model = MLP(2, [2, 1], seed=0)
+    with pytest.raises(ValueError, match=fragment):
+        model.set_task("classification", **kwargs)
+    model.set_task("classification", **kwargs, threshold=0.25)  # said outright, it is taken
+    assert model.task["threshold"] == 0.25
+
+
+def test_set_task_none_forgets_the_task():
+    model = MLP(2, [2, 1], seed=0)
+    model.set_task("regression")
+    model.set_task(None)
+    assert model.task is None

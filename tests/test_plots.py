@@ -54,14 +54,53 @@ def test_full_batch_update_losses_are_said_to_be_on_the_whole_set(pyplot) -> Non
     assert updates.get_label() == "loss before each update (the whole training set)"
 
 
-def test_the_dotted_best_epoch_line_is_in_the_legend(pyplot) -> None:  # type: ignore[no-untyped-def]
+def a_run(**settings):  # type: ignore[no-untyped-def]
+    """A run whose last epoch is far from its best (epoch 14 of 30): lr 1 in batches of 4."""
+    import warnings
+
+    from microgradlike.data import make_moons, train_test_split
+    from microgradlike.train import fit
+
+    X, y = make_moons(n=60, seed=1)
+    X_train, X_val, y_train, y_val = train_test_split(X, 2 * y - 1, test_fraction=0.25, seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "much worse than the best": the point of this run
+        return fit(MLP(2, [8, 1], seed=1), X_train, y_train, loss="hinge", optimizer="sgd", lr=1.0,
+                   batch_size=4, max_epochs=30, seed=1, validation=(X_val, y_val), **settings)
+
+
+def legend_of(ax):  # type: ignore[no-untyped-def]
+    legend = ax.get_legend()
+    return dict(zip((t.get_text() for t in legend.get_texts()), legend.legend_handles))
+
+
+def test_without_early_stopping_no_line_says_the_best_epoch_was_kept(pyplot) -> None:  # type: ignore[no-untyped-def]
+    history = a_run()
+    assert history.best_epoch < history.n_epochs and history.kept_epoch is None
+    ax = plot_history(history)
+    entries = legend_of(ax)
+    assert f"lowest validation loss (epoch {history.best_epoch})" in entries  # the star
+    assert not [text for text in entries if "early stopping" in text or "kept" in text or "ends with" in text]
+    assert not [line for line in ax.get_lines() if line.get_linestyle() == ":"]
+
+
+@pytest.mark.parametrize(("settings", "how"), [({"patience": 5}, "early stopping put them back"),
+                                                ({"keep_best": True}, "the best, kept by keep_best")])
+def test_the_dotted_line_marks_the_epoch_the_model_ends_with(pyplot, settings, how) -> None:  # type: ignore[no-untyped-def]
+    history = a_run(**settings)
+    assert history.kept_epoch == history.best_epoch < history.n_epochs
+    ax = plot_history(history)
+    line = line_labelled(ax, f"epoch {history.best_epoch}: the model ends with its parameters ({how})")
+    assert line.get_linestyle() == ":" and list(line.get_xdata()) == [history.best_epoch] * 2
+    assert line.get_label() in legend_of(ax)
+
+
+def test_held_out_points_are_named_as_the_caller_says(pyplot) -> None:  # type: ignore[no-untyped-def]
     history = SimpleNamespace(train_loss=[1.0, 0.5, 0.3], val_loss=[1.1, 0.6, 0.7],
                               update_loss=[1.2, 1.0, 0.5])
-    legend = plot_history(history).get_legend()
-    entries = dict(zip((t.get_text() for t in legend.get_texts()), legend.legend_handles))
-    assert "lowest validation loss (epoch 2)" in entries  # the star
-    handle = entries["epoch 2: the best model (early stopping keeps it)"]
-    assert handle.get_linestyle() == ":"  # the dotted line has its own entry
+    entries = legend_of(plot_history(history, held_out="test"))
+    assert {"test loss after each epoch", "lowest test loss (epoch 2)"} <= set(entries)
+    assert not [text for text in entries if "validation" in text]
 
 
 def test_full_batch_update_losses_land_on_the_training_curve(pyplot) -> None:  # type: ignore[no-untyped-def]

@@ -3,6 +3,7 @@ commands draw, and the notebook builder's check passes."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shlex
@@ -62,6 +63,23 @@ def test_the_readme_shows_the_spirals_command():
     assert any("spirals" in argv for argv in train_commands())
 
 
+def screenshot_script():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("make_screenshots", ROOT / "docs" / "make_screenshots.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_screenshots_are_made_by_the_readme_commands_they_show():
+    script = screenshot_script()
+    pages = [argv for argv in readme_commands(r"python -m microgradlike ((?:graph|train)\b[^&;#]*)")
+             if argv[-1].endswith(".html")]
+    assert sorted(argv[:-1] for argv in pages) == sorted([script.EXPLORER, script.REPLAY])
+    epochs = script.REPLAY[script.REPLAY.index("--epochs") + 1]
+    caption = re.search(r"!\[The training replay[^\]]*\]\(docs/img/replay\.png\)", README.read_text()).group()
+    assert f"at epoch {script.REPLAY_EPOCH} of {epochs}]" in caption
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("argv", train_commands(), ids=" ".join)
 def test_readme_train_command_runs_and_learns(argv, tmp_path):
@@ -76,6 +94,11 @@ def test_readme_train_command_runs_and_learns(argv, tmp_path):
     test_accuracy = float(re.search(r"test accuracy ([\d.]+)%", run.stdout).group(1))
     assert test_accuracy >= 90.0, run.stdout
     assert "much worse" not in run.stdout, run.stdout
-    for option in ("--save", "--plot"):
+    for option in ("--save", "--plot", "--html"):
         if option in argv:
             assert (tmp_path / argv[argv.index(option) + 1]).stat().st_size > 0
+    if "--html" in argv:  # what the README says of this run: its epochs and its page's size
+        promised = re.search(r"these (\d+) make a ([\d.]+) MB page", README.read_text(encoding="utf-8"))
+        assert promised and f"; {promised.group(1)} epochs, " in run.stdout, run.stdout
+        size = (tmp_path / argv[argv.index("--html") + 1]).stat().st_size
+        assert round(size / 1e6, 1) == float(promised.group(2)), size

@@ -13,6 +13,7 @@ from microgradlike import Value, no_grad
 from microgradlike.data import make_moons, train_test_split
 from microgradlike.losses import mse
 from microgradlike.nn import MLP, Module
+from microgradlike.optim import SGD, Adam
 from microgradlike.train import History, TrainingWarning, fit, gradient_descent
 
 
@@ -204,8 +205,6 @@ def test_shuffling_with_different_seeds_differs():
 
 
 def test_optimizer_instance_and_callable_loss_are_used():
-    from microgradlike.optim import SGD
-
     X, y = line_data()
     model = Line()
     calls = []
@@ -571,3 +570,127 @@ def test_gradient_descent_bad_arguments(kwargs, error, needle):
     with pytest.raises(error) as info:
         gradient_descent(**arguments)
     assert needle in str(info.value)
+
+
+# ---- what fit refuses before training, and what it records (issue 19) ------------------------------
+@pytest.mark.parametrize("make_optimizer", [
+    lambda model, other: Adam(other.parameters()),
+    lambda model, other: SGD(model.parameters()[1:]),
+    lambda model, other: SGD(model.parameters() + other.parameters()),
+])
+def test_an_optimiser_that_does_not_train_exactly_the_models_parameters_is_refused(make_optimizer):
+    X, y = make_moons(n=20, seed=0)
+    model, other = MLP(2, [3, 1], seed=0), MLP(2, [3, 1], seed=1)
+    before = params_of(model), params_of(other)
+    with pytest.raises(ValueError, match=r"the optimiser (does not update the model's parameter "
+                                         r"'layers\.0\.neurons\.0\.w\.0'|also updates 13 Value\(s\) "
+                                         r"that are not this model's)"):
+        fit(model, X, y, optimizer=make_optimizer(model, other), max_epochs=20)
+    assert (params_of(model), params_of(other)) == before
+
+
+def test_an_optimiser_of_a_duck_typed_models_own_parameters_is_fine():
+    model = Line()
+    fit(model, *line_data(), optimizer=SGD(model.parameters(), lr=0.1), max_epochs=2)
+    with pytest.raises(ValueError, match="parameter 'b'"):
+        fit(model, *line_data(), optimizer=SGD([model.w], lr=0.1), max_epochs=2)
+
+
+def _moons_accuracy_by_hand(model, X, y, threshold):
+    scores = np.array([model(row).data for row in X.tolist()])
+    return np.mean((scores > threshold).astype(int) == y)
+
+
+def test_a_model_fit_with_mse_on_0_1_labels_predicts_with_threshold_one_half():
+    X, y = make_moons(n=120, noise=0.1, seed=0)
+    model = MLP(2, [8, 8, 1], seed=0)
+    fit(model, X, y, lr=0.05, max_epochs=100)  # the default loss: mse, on labels 0/1
+    assert model.task == {"task": "classification", "classes": [0, 1], "threshold": 0.5, "loss": "mse"}
+    accuracy = np.mean(model.predict(X) == y)  # no set_task needed
+    by_hand = _moons_accuracy_by_hand(model, X, y, 0.5)
+    assert accuracy == by_hand > _moons_accuracy_by_hand(model, X, y, 0.0) + 0.1  # 0 was the old threshold
+    model.set_task("classification", classes=[0, 1])  # naming the classes keeps the rule
+    assert model.task["threshold"] == 0.5 and np.mean(model.predict(X) == y) == accuracy
+    model.set_task("classification", classes=["upper", "lower"])
+    assert model.predict(X).tolist() == np.where(model.predict(X) == "lower", "lower", "upper").tolist()
+    assert np.mean((model.predict(X) == "lower") == (y == 1)) == accuracy
+
+
+@pytest.mark.parametrize(("loss", "targets", "nout", "task"), [
+    ("hinge", lambda y: 2 * y - 1, 1, {"task": "classification", "classes": [-1, 1], "threshold": 0.0}),
+    ("hinge", lambda y: y, 1, {"task": "classification", "classes": [0, 1], "threshold": 0.0}),
+    ("bce", lambda y: y, 1, {"task": "classification", "classes": [0, 1], "threshold": 0.0}),
+    ("mse", lambda y: 2 * y - 1, 1, {"task": "classification", "classes": [-1, 1], "threshold": 0.0}),
+    ("mse", lambda y: 3 * y + 2, 1, {"task": "classification", "classes": [2, 5], "threshold": 3.5}),
+    ("cross_entropy", lambda y: y, 3, {"task": "classification", "classes": [0, 1, 2], "threshold": 0.0}),
+    ("mse", lambda y: y + 0.5 * np.arange(len(y)) / len(y), 1, {"task": "regression"}),
+])
+def test_fit_records_the_loss_and_the_classes_it_saw(loss, targets, nout, task):
+    X, y = make_moons(n=30, seed=0)
+    model = MLP(2, [4, nout], seed=0)
+    fit(model, X, targets(y), loss=loss, optimizer="adam", lr=0.05, max_epochs=5)
+    names = {"bce": "binary_cross_entropy"}
+    assert model.task == {**task, "loss": names.get(loss, loss)}
+    predicted = model.predict(X)
+    if task["task"] == "classification":
+        assert set(predicted.tolist()) <= set(task["classes"])
+
+
+def test_fit_with_a_loss_of_your_own_records_no_task():
+    X, y = make_moons(n=20, seed=0)
+    model = MLP(2, [3, 1], seed=0)
+    model.set_task("classification", classes=[0, 1], loss="hinge")
+    fit(model, X, y, loss=lambda p, t: mse(p, t), max_epochs=2)
+    assert model.task is None  # the hinge rule described another training: predict now asks
+
+
+def test_a_train_save_file_from_before_still_loads_and_predicts(tmp_path):
+    """A file as `train --save` wrote it before fit recorded tasks: the task is in the file."""
+    import json
+
+    model = MLP(2, [4, 1], seed=0)
+    state = {**model.state_dict(), "task": {"task": "classification", "classes": [0, 1], "threshold": 0.0,
+                                            "loss": "hinge"}}
+    (tmp_path / "old.json").write_text(json.dumps(state), encoding="utf-8")
+    loaded = Module.load(tmp_path / "old.json")
+    X, _ = make_moons(n=20, seed=0)
+    assert loaded.predict(X).tolist() == [int(model(r).data > 0) for r in X.tolist()]
+
+
+def test_a_loss_that_returns_a_number_says_what_it_returned():
+    X, y = make_moons(n=10, seed=0)
+    for engine in ("eager", "tape", "batched"):
+        model = MLP(2, [3, 1], seed=0)
+        with pytest.raises(TypeError, match=r"the loss <lambda> returned float 0\.5, not a Value"):
+            fit(model, X, y, loss=lambda p, t: 0.5, engine=engine)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"X": [[0, 10**400]], "y": [1]}, r"X\[0, 1\] = 100000000000… \(401 digits\) is too large for a float"),
+    ({"X": [[0, 1], [2, 3]], "y": [1, -10**400]}, r"y\[1\] = -100000000000… \(401 digits\) is too large"),
+    ({"X": [[0, 1]], "y": [1], "validation": ([[10**309, 0]], [1])},
+     r"validation X\[0, 0\] = 100000000000… \(310 digits\)"),
+])
+def test_an_int_too_large_for_a_float_is_named_by_its_place(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        fit(MLP(2, [2, 1], seed=0), **kwargs)
+
+
+def test_cross_entropy_on_a_one_output_model_is_refused_before_training():
+    X, y = make_moons(n=20, seed=0)
+    model = MLP(2, [4, 1], seed=0)
+    before = params_of(model)
+    with pytest.raises(ValueError, match=r"cross_entropy needs one output per class .* this model has 1 "):
+        fit(model, X, y, loss="cross_entropy")
+    assert params_of(model) == before
+
+
+@pytest.mark.parametrize(("y", "validation_y", "message"), [
+    ([0, 1, 3, 1], [0, 1], r"y\[2\] = 3 is not a class id 0 … 1"),
+    ([0, 1, 0.5, 1], [0, 1], r"y\[2\] = 0\.5 is not a class id"),
+    ([0, 1, 0, 1], [1, 2], r"validation y\[1\] = 2 is not a class id 0 … 1"),
+])
+def test_cross_entropy_targets_must_be_class_ids_of_the_models_outputs(y, validation_y, message):
+    X = [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]
+    with pytest.raises(ValueError, match=message):
+        fit(MLP(2, [4, 2], seed=0), X, y, loss="cross_entropy", validation=(X[:2], validation_y))
