@@ -58,7 +58,8 @@ _OUTPUT_SUFFIXES = {"save": (".json",), "plot": (".png", ".svg", ".pdf"), "html"
 #: Options that only one choice of another option uses: given with any other choice they would
 #: do nothing, so they are refused (why, in a few words, after the option's name).
 _ONLY_WITH = {"arms": ("dataset", "spirals", "the other datasets have two classes"),
-              "momentum": ("optimizer", "sgd", "Adam keeps its own running means")}
+              "momentum": ("optimizer", "sgd", "Adam keeps its own running means"),
+              "device": ("engine", "torch", "it computes with Python and numpy on the CPU")}
 #: How the user started the program, for usage lines and errors (set by `main`).
 _program = "python -m microgradlike"
 #: Characters never echoed raw: C0/C1 controls (terminal escapes), line and bidi separators.
@@ -292,8 +293,6 @@ class _TrainProblem:
     """The dataset, split, targets, model and optimiser that ``train``'s arguments describe."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        if args.device is not None and args.engine != "torch":
-            raise ValueError(f"--device {args.device} is for --engine torch (the others run on the CPU)")
         # without torch, or --device cuda without a GPU: said now, before the data is made
         self.device = str(torch_device(args.device)) if args.engine == "torch" else None
         X, ids, self.classes, self.source = _points(args)
@@ -371,7 +370,7 @@ def _check_options(args: argparse.Namespace) -> None:
             raise ValueError(f"--data {args.data} brings its own points: drop {', '.join(given)}")
     elif args.target is not None:
         raise ValueError("--target picks the label column of --data; the toy datasets have their own labels")
-    chosen = {"dataset": args.dataset or "moons", "optimizer": args.optimizer}
+    chosen = {"dataset": args.dataset or "moons", "optimizer": args.optimizer, "engine": args.engine}
     for option, (other, value, why) in _ONLY_WITH.items():
         given = getattr(args, option)
         if given is not None and chosen[other] != value:

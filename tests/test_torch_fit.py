@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from microgradlike.cli import main
 from microgradlike.data import make_moons, make_spirals
 from microgradlike.losses import get_loss, hinge
-from microgradlike.nn import MLP, Layer, Neuron, SigmoidSum
+from microgradlike.nn import MLP, Layer, Module, Neuron, SigmoidSum
 from microgradlike.optim import SGD, Adam
 from microgradlike.replay import Replay
 from microgradlike.torch_engine import TorchTrainer
@@ -324,6 +325,55 @@ def test_on_the_gpu_the_numbers_are_the_cpus(loss, torch):
     assert_same_run(cpu, gpu)
 
 
+# ---- the command line ----------------------------------------------------------------------------------
+SMALL = ["train", "--n", "80", "--epochs", "30", "--hidden", "6,6", "--batch-size", "16"]
+
+
+def test_train_with_engine_torch_writes_the_same_model_plot_and_replay(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    saved = {}
+    for engine in ("batched", "torch"):
+        files = {option: tmp_path / f"{engine}{suffix}"
+                 for option, suffix in (("--save", ".json"), ("--plot", ".png"), ("--html", ".html"))}
+        assert main([*SMALL, "--engine", engine, *(str(a) for pair in files.items() for a in pair)]) == 0
+        out = capsys.readouterr().out
+        assert all(path.stat().st_size > 0 for path in files.values())
+        saved[engine] = (params(Module.load(files["--save"])), re.search(r"train accuracy .*", out).group())
+    assert "torch engine on cpu" in out
+    assert_close(saved["torch"][0], saved["batched"][0])
+    assert saved["torch"][1] == saved["batched"][1]
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (["--device", "cuda"], "--device 'cuda' is for --engine torch; batched does not use it"),
+    (["--engine", "auto", "--device", "cpu"], "--device 'cpu' is for --engine torch; auto does not use it"),
+    (["--engine", "torch", "--device", "tpu"], "device must be 'cpu', 'cuda', 'cuda:N' or a torch.device"),
+])
+def test_a_device_without_engine_torch_or_of_another_kind_is_one_line_exit_2(argv, said, tmp_path, capsys):
+    model = tmp_path / "model.json"
+    assert main([*SMALL, *argv, "--save", str(model)]) == 2
+    out, err = capsys.readouterr()
+    assert said in err and len(err.splitlines()) == 1 and not out and not model.exists()
+
+
+@pytest.mark.skipif("torch_cuda()", reason="checks the refusal on a machine without a GPU")
+def test_train_on_cuda_without_a_gpu_is_refused_before_training(tmp_path, capsys):
+    assert main([*SMALL, "--engine", "torch", "--device", "cuda", "--save", str(tmp_path / "m.json")]) == 2
+    out, err = capsys.readouterr()
+    assert "device 'cuda' needs a CUDA GPU" in err and len(err.splitlines()) == 1 and not out
+
+
+@cuda
+def test_train_on_the_gpu_saves_the_cpus_model(tmp_path, capsys):
+    models = {}
+    for device in ("cpu", "cuda"):
+        path = tmp_path / f"{device}.json"
+        assert main([*SMALL, "--engine", "torch", "--device", device, "--save", str(path)]) == 0
+        models[device] = params(Module.load(path))
+    assert "torch engine on cuda:" in capsys.readouterr().out
+    assert_close(models["cuda"], models["cpu"])
+
+
 # ---- without torch ----------------------------------------------------------------------------------
 def test_without_torch_fit_names_the_install_command():
     """In a fresh process where `import torch` fails: fit(engine='torch') says how to install it."""
@@ -334,3 +384,7 @@ def test_without_torch_fit_names_the_install_command():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     said = "engine='torch' needs PyTorch, which is not installed: pip install torch==2.13.0"
     assert said in done.stdout, done.stderr
+    cli = ("import sys; sys.modules['torch'] = None\nfrom microgradlike.cli import main\n"
+           "raise SystemExit(main(['train', '--engine', 'torch']))")
+    done = subprocess.run([sys.executable, "-c", cli], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 2 and said in done.stderr and len(done.stderr.splitlines()) == 1, done.stderr
