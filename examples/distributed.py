@@ -3,8 +3,8 @@ with PyTorch's DistributedDataParallel (DDP); the result is saved as a micrograd
 
 Launch it with torchrun, which starts the processes and tells each one its rank r and their number W:
 
-    torchrun --nproc-per-node 2 examples/distributed.py                      # 2 processes on this CPU (gloo)
-    torchrun --nproc-per-node gpu examples/distributed.py --device cuda      # one process per GPU (NCCL)
+    torchrun --standalone --nproc-per-node 2 examples/distributed.py                  # 2 on the CPU (gloo)
+    torchrun --standalone --nproc-per-node gpu examples/distributed.py --device cuda  # 1 per GPU (NCCL)
 
 Each process makes the same dataset and the same starting model (same seeds), keeps rows r, r + W,
 r + 2W, … (its shard), and wraps the bridged model (`bridge.to_torch`) in DDP, which averages the
@@ -17,7 +17,7 @@ loss by W·Nᵣ/N, and (1/W)·Σᵣ (W·Nᵣ/N)·∇Lᵣ = (1/N)·Σᵢ ∇ℓ�
 
 Process 0 saves the trained model as JSON (`Module.save`, read back with `Module.load(path)`), with
 what its output means, so `model.predict(X)` gives labels 0/1.
-Run: torchrun --nproc-per-node 2 examples/distributed.py [--out moons.json] [--device cuda]
+Run: torchrun --standalone --nproc-per-node 2 examples/distributed.py [--out moons.json] [--device cuda]
 """
 
 import argparse
@@ -33,10 +33,11 @@ from microgradlike.bridge import from_torch, to_torch, torch_loss
 from microgradlike.data import make_moons
 from microgradlike.nn import MLP
 
+LAUNCH = "torchrun --standalone --nproc-per-node 2 examples/distributed.py"
+
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     epilog="run: torchrun --nproc-per-node 2 examples/distributed.py")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=LAUNCH)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                         help="cpu (the gloo backend) or cuda: process r uses GPU r of its machine (NCCL)")
     # (not --n: torchrun would take that for an abbreviation of its own --nnodes)
@@ -64,8 +65,7 @@ def fresh_model(args):
 def main(argv=None):
     args = parse_args(argv)
     if "RANK" not in os.environ:
-        sys.exit("start this example with torchrun, which launches the processes: "
-                 "torchrun --nproc-per-node 2 examples/distributed.py")
+        sys.exit(f"start this example with torchrun, which launches the processes: {LAUNCH}")
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit(f"--device cuda needs a GPU, and torch {torch.__version__} sees none: leave out --device")
     dist.init_process_group("nccl" if args.device == "cuda" else "gloo")
