@@ -92,10 +92,11 @@ class TorchTrainer:
         if type(model) not in _MODELS:
             raise TypeError(f"engine='torch' trains a Neuron, Layer or MLP (what bridge.to_torch converts), "
                             f"got {type(model).__name__}: {short(model)}")
-        if loss_fn not in LOSSES.values():
-            name = getattr(loss_fn, "__name__", type(loss_fn).__name__)
+        name = loss_name(loss_fn)
+        if name is None:
+            given = getattr(loss_fn, "__name__", type(loss_fn).__name__)
             raise ValueError(f"engine='torch' computes the losses of microgradlike.losses "
-                             f"({', '.join(LOSSES)}), not {short(name)}: use engine='eager' or 'batched' "
+                             f"({', '.join(LOSSES)}), not {short(given)}: use engine='eager' or 'batched' "
                              f"for a loss of your own")
         on = torch_device(device)
         self.device = str(on)
@@ -107,7 +108,7 @@ class TorchTrainer:
         self._linears = [m for m in self.net if isinstance(m, torch.nn.Linear)]
         self._tensors = [t for linear in self._linears for t in (linear.weight, linear.bias)]
         self._width = self._linears[-1].out_features
-        self._loss = torch_loss(loss_name(loss_fn))
+        self._loss = torch_loss(name)
         self.torch_optimizer = self._torch_optimizer(optimizer)
 
     # ---- the data --------------------------------------------------------------------------

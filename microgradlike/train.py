@@ -50,8 +50,9 @@ from .torch_engine import TorchTrainer
 
 __all__ = ["Descent", "History", "TrainingWarning", "fit", "gradient_descent"]
 
-#: Training rows or targets: numpy arrays for the compiled engines, lists for the eager one.
-Rows = np.ndarray | list
+#: Training rows or targets: numpy arrays for the compiled engines, lists for the eager one,
+#: tensors for the torch engine (each `Trainer.data` says).
+Rows = Any
 StopReason = Literal["tolerance", "max_epochs", "max_steps", "diverged", "early_stopping"]
 #: The final model is "much worse" than the best epoch's when its validation loss is more than
 #: 1.5 times the best one AND has given back more than a quarter of what training gained from
@@ -191,8 +192,7 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
         evaluate = make_evaluate(model, loss_fn, engine, loss_and_grad)
         trainer = ValueTrainer(params, opt, loss_and_grad, evaluate, lists=engine == "eager")
     rows, targets = trainer.data(X_array, y_array)
-    if held_out is not None:
-        held_out = trainer.data(*held_out)
+    val_rows = None if held_out is None else trainer.data(*held_out)
     size = len(rows) if batch_size is None else batch_size
     history = History(params=[trainer.values()] if keep_params else [], engine=engine,
                       engine_reason=engine_reason, device=trainer.device)
@@ -200,7 +200,7 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
     loop = _Loop(history, trainer, best, loss_fn)
     bar = _progress(max_epochs, progress)
     try:
-        reason, message = loop.run(rows, targets, size, np.random.default_rng(seed), shuffle, held_out,
+        reason, message = loop.run(rows, targets, size, np.random.default_rng(seed), shuffle, val_rows,
                                    patience, tol, max_epochs, [n for n in (bar, callback) if n is not None])
         if best is not None and reason != "early_stopping":  # early stopping has restored the best
             message += best.restore(history) if keep_best else _worse_than_best(history)
