@@ -142,8 +142,11 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("log", "log(a)", ("1 / a",), "ln a", "log", method="log", parser=True,
        words=("1/{a} = 1/{va} = {d} ({a}'s forward value)",),
        checks=(Check("a > 0", ValueError, "log({a}): log is only defined for positive numbers"),)),
-    Op("sqrt", "sqrt(a)", ("0.5 / out if out > 0 else inf",), "√a", "sqrt", method="sqrt", parser=True,
-       words=("1/(2√{a}) = 1/(2·{out}) = {d} with {out} = {vout} " + _FWD,),
+    Op("sqrt", "sqrt(a)", ("0.5 / out if out > 0 else inf - sqrt(a)",), "√a", "sqrt", method="sqrt",
+       parser=True, words=("1/(2√{a}) = 1/(2·{out}) = {d} with {out} = {vout} " + _FWD,),
+       kink="sqrt'(0) = inf, and every derivative after it is its limit from the right too, as in "
+            "PyTorch (sqrt''(0) = −inf, sqrt'''(0) = inf): at a = 0 the derivative is written "
+            "inf − √a, whose own derivative is −sqrt'(0)",
        checks=(Check("a >= 0", ValueError, "sqrt({a}): sqrt is only defined for numbers >= 0"),)),
     Op("tanh", "tanh(a)", ("1 - out * out",), "tanh a", "tanh", method="tanh", parser=True,
        activation=True, words=("1 − tanh²({a}) = 1 − {out}² = {d} with {out} = {vout} " + _FWD,)),
