@@ -56,9 +56,10 @@ def _is_real(x: object) -> bool:
 
 def _check_int(value: object, name: str, minimum: int) -> int:
     if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int >= {minimum}, got {type(value).__name__}: {short(value)}")
+        raise TypeError(f"{name} must be an int >= {short(minimum)}, got {type(value).__name__}: "
+                        f"{short(value)}")
     if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {short(value)}")
+        raise ValueError(f"{name} must be an int >= {short(minimum)}, got {short(value)}")
     return int(value)
 
 
@@ -72,7 +73,7 @@ def _check_nonnegative(value: object, name: str) -> float:
 
 def _start(name: str, n: int, seed: object) -> np.random.Generator:
     """The generator's random stream, once the size is known to fit in memory and the seed is valid."""
-    check_memory(BYTES_PER_POINT * n, f"{name}(n={n})")
+    check_memory(BYTES_PER_POINT * n, f"{name}(n={short(n)})")
     return np.random.default_rng(check_seed(seed))
 
 

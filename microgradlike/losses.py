@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .checks import as_real
+from .checks import as_real, short
 from .engine import Value, logsumexp, sum_values
 
 __all__ = ["LOSSES", "binary_cross_entropy", "cross_entropy", "get_loss", "hinge", "mse"]
@@ -190,4 +190,4 @@ def get_loss(loss: str | Loss) -> Loss:
             raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(map(repr, LOSSES))}") from None
     if callable(loss):
         return loss
-    raise TypeError(f"loss must be a name or a callable (preds, targets) -> Value, got {loss!r}")
+    raise TypeError(f"loss must be a name or a callable (preds, targets) -> Value, got {short(loss)}")

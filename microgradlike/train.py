@@ -407,7 +407,7 @@ def _rows_and_targets(X: Any, y: Any, x_name: str, y_name: str) -> tuple[np.ndar
         raise ValueError(f"{x_name} contains non-finite numbers (nan or inf): row {row} is "
                          f"{X_array[row].tolist()!r}")
     if y_array.dtype.kind not in "biuf" or not np.all(np.isfinite(y_array)):
-        raise ValueError(f"{y_name} must hold finite numbers, got {y_array.tolist()[:5]!r}...")
+        raise ValueError(f"{y_name} must hold finite numbers, got {short(y_array.tolist()[:5])}...")
     if y_array.dtype.kind == "b":
         y_array = y_array.astype(int)
     width = 1 if X_array.ndim == 1 else X_array.shape[1]
