@@ -75,10 +75,10 @@ class Explorer:
         held = [v.grad for v in self.order]
         # After backward(create_graph=True) a grad is a Value; the pass adds what leaves held, so
         # it is given their numbers (the page shows numbers), and the Values are put back after.
-        self._held_graphs = [v for v in self.order if isinstance(v.grad, Value)]
+        self._held_graphs = [(v, v.grad) for v in self.order if isinstance(v.grad, Value)]
         try:
-            for v in self._held_graphs:
-                v.grad = v.grad.data
+            for v, g in self._held_graphs:
+                v.grad = g.data
             self.steps: list[BackwardStep] = list(Stepper(root))
         finally:  # exporting must not change the user's graph
             for v, g in zip(self.order, held):
@@ -116,7 +116,7 @@ class Explorer:
                  f"Press next (or →) for the first step.")
         if not self.steps:
             intro = f"{loss} is a leaf: it has no inputs, so backprop has nothing to do."
-        leaves = [cut_label(self._name(v)) for v in self._held_graphs if not v.children]
+        leaves = [cut_label(self._name(v)) for v, _ in self._held_graphs if not v.children]
         if leaves:
             listed = ", ".join(leaves[:5]) + (f" and {len(leaves) - 5} more" if len(leaves) > 5 else "")
             one = len(leaves) == 1
