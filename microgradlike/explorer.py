@@ -75,10 +75,10 @@ class Explorer:
         held = [v.grad for v in self.order]
         # After backward(create_graph=True) a grad is a Value; the pass adds what leaves held, so
         # it is given their numbers (the page shows numbers), and the Values are put back after.
-        self._held_graphs = [(v, g) for v in self.order if isinstance(g := v.grad, Value)]
+        self._held_graphs = [(v, v.grad) for v in self.order if isinstance(v.grad, Value)]
         try:
-            for v, g in self._held_graphs:
-                v.grad = g.data
+            for v, graph in self._held_graphs:
+                v.grad = graph.data  # type: ignore[attr-defined]  # Value.grad is typed float
             self.steps: list[BackwardStep] = list(Stepper(root))
         finally:  # exporting must not change the user's graph
             for v, g in zip(self.order, held):
