@@ -53,7 +53,7 @@ class Optimizer:
         seen: set[int] = set()
         for i, p in enumerate(self.params):
             if not isinstance(p, Value):
-                raise TypeError(f"parameter {i} must be a Value, got {type(p).__name__}: {p!r}")
+                raise TypeError(f"parameter {i} must be a Value, got {type(p).__name__}: {short(p)}")
             if id(p) in seen:
                 raise ValueError(f"parameter {i} ({p!r}) appears twice: it would be updated twice per step")
             seen.add(id(p))
