@@ -106,7 +106,7 @@ plt.show()
 #
 # m̂ and v̂ undo the start at m = v = 0 (without them the first steps would be too short). √v̂ is
 # the typical size of that parameter's gradient, so each parameter's step is about η whatever
-# its gradient's scale; at t = 1 it is exactly η·g/|g|, η in every coordinate. The three lines,
+# its gradient's scale; at t = 1 it is η·g/(|g| + ε): η in every coordinate. The three lines,
 # by hand, against `optim.Adam`, for three steps on lesson 3's line fit L(w, b):
 
 # %%
@@ -140,9 +140,9 @@ print("by hand == optim.Adam:", [p.data for p in hand] == [p.data for p in lib],
       [round(x, 3) for x in adam.m], "its v:", [round(x, 3) for x in adam.v])
 
 # %% [markdown]
-# The first step moved both w and b by exactly η = 0.3, though ∂L/∂b and ∂L/∂w differ. Now the
-# three optimisers on that valley, from the same θ⁰ = (−1, 4), 60 steps each, each with a learning
-# rate that suits it (a fair race needs more care: the next section):
+# The first step moved both w and b by η = 0.3 (to the digits printed), though ∂L/∂w and ∂L/∂b
+# differ. Now the three optimisers on that valley, from the same θ⁰ = (−1, 4), 60 steps each, each
+# with a learning rate that suits it (a fair race needs more care: the next section):
 
 # %%
 def path(optimizer, steps=60):
