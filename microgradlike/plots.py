@@ -576,9 +576,9 @@ def plot_replay(replay: Any, parameter: int | str = 0) -> Any:
         raise ValueError(f"parameter must be a name or an index 0 … {len(names) - 1}, got {short(parameter)}")
     _, (boundary, losses, state) = _pyplot().subplots(1, 3, figsize=(14, 4.4),
                                                       gridspec_kw={"width_ratios": [1, 1.15, 1.15]})
-    test = {} if replay.test is None else {"X_test": replay.test[0], "y_test": replay.test[1]}
-    plot_decision_boundary(model, *replay.train, ax=boundary, resolution=40,
-                           threshold=replay.threshold, **test)
+    (rows, labels), (test_rows, test_labels) = replay.train, replay.test or (None, None)
+    plot_decision_boundary(model, rows, labels, ax=boundary, resolution=40, threshold=replay.threshold,
+                           X_test=test_rows, y_test=test_labels)
     accuracies = boundary.get_title().split("\n")[-1]
     boundary.set_title(f"after epoch {history.n_epochs}: {accuracies}", fontsize=10)
     if history.n_updates == history.n_epochs:  # full batch: each update's loss is on the epochs' curve
