@@ -162,7 +162,8 @@ for eta in (0.1, 10.0, 1000.0):
 # a fixed factor per step gets as small as you like but, in exact arithmetic, never reaches 0:
 # the gradient would never be exactly 0. In floating point it can be, once w is within rounding
 # of w* (run with no tolerance, this descent gets there at the step printed below), but nothing
-# promises that. So descent stops when |dL/dw| falls under a **tolerance**. A smaller tolerance costs more steps and buys a w closer to the bottom:
+# promises that. So descent stops when |dL/dw| falls under a **tolerance**. A smaller tolerance
+# costs more steps and buys a w closer to the bottom:
 
 # %%
 w_star = sum(x * y for x, y in zip(xs, ys)) / sum(x * x for x in xs)
