@@ -171,7 +171,8 @@ class Value(ValueOps):
 #         return _node(a * b, (self, other), (b, a), "*")   # out = a·b;  ∂out/∂a = b,  ∂out/∂b = a
 #
 # The node keeps x and y as its children and (y.data, x.data) as its local derivatives, so that
-# `backward` can later add  ∂L/∂out · y.data  to x.grad and  ∂L/∂out · x.data  to y.grad.
+# `backward` can later add  ∂L/∂out · y.data  to x.grad and  ∂L/∂out · x.data  to y.grad. With a
+# plain number (``x * 3``) the method records one child, and `_with_constant` keeps the 3.0.
 _new = object.__new__
 
 
@@ -200,7 +201,6 @@ def _with_constant(data: float, children: tuple, local_grads: tuple, op: str, co
     out.constant = constant
     out.layout = layout
     return out
-
 
 
 # ---- ops over many operands: one node each ---------------------------------------------------------
@@ -326,6 +326,7 @@ def logsumexp(values: Iterable[Value]) -> Value:
     return _node(out, children, local_grads, "logsumexp")
 
 
+# ---- the topological order: each node after everything it was computed from ------------------------
 def topological_order(root: Value) -> list[Value]:
     """Every node below ``root``, each after all of its children (iterative: no depth limit)."""
     order: list[Value] = []
@@ -359,7 +360,6 @@ def node_names(root: Value, order: list[Value] | None = None) -> dict[Value, str
     if not root.label and "L" not in names.values():
         names[root] = "L"
     return names
-
 
 
 # ---- grad mode: on or off for each thread (and each asyncio task) on its own ----------------------

@@ -8,7 +8,9 @@ For each op the row's formulas are rendered for floats (`microgradlike.formulas`
 a micrograd reader would write by hand: compute the result, check the domain, record the local
 derivatives. The file is committed, so a learner, a debugger and a type checker meet real lines;
 ``tests/test_ops.py`` fails while it is stale (as ``notebooks/build.py --check`` does for the
-notebooks).
+notebooks). This command imports the package, and with it the current methods.py: if that file
+cannot be imported (a merge conflict in it), take either side first (``git checkout --theirs
+microgradlike/methods.py``), then write it again.
 
 Two small things keep nodes small and fast: a tuple of constant derivatives is written as a
 literal, which Python makes once and every node then shares (``(1.0, 1.0)`` for +), and where the
