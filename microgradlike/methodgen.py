@@ -1,16 +1,16 @@
 """Write ``methods.py``, the `Value` methods, from the op table: one row of `microgradlike.ops`,
 one method (three for a binary op).
 
-    python -m microgradlike.methodgen --write   # rewrite microgradlike/methods.py from ops.py
-    python -m microgradlike.methodgen --check   # exit 1 when methods.py is not what ops.py gives
+    python microgradlike/methodgen.py --write   # rewrite microgradlike/methods.py from ops.py
+    python microgradlike/methodgen.py --check   # exit 1 when methods.py is not what ops.py gives
 
 For each op the row's formulas are rendered for floats (`microgradlike.formulas`) into the method
 a micrograd reader would write by hand: compute the result, check the domain, record the local
 derivatives. The file is committed, so a learner, a debugger and a type checker meet real lines;
 ``tests/test_ops.py`` fails while it is stale (as ``notebooks/build.py --check`` does for the
-notebooks). This command imports the package, and with it the current methods.py: if that file
-cannot be imported (a merge conflict in it), take either side first (``git checkout --theirs
-microgradlike/methods.py``), then write it again.
+notebooks). Run as a file, the command reads only the table (`ops`, `formulas`, `checks`), never
+the package, which needs methods.py: so it works while methods.py is stale or broken (a merge
+conflict in it).
 
 Two small things keep nodes small and fast: a tuple of constant derivatives is written as a
 literal, which Python makes once and every node then shares (``(1.0, 1.0)`` for +), and where the
@@ -25,9 +25,19 @@ import builtins
 import string
 import sys
 import textwrap
+import types
 from pathlib import Path
 
-from . import formulas
+if __name__ == "__main__" and not __package__:  # run as a file: python microgradlike/methodgen.py
+    # Read the op table without importing the package: its Value is made from the very file this
+    # writes, so a stale methods.py (a new row's method not there yet) must not stop the command.
+    _package = types.ModuleType("microgradlike")
+    _package.__path__ = [str(Path(__file__).resolve().parent)]
+    sys.modules["microgradlike"] = _package
+    __package__ = "microgradlike"
+    del sys.path[0]  # this file's folder: its modules are the package's, not top-level ones
+
+from . import formulas  # (after the lines above, which let a file run make these imports)
 from .ops import FUNCTIONS, OPS, Check, Op
 
 __all__ = ["PATH", "main", "source"]
@@ -38,7 +48,7 @@ _WIDTH = 110  # the project's line length (pyproject.toml)
 _RULE = 100  # the width of the comment rule above each op
 
 _HEADER = '''\
-# GENERATED from microgradlike/ops.py by `python -m microgradlike.methodgen --write`: do not edit.
+# GENERATED from microgradlike/ops.py by `python microgradlike/methodgen.py --write`: do not edit.
 # Change the op table and run that command; tests/test_ops.py fails while this file is stale.
 """The ops of `Value`, one method per row of the op table (`microgradlike.ops`), micrograd style.
 
@@ -257,7 +267,7 @@ def _pick(node: ast.expr) -> str:
 
 # ---- the command -------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m microgradlike.methodgen",
+    parser = argparse.ArgumentParser(prog="python microgradlike/methodgen.py",
                                      description="Write microgradlike/methods.py from the op table (ops.py).")
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("--write", action="store_true", help="rewrite methods.py")
@@ -267,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     current = PATH.read_text(encoding="utf-8") if PATH.exists() else ""
     if args.check:
         if current != text:
-            print(f"{PATH} is stale: run python -m microgradlike.methodgen --write", file=sys.stderr)
+            print(f"{PATH} is stale: run python microgradlike/methodgen.py --write", file=sys.stderr)
             return 1
         return 0
     if current != text:

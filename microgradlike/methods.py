@@ -1,4 +1,4 @@
-# GENERATED from microgradlike/ops.py by `python -m microgradlike.methodgen --write`: do not edit.
+# GENERATED from microgradlike/ops.py by `python microgradlike/methodgen.py --write`: do not edit.
 # Change the op table and run that command; tests/test_ops.py fails while this file is stale.
 """The ops of `Value`, one method per row of the op table (`microgradlike.ops`), micrograd style.
 

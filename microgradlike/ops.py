@@ -10,7 +10,7 @@ An op is a row of this table. It says
 * whether the expression parser and `nn` activations offer it (and an activation's torch module).
 
 Every part of microgradlike reads this table: the `Value` methods are written from it into
-``methods.py`` (``python -m microgradlike.methodgen --write``; a test fails when that file is
+``methods.py`` (``python microgradlike/methodgen.py --write``; a test fails when that file is
 stale), the compiled tape writes its float and numpy code from the same formulas, the
 higher-order gradients evaluate them on Values, the stepper explains each step with ``words``,
 and one conformance test checks every row (closed form, central differences, PyTorch to second
@@ -26,7 +26,7 @@ is a constant for the next derivative: 0 away from the kink. A formula with an u
 function fails at import, naming the op.
 
 Adding an op: its row in `OPS` (and, if its formula calls a new math function, that function in
-`FUNCTIONS`), ``python -m microgradlike.methodgen --write``, and its closed form and PyTorch
+`FUNCTIONS`), ``python microgradlike/methodgen.py --write``, and its closed form and PyTorch
 counterpart in ``tests/test_ops.py``.
 """
 

@@ -249,7 +249,7 @@ def test_the_second_derivative_code_can_be_read_where_it_runs() -> None:
 
 # ---- the generated methods: a committed file, current with the table ---------------------------------
 def test_methods_py_is_what_the_op_table_gives() -> None:
-    # python -m microgradlike.methodgen --write rewrites it after a change to ops.py
+    # python microgradlike/methodgen.py --write rewrites it after a change to ops.py
     assert methodgen.PATH.read_text(encoding="utf-8") == methodgen.source()
 
 
@@ -258,7 +258,7 @@ def test_methodgen_check_fails_on_a_stale_file_and_write_makes_it_current(tmp_pa
     stale.write_text(methodgen.source().replace("1.0 - out * out", "1.0 - out"), encoding="utf-8")
     monkeypatch.setattr(methodgen, "PATH", stale)
     assert methodgen.main(["--check"]) == 1
-    assert "methodgen --write" in capsys.readouterr().err
+    assert "methodgen.py --write" in capsys.readouterr().err
     assert methodgen.main(["--write"]) == 0
     assert stale.read_text(encoding="utf-8") == methodgen.source()
     assert methodgen.main(["--check"]) == 0
