@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING, Any
 from .checks import as_real, short
 from .losses import binary_cross_entropy, cross_entropy, get_loss, hinge, mse
 from .nn import MLP, Layer, Neuron
+from .ops import OPS
 
 if TYPE_CHECKING:  # torch is optional: only type checkers import it here
     import torch
@@ -66,8 +67,11 @@ __all__ = ["INSTALL", "from_torch", "to_torch", "torch_hinge", "torch_loss"]
 #: How to get the torch this module is tested with (the ``torch`` extra of pyproject.toml).
 INSTALL = "pip install torch==2.13.0 (or the extra: pip install 'microgradlike[torch]')"
 
-#: microgradlike's activation names and the torch module class of each.
-_ACTIVATION_CLASSES = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "linear": "Identity"}
+#: microgradlike's activation names and the torch module class of each: the op table's activations
+#: that torch has a module for (`ops.Op.torch_module`), and "linear". Others are refused by name.
+_ACTIVATION_CLASSES = {**{op.name: op.torch_module for op in OPS.values()
+                          if op.activation and op.torch_module}, "linear": "Identity"}
+_TORCH_NAMES = "/".join(_ACTIVATION_CLASSES.values())
 
 
 def _torch() -> Any:
@@ -94,6 +98,10 @@ def to_torch(model: Neuron | Layer | MLP) -> torch.nn.Sequential:
     nn = torch.nn
     layers, activations = _layers(model)
     _check_parameters(model)
+    for activation in activations:
+        if activation is not None and activation not in _ACTIVATION_CLASSES:
+            raise ValueError(f"to_torch: torch.nn has no module for the activation {activation!r} (it has "
+                             f"{_TORCH_NAMES} for {', '.join(_ACTIVATION_CLASSES)})")
     modules = []
     for layer, activation in zip(layers, activations):
         neurons = layer.neurons if isinstance(layer, Layer) else [layer]
@@ -182,7 +190,7 @@ def from_torch(module: torch.nn.Module) -> MLP | Layer | Neuron:
     torch = _torch()
     nn = torch.nn
     if type(module) is not nn.Sequential:
-        raise TypeError(f"from_torch takes a torch.nn.Sequential of Linear and ReLU/Tanh/Sigmoid/Identity "
+        raise TypeError(f"from_torch takes a torch.nn.Sequential of Linear and {_TORCH_NAMES} "
                         f"modules, got {type(module).__name__}: {short(module)}")
     children = list(module)
     if not children:
@@ -224,7 +232,7 @@ def _steps(nn: Any, children: list[Any]) -> list[_Step]:
             last.act_index, last.activation = i, activations[kind]
         else:
             raise TypeError(f"layer {i} ({short(child)}) is a {kind.__name__}; from_torch converts only "
-                            f"Linear, ReLU, Tanh, Sigmoid and Identity")
+                            f"Linear and {_TORCH_NAMES.replace('/', ', ')}")
     return steps
 
 
