@@ -1,6 +1,6 @@
 """Overfitting (过拟合): a big network on few noisy points. The training loss keeps falling while the
 validation loss (on points it never trains on) turns and rises. The test set stays out of it: it is
-used once, after every choice is made (notebook 07_overfitting).
+used once, after every choice is made (notebook 09_overfitting).
 Run: python examples/overfitting.py [--plot curves.png]
 """
 

@@ -49,13 +49,15 @@ functions then raise ImportError saying how to install it.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .checks import short
+from .checks import as_real, short
 from .losses import binary_cross_entropy, cross_entropy, get_loss, hinge, mse
 from .nn import MLP, Layer, Neuron
+from .ops import OPS
 
 if TYPE_CHECKING:  # torch is optional: only type checkers import it here
     import torch
@@ -65,8 +67,11 @@ __all__ = ["INSTALL", "from_torch", "to_torch", "torch_hinge", "torch_loss"]
 #: How to get the torch this module is tested with (the ``torch`` extra of pyproject.toml).
 INSTALL = "pip install torch==2.13.0 (or the extra: pip install 'microgradlike[torch]')"
 
-#: microgradlike's activation names and the torch module class of each.
-_ACTIVATION_CLASSES = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "linear": "Identity"}
+#: microgradlike's activation names and the torch module class of each: the op table's activations
+#: that torch has a module for (`ops.Op.torch_module`), and "linear". Others are refused by name.
+_ACTIVATION_CLASSES = {**{op.name: op.torch_module for op in OPS.values()
+                          if op.activation and op.torch_module}, "linear": "Identity"}
+_TORCH_NAMES = "/".join(_ACTIVATION_CLASSES.values())
 
 
 def _torch() -> Any:
@@ -83,17 +88,20 @@ def to_torch(model: Neuron | Layer | MLP) -> torch.nn.Sequential:
     """A float64 ``torch.nn.Sequential`` computing what ``model`` computes (see the module's tables).
 
     The torch module holds copies of the parameters: training one does not change the other.
+    Only ``Neuron``, ``Layer`` and ``MLP`` themselves are converted, and only with finite
+    parameters: a subclass (or one inside the model) may compute something else, which the table
+    cannot express, so it is refused by name (TypeError), as `from_torch` refuses a subclass of a
+    torch module; a nan or inf parameter is refused naming it (ValueError), as `from_torch` and
+    ``save`` refuse one.
     """
     torch = _torch()
     nn = torch.nn
-    if isinstance(model, MLP):
-        layers = model.layers
-        activations = [layer.activation for layer in layers[:-1]] + [None]  # the last layer is linear
-    elif isinstance(model, Layer | Neuron):  # one layer, with its activation module
-        layers, activations = [model], [model.activation]
-    else:
-        kind = type(model).__name__
-        raise TypeError(f"to_torch converts a Neuron, Layer or MLP, got {kind}: {short(model)}")
+    layers, activations = _layers(model)
+    _check_parameters(model)
+    for activation in activations:
+        if activation is not None and activation not in _ACTIVATION_CLASSES:
+            raise ValueError(f"to_torch: torch.nn has no module for the activation {activation!r} (it has "
+                             f"{_TORCH_NAMES} for {', '.join(_ACTIVATION_CLASSES)})")
     modules = []
     for layer, activation in zip(layers, activations):
         neurons = layer.neurons if isinstance(layer, Layer) else [layer]
@@ -105,6 +113,57 @@ def to_torch(model: Neuron | Layer | MLP) -> torch.nn.Sequential:
         if activation is not None:
             modules.append(getattr(nn, _ACTIVATION_CLASSES[activation])())
     return nn.Sequential(*modules)
+
+
+def _layers(model: Any) -> tuple[list[Layer | Neuron], list[str | None]]:
+    """The model's layers (a Neuron is its own one layer) and the activation after each (None:
+    the MLP's linear output layer). Exact classes only, the model's and every part's: an
+    overridden ``__call__``, ``trace`` or ``activate`` computes what no Sequential of the table does."""
+    if type(model) not in (MLP, Layer, Neuron):
+        kind = type(model).__name__
+        base = next((c.__name__ for c in (MLP, Layer, Neuron) if isinstance(model, c)), None)
+        if base is not None:
+            raise TypeError(f"to_torch converts a Neuron, Layer or MLP, got {kind}, a subclass of {base}: "
+                            f"it may compute something else (its own __call__), which a torch Sequential "
+                            f"of Linear and activation modules cannot express")
+        raise TypeError(f"to_torch converts a Neuron, Layer or MLP, got {kind}: {short(model)}")
+    for where, part, expected in _parts(model):
+        if type(part) is not expected:
+            raise TypeError(f"to_torch converts a Neuron, Layer or MLP made of Layers and Neurons, but "
+                            f"{where} of this {type(model).__name__} is a {type(part).__name__}, not a "
+                            f"{expected.__name__}: it may compute something else")
+    if isinstance(model, MLP):
+        layers: list[Layer | Neuron] = list(model.layers)
+        activations = [layer.activation for layer in layers[:-1]] + [None]  # the last layer is linear
+    else:  # one layer, with its activation module
+        layers, activations = [model], [model.activation]
+    return layers, activations
+
+
+def _parts(model: Neuron | Layer | MLP) -> Iterator[tuple[str, object, type]]:
+    """(dotted name, part, the class it must be) for each layer and neuron inside ``model``."""
+    layers = list(enumerate(model.layers)) if isinstance(model, MLP) else [(None, model)]
+    for i, layer in layers:
+        prefix = "" if i is None else f"layers.{i}."
+        if i is not None:
+            yield f"layers.{i}", layer, Layer
+        for j, neuron in enumerate(getattr(layer, "neurons", [])):
+            yield f"{prefix}neurons.{j}", neuron, Neuron
+
+
+def _check_parameters(model: Neuron | Layer | MLP) -> None:
+    """Every parameter a finite number, or ValueError naming the ones that are not."""
+    bad = []
+    for name, p in model.named_parameters():
+        number = as_real(p.data)
+        if number is None:
+            raise TypeError(f"cannot convert {model!r}: parameter {name} holds a {type(p.data).__name__}, "
+                            f"not a number: {short(p.data)}")
+        if not math.isfinite(number):
+            bad.append(f"{name}={number!r}")
+    if bad:
+        listed = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        raise ValueError(f"cannot convert {model!r}: parameters are not finite: {listed}")
 
 
 # ---- torch -> microgradlike -----------------------------------------------------------------------
@@ -131,7 +190,7 @@ def from_torch(module: torch.nn.Module) -> MLP | Layer | Neuron:
     torch = _torch()
     nn = torch.nn
     if type(module) is not nn.Sequential:
-        raise TypeError(f"from_torch takes a torch.nn.Sequential of Linear and ReLU/Tanh/Sigmoid/Identity "
+        raise TypeError(f"from_torch takes a torch.nn.Sequential of Linear and {_TORCH_NAMES} "
                         f"modules, got {type(module).__name__}: {short(module)}")
     children = list(module)
     if not children:
@@ -173,7 +232,7 @@ def _steps(nn: Any, children: list[Any]) -> list[_Step]:
             last.act_index, last.activation = i, activations[kind]
         else:
             raise TypeError(f"layer {i} ({short(child)}) is a {kind.__name__}; from_torch converts only "
-                            f"Linear, ReLU, Tanh, Sigmoid and Identity")
+                            f"Linear and {_TORCH_NAMES.replace('/', ', ')}")
     return steps
 
 
@@ -183,10 +242,14 @@ def _check_linear(i: int, linear: Any, previous: _Step | None) -> None:
         raise ValueError(f"layer {i} ({linear!r}) has no bias; every microgradlike neuron has one "
                          f"(give it bias=True with a zero bias to convert the same function)")
     for name in ("weight", "bias"):
-        dtype = getattr(linear, name).dtype
-        if not dtype.is_floating_point:
-            raise TypeError(f"layer {i} ({linear!r}) has a {name} of dtype {dtype}; "
+        tensor = getattr(linear, name)
+        if not tensor.dtype.is_floating_point:
+            raise TypeError(f"layer {i} ({linear!r}) has a {name} of dtype {tensor.dtype}; "
                             f"from_torch converts real floating-point weights")
+        if tensor.is_meta:  # a shape without numbers: there is nothing to copy
+            raise ValueError(f"layer {i} ({linear!r}) is on the meta device: its {name} has a shape but no "
+                             f"values; move it to a real device and set its values first (e.g. "
+                             f"module.to_empty(device='cpu'), then load_state_dict or an initialiser)")
     shape = (linear.out_features, linear.in_features)
     if tuple(linear.weight.shape) != shape or tuple(linear.bias.shape) != shape[:1]:
         raise ValueError(f"layer {i} ({linear!r}) holds a weight of shape {tuple(linear.weight.shape)} and a "
@@ -227,12 +290,15 @@ def torch_hinge(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """The hinge loss in torch, as `microgradlike.losses.hinge`: mean over i of relu(1 − tᵢ·sᵢ).
 
     Targets are −1/+1, or 0/1 with 0 counting as −1. ``scores`` and ``targets`` must have the same
-    shape (``(N, 1)`` scores against ``(N,)`` targets would broadcast to an ``(N, N)`` table).
+    shape (``(N, 1)`` scores against ``(N,)`` targets would broadcast to an ``(N, N)`` table), and
+    hold at least one example (ValueError, as `losses.hinge`: torch's mean of nothing is nan).
     """
     torch = _torch()
     if scores.shape != targets.shape:
         raise ValueError(f"scores have shape {tuple(scores.shape)} but targets {tuple(targets.shape)}; "
                          f"they must match (squeeze a width-1 output: net(X).squeeze(-1))")
+    if scores.numel() == 0:  # as `losses.hinge`: the mean of nothing is no loss
+        raise ValueError("scores and targets are empty: a mean needs at least one example")
     t = targets.to(scores.dtype)
     bad = ~((t == 1) | (t == 0) | (t == -1))
     if bool(bad.any()):

@@ -82,9 +82,9 @@ def check_seed(seed: Any, name: str = "seed") -> int | np.random.Generator | Non
     if seed is None or isinstance(seed, np.random.Generator):
         return seed
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"{name} must be an int >= 0 or None, got {type(seed).__name__}: {seed!r}")
+        raise TypeError(f"{name} must be an int >= 0 or None, got {type(seed).__name__}: {short(seed)}")
     if seed < 0:
-        raise ValueError(f"{name} must be an int >= 0, got {seed!r}")
+        raise ValueError(f"{name} must be an int >= 0, got {short(seed)}")
     return int(seed)
 
 

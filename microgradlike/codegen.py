@@ -41,8 +41,7 @@ import numpy as np
 
 from . import formulas
 from .fusion import Block, Dense, FusedProgram, Map, Reduce, depends_on
-from .methods import refuse
-from .ops import NARY, OPS
+from .ops import NARY, OPS, refuse
 from .program import Instruction, Program
 
 __all__ = ["batched_header", "compile_function", "generate", "generate_batched", "header"]
@@ -84,13 +83,14 @@ class _Codegen:
         """The names a formula's a, b and out stand for in this instruction."""
         n = self.names
         slots = [n[i] for i in ins.args]
-        if ins.layout == "ac":
-            a, b = slots[0], ins.constant
-        elif ins.layout == "ca":
-            a, b = ins.constant, slots[0]
+        a: str | float
+        b: str | float
+        if ins.layout in ("ac", "ca"):
+            assert ins.constant is not None  # a binary op with a plain number keeps that number
+            a, b = (slots[0], ins.constant) if ins.layout == "ac" else (ins.constant, slots[0])
         else:
             a, b = slots[0], slots[1] if len(slots) > 1 else 0.0
-        return {"a": a, "b": b, "out": n[ins.out]}  # type: ignore[dict-item]
+        return {"a": a, "b": b, "out": n[ins.out]}
 
     def _render(self, formula: str, ins: Instruction) -> str:
         return formulas.render(formula, self.mode, self._operands(ins))
@@ -513,13 +513,13 @@ class _Batched:
                 lines += self._reduce_forward(step)
             else:
                 lines += self.gen._forward(step)
-            made = step.out if isinstance(step, Dense | Map) else None
-            if made is not None:
-                defined.append(made.name)
-                self._unpack(made, lines, defined)
+            if isinstance(step, Dense | Map):
+                defined.append(step.out.name)
+                self._unpack(step.out, lines, defined)
+            elif isinstance(step, Reduce):
+                defined.append(n[step.instruction.out])
             else:
-                out = step.instruction.out if isinstance(step, Reduce) else step.out
-                defined.append(n[out])
+                defined.append(n[step.out])
         outputs = [n[o] for o in fused.program.outputs]
         if fused.output_block is not None:
             lines.append(f"return {fused.output_block.name}, V")
@@ -768,8 +768,10 @@ def batched_header(fused: FusedProgram, title: str) -> str:
 
 def compile_function(source: str, kind: str, mode: str, constants: dict[str, Any] | None = None) -> Callable:
     """Compile the generated ``source`` of one function named ``kind`` and return it; ``constants``
-    are names it reads besides those of ``mode`` (the index arrays of `generate_batched`)."""
+    are names it reads besides those of ``mode`` (the index arrays of `generate_batched`). The
+    source is registered under ``<microgradlike tape N: kind (mode)>``, so a traceback through the
+    replay shows the line that raised, and pdb can list and step through it."""
     namespace = {**_NAMESPACES[mode], **(constants or {})}
     # Only our generated text is compiled: names come from the op table and slot numbers.
-    exec(compile(source, f"<microgradlike tape {next(_tape_ids)} {kind}>", "exec"), namespace)
-    return namespace[kind]
+    filename = f"<microgradlike tape {next(_tape_ids)}: {kind} ({mode})>"
+    return formulas.define(source, kind, filename, namespace)

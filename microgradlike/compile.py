@@ -120,7 +120,7 @@ def _build(layout: list[tuple[str, int | None]], inputs: list[Value], named: lis
         if p not in slot:
             params.append((f"leaf{len(params)}" if name is None else name, p))
             give_slot(p, f"p{len(params) - 1}")
-    program = []
+    program: list[Instruction] = []
     for node in order:
         if node.children:
             give_slot(node, f"v{len(program)}")

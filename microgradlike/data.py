@@ -19,6 +19,8 @@ import csv
 import math
 import numbers
 import os
+import re
+import stat
 from collections.abc import Sequence
 from typing import TextIO
 
@@ -54,9 +56,10 @@ def _is_real(x: object) -> bool:
 
 def _check_int(value: object, name: str, minimum: int) -> int:
     if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int >= {minimum}, got {type(value).__name__}: {short(value)}")
+        raise TypeError(f"{name} must be an int >= {short(minimum)}, got {type(value).__name__}: "
+                        f"{short(value)}")
     if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {short(value)}")
+        raise ValueError(f"{name} must be an int >= {short(minimum)}, got {short(value)}")
     return int(value)
 
 
@@ -70,7 +73,7 @@ def _check_nonnegative(value: object, name: str) -> float:
 
 def _start(name: str, n: int, seed: object) -> np.random.Generator:
     """The generator's random stream, once the size is known to fit in memory and the seed is valid."""
-    check_memory(BYTES_PER_POINT * n, f"{name}(n={n})")
+    check_memory(BYTES_PER_POINT * n, f"{name}(n={short(n)})")
     return np.random.default_rng(check_seed(seed))
 
 
@@ -169,6 +172,9 @@ def piecewise_linear(n: int = 100, knots: Sequence[tuple[float, float]] = DEFAUL
     n, noise = _check_int(n, "n", 1), _check_nonnegative(noise, "noise")
     try:
         table = np.asarray(knots, dtype=float)
+    except OverflowError:  # an int beyond a float's range: say which
+        raise ValueError(f"knots must be (x, y) pairs of finite numbers, but {_huge_knot(knots)} "
+                         f"is too large for a float (the largest is about 1.8e308)") from None
     except (TypeError, ValueError) as e:
         raise ValueError(f"knots must be (x, y) pairs of numbers, got {short(knots)}") from e
     if table.ndim != 2 or table.shape[1] != 2 or len(table) < 2 or not np.all(np.isfinite(table)):
@@ -180,6 +186,19 @@ def piecewise_linear(n: int = 100, knots: Sequence[tuple[float, float]] = DEFAUL
     x = np.sort(rng.uniform(kx[0], kx[-1], n))
     y = np.interp(x, kx, ky) + noise * rng.standard_normal(n)
     return x[:, None], y
+
+
+def _huge_knot(knots: Sequence[tuple[float, float]]) -> str:
+    """Where the first int too large for a float is: "knot 1's x, 1000000000000… (401 digits)"."""
+    for i, knot in enumerate(knots):
+        for axis, x in zip("xy", knot):
+            try:
+                float(x)
+            except OverflowError:
+                return f"knot {i}'s {axis}, {short(x)},"
+            except (TypeError, ValueError):
+                continue
+    return "one of them"
 
 
 def train_test_split(X: np.ndarray | Sequence, y: np.ndarray | Sequence, test_fraction: float = 0.25,
@@ -210,30 +229,36 @@ def load_csv(path: str | os.PathLike[str], target: int | str = -1) -> tuple[np.n
     """Your own points: ``X`` from every column of a CSV file of numbers but ``target``, ``y`` from it.
 
     The file: comma-separated numbers, one row per point; blank lines are skipped and spaces around
-    a cell ignored. The first row is a header when none of its cells is a number.
-    ``target``: the label column, as a header name or a column index counted from 0 as in Python
-    (negative from the end; the default, -1, is the last column).
+    a cell ignored. A number is written as CSV files write them: digits 0-9 with an optional sign,
+    point and exponent (``3``, ``-0.5``, ``1e-3``); ``1_000``, ``1,000`` and other digits are not
+    numbers here. The first row is a header when none of its cells is a finite number and at
+    least one is a name (so a column may be named ``nan``). ``target``: the label column, as a
+    header name or a column index counted from 0 as in Python (negative from the end; the
+    default, -1, is the last column).
 
     Returns ``X`` as a float array of shape (rows, columns − 1) and ``y`` of shape (rows,): ints
     when every label is a whole number (class labels such as 0/1), floats otherwise.
 
     ValueError, naming the file and, where there is one, the line and column (both counted from
     1, as editors do): a cell that is not a finite number, a row with another number of cells
-    than the first, a target column that does not exist, a target that has one value on every
-    row (nothing to learn: one class), an empty file, a file that is not text or is too large
-    for this machine's memory.
+    than the first, a row of empty cells (``,,``), a target column that does not exist, a target
+    that has one value on every row (nothing to learn: one class), whole-number labels of 2**53
+    or more (a float no longer tells such neighbours apart, so class ids would merge), an empty
+    file, a file that is not text, not a regular file (a FIFO or a device would block or never
+    end) or too large for this machine's memory.
     """
     if not isinstance(path, str | os.PathLike):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     if isinstance(target, bool) or not isinstance(target, numbers.Integral | str):
         raise TypeError(f"target must be a column name (str) or index (int), got "
                         f"{type(target).__name__}: {short(target)}")
-    name = os.fspath(path)
-    where = name if len(name) <= 200 else short(name, 200)
+    name = os.fsdecode(os.fspath(path))
+    where = name if len(name) <= 200 and name.isprintable() else short(name, 200)
+    if "\x00" in name:  # open() would say "embedded null byte" without the name
+        raise ValueError(f"{where}: a file name cannot hold a null byte (\\x00)")
     try:
-        check_memory(_BYTES_PER_CSV_BYTE * os.path.getsize(name), f"load_csv({short(name)})")
-        with open(name, encoding="utf-8-sig", newline="") as f:
-            header, rows = _read_rows(f, where)
+        with _open_regular_file(name, where) as f:
+            header, rows, lines = _read_rows(f, where)
     except FileNotFoundError:
         raise ValueError(f"{where}: no such file") from None
     except UnicodeDecodeError as e:
@@ -247,28 +272,65 @@ def load_csv(path: str | os.PathLike[str], target: int | str = -1) -> tuple[np.n
         raise ValueError(f"{where}, column {column + 1}{_named(header, column)}: every row's target is "
                          f"{y[0]:g}, so there is nothing to learn (a classifier needs two classes)")
     X = np.delete(table, column, axis=1)
-    whole = np.all(y == np.round(y)) and np.all(np.abs(y) < 2**53)
-    return X, (y.astype(np.int64) if whole else y)
+    if not np.all(y == np.round(y)):
+        return X, y
+    huge = np.flatnonzero(np.abs(y) >= 2**53)
+    if huge.size:  # a float's 53 bits of mantissa: 2**53 + 1 reads as 2**53
+        k = int(huge[0])
+        raise ValueError(f"{where}, line {lines[k]}, column {column + 1}{_named(header, column)}: the label "
+                         f"{y[k]:.17g} is a whole number of 2**53 (about 9.007e15) or more, where floats no "
+                         f"longer tell neighbouring whole numbers apart; whole-number labels are class ids: "
+                         f"number the classes 0, 1, 2, … (or scale a numeric target)")
+    return X, y.astype(np.int64)
 
 
-def _read_rows(f: TextIO, where: str) -> tuple[list[str] | None, list[list[float]]]:
-    """The header (or None) and the rows as floats, every cell checked; at least one row."""
+def _open_regular_file(name: str, where: str) -> TextIO:
+    """``name`` opened for reading as UTF-8 text, if it is a regular file within the memory limit.
+
+    It is opened without blocking (a FIFO with no writer would wait forever in ``open``), then
+    asked what it is: a FIFO, a device (``/dev/zero`` never ends, and its size reads as 0) or a
+    directory is refused before anything is read."""
+    fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = ("a directory" if stat.S_ISDIR(info.st_mode) else "a FIFO (named pipe)"
+                    if stat.S_ISFIFO(info.st_mode) else "a device" if stat.S_ISCHR(info.st_mode)
+                    or stat.S_ISBLK(info.st_mode) else "a socket" if stat.S_ISSOCK(info.st_mode)
+                    else "not a regular file")
+            raise ValueError(f"{where}: {kind}, not a regular file; load_csv reads a file of rows "
+                             f"(save the data to a file first)")
+        check_memory(_BYTES_PER_CSV_BYTE * info.st_size, f"load_csv({short(name)})")
+        return open(fd, encoding="utf-8-sig", newline="")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _read_rows(f: TextIO, where: str) -> tuple[list[str] | None, list[list[float]], list[int]]:
+    """The header (or None), the rows as floats, every cell checked (at least one row), and the
+    line each row is on."""
     reader = csv.reader(f)
     header: list[str] | None = None
     rows: list[list[float]] = []
+    lines: list[int] = []
     width, first = 0, ""  # the number of cells of the first row, and where it is
     try:
         for cells in reader:
             cells = [cell.strip() for cell in cells]
             line = reader.line_num
-            if not any(cells):
+            if len(cells) <= 1 and not any(cells):
                 continue  # a blank line
-            if not width and not any(_number(cell) is not None for cell in cells):
+            if not any(cells):
+                raise ValueError(f"{where}, line {line}: every cell is empty ({len(cells)} cells and no "
+                                 f"number); delete the line or fill in its numbers")
+            if not width and _is_header(cells):
                 header, width, first = cells, len(cells), "the header"
                 continue
             if width and len(cells) != width:
                 raise ValueError(f"{where}, line {line}: {len(cells)} cells, but {first} has {width}")
             rows.append([_cell(cell, where, line, j, header) for j, cell in enumerate(cells)])
+            lines.append(line)
             width, first = len(cells), first or f"line {line}"
     except csv.Error as e:
         raise ValueError(f"{where}, line {reader.line_num}: not CSV ({e})") from None
@@ -277,23 +339,50 @@ def _read_rows(f: TextIO, where: str) -> tuple[list[str] | None, list[list[float
         raise ValueError(f"{where}: {empty}")
     if len(rows[0]) < 2:
         raise ValueError(f"{where}: one column only; it needs at least one input column and the target")
-    return header, rows
+    return header, rows, lines
+
+
+def _is_header(cells: list[str]) -> bool:
+    """A first row of names: no cell a finite number, and some cell a name (not nan, inf or empty)."""
+    numbers = [_number(cell) for cell in cells]
+    if any(x is not None and math.isfinite(x) for x in numbers):
+        return False
+    return any(x is None and cell for x, cell in zip(numbers, cells))
 
 
 def _cell(cell: str, where: str, line: int, j: int, header: list[str] | None) -> float:
     """One cell as a finite float, or ValueError naming the file, line and column."""
     number = _number(cell)
     if number is None or not math.isfinite(number):
-        what = "an empty cell" if not cell else f"{short(cell)} is not a finite number"
+        if not cell:
+            what = "an empty cell"
+        elif number is None and _python_number(cell):  # 1_000, full-width or Arabic-Indic digits
+            what = (f"{short(cell)} is not a number as a CSV file writes one (digits 0-9 with an optional "
+                    f"sign, point and exponent: 1000, -0.5, 1e-3)")
+        else:
+            what = f"{short(cell)} is not a finite number"
         raise ValueError(f"{where}, line {line}, column {j + 1}{_named(header, j)}: {what}")
     return number
 
 
+#: A number as CSV files write it: an optional sign, digits 0-9 with an optional point, an
+#: optional exponent; or nan / inf / infinity (numbers, but not finite ones).
+_NUMBER = re.compile(r"[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|nan|inf|infinity)",
+                     re.IGNORECASE)
+
+
 def _number(cell: str) -> float | None:
+    """The number ``cell`` writes, or None; stricter than float(), which reads 1_000 as 1000."""
+    return float(cell) if _NUMBER.fullmatch(cell) else None
+
+
+def _python_number(cell: str) -> bool:
+    """Whether Python's float() would read ``cell``, although a CSV file does not write it so."""
     try:
-        return float(cell)
+        float(cell)
     except ValueError:
-        return None
+        return False
+    return True
 
 
 def _named(header: list[str] | None, j: int) -> str:

@@ -32,10 +32,10 @@ Number = float | Value
 def _compile(formula: str, arguments: str, where: str) -> Callable[..., Any]:
     """``formula`` as a function of ``arguments`` on Values (`formulas` renders it)."""
     source = formulas.render(formula, "value", {name: name for name in arguments.split(", ")})
-    namespace = dict(formulas.NAMESPACES["value"])
-    # our own text, rendered from the op table; never user input
-    exec(compile(f"def d({arguments}):\n    return {source}\n", where, "exec"), namespace)
-    return namespace["d"]
+    # our own text, rendered from the op table; never user input. Registered as ``where``, so that
+    # tracebacks and pdb show it.
+    return formulas.define(f"def d({arguments}):\n    return {source}\n", "d", where,
+                           dict(formulas.NAMESPACES["value"]))
 
 
 @cache
@@ -44,8 +44,8 @@ def _derivative(op: str, k: int) -> Callable[..., Any]:
     time a gradient of a gradient needs it (first-order work never does). An n-ary op with one
     formula for every operand (sum, logsumexp) has it as operand 0, a function of (v, out)."""
     if op in NARY:
-        return _compile(NARY[op].derivative, "v, out", f"<∂{op}/∂v>")
-    return _compile(OPS[op].derivatives[k], "a, b, out", f"<∂{op}/∂{'ab'[k]}>")
+        return _compile(NARY[op].derivative, "v, out", f"<microgradlike ∂{op}/∂v>")
+    return _compile(OPS[op].derivatives[k], "a, b, out", f"<microgradlike ∂{op}/∂{'ab'[k]}>")
 
 
 def local_derivatives(node: Value) -> tuple[Number, ...]:

@@ -7,20 +7,18 @@ Every operation does two things at forward time:
    computed from those same forward values (the notes: backprop needs the zˡ and aˡ
    saved during the forward pass).
 
-`backward()` then needs nothing but the chain rule, applied to the nodes in reverse
-topological order::
+`Value.backward` then needs nothing but the chain rule, applied to the nodes in reverse
+`topological_order` (each node after everything it was computed from)::
 
     ∂L/∂child += ∂L/∂out · ∂out/∂child
 
-A node is a plain record: ``data``, ``grad``, ``children``, ``local_grads``, ``op``,
-``label``, and for an op that also used a plain number, that ``constant`` and its ``layout``
-(``"ac"`` for ``x - 3``, ``"ca"`` for ``3 - x``; a ``dot`` node's layout says which factor
-multiplied which). Print one and you see exactly what backprop will multiply.
+This file tells that story in order: the node, a plain record (`Value`), and its `backward`;
+how an op builds a node (`_node`, with ``x * y`` as the example); the ops over many operands
+(`dot`, `sum_values`, `logsumexp`); the topological order. The ops of one or two operands —
+``+ − × / **``, ``tanh``, ``exp``, … — are methods in ``methods.py``, each with its formula and
+local derivatives, written from the table in `microgradlike.ops` (one row per op: open either).
+Grad mode (`no_grad`) and the checks on plain numbers come last: machinery, not the idea.
 
-The ops themselves — each with its formula, its local derivatives, its domain — are the table in
-`microgradlike.ops`: read it as the list of what a Value can do. The methods (``__mul__``,
-``tanh``, …) are written from that table when this module is imported (`microgradlike.methods`;
-``methods.method_source("tanh")`` prints one), and ``help(Value.tanh)`` gives its formula.
 Two choices keep the engine fast and small without hiding anything:
 
 * plain numbers are never wrapped in nodes: ``x * 3`` has one child, ``x``, whose
@@ -37,8 +35,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
+from . import methods
 from .checks import as_real, short
-from .methods import install_ops
+from .methods import ValueOps
 
 if TYPE_CHECKING:
     from .stepper import BackwardStep
@@ -47,86 +46,8 @@ __all__ = ["Value", "dot", "is_grad_enabled", "logsumexp", "no_grad", "node_name
            "topological_order"]
 
 
-# ---- grad mode: on or off for each thread (and each asyncio task) on its own ----------------------
-_grad_enabled: ContextVar[bool] = ContextVar("microgradlike_grad_enabled", default=True)
-# How many no_grad() blocks are open in any thread. While it is 0 (nearly always), grad is on
-# everywhere and building a node needs no context lookup.
-_open_no_grad = 0
-_open_no_grad_lock = threading.Lock()
-
-
-@contextmanager
-def no_grad() -> Iterator[None]:
-    """Inside this block operations compute values but build no graph (no children).
-
-    The switch is per thread and per asyncio task, as in PyTorch: another thread keeps building
-    graphs while this one is inside ``no_grad()``.
-    """
-    global _open_no_grad
-    token = _grad_enabled.set(False)
-    with _open_no_grad_lock:
-        _open_no_grad += 1
-    try:
-        yield
-    finally:
-        with _open_no_grad_lock:
-            _open_no_grad -= 1
-        _grad_enabled.reset(token)
-
-
-def is_grad_enabled() -> bool:
-    """False inside `no_grad()` (in this thread)."""
-    return _grad_enabled.get()
-
-
-# ---- building nodes ------------------------------------------------------------------------------
-def _operand(x: object) -> float | None:
-    """A plain-number operand as a float (None if ``x`` is no number). NaN is refused
-    outright: it would silently poison every number computed from it."""
-    value = as_real(x)
-    if value is not None and value != value:  # only NaN is unequal to itself
-        raise ValueError(f"expected a number, got {x!r}")
-    return value
-
-
-def _checked_number(x: object, what: str) -> float:
-    """``x`` as a float, or a TypeError that names what ``x`` was meant to be."""
-    value = _operand(x)
-    if value is None:
-        raise TypeError(f"{what} must be a Value or a real number, got {type(x).__name__}: {short(x)}")
-    return value
-
-
-_new = object.__new__
-
-
-def _node(data: float, children: tuple, local_grads: tuple, op: str) -> Value:
-    """Build an op's result without `Value.__init__`'s checks (the op made ``data``)."""
-    out = _new(Value)
-    out.data = data
-    out.grad = 0.0
-    if _open_no_grad and not _grad_enabled.get():
-        out.children = out.local_grads = ()
-    else:
-        out.children = children
-        out.local_grads = local_grads
-    out.op = op
-    out.label = ""
-    out.constant = None
-    out.layout = ""
-    return out
-
-
-def _with_constant(data: float, children: tuple, local_grads: tuple, op: str, constant: float,
-                   layout: str) -> Value:
-    """An op's result that also keeps the plain number it was made with (``x + 3`` keeps 3.0)."""
-    out = _node(data, children, local_grads, op)
-    out.constant = constant
-    out.layout = layout
-    return out
-
-
-class Value:
+# ---- the node ------------------------------------------------------------------------------------
+class Value(ValueOps):
     """A scalar in a computation graph, with the local derivatives that made it.
 
     >>> x = Value(2.0, label="x")
@@ -134,6 +55,11 @@ class Value:
     >>> y.backward()
     >>> x.grad                 # dy/dx = 2x
     4.0
+
+    A node is a plain record: print one and you see exactly what backprop will multiply. Its ops
+    (``x * y``, ``x.tanh()``, …) are the methods of `ValueOps`, in ``methods.py``.
+    ``float(v)`` is ``v.data`` and ``bool(v)`` is ``v.data != 0``, as for a float or a PyTorch
+    scalar.
     """
 
     __slots__ = ("data", "grad", "children", "local_grads", "op", "label", "constant", "layout")
@@ -143,8 +69,8 @@ class Value:
     data: float
     grad: float
     children: tuple[Value, ...]
-    local_grads: tuple[float, ...]
-    op: str
+    local_grads: tuple[float, ...]  # ∂self/∂child, one per child, in the same order
+    op: str  # "" for a leaf
     label: str
     #: The plain number an op used besides its Value children (``x + 3`` keeps 3.0; a
     #: "dot" or "sum" node its plain-number part), or None: pictures, explanations and
@@ -179,10 +105,17 @@ class Value:
             parts.append(f"label={self.label!r}")
         return f"Value({', '.join(parts)})"
 
-    # The ops (+ − × / ** neg abs exp log sqrt tanh sigmoid relu softplus sin cos) are added
-    # below, from the table in microgradlike.ops.
+    def __float__(self) -> float:
+        """``float(v)`` is ``v.data``, a plain number outside the graph (as ``float()`` of a PyTorch
+        scalar). So ``math.exp(v)`` gives a float that no gradient flows through: use ``v.exp()``."""
+        return self.data
 
-    # ---- backpropagation --------------------------------------------------------
+    def __bool__(self) -> bool:
+        """``bool(v)`` is ``v.data != 0``, as for a float or a PyTorch scalar: ``if loss:`` is False
+        for a loss of exactly 0.0 (nan, like a float's, is True)."""
+        return self.data != 0.0
+
+    # ---- backpropagation: the chain rule, over the topological order -------------------------
     def backward(self, create_graph: bool = False) -> None:
         """Fill ``grad`` with ∂self/∂node for every node below ``self``, by the chain rule.
 
@@ -230,6 +163,47 @@ class Value:
             node.grad = 0.0
 
 
+# ---- an op: compute the result, record the local derivatives -------------------------------------
+# Every op of methods.py has this shape. Here is ``x * y`` for two Values, as methods.py writes it:
+#
+#     def __mul__(self, other):
+#         a, b = self.data, other.data
+#         return _node(a * b, (self, other), (b, a), "*")   # out = a·b;  ∂out/∂a = b,  ∂out/∂b = a
+#
+# The node keeps x and y as its children and (y.data, x.data) as its local derivatives, so that
+# `backward` can later add  ∂L/∂out · y.data  to x.grad and  ∂L/∂out · x.data  to y.grad. With a
+# plain number (``x * 3``) the method records one child, and `_with_constant` keeps the 3.0.
+_new = object.__new__
+
+
+def _node(data: float, children: tuple, local_grads: tuple, op: str) -> Value:
+    """An op's result: ``data``, and ∂data/∂child for each child (no checks: the op made ``data``).
+    Inside `no_grad()` the node records no children."""
+    out = _new(Value)
+    out.data = data
+    out.grad = 0.0
+    if _open_no_grad and not _grad_enabled.get():
+        out.children = out.local_grads = ()
+    else:
+        out.children = children
+        out.local_grads = local_grads
+    out.op = op
+    out.label = ""
+    out.constant = None
+    out.layout = ""
+    return out
+
+
+def _with_constant(data: float, children: tuple, local_grads: tuple, op: str, constant: float,
+                   layout: str) -> Value:
+    """An op's result that also keeps the plain number it was made with (``x + 3`` keeps 3.0)."""
+    out = _node(data, children, local_grads, op)
+    out.constant = constant
+    out.layout = layout
+    return out
+
+
+# ---- ops over many operands: one node each ---------------------------------------------------------
 def dot(weights: Iterable[Value | float], inputs: Iterable[Value | float],
         bias: Value | float = 0.0) -> Value:
     """z = Σᵢ wᵢ·xᵢ + b as ONE node: a neuron's zˡ = Wˡ·aˡ⁻¹ + bˡ.
@@ -274,7 +248,7 @@ def dot(weights: Iterable[Value | float], inputs: Iterable[Value | float],
                 plain += 1
         total += wd * xd
     bias_is_value = isinstance(bias, Value)
-    if bias_is_value:
+    if isinstance(bias, Value):
         total += bias.data
         children.append(bias)
         local_grads.append(1.0)
@@ -352,6 +326,7 @@ def logsumexp(values: Iterable[Value]) -> Value:
     return _node(out, children, local_grads, "logsumexp")
 
 
+# ---- the topological order: each node after everything it was computed from ------------------------
 def topological_order(root: Value) -> list[Value]:
     """Every node below ``root``, each after all of its children (iterative: no depth limit)."""
     order: list[Value] = []
@@ -387,7 +362,58 @@ def node_names(root: Value, order: list[Value] | None = None) -> dict[Value, str
     return names
 
 
-# ---- the ops -------------------------------------------------------------------------------------
-# Every op's method (__add__, __mul__, tanh, …) is written from its row of the table in
-# microgradlike.ops, by microgradlike.methods: `methods.method_source("tanh")` prints one.
-install_ops(Value, node=_node, with_constant=_with_constant, operand=_operand)
+# ---- grad mode: on or off for each thread (and each asyncio task) on its own ----------------------
+_grad_enabled: ContextVar[bool] = ContextVar("microgradlike_grad_enabled", default=True)
+# How many no_grad() blocks are open in any thread. While it is 0 (nearly always), grad is on
+# everywhere and building a node needs no context lookup.
+_open_no_grad = 0
+_open_no_grad_lock = threading.Lock()
+
+
+@contextmanager
+def no_grad() -> Iterator[None]:
+    """Inside this block operations compute values but build no graph (no children).
+
+    The switch is per thread and per asyncio task, as in PyTorch: another thread keeps building
+    graphs while this one is inside ``no_grad()``.
+    """
+    global _open_no_grad
+    token = _grad_enabled.set(False)
+    with _open_no_grad_lock:
+        _open_no_grad += 1
+    try:
+        yield
+    finally:
+        with _open_no_grad_lock:
+            _open_no_grad -= 1
+        _grad_enabled.reset(token)
+
+
+def is_grad_enabled() -> bool:
+    """False inside `no_grad()` (in this thread)."""
+    return _grad_enabled.get()
+
+
+# ---- plain numbers: what an op accepts besides a Value ---------------------------------------------
+def _operand(x: object) -> float | None:
+    """A plain-number operand as a float (None if ``x`` is no number). NaN is refused
+    outright: it would silently poison every number computed from it."""
+    value = as_real(x)
+    if value is not None and value != value:  # only NaN is unequal to itself
+        raise ValueError(f"expected a number, got {x!r}")
+    return value
+
+
+def _checked_number(x: object, what: str) -> float:
+    """``x`` as a float, or a TypeError that names what ``x`` was meant to be."""
+    value = _operand(x)
+    if value is None:
+        raise TypeError(f"{what} must be a Value or a real number, got {type(x).__name__}: {short(x)}")
+    return value
+
+
+# ---- the ops' builders ---------------------------------------------------------------------------
+# The methods of methods.py test `isinstance(other, Value)` and build their nodes with `_node`,
+# `_with_constant` and `_operand`. Value is made from ValueOps, so methods.py is imported before
+# any of these exist: they are handed over now.
+vars(methods).update(Value=Value, _node=_node, _with_constant=_with_constant, _operand=_operand)

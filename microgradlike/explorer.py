@@ -34,11 +34,12 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from .checks import short
 from .engine import Value, topological_order
 from .forward import forward_steps, tangent_steps
 from .pages import iframe, page, write_page
 from .stepper import BackwardStep, Stepper
-from .viz import GraphvizNotInstalled, draw_dot, format_number
+from .viz import GraphvizNotInstalled, cut_label, draw_dot, format_number
 
 __all__ = ["Explorer"]
 
@@ -64,7 +65,7 @@ class Explorer:
 
     def __init__(self, root: Value, wrt: Value | None = None, **draw_options: Any) -> None:
         if not isinstance(root, Value):
-            raise TypeError(f"Explorer needs a Value, got {type(root).__name__}: {root!r}")
+            raise TypeError(f"Explorer needs a Value, got {type(root).__name__}: {short(root)}")
         reserved = sorted(_RESERVED & draw_options.keys())
         if reserved:
             raise TypeError(f"Explorer sets {', '.join(reserved)} itself; pass other draw_dot options")
@@ -72,7 +73,12 @@ class Explorer:
         self.draw_options = draw_options
         self.order = topological_order(root)  # the stepper names node k "n<k>" in this order
         held = [v.grad for v in self.order]
+        # After backward(create_graph=True) a grad is a Value; the pass adds what leaves held, so
+        # it is given their numbers (the page shows numbers), and the Values are put back after.
+        self._held_graphs = [(v, v.grad) for v in self.order if isinstance(v.grad, Value)]
         try:
+            for v, graph in self._held_graphs:
+                v.grad = graph.data  # type: ignore[attr-defined]  # Value.grad is typed float
             self.steps: list[BackwardStep] = list(Stepper(root))
         finally:  # exporting must not change the user's graph
             for v, g in zip(self.order, held):
@@ -82,7 +88,7 @@ class Explorer:
         self.modes: list[dict[str, Any]] = [self._backward_mode(), self._forward_mode()]
         wrt = _first_leaf(root) if wrt is None else wrt
         if wrt not in self.index or wrt.children:
-            raise ValueError(f"wrt must be a leaf of the graph (an input or a parameter), got {wrt!r}")
+            raise ValueError(f"wrt must be a leaf of the graph (an input or a parameter), got {short(wrt)}")
         if self.steps:  # a leaf root has no tangent to follow
             self.modes.append(self._tangent_mode(wrt))
 
@@ -103,13 +109,22 @@ class Explorer:
                                                 *(child for child, _, _ in step.contributions)]
             out.append({"node": index[step.node], "text": step.explain(),
                         "set": [[index[v], "grad", step.grad_text(v)] for v in dict.fromkeys(changed)]})
-        loss = self.names[-1]  # the root: its label, or L
+        loss = cut_label(self.names[-1])  # the root: its label, or L
         intro = (f"Backprop starts at the output {loss} with ∂{loss}/∂{loss} = 1 (the seed). Each step "
                  f"takes one node, whose gradient is then complete, and passes it on to the node's "
                  f"inputs by the chain rule: ∂{loss}/∂input += ∂{loss}/∂node · ∂node/∂input. "
                  f"Press next (or →) for the first step.")
         if not self.steps:
             intro = f"{loss} is a leaf: it has no inputs, so backprop has nothing to do."
+        leaves = [cut_label(self._name(v)) for v, _ in self._held_graphs if not v.children]
+        if leaves:
+            listed = ", ".join(leaves[:5]) + (f" and {len(leaves) - 5} more" if len(leaves) > 5 else "")
+            one = len(leaves) == 1
+            graph = "a Value (a graph" if one else "Values (graphs"
+            intro += (f" Before this pass {'the grad' if one else 'the grads'} of {listed} held {graph} made "
+                      f"by backward(create_graph=True)): the last step adds {'its' if one else 'their'} "
+                      f"{'number' if one else 'numbers'}, as a leaf adds what it held; "
+                      f"{'the Value is' if one else 'the Values are'} left as before.")
         legend = {"node": "the node of this step",
                   "edges": "the edges into it, along which its gradient flows back · ? not reached "
                            "yet · so far: more uses still to come"}
@@ -133,7 +148,7 @@ class Explorer:
     def _tangent_mode(self, wrt: Value) -> dict[str, Any]:
         """Forward mode: ``wrt`` moves at rate 1, and each node's tangent ∂node/∂t arrives from its
         inputs as `tangent_steps` explains it (the same local derivatives as backprop's)."""
-        x = self._name(wrt)
+        x = cut_label(self._name(wrt))  # it is shown in every node of the picture
         initial = [f"∂/∂{x} = {format_number(1.0 if v is wrt else 0.0)}" if not v.children
                    else f"∂/∂{x} ?" for v in self.order]
         out = [{"node": self.index[step.node], "text": step.explain(),
@@ -142,7 +157,8 @@ class Explorer:
         intro = (f"Forward mode: the input {x} moves at rate 1 (∂{x}/∂t = 1) while every other leaf "
                  f"stays still. Each step takes the next node in topological order and adds up how "
                  f"fast its inputs move, each times its local derivative: ∂node/∂t = Σ ∂node/∂input · "
-                 f"∂input/∂t. The output's tangent is ∂{self.names[-1]}/∂{x}; one pass per input, where "
+                 f"∂input/∂t. The output's tangent is ∂{cut_label(self.names[-1])}/∂{x}; one pass per input, "
+                 f"where "
                  f"backprop gives every input's gradient in one pass.")
         legend = {"node": "the node whose tangent arrives in this step",
                   "edges": "its inputs, whose tangents it adds up · ? not reached yet"}
@@ -178,7 +194,7 @@ class Explorer:
     # ---- the page -----------------------------------------------------------------------------
     def html(self) -> str:
         """The whole page (needs Graphviz's ``dot`` to draw the graph)."""
-        title = f"Backprop explorer: {self.names[-1]} = {format_number(self.root.data)}"
+        title = f"Backprop explorer: {cut_label(self.names[-1])} = {format_number(self.root.data)}"
         body = _BODY.format(title=html.escape(title), svg=self.svg(),
                             buttons="".join(f'<button type="button" data-mode="{m["id"]}">'
                                             f'{html.escape(m["label"])}</button>' for m in self.modes))
@@ -200,8 +216,8 @@ class Explorer:
         return iframe(document, min(900, int(picture) + 380))
 
     def __repr__(self) -> str:
-        return (f"Explorer({self.names[-1]} = {format_number(self.root.data)}: {len(self.order)} values, "
-                f"{len(self.steps)} backward steps)")
+        return (f"Explorer({cut_label(self.names[-1])} = {format_number(self.root.data)}: "
+                f"{len(self.order)} values, {len(self.steps)} backward steps)")
 
 
 _BODY = """<main class="explorer" data-explorer>

@@ -2,8 +2,8 @@
 
 A formula such as ``1 - out * out`` or ``1.0 if a > 0 else 0.0`` is written once, and read three ways:
 
-* ``"float"``: as it is, with `ops.FUNCTIONS` (math and the engine's safe helpers) for the calls.
-  The eager `Value` methods and the tape's float replay are generated this way.
+* ``"float"``: as it is, with the float version of each function of `ops.FUNCTIONS` for the calls.
+  The `Value` methods (``methods.py``) and the tape's float replay are written this way.
 * ``"numpy"``: one entry per sample. ``x if c else y`` becomes ``where(c, x, y)``, ``and``/``or``
   become ``logical_and``/``logical_or``, and the calls use numpy's functions.
 * ``"value"``: on Values, so a derivative is itself a graph (gradients of gradients). A
@@ -11,22 +11,26 @@ A formula such as ``1 - out * out`` or ``1.0 if a > 0 else 0.0`` is written once
 
 `render` substitutes the operands (names of variables, or plain numbers) and folds what is
 constant: with the exponent 2, ``b * power(a, b - 1)`` becomes ``2.0 * a``. Only formulas from the
-op table are ever rendered, and the result is only compiled by our own code generators.
+op table are ever rendered, and the result is only compiled by our own code generators, with
+`define`, which registers the source so that tracebacks, pdb and `inspect.getsource` show it.
 """
 
 from __future__ import annotations
 
 import ast
+import linecache
 import math
-from collections.abc import Mapping
+import weakref
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
 
 import numpy as np
 
-from .ops import FUNCTIONS
+from .ops import FUNCTIONS, OPS
 
-__all__ = ["NAMESPACES", "TARGETS", "constant_branches", "literal", "number_in", "render"]
+__all__ = ["NAMESPACES", "TARGETS", "constant_branches", "define", "literal", "number_in", "numpy_forward",
+           "render"]
 
 TARGETS = ("float", "numpy", "value")
 _PREFIX = {"float": "", "numpy": "_np_", "value": "_v_"}
@@ -43,11 +47,7 @@ def literal(c: float) -> str:
 
 @cache
 def _parse(formula: str) -> ast.expr:
-    tree = ast.parse(formula, mode="eval").body
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS):
-            raise ValueError(f"formula {formula!r} calls {ast.unparse(node.func)}, not one of ops.FUNCTIONS")
-    return tree
+    return ast.parse(formula, mode="eval").body  # the op table's formulas are checked at its import
 
 
 class _Rewrite(ast.NodeTransformer):
@@ -147,7 +147,7 @@ def _call(name: str, *args: ast.expr) -> ast.Call:
 _INVERSE: dict[type, type] = {ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Lt: ast.GtE, ast.GtE: ast.Lt,
                               ast.Gt: ast.LtE, ast.LtE: ast.Gt}
 _BINARY = {ast.Add: lambda x, y: x + y, ast.Sub: lambda x, y: x - y, ast.Mult: lambda x, y: x * y,
-           ast.Div: lambda x, y: x / y, ast.Pow: FUNCTIONS["power"]}
+           ast.Div: lambda x, y: x / y, ast.Pow: FUNCTIONS["power"].float}
 _UNARY = {ast.USub: lambda x: -x, ast.UAdd: lambda x: +x, ast.Not: lambda x: not x}
 _COMPARE = {ast.Eq: lambda x, y: x == y, ast.NotEq: lambda x, y: x != y, ast.Lt: lambda x, y: x < y,
             ast.LtE: lambda x, y: x <= y, ast.Gt: lambda x, y: x > y, ast.GtE: lambda x, y: x >= y}
@@ -164,7 +164,7 @@ def _fold(node: ast.expr) -> ast.expr:
               and _constants(node.left, *node.comparators)):
             value = _COMPARE[type(node.ops[0])](node.left.value, node.comparators[0].value)  # type: ignore[attr-defined]
         elif isinstance(node, ast.Call) and node.args and _constants(*node.args):
-            value = FUNCTIONS[node.func.id](*(a.value for a in node.args))  # type: ignore[attr-defined]
+            value = FUNCTIONS[node.func.id].float(*(a.value for a in node.args))  # type: ignore[attr-defined]
         else:
             return node
     except (ArithmeticError, ValueError):
@@ -227,58 +227,67 @@ def _copy(tree: ast.expr) -> ast.expr:
 
 
 # ---- what rendered code calls, per target ----------------------------------------------------------
-def _np_sigmoid(a: Any) -> Any:
-    e = np.exp(-np.abs(a))  # never overflows; σ(a) = 1/(1 + e) for a ≥ 0, e/(1 + e) below
-    return np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-
-
-def _np_softplus(a: Any) -> Any:
-    return np.maximum(a, 0.0) + np.log1p(np.exp(-np.abs(a)))
-
-
-def _np_is_integer(x: Any) -> Any:
-    return np.equal(np.mod(x, 1.0), 0.0)
-
-
-_NUMPY_FUNCTIONS: dict[str, Any] = {
-    "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "tanh": np.tanh, "sigmoid": _np_sigmoid,
-    "softplus": _np_softplus, "sin": np.sin, "cos": np.cos, "power": np.power, "abs": np.abs,
-    "is_integer": _np_is_integer,
-}
-
-
 def _data(x: Any) -> Any:
     """The forward number of a Value (a plain number as it is)."""
     return getattr(x, "data", x)
 
 
-def _value_function(name: str) -> Any:
-    """``name`` on Values: the Value method (so it records a node), or the float function for a
-    plain number (a constant of the derivative)."""
-    on_float = FUNCTIONS[name]
-    if name == "power":
-        def power(a: Any, b: Any) -> Any:
-            return a**b if hasattr(a, "data") or hasattr(b, "data") else on_float(a, b)
-        return power
-    if name == "is_integer":
-        return lambda x: on_float(_data(x))
-    method = "__abs__" if name == "abs" else name
+def _value_function(name: str) -> Callable[..., Any]:
+    """``name`` on Values: the method of its op, so that it records a node (``power`` is ``**``),
+    or the float function when no operand is a Value (a constant of the derivative). A test such
+    as ``is_integer`` reads the forward numbers."""
+    function = FUNCTIONS[name]
+    on_float = function.float
+    if not function.op:
+        def test(*xs: Any) -> Any:
+            return on_float(*map(_data, xs))
+        return test
+    op = OPS[function.op]
+    if op.arity == 2:
+        method, reflected = op.method, op.reflected
 
-    def function(a: Any) -> Any:
+        def binary(a: Any, b: Any) -> Any:
+            if hasattr(a, "data"):
+                return getattr(a, method)(b)
+            return getattr(b, reflected)(a) if hasattr(b, "data") else on_float(a, b)
+        return binary
+    method = op.method
+
+    def unary(a: Any) -> Any:
         return getattr(a, method)() if hasattr(a, "data") else on_float(a)
-
-    function.__name__ = name
-    return function
+    return unary
 
 
 #: The globals rendered code runs with, per target.
 NAMESPACES: dict[str, dict[str, Any]] = {
-    "float": {**FUNCTIONS, "inf": math.inf, "nan": math.nan},
-    "numpy": {**{f"_np_{k}": v for k, v in _NUMPY_FUNCTIONS.items()}, "_np": np, "inf": math.inf,
+    "float": {**{k: f.float for k, f in FUNCTIONS.items()}, "inf": math.inf, "nan": math.nan},
+    "numpy": {**{f"_np_{k}": f.numpy for k, f in FUNCTIONS.items()}, "_np": np, "inf": math.inf,
               "nan": math.nan},
     "value": {**{f"_v_{k}": _value_function(k) for k in FUNCTIONS}, "_data": _data, "inf": math.inf,
               "nan": math.nan},
 }
-missing = set(FUNCTIONS) - set(_NUMPY_FUNCTIONS)
-if missing:  # a function formulas may call must exist for every kind of number
-    raise ImportError(f"formulas: no numpy version of {sorted(missing)}")
+
+
+# ---- compiling generated code so that it can be read where it runs -------------------------------
+def define(source: str, name: str, filename: str, namespace: dict[str, Any]) -> Callable[..., Any]:
+    """The function ``name`` that ``source`` defines, compiled with ``namespace`` as its globals.
+
+    Only our own text, written from the op table, is ever compiled. The source is registered with
+    `linecache` under ``filename`` (``<microgradlike …>``) for as long as the function lives, so a
+    traceback shows the line that raised, pdb can list it, and `inspect.getsource` returns it."""
+    code = compile(source, filename, "exec")
+    exec(code, namespace)  # our own text only (see above)
+    function = namespace[name]
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    weakref.finalize(function, linecache.cache.pop, filename, None)
+    return function
+
+
+@cache
+def numpy_forward(op: str) -> Callable[[Any], Any]:
+    """A one-operand op's forward formula on numpy arrays, entry by entry: ``numpy_forward("relu")``
+    is ``lambda a: where(a > 0, a, 0)``."""
+    body = render(OPS[op].forward, "numpy", {"a": "a"})
+    name = op if op.isidentifier() else "forward"
+    return define(f"def {name}(a):\n    return {body}\n", name, f"<microgradlike numpy {op}>",
+                  dict(NAMESPACES["numpy"]))

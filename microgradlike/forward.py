@@ -23,10 +23,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from .engine import Value, node_names, topological_order
+from .derivatives import local_derivatives
+from .engine import Value, node_names, sum_values, topological_order
 from .explain import factor, formula, local_derivative_explanation, number
 
 __all__ = ["ForwardStep", "TangentStep", "forward_steps", "tangent_steps", "tangents"]
+
+Number = float | Value
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,12 +69,14 @@ def forward_steps(root: Value) -> Iterator[ForwardStep]:
 
 
 class TangentContribution(tuple):
-    """What one child adds to a node's tangent: ``added = local · child_tangent``."""
+    """What one child adds to a node's tangent: ``added = local · child_tangent`` (exactly 0 from a
+    child that stays still: see `tangents`)."""
 
     __slots__ = ()
 
-    def __new__(cls, child: Value, local: float, child_tangent: float) -> TangentContribution:
-        return super().__new__(cls, (child, local, child_tangent, local * child_tangent))
+    def __new__(cls, child: Value, local: float, child_tangent: float,
+                moving: bool = True) -> TangentContribution:
+        return super().__new__(cls, (child, local, child_tangent, local * child_tangent if moving else 0.0))
 
     child = property(lambda self: self[0])
     local = property(lambda self: self[1])
@@ -126,26 +131,50 @@ def tangent_steps(root: Value, seeds: Mapping[Value, float]) -> Iterator[Tangent
             raise ValueError(f"seeds must map leaves of the graph to rates, got {leaf!r}")
     order = topological_order(root)
     names = node_names(root, order)
-    tangent = tangents(root, seeds, order)  # the arithmetic; the steps only show it
+    tangent, moving = _tangents(root, seeds, order, False)  # the arithmetic; the steps only show it
     interior = [node for node in order if node.children]
     for k, node in enumerate(interior):
-        parts = tuple(TangentContribution(child, local, tangent[child])
+        parts = tuple(TangentContribution(child, local, tangent[child], child in moving)  # type: ignore[arg-type]
                       for child, local in zip(node.children, node.local_grads))
-        yield TangentStep(node, tangent[node], parts, k, len(interior), names, dict(seeds))
+        yield TangentStep(node, tangent[node], parts, k, len(interior), names, dict(seeds))  # type: ignore[arg-type]
 
 
-def tangents(root: Value, seeds: Mapping[Value, float],
-             order: list[Value] | None = None) -> dict[Value, float]:
-    """Every node's tangent below ``root`` when the leaves in ``seeds`` move at those rates
+def tangents(root: Value, seeds: Mapping[Value, Number], order: list[Value] | None = None,
+             create_graph: bool = False) -> dict[Value, Number]:
+    """Every node's tangent below ``root`` when the nodes in ``seeds`` move at those rates
     (other leaves stay still): ṅ = Σ_c ∂n/∂c · ċ, in topological order (``order``, when the
-    caller has it already)."""
-    tangent: dict[Value, float] = {}
-    for node in topological_order(root) if order is None else order:
-        if not node.children:
-            tangent[node] = float(seeds.get(node, 0.0))
+    caller has it already). A seeded node moves at its own rate, whatever it was computed from.
+
+    A node that depends on no seed stays still: its tangent is exactly 0, and it adds nothing to
+    the nodes above it, whatever its local derivative (as in JAX: ∞ · 0 is not computed, so a
+    still √0 never makes a tangent NaN). With ``create_graph`` the tangents are Values, built from
+    each op's derivative formula (`microgradlike.derivatives`), so they can be differentiated
+    again; the rates may be Values."""
+    return _tangents(root, seeds, topological_order(root) if order is None else order, create_graph)[0]
+
+
+def _tangents(root: Value, seeds: Mapping[Value, Number], order: list[Value],
+              create_graph: bool) -> tuple[dict[Value, Number], set[Value]]:
+    """`tangents`, and the set of nodes that move."""
+    tangent: dict[Value, Number] = {}
+    moving: set[Value] = set()
+    for node in order:
+        if node in seeds:
+            tangent[node] = seeds[node] if create_graph else float(seeds[node])  # type: ignore[arg-type]
+            moving.add(node)
+            continue
+        tangent[node] = 0.0
+        if not any(child in moving for child in node.children):
+            continue  # still
+        moving.add(node)
+        if create_graph:
+            parts = [local * tangent[child]  # type: ignore[operator]
+                     for child, local in zip(node.children, local_derivatives(node)) if child in moving]
+            tangent[node] = sum_values(parts) if any(isinstance(p, Value) for p in parts) else sum(parts)
             continue
         total = 0.0
         for child, local in zip(node.children, node.local_grads):
-            total += local * tangent[child]
+            if child in moving:
+                total += local * tangent[child]  # type: ignore[operator]
         tangent[node] = total
-    return tangent
+    return tangent, moving

@@ -1,12 +1,22 @@
 """Gradients as functions: `grad`, `value_and_grad`, `hessian`, `hvp`, `jvp`, and the oracle.
 
 ``grad(f)`` turns f: ℝⁿ → ℝ, written with Values, into x ↦ ∇f(x) by backpropagation. It composes,
-as in JAX and HIPS autograd: called inside another ``grad`` (with Values that are themselves being
-differentiated) it returns Values, built by the chain rule from each op's derivative formula, so
+as in JAX and HIPS autograd: called inside another transform's f it returns Values, built by the
+chain rule from each op's derivative formula, so
 
     grad(lambda x: grad(f)(x)[0])(0.7)        # (f''(0.7),)
 
-works, and a third level too. `hessian` and `hvp` are built the same way.
+works, and a third level too. `hessian`, `hvp` and `jvp` nest the same way, in any order.
+
+Each transform differentiates with respect to its own *arguments*. Inside another transform a Value
+argument x is not differentiated itself: f gets a fresh node x·1 on top of it, and the result is
+∂f/∂(that node). So in
+
+    grad(lambda x: grad(lambda a, b: a * b)(x, x * 2)[0])(3.0)     # (2.0,)
+
+the inner grad gives ∂(a·b)/∂a = b = 2x, the partial derivative (not the total one, 4x, which
+differentiating x itself would give, since x flows into b too), and the outer grad still reaches x
+through the fresh node, whose derivative is 1.
 
 `jvp` is **forward mode**: it pushes a tangent v through the same recorded local derivatives, from
 the inputs up, ṅ = Σ ∂n/∂c · ċ over each node's children c, and gives f(x) and ∇f(x)·v: one
@@ -18,6 +28,9 @@ efficient one for a loss of many parameters.
     ∂f/∂xᵢ ≈ (f(x + ε·eᵢ) − f(x − ε·eᵢ)) / 2ε,
 
 and `gradcheck` compares the two: the way every gradient in this project is tested.
+
+Every transform needs the graph that f builds, so none runs inside ``no_grad()`` (which records
+no graph): each refuses there, as ``backward()``, `fit` and `trace` do.
 """
 
 from __future__ import annotations
@@ -29,7 +42,7 @@ from contextvars import ContextVar
 
 from .checks import as_real, short
 from .derivatives import gradients
-from .engine import Value, dot, no_grad
+from .engine import Value, dot, is_grad_enabled, no_grad
 from .forward import tangents
 
 __all__ = ["grad", "gradcheck", "hessian", "hvp", "jvp", "numerical_grad", "value_and_grad"]
@@ -37,9 +50,12 @@ __all__ = ["grad", "gradcheck", "hessian", "hvp", "jvp", "numerical_grad", "valu
 Function = Callable[..., "Value | float"]
 Number = float | Value
 
-# How many grad/hessian calls are running f right now (in this thread): inside one, Value
-# arguments are being differentiated, so an inner grad must return Values.
+# How many transforms are running f right now (in this thread). Inside one, an inner transform
+# builds its result as a graph, which the outer one differentiates (f may use the outer Values
+# through its arguments or through what it closes over).
 _depth: ContextVar[int] = ContextVar("microgradlike_differentiating", default=0)
+# True while numerical_grad evaluates f (under no_grad), to say so when f calls a transform.
+_estimating: ContextVar[bool] = ContextVar("microgradlike_estimating", default=False)
 
 
 @contextmanager
@@ -49,6 +65,18 @@ def _differentiating() -> Iterator[None]:
         yield
     finally:
         _depth.reset(token)
+
+
+def _require_graph(name: str) -> None:
+    """Refuse inside no_grad(): there f records no local derivatives, so nothing can be
+    differentiated (a derivative of 0 would be a silent wrong number)."""
+    if is_grad_enabled():
+        return
+    where = (" numerical_grad evaluates f under no_grad() (an estimate needs no graph), so f cannot "
+             f"call {name} there." if _estimating.get() else "")
+    raise RuntimeError(f"{name} differentiates f, which needs the graph that no_grad() turns off "
+                       f"(ops there record no local derivatives).{where} Call {name} outside the "
+                       f"`with no_grad():` block")
 
 
 def _arguments(xs: Sequence[Value | float] | Value | float, name: str = "argument") -> list[Value | float]:
@@ -61,61 +89,79 @@ def _arguments(xs: Sequence[Value | float] | Value | float, name: str = "argumen
     return list(xs)
 
 
-def _leaves(xs: Sequence[Value | float], keep_values: bool) -> list[Value]:
-    """The inputs f is called with: fresh leaf Values holding the numbers in ``xs``; with
-    ``keep_values``, a Value argument is used itself (an outer grad is differentiating it)."""
-    leaves = []
+def _number(x: object, what: str) -> float:
+    """``x`` (a number, or a Value's forward number) as a float; NaN is refused, naming ``what``."""
+    number = x.data if isinstance(x, Value) else as_real(x)
+    if number is None:
+        raise TypeError(f"{what} must be a number or a Value, got {type(x).__name__}: {short(x)}")
+    if math.isnan(number):
+        raise ValueError(f"{what} is nan: there is no derivative at a point that is not a number")
+    return number
+
+
+def _inputs(xs: Sequence[Value | float], nested: bool) -> list[Value]:
+    """What f is called with, one Value per argument, each differentiated on its own.
+
+    At the top level: a fresh leaf holding the argument's number. Inside another transform
+    (``nested``), a Value argument x becomes a fresh node x·1 on top of x instead: the derivative
+    with respect to that node is the partial derivative for this argument alone, even when the same
+    x (or a Value made from it) is passed for another argument, and an outer transform still
+    differentiates through it to x (∂(x·1)/∂x = 1)."""
+    inputs: list[Value] = []
     for i, x in enumerate(xs):
-        if keep_values and isinstance(x, Value):
-            leaves.append(x)
-            continue
-        number = x.data if isinstance(x, Value) else as_real(x)
-        if number is None:
-            raise TypeError(f"argument {i} must be a number or a Value, got {type(x).__name__}: {short(x)}")
-        leaves.append(Value(number))
-    return leaves
+        number = _number(x, f"argument {i}")
+        inputs.append(x * 1.0 if nested and isinstance(x, Value) else Value(number))  # type: ignore[operator,arg-type]
+    return inputs
 
 
-def _scalar_output(f: Function, out: object) -> Value | None:
+def _output(f: Function, out: object) -> Value | None:
     """f's output as a Value (None for a plain number, which depends on nothing)."""
     if isinstance(out, Value):
         return out
-    if as_real(out) is not None:
-        return None
+    number = as_real(out)
     name = getattr(f, "__name__", repr(f))
-    raise TypeError(
-        f"{name} must return one Value (a scalar) to be differentiated, "
-        f"got {type(out).__name__}: {short(out)}"
-    )
+    if number is None:
+        raise TypeError(
+            f"{name} must return one Value (a scalar) to be differentiated, "
+            f"got {type(out).__name__}: {short(out)}"
+        )
+    if math.isnan(number):  # its derivative is not 0: there is none
+        raise ValueError(f"{name} returned the plain number nan, not a Value: it has no derivative")
+    return None
 
 
 def value_and_grad(f: Function) -> Callable[..., tuple[Number, tuple[Number, ...]]]:
     """``value_and_grad(f)(*xs) -> (f(xs), (∂f/∂x₀, ∂f/∂x₁, …))``: floats, or Values when called
-    inside another ``grad`` (so the result can be differentiated again)."""
+    inside another transform (so the result can be differentiated again)."""
 
     def evaluate(*xs: Value | float) -> tuple[Number, tuple[Number, ...]]:
-        nested = _depth.get() > 0 and any(isinstance(x, Value) for x in xs)
-        leaves = _leaves(xs, keep_values=nested)
-        with _differentiating():
-            out = f(*leaves)
-            root = _scalar_output(f, out)
-            if root is None:  # a constant: every derivative is 0
-                return float(out), tuple(0.0 for _ in leaves)  # type: ignore[arg-type]
-            if nested:
-                return root, gradients(root, leaves, create_graph=True)
-        root.backward()
-        return root.data, tuple(leaf.grad for leaf in leaves)
+        return _value_and_grad(f, xs, "value_and_grad")
 
     return evaluate
+
+
+def _value_and_grad(f: Function, xs: Sequence[Value | float],
+                    name: str) -> tuple[Number, tuple[Number, ...]]:
+    _require_graph(name)
+    nested = _depth.get() > 0
+    inputs = _inputs(xs, nested)
+    with _differentiating():
+        out = f(*inputs)
+        root = _output(f, out)
+        if root is None:  # a constant: every derivative is 0
+            return float(out), tuple(0.0 for _ in inputs)  # type: ignore[arg-type]
+        if nested:
+            return root, gradients(root, inputs, create_graph=True)
+    root.backward()
+    return root.data, tuple(leaf.grad for leaf in inputs)
 
 
 def grad(f: Function) -> Callable[..., tuple[Number, ...]]:
     """``grad(f)(*xs) -> (∂f/∂x₀, ∂f/∂x₁, …)`` by backpropagation. Composes:
     ``grad(lambda x: grad(f)(x)[0])(x)`` is ``(f''(x),)``."""
-    with_value = value_and_grad(f)
 
     def gradient(*xs: Value | float) -> tuple[Number, ...]:
-        return with_value(*xs)[1]
+        return _value_and_grad(f, xs, "grad")[1]
 
     return gradient
 
@@ -125,80 +171,120 @@ def hessian(f: Function) -> Callable[..., tuple[tuple[Number, ...], ...]]:
 
     The gradient is built as a graph (its entries are Values), then each entry is differentiated
     once more: n + 1 backward passes for n inputs."""
-    first = grad(f)
 
     def matrix(*xs: Value | float) -> tuple[tuple[Number, ...], ...]:
-        nested = _depth.get() > 0 and any(isinstance(x, Value) for x in xs)
-        leaves = _leaves(xs, keep_values=nested)
+        _require_graph("hessian")
+        nested = _depth.get() > 0
+        inputs = _inputs(xs, nested)
         with _differentiating():
-            g = first(*leaves)
-        return tuple(_row(gi, leaves, nested) for gi in g)
+            g = _value_and_grad(f, inputs, "hessian")[1]
+        return tuple(_row(gi, inputs, nested) for gi in g)
 
     return matrix
 
 
-def _row(gi: Number, leaves: list[Value], create_graph: bool) -> tuple[Number, ...]:
+def _row(gi: Number, inputs: list[Value], create_graph: bool) -> tuple[Number, ...]:
     if not isinstance(gi, Value):
-        return tuple(0.0 for _ in leaves)  # a constant derivative: its own derivatives are 0
-    return gradients(gi, leaves, create_graph=create_graph)
+        return tuple(0.0 for _ in inputs)  # a constant derivative: its own derivatives are 0
+    return gradients(gi, inputs, create_graph=create_graph)
 
 
-def hvp(f: Function, xs: Sequence[Value | float] | float, v: Sequence[float] | float) -> tuple[float, ...]:
+def hvp(f: Function, xs: Sequence[Value | float] | float,
+        v: Sequence[Value | float] | float) -> tuple[Number, ...]:
     """The Hessian-vector product H(xs)·v, without forming H: the gradient g is built as a graph,
-    then s = g·v is one number, and ∇s = H·v takes one more backward pass."""
+    then s = g·v is one number, and ∇s = H·v takes one more backward pass. Floats, or Values
+    inside another transform (which may then differentiate through xs and v too)."""
+    _require_graph("hvp")
+    nested = _depth.get() > 0
     args = _arguments(xs)
-    direction = _direction(v, len(args))
-    leaves = _leaves(args, keep_values=False)
+    direction = _direction(v, len(args), nested)
+    inputs = _inputs(args, nested)
     with _differentiating():
-        g = grad(f)(*leaves)
+        g = _value_and_grad(f, inputs, "hvp")[1]
         s = dot(list(g), direction) if any(isinstance(gi, Value) for gi in g) else None
-    if s is None:
-        return tuple(0.0 for _ in leaves)
-    return tuple(float(x) for x in gradients(s, leaves))
+    if s is None:  # the gradient is constant: H = 0
+        return tuple(0.0 for _ in inputs)
+    return gradients(s, inputs, create_graph=nested)
 
 
-def _direction(v: Sequence[float] | float, n: int) -> list[float]:
-    direction = [as_real(x) for x in _arguments(v, "direction entrie")]
-    if any(d is None for d in direction):
-        raise TypeError(f"the direction v must hold numbers, got {short(v)}")
-    if len(direction) != n:
-        raise ValueError(f"the direction v has {len(direction)} entries but f takes {n} arguments")
-    return direction  # type: ignore[return-value]
+def _direction(v: Sequence[Value | float] | float, n: int, nested: bool) -> list[Number]:
+    """The direction's entries: finite numbers (a Value's number at the top level; inside another
+    transform a Value entry is kept, so the result depends on it)."""
+    entries = _arguments(v, "direction entrie")
+    if len(entries) != n:
+        raise ValueError(f"the direction v has {len(entries)} entries but f takes {n} arguments")
+    direction: list[Number] = []
+    for i, d in enumerate(entries):
+        number = d.data if isinstance(d, Value) else as_real(d)
+        if number is None:
+            raise TypeError(f"the direction v must hold numbers, got {short(v)} "
+                            f"(entry {i} is {type(d).__name__}: {short(d)})")
+        if not math.isfinite(number):
+            raise ValueError(f"the direction v must hold finite numbers, got {number!r} at entry {i}")
+        direction.append(d if nested and isinstance(d, Value) else number)
+    return direction
 
 
 def jvp(f: Function, xs: Sequence[Value | float] | float,
-        v: Sequence[float] | float) -> tuple[float, float]:
+        v: Sequence[Value | float] | float) -> tuple[Number, Number]:
     """Forward mode: ``(f(xs), ∇f(xs)·v)``, the derivative of f along the direction v.
 
     f runs once (recording each node's local derivatives), then a tangent ṅ is pushed from the
     inputs up in topological order, ṅ = Σ_c ∂n/∂c · ċ, starting from ẋᵢ = vᵢ: the same local
     derivatives backprop uses, multiplied in the other order. One pass gives one directional
-    derivative; the whole gradient of n inputs takes n passes (backprop: one)."""
+    derivative; the whole gradient of n inputs takes n passes (backprop: one). Inside another
+    transform the tangents are Values, from the ops' derivative formulas, so they can be
+    differentiated again."""
+    _require_graph("jvp")
+    nested = _depth.get() > 0
     args = _arguments(xs)
-    direction = _direction(v, len(args))
-    leaves = _leaves(args, keep_values=False)
-    out = f(*leaves)
-    root = _scalar_output(f, out)
+    direction = _direction(v, len(args), nested)
+    inputs = _inputs(args, nested)
+    with _differentiating():  # f may call grad: it must build its result as a graph
+        out = f(*inputs)
+    root = _output(f, out)
     if root is None:
         return float(out), 0.0  # type: ignore[arg-type]
-    tangent = tangents(root, dict(zip(leaves, direction)))
-    return root.data, tangent.get(root, 0.0)
+    tangent = tangents(root, dict(zip(inputs, direction)), create_graph=nested)
+    return (root if nested else root.data), tangent[root]
 
 
 def _evaluate(f: Function, xs: Sequence[float]) -> float:
-    with no_grad():
-        out = f(*_leaves(xs, keep_values=False))
-    root = _scalar_output(f, out)
+    token = _estimating.set(True)
+    try:
+        with no_grad():
+            out = f(*(Value(x) for x in xs))
+    finally:
+        _estimating.reset(token)
+    root = _output(f, out)
     return float(out) if root is None else root.data  # type: ignore[arg-type]
+
+
+def _tolerance(value: object, name: str, positive: bool = False) -> float:
+    """A finite number ≥ 0 (> 0 with ``positive``), or a TypeError / ValueError naming it."""
+    number = as_real(value)
+    if number is None:
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}: {short(value)}")
+    if not (math.isfinite(number) and (number > 0 if positive else number >= 0)):
+        bound = "> 0" if positive else ">= 0"
+        raise ValueError(f"{name} must be a finite number {bound}, got {short(value)}")
+    return number
 
 
 def numerical_grad(f: Function, xs: Sequence[Value | float] | float, eps: float = 1e-6) -> tuple[float, ...]:
     """Central differences: ∂f/∂xᵢ ≈ (f(x + ε·eᵢ) − f(x − ε·eᵢ)) / 2ε. Error is O(ε²).
 
-    ``xs`` is the list of arguments (one number alone is fine): 2n evaluations of f."""
-    if as_real(eps) is None or not eps > 0:
-        raise ValueError(f"eps must be a positive number, got {short(eps)}")
-    point = [leaf.data for leaf in _leaves(_arguments(xs), keep_values=False)]
+    ``xs`` is the list of arguments (one number alone is fine): 2n evaluations of f, under
+    `no_grad` (no graph is built). Each xᵢ must be finite, and xᵢ ± ε must differ from xᵢ in
+    floating point (else the estimate would be 0 whatever f is)."""
+    eps = _tolerance(eps, "eps", positive=True)
+    point = [_number(x, f"argument {i}") for i, x in enumerate(_arguments(xs))]
+    for i, xi in enumerate(point):
+        if not math.isfinite(xi):
+            raise ValueError(f"argument {i} is {xi!r}: central differences need a finite point")
+        if xi + eps == xi or xi - eps == xi:
+            raise ValueError(f"eps = {eps!r} is lost next to argument {i} = {xi!r} in floating point "
+                             f"(x ± eps == x): take a larger eps")
     estimates = []
     for i, xi in enumerate(point):
         point[i] = xi + eps
@@ -215,11 +301,15 @@ def gradcheck(f: Function, xs: Sequence[Value | float] | float, atol: float = 1e
     """True when backprop's gradient matches central differences at ``xs``:
     |analytic − numeric| ≤ atol + rtol·|numeric| for every input.
 
-    ``xs`` is the list of arguments (one number alone is fine). Raises AssertionError naming
-    the worst input otherwise.
+    ``xs`` is the list of arguments (one number alone is fine); ``atol`` and ``rtol`` are finite
+    numbers ≥ 0, ``eps`` > 0 (numerical_grad's step). Raises AssertionError naming the worst input
+    otherwise.
     """
+    atol, rtol = _tolerance(atol, "atol"), _tolerance(rtol, "rtol")
+    _require_graph("gradcheck")
     args = _arguments(xs)
-    analytic = grad(f)(*args)
+    # numbers, also when called inside another transform (where grad gives Values)
+    analytic = [a.data if isinstance(a, Value) else a for a in grad(f)(*args)]
     numeric = numerical_grad(f, args, eps)
     # How far each input is past its allowance; NaN (no number at all) counts as the worst.
     excess = [abs(a - n) - (atol + rtol * abs(n)) for a, n in zip(analytic, numeric)]

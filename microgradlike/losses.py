@@ -199,7 +199,7 @@ def get_loss(loss: str | Loss) -> Loss:
         return loss
     if callable(loss):
         return _CheckedLoss(loss)
-    raise TypeError(f"loss must be a name or a callable (preds, targets) -> Value, got {loss!r}")
+    raise TypeError(f"loss must be a name or a callable (preds, targets) -> Value, got {short(loss)}")
 
 
 class _CheckedLoss:

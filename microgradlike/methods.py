@@ -1,172 +1,283 @@
-"""Writing the `Value` methods from the op table: one row of `microgradlike.ops`, one method.
+# GENERATED from microgradlike/ops.py by `python microgradlike/methodgen.py --write`: do not edit.
+# Change the op table and run that command; tests/test_ops.py fails while this file is stale.
+"""The ops of `Value`, one method per row of the op table (`microgradlike.ops`), micrograd style.
 
-For each op the row's formulas are rendered for floats (`microgradlike.formulas`) into a method
-that computes the result, checks the op's domain, and records the local derivatives — the code a
-micrograd reader would write by hand::
+Each method computes the result from its operands' numbers ``a`` (and ``b``), checks that the op
+is defined there (raising the error the table gives), and records in the new node the local
+derivatives ∂out/∂a (and ∂out/∂b), the numbers `Value.backward` multiplies by the chain rule.
 
-    def tanh(self):                 # docstring: tanh a.  ∂/∂a = 1 - out * out.
-        a = self.data
-        out = tanh(a)
-        return _node(out, (self,), (1.0 - out * out,), 'tanh')
+A binary op has three forms: two Values (``x * y``: two children); a Value and a plain number
+(``x * 3``: one child, and the node keeps the 3.0 as its ``constant``, layout "ac"); and the
+reflected form (``3 * x``, layout "ca"). A plain number is never wrapped in a node.
 
-Generated once at import, the methods cost nothing at run time (a dispatch through the table
-would). A binary op gets three forms: two Values, a Value and a plain number (``x - 3``), and the
-reflected one (``3 - x``), which records the number and where it stood. Two small tricks keep
-nodes small: a tuple of constant derivatives is shared by every node (``(1.0, 1.0)`` for +), and
-where the result and its derivative branch on the same test (relu) the test is made once.
-`method_source` prints what was written for an op.
+`Value` (microgradlike/engine.py) inherits these methods from `ValueOps`. They build each node with
+the engine's ``_node(data, children, local_grads, op)`` (``_with_constant`` also keeps the plain
+number and where it stood), and ``_operand(x)`` reads a plain number (None for anything else, and
+Python then tries the other operand's method).
 """
 
 from __future__ import annotations
 
-import ast
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from . import formulas
 from .checks import short
-from .ops import OPS, Op
+from .ops import FUNCTIONS
 
-__all__ = ["install_ops", "method_source", "refuse"]
+if TYPE_CHECKING:  # at run time engine.py hands these four over, as soon as Value exists
+    from .engine import Value, _node, _operand, _with_constant
 
-
-def refuse(op: str, check: int, a: object, b: object = None, where: str = "") -> Exception:
-    """The error of ``OPS[op].checks[check]``, naming the operands ``a`` and ``b`` as given (and
-    ``where`` it happened: a replay names the sample)."""
-    rule = OPS[op].checks[check]
-    return rule.error(rule.message.format(a=short(a), b=short(b)) + where)
-
-
-_SOURCES: dict[str, str] = {}
-_NAMESPACE: dict[str, object] = {**formulas.NAMESPACES["float"], "_refuse": refuse}
-
-
-def _shared(derivatives: str) -> str:
-    """The local-derivatives tuple as source. A tuple of constants is made once and shared by
-    every node (``(1.0, 1.0)`` for +); a one-operand branch between constants picks a shared
-    tuple (relu: ``(1.0,)`` or ``(0.0,)``). Saves a tuple per node."""
-    tree = ast.parse(derivatives, mode="eval").body
-    assert isinstance(tree, ast.Tuple)
-    numbers = [formulas.number_in(e) for e in tree.elts]
-    if all(n is not None for n in numbers):
-        return _constant_tuple(tuple(numbers))  # type: ignore[arg-type]
-    if len(tree.elts) == 1 and formulas.constant_branches(tree.elts[0]):
-        return f"({_pick(tree.elts[0])})"
-    return derivatives
+# The math functions the formulas call, on floats (ops.FUNCTIONS defines each once, beside its
+# numpy version).
+exp = FUNCTIONS["exp"].float
+log = FUNCTIONS["log"].float
+sqrt = FUNCTIONS["sqrt"].float
+tanh = FUNCTIONS["tanh"].float
+sigmoid = FUNCTIONS["sigmoid"].float
+softplus = FUNCTIONS["softplus"].float
+sin = FUNCTIONS["sin"].float
+cos = FUNCTIONS["cos"].float
+power = FUNCTIONS["power"].float
+abs = FUNCTIONS["abs"].float
+is_integer = FUNCTIONS["is_integer"].float
+inf = float("inf")
 
 
-def _constant_tuple(values: tuple[float, ...]) -> str:
-    name = "_K" + "_".join(repr(v).replace("-", "m").replace(".", "p") for v in values)
-    _NAMESPACE[name] = values
-    return name
+class ValueOps:
+    """The ops of `Value`, written from the op table (see this module's docstring)."""
 
+    __slots__ = ()
+    data: float  # the forward number (a slot of Value)
 
-def _pick(node: ast.expr) -> str:
-    if isinstance(node, ast.IfExp):
-        return f"{_pick(node.body)} if {ast.unparse(node.test)} else {_pick(node.orelse)}"
-    return _constant_tuple((formulas.number_in(node),))  # type: ignore[arg-type]
+    # ---- + ---------------------------------------------------------------------------------------
+    def __add__(self, other: Value | float) -> Value:
+        """out = a + b;  ∂out/∂a = 1,  ∂out/∂b = 1."""
+        a = self.data
+        if not isinstance(other, Value):  # x + 3, or not a number at all
+            b = _operand(other)
+            if b is None:
+                return NotImplemented
+            return _with_constant(a + b, (self,), (1.0,), "+", b, "ac")
+        b = other.data
+        return _node(a + b, (self, other), (1.0, 1.0), "+")
 
+    def __radd__(self, other: float) -> Value:
+        """out = a + b for a plain number a: 2 + x;  ∂out/∂b = 1."""
+        a = _operand(other)
+        if a is None:
+            return NotImplemented
+        b = self.data
+        return _with_constant(a + b, (self,), (1.0,), "+", a, "ca")
 
-def _one_operand_result(forward: str, derivative: str, name: str) -> list[str]:
-    """``out = …; return _node(…)``; when the result and its derivative branch on the same test
-    (relu: ``a if a > 0 else 0.0`` and ``1.0 if a > 0 else 0.0``), the test is made once."""
-    f, d = (ast.parse(text, mode="eval").body for text in (forward, derivative))
-    if isinstance(f, ast.IfExp) and isinstance(d, ast.IfExp) and ast.dump(f.test) == ast.dump(d.test):
-        when_true = _one_operand_result(ast.unparse(f.body), ast.unparse(d.body), name)
-        return [f"if {ast.unparse(f.test)}:", *("    " + line for line in when_true),
-                *_one_operand_result(ast.unparse(f.orelse), ast.unparse(d.orelse), name)]
-    return [*_result(forward, derivative), f"return _node({_out(derivative, forward)}, (self,), "
-                                           f"{_shared(f'({derivative},)')}, {name!r})"]
+    # ---- - ---------------------------------------------------------------------------------------
+    def __sub__(self, other: Value | float) -> Value:
+        """out = a − b;  ∂out/∂a = 1,  ∂out/∂b = -1."""
+        a = self.data
+        if not isinstance(other, Value):  # x - 3, or not a number at all
+            b = _operand(other)
+            if b is None:
+                return NotImplemented
+            return _with_constant(a - b, (self,), (1.0,), "-", b, "ac")
+        b = other.data
+        return _node(a - b, (self, other), (1.0, -1.0), "-")
 
+    def __rsub__(self, other: float) -> Value:
+        """out = a − b for a plain number a: 2 - x;  ∂out/∂b = -1."""
+        a = _operand(other)
+        if a is None:
+            return NotImplemented
+        b = self.data
+        return _with_constant(a - b, (self,), (-1.0,), "-", a, "ca")
 
-def _uses_out(*derivatives: str) -> bool:
-    return any(isinstance(n, ast.Name) and n.id == "out" for d in derivatives for n in ast.walk(ast.parse(d)))
+    # ---- * ---------------------------------------------------------------------------------------
+    def __mul__(self, other: Value | float) -> Value:
+        """out = a · b;  ∂out/∂a = b,  ∂out/∂b = a."""
+        a = self.data
+        if not isinstance(other, Value):  # x * 3, or not a number at all
+            b = _operand(other)
+            if b is None:
+                return NotImplemented
+            return _with_constant(a * b, (self,), (b,), "*", b, "ac")
+        b = other.data
+        return _node(a * b, (self, other), (b, a), "*")
 
+    def __rmul__(self, other: float) -> Value:
+        """out = a · b for a plain number a: 2 * x;  ∂out/∂b = a."""
+        a = _operand(other)
+        if a is None:
+            return NotImplemented
+        b = self.data
+        return _with_constant(a * b, (self,), (a,), "*", a, "ca")
 
-def _result(forward: str, *derivatives: str) -> list[str]:
-    """``out = forward`` when a derivative reads the result (tanh: 1 − out²), else nothing."""
-    return [f"out = {forward}"] if _uses_out(*derivatives) else []
+    # ---- / ---------------------------------------------------------------------------------------
+    def __truediv__(self, other: Value | float) -> Value:
+        """out = a / b;  ∂out/∂a = 1 / b,  ∂out/∂b = -out / b."""
+        a = self.data
+        if not isinstance(other, Value):  # x / 3, or not a number at all
+            b = _operand(other)
+            if b is None:
+                return NotImplemented
+            if b == 0.0:
+                raise ZeroDivisionError(f"division by zero: {short(self)} / {short(other)}")
+            return _with_constant(a / b, (self,), (1.0 / b,), "/", b, "ac")
+        b = other.data
+        if b == 0.0:
+            raise ZeroDivisionError(f"division by zero: {short(self)} / {short(other)}")
+        out = a / b
+        return _node(out, (self, other), (1.0 / b, -out / b), "/")
 
+    def __rtruediv__(self, other: float) -> Value:
+        """out = a / b for a plain number a: 2 / x;  ∂out/∂b = -out / b."""
+        a = _operand(other)
+        if a is None:
+            return NotImplemented
+        b = self.data
+        if b == 0.0:
+            raise ZeroDivisionError(f"division by zero: {short(other)} / {short(self)}")
+        out = a / b
+        return _with_constant(out, (self,), (-out / b,), "/", a, "ca")
 
-def _out(derivatives: str, forward: str) -> str:
-    """The result where it is recorded: ``out`` if it was computed first, else the formula."""
-    return "out" if _uses_out(derivatives) else forward
+    # ---- ** --------------------------------------------------------------------------------------
+    def __pow__(self, other: Value | float) -> Value:
+        """out = aᵇ.
 
+        ∂out/∂a = 0.0 if b == 0 else inf if a == 0 and b < 1 else b * power(a, b - 1)
+        ∂out/∂b = out * log(a) if a > 0 else 0.0
+        """
+        a = self.data
+        if not isinstance(other, Value):  # x ** 3, or not a number at all
+            b = _operand(other)
+            if b is None:
+                return NotImplemented
+            if not (a >= 0.0 or is_integer(b)):
+                raise ValueError(f"{short(self)} ** {short(other)}: a negative base to a non-integer power "
+                                 "is not a real number")
+            if not (a != 0.0 or b >= 0.0):
+                raise ZeroDivisionError(f"{short(self)} ** {short(other)}: zero to a negative power")
+            da = 0.0 if b == 0.0 else inf if a == 0.0 and b < 1.0 else b * power(a, b - 1.0)
+            return _with_constant(power(a, b), (self,), (da,), "**", b, "ac")
+        b = other.data
+        if not (a >= 0.0 or is_integer(b)):
+            raise ValueError(f"{short(self)} ** {short(other)}: a negative base to a non-integer power "
+                             "is not a real number")
+        if not (a != 0.0 or b >= 0.0):
+            raise ZeroDivisionError(f"{short(self)} ** {short(other)}: zero to a negative power")
+        if not (a > 0.0 or (a == 0.0 and b > 0.0)):
+            raise ValueError(f"{short(self)} ** {short(other)}: with a Value exponent the base must be "
+                             "positive, since ∂/∂exponent = base**exponent · ln(base); use a number "
+                             "exponent")
+        out = power(a, b)
+        da = 0.0 if b == 0.0 else inf if a == 0.0 and b < 1.0 else b * power(a, b - 1.0)
+        db = out * log(a) if a > 0.0 else 0.0
+        return _node(out, (self, other), (da, db), "**")
 
-def _checks(op: Op, names: dict[str, str | float], shown: str, plain: str) -> list[str]:
-    """The domain checks as source; ``plain`` names the operand that is a plain number, if any."""
-    lines = []
-    for k, rule in enumerate(op.checks):
-        if plain and rule.only_if_value == plain:
-            continue
-        failed = formulas.render(f"not ({rule.condition})", "float", names)
-        if failed != "False":
-            lines += [f"if {failed}:", f"    raise _refuse({op.name!r}, {k}, {shown})"]
-    return lines
+    def __rpow__(self, other: float) -> Value:
+        """out = aᵇ for a plain number a: 2 ** x;  ∂out/∂b = out * log(a) if a > 0 else 0.0."""
+        a = _operand(other)
+        if a is None:
+            return NotImplemented
+        b = self.data
+        if not (a >= 0.0 or is_integer(b)):
+            raise ValueError(f"{short(other)} ** {short(self)}: a negative base to a non-integer power "
+                             "is not a real number")
+        if not (a != 0.0 or b >= 0.0):
+            raise ZeroDivisionError(f"{short(other)} ** {short(self)}: zero to a negative power")
+        if not (a > 0.0 or (a == 0.0 and b > 0.0)):
+            raise ValueError(f"{short(other)} ** {short(self)}: with a Value exponent the base must be "
+                             "positive, since ∂/∂exponent = base**exponent · ln(base); use a number "
+                             "exponent")
+        out = power(a, b)
+        return _with_constant(out, (self,), (out * log(a) if a > 0.0 else 0.0,), "**", a, "ca")
 
+    # ---- neg -------------------------------------------------------------------------------------
+    def __neg__(self) -> Value:
+        """out = −a;  ∂out/∂a = -1."""
+        a = self.data
+        return _node(-a, (self,), (-1.0,), "neg")
 
-def _method_source(op: Op) -> str:
-    """The Python of ``op``'s Value method(s), as compiled into `Value`."""
-    def render(formula: str) -> str:
-        return formulas.render(formula, "float", {"a": "a", "b": "b", "out": "out"})
+    # ---- abs -------------------------------------------------------------------------------------
+    def __abs__(self) -> Value:
+        """out = |a|.
 
-    forward = render(op.forward)
-    derivs = [render(d) for d in op.derivatives]
-    math_text = "; ".join(f"∂/∂{v} = {d}" for v, d in zip("ab", op.derivatives))
-    doc = f'"""{op.math}.  {math_text}.{"  " + op.kink if op.kink else ""}"""'
-    indent = "    "
-    if op.arity == 1:
-        body = ["a = self.data", *_checks(op, {"a": "a"}, "self", ""),
-                *_one_operand_result(forward, derivs[0], op.name)]
-        return "\n".join([f"def {op.method}(self):", indent + doc, *(indent + line for line in body)])
-    both = f"({derivs[0]}, {derivs[1]})"
-    lines = [
-        f"def {op.method}(self, other):", doc, "a = self.data", "if isinstance(other, Value):",
-        *(indent + line for line in ["b = other.data", *_checks(op, {"a": "a", "b": "b"}, "self, other", ""),
-                                     *_result(forward, both),
-                                     f"return _node({_out(both, forward)}, (self, other), {_shared(both)}, "
-                                     f"{op.name!r})"]),
-        "b = _operand(other)", "if b is None:", "    return NotImplemented",
-        *_checks(op, {"a": "a", "b": "b"}, "self, other", "b"), *_result(forward, derivs[0]),
-        f"return _with_constant({_out(derivs[0], forward)}, (self,), {_shared(f'({derivs[0]},)')}, "
-        f"{op.name!r}, b, 'ac')",
-    ]
-    reflected = [
-        f"def {op.reflected}(self, other):", doc, "a = _operand(other)", "if a is None:",
-        "    return NotImplemented", "b = self.data", *_checks(op, {"a": "a", "b": "b"}, "other, self", "a"),
-        *_result(forward, derivs[1]),
-        f"return _with_constant({_out(derivs[1], forward)}, (self,), {_shared(f'({derivs[1]},)')}, "
-        f"{op.name!r}, a, 'ca')",
-    ]
-    return "\n".join([lines[0], *(indent + line for line in lines[1:]), "",
-                      reflected[0], *(indent + line for line in reflected[1:])])
+        ∂out/∂a = 1.0 if a > 0 else -1.0 if a < 0 else 0.0
 
+        abs'(0) = 0, as in PyTorch: the derivative is sign(a), taken as 0 at a = 0; the second derivative is 0
+        everywhere (away from the kink it is exact).
+        """
+        a = self.data
+        return _node(abs(a), (self,), ((1.0,) if a > 0.0 else (-1.0,) if a < 0.0 else (0.0,)), "abs")
 
-def install_ops(value_class: type, node: Callable, with_constant: Callable,
-                operand: Callable[[object], float | None]) -> None:
-    """Write each op's method(s) from its row of `microgradlike.ops` and set them on ``value_class``.
+    # ---- exp -------------------------------------------------------------------------------------
+    def exp(self) -> Value:
+        """out = eᵃ;  ∂out/∂a = out."""
+        a = self.data
+        out = exp(a)
+        return _node(out, (self,), (out,), "exp")
 
-    The engine hands over how it builds a node: ``node(data, children, local_grads, op)``,
-    ``with_constant(…, constant, layout)`` for an op that used a plain number, and ``operand(x)``,
-    a plain number as a float (None if ``x`` is none)."""
-    _NAMESPACE.update(Value=value_class, _node=node, _with_constant=with_constant, _operand=operand)
-    for op in OPS.values():
-        source = _method_source(op)
-        namespace = dict(_NAMESPACE)
-        exec(compile(source, f"<microgradlike op {op.name}>", "exec"), namespace)  # our own text only
-        for name in (op.method, op.reflected):
-            if name:
-                method = namespace[name]
-                method.__qualname__ = f"{value_class.__name__}.{name}"
-                setattr(value_class, name, method)
-                _SOURCES[name] = source
-                if name in _NAMESPACE:  # `def log` rebound the math function `log` the method calls
-                    namespace[name] = _NAMESPACE[name]
-        _SOURCES[op.name] = source
+    # ---- log -------------------------------------------------------------------------------------
+    def log(self) -> Value:
+        """out = ln a;  ∂out/∂a = 1 / a."""
+        a = self.data
+        if a <= 0.0:
+            raise ValueError(f"log({short(self)}): log is only defined for positive numbers")
+        return _node(log(a), (self,), (1.0 / a,), "log")
 
+    # ---- sqrt ------------------------------------------------------------------------------------
+    def sqrt(self) -> Value:
+        """out = √a.
 
-def method_source(name: str) -> str:
-    """The Python source written from the op table for an op (``"tanh"``, ``"*"``) or a Value
-    method (``"__mul__"``): what runs when you call it."""
-    if name not in _SOURCES:
-        raise ValueError(f"no op or method {name!r}; ops: {', '.join(OPS)}")
-    return _SOURCES[name]
+        ∂out/∂a = 0.5 / out if out > 0 else inf - sqrt(a)
+
+        sqrt'(0) = inf, and every derivative after it is its limit from the right too, as in PyTorch
+        (sqrt''(0) = −inf, sqrt'''(0) = inf): at a = 0 the derivative is written inf − √a, whose own
+        derivative is −sqrt'(0).
+        """
+        a = self.data
+        if a < 0.0:
+            raise ValueError(f"sqrt({short(self)}): sqrt is only defined for numbers >= 0")
+        out = sqrt(a)
+        return _node(out, (self,), (0.5 / out if out > 0.0 else inf - sqrt(a),), "sqrt")
+
+    # ---- tanh ------------------------------------------------------------------------------------
+    def tanh(self) -> Value:
+        """out = tanh a;  ∂out/∂a = 1 - out * out."""
+        a = self.data
+        out = tanh(a)
+        return _node(out, (self,), (1.0 - out * out,), "tanh")
+
+    # ---- sigmoid ---------------------------------------------------------------------------------
+    def sigmoid(self) -> Value:
+        """out = σ(a) = 1/(1 + e⁻ᵃ);  ∂out/∂a = out * (1 - out)."""
+        a = self.data
+        out = sigmoid(a)
+        return _node(out, (self,), (out * (1.0 - out),), "sigmoid")
+
+    # ---- relu ------------------------------------------------------------------------------------
+    def relu(self) -> Value:
+        """out = max(0, a).
+
+        ∂out/∂a = 1.0 if a > 0 else 0.0
+
+        relu'(0) = 0, as in PyTorch; the second derivative is 0 everywhere (exact away from 0).
+        """
+        a = self.data
+        if a > 0.0:
+            return _node(a, (self,), (1.0,), "relu")
+        return _node(0.0, (self,), (0.0,), "relu")
+
+    # ---- softplus --------------------------------------------------------------------------------
+    def softplus(self) -> Value:
+        """out = ln(1 + eᵃ);  ∂out/∂a = sigmoid(a)."""
+        a = self.data
+        return _node(softplus(a), (self,), (sigmoid(a),), "softplus")
+
+    # ---- sin -------------------------------------------------------------------------------------
+    def sin(self) -> Value:
+        """out = sin a;  ∂out/∂a = cos(a)."""
+        a = self.data
+        return _node(sin(a), (self,), (cos(a),), "sin")
+
+    # ---- cos -------------------------------------------------------------------------------------
+    def cos(self) -> Value:
+        """out = cos a;  ∂out/∂a = -sin(a)."""
+        a = self.data
+        return _node(cos(a), (self,), (-sin(a),), "cos")

@@ -136,9 +136,9 @@ def _inputs(x: object, nin: int) -> list[Value | float]:
     if isinstance(x, Value | numbers.Real):
         x = [x]
     if not isinstance(x, Sequence) or isinstance(x, str):
-        raise TypeError(f"input must be a list of numbers/Values, got {type(x).__name__}: {x!r}")
+        raise TypeError(f"input must be a list of numbers/Values, got {type(x).__name__}: {short(x)}")
     if len(x) != nin:
-        raise ValueError(f"the model takes {nin} input(s), got {len(x)}: {x!r}")
+        raise ValueError(f"the model takes {nin} input(s), got {len(x)}: {short(x)}")
     return list(x)
 
 

@@ -7,31 +7,43 @@ An op is a row of this table. It says
   ``out`` (the result itself, saved by the forward pass);
 * where it is defined, and the precise error outside: ``checks``;
 * how pictures and the step-through write it: ``symbol``, ``words``;
-* whether the expression parser and `nn` activations offer it.
+* whether the expression parser and `nn` activations offer it (and an activation's torch module).
 
-Every part of microgradlike reads this table: the eager `Value` methods are generated from it at
-import time, the compiled tape writes its float and numpy code from the same formulas, the
+Every part of microgradlike reads this table: the `Value` methods are written from it into
+``methods.py`` (``python microgradlike/methodgen.py --write``; a test fails when that file is
+stale), the compiled tape writes its float and numpy code from the same formulas, the
 higher-order gradients evaluate them on Values, the stepper explains each step with ``words``,
-and one conformance test checks every row (closed form, central differences, PyTorch, tape,
-batched, explanation, parser, picture).
+and one conformance test checks every row (closed form, central differences, PyTorch to second
+order, tape, batched, explanation, parser, picture).
 
 The formulas are Python expressions over ``a``, ``b``, ``out``, numbers, ``inf``, ``+ - * / **``,
-comparisons, ``x if cond else y``, ``and``/``or``, and the math functions named in `FUNCTIONS`.
-The same text works on floats (`math`), numpy arrays (one entry per sample) and Values (then the
-derivative is itself a graph, so it can be differentiated again): `microgradlike.formulas` turns
-it into code for each. A comparison reads the forward numbers only, so a branch such as relu's
-``1.0 if a > 0 else 0.0`` is a constant for the next derivative: 0 away from the kink.
+comparisons, ``x if cond else y``, ``and``/``or``, and the math functions of `FUNCTIONS` (each
+written once, for floats and for numpy side by side; on Values it is the op of that name). The same
+text works on floats, numpy arrays (one entry per sample) and Values (then the derivative is itself
+a graph, so it can be differentiated again): `microgradlike.formulas` turns it into code for each.
+A comparison reads the forward numbers only, so a branch such as relu's ``1.0 if a > 0 else 0.0``
+is a constant for the next derivative: 0 away from the kink. A formula with an unknown name or
+function fails at import, naming the op.
 
-Adding an op is adding a row here (and its PyTorch counterpart to the conformance test).
+Adding an op: its row in `OPS` (and, if its formula calls a new math function, that function in
+`FUNCTIONS`), ``python microgradlike/methodgen.py --write``, and its closed form and PyTorch
+counterpart in ``tests/test_ops.py``.
 """
 
 from __future__ import annotations
 
+import ast
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["FUNCTIONS", "NARY", "OPS", "Check", "NaryOp", "Op", "activations", "parser_functions"]
+import numpy as np
+
+from .checks import short
+
+__all__ = ["FUNCTIONS", "NARY", "OPS", "Check", "Function", "NaryOp", "Op", "activations", "parser_functions",
+           "refuse"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,9 @@ class Op:
     reflected: str = ""  # the operator with a plain number first: __rsub__ for 2 − x
     parser: bool = False  # the expression parser offers name(x)
     activation: bool = False  # `nn` offers it as an activation
+    #: An activation's module class in ``torch.nn`` ("Tanh"), for `microgradlike.bridge`; "" where
+    #: torch has none (the bridge then refuses a model that uses it, naming the activation).
+    torch_module: str = ""
     #: The derivative jumps here; the derivative AT the kink is a convention, stated here.
     kink: str = ""
 
@@ -142,16 +157,20 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("log", "log(a)", ("1 / a",), "ln a", "log", method="log", parser=True,
        words=("1/{a} = 1/{va} = {d} ({a}'s forward value)",),
        checks=(Check("a > 0", ValueError, "log({a}): log is only defined for positive numbers"),)),
-    Op("sqrt", "sqrt(a)", ("0.5 / out if out > 0 else inf",), "√a", "sqrt", method="sqrt", parser=True,
-       words=("1/(2√{a}) = 1/(2·{out}) = {d} with {out} = {vout} " + _FWD,),
+    Op("sqrt", "sqrt(a)", ("0.5 / out if out > 0 else inf - sqrt(a)",), "√a", "sqrt", method="sqrt",
+       parser=True, words=("1/(2√{a}) = 1/(2·{out}) = {d} with {out} = {vout} " + _FWD,),
+       kink="sqrt'(0) = inf, and every derivative after it is its limit from the right too, as in "
+            "PyTorch (sqrt''(0) = −inf, sqrt'''(0) = inf): at a = 0 the derivative is written "
+            "inf − √a, whose own derivative is −sqrt'(0)",
        checks=(Check("a >= 0", ValueError, "sqrt({a}): sqrt is only defined for numbers >= 0"),)),
     Op("tanh", "tanh(a)", ("1 - out * out",), "tanh a", "tanh", method="tanh", parser=True,
-       activation=True, words=("1 − tanh²({a}) = 1 − {out}² = {d} with {out} = {vout} " + _FWD,)),
+       activation=True, torch_module="Tanh",
+       words=("1 − tanh²({a}) = 1 − {out}² = {d} with {out} = {vout} " + _FWD,)),
     Op("sigmoid", "sigmoid(a)", ("out * (1 - out)",), "σ(a) = 1/(1 + e⁻ᵃ)", "sigmoid", method="sigmoid",
-       parser=True, activation=True,
+       parser=True, activation=True, torch_module="Sigmoid",
        words=("σ({a})·(1 − σ({a})) = {out}·(1 − {out}) = {d} with {out} = {vout} " + _FWD,)),
     Op("relu", "a if a > 0 else 0.0", ("1.0 if a > 0 else 0.0",), "max(0, a)", "relu", method="relu",
-       parser=True, activation=True,
+       parser=True, activation=True, torch_module="ReLU",
        kink="relu'(0) = 0, as in PyTorch; the second derivative is 0 everywhere (exact away from 0)",
        words=("{d} because {a} = {va} {cmp}",)),
     Op("softplus", "softplus(a)", ("sigmoid(a)",), "ln(1 + eᵃ)", "softplus", method="softplus", parser=True,
@@ -181,6 +200,17 @@ NARY: dict[str, NaryOp] = {op.name: op for op in (
 
 
 # ---- the math functions a formula may call, for each kind of number ------------------------------
+@dataclass(frozen=True)
+class Function:
+    """A math function the formulas call, written once for each kind of number they run on."""
+
+    float: Callable[..., Any]  # on floats: the Value methods (methods.py) and the float replay
+    numpy: Callable[..., Any]  # entry-wise on numpy arrays: the batched replay
+    #: On Values: the op whose method computes it ("**" for power), so that a derivative calling
+    #: it is a graph too; "" for a test of forward numbers that no gradient flows through.
+    op: str
+
+
 def _power(a: float, b: float) -> float:
     """aᵇ for real a, b (checked by the op), giving ±inf on overflow as IEEE floats do."""
     try:
@@ -206,21 +236,49 @@ def _sigmoid(a: float) -> float:
     return e / (1.0 + e)
 
 
+def _np_sigmoid(a: Any) -> Any:
+    e = np.exp(-np.abs(a))  # never overflows; σ(a) = 1/(1 + e) for a ≥ 0, e/(1 + e) below
+    return np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
 def _softplus(a: float) -> float:
     """ln(1 + eᵃ) = max(a, 0) + ln(1 + e^−|a|): never overflows."""
     return max(a, 0.0) + math.log1p(math.exp(-abs(a)))
+
+
+def _np_softplus(a: Any) -> Any:
+    return np.maximum(a, 0.0) + np.log1p(np.exp(-np.abs(a)))
 
 
 def _is_integer(x: float) -> bool:
     return float(x).is_integer()
 
 
-#: The functions formulas call, on floats. `formulas` maps each name to numpy and to Values.
-FUNCTIONS: dict[str, Any] = {
-    "exp": _exp, "log": math.log, "sqrt": math.sqrt, "tanh": math.tanh, "sigmoid": _sigmoid,
-    "softplus": _softplus, "sin": math.sin, "cos": math.cos, "power": _power, "abs": abs,
-    "is_integer": _is_integer,
+def _np_is_integer(x: Any) -> Any:
+    return np.equal(np.mod(x, 1.0), 0.0)
+
+
+#: The functions formulas call: name -> (on floats, on numpy arrays, the op that computes it on Values).
+FUNCTIONS: dict[str, Function] = {
+    "exp": Function(_exp, np.exp, "exp"),
+    "log": Function(math.log, np.log, "log"),
+    "sqrt": Function(math.sqrt, np.sqrt, "sqrt"),
+    "tanh": Function(math.tanh, np.tanh, "tanh"),
+    "sigmoid": Function(_sigmoid, _np_sigmoid, "sigmoid"),
+    "softplus": Function(_softplus, _np_softplus, "softplus"),
+    "sin": Function(math.sin, np.sin, "sin"),
+    "cos": Function(math.cos, np.cos, "cos"),
+    "power": Function(_power, np.power, "**"),
+    "abs": Function(abs, np.abs, "abs"),
+    "is_integer": Function(_is_integer, _np_is_integer, ""),
 }
+
+
+def refuse(op: str, check: int, a: object, b: object = None, where: str = "") -> Exception:
+    """The error of ``OPS[op].checks[check]``, naming the operands ``a`` and ``b`` as given (and
+    ``where`` it happened: a replay names the sample)."""
+    rule = OPS[op].checks[check]
+    return rule.error(rule.message.format(a=short(a), b=short(b)) + where)
 
 
 def parser_functions() -> list[str]:
@@ -231,3 +289,64 @@ def parser_functions() -> list[str]:
 def activations() -> list[str]:
     """The ops `nn` offers as activation functions, in table order."""
     return [op.name for op in OPS.values() if op.activation]
+
+
+# ---- a wrong table fails here, at import, naming the op: not on first use ---------------------------
+#: What a formula may hold: arithmetic, comparisons, branches, calls, names and numbers.
+_SYNTAX = (ast.Expression, ast.Load, ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.UnaryOp,
+           ast.USub, ast.UAdd, ast.Not, ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE,
+           ast.IfExp, ast.BoolOp, ast.And, ast.Or, ast.Call, ast.Name, ast.Constant)
+
+
+def _check_formula(formula: str, names: set[str], where: str) -> None:
+    """``formula`` is an expression of the formula language that reads only ``names`` and ``inf``
+    and calls only `FUNCTIONS`, each with its number of arguments; else ValueError, naming ``where``."""
+    try:
+        tree = ast.parse(formula, mode="eval")
+    except SyntaxError as e:
+        raise ValueError(f"ops: {where} {formula!r} is not a Python expression: {e.msg}") from None
+    called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    for node in ast.walk(tree):
+        if not isinstance(node, _SYNTAX):
+            raise ValueError(f"ops: {where} {formula!r} uses {type(node).__name__}, which formulas lack")
+        if isinstance(node, ast.Call):
+            name = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
+            function = FUNCTIONS.get(name)
+            if function is None:
+                raise ValueError(f"ops: {where} {formula!r} calls {name}, which is not in FUNCTIONS "
+                                 f"({', '.join(FUNCTIONS)})")
+            wanted = OPS[function.op].arity if function.op else 1
+            if node.keywords or len(node.args) != wanted:
+                raise ValueError(f"ops: {where} {formula!r} calls {name} with {len(node.args)} "
+                                 f"argument(s); it takes {wanted}")
+        elif isinstance(node, ast.Name) and id(node) not in called and node.id not in names | {"inf"}:
+            raise ValueError(f"ops: {where} {formula!r} reads {node.id!r}, which is not one of "
+                             f"{', '.join(sorted(names | {'inf'}))}")
+        elif isinstance(node, ast.Constant) and (isinstance(node.value, bool)
+                                                 or not isinstance(node.value, int | float)):
+            raise ValueError(f"ops: {where} {formula!r} holds {node.value!r}, which is not a number")
+
+
+def _check_table() -> None:
+    """Every function has its float, numpy and Value versions; every formula is well formed."""
+    for name, function in FUNCTIONS.items():
+        if not (callable(function.float) and callable(function.numpy)):
+            raise ValueError(f"ops: the function {name} needs a float and a numpy version")
+        if function.op and not (function.op in OPS and OPS[function.op].method):
+            raise ValueError(f"ops: the function {name} is computed on Values by op {function.op!r}, "
+                             f"which is not an op with a Value method")
+    for op in OPS.values():
+        operands = set("ab"[:op.arity])
+        _check_formula(op.forward, operands, f"the forward formula of {op.name!r},")
+        for v, derivative in zip("ab", op.derivatives):
+            _check_formula(derivative, operands | {"out"}, f"∂out/∂{v} of {op.name!r},")
+        for rule in op.checks:
+            _check_formula(rule.condition, operands, f"a domain check of {op.name!r},")
+        if (op.parser or op.activation) and not (op.arity == 1 and op.method):
+            raise ValueError(f"ops: {op.name!r} is offered as a function: it needs one operand and a method")
+    for nary in NARY.values():
+        if nary.derivative:
+            _check_formula(nary.derivative, {"v", "out"}, f"∂out/∂v of {nary.name!r},")
+
+
+_check_table()

@@ -5,6 +5,10 @@ Both keep the same interface: build with the parameters, then per update
 
 * `SGD`  — gradient descent with momentum μ: v ← μ·v + g,  θ ← θ − η·v  (μ = 0: θ ← θ − η·g).
 * `Adam` — per-parameter step sizes from running means of g and g², bias-corrected.
+
+Each step reads the gradient's number: after ``loss.backward(create_graph=True)`` a grad is a Value
+(∂L/∂θ as a graph), and the update uses its forward number, as PyTorch's optimisers do (they step
+under no_grad), so ``p.data`` stays a float.
 """
 
 from __future__ import annotations
@@ -26,6 +30,19 @@ def _real(x: object, name: str) -> float:
     return number
 
 
+def _gradient(p: Value, i: int) -> float:
+    """Parameter i's grad as a float: a Value grad (from ``backward(create_graph=True)``) gives
+    its number; anything else that is not a real number is refused, naming it."""
+    g = p.grad
+    if isinstance(g, Value):
+        return g.data
+    number = as_real(g)
+    if number is None:
+        raise TypeError(f"parameter {i} ({p!r}) has a grad that is not a number: "
+                        f"{type(g).__name__}: {short(g)}")
+    return number
+
+
 class Optimizer:
     """Holds the parameters θ and the learning rate η; subclasses define `step()`."""
 
@@ -36,7 +53,7 @@ class Optimizer:
         seen: set[int] = set()
         for i, p in enumerate(self.params):
             if not isinstance(p, Value):
-                raise TypeError(f"parameter {i} must be a Value, got {type(p).__name__}: {p!r}")
+                raise TypeError(f"parameter {i} must be a Value, got {type(p).__name__}: {short(p)}")
             if id(p) in seen:
                 raise ValueError(f"parameter {i} ({p!r}) appears twice: it would be updated twice per step")
             seen.add(id(p))
@@ -85,12 +102,12 @@ class SGD(Optimizer):
     def step(self) -> None:
         lr, mu = self.lr, self.momentum
         if mu == 0.0:
-            for p in self.params:
-                p.data -= lr * p.grad
+            for i, p in enumerate(self.params):
+                p.data -= lr * (p.grad if type(p.grad) is float else _gradient(p, i))
             return
         v = self.velocity
         for i, p in enumerate(self.params):
-            v[i] = mu * v[i] + p.grad
+            v[i] = mu * v[i] + (p.grad if type(p.grad) is float else _gradient(p, i))
             p.data -= lr * v[i]
 
     def __repr__(self) -> str:
@@ -130,7 +147,7 @@ class Adam(Optimizer):
         correction1, correction2 = 1.0 - b1**self.t, 1.0 - b2**self.t
         lr, eps, m, v = self.lr, self.eps, self.m, self.v
         for i, p in enumerate(self.params):
-            g = p.grad
+            g = p.grad if type(p.grad) is float else _gradient(p, i)
             m[i] = b1 * m[i] + (1.0 - b1) * g
             v[i] = b2 * v[i] + (1.0 - b2) * g * g
             denominator = math.sqrt(v[i] / correction2) + eps

@@ -9,15 +9,18 @@ Models are evaluated under `no_grad` (no graph is built) one input at a time.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from .checks import short
 from .engine import Value, no_grad
 
-__all__ = ["plot_decision_boundary", "plot_descent", "plot_fit_1d", "plot_history"]
+__all__ = ["plot_batch_paths", "plot_decision_boundary", "plot_descent", "plot_fit_1d", "plot_history",
+           "plot_layer_features", "plot_replay"]
 
 # Units' colours: no red (the model's curve) and no grey (the data).
 _UNIT_COLORS = ["#2563eb", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777", "#4f46e5",
@@ -228,18 +231,42 @@ def _points(X: Any, y: Any, x_name: str, y_name: str) -> tuple[np.ndarray, np.nd
 
 
 # ---- 1-D regression ------------------------------------------------------------------------------
-def _hidden_units(model: Any, xs: np.ndarray) -> tuple[np.ndarray, str] | None:
-    """Each hidden unit's share of the output, one row per unit, for the two kinds of 1-D model
-    whose output is a weighted sum of units: `SigmoidSum` and a one-hidden-layer MLP."""
+class _Units(NamedTuple):
+    """A 1-D model written as ŷ = bias + Σᵢ unitᵢ(x)."""
+
+    rows: np.ndarray  # unit i's share of the output at each x, one row per unit
+    formulas: list[str]  # unit i's formula, with its index: "c₁·σ(b₁ + w₁·x)"
+    centres: list[float]  # where unit i's input is 0: x = −bᵢ/wᵢ (nan when wᵢ = 0)
+    bias: float  # the output's own bias parameter
+
+
+def _subscript(i: int) -> str:
+    return str(i).translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
+
+
+def _centre(w: float, b: float) -> float:
+    return -b / w if w != 0 else math.nan
+
+
+def _hidden_units(model: Any, xs: np.ndarray) -> _Units | None:
+    """Each hidden unit's share of the output, for the two kinds of 1-D model whose output is a
+    bias plus a sum of units: `SigmoidSum` and a one-hidden-layer MLP. The bias is read from the
+    model's parameter (not worked out from the curve, which would leave rounding noise)."""
     if hasattr(model, "contributions") and hasattr(model, "units"):
-        return np.asarray(model.contributions(xs)), "cᵢ·σ(bᵢ + wᵢ·x)"
+        units = model.units
+        formulas = [f"c{k}·σ(b{k} + w{k}·x)" for k in map(_subscript, range(1, len(units) + 1))]
+        return _Units(np.asarray(model.contributions(xs)), formulas,
+                      [_centre(u.w.data, u.b.data) for u in units], float(model.b.data))
     layers = getattr(model, "layers", None)
     if layers is not None and len(layers) == 2 and layers[0].nin == 1 and layers[1].nout == 1:
         hidden, out = layers[0].neurons, layers[1].neurons[0]
         with no_grad():
             acts = np.array([[n([float(x)]).data for x in xs] for n in hidden])
         weights = np.array([w.data for w in out.w])[:, None]
-        return weights * acts, f"vᵢ·{hidden[0].activation}(wᵢ·x + bᵢ)"
+        formulas = [f"v{k}·{hidden[0].activation}(w{k}·x + b{k})"
+                    for k in map(_subscript, range(1, len(hidden) + 1))]
+        return _Units(weights * acts, formulas, [_centre(n.w[0].data, n.b.data) for n in hidden],
+                      float(out.b.data))
     return None
 
 
@@ -249,7 +276,8 @@ def plot_fit_1d(model: Callable[[Any], Any], X: Any, y: Any, ax: Any = None, sho
 
     For `SigmoidSum`, ŷ = b + Σᵢ cᵢ·σ(bᵢ + wᵢ·x): each thin line is one cᵢ·σ(bᵢ + wᵢ·x), a
     smoothed step whose centre is −bᵢ/wᵢ, slope set by wᵢ and height by cᵢ. For an
-    ``MLP(1, [n, 1])`` the units are vᵢ·aᵢ(x), output weight times hidden activation.
+    ``MLP(1, [n, 1])`` the units are vᵢ·aᵢ(x), output weight times hidden activation. Each unit
+    has its own legend entry (its colour, formula and centre); the dotted line is the bias b.
     """
     xs_data = _as_rows(X, 1)[:, 0]
     ys_data = np.asarray(y, dtype=float).ravel()
@@ -262,12 +290,11 @@ def plot_fit_1d(model: Callable[[Any], Any], X: Any, y: Any, ax: Any = None, sho
     ax = _axes(ax, (6.4, 4.0))
     units = _hidden_units(model, xs) if show_units else None
     if units is not None:
-        rows, name = units
-        for i, row in enumerate(rows):
+        for i, (row, formula, centre) in enumerate(zip(units.rows, units.formulas, units.centres)):
+            where = f"centre x = {centre:.2g}" if math.isfinite(centre) else "flat (w = 0)"
             ax.plot(xs, row, lw=1.1, ls="--", color=_UNIT_COLORS[i % len(_UNIT_COLORS)], alpha=0.85,
-                    label=f"the {len(rows)} units {name}, one per line" if i == 0 else None)
-        bias = float(ys[0] - rows[:, 0].sum())  # ŷ = bias + Σ units, so the rest is the bias
-        ax.axhline(bias, color="#6b7280", ls=":", lw=1.2, label=f"bias b = {bias:.3g}")
+                    label=f"unit {i + 1}: {formula}, {where}")
+        ax.axhline(units.bias, color="#6b7280", ls=":", lw=1.2, label=f"bias b = {units.bias:.3g}")
     ax.scatter(xs_data, ys_data, s=14, color="#374151", alpha=0.7, label="data", zorder=3)
     ax.plot(xs, ys, color="#dc2626", lw=2.5, label="model ŷ(x) = b + sum of the units", zorder=4)
     ax.axhline(0, color="#9ca3af", lw=0.8, zorder=0)
@@ -360,3 +387,225 @@ def plot_descent(f: Callable[..., Any], trajectory: Any, ax: Any = None,
     ax.legend(fontsize=8, framealpha=0.9)
     ax.grid(alpha=0.3)
     return ax
+
+
+# ---- inside a network --------------------------------------------------------------------------
+def _plane(rows: np.ndarray, resolution: int, padding: float) -> tuple[np.ndarray, np.ndarray]:
+    """A ``resolution`` × ``resolution`` grid over the points' box, ``padding`` wider each side."""
+    lo, hi = rows.min(axis=0) - padding, rows.max(axis=0) + padding
+    return np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
+
+
+def plot_layer_features(model: Any, X: Any, y: Any, resolution: int = 32, padding: float = 0.5) -> Any:
+    """What every neuron of an MLP with two inputs computes over the input plane: one row per
+    hidden layer, one small picture per neuron, its activation aᵢˡ(x₁, x₂) (组合结果就是新的特征值:
+    each layer's outputs are the next layer's features), and a last row with the output.
+
+    Each neuron's picture has its own colour scale, from 0 (dark; or its lowest a, if that is
+    below 0) to its largest a (yellow), so a neuron that is 0 everywhere (a "dead" ReLU) is dark
+    all over and its title says so. The output picture is the score with the boundary
+    score = 0 in black (one output), or the class with the largest score (several). ``X, y``
+    are drawn on every picture. The model runs under `no_grad` at every grid point
+    (``forward_trace``, one point at a time): keep ``resolution`` modest.
+
+    Returns the 2-D array of Axes (a new figure, rows × widest layer).
+    """
+    if getattr(model, "nin", None) != 2 or not hasattr(model, "forward_trace"):
+        raise ValueError(f"plot_layer_features draws an MLP with 2 inputs, got {short(model)}")
+    plt = _pyplot()
+    rows, labels = _points(X, y, "X", "y")
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 2:
+        raise ValueError(f"resolution must be an int >= 2, got {resolution!r}")
+    g1, g2 = _plane(rows, resolution, padding)
+    with no_grad():
+        traces = [model.forward_trace([float(a), float(b)]) for a, b in zip(g1.ravel(), g2.ravel())]
+    hidden = len(traces[0]) - 1
+    width = max(2, *(len(layer.a) for layer in traces[0][:hidden]))
+    fig, axes = plt.subplots(hidden + 1, width, figsize=(1.85 * width, 1.8 * (hidden + 1)), squeeze=False)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+
+    def dots(ax: Any) -> None:
+        ax.scatter(rows[:, 0], rows[:, 1], c=labels, s=3, cmap="coolwarm", alpha=0.6)
+
+    for layer in range(hidden):
+        n_neurons = len(traces[0][layer].a)
+        for i in range(width):
+            ax = axes[layer, i]
+            if i >= n_neurons:
+                ax.axis("off")
+                continue
+            a = np.array([t[layer].a[i].data for t in traces]).reshape(g1.shape)
+            low, high = min(0.0, float(a.min())), float(a.max())
+            # the scale starts at 0 (or below): a neuron that is 0 everywhere is all dark
+            levels = np.linspace(low, high if high > low else low + 1.0, 13)
+            ax.contourf(g1, g2, a, levels=levels, cmap="viridis")
+            dots(ax)
+            flat = "" if high > float(a.min()) else (
+                " (off everywhere)" if high == 0 else f" (a = {high:.3g} everywhere)")
+            ax.set_title(f"a{layer + 1} neuron {i + 1}{flat}", fontsize=8)
+    bottom = axes[hidden]
+    for ax in bottom:
+        ax.axis("off")
+    ax = bottom[1]
+    ax.axis("on")
+    scores = np.array([[v.data for v in t[-1].a] for t in traces])
+    if scores.shape[1] == 1:
+        out = scores[:, 0].reshape(g1.shape)
+        ax.contourf(g1, g2, out, levels=12, cmap="coolwarm")
+        ax.contour(g1, g2, out, levels=[0], colors="k")
+        title = "output ŷ (a score)\nblack: ŷ = 0, the boundary"
+    else:
+        ax.contourf(g1, g2, scores.argmax(axis=1).reshape(g1.shape),
+                    levels=np.arange(scores.shape[1] + 1) - 0.5, cmap="coolwarm")
+        title = "output: the class\nwith the largest score"
+    dots(ax)
+    ax.set_title(title, fontsize=8)
+    rows_text = "\n\n".join(f"row {k + 1}: layer {k + 1}'s features a{k + 1}\n"
+                            f"(functions of {'x' if k == 0 else f'a{k}'})" for k in range(hidden))
+    bottom[0].text(0, 0.5, f"{rows_text}\n\nbottom: the output layer\nadds a{hidden} up", fontsize=9,
+                   va="center")
+    fig.suptitle("what each neuron computes over the input plane (each picture its own scale: "
+                 "dark = 0, or its lowest a if below 0; yellow = its largest a)", fontsize=10)
+    return axes
+
+
+# ---- mini-batches ------------------------------------------------------------------------------
+_RUN_COLORS = ["#2563eb", "#f97316", "#16a34a", "#9333ea", "#0891b2"]
+_SUPERSCRIPTS = "⁰¹²³⁴⁵⁶⁷⁸⁹"
+
+
+def plot_batch_paths(f: Callable[..., Any], runs: Any, bounds: Sequence[tuple[float, float]],
+                     optimum: Sequence[float] | None = None, resolution: int = 60, axes: Any = None) -> Any:
+    """Training runs of a model with two parameters θ = (θ₁, θ₂), drawn two ways: their paths
+    θ⁰, θ¹, … over the contour map of the loss f(θ₁, θ₂) on all the data (left), and their losses
+    over time (right): each update's batch loss, taken before it, as dots at epoch k / u (u
+    updates per epoch), and the loss on all the data after each epoch as a line.
+
+    A mini-batch step goes downhill on its batch's loss, not on f: its path zig-zags where the
+    batches disagree. For the first run with several updates per epoch, θ at the end of each epoch
+    is ringed, its first three steps are labelled θ¹ θ² θ³ and their batch losses L¹ L² L³. A
+    full-batch run (one update per epoch) is drawn thicker, on top, and without batch-loss dots:
+    its loss before update k is its loss after epoch k, already on its line.
+
+    Args:
+        f: the loss on all the data, as a function of the two parameters (Values in, a Value out).
+        runs: a mapping label -> `History` of ``fit(..., keep_params=True)``, all from one start.
+        bounds: the plotted range of each parameter, ``[(lo1, hi1), (lo2, hi2)]``.
+        optimum: the lowest point θ*, drawn as a star, when known.
+        axes: two Axes to draw on (a new figure when None).
+
+    Returns the two Axes.
+    """
+    runs = dict(runs)
+    if not runs:
+        raise ValueError("runs is empty: give at least one label -> History")
+    for label, history in runs.items():
+        path = np.asarray(getattr(history, "params", []), dtype=float)
+        if path.ndim != 2 or path.shape[1] != 2 or len(path) < 2:
+            raise ValueError(f"run {label!r} must hold the two parameters after each update "
+                             f"(fit(..., keep_params=True)), got shape {path.shape}")
+    if len(bounds) != 2:
+        raise ValueError(f"bounds must give 2 (lo, hi) pairs, got {bounds!r}")
+    if axes is None:
+        _, axes = _pyplot().subplots(1, 2, figsize=(11, 4.3), gridspec_kw={"width_ratios": [1.1, 1]})
+    left, right = axes
+    g1, g2 = np.meshgrid(np.linspace(*bounds[0], resolution), np.linspace(*bounds[1], resolution))
+    grid = np.array([_evaluate(f, (a, b)) for a, b in zip(g1.ravel(), g2.ravel())]).reshape(g1.shape)
+    levels = np.unique(np.quantile(grid[np.isfinite(grid)], np.linspace(0, 1, 16)))  # lines in the valley too
+    filled = left.contourf(g1, g2, grid, levels=levels, cmap="Greys_r", alpha=0.4)
+    left.contour(g1, g2, grid, levels=levels, colors="k", linewidths=0.3)
+    left.figure.colorbar(filled, ax=left, label="the loss on all the data", format="%.2g")
+    marked = None
+    for k, (label, history) in enumerate(runs.items()):
+        colour = _RUN_COLORS[k % len(_RUN_COLORS)]
+        path = np.asarray(history.params, dtype=float)
+        per_epoch = max(1, round(history.n_updates / max(history.n_epochs, 1)))
+        full = per_epoch == 1
+        left.plot(path[:, 0], path[:, 1], color=colour, lw=2 if full else 1.3, marker="s" if full else "o",
+                  ms=5 if full else 3, zorder=4 if full else 3, label=f"{label}: {len(path) - 1} updates")
+        steps = np.arange(len(history.update_loss)) / per_epoch
+        if not full:
+            right.plot(steps, history.update_loss, ls="none", marker="o", ms=4, color=colour,
+                       label=f"{label}: the batch's loss, before each update")
+        right.plot(np.arange(1, history.n_epochs + 1), history.train_loss, color=colour, lw=2,
+                   marker="s" if full else None, ms=5,
+                   label=f"{label}: the loss on all the data, after each epoch")
+        if not full and marked is None:
+            marked = label
+            ends = path[per_epoch::per_epoch]
+            left.plot(ends[:, 0], ends[:, 1], ls="none", marker="D", ms=7, mfc="none", mec="k", mew=1.3,
+                      zorder=5, label=f"{label}: θ at the end of each epoch")
+            for j, offset in zip(range(1, min(4, len(path))), ((-6, 9), (2, 9), (-22, -4))):
+                left.annotate(f"θ{_SUPERSCRIPTS[j]}", path[j], textcoords="offset points", xytext=offset,
+                              fontsize=10, color="#9a3412", weight="bold")
+                right.annotate(f"L{_SUPERSCRIPTS[j]}", (steps[j - 1], history.update_loss[j - 1]),
+                               textcoords="offset points", xytext=(5, 3), fontsize=10, color="#9a3412",
+                               weight="bold")
+    start = np.asarray(next(iter(runs.values())).params[0], dtype=float)
+    left.plot(*start, marker="o", ms=10, color="#16a34a", mec="k", ls="none", zorder=6, label="start θ⁰")
+    if optimum is not None:
+        left.plot(*optimum, marker="*", ms=15, color="#facc15", mec="k", ls="none", zorder=6,
+                  label="θ*: the lowest loss")
+    left.set(xlabel="θ₁", ylabel="θ₂", title="the paths over the loss on all the data")
+    left.legend(fontsize=7.5, loc="lower left")
+    for epoch in range(1, max(h.n_epochs for h in runs.values()) + 1):
+        right.axvline(epoch, color="#6b7280", ls=":", lw=1)
+    right.set(xlabel="epoch (dotted lines: epoch boundaries)", ylabel="loss", title="the same runs over time")
+    right.legend(fontsize=7.5)
+    return left, right
+
+
+# ---- a recorded run ----------------------------------------------------------------------------
+def plot_replay(replay: Any, parameter: int | str = 0) -> Any:
+    """A still of a `microgradlike.replay.Replay` page at the run's end, for where the page
+    cannot run (a notebook read on a code-hosting site): the decision boundary with the training
+    (filled) and test (hollow) points, the loss curves, and one parameter's gradient with the
+    optimiser's state at each recorded epoch (Adam's m and √v — v is a running mean of g², so √v
+    is on the gradient's scale; SGD's velocity).
+
+    ``parameter``: its index in ``model.parameters()`` or its name ("layers.0.neurons.0.w.0").
+    Returns the three Axes (a new figure).
+    """
+    model, history = replay.model, replay.history
+    if history is None:
+        raise ValueError("the replay has recorded no epoch yet: pass it to fit(..., callback=replay) first")
+    if model.nin != 2:
+        raise ValueError(f"plot_replay draws a classifier with 2 inputs, got {short(model)}")
+    names = list(replay.names)
+    if isinstance(parameter, str):
+        if parameter not in names:
+            raise ValueError(f"no parameter named {short(parameter)}; the first ones are {short(names[:4])}")
+        index = names.index(parameter)
+    elif isinstance(parameter, int) and not isinstance(parameter, bool) and 0 <= parameter < len(names):
+        index = parameter
+    else:
+        raise ValueError(f"parameter must be a name or an index 0 … {len(names) - 1}, got {short(parameter)}")
+    _, (boundary, losses, state) = _pyplot().subplots(1, 3, figsize=(14, 4.4),
+                                                      gridspec_kw={"width_ratios": [1, 1.15, 1.15]})
+    (rows, labels), (test_rows, test_labels) = replay.train, replay.test or (None, None)
+    plot_decision_boundary(model, rows, labels, ax=boundary, resolution=40, threshold=replay.threshold,
+                           X_test=test_rows, y_test=test_labels)
+    accuracies = boundary.get_title().split("\n")[-1]
+    boundary.set_title(f"after epoch {history.n_epochs}: {accuracies}", fontsize=10)
+    if history.n_updates == history.n_epochs:  # full batch: each update's loss is on the epochs' curve
+        history = copy.copy(history)
+        history.update_loss = []
+    plot_history(history, ax=losses)
+    epochs = [s.epoch for s in replay.snapshots]
+    state.plot(epochs, [s.grads[index] for s in replay.snapshots], color="#6b7280", lw=1, marker=".",
+               label="∂L/∂θ: its gradient (the epoch's last update)")
+    shown = {"m": ("m: running mean of the gradient", "#dc2626", lambda v: v),
+             "v": ("√v: v is the running mean of its square", "#2563eb", np.sqrt),
+             "velocity": ("velocity: the running sum μ·v + g", "#16a34a", lambda v: v)}
+    for slot in replay.snapshots[-1].state:
+        label, colour, how = shown.get(slot, (slot, "#9333ea", lambda v: v))
+        state.plot(epochs, [float(how(s.state[slot][index])) for s in replay.snapshots], color=colour,
+                   lw=2, label=label)
+    state.axhline(0, color="k", lw=0.8)
+    state.set(xlabel="epoch", title=f"{names[index]}: θ = {replay.snapshots[-1].values[index]:.3g} "
+                                    f"at the end", ylabel="per parameter")
+    state.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
+    return boundary, losses, state

@@ -38,8 +38,11 @@ from typing import Any
 
 import numpy as np
 
+from . import formulas
 from .checks import as_real, short
+from .engine import Value
 from .nn import MLP
+from .ops import activations
 from .optim import SGD, Adam, Optimizer, check_parameters
 from .pages import iframe, page, write_page
 from .train import History
@@ -54,12 +57,9 @@ CURVE_POINTS = 160
 #: The snapshots of one page hold at most this many bytes (about 4/3 more as base64 text).
 PAGE_BUDGET = 3_000_000
 
-_ACTIVATIONS = {
-    "relu": lambda z: np.maximum(z, 0.0),
-    "tanh": np.tanh,
-    "sigmoid": lambda z: 0.5 * (1.0 + np.tanh(0.5 * z)),  # σ without overflow warnings
-    "linear": lambda z: z,
-}
+#: Each activation of the op table on numpy arrays (its forward formula, written for numpy by
+#: `microgradlike.formulas`), and "linear".
+_ACTIVATIONS = {**{name: formulas.numpy_forward(name) for name in activations()}, "linear": lambda z: z}
 
 
 @dataclass
@@ -109,22 +109,24 @@ class Replay:
         limit = as_real(threshold)
         if limit is None or not math.isfinite(limit):
             raise ValueError(f"threshold must be a finite number, got {short(threshold)}")
-        self.model, self.threshold, self.max_snapshots = model, limit, int(max_snapshots)
-        self.n_outputs = model.nouts[-1]
-        self.kind = "curve" if model.nin == 1 else "boundary"
+        self.model: MLP = model
+        self.threshold: float = limit
+        self.max_snapshots: int = int(max_snapshots)
+        self.n_outputs: int = model.nouts[-1]
+        self.kind: str = "curve" if model.nin == 1 else "boundary"
         if self.kind == "curve" and self.n_outputs != 1:
             raise ValueError(f"a 1-input model is drawn as a curve and needs 1 output, got {self.n_outputs}")
-        self.train = self._points(X, y, "X", "y")
-        self.test = None if validation is None else self._points(*_pair(validation), "validation X",
-                                                                 "validation y")
-        self.settings = {str(k): _setting(v) for k, v in (settings or {}).items()}
-        self.names = [name for name, _ in model.named_parameters()]
-        self.params = model.parameters()
-        self.optimizer = optimizer
-        self._slots = self._optimizer_slots(optimizer)
+        self.train: tuple[np.ndarray, np.ndarray] = self._points(X, y, "X", "y")
+        self.test: tuple[np.ndarray, np.ndarray] | None = (
+            None if validation is None else self._points(*_pair(validation), "validation X", "validation y"))
+        self.settings: dict[str, str] = {str(k): _setting(v) for k, v in (settings or {}).items()}
+        self.names: list[str] = [name for name, _ in model.named_parameters()]
+        self.params: list[Value] = model.parameters()
+        self.optimizer: Optimizer | None = optimizer
+        self._slots: dict[str, str] = self._optimizer_slots(optimizer)
         self.history: History | None = None
+        self._stride: int = 1
         self.snapshots: list[_Snapshot] = [self._snapshot(0)]
-        self._stride = 1
 
     # ---- checking what was given ---------------------------------------------------------
     def _points(self, X: Any, y: Any, x_name: str, y_name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -270,7 +272,8 @@ class Replay:
         box = [float(centre[0] - half), float(centre[0] + half),
                float(centre[1] - half), float(centre[1] + half)]
         grid, small = _plane_grid(box, BOUNDARY_RESOLUTION), _plane_grid(box, NEURON_RESOLUTION)
-        regions, confidence, neurons, accuracy = [], [], [], {"train": [], "test": []}
+        regions, confidence, neurons = [], [], []
+        accuracy: dict[str, list[float]] = {"train": [], "test": []}
         for s in snaps:
             scores = _forward(s.layers, acts, grid)
             if self.n_outputs == 1:
@@ -305,7 +308,8 @@ class Replay:
         lo, hi = float(rows.min()), float(rows.max())
         margin = 0.05 * ((hi - lo) or 1.0)
         xs = np.linspace(lo - margin, hi + margin, CURVE_POINTS)[:, None]
-        curves, neurons, error = [], [], {"train": [], "test": []}
+        curves, neurons = [], []
+        error: dict[str, list[float]] = {"train": [], "test": []}
         for s in snaps:
             curves.append(_forward(s.layers, acts, xs)[:, 0])
             if len(s.layers) > 1:
@@ -436,7 +440,7 @@ def _floats(x: np.ndarray) -> str:
 
 
 def _slot(s: _Snapshot, slot: str) -> np.ndarray:
-    return {"value": s.values, "grad": s.grads}.get(slot, s.state.get(slot))
+    return s.values if slot == "value" else s.grads if slot == "grad" else s.state[slot]
 
 
 def _round(rows: np.ndarray) -> list[list[float]]:

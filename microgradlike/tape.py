@@ -118,10 +118,10 @@ class Tape:
             outputs, saved = self.function("forward", "float")(*flat, params)
             self._state = ("float", saved, params, batch)
             return outputs[0] if self.single_output else outputs
-        params = self.params_vector()
+        vector = self.params_vector()
         with np.errstate(all="ignore"):  # exp overflows to inf, as the engine's does
-            outputs, saved = self.function("forward", "numpy")(*flat, params)
-        self._state = ("numpy", saved, params, batch)
+            outputs, saved = self.function("forward", "numpy")(*flat, vector)
+        self._state = ("numpy", saved, vector, batch)
         columns = tuple(np.array(outputs[:, j]) for j in range(outputs.shape[1]))
         return columns[0] if self.single_output else columns
 

@@ -10,7 +10,10 @@ Graphs of whole training steps have thousands of nodes: past ``max_nodes`` only 
 nearest the output are drawn and a note on the picture says how many were left out. A value
 used by ops far apart (x in x·x·…·x) is drawn again, dashed, beside each far op, so that no edge
 crosses the whole picture: such edges are what makes ``dot`` take minutes. Pictures larger than
-80 × 80 inches are scaled down to fit (a PNG is at most 7680 pixels a side).
+80 × 80 inches are scaled down to fit (a PNG is at most 7680 pixels a side). A label longer
+than `LABEL_CHARS` characters is cut in the picture (``abcd…xyz``) and shown whole in the node's
+tooltip as far as it fits; the Value keeps its whole label. After ``backward(create_graph=True)``
+a grad is itself a Value (a graph of its own): the picture shows its number, marked "(a graph)".
 
 Building a drawing needs only the ``graphviz`` Python package; turning it into SVG or PNG
 needs the ``dot`` program. Without it, notebooks show the DOT source with an install hint
@@ -36,6 +39,7 @@ from typing import Any
 
 import graphviz
 
+from .checks import short
 from .engine import Value, node_names, topological_order
 from .files import write_atomically
 from .nn import named
@@ -44,11 +48,14 @@ from .ops import NARY, OPS, activations
 __all__ = [
     "COLORS",
     "INSTALL_HINT",
+    "LABEL_CHARS",
     "ComputationGraph",
     "GraphvizNotInstalled",
     "RenderTimeout",
+    "cut_label",
     "draw_dot",
     "format_number",
+    "grad_field",
 ]
 
 INSTALL_HINT = (
@@ -76,7 +83,7 @@ def _op_label(node: Value) -> str:
     """The op's symbol from the op table, with the plain number it used: "+ 1", "2 −", "× 3",
     "dot + 0.5"."""
     op = OPS.get(node.op) or NARY.get(node.op)
-    symbol = op.symbol if op is not None else node.op
+    symbol = op.symbol if op is not None else cut_label(node.op)
     c = node.constant
     if c is None or (c == 0 and node.op in NARY):
         return symbol
@@ -107,6 +114,31 @@ def format_number(x: float, digits: int = 4) -> str:
     return f"{x + 0.0:.{digits}g}"  # + 0.0 turns −0.0 into 0.0
 
 
+#: A label in a picture is cut to this many characters: a record is one line, and ``dot`` refuses
+#: a quoted string over 16384 bytes ("syntax error … longer than 16384?").
+LABEL_CHARS = 40
+#: A tooltip (where a cut label is shown whole) is cut to this many characters.
+_TOOLTIP_CHARS = 2000
+
+
+def cut_label(text: str, limit: int = LABEL_CHARS) -> str:
+    """``text`` as a picture shows it: whole up to ``limit`` characters, else its start and end
+    around an ellipsis, ``limit`` characters in all ("layers.0.neurons.1…w.15")."""
+    if len(text) <= limit:
+        return text
+    tail = (limit - 1) // 3
+    return f"{text[:limit - 1 - tail]}…{text[len(text) - tail:]}"
+
+
+def grad_field(grad: float | Value) -> str:
+    """A value's grad as its record shows it: "grad 0.5"; a grad that is a Value (made by
+    ``backward(create_graph=True)``, a graph that can be differentiated again) shows its number,
+    "grad 0.5 (a graph)"."""
+    if isinstance(grad, Value):
+        return f"grad {format_number(grad.data)} (a graph)"
+    return f"grad {format_number(grad)}"
+
+
 _NODE_STATEMENT = re.compile(r"^\t+(\S+) \[", re.MULTILINE)
 _EDGE_STATEMENT = re.compile(r"^\t+\S+ -> ", re.MULTILINE)
 
@@ -131,6 +163,9 @@ class ComputationGraph(graphviz.Digraph):
 
     #: Seconds ``dot`` may run for one picture (None: no limit).
     timeout: float | None = 60.0
+    #: How many values of the graph `draw_dot` left out, and the ``max_nodes`` that cut it.
+    not_drawn: int = 0
+    max_nodes: int | None = None
 
     def __repr__(self) -> str:
         return (f"<ComputationGraph: {self._size()}; .save('graph.svg') (or .png, .pdf, .dot for the "
@@ -143,12 +178,15 @@ class ComputationGraph(graphviz.Digraph):
         names = _NODE_STATEMENT.findall(source)
         ops = sum(1 for n in names if n.endswith("op"))
         values = sum(1 for n in names if n.startswith("v")) - ops
-        return f"{values} values, {ops} ops, {len(_EDGE_STATEMENT.findall(source))} edges"
+        size = f"{values} values, {ops} ops, {len(_EDGE_STATEMENT.findall(source))} edges"
+        if self.not_drawn:
+            size += f" (cut at max_nodes={self.max_nodes}: {self.not_drawn} more values not drawn)"
+        return size
 
     def copy(self) -> ComputationGraph:
-        """An independent copy, with the same ``timeout``."""
+        """An independent copy, with the same ``timeout`` (and what draw_dot left out)."""
         new = super().copy()
-        new.timeout = self.timeout
+        new.timeout, new.not_drawn, new.max_nodes = self.timeout, self.not_drawn, self.max_nodes
         return new
 
     def _repr_mimebundle_(self, include: Iterable[str] | None = None,
@@ -383,6 +421,12 @@ def _record_escape(text: str) -> str:
     return text
 
 
+def _tooltip(text: str) -> str:
+    """Text as a DOT tooltip: cut to `_TOOLTIP_CHARS`, backslashes kept (a trailing one would
+    end the quoted string), never read as an HTML-like label (``<b>`` stays text)."""
+    return graphviz.nohtml(cut_label(text, _TOOLTIP_CHARS).replace("\\", "\\\\"))
+
+
 def draw_dot(
     root: Value,
     rankdir: str = "LR",
@@ -423,11 +467,11 @@ def draw_dot(
     ``.save("graph.svg")`` (or ``.png``, ``.pdf``, ``.dot``), ``.render``, ``.pipe``, ``.source``.
     """
     if not isinstance(root, Value):
-        raise TypeError(f"draw_dot needs a Value, got {type(root).__name__}: {root!r}")
+        raise TypeError(f"draw_dot needs a Value, got {type(root).__name__}: {short(root)}")
     if rankdir not in ("LR", "TB", "RL", "BT"):
-        raise ValueError(f"rankdir must be 'LR', 'TB', 'RL' or 'BT', got {rankdir!r}")
+        raise ValueError(f"rankdir must be 'LR', 'TB', 'RL' or 'BT', got {short(rankdir)}")
     if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
-        raise ValueError(f"max_nodes must be a positive int, got {max_nodes!r}")
+        raise ValueError(f"max_nodes must be a positive int, got {short(max_nodes)}")
     highlighted = {highlight} if isinstance(highlight, Value) else set(highlight)
     param_names = {p: name for name, p in named(params)}
     if names is None:  # unlabeled values get the names step explanations use: "n<k>"
@@ -451,6 +495,7 @@ def draw_dot(
     statements: dict[str, list[tuple[str, dict[str, str]]]] = {}  # group -> node statements
     value_attrs: dict[Value, dict[str, str]] = {}
     kinds_used: set[str] = set()
+    graph_grads = False  # any grad drawn that is a Value (backward(create_graph=True))
 
     for node in nodes:
         vid = f"v{id(node)}"
@@ -472,10 +517,11 @@ def draw_dot(
             if node in groups and name.startswith(groups[node] + "."):
                 name = name[len(groups[node]) + 1:]  # the cluster's title says the rest
         if name:
-            fields.append(name)
+            fields.append(cut_label(name))
         fields.append(f"data {format_number(node.data)}")
         if show_grad:
-            fields.append(grad_text(node) if grad_text else f"grad {format_number(node.grad)}")
+            fields.append(grad_text(node) if grad_text else grad_field(node.grad))
+            graph_grads |= grad_text is None and isinstance(node.grad, Value)
         label = " | ".join(_record_escape(f) for f in fields)
         attrs = {
             # Braces flip a record's fields across the rank direction: one row in LR, and a
@@ -487,8 +533,8 @@ def draw_dot(
         }
         if kind == "highlight":
             attrs["penwidth"] = "2.5"
-        if node in param_names:
-            attrs["tooltip"] = param_names[node]
+        if node in param_names or len(name) > LABEL_CHARS:  # the whole name, as far as it fits
+            attrs["tooltip"] = _tooltip(param_names.get(node, name))
         value_attrs[node] = attrs
         group = groups.get(node, "")
         statements.setdefault(group, []).append((vid, attrs))
@@ -532,6 +578,7 @@ def draw_dot(
             source = _copy_id(node, child) if (node, child) in far else f"v{id(child)}"
             graph.edge(source, f"{vid}op", **attrs)
 
+    graph.not_drawn, graph.max_nodes = total - len(nodes), max_nodes
     if total > len(nodes):
         graph.node(
             "note",
@@ -543,7 +590,7 @@ def draw_dot(
             fontsize="12",
         )
     if legend:
-        _add_legend(graph, kinds_used, edge_labels, copies=bool(far))
+        _add_legend(graph, kinds_used, edge_labels, copies=bool(far), graph_grads=graph_grads)
     return graph
 
 
@@ -610,7 +657,7 @@ def _emit_clusters(graph: graphviz.Digraph, statements: _Statements) -> None:
         for node_id, attrs in statements.get(group, []):
             target.node(node_id, **attrs)
         for sub in sorted(children.get(group, []), key=_natural):
-            title = sub[len(group) + 1:] if group else sub
+            title = cut_label(sub[len(group) + 1:] if group else sub)
             with target.subgraph(name="cluster_" + sub.replace(".", "_")) as box:
                 box.attr(label=title, style="rounded,dashed", color="#9ca3af", fontsize="10",
                          fontcolor="#4b5563")
@@ -624,7 +671,8 @@ def _natural(group: str) -> list[tuple[int, int | str]]:
     return [(0, int(p)) if p.isdigit() else (1, p) for p in group.split(".")]
 
 
-def _add_legend(graph: graphviz.Digraph, kinds: set[str], edge_labels: bool, copies: bool = False) -> None:
+def _add_legend(graph: graphviz.Digraph, kinds: set[str], edge_labels: bool, copies: bool = False,
+                graph_grads: bool = False) -> None:
     """One compact node naming the colours that appear in this picture."""
     cells = [
         f'<td bgcolor="{COLORS[k]}" border="{2 if k == "highlight" else 1}">{_LEGEND_TEXT[k]}</td>'
@@ -634,6 +682,9 @@ def _add_legend(graph: graphviz.Digraph, kinds: set[str], edge_labels: bool, cop
         cells.append("<td>dashed box: a value drawn again beside a far-away op</td>")
     if edge_labels:
         cells.append("<td>edge ×g: local derivative ∂out/∂in</td>")
+    if graph_grads:
+        cells.append("<td>grad … (a graph): a Value made by backward(create_graph=True); its number "
+                     "is shown</td>")
     if cells:
         table = f'<<table border="0" cellspacing="4" cellpadding="3"><tr>{"".join(cells)}</tr></table>>'
         graph.node("legend", label=table, shape="plaintext", fontsize="10")

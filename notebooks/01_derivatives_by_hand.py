@@ -29,6 +29,7 @@ import math
 import graphviz
 import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import display
 
 from microgradlike import Value, gradcheck, numerical_grad, topological_order
 from microgradlike.viz import draw_dot
@@ -80,9 +81,11 @@ print(f"calculus says dL/dw = {exact:+.4f} at w = {w}")
 # turns into the tangent, whose slope is the derivative. On the right, how wrong the estimate is for
 # each h, on a function whose derivative we know exactly (eˣ at x = 1: the slope is e): the
 # error of the one-sided difference shrinks in proportion to h, that of the **central** difference
-# (f(x + h) − f(x − h)) / 2h in proportion to h². Below about h = 10⁻⁸ both get *worse*:
-# f(x + h) − f(x) subtracts two nearly equal numbers, and the digits that are left are rounding
-# noise.
+# (f(x + h) − f(x − h)) / 2h in proportion to h². But each stops shrinking at some h and below it
+# gets *worse*: f(x + h) − f(x) subtracts two nearly equal numbers, and the digits that are left
+# are rounding noise, which grows like 1/h. The central difference turns first (the printout
+# under the figure says where), because its h² error is so small that the noise overtakes it
+# sooner; the one-sided one turns only near h = 10⁻⁸.
 
 # %%
 fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
@@ -106,14 +109,21 @@ one_sided = [max(abs((math.exp(1 + h) - math.exp(1)) / h - math.e), 1e-17) for h
 central = [max(abs((math.exp(1 + h) - math.exp(1 - h)) / (2 * h) - math.e), 1e-17) for h in hs]
 right.loglog(hs, one_sided, label="one-sided: (f(x + h) − f(x)) / h")
 right.loglog(hs, central, label="central: (f(x + h) − f(x − h)) / 2h")
+for errors, colour in ((one_sided, "C0"), (central, "C1")):
+    best = int(np.argmin(errors))
+    right.plot(hs[best], errors[best], "o", ms=9, mfc="none", mec=colour, mew=2)
+right.plot([], [], "o", ms=9, mfc="none", mec="k", label="the smallest error of each")
 right.set(xlabel="h", ylabel="|estimate − true slope|", title="error of the numerical slope of eˣ at x = 1")
 right.legend(fontsize=8)
 plt.tight_layout()
 plt.show()
+for name, errors in (("one-sided", one_sided), ("central", central)):
+    best = int(np.argmin(errors))
+    print(f"{name:>9}: smallest error {errors[best]:.1e} at h = {hs[best]:.1e}")
 
 # %% [markdown]
 # **Question.** The one-sided error is smallest near h = 10⁻⁸, the central one at a larger h,
-# where it is about a hundred times smaller. Why can the central difference afford a larger h?
+# where it is some hundreds of times smaller. Why can the central difference afford a larger h?
 
 # %% [markdown]
 # ## Nudging several inputs
@@ -240,7 +250,9 @@ f.zero_grad()  # leaf grads accumulate across backward calls: start again from 0
 f.backward()
 for v, bad, slope in zip((a, b), wrong, nudged):
     print(f"∂f/∂{v.label}: overwriting {bad:+.1f}, adding (backward) {v.grad:+.1f}, nudging {slope:+.4f}")
-draw_dot(f)
+picture = draw_dot(f, rankdir="TB")  # top to bottom, spaced out: a's and b's edges cross once,
+picture.graph_attr["nodesep"] = "0.8"  # and each local derivative stays beside its own edge
+display(picture)
 
 # %% [markdown]
 # In the picture, a sends two edges out, one into `×` and one into `+`; its grad is the sum of
@@ -294,7 +306,7 @@ plt.show()
 # %% [markdown]
 # Where it matters: only exactly *at* the kink. A relu network's units sit there only when a
 # pre-activation is exactly 0 (rare with real data). abs at 0 (convention 0) and the hinge loss at
-# its margin (convention: the flat side) are the other kinks of this project.
+# its margin (convention: the flat side; lesson 8 defines it) are the other kinks of this project.
 #
 # **Question.** `gradcheck(lambda x: abs(x), [0.0])` passes. Is abs differentiable at 0, or is
 # the agreement luck?

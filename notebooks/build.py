@@ -3,8 +3,15 @@ and edit) becomes ``NN_name.ipynb``, executed top to bottom with its outputs (pi
 and stripped of what changes from run to run (execution counts, timings, widget state, the
 kernel's version), so that a rebuild changes only what the lesson changed.
 
-    python notebooks/build.py            # every notebook
-    python notebooks/build.py 02 04      # those whose name starts with 02 or 04
+A lesson is run again only when what its outputs come from has changed: its source, or the
+library it imports (every file under ``microgradlike/``, and this builder). Both are hashed
+into the notebook's metadata when it is built; a lesson whose hashes still match is left as it
+is, byte for byte. (Running it again would not give the same bytes: lessons print timings, and
+one needs PyTorch, which not every machine has.)
+
+    python notebooks/build.py            # every notebook whose lesson or library changed
+    python notebooks/build.py 02 04      # only those whose name starts with 02 or 04
+    python notebooks/build.py --force 05 # run 05 again even though nothing changed
     python notebooks/build.py --check    # rebuild nothing; list the .ipynb that differ from their .py
 
 The kernel imports microgradlike from this checkout (its folder goes first on PYTHONPATH), so a
@@ -15,9 +22,11 @@ nbclient, ipykernel, matplotlib). tests/test_notebooks.py uses the same function
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import NamedTuple
@@ -32,6 +41,8 @@ ROOT = HERE.parent
 TIME_LIMIT = 60
 #: A widget's output: a view of state that lives in the kernel, so it is not kept (run the cell to see it).
 _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+#: The notebook metadata key holding the hashes of what it was built from (see `digests`).
+BUILT_FROM = "microgradlike"
 
 
 def sources() -> list[Path]:
@@ -42,6 +53,42 @@ def sources() -> list[Path]:
 def from_source(source: Path) -> nbformat.NotebookNode:
     """The notebook a source describes, without outputs."""
     return jupytext.read(source)
+
+
+def _sha256(chunks: list[bytes]) -> str:
+    digest = hashlib.sha256()
+    for chunk in chunks:
+        digest.update(len(chunk).to_bytes(8, "little"))  # so that no two lists hash alike
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+@functools.cache
+def library_digest() -> str:
+    """A hash of what every lesson's outputs depend on besides its own source: each file under
+    ``microgradlike/`` (its path and its bytes; caches left out) and this builder."""
+    package = ROOT / "microgradlike"
+
+    def cache(path: Path) -> bool:  # __pycache__, .mypy_cache and the like
+        return any(part.startswith((".", "__pycache__")) for part in path.relative_to(package).parts)
+
+    files = sorted(path for path in package.rglob("*") if path.is_file() and not cache(path))
+    chunks = [b for path in files for b in (path.relative_to(ROOT).as_posix().encode(), path.read_bytes())]
+    return _sha256([*chunks, Path(__file__).read_bytes()])
+
+
+def digests(source: Path) -> dict[str, str]:
+    """What a notebook is built from, as hashes: its lesson's source and the library."""
+    return {"lesson_sha256": _sha256([source.read_bytes()]), "library_sha256": library_digest()}
+
+
+def is_current(source: Path) -> bool:
+    """True when ``source``'s notebook exists and was built from this very source and library."""
+    path = source.with_suffix(".ipynb")
+    if not path.exists():
+        return False
+    built_from = nbformat.read(path, as_version=4).metadata.get(BUILT_FROM, {})
+    return dict(built_from) == digests(source)
 
 
 class Timing(NamedTuple):
@@ -77,11 +124,17 @@ def execute(nb: nbformat.NotebookNode, cwd: Path, timeout: float = 5 * TIME_LIMI
                             resources={"metadata": {"path": str(cwd)}})
     client.reset_execution_trackers()
     cpu_before = _children_cpu()
-    with client.setup_kernel(env=env):
-        start = time.perf_counter()
-        for index, cell in enumerate(nb.cells):
-            client.execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
-        seconds = time.perf_counter() - start
+    with tempfile.TemporaryDirectory(prefix="kernel-") as sockets:
+        kernel = client.create_kernel_manager()
+        if os.name == "posix":
+            # Unix sockets in a private folder rather than TCP ports: nothing else on the machine
+            # can talk to the kernel, and it has no reason to warn about plain-text TCP
+            kernel.transport, kernel.ip = "ipc", os.path.join(sockets, "kernel")
+        with client.setup_kernel(env=env):
+            start = time.perf_counter()
+            for index, cell in enumerate(nb.cells):
+                client.execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
+            seconds = time.perf_counter() - start
     # the kernel has been shut down and waited for: its processor time is now counted
     cpu = _children_cpu() - cpu_before
     return Timing(seconds, cpu if cpu > 0 else seconds)
@@ -92,10 +145,13 @@ def strip(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     source: execution counts, cell timings, widget state and widget outputs (they need a live
     kernel), the kernel's language version, and how printed text was split into chunks (joined
     into one output per stream). Cell ids are made from the cells' contents, so they too stay
-    the same."""
+    the same. What the notebook was built from (`BUILT_FROM`) is kept."""
     formats = nb.metadata.get("jupytext", {}).get("formats", "ipynb,py:percent")
-    nb.metadata = nbformat.from_dict({"jupytext": {"formats": formats},
-                                      "kernelspec": nb.metadata.get("kernelspec", {})})
+    kept = {"jupytext": {"formats": formats}}
+    for key in ("kernelspec", BUILT_FROM):  # which kernel runs it, and what it was built from
+        if key in nb.metadata:
+            kept[key] = nb.metadata[key]
+    nb.metadata = nbformat.from_dict(kept)
     seen: dict[str, int] = {}
     for cell in nb.cells:
         cell.metadata = nbformat.from_dict({k: v for k, v in cell.metadata.items() if k != "execution"})
@@ -141,10 +197,16 @@ def cells(nb: nbformat.NotebookNode) -> list[tuple[str, str]]:
     return [(cell.cell_type, cell.source.strip()) for cell in nb.cells]
 
 
-def build(source: Path) -> Timing:
-    """Execute ``source``'s notebook and write it, with its outputs, beside it; how long it ran."""
+def build(source: Path, force: bool = False) -> Timing | None:
+    """Execute ``source``'s notebook and write it, with its outputs and what it was built from,
+    beside it; how long it ran. None, and nothing written, when the notebook is current (see
+    `is_current`) and ``force`` is false."""
+    if not force and is_current(source):
+        return None
+    built_from = digests(source)  # before running: a file edited meanwhile gets the next build
     nb = from_source(source)
-    timing = execute(nb, HERE)
+    timing = execute(nb, source.parent)
+    nb.metadata[BUILT_FROM] = built_from
     write(strip(nb), source.with_suffix(".ipynb"))
     return timing
 
@@ -154,22 +216,40 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("prefixes", nargs="*", help="build only these (name prefixes)")
     parser.add_argument("--check", action="store_true", help="only list notebooks out of date with their .py")
+    parser.add_argument("--force", action="store_true",
+                        help="run the chosen lessons even when nothing they are built from changed")
     args = parser.parse_args(argv)
     chosen = [s for s in sources() if not args.prefixes or s.name.startswith(tuple(args.prefixes))]
     if not chosen:
         print(f"no notebook source matches {' '.join(args.prefixes)!r} in {HERE}", file=sys.stderr)
         return 2
     if args.check:
-        stale = [s for s in chosen if not s.with_suffix(".ipynb").exists()
-                 or cells(nbformat.read(s.with_suffix(".ipynb"), as_version=4)) != cells(from_source(s))]
-        for s in stale:
-            print(f"{s.with_suffix('.ipynb').name} is out of date: python notebooks/build.py {s.name[:2]}")
-        return 1 if stale else 0
+        return check(chosen)
     for source in chosen:
-        timing = build(source)
+        name = source.with_suffix(".ipynb").name
+        timing = build(source, force=args.force)
+        if timing is None:
+            print(f"{name}: current (its lesson and the library are what it was built from): not run")
+            continue
         slow = f"  (over the {TIME_LIMIT} s a lesson may take)" if timing.cpu > TIME_LIMIT else ""
-        print(f"{source.with_suffix('.ipynb').name}: ran in {timing.seconds:.1f} s "
-              f"({timing.cpu:.1f} s of processor time){slow}")
+        print(f"{name}: ran in {timing.seconds:.1f} s ({timing.cpu:.1f} s of processor time){slow}")
+    return 0
+
+
+def check(chosen: list[Path]) -> int:
+    """``--check``: 1, naming them, if some notebooks say other than their source; else 0, saying
+    what was checked (and which notebooks a build would run again, for a changed library)."""
+    stale = [s for s in chosen if not s.with_suffix(".ipynb").exists()
+             or cells(nbformat.read(s.with_suffix(".ipynb"), as_version=4)) != cells(from_source(s))]
+    for s in stale:
+        print(f"{s.with_suffix('.ipynb').name} is out of date: python notebooks/build.py {s.name[:2]}")
+    if stale:
+        return 1
+    print(f"checked {len(chosen)} notebooks: each says what its .py source says, cell for cell")
+    older = [s.name[:2] for s in chosen if not is_current(s)]
+    if older:
+        print(f"{len(older)} of them were built from another version of the library or of their "
+              f"lesson (outputs only): python notebooks/build.py {' '.join(older)} runs them again")
     return 0
 
 

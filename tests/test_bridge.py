@@ -233,6 +233,63 @@ def test_to_torch_refuses_what_it_cannot_convert(bridge, thing):
         bridge.to_torch(thing)
 
 
+class Doubled(MLP):
+    """An MLP whose output is twice the plain MLP's: no Sequential of the table computes it."""
+
+    def __call__(self, x):
+        return 2 * super().__call__(x)
+
+
+class QuietLayer(Layer):
+    pass
+
+
+class QuietNeuron(Neuron):
+    pass
+
+
+def test_to_torch_refuses_a_subclass_by_name_rather_than_dropping_what_it_adds(bridge):
+    model = Doubled(2, [3, 1], seed=0)
+    assert model([1.0, 2.0]).data == 2 * MLP(2, [3, 1], seed=0)([1.0, 2.0]).data
+    with pytest.raises(TypeError, match=r"got Doubled, a subclass of MLP: it may compute something else"):
+        bridge.to_torch(model)
+    with pytest.raises(TypeError, match=r"got QuietNeuron, a subclass of Neuron"):
+        bridge.to_torch(QuietNeuron(2, seed=0))
+
+
+def test_to_torch_refuses_a_subclass_inside_the_model_naming_where(bridge):
+    mlp = MLP(2, [3, 1], seed=0)
+    mlp.layers[1] = QuietLayer(3, 1, "linear", seed=0)
+    with pytest.raises(TypeError, match=r"layers\.1 of this MLP is a QuietLayer, not a Layer"):
+        bridge.to_torch(mlp)
+    layer = Layer(2, 3, seed=0)
+    layer.neurons[2] = QuietNeuron(2, seed=0)
+    with pytest.raises(TypeError, match=r"neurons\.2 of this Layer is a QuietNeuron, not a Neuron"):
+        bridge.to_torch(layer)
+    mlp = MLP(2, [3, 1], seed=0)
+    mlp.layers[0].neurons[1] = QuietNeuron(2, seed=0)
+    with pytest.raises(TypeError, match=r"layers\.0\.neurons\.1 of this MLP is a QuietNeuron"):
+        bridge.to_torch(mlp)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_to_torch_refuses_non_finite_parameters_naming_them_as_save_does(bridge, bad):
+    model = MLP(2, [3, 1], seed=0)
+    model.layers[1].neurons[0].w[2].data = bad
+    with pytest.raises(ValueError, match=rf"not finite: layers\.1\.neurons\.0\.w\.2={bad!r}"):
+        bridge.to_torch(model)
+    model.layers[1].neurons[0].w[2].data = Value(0.5)  # what a step on a create_graph grad leaves
+    with pytest.raises(TypeError, match=r"parameter layers\.1\.neurons\.0\.w\.2 holds a Value, not a number"):
+        bridge.to_torch(model)
+
+
+def test_from_torch_refuses_the_meta_device_by_layer(bridge, torch):
+    net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1, device="meta"))
+    with pytest.raises(ValueError, match=r"layer 2 \(Linear\(.*\)\) is on the meta device: its weight has "
+                                         r"a shape but no values"):
+        bridge.from_torch(net)
+
+
 # ---- losses ------------------------------------------------------------------------------------------
 def loss_cases(rng):
     scores = [*rng.normal(0, 2, size=9).tolist(), 0.5, -1.0]  # ±1 margins land on the hinge's kink
@@ -298,6 +355,15 @@ def test_torch_loss_refuses_bad_names_shapes_and_labels(bridge, torch):
         bridge.torch_loss("hinge")(scores, torch.tensor([0.0, 1.0, 1.0, 0.0]))
     with pytest.raises(ValueError, match=r"target 2 is 2\.0; targets must be -1/"):
         bridge.torch_loss("hinge")(scores.squeeze(-1), torch.tensor([0.0, 1.0, 2.0, 0.0]))
+
+
+def test_torch_hinge_of_no_examples_is_refused_as_hinge_refuses_it(bridge, torch):
+    with pytest.raises(ValueError, match="scores and targets are empty") as ours:
+        losses.hinge([], [])
+    empty = torch.zeros(0, dtype=torch.float64)
+    with pytest.raises(ValueError) as theirs:
+        bridge.torch_loss("hinge")(empty, empty)
+    assert str(theirs.value) == str(ours.value)
 
 
 # ---- without torch ------------------------------------------------------------------------------------

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import inspect
+import linecache
 import math
 import sys
 import threading
+import traceback
 
 import numpy as np
 import pytest
@@ -140,13 +143,35 @@ def test_tape_reads_current_parameters():
     assert close(tape(3.0), math.tanh(-1.5))
 
 
-def test_source_is_python_that_says_which_slot_is_which():
+def test_source_is_the_python_that_runs_and_says_which_slot_is_which():
     w = Value(2.0, label="w")
     tape = trace(lambda x: (dot([w], [x], 1.0)).relu(), 1.0)
-    for source in (tape.source, tape.batched_source):
+    tape(1.5)
+    tape.backward()
+    tape(np.array([1.5, -2.0]))
+    tape.backward()
+    names = tape.program.slot_names
+    for source, mode in ((tape.source, "float"), (tape.batched_source, "numpy")):
         tree = ast.parse(source)  # valid Python, for reading
         assert [f.name for f in tree.body if isinstance(f, ast.FunctionDef)] == ["forward", "backward"]
-        assert "# input 'x': x0" in source and "# parameter 'w': p0" in source
+        for kind in ("forward", "backward"):  # what you read is what runs
+            assert inspect.getsource(tape.function(kind, mode)) in source
+        comments = [line for line in source.splitlines() if line.startswith("#")]
+        for name, slot in (("x", names[0]), ("w", names[1])):  # a comment names each argument's slot
+            assert any(repr(name) in head and slot in tail
+                       for head, _, tail in (line.partition(":") for line in comments)), comments
+
+
+def test_a_traceback_through_a_replay_shows_the_generated_line():
+    tape = trace(lambda x: x.log() * 2.0, 1.0)
+    with pytest.raises(ValueError, match="log") as caught:
+        tape(-1.0)
+    frames = [f for f in traceback.extract_tb(caught.value.__traceback__)
+              if f.filename.startswith("<microgradlike")]
+    assert [f.name for f in frames] == ["forward"]
+    assert frames[0].line and "log" in frames[0].line  # the check that raised, read from linecache
+    assert linecache.getlines(frames[0].filename) == inspect.getsource(tape.function("forward", "float"))\
+        .splitlines(keepends=True)
 
 
 def test_several_outputs():
@@ -529,14 +554,21 @@ def test_fused_replay_reads_the_weights_afresh():
     assert np.allclose(tape(X), [mlp(row.tolist()).data for row in X], rtol=RTOL, atol=1e-12)
 
 
-def test_fused_source_is_python_a_learner_can_read():
+def test_fused_source_is_short_python_that_runs_each_layer_as_a_matrix():
     mlp = MLP(2, [16, 16, 1], seed=0)
-    source = trace(lambda x: mlp(x), [0.0, 0.0], params=mlp).batched_source
+    tape = trace(lambda x: mlp(x), [0.0, 0.0], params=mlp)
+    source = tape.batched_source
     ast.parse(source)
-    assert "B0 = X0 @ W0.T  # dot ×16" in source and "relu ×16" in source
-    assert "G[_W0] = gB0.T @ X0" in source and "gB1 = gB2 @ W1" in source
-    assert "# block B4 = (v64): dot ×1" in source
     assert len(source.splitlines()) < 60  # 337 parameters, summed up in a line
+    X = np.array([[0.5, -1.0], [2.0, 0.1]])
+    assert np.allclose(tape(X), [mlp(row.tolist()).data for row in X], rtol=RTOL, atol=1e-12)
+    tape.backward()
+    for kind in ("forward", "backward"):  # what you read is what runs
+        assert inspect.getsource(tape.function(kind, "numpy")) in source
+    dense = [step for step in tape.fused.steps if isinstance(step, Dense)]
+    assert [len(step.out.slots) for step in dense] == [16, 16, 1]  # each layer: one matrix product
+    maps = [step for step in tape.fused.steps if isinstance(step, Map)]
+    assert [(step.op, len(step.out.slots)) for step in maps] == [("relu", 16), ("relu", 16)]
 
 
 def test_a_fused_block_outside_the_domain_names_the_sample():

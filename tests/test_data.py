@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -295,3 +297,104 @@ def test_load_csv_cuts_a_huge_cell_short(tmp_path):
     with pytest.raises(ValueError) as info:
         load_csv(path)
     assert len(str(info.value)) < 500 and "line 2, column 2" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("x,y,label\n1,2,0\n1_000,4,1\n",
+         "line 3, column 1 ('x'): '1_000' is not a number as a CSV file writes one"),
+        ("1,2,0\n3,\uff14,1\n", "line 2, column 2: '\uff14' is not a number as a CSV file writes one"),
+        ("x,y,label\n1,2,0\n,,\n3,4,1\n", "line 3: every cell is empty"),
+        (",,\n1,2,0\n3,4,1\n", "line 1: every cell is empty"),
+        ("x,nan,label\n1,2,0\nabc,4,1\n", "line 3, column 1 ('x'): 'abc' is not a finite number"),
+        ("nan,1,0\n3,4,1\n", "line 1, column 1: 'nan' is not a finite number"),
+        ("nan,inf,-inf\n3,4,1\n", "line 1, column 1: 'nan' is not a finite number"),
+        ("x,y,label\n1,2,0\n3,4,1e16\n",
+         "line 3, column 3 ('label'): the label 10000000000000000 is a whole number of 2**53"),
+        ("1,2,-9007199254740992\n3,4,1\n",
+         "line 1, column 3: the label -9007199254740992 is a whole number of 2**53"),
+    ],
+)
+def test_load_csv_reads_numbers_as_csv_files_write_them_and_names_the_cell(tmp_path, text, needle):
+    path = write(tmp_path, text)
+    with pytest.raises(ValueError) as info:
+        load_csv(path)
+    message = str(info.value)
+    assert message.startswith(str(path)) and needle in message and "\n" not in message
+
+
+def test_a_column_named_nan_or_inf_is_a_header_name(tmp_path):
+    path = write(tmp_path, "nan,inf,label\n1,2,0\n3,4.5,1\n")
+    X, y = load_csv(path, target="inf")
+    assert X.tolist() == [[1.0, 0.0], [3.0, 1.0]] and y.tolist() == [2.0, 4.5]
+
+
+def test_whole_labels_below_2_to_the_53_stay_ints_and_fractions_of_any_size_floats(tmp_path):
+    _, y = load_csv(write(tmp_path, "1,2,9007199254740991\n3,4,-9007199254740991\n"))
+    assert y.tolist() == [2**53 - 1, -(2**53 - 1)] and y.dtype == np.int64
+    _, y = load_csv(write(tmp_path, "1,2,1e16\n3,4,0.5\n"))
+    assert y.tolist() == [1e16, 0.5] and y.dtype == float
+
+
+def test_the_cli_refuses_labels_of_2_to_the_53_in_one_line(tmp_path):
+    path = write(tmp_path, "x,y,label\n1,2,0\n3,4,1e16\n5,6,0\n")
+    done = subprocess.run([sys.executable, "-m", "microgradlike", "train", "--data", str(path)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1
+    assert "line 3, column 3 ('label'): the label 10000000000000000 is" in done.stderr
+
+
+def test_load_csv_names_a_file_name_with_a_null_byte(tmp_path):
+    with pytest.raises(ValueError, match=r"^'a\\x00b\.csv': a file name cannot hold a null byte"):
+        load_csv("a\x00b.csv")
+    with pytest.raises(ValueError, match=r"^'line\\nbreak\.csv': no such file"):  # shown as its repr
+        load_csv("line\nbreak.csv")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_load_csv_refuses_a_fifo_at_once_instead_of_waiting_for_a_writer(tmp_path):
+    fifo = tmp_path / "points.csv"
+    os.mkfifo(fifo)
+    outcome: list[BaseException | None] = []
+
+    def load() -> None:
+        try:
+            load_csv(fifo)
+            outcome.append(None)
+        except BaseException as e:  # handed to the test's thread
+            outcome.append(e)
+
+    thread = threading.Thread(target=load)
+    thread.start()
+    thread.join(10)
+    blocked = thread.is_alive()
+    if blocked:  # unblock the open() (a writer appears and leaves) so no thread is left behind
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        thread.join(10)
+    assert not blocked, "load_csv waited for a writer on a FIFO"
+    assert isinstance(outcome[0], ValueError)
+    assert str(outcome[0]) == (f"{fifo}: a FIFO (named pipe), not a regular file; load_csv reads a file of "
+                               f"rows (save the data to a file first)")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero") or importlib.util.find_spec("resource") is None,
+                    reason="needs /dev/zero and ulimit (POSIX)")
+def test_load_csv_refuses_a_device_rather_than_reading_without_end():
+    # In a child with 3 GiB of address space: reading /dev/zero to its end would fail there, not here.
+    code = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, resource.RLIM_INFINITY))\n"
+            "from microgradlike.data import load_csv\n"
+            "try:\n    load_csv('/dev/zero')\nexcept ValueError as e:\n    print(e)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == ("/dev/zero: a device, not a regular file; load_csv reads a file of rows "
+                                   "(save the data to a file first)"), done.stderr[-2000:]
+    with pytest.raises(ValueError, match="a directory, not a regular file"):
+        load_csv(Path(__file__).parent)
+
+
+def test_piecewise_linear_names_a_knot_too_large_for_a_float():
+    with pytest.raises(ValueError, match=r"knot 1's x, 100000000000… \(401 digits\), is too large"):
+        piecewise_linear(knots=[(0, 0), (10**400, 1)])
+    with pytest.raises(ValueError, match=r"knot 2's y, -179769313486… \(309 digits\), is too large"):
+        piecewise_linear(knots=[(0, 0), (1, 1), (2, -(2**1024))])

@@ -617,3 +617,69 @@ def test_no_grad_is_per_asyncio_task() -> None:
         return await task, is_grad_enabled(), len(y.children)
 
     assert asyncio.run(main()) == (False, True, 1)
+
+
+# ---- the code of an op is a file you can open, step into and read in a traceback -------------------
+def test_getsource_of_an_op_is_its_method_in_methods_py() -> None:
+    import inspect
+
+    from microgradlike import methods
+
+    for method, head, records in ((Value.__mul__, "def __mul__(self, other", "(b, a)"),
+                                  (Value.tanh, "def tanh(self)", "1.0 - out * out")):
+        source = inspect.getsource(method)
+        assert source.lstrip().startswith(head) and records in source
+        assert inspect.getsourcefile(method) == methods.__file__
+        assert source in inspect.getsource(methods)  # real lines of a real file: go-to-definition lands there
+
+
+def test_a_traceback_through_an_op_shows_the_line_that_raised() -> None:
+    import traceback
+
+    with pytest.raises(ValueError) as caught:
+        Value(-1.0).log()
+    frame = traceback.extract_tb(caught.value.__traceback__)[-1]
+    assert frame.name == "log" and frame.filename.endswith("methods.py")
+    assert frame.line.startswith("raise ValueError(") and "log is only defined for positive" in frame.line
+
+
+def test_pdb_steps_into_tanh_and_lists_its_code(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "learner.py"
+    script.write_text("from microgradlike import Value\nx = Value(0.5)\ny = x.tanh()\nprint(y.data)\n")
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    # next (the import), next (x = ...), step into x.tanh(), list its code, quit
+    done = subprocess.run([sys.executable, "-m", "pdb", str(script)], input="n\nn\ns\nl\nq\n", text=True,
+                          capture_output=True, cwd=tmp_path, env=env, timeout=120)
+    assert "methods.py" in done.stdout and "tanh()" in done.stdout, done.stdout + done.stderr
+    listed = done.stdout.split("(Pdb) ")[4]  # the output of `l`
+    assert "def tanh(self) -> Value:" in listed and "return _node(out, (self,), (1.0 - out * out,)" in listed
+
+
+def test_the_operators_types_are_visible_to_a_type_checker() -> None:
+    import typing
+
+    for method in (Value.__mul__, Value.__rmul__, Value.__add__, Value.__pow__, Value.tanh, Value.__neg__):
+        assert typing.get_type_hints(method)["return"] is Value
+    assert typing.get_type_hints(Value.__mul__)["other"] == Value | float
+
+
+# ---- a Value as a plain number: float() and bool() -------------------------------------------------
+def test_float_of_a_value_is_its_data_outside_the_graph() -> None:
+    x = Value(2.5)
+    assert float(x) == 2.5 and type(float(x)) is float
+    assert math.exp(Value(0.0)) == 1.0  # math reads the number: a float, no node
+    assert float(np.float64(x)) == 2.5
+
+
+@pytest.mark.parametrize(("data", "truth"), [(0.0, False), (-0.0, False), (2.5, True), (-1e-300, True),
+                                             (math.inf, True)])
+def test_bool_of_a_value_is_that_of_its_data(data: float, truth: bool) -> None:
+    assert bool(Value(data)) is truth
+    loss = Value(data) * 1.0
+    assert (True if loss else False) is truth  # a learner's `if loss:` reads the number, as for a float

@@ -1,4 +1,4 @@
-"""Lesson 4's exercise checkers accept a right answer and reject wrong ones with a hint that
+"""Lesson 5's exercise checkers accept a right answer and reject wrong ones with a hint that
 does not give the answer away. The solutions live here, never in the notebook."""
 
 from __future__ import annotations

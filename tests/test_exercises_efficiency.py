@@ -1,4 +1,4 @@
-"""Lesson 5's checkers accept a correct solution and reject wrong ones with a hint that does not give
+"""Lesson 6's checkers accept a correct solution and reject wrong ones with a hint that does not give
 the answer away. The solutions live here, never in the notebooks."""
 
 from __future__ import annotations

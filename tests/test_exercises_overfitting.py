@@ -1,4 +1,4 @@
-"""Lesson 7's checkers accept a correct solution and reject wrong ones with a hint that does not give
+"""Lesson 9's checkers accept a correct solution and reject wrong ones with a hint that does not give
 the answer away; the stopping rule they check against is fit's own. Solutions live here only."""
 
 from __future__ import annotations

@@ -8,7 +8,18 @@ import math
 import pytest
 from hypothesis import assume, given
 
-from microgradlike import Value, grad, gradcheck, numerical_grad, sum_values, value_and_grad
+from microgradlike import (
+    Value,
+    grad,
+    gradcheck,
+    hessian,
+    hvp,
+    jvp,
+    no_grad,
+    numerical_grad,
+    sum_values,
+    value_and_grad,
+)
 from tests.strategies import moderate_floats, positive_floats, random_dags, small_floats
 
 
@@ -159,3 +170,118 @@ def test_gradcheck_counts_a_nan_gradient_as_the_worst_even_before_a_finite_error
 
     with pytest.raises(AssertionError, match=r"input 0 \(x0 = 1\.0\).*gives nan"):
         gradcheck(f, (1.0, 4.0))
+
+
+# ---- no_grad: every transform refuses (no graph, so nothing to differentiate) -------------------
+TRANSFORMS = {
+    "grad": lambda: grad(lambda x: x * x * x)(3.0),
+    "value_and_grad": lambda: value_and_grad(lambda x: x * x * x)(3.0),
+    "hessian": lambda: hessian(lambda x: x * x * x)(3.0),
+    "hvp": lambda: hvp(lambda x: x * x * x, [3.0], [1.0]),
+    "jvp": lambda: jvp(lambda x: x * x * x, [3.0], [1.0]),
+    "gradcheck": lambda: gradcheck(lambda x: x * x * x, [3.0]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TRANSFORMS))
+def test_every_transform_refuses_inside_no_grad_naming_itself(name: str) -> None:
+    # jvp used to return (27.0, 0.0) here: a silently zero tangent
+    with no_grad(), pytest.raises(RuntimeError, match=rf"^{name} differentiates f.*no_grad\(\).*outside"):
+        TRANSFORMS[name]()
+    assert TRANSFORMS[name]() is not None  # and works outside
+
+
+def test_numerical_grad_runs_inside_no_grad_and_says_why_f_cannot_call_grad() -> None:
+    with no_grad():
+        assert numerical_grad(lambda x: x * x, [3.0]) == pytest.approx((6.0,))
+    with pytest.raises(RuntimeError, match="numerical_grad evaluates f under no_grad"):
+        numerical_grad(lambda x: grad(lambda a: a * a)(x)[0], [3.0])
+
+
+# ---- bad numbers: refused, naming the value -----------------------------------------------------
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_a_non_finite_direction_is_refused_by_jvp_and_hvp_alike(bad: float) -> None:
+    for transform in (jvp, hvp):
+        with pytest.raises(ValueError, match=rf"must hold finite numbers, got {bad!r} at entry 1"):
+            transform(lambda x, y: x * y, [1.0, 2.0], [1.0, bad])
+
+
+@pytest.mark.parametrize(("eps", "error", "needle"), [
+    (math.inf, ValueError, "eps must be a finite number > 0, got inf"),
+    (math.nan, ValueError, "got nan"),
+    (0.0, ValueError, "got 0.0"),
+    (-1e-6, ValueError, "got -1e-06"),
+    ("a", TypeError, "eps must be a number, got str: 'a'"),
+    (True, TypeError, "got bool"),
+    (1e-30, ValueError, r"eps = 1e-30 is lost next to argument 0 = 1\.0"),
+])
+def test_numerical_grad_refuses_a_bad_eps_naming_it(eps: object, error: type, needle: str) -> None:
+    with pytest.raises(error, match=needle):
+        numerical_grad(lambda x: x * x, [1.0], eps=eps)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("x", "needle"), [(math.nan, "argument 1 is nan"), (math.inf, "argument 1 is inf")])
+def test_numerical_grad_refuses_a_point_that_is_not_finite(x: float, needle: str) -> None:
+    with pytest.raises(ValueError, match=needle):
+        numerical_grad(lambda a, b: a * b, [1.0, x])
+
+
+@pytest.mark.parametrize("transform", [
+    lambda: grad(lambda a, b: a * b)(1.0, math.nan),
+    lambda: value_and_grad(lambda a, b: a * b)(1.0, math.nan),
+    lambda: hessian(lambda a, b: a * b)(1.0, math.nan),
+    lambda: hvp(lambda a, b: a * b, [1.0, math.nan], [1.0, 1.0]),
+    lambda: jvp(lambda a, b: a * b, [1.0, math.nan], [1.0, 1.0]),
+])
+def test_a_nan_argument_is_refused_naming_it(transform) -> None:
+    with pytest.raises(ValueError, match="argument 1 is nan"):
+        transform()
+
+
+def test_a_plain_nan_output_has_no_derivative() -> None:
+    # it used to give (nan, (0.0,)): a derivative made up for a function with no value
+    with pytest.raises(ValueError, match="returned the plain number nan"):
+        value_and_grad(lambda x: float("nan"))(1.0)
+    with pytest.raises(ValueError, match="nan"):
+        jvp(lambda x: math.nan, [1.0], [1.0])
+    assert value_and_grad(lambda x: math.inf)(1.0) == (math.inf, (0.0,))  # a constant inf is a value
+
+
+@pytest.mark.parametrize(("kwargs", "error", "needle"), [
+    ({"atol": math.nan}, ValueError, "atol must be a finite number >= 0, got nan"),
+    ({"atol": -1e-5}, ValueError, "atol .* got -1e-05"),
+    ({"atol": math.inf}, ValueError, "atol .* got inf"),
+    ({"rtol": "a"}, TypeError, "rtol must be a number, got str: 'a'"),
+    ({"rtol": None}, TypeError, "rtol .* NoneType"),
+    ({"rtol": True}, TypeError, "rtol .* bool"),
+    ({"eps": math.inf}, ValueError, "eps .* inf"),
+])
+def test_gradcheck_refuses_bad_tolerances_naming_them(kwargs: dict, error: type, needle: str) -> None:
+    with pytest.raises(error, match=needle):
+        gradcheck(lambda x: x * x, [1.0], **kwargs)
+    assert gradcheck(lambda x: x * x, [1.0], atol=0.0, rtol=1e-4)  # 0 is a tolerance too
+
+
+# ---- sqrt at 0: every derivative is its limit from the right ------------------------------------
+def test_derivatives_of_sqrt_at_0_are_its_limits() -> None:
+    # d/da √a = ½a^(−1/2) → inf, d²/da² = −¼a^(−3/2) → −inf, d³/da³ = ⅜a^(−5/2) → inf as a → 0⁺
+    def d(f):
+        return lambda x: grad(f)(x)[0]
+
+    sqrt = lambda a: a.sqrt()  # noqa: E731
+    assert [d(sqrt)(0.0), d(d(sqrt))(0.0), d(d(d(sqrt)))(0.0)] == [math.inf, -math.inf, math.inf]
+    assert hessian(sqrt)(0.0) == ((-math.inf,),) and hvp(sqrt, 0.0, 1.0) == (-math.inf,)
+    x = Value(0.0)
+    x.sqrt().backward(create_graph=True)
+    first, x.grad = x.grad, 0.0
+    first.backward()
+    assert x.grad == -math.inf
+    assert d(d(sqrt))(4.0) == -0.25 * 4.0**-1.5  # away from 0 the formula is unchanged
+
+
+def test_jvp_a_node_that_depends_on_no_input_stays_still_whatever_its_local_derivative() -> None:
+    # √c at c = 0 has local derivative inf; c does not move, so it adds exactly 0 (as in JAX), not
+    # inf · 0 = nan: jvp agrees with grad · v
+    c = Value(0.0)
+    f = lambda x: x * 3 + c.sqrt()  # noqa: E731
+    assert jvp(f, [1.0], [2.0]) == (3.0, 6.0) == (3.0, grad(f)(1.0)[0] * 2.0)

@@ -125,6 +125,15 @@ def test_kinked_ops_have_second_derivative_zero(name: str, x: float) -> None:
     assert not d.requires_grad or torch.autograd.grad(d, t, allow_unused=True)[0] in (None, 0.0)
 
 
+def test_derivatives_of_sqrt_at_0_are_the_limits_torch_gives() -> None:
+    ours, t = (lambda a: a.sqrt()), torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+    theirs = torch.sqrt(t)
+    for _ in range(3):  # the first three derivatives at 0: inf, −inf, inf
+        ours = (lambda f: lambda a: grad(f)(a)[0])(ours)
+        (theirs,) = torch.autograd.grad(theirs, t, create_graph=True)
+        assert ours(0.0) == theirs.item()
+
+
 @pytest.mark.parametrize("score", [-0.5, 0.999, 1.0, 1.5])
 def test_hinge_has_second_derivative_zero_at_and_away_from_the_margin(score: float) -> None:
     (h,), = hessian(lambda s: hinge([s], [1]))(score)

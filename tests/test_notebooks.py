@@ -60,9 +60,9 @@ def _kinds(nb) -> list[list[tuple[str, ...]]]:
     return kinds
 
 
-def test_the_course_has_eight_lessons_each_with_its_source():
+def test_the_course_has_ten_lessons_each_with_its_source():
     numbers = sorted({path.name[:2] for path in NOTEBOOKS})
-    assert numbers[:8] == [f"{k:02d}" for k in range(1, 9)], f"lessons found: {numbers}"
+    assert numbers[:10] == [f"{k:02d}" for k in range(1, 11)], f"lessons found: {numbers}"
     assert [p.stem for p in NOTEBOOKS] == [p.stem for p in build.sources()], (
         "every notebook needs its jupytext source NN_name.py, and every source its notebook"
     )
@@ -111,3 +111,63 @@ def test_notebook_runs_top_to_bottom_within_a_minute_as_committed(path: Path, tm
         f"{path.name}'s committed outputs are not what its cells make now: "
         + REBUILD.format(prefix=path.name[:-6])
     )
+
+
+# ---- the builder: a rebuild changes only what changed -------------------------------------------
+def _tiny_lesson(folder: Path) -> Path:
+    """A lesson whose output differs on every run, as timings do."""
+    source = folder / "01_tiny.py"
+    source.write_text("# %%\nimport random\n\nprint(random.random())\n", encoding="utf-8")
+    return source
+
+
+def test_a_second_build_of_an_unchanged_lesson_leaves_its_notebook_byte_identical(tmp_path: Path, capfd):
+    source = _tiny_lesson(tmp_path)
+    notebook = source.with_suffix(".ipynb")
+    assert build.build(source) is not None, "a lesson without a notebook must run"
+    first = notebook.read_bytes()
+    assert build.build(source) is None, "nothing it is built from changed: it must not run again"
+    assert notebook.read_bytes() == first
+    assert "TCP" not in capfd.readouterr().err  # the kernel's warning about plain-text TCP
+
+
+def test_a_changed_lesson_or_library_runs_the_lesson_again(tmp_path: Path, monkeypatch):
+    source = _tiny_lesson(tmp_path)
+    notebook = source.with_suffix(".ipynb")
+    build.build(source)
+    first = notebook.read_bytes()
+    monkeypatch.setattr(build, "library_digest", lambda: "0" * 64)  # as after an edit of microgradlike/
+    assert not build.is_current(source)
+    assert build.build(source) is not None and notebook.read_bytes() != first
+    monkeypatch.undo()
+    source.write_text(source.read_text(encoding="utf-8") + "print('one more line')\n", encoding="utf-8")
+    assert build.build(source) is not None
+    assert "one more line" in notebook.read_text(encoding="utf-8")
+    assert build.is_current(source)
+    assert build.build(source, force=True) is not None  # --force runs it all the same
+
+
+def test_the_library_digest_follows_the_library_files_and_not_their_caches():
+    package = build.ROOT / "microgradlike"
+    build.library_digest.cache_clear()
+    before = build.library_digest()
+    probes = [package / "__pycache__" / "probe.tmp", package / "probe_for_the_digest_test.txt"]
+    probes[0].parent.mkdir(exist_ok=True)
+    try:
+        probes[0].write_text("a cache file changes no lesson", encoding="utf-8")
+        build.library_digest.cache_clear()
+        assert build.library_digest() == before
+        probes[1].write_text("a library file may", encoding="utf-8")
+        build.library_digest.cache_clear()
+        assert build.library_digest() != before
+    finally:
+        for probe in probes:
+            probe.unlink(missing_ok=True)
+        build.library_digest.cache_clear()
+    assert build.library_digest() == before
+
+
+def test_check_says_what_it_checked(capsys):
+    assert build.main(["--check"]) == 0
+    out = capsys.readouterr().out
+    assert f"checked {len(build.sources())} notebooks" in out, out

@@ -1,13 +1,16 @@
 """One conformance test for every op in the table (`microgradlike.ops`): each part reads it.
 
 For every op, in every form (two Values; a Value and a plain number on either side), at random
-points of its domain: the closed form, central differences, PyTorch float64, the tape and batched
-replays, the step explanation, the expression parser and the picture. An op added to the table
-without an entry in the reference tables below fails here, loudly.
+points of its domain: the closed form, central differences, PyTorch float64 (first and second
+derivatives), the tape and batched replays, the step explanation, the expression parser and the
+picture; for an activation, nn, the replay page and the torch bridge. An op added to the table
+without an entry in the reference tables below fails here, loudly. So does a table whose
+generated ``methods.py`` is stale, and a wrong formula, at import.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -15,11 +18,12 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from microgradlike import Value, numerical_grad
+from microgradlike import Value, methodgen, numerical_grad, replay
 from microgradlike.compile import trace
+from microgradlike.derivatives import gradients
 from microgradlike.expression import FUNCTIONS, parse_expression
-from microgradlike.nn import ACTIVATIONS
-from microgradlike.ops import OPS, activations, parser_functions
+from microgradlike.nn import ACTIVATIONS, Neuron
+from microgradlike.ops import OPS, activations, parser_functions, refuse
 from microgradlike.stepper import Stepper
 from microgradlike.viz import draw_dot
 
@@ -44,18 +48,25 @@ CLOSED_FORMS = {
 }
 
 
+#: The same ops in PyTorch, as functions of the torch module and the operands (a plain number may
+#: stand for either). A table of names, so an op without a counterpart fails even without torch.
+TORCH = {
+    "+": lambda t, a, b: a + b, "-": lambda t, a, b: a - b, "*": lambda t, a, b: a * b,
+    "/": lambda t, a, b: a / b, "**": lambda t, a, b: a**b, "neg": lambda t, a: -a,
+    "abs": lambda t, a: t.abs(a), "exp": lambda t, a: t.exp(a), "log": lambda t, a: t.log(a),
+    "sqrt": lambda t, a: t.sqrt(a), "tanh": lambda t, a: t.tanh(a), "sigmoid": lambda t, a: t.sigmoid(a),
+    "relu": lambda t, a: t.relu(a), "softplus": lambda t, a: t.nn.functional.softplus(a),
+    "sin": lambda t, a: t.sin(a), "cos": lambda t, a: t.cos(a),
+}
+
+
 def torch_ops():
-    """The same ops in PyTorch (None without torch)."""
+    """`TORCH` with the torch module bound (None without torch)."""
     try:
         import torch as t
     except ImportError:
         return None
-    return {
-        "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b, "/": lambda a, b: a / b,
-        "**": lambda a, b: a**b, "neg": lambda a: -a, "abs": t.abs, "exp": t.exp, "log": t.log,
-        "sqrt": t.sqrt, "tanh": t.tanh, "sigmoid": t.sigmoid, "relu": t.relu,
-        "softplus": t.nn.functional.softplus, "sin": t.sin, "cos": t.cos,
-    }
+    return {name: functools.partial(f, t) for name, f in TORCH.items()}
 
 
 #: The forms each op is tested in: which operands are Values.
@@ -66,9 +77,7 @@ points = st.floats(min_value=-3.0, max_value=3.0, allow_nan=False, allow_infinit
 
 def test_every_op_has_a_closed_form_and_a_torch_counterpart():
     assert set(CLOSED_FORMS) == set(OPS)
-    ops = torch_ops()
-    if ops is not None:
-        assert set(ops) == set(OPS)
+    assert set(TORCH) == set(OPS)  # checked with or without torch installed
 
 
 def apply(name: str, form: str, a: float, b: float) -> tuple[Value, list[Value]]:
@@ -204,3 +213,135 @@ def test_sin_cos_end_to_end_in_an_expression() -> None:
     x, y = sorted((v for v in out.children for v in v.children), key=lambda v: v.label)
     assert math.isclose(x.grad, math.cos(0.3) * math.cos(-1.1), rel_tol=1e-15)
     assert math.isclose(y.grad, -math.sin(0.3) * math.sin(-1.1), rel_tol=1e-15)
+
+
+# ---- second derivatives: the derivative formulas, differentiated again on Values ---------------------
+@pytest.mark.parametrize(("name", "form"), FORMS)
+@given(a=points, b=points)
+def test_second_derivatives_match_pytorch(name: str, form: str, a: float, b: float) -> None:
+    torch = pytest.importorskip("torch")
+    assume(in_domain(name, a, b))
+    out, operands = apply(name, form, a, b)
+    first = gradients(out, operands, create_graph=True)
+    ours = [gradients(d, operands) if isinstance(d, Value) else (0.0,) * len(operands) for d in first]
+    ta, tb = (torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in (a, b))
+    targs = {"v": (ta,), "vv": (ta, tb), "vc": (ta, b), "cv": (a, tb)}[form]
+    used = {"v": [ta], "vv": [ta, tb], "vc": [ta], "cv": [tb]}[form]
+    tfirst = torch.autograd.grad(TORCH[name](torch, *targs), used, create_graph=True)
+    for row, d in zip(ours, tfirst):
+        expected = [0.0] * len(used) if not d.requires_grad else [
+            0.0 if g is None else g.item()
+            for g in torch.autograd.grad(d, used, retain_graph=True, allow_unused=True)]
+        for got, want in zip(row, expected):
+            assert math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-10), (name, form, row, expected)
+
+
+def test_the_second_derivative_code_can_be_read_where_it_runs() -> None:
+    import linecache
+
+    x = Value(0.3)
+    (dx,) = gradients(x.tanh(), [x], create_graph=True)  # ∂tanh/∂a = 1 − out², compiled on Values
+    (d2x,) = gradients(dx, [x])
+    assert math.isclose(d2x, -2 * math.tanh(0.3) * (1 - math.tanh(0.3) ** 2), rel_tol=1e-12)
+    lines = linecache.getlines("<microgradlike ∂tanh/∂a>")  # what tracebacks and pdb show
+    assert lines[0].startswith("def d(a, b, out):") and "out" in lines[1]
+
+
+# ---- the generated methods: a committed file, current with the table ---------------------------------
+def test_methods_py_is_what_the_op_table_gives() -> None:
+    # python microgradlike/methodgen.py --write rewrites it after a change to ops.py
+    assert methodgen.PATH.read_text(encoding="utf-8") == methodgen.source()
+
+
+def test_methodgen_check_fails_on_a_stale_file_and_write_makes_it_current(tmp_path, monkeypatch, capsys):
+    stale = tmp_path / "methods.py"
+    stale.write_text(methodgen.source().replace("1.0 - out * out", "1.0 - out"), encoding="utf-8")
+    monkeypatch.setattr(methodgen, "PATH", stale)
+    assert methodgen.main(["--check"]) == 1
+    assert "methodgen.py --write" in capsys.readouterr().err
+    assert methodgen.main(["--write"]) == 0
+    assert stale.read_text(encoding="utf-8") == methodgen.source()
+    assert methodgen.main(["--check"]) == 0
+
+
+CHECKS = [(name, k) for name, op in OPS.items() for k in range(len(op.checks))]
+
+
+@pytest.mark.parametrize(("name", "check"), CHECKS)
+def test_an_op_outside_its_domain_raises_the_tables_error_and_message(name: str, check: int) -> None:
+    rule = OPS[name].checks[check]
+    bad = VIOLATIONS[(name, check)]
+    forms = ["v"] if OPS[name].arity == 1 else [
+        form for form in ("vv", "vc", "cv") if rule.only_if_value != {"vc": "b", "cv": "a"}.get(form)]
+    for form in forms:
+        given_ = [Value(x) if keep else x for x, keep in zip(bad, {"v": (1,), "vv": (1, 1), "vc": (1, 0),
+                                                                  "cv": (0, 1)}[form])]
+        with pytest.raises(rule.error) as caught:
+            apply_values(name, form, tuple(v for v in given_ if isinstance(v, Value)), *(*bad, 0.0)[:2])
+        assert str(caught.value) == str(refuse(name, check, *given_)), form
+
+
+#: Operands outside each domain check of the table, (op, check number) -> (a, b).
+VIOLATIONS = {("/", 0): (1.0, 0.0), ("**", 0): (-2.0, 0.5), ("**", 1): (0.0, -1.0), ("**", 2): (-2.0, 2.0),
+              ("log", 0): (-1.0,), ("sqrt", 0): (-4.0,)}
+
+
+def test_every_domain_check_has_an_example_outside_it() -> None:
+    assert set(VIOLATIONS) == set(CHECKS)
+
+
+# ---- a wrong table fails at import, naming what is wrong ----------------------------------------------
+@pytest.mark.parametrize(("old", "new", "says"), [
+    ('("cos(a)",), "sin a"', '("cos(x)",), "sin a"', "reads 'x'"),  # a typo for the operand
+    ('("cos(a)",), "sin a"', '("cosine(a)",), "sin a"', "calls cosine"),  # a function not in FUNCTIONS
+    ('"sin": Function(math.sin, np.sin, "sin")', '"sin": Function(math.sin, "sin")', "missing 1 required"),
+    ('"sin": Function(math.sin, np.sin, "sin")', '"sin": Function(math.sin, np.sin, "sine")',
+     "function sin is computed on Values by op 'sine'"),
+])
+def test_a_wrong_formula_or_function_fails_at_import(tmp_path, old: str, new: str, says: str) -> None:
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    package = Path(methodgen.__file__).parent
+    copy = tmp_path / "microgradlike"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    ops = (copy / "ops.py").read_text(encoding="utf-8")
+    assert old in ops
+    (copy / "ops.py").write_text(ops.replace(old, new), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-c", "import microgradlike"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode != 0 and says in done.stderr, done.stderr
+
+
+# ---- activations: nn, the replay page and the torch bridge all come from the table ---------------------
+@pytest.mark.parametrize("name", activations())
+def test_an_activation_works_in_nn_the_replay_page_and_the_bridge(name: str) -> None:
+    op = OPS[name]
+    zs = np.linspace(-4.0, 4.0, 17)
+    eager = [getattr(Value(z), op.method)().data for z in zs]
+    neuron = Neuron(1, activation=name, seed=0)  # nn: a = σ(w·x + b)
+    w, b = neuron.w[0].data, neuron.b.data
+    assert [neuron([x]).data for x in zs] == [getattr(Value(w * x + b), op.method)().data for x in zs]
+    # the replay page draws each neuron with the same function, on numpy arrays
+    assert np.allclose(replay._ACTIVATIONS[name](zs), eager, rtol=1e-12, atol=1e-15)
+    torch = pytest.importorskip("torch")
+    from microgradlike.bridge import from_torch, to_torch
+
+    if not op.torch_module:  # torch has no such module: refused by name
+        with pytest.raises(ValueError, match=repr(name)):
+            to_torch(neuron)
+        return
+    net = to_torch(neuron)
+    assert type(net[1]) is getattr(torch.nn, op.torch_module)
+    assert np.allclose(net(torch.tensor(zs[:, None], dtype=torch.float64)).detach().numpy()[:, 0],
+                       [neuron([x]).data for x in zs], rtol=1e-12, atol=1e-15)
+    assert from_torch(net).activation == name
+
+
+def test_the_replay_page_and_the_bridge_offer_the_tables_activations() -> None:
+    from microgradlike.bridge import _ACTIVATION_CLASSES
+
+    assert list(replay._ACTIVATIONS) == [*activations(), "linear"]
+    assert set(_ACTIVATION_CLASSES) == {n for n in activations() if OPS[n].torch_module} | {"linear"}

@@ -111,6 +111,41 @@ def test_training_an_mlp_with_the_shared_interface_lowers_the_loss():
         assert loss.data < 0.5 * first
 
 
+# ---- grads built as graphs: backward(create_graph=True) -------------------------------------------
+OPTIMISERS = [lambda ps: SGD(ps, lr=0.05), lambda ps: SGD(ps, lr=0.05, momentum=0.9),
+              lambda ps: Adam(ps, lr=0.05)]
+
+
+@pytest.mark.parametrize("factory", OPTIMISERS)
+def test_a_grad_built_as_a_graph_steps_with_its_number(factory):
+    # After backward(create_graph=True) each grad is a Value; the step uses its number, as
+    # PyTorch's optimisers do, so the path is exactly the plain backward's, and data stays a float.
+    theta = [Value(x) for x in START]
+    opt = factory(theta)
+    path = []
+    for _ in range(4):
+        opt.zero_grad()
+        loss_of(theta).backward(create_graph=True)
+        assert all(isinstance(p.grad, Value) for p in theta)
+        opt.step()
+        assert all(type(p.data) is float for p in theta)
+        path.append([p.data for p in theta])
+    assert path == run(factory, 4)
+    opt.zero_grad()  # clears the graph grads too: the next plain backward starts from numbers
+    assert [p.grad for p in theta] == [0.0, 0.0, 0.0]
+    loss_of(theta).backward()
+    assert all(type(p.grad) is float for p in theta)
+
+
+@pytest.mark.parametrize("factory", OPTIMISERS)
+def test_a_grad_that_is_not_a_number_is_refused_naming_the_parameter(factory):
+    theta = [Value(1.0), Value(2.0)]
+    opt = factory(theta)
+    theta[1].grad = "0.5"
+    with pytest.raises(TypeError, match=r"parameter 1 \(Value\(data=2\.0.*not a number: str: '0\.5'"):
+        opt.step()
+
+
 # ---- against PyTorch ------------------------------------------------------------------------------
 def _torch_path(torch, make_opt, steps: int) -> list[list[float]]:
     theta = torch.tensor(START, dtype=torch.float64, requires_grad=True)

@@ -22,7 +22,7 @@ from microgradlike.forward import forward_steps, tangent_steps
 from microgradlike.losses import hinge
 from microgradlike.nn import MLP
 from microgradlike.stepper import Stepper
-from microgradlike.viz import format_number
+from microgradlike.viz import cut_label, format_number
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot program is not installed")
 
@@ -135,6 +135,47 @@ def test_bad_arguments() -> None:
         Explorer(2.0)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="highlight"):
         Explorer(neuron(), highlight=())
+
+
+def test_grads_that_are_values_are_stepped_as_their_numbers_and_left_as_they_were() -> None:
+    x = Value(3.0, label="x")
+    y = x * x * x
+    y.label = "y"
+    y.backward(create_graph=True)  # every grad is now a Value: x.grad = 3x² = 27
+    held = {v: v.grad for v in topological_order(y)}
+    explorer = Explorer(y)
+    assert all(v.grad is g for v, g in held.items())  # the very same Values, put back
+    backward = explorer.modes[0]
+    assert backward["steps"][-1]["text"].endswith("(x += 27.0)")  # a leaf adds the number it held
+    assert "the grad of x held a Value (a graph made by backward(create_graph=True))" in backward["intro"]
+    shown = {explorer.names[k]: text for k, _, text in backward["steps"][-1]["set"]}
+    assert shown["x"] == "grad 54"  # 27 held + 27 from this pass, as backward() would give
+
+
+def test_bad_arguments_are_named_short() -> None:
+    for call in (lambda: Explorer(10**400), lambda: Explorer(neuron(), wrt=10**400)):
+        with pytest.raises((TypeError, ValueError)) as info:
+            call()
+        assert len(str(info.value)) < 200 and "(401 digits)" in str(info.value)
+
+
+@needs_dot
+@pytest.mark.parametrize("n", [16_000, 17_000])
+def test_a_long_label_is_cut_in_the_picture_and_kept_in_the_page(n: int) -> None:
+    x = Value(2.0, label="x" * n)
+    out = (x * Value(-3.0, label="w")).tanh()
+    out.label = "L" * n
+    explorer = Explorer(out)
+    svg = explorer.svg()
+    assert f'data-node="{x.label}"' in svg and f'data-node="{out.label}"' in svg  # whole, as handles
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    assert cut_label(x.label) in texts and cut_label(out.label) in texts
+    assert max(map(len, texts)) < 100  # every text of the picture is short: the markers too
+    tangent = explorer.modes[2]
+    assert tangent["label"] == f"forward mode (∂/∂{cut_label(x.label)})"
+    assert all(len(text) < 100 for text in tangent["initial"]["grad"])
+    assert out.label in explorer.modes[0]["steps"][0]["text"]  # the explanation is explain()'s, whole
+    assert cut_label(out.label) in explorer.html()
 
 
 @needs_dot
@@ -330,6 +371,27 @@ def test_labels_cannot_break_the_page(chromium, tmp_path: Path) -> None:
         assert page.eval_on_selector_all("[data-node]", "els => els.map(e => e.dataset.node).sort()") == \
             sorted([x.label, y.label, out.label])
         assert page.title().startswith("Backprop explorer")
+
+
+@needs_dot
+def test_a_page_with_a_long_label_steps_in_the_browser(chromium, tmp_path: Path) -> None:
+    x = Value(2.0, label="x" * 17_000)
+    product = x * Value(-3.0, label="w")
+    out = product.tanh()
+    out.label = "L"
+    path = tmp_path / "long-label.html"
+    explorer = Explorer(out)
+    explorer.save(path)
+    name = explorer.names[explorer.index[product]]
+    with watched_page(chromium, path) as page:
+        for _ in range(2):
+            page.click("[data-action=next]")
+        assert grad_texts(page)[x.label] == f"grad {format_number(-3 * (1 - math.tanh(-6.0) ** 2))}"
+        page.click("[data-mode=tangent]")
+        page.click("[data-action=next]")
+        shown = page.text_content(f"[data-node={name}] [data-role=grad]")
+        assert shown == f"∂/∂{cut_label(x.label)} = -3"
+        screenshot(page, tmp_path, "explorer-long-label.png")
 
 
 def test_browser_tests_skip_on_a_learners_machine_and_fail_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -187,6 +187,41 @@ def test_fit_1d_units_add_up_to_the_model(pyplot, tmp_path) -> None:  # type: ig
     ax.figure.savefig(tmp_path / "fit.png")
 
 
+def _hand_made_sigmoid_sum() -> SigmoidSum:
+    """Three units set by hand (lesson 4's), with the output bias exactly 0."""
+    model = SigmoidSum(3, seed=0)
+    model.b.data = 0.0
+    for unit, (w, middle, c) in zip(model.units, ((4.0, -1.5, 1.0), (4 / 1.5, -0.25, -1.5), (4.0, 1.0, 1.0))):
+        unit.w.data, unit.b.data, unit.c.data = w, -w * middle, c
+    return model
+
+
+def test_fit_1d_bias_is_the_models_parameter_not_rounding_noise(pyplot) -> None:  # type: ignore[no-untyped-def]
+    model = _hand_made_sigmoid_sum()
+    X = np.linspace(-2, 2, 30)
+    ax = plot_fit_1d(model, X, np.abs(X))
+    bias = line_labelled(ax, "bias b")
+    assert bias.get_label() == "bias b = 0"  # not "-3.47e-17", the curve minus the units
+    assert list(bias.get_ydata()) == [0.0, 0.0]
+    model.b.data = 0.25
+    assert line_labelled(plot_fit_1d(model, X, np.abs(X)), "bias b").get_label() == "bias b = 0.25"
+
+
+def test_fit_1d_gives_each_unit_its_own_legend_entry(pyplot) -> None:  # type: ignore[no-untyped-def]
+    model = _hand_made_sigmoid_sum()
+    ax = plot_fit_1d(model, np.linspace(-2, 2, 30), np.zeros(30))
+    legend = ax.get_legend()
+    entries = dict(zip((t.get_text() for t in legend.get_texts()), legend.legend_handles))
+    units = {text: handle for text, handle in entries.items() if text.startswith("unit ")}
+    assert list(units) == ["unit 1: c₁·σ(b₁ + w₁·x), centre x = -1.5",
+                           "unit 2: c₂·σ(b₂ + w₂·x), centre x = -0.25",
+                           "unit 3: c₃·σ(b₃ + w₃·x), centre x = 1"]
+    colours = [handle.get_color() for handle in units.values()]
+    assert len(set(colours)) == 3  # one entry per colour drawn
+    drawn = [ln.get_color() for ln in ax.get_lines() if ln.get_linestyle() == "--"]
+    assert colours == drawn
+
+
 def test_fit_1d_with_a_one_hidden_layer_mlp(pyplot) -> None:
     model = MLP(1, [5, 1], activation="relu", seed=0)
     X = np.linspace(-2, 2, 10)
@@ -247,3 +282,126 @@ def test_viz_does_not_re_export_the_plots() -> None:
     for name in ("plot_history", "plot_decision_boundary", "plot_fit_1d", "plot_descent"):
         assert not hasattr(viz, name), name
         assert name not in viz.__all__
+
+
+# ---- every neuron's feature over the plane --------------------------------------------------------
+def _contour_sets(ax):  # type: ignore[no-untyped-def]
+    from matplotlib.contour import ContourSet
+
+    return [c for c in ax.collections if isinstance(c, ContourSet)]
+
+
+def test_layer_features_draw_each_neuron_on_a_scale_from_zero(pyplot) -> None:  # type: ignore[no-untyped-def]
+    from microgradlike.plots import plot_layer_features
+
+    model = MLP(2, [3, 2, 1], activation="relu", seed=0)
+    dead = model.layers[0].neurons[1]
+    dead.w[0].data, dead.w[1].data, dead.b.data = 0.0, 0.0, -1.0  # relu(−1) = 0 everywhere
+    X = np.array([[-1.0, -1.0], [1.0, 1.0], [0.5, -0.5]])
+    axes = plot_layer_features(model, X, [0, 1, 0], resolution=8)
+    assert axes.shape == (3, 3)  # two hidden layers and the output; the widest layer has 3 neurons
+    g1, g2 = np.meshgrid(np.linspace(-1.5, 1.5, 8), np.linspace(-1.5, 1.5, 8))
+    for i, neuron in enumerate(model.layers[0].neurons):
+        (filled,) = _contour_sets(axes[0, i])
+        a = np.array([neuron([float(u), float(v)]).data for u, v in zip(g1.ravel(), g2.ravel())])
+        assert filled.levels[0] == 0.0  # dark is 0
+        if neuron is dead:
+            assert axes[0, i].get_title() == "a1 neuron 2 (off everywhere)"
+            # every area drawn has the darkest colour of the map, not a mid-scale one
+            drawn = [k for k, path in enumerate(filled.get_paths()) if len(path.vertices)]
+            assert drawn == [0]
+            assert filled.norm(0.0) == 0.0
+        else:
+            assert filled.levels[-1] == pytest.approx(a.max())
+            assert "off everywhere" not in axes[0, i].get_title()
+    assert not axes[1, 2].axison  # layer 2 has only two neurons
+    assert "boundary" in axes[2, 1].get_title()
+    with pytest.raises(ValueError, match="2 inputs"):
+        plot_layer_features(MLP(1, [2, 1], seed=0), X[:, :1], [0, 1, 0])
+
+
+def test_layer_features_of_a_classifier_with_several_outputs(pyplot) -> None:  # type: ignore[no-untyped-def]
+    from microgradlike.plots import plot_layer_features
+
+    model = MLP(2, [2, 3], activation="tanh", seed=1)
+    axes = plot_layer_features(model, np.array([[0.0, 0.0], [1.0, 0.5]]), [0, 2], resolution=6)
+    assert axes.shape == (2, 2)
+    (filled,) = _contour_sets(axes[1, 1])
+    assert list(filled.levels) == [-0.5, 0.5, 1.5, 2.5]  # one band per class
+
+
+# ---- mini-batch paths -------------------------------------------------------------------------------
+def _two_runs():  # type: ignore[no-untyped-def]
+    from microgradlike.nn import Neuron
+    from microgradlike.train import fit
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0, 3, size=(10, 1))
+    y = 1.5 * X[:, 0] - 1.0 + rng.normal(0, 0.3, size=10)
+    runs = {}
+    for label, batch_size in (("full batch", None), ("batch size 4", 4)):
+        neuron = Neuron(1, activation="linear", seed=0)
+        neuron.w[0].data, neuron.b.data = -0.5, 2.0
+        runs[label] = fit(neuron, X, y, loss="mse", optimizer="sgd", lr=0.1, max_epochs=3,
+                          batch_size=batch_size, keep_params=True, tol=0.0, progress=False)
+
+    def loss(w, b):  # type: ignore[no-untyped-def]
+        return sum((w * float(x) + b - t) ** 2 for x, t in zip(X[:, 0], y)) / len(y)
+
+    return loss, runs
+
+
+def test_batch_paths_draw_each_run_and_its_batch_losses(pyplot) -> None:  # type: ignore[no-untyped-def]
+    from microgradlike.plots import plot_batch_paths
+
+    loss, runs = _two_runs()
+    left, right = plot_batch_paths(loss, runs, bounds=[(-1, 2), (-2, 3)], optimum=(1.5, -1.0), resolution=12)
+    for label, history in runs.items():
+        path = line_labelled(left, f"{label}: {history.n_updates} updates")
+        np.testing.assert_allclose(np.column_stack([path.get_xdata(), path.get_ydata()]), history.params)
+        epochs = line_labelled(right, f"{label}: the loss on all the data")
+        assert list(epochs.get_ydata()) == history.train_loss and list(epochs.get_xdata()) == [1, 2, 3]
+    mini = runs["batch size 4"]
+    dots = line_labelled(right, "batch size 4: the batch's loss")
+    np.testing.assert_allclose(dots.get_xdata(), np.arange(9) / 3)  # three updates per epoch
+    assert list(dots.get_ydata()) == mini.update_loss
+    # full batch: its update losses would lie on its own epoch curve, so they are not drawn
+    assert not [ln for ln in right.get_lines() if ln.get_label().startswith("full batch: the batch's")]
+    ends = line_labelled(left, "θ at the end of each epoch")
+    np.testing.assert_allclose(ends.get_xdata(), [p[0] for p in mini.params[3::3]])
+    texts = [t.get_text() for t in left.texts]
+    assert texts == ["θ¹", "θ²", "θ³"] and [t.get_text() for t in right.texts] == ["L¹", "L²", "L³"]
+    assert list(line_labelled(left, "θ*").get_xdata()) == [1.5]
+    with pytest.raises(ValueError, match="keep_params"):
+        plot_batch_paths(loss, {"no path": SimpleNamespace(params=[])}, bounds=[(0, 1), (0, 1)])
+
+
+# ---- a still of a training replay ------------------------------------------------------------------
+def test_replay_still_shows_the_gradient_and_adams_m_and_v(pyplot) -> None:  # type: ignore[no-untyped-def]
+    from microgradlike.data import make_moons
+    from microgradlike.optim import Adam
+    from microgradlike.plots import plot_replay
+    from microgradlike.replay import Replay
+    from microgradlike.train import fit
+
+    X, y = make_moons(n=30, noise=0.1, seed=0)
+    model = MLP(2, [4, 1], activation="relu", seed=0)
+    opt = Adam(model.parameters(), lr=0.05)
+    replay = Replay(model, X, y, optimizer=opt)
+    fit(model, X, y, loss="hinge", optimizer=opt, max_epochs=5, callback=replay, progress=False)
+    boundary, losses, state = plot_replay(replay, parameter="layers.0.neurons.1.w.0")
+    index = [name for name, _ in model.named_parameters()].index("layers.0.neurons.1.w.0")
+    m = line_labelled(state, "m: running mean")
+    root_v = line_labelled(state, "√v")
+    grads = line_labelled(state, "its gradient")
+    assert list(m.get_xdata()) == [0, 1, 2, 3, 4, 5]
+    np.testing.assert_allclose(m.get_ydata()[-1], opt.m[index])
+    np.testing.assert_allclose(root_v.get_ydata()[-1], np.sqrt(opt.v[index]))
+    np.testing.assert_allclose(grads.get_ydata()[-1], model.parameters()[index].grad)
+    assert "after epoch 5" in boundary.get_title()
+    # full batch: the update losses are the epochs' curve shifted, so only the epochs' is drawn
+    assert [ln.get_label() for ln in losses.get_lines() if "update" in ln.get_label()] == []
+    with pytest.raises(ValueError, match="no parameter named"):
+        plot_replay(replay, parameter="w")
+    with pytest.raises(ValueError, match="recorded no epoch"):
+        plot_replay(Replay(MLP(2, [2, 1], seed=0), X, y))

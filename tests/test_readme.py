@@ -2,11 +2,17 @@
 
 Blocks that import torch (the `torch` extra) run in their own test, skipped when torch is missing;
 each such block must be self-contained. Every other block runs in one shared namespace, in order.
+Each block runs twice: as a script, and pasted line by line into Python's interactive prompt
+(`code.InteractiveConsole`), where a statement right after an indented block is a SyntaxError.
 """
 
 from __future__ import annotations
 
+import code
+import importlib.util
 import re
+import sys
+import traceback
 from pathlib import Path
 
 import pytest
@@ -51,3 +57,45 @@ def test_the_readme_examples_with_torch_run_and_agree(capsys):
     # The "Growing out of it" example prints the torch loss and microgradlike's: the same number.
     torch_value, ours = map(float, capsys.readouterr().out.split()[:2])
     assert torch_value == pytest.approx(ours, rel=1e-12)
+
+
+class _Prompt(code.InteractiveConsole):
+    """Python's interactive prompt, fed one line at a time as a paste into ``python`` gives it;
+    every SyntaxError and exception is kept (the real prompt would print it and carry on)."""
+
+    def __init__(self, namespace: dict, name: str) -> None:
+        super().__init__(namespace, filename=name)
+        self.failures: list[str] = []
+
+    def showsyntaxerror(self, filename: str | None = None, **kwargs: object) -> None:
+        self.failures.append("".join(traceback.format_exception_only(*sys.exc_info()[:2])))
+
+    def showtraceback(self) -> None:
+        self.failures.append("".join(traceback.format_exception(*sys.exc_info())))
+
+
+def paste(block: str, namespace: dict, name: str) -> list[str]:
+    """Paste ``block`` into the prompt line by line, then press Enter once more (which ends a
+    pending ``for``); the SyntaxErrors and exceptions it met, each with the line it was at."""
+    prompt = _Prompt(namespace, name)
+    failures = []
+    for number, line in enumerate([*block.splitlines(), ""], start=1):
+        before = len(prompt.failures)
+        prompt.push(line)
+        failures += [f"line {number} ({line!r}): {failure}" for failure in prompt.failures[before:]]
+    return failures
+
+
+def test_every_python_example_in_the_readme_pastes_into_the_python_prompt(capsys):
+    """The plain ``python`` prompt reads a block line by line: a statement right after an indented
+    block (with no blank line between) is a SyntaxError there, though it runs as a script."""
+    namespace: dict = {}
+    for i, block in enumerate(BLOCKS):
+        if needs_torch(block):
+            if importlib.util.find_spec("torch") is None:
+                continue
+            failures = paste(block, {}, f"<README torch block {i}>")
+        else:
+            failures = paste(block, namespace, f"<README block {i}>")
+        assert not failures, f"README python block {i} fails at the prompt:\n" + "\n".join(failures)
+    assert "∂L/∂x += " in capsys.readouterr().out  # the step-through printed at the prompt too

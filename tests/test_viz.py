@@ -23,6 +23,7 @@ from microgradlike.viz import (
     ComputationGraph,
     GraphvizNotInstalled,
     RenderTimeout,
+    cut_label,
     draw_dot,
     format_number,
 )
@@ -387,3 +388,77 @@ def test_small_graphs_keep_their_natural_size() -> None:
     natural = plain_digraph(graph)
     natural.graph_attr.pop("size", None)
     assert png_size(graph.pipe(format="png")) == png_size(natural.pipe(format="png"))
+
+
+# ---- grads that are graphs, long labels, cut pictures ------------------------------------------
+def cubed_with_graph_grads() -> tuple[Value, Value]:
+    """y = x·x·x at x = 3 after backward(create_graph=True): every grad below y is a Value."""
+    x = Value(3.0, label="x")
+    y = x * x * x
+    y.label = "y"
+    y.backward(create_graph=True)
+    assert isinstance(x.grad, Value)
+    return x, y
+
+
+def test_a_grad_that_is_a_value_is_drawn_as_its_number_marked_as_a_graph() -> None:
+    x, y = cubed_with_graph_grads()
+    source = draw_dot(y).source
+    assert "{ x | data 3 | grad 27 (a graph) }" in source  # 3x² = 27
+    assert "(a graph): a Value made by backward(create_graph=True)" in source  # the legend says so
+    assert isinstance(x.grad, Value) and x.grad.data == 27.0  # drawing changes nothing
+    assert "(a graph)" not in draw_dot(neuron()[0]).source
+
+
+@needs_dot
+def test_a_graph_with_value_grads_renders(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    _, y = cubed_with_graph_grads()
+    path = draw_dot(y).save(tmp_path / "graph-grads.png")
+    assert (tmp_path / "graph-grads.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path
+
+
+def test_cut_label_keeps_start_and_end_within_the_limit() -> None:
+    assert cut_label("layers.0.neurons.3.w.1") == "layers.0.neurons.3.w.1"
+    cut = cut_label("a" * 50 + "b" * 50, 40)
+    assert len(cut) == 40 and cut.startswith("a" * 26) and cut.endswith("…" + "b" * 13)
+
+
+@pytest.mark.parametrize("label", ["x" * 17_000, "长" * 6_000, "{|}" * 6_000])
+def test_a_long_label_is_cut_in_the_picture_and_kept_whole_on_the_node(label: str) -> None:
+    x = Value(2.0, label=label)
+    out = x * 3
+    out.label = label
+    source = draw_dot(out).source
+    assert x.label == label and out.label == label
+    assert max(len(line) for line in source.splitlines()) < 4000  # dot refuses strings over 16384 bytes
+    records = re.findall(r'label="\{ (.*?) \| data', source)
+    assert len(records) == 2 and all(r.replace("\\", "") == cut_label(label) for r in records)
+    assert re.findall(r'tooltip="([^"]*)"', source) == [cut_label(label, 2000)] * 2  # as much as fits
+
+
+@needs_dot
+def test_a_long_label_renders(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    x = Value(2.0, label="x" * 17_000)
+    out = (x * 3).tanh()
+    out.label = "L" * 20_000
+    draw_dot(out).save(tmp_path / "long.svg")
+    svg = (tmp_path / "long.svg").read_text(encoding="utf-8")
+    assert cut_label(x.label) in svg and cut_label(out.label) in svg
+
+
+def test_the_repr_says_when_the_picture_is_cut() -> None:
+    loss, _ = mlp_loss(20)
+    total = len(topological_order(loss))
+    graph = draw_dot(loss, max_nodes=100)
+    drawn = len([i for i in drawn_node_ids(graph.source) if not i.endswith("op")])
+    expected = f"(cut at max_nodes=100: {total - drawn} more values not drawn)"
+    assert expected in repr(graph) and expected in repr(graph.copy())
+    assert len(repr(graph)) < 400 and "cut" not in repr(draw_dot(neuron()[0]))
+
+
+def test_bad_arguments_are_named_short() -> None:
+    for call in (lambda: draw_dot(10**400), lambda: draw_dot(Value(1.0), max_nodes=-(10**400)),
+                 lambda: draw_dot(Value(1.0), rankdir="x" * 10_000)):
+        with pytest.raises((TypeError, ValueError)) as info:
+            call()
+        assert len(str(info.value)) < 200 and "…" in str(info.value)

@@ -1,4 +1,4 @@
-"""Exercises of lesson 4, backprop step by step (notebooks/04_backprop_step_by_step).
+"""Exercises of lesson 5, backprop step by step (notebooks/05_backprop_step_by_step).
 
 * `check_sgd_update`: write the update ``update(params, lr)``: every p.data moves by −η·p.grad.
 * `check_training_round`: write one whole round, ``train_round(model, xs, ys, lr) -> loss``:

@@ -1,4 +1,4 @@
-"""Exercises of lesson 2, gradient descent (notebooks/02_gradient_descent).
+"""Exercises of lesson 3, gradient descent (notebooks/03_gradient_descent).
 
 * `check_update_rule`: write one step of gradient descent, ``update(w, dL_dw, lr) -> new w``.
 * `check_learning_rate`: pick η for the curve `valley` so that descent from `VALLEY_START`

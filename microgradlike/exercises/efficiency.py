@@ -1,4 +1,4 @@
-"""Checkers for lesson 5, why backprop is efficient (反向传播 — 比较有效率、算梯度的方法).
+"""Checkers for lesson 6, why backprop is efficient (反向传播 — 比较有效率、算梯度的方法).
 
 * `check_parameter_count`: P, the number of parameters of an MLP, which is how many forward-mode
   passes (and half the number of central-difference evaluations) its gradient costs.

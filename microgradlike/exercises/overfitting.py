@@ -1,4 +1,4 @@
-"""Checkers for lesson 7, overfitting (过拟合): training, validation and test data, each for one job.
+"""Checkers for lesson 9, overfitting (过拟合): training, validation and test data, each for one job.
 
 * `check_best_epoch`: the epoch whose model to keep, read from the validation losses.
 * `check_stopping_epoch`: when early stopping with ``patience`` ends training, knowing at each

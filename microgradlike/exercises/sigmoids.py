@@ -1,4 +1,4 @@
-"""Exercises of lesson 3, sigmoids (notebooks/03_sigmoids).
+"""Exercises of lesson 4, sigmoids (notebooks/04_sigmoids).
 
 * `check_sigmoid_knobs`: choose w, b, c so that c·σ(b + w·x) FALLS from height 2 to 0, with its
   centre at x = 1 and slope −1 there (a unit with w < 0).

@@ -1,4 +1,4 @@
-"""Checkers for lesson 8, from scalars to tensors: a layer on a whole batch at once, with numpy.
+"""Checkers for lesson 10, from scalars to tensors: a layer on a whole batch at once, with numpy.
 
 * `check_batched_layer`: Z = X·Wᵀ + b and A = relu(Z) for N samples in one go.
 * `check_batched_backward`: given G = ∂L/∂Z for the batch, the gradients ∂L/∂W, ∂L/∂b, ∂L/∂X.

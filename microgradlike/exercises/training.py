@@ -1,4 +1,4 @@
-"""Checkers for lesson 6, MLPs and training (多层感知机, 批量, 回合, 更新, 交叉熵, 激活函数).
+"""Checkers for lessons 7 and 8, MLPs and training (多层感知机, 批量, 回合, 更新, 交叉熵, 激活函数).
 
 * `check_minibatch_epoch`: one epoch of serial mini-batch updates, returning the batch losses
   L¹, L², … (the notes: 更新是串行的 — each batch sees the parameters the previous one left).

@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # 7 · Overfitting: good on training data, bad on new data (过拟合)
+# # 9 · Overfitting: good on training data, bad on new data (过拟合)
 #
 # The notes: "在训练数据和测试数据上的结果是不一致的，这种情况称为过拟合(overfitting)" — when the
 # results on the training data (训练数据) and on the test data (测试数据) disagree, the model has
@@ -28,6 +28,7 @@
 
 # %%
 import warnings
+from dataclasses import replace
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -91,7 +92,9 @@ plt.show()
 # training point. After every epoch `fit` measures the loss on the whole training set and on the
 # validation set (`validation=`); the validation set is never used for a gradient.
 # `engine="tape"` replays the traced graph on floats: the same numbers as the Value graph, faster
-# for a few points (lesson 8).
+# for a few points (lesson 7 said what the engines are, lesson 10 opens them up). Full batch: one
+# update per epoch, whose loss (before it) is the previous epoch's training loss, so the picture
+# leaves those update losses out; they would lie exactly under the training curve.
 
 # %%
 big = MLP(1, [16, 16, 1], activation="tanh", seed=0)
@@ -102,7 +105,7 @@ print(f"after {history.n_epochs} epochs: training loss {history.train_loss[-1]:.
       f"{history.val_loss[-1]:.4f} (its lowest was {history.val_loss[best - 1]:.4f}, epoch {best})")
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-plot_history(history, ax=axes[0], logy=False)
+plot_history(replace(history, update_loss=[]), ax=axes[0], logy=False)  # full batch: see above
 axes[0].set_ylim(0, 0.5)
 axes[1].plot(xs, curve(big), color="#dc2626", lw=2, label=f"the network after {history.n_epochs} epochs")
 axes[1].scatter(X_train[:, 0], y_train, s=40, color="#1d4ed8", label="training", zorder=3)

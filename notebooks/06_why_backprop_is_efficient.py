@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # 5 · Why backprop is efficient (反向传播：比较有效率、算梯度的方法)
+# # 6 · Why backprop is efficient (反向传播：比较有效率、算梯度的方法)
 #
 # The notes: "深度学习的训练会用到反向传播(BackPropagation，BP)，其实它就是比较有效率、算梯度的方法" —
 # backpropagation is just an *efficient* way to compute gradients. Efficient compared with what?
@@ -28,8 +28,10 @@
 import time
 from itertools import pairwise
 
+import graphviz
 import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import display
 
 from microgradlike import Value, dot, grad, jvp, numerical_grad, value_and_grad
 from microgradlike.data import make_moons
@@ -37,7 +39,9 @@ from microgradlike.explorer import Explorer
 from microgradlike.forward import tangent_steps
 from microgradlike.losses import mse
 from microgradlike.nn import MLP
+from microgradlike.viz import draw_dot
 
+graphviz.set_jupyter_format("png")  # graphs as PNG: they show on code-hosting sites too
 plt.rcParams.update({"figure.dpi": 90, "axes.grid": True, "grid.alpha": 0.3})
 
 # %% [markdown]
@@ -127,12 +131,16 @@ for step in tangent_steps(out, {w: 1.0}):
 
 # %% [markdown]
 # One pass, one derivative: ∂L/∂w. To get ∂L/∂x and ∂L/∂b too, x and then b must move in passes
-# of their own. The backward pass on the same graph (lesson 4's step-through) ends with **all
+# of their own. The backward pass on the same graph (lesson 5's step-through) ends with **all
 # three**: the same local derivatives, multiplied from the output down instead of from the inputs
-# up. The explorer shows both: press its "forward mode (∂/∂w)" button and step through.
+# up. The explorer shows both: press its "forward mode (∂/∂w)" button and step through (the page
+# needs a live kernel). Under it, as a picture, where that mode ends: every node's tangent ∂/∂w.
 
 # %%
-Explorer(out, wrt=w)
+display(Explorer(out, wrt=w))
+tangent = {x: 0.0, w: 1.0, b: 0.0}  # the leaves: w moves at rate 1, x and b stay still
+tangent.update({step.node: step.tangent for step in tangent_steps(out, {w: 1.0})})
+draw_dot(out, grad_text=lambda v: f"∂/∂w = {tangent[v]:.4g}")
 
 # %% [markdown]
 # So the whole gradient of our loss by forward mode is P passes, one per parameter, each with
@@ -166,10 +174,24 @@ for name, count, seconds, grads in (("central differences", 2 * P, t_differences
     print(f"{name:<22}{count:>18}{seconds:>10.3f}{seconds / t_backprop:>12.1f}{gap:>20.1e}")
 
 # %% [markdown]
-# All three agree (forward mode and backprop to rounding: they multiply the same local
-# derivatives; central differences to about ε², its truncation error). The counts are the point:
-# for a loss of P parameters, forward mode pays P times what backprop pays, and central
-# differences 2P times.
+# All three agree: forward mode and backprop to rounding (they multiply the same local
+# derivatives), central differences to about 10⁻¹⁰. That last gap is not the method's truncation
+# error (∝ ε², far smaller at `numerical_grad`'s ε = 10⁻⁶) but rounding: L(θ + ε) − L(θ − ε)
+# subtracts two nearly equal numbers, and dividing by 2ε magnifies their last digits' noise, so
+# it grows as ε shrinks (∝ 1/ε). Each ε's largest difference from backprop:
+
+# %%
+for eps in (1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8):
+    gap = max(abs(a - b) for a, b in zip(numerical_grad(loss, theta, eps=eps), by_backprop))
+    print(f"ε = {eps:.0e}: largest difference {gap:.1e}")
+
+# %% [markdown]
+# Down to ε = 10⁻⁵ the gap shrinks about a hundredfold for each tenfold smaller ε: that is the
+# truncation error, ∝ ε². Below, it grows about tenfold for each: rounding, ∝ 1/ε. At the
+# default 10⁻⁶ we are already on the rounding side. (Lesson 1's figure showed the same turn for eˣ.)
+#
+# The counts are the point: for a loss of P parameters, forward mode pays P times what backprop
+# pays, and central differences 2P times.
 #
 # Why tanh and not ReLU here? The notes: the loss must be differentiable in θ (对 θ 可导) for
 # gradient descent to work. ReLU is not differentiable at 0: it has a kink, where the slope jumps

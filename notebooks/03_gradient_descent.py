@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # 2 · Gradient descent (梯度下降, 学习率, 容忍阈值)
+# # 3 · Gradient descent (梯度下降, 学习率, 容忍阈值)
 #
 # The notes: "梯度（gradient）本身指向的是损失函数增长最快的方向，而我们做梯度下降是为了让损失变小，
 # 所以必须往反方向走" — the gradient points the way the loss grows fastest; to make the loss smaller
@@ -156,12 +156,23 @@ for eta in (0.1, 10.0, 1000.0):
     print(f"η = {eta:>6}: θ⁰, θ¹, θ², θ³ = {run.trajectory}")
 
 # %% [markdown]
-# In practice the gradient is only ever *near* 0 ("数值上常常只是接近 0"): the bottom of our loss is
-# at w* = 27.9/14, which no float holds exactly. So descent stops when |dL/dw| falls under a
-# **tolerance**. A smaller tolerance costs more steps and buys a w closer to the bottom:
+# In practice descent only ever gets *near* such a point ("数值上常常只是接近 0"). Near the bottom
+# w* = 27.9/14 each step multiplies the distance to it by the same factor (the straight line in
+# the figure below; the question under it asks what sets the factor). A distance that shrinks by
+# a fixed factor per step gets as small as you like but, in exact arithmetic, never reaches 0:
+# the gradient would never be exactly 0. In floating point it can be, once w is within rounding
+# of w* (run with no tolerance, this descent gets there at the step printed below), but nothing
+# promises that. So descent stops when |dL/dw| falls under a **tolerance**. A smaller tolerance
+# costs more steps and buys a w closer to the bottom:
 
 # %%
 w_star = sum(x * y for x, y in zip(xs, ys)) / sum(x * x for x in xs)
+endless = gradient_descent(loss, 5.0, lr=0.05, tol=0.0, max_steps=200)
+first_zero = next((k for k, g in enumerate(endless.grad_norms) if g == 0.0), None)
+still = len(set(endless.trajectory[first_zero:])) == 1
+print(f"tol = 0: dL/dw is exactly 0.0 first at step {first_zero}, at w = {endless.trajectory[first_zero]!r} "
+      f"(w* = 27.9/14 ≈ {w_star!r});\nafter it, w {'never moved again' if still else 'still moved'} "
+      f"(each step η·0 = 0) until the run stopped ({endless.stopped_because})")
 fig, ax = plt.subplots(figsize=(8, 4))
 run = gradient_descent(loss, 5.0, lr=0.05, tol=1e-12, max_steps=200)
 ax.semilogy(run.grad_norms, "o-", ms=3, color="k", label="|dL/dw| at θᵏ (η = 0.05)")

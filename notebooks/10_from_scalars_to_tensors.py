@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # 8 · From scalars to tensors: where PyTorch takes over
+# # 10 · From scalars to tensors: where PyTorch takes over
 #
 # Everything so far ran on scalars: every number a `Value`, every operation a node that records
 # its local derivative. That is the clearest way to see backpropagation (反向传播), and the slowest
@@ -95,9 +95,10 @@ print("sum of 5 single-sample passes: ", np.round(total, 12))
 # %% [markdown]
 # ## 3 · Three engines, one set of numbers
 #
-# `fit` trains with any of the three: `"eager"` builds Value graphs (one node per operation per
-# sample), `"tape"` replays the traced program on floats, sample by sample, `"batched"` replays it
-# on numpy vectors, the whole batch per pass. All three give the same parameters:
+# `fit` trains with any of the three (lesson 7 named them): `"eager"` builds Value graphs (one
+# node per operation per sample), `"tape"` replays the traced program on floats, sample by sample,
+# `"batched"` replays it on numpy vectors, the whole batch per pass. All three give the same
+# parameters (here with lesson 8's hinge loss):
 
 # %%
 X, y = make_moons(n=200, noise=0.1, seed=0)
@@ -148,11 +149,11 @@ for engine in ("eager", "tape", "batched"):
     for n in sizes:
         Xn, yn = make_moons(n=n, noise=0.1, seed=0)
         rows, targets = Xn.tolist(), yn.tolist()
-        if engine == "eager" and n > 400:  # ~1 s a pass: we know the trend by now
-            timings[engine].append(np.nan)
+        if engine == "eager" and n > 400:  # about a second a pass: we know the trend by now
+            timings[engine].append(np.nan)  # not timed
             continue
         step = functools.partial(loss_and_grad, rows, targets)
-        timings[engine].append(seconds(step, repeat=1 if engine == "eager" else 3))
+        timings[engine].append(seconds(step, repeat=2 if engine == "eager" else 3))
 if torch is not None:
     net, loss_fn = to_torch(model), torch_loss("hinge")
     timings["PyTorch"] = []
@@ -166,7 +167,13 @@ if torch is not None:
 
         timings["PyTorch"].append(seconds(step, repeat=5))
 for name, ts in timings.items():
-    print(f"{name:>8}: " + "  ".join(f"N={n}: {t * 1e3:8.2f} ms" for n, t in zip(sizes, ts)))
+    print(f"{name:>8}: " + "  ".join(f"N={n}: {t * 1e3:8.2f} ms" if np.isfinite(t) else f"N={n}: not timed"
+                                     for n, t in zip(sizes, ts)))
+print("\nfrom N = 100 to N = 400, four times the samples: " +
+      ", ".join(f"{name} ×{ts[2] / ts[1]:.1f}" for name, ts in timings.items()))
+if torch is not None:
+    print("PyTorch's time over the batched engine's: " + ", ".join(
+        f"N={n}: ×{t / b:.2f}" for n, t, b in zip(sizes, timings["PyTorch"], timings["batched"])))
 
 # %%
 fig, ax = plt.subplots(figsize=(7.5, 4))
@@ -175,6 +182,12 @@ styles = {"eager": ("#6b7280", "o"), "tape": ("#2563eb", "s"), "batched": ("#16a
 for name, ts in timings.items():
     color, marker = styles[name]
     ax.plot(sizes, np.array(ts) * 1e3, color=color, marker=marker, lw=2, label=name)
+last = max(k for k, t in enumerate(timings["eager"]) if np.isfinite(t))
+if last < len(sizes) - 1:  # the eager line stops: say why, where it stops
+    guess = timings["eager"][last] * sizes[last + 1] / sizes[last]  # at least in step with N
+    ax.annotate(f"eager at N = {sizes[last + 1]}: not timed\n(in step with N: {guess:.1f} s a pass)",
+                (sizes[last], timings["eager"][last] * 1e3), textcoords="offset points", xytext=(10, -6),
+                fontsize=8, color=styles["eager"][0], va="top")
 ax.set_xscale("log")
 ax.set_yscale("log")
 ax.set_xlabel("samples N in the batch (log scale)")
@@ -185,10 +198,18 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Eager and tape grow in step with N (twice the samples, twice the time): one Python step per
-# node per sample. The batched engine barely grows: its Python work is one numpy call per slot,
-# whatever N is, and numpy does the N samples in C. But it still makes one call **per parameter**
-# (337 of them here), where PyTorch makes a handful of calls **per layer** — that is the last step.
+# Eager and tape grow at least in step with N (four times the samples, about four times the time
+# or more, as printed): one Python step per node per sample, and eager also builds and frees a
+# whole graph per sample. The batched engine barely grows: each layer is one matrix product over
+# the whole batch, numpy does the N samples in C, and its Python work per pass is the same
+# whatever N is: a few numpy calls per layer, plus reading each of the 337 parameters' `.data`
+# into the weight matrices and writing each `.grad` back.
+#
+# PyTorch (the red line) has no per-parameter work: its weights live in tensors already. But each
+# of its calls pays a fixed cost (dispatch, autograd bookkeeping), and on a network this small, on
+# one core, that cost decides the race: the printout says, for this run, at which N PyTorch is
+# slower than the batched engine and at which it is faster. What grows with the width of the
+# layers is our per-parameter work, not PyTorch's; and PyTorch runs the same model on a GPU (§6).
 #
 # *Question:* the batched engine's time is almost flat in N. What does its time grow with instead?
 
@@ -248,7 +269,7 @@ else:
 
 # %% [markdown]
 # From here on it is plain PyTorch: `torch.optim.Adam(net.parameters())`, `loss.backward()`,
-# `optimizer.step()` — the loop you wrote in lesson 4, on tensors. And `bridge.from_torch(net)`
+# `optimizer.step()` — the loop you wrote in lesson 5, on tensors. And `bridge.from_torch(net)`
 # brings a trained `Sequential` back, to draw its graph or step through it here.
 
 # %% [markdown]
@@ -256,8 +277,11 @@ else:
 #
 # Everything above was about *how* gradients are computed. What a real library adds is *where*:
 #
-# * **Batched tensors.** One call per layer instead of one per parameter, in compiled code (§3's
-#   red line): the difference grows with the width of the layers.
+# * **Batched tensors.** Weights that live in tensors, and one compiled call per layer, with
+#   nothing done per parameter in Python. On §3's small network, on one core, that made PyTorch
+#   no clear winner over our batched engine (the red line against the green one: slower at some N,
+#   faster at others); but our per-parameter work grows with the width of the layers, PyTorch's
+#   does not.
 # * **GPUs.** The same matrix products run on thousands of cores. In PyTorch it is one line,
 #   `net.to("cuda")` and `X.to("cuda")`; the model code does not change.
 # * **Many machines: `torch.nn.parallel.DistributedDataParallel`.** Each process holds a copy of

@@ -9,11 +9,12 @@
 # ---
 
 # %% [markdown]
-# # 3 · Sigmoids: three knobs, corners by hand, and a hidden layer (Sigmoid 函数, Hard Sigmoid, 超参数)
+# # 4 · Sigmoids: past a line, corners by hand, a hidden layer (Sigmoid 函数, Hard Sigmoid, 超参数)
 #
-# A straight line y = w·x + b can only ever be straight. To follow a curve with corners, the
-# lecture these notes follow builds it from pieces: a constant plus one S-shaped step per corner.
-# One such step is a **sigmoid unit**
+# A straight line y = w·x + b can only ever be straight. The lecture these notes follow starts
+# there: fit a line to a curve with corners, watch it fail, and only then build something that
+# bends, from pieces: a constant plus one S-shaped step per corner. One such step is a **sigmoid
+# unit**
 #
 # y = c·σ(b + w·x),   σ(t) = 1 / (1 + e⁻ᵗ)
 #
@@ -24,10 +25,11 @@
 import graphviz
 import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import display
 
 from microgradlike import Value, no_grad
 from microgradlike.data import piecewise_linear
-from microgradlike.nn import MLP, SigmoidSum, SigmoidUnit, hard_sigmoid
+from microgradlike.nn import MLP, Neuron, SigmoidSum, SigmoidUnit, hard_sigmoid
 from microgradlike.plots import plot_fit_1d
 from microgradlike.train import fit
 from microgradlike.viz import draw_dot
@@ -43,6 +45,44 @@ def curve(model, xs):
 
 
 # %% [markdown]
+# ## A straight line fails: model bias
+#
+# The target of this lesson is piecewise linear (分段线性): straight pieces joined at corners,
+# 80 points of it. The simplest model, a line ŷ = w·x + b (one linear `Neuron`), trained by
+# gradient descent as in lesson 3 until the gradient is under the tolerance:
+
+# %%
+KNOTS = ((-2.0, 0.0), (-1.0, 1.0), (0.5, -0.5), (1.5, 0.5), (2.0, 0.5))
+X, y = piecewise_linear(n=80, knots=KNOTS, seed=0)
+kx, ky = np.array(KNOTS).T
+
+
+def mse_of(model):
+    """The model's mean squared error on the 80 points."""
+    return float(np.mean((curve(model, X[:, 0]) - y) ** 2))
+
+
+straight = Neuron(1, activation="linear", seed=0)
+history = fit(straight, X, y, loss="mse", optimizer="sgd", lr=0.3, tol=1e-6, max_epochs=2000, progress=False)
+print(f"{history.message}\nthe best line: ŷ = {straight.w[0].data:.3f}·x + {straight.b.data:.3f}, "
+      f"mean squared error {mse_of(straight):.4f}")
+
+grid = np.linspace(kx[0], kx[-1], 201)
+fig, ax = plt.subplots(figsize=(7.5, 3.6))
+ax.scatter(X[:, 0], y, s=14, color="#374151", alpha=0.6, label="target data")
+ax.plot(grid, curve(straight, grid), color="#dc2626", lw=2.5,
+        label=f"the best line ŷ = w·x + b: MSE {mse_of(straight):.3f}")
+ax.plot(kx, ky, "s", color="k", ms=6, label="corners")
+ax.set(xlabel="x", ylabel="y", title="no line follows the corners, however long it trains")
+ax.legend(fontsize=8, loc="lower left")
+plt.show()
+
+# %% [markdown]
+# Training did its job: the gradient is 0 (to the tolerance), so this is the best line there is
+# for these points, and it is still far off. No choice of w and b can bend it. The lecture calls
+# this **model bias**: the family of functions the model can be is too narrow for the target,
+# and no amount of training fixes that; only a more flexible model does.
+#
 # ## The three knobs, including w < 0
 #
 # The unit's centre is where b + w·x = 0, at **x = −b/w**: there σ = 1/2, so y = c/2, and the
@@ -90,7 +130,7 @@ for w in (1.0, -1.0):
 # %% [markdown]
 # ## The target's corners, by hand, with hard sigmoids
 #
-# The target below is piecewise linear (分段线性): straight pieces joined at corners. The lecture's
+# Back to the target with its corners. The lecture's
 # recipe: start from a constant, the height at the left end, and add one **hard sigmoid** per
 # piece — a ramp that is 0 before the piece, climbs (or falls) across it, and stays flat after —
 # placed exactly at that piece's corners.
@@ -116,11 +156,6 @@ plt.show()
 # (x₀, y₀) to corner (x₁, y₁), the ramp (y₁ − y₀)·hard_sigmoid((x − x₀)/(x₁ − x₀)).
 
 # %%
-KNOTS = ((-2.0, 0.0), (-1.0, 1.0), (0.5, -0.5), (1.5, 0.5), (2.0, 0.5))
-X, y = piecewise_linear(n=80, knots=KNOTS, seed=0)
-kx, ky = np.array(KNOTS).T
-
-
 def ramp(x, k):
     """Piece k of the target, as one hard sigmoid placed at its corners."""
     return (ky[k + 1] - ky[k]) * hard_sigmoid((x - kx[k]) / (kx[k + 1] - kx[k]))
@@ -149,10 +184,10 @@ plt.show()
 # %% [markdown]
 # The last piece is flat: its ramp has height 0 and contributes nothing. So three units are enough.
 #
-# Smooth sigmoids do the same job, only with rounded corners. For each piece that climbs or falls,
-# a sigmoid unit centred on the middle m of the piece, as high as the piece's rise Δy, and as steep
-# at its centre as the piece (c·w/4 = Δy/Δx gives w = 4/Δx), b = −w·m. Set by hand into the
-# notes' model `SigmoidSum(3)`, y = b + Σᵢ cᵢ·σ(bᵢ + wᵢ·x):
+# Can smooth sigmoids do the same by hand? Take the obvious recipe: for each piece that climbs or
+# falls, a sigmoid unit centred on the middle m of the piece, as high as the piece's rise Δy, and
+# as steep at its centre as the piece (c·w/4 = Δy/Δx gives w = 4/Δx), b = −w·m. Set by hand into
+# the notes' model `SigmoidSum(3)`, y = b + Σᵢ cᵢ·σ(bᵢ + wᵢ·x):
 
 # %%
 pieces = [k for k in range(len(KNOTS) - 1) if ky[k + 1] != ky[k]]
@@ -166,19 +201,34 @@ for unit, k in zip(hand_made.units, pieces):
     print(f"piece {k + 1}: {unit}, centre x = {middle:g}")
 
 
-def mse_of(model):
-    return float(np.mean((curve(model, X[:, 0]) - y) ** 2))
-
-
-print(f"mean squared error on the data: {mse_of(hand_made):.4f}")
+print(f"mean squared error on the data: {mse_of(hand_made):.4f} (the best line's: {mse_of(straight):.4f})")
+peak = int(np.argmax(curve(hand_made, grid)))
+print(f"its highest point: {curve(hand_made, grid)[peak]:.2f} at x = {grid[peak]:.2f}; "
+      f"the target's corner there is at {np.interp(grid[peak], kx, ky):.2f}")
 
 # %% [markdown]
+# It bends, but it is not the target with rounded corners: it falls well short of the corners
+# (the left panel of the figure below). A hard sigmoid is flat outside its piece; a sigmoid never
+# quite is: each unit's tails reach into its neighbours' pieces, and where a rise meets a fall
+# they cancel. Placing smooth units by hand means allowing for all that overlap at once.
+#
 # ## Training finds them by itself
 #
 # "神经网络不是人为切段的，而是让模型自己学习每个 Sigmoid 单元的中心位置、斜率、偏移量" — nobody
-# needs to cut the x axis: start three units at random and let gradient descent (here Adam) move
-# their knobs. "多个 Sigmoid 单元，是同时处理输入" — every unit sees every x, all at once, and nothing
-# tells a unit which piece is its own.
+# needs to cut the x axis: start three units at random and let gradient descent move their knobs.
+# "多个 Sigmoid 单元，是同时处理输入" — every unit sees every x, all at once, and nothing tells a unit
+# which piece is its own.
+#
+# The descent here is **Adam**, plain gradient descent with two running averages per parameter.
+# With g the parameter's gradient at step t = 1, 2, …:
+#
+# m ← β₁·m + (1 − β₁)·g,  v ← β₂·v + (1 − β₂)·g²,  θ ← θ − η·m̂ / (√v̂ + ε)
+#
+# m is a running mean of the gradient (it keeps the direction the steps have been going; lesson 5
+# meets the same idea as momentum), v a running mean of its square (its typical size), and
+# m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ) undo their start at 0 (β₁ = 0.9, β₂ = 0.999, ε = 10⁻⁸). So each
+# parameter steps about η, whatever the scale of its gradient: a knob with a tiny gradient moves as
+# fast as one with a large one. Lesson 8 compares it with plain SGD.
 
 # %%
 trained = SigmoidSum(3, seed=0)
@@ -244,7 +294,7 @@ plt.show()
 # One unit makes one step, two make two: neither can follow three pieces that climb or fall. With
 # three, the error drops about twentyfold; with four or eight it hardly changes: the three pieces
 # are covered, and what is left is the rounding of the corners. More units are not free: more
-# parameters, more time, and (lesson 7) more room to overfit.
+# parameters, more time, and (lesson 9) more room to overfit.
 #
 # **Question.** n = 4 is not better than n = 3 here. What would the fourth unit need to do to help,
 # and why might training not find it?
@@ -282,7 +332,9 @@ for i, (z_i, a_i) in enumerate(zip(hidden_trace.z, hidden_trace.a), start=1):
     z_i.label, a_i.label = f"z{i}", f"a{i}"
 y_hat = output_trace.a[0]
 y_hat.label = "ŷ"
-draw_dot(y_hat, params=net, show_grad=False, edge_labels=False)
+picture = draw_dot(y_hat, params=net, show_grad=False, edge_labels=False)
+picture.graph_attr["remincross"] = "false"  # keep each box's inputs in order: w.0, w.1, w.2, b
+display(picture)
 
 # %% [markdown]
 # ## Exercises

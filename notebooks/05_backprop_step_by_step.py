@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # 4 · Backpropagation, one step at a time, and one training round by hand (反向传播, 链式法则)
+# # 5 · Backpropagation, one step at a time, and one training round by hand (反向传播, 链式法则)
 #
 # The notes: "深度学习的训练会用到反向传播(BackPropagation，BP)，其实它就是比较有效率、算梯度的方法" —
 # backpropagation is just an efficient way to compute gradients — "利用链式法则逐层回传" — by the
@@ -111,17 +111,21 @@ display(step_through(out))
 #
 # `Explorer(out)` turns the same steps into a self-contained web page: next / previous / reset /
 # play (or the arrow keys), the current node highlighted, each grad appearing as backprop reaches
-# it; two more modes replay the forward pass and forward mode (lesson 5). In Jupyter it shows
-# inline (run the cell: a notebook you have not run yourself does not show pages);
-# `.save("backprop.html")` writes it to open in any browser. The README's picture of it, at
-# step 3 of this very neuron (its nodes unnamed there):
+# it; two more modes replay the forward pass and forward mode (lesson 6). In Jupyter it shows
+# inline (run the cell: a notebook you have not run yourself, or one read on a code-hosting site,
+# does not show pages); `.save("backprop.html")` writes it to open in any browser. Under the
+# page, the same state as a picture: the graph at step 3, as the page shows it after three
+# presses of "next". The README's screenshot of the page, at that step of this very neuron (its
+# nodes unnamed there):
 #
 # ![The backprop explorer at step 3 of tanh(x·w + b)](../docs/img/explorer.png)
 
 # %%
 out.zero_grad()  # the explorer, too, shows leaf grads accumulating on what they held
 explorer = Explorer(out)
-display(explorer)
+display(explorer)  # the page: needs a live kernel
+print(steps[2].explain())
+steps[2].graph()  # the page's step 3, as a picture
 
 # %% [markdown]
 # **Question.** Step 3 adds to both x and w. Why does ∂out/∂x use w's *value*, and ∂out/∂w use x's?
@@ -223,9 +227,11 @@ print(f"loss before the update: {history.update_loss[0]:.4f} (by hand {loss.data
 # %% [markdown]
 # ## What forgetting `zero_grad` does
 #
-# `backward()` **adds** to each parameter's grad (as in PyTorch): that is what makes a node used
-# twice come out right (lesson 1). Between training rounds it means the old gradients are still
-# there unless they are cleared. Two backward calls on the same loss, without clearing:
+# Within one pass, backprop adds each use's share into a node's grad with `+=`: that is what makes
+# a node used twice come out right (lesson 1). Across passes, `backward()` **adds** too, but that
+# is a separate choice (PyTorch makes it as well): a leaf, such as a parameter, keeps the grad it
+# held and the new gradient is added to it. Between training rounds that means the old gradients
+# are still there unless they are cleared. Two backward calls on the same loss, without clearing:
 
 # %%
 model = MLP(1, [2, 1], activation="tanh", seed=0)
@@ -285,13 +291,85 @@ plt.show()
 
 # %% [markdown]
 # For the first rounds the sum of old gradients can even help (it keeps pushing the way things
-# were going, like momentum, lesson 6). But it never fades: where the round's own gradient gets
+# were going: the idea of momentum, next). But it never fades: where the round's own gradient gets
 # small, near the bottom, the sum it is added to does not, so the steps stay large, the loss keeps
 # swinging, and the run can never stop by the tolerance. The update that runs is not the one we
 # wrote, θ − η·∇L(θ).
 #
 # **Question.** PyTorch has the same rule (`.grad` accumulates; `optimizer.zero_grad()` clears it).
 # Why would a library *choose* to add rather than overwrite?
+
+# %% [markdown]
+# ## Momentum: a sum of past gradients that fades (SGD with momentum)
+#
+# Without `zero_grad`, round t stepped along v = g¹ + g² + … + gᵗ, every gradient so far at full
+# weight. **SGD with momentum** keeps such a running sum, on purpose, but lets the old gradients
+# fade: before the new gradient g is added, the sum is multiplied by a number μ < 1,
+#
+# v ← μ·v + g,   θ ← θ − η·v   (v starts at 0)
+#
+# μ = 0 is plain gradient descent; μ = 1 is the forgotten `zero_grad` above. With μ = 0.9 a
+# gradient's weight halves in about 7 rounds (0.9⁷ ≈ 0.48): the steps grow where the gradients
+# keep agreeing (down a long valley), and swings, where they disagree, cancel out. The sum is
+# kept by the optimiser, not in `p.grad`, so the grads are still cleared every round.
+# `optim.SGD(params, lr, momentum=μ)` is those two lines; first, checked against them by hand:
+
+# %%
+by_hand, by_sgd = MLP(1, [2, 1], activation="tanh", seed=0), MLP(1, [2, 1], activation="tanh", seed=0)
+opt = SGD(by_sgd.parameters(), lr=0.1, momentum=0.9)
+velocity = [0.0] * len(by_hand.parameters())
+for _ in range(5):
+    for net in (by_hand, by_sgd):
+        loss = mse([net([x]) for x in xs], ys)
+        net.zero_grad()
+        loss.backward()
+    for i, p in enumerate(by_hand.parameters()):
+        velocity[i] = 0.9 * velocity[i] + p.grad  # v ← μ·v + g
+        p.data -= 0.1 * velocity[i]  # θ ← θ − η·v
+    opt.step()
+same = [p.data for p in by_hand.parameters()] == [p.data for p in by_sgd.parameters()]
+print("5 rounds by hand == 5 rounds of SGD(momentum=0.9):", same)
+
+# %% [markdown]
+# Then the 400 rounds again, three ways: plain gradient descent (μ = 0), momentum μ = 0.9, and the
+# forgotten `zero_grad` (a sum that never fades, μ = 1 in effect):
+
+# %%
+def train_sgd(momentum, rounds=400, lr=0.1):
+    """The losses of `rounds` rounds of SGD(momentum=...), clearing the grads every round."""
+    model = MLP(1, [2, 1], activation="tanh", seed=0)
+    opt = SGD(model.parameters(), lr=lr, momentum=momentum)
+    losses = []
+    for _ in range(rounds):
+        loss = mse([model([x]) for x in xs], ys)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.data)
+    return losses
+
+
+fig, ax = plt.subplots(figsize=(8, 3.8))
+runs = ((train_sgd(0.0), "#2563eb", "plain SGD, μ = 0 (with zero_grad)"),
+        (train_sgd(0.9), "#16a34a", "SGD with momentum μ = 0.9 (with zero_grad)"),
+        (train(zero_grad=False)[0], "#dc2626", "without zero_grad: a sum that never fades"))
+for losses, colour, name in runs:
+    label = f"{name}: L after 400 rounds {losses[-1]:.1e}"
+    print(label)
+    ax.semilogy(range(1, len(losses) + 1), losses, color=colour, lw=2, label=label)
+ax.set(xlabel="round (update)", ylabel="loss before the update (log scale)",
+       title="the same network and η = 0.1: a running sum of gradients helps when it fades")
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# In the same 400 rounds momentum ends far lower than plain descent (the printout gives both), and
+# is still going down; the sum that never fades keeps swinging. Momentum is the first half of **Adam**
+# (lesson 4): Adam's m is this running sum, scaled (m ← β₁·m + (1 − β₁)·g), and its v divides
+# each parameter's step by the size of that parameter's gradients. Lesson 8 compares them.
+#
+# **Question.** With μ = 0.9, roughly how many times larger than one gradient can the step become
+# when every round's gradient is the same? (Sum the series 1 + μ + μ² + ….)
 
 # %% [markdown]
 # ## Exercises
