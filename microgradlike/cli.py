@@ -34,7 +34,7 @@ import numpy as np
 from . import __version__, data
 from .checks import check_memory, check_seed, short
 from .engine import Value, topological_order
-from .engines import ENGINES, choose_engine
+from .engines import FIT_ENGINES, choose_engine
 from .explorer import Explorer
 from .expression import parse_bindings, parse_expression
 from .files import check_writable, same_file, write_atomically
@@ -43,6 +43,7 @@ from .ops import activations, parser_functions
 from .optim import SGD, Adam
 from .plots import plot_decision_boundary, plot_history
 from .replay import Replay
+from .torch_engine import torch_device
 from .train import History, TrainingWarning, fit
 from .viz import GraphvizNotInstalled, RenderTimeout, draw_dot, format_number
 
@@ -57,7 +58,8 @@ _OUTPUT_SUFFIXES = {"save": (".json",), "plot": (".png", ".svg", ".pdf"), "html"
 #: Options that only one choice of another option uses: given with any other choice they would
 #: do nothing, so they are refused (why, in a few words, after the option's name).
 _ONLY_WITH = {"arms": ("dataset", "spirals", "the other datasets have two classes"),
-              "momentum": ("optimizer", "sgd", "Adam keeps its own running means")}
+              "momentum": ("optimizer", "sgd", "Adam keeps its own running means"),
+              "device": ("engine", "torch", "it computes with Python and numpy on the CPU")}
 #: How the user started the program, for usage lines and errors (set by `main`).
 _program = "python -m microgradlike"
 #: Characters never echoed raw: C0/C1 controls (terminal escapes), line and bidi separators.
@@ -168,9 +170,12 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
                           help="rows per update (default: all of them, the full batch)")
     training.add_argument("--seed", type=_seed, default=0,
                           help="seeds the data, the weights and the shuffling (default: %(default)s)")
-    training.add_argument("--engine", choices=ENGINES, default="batched",
+    training.add_argument("--engine", choices=FIT_ENGINES, default="batched",
                           help="eager builds Value graphs; tape and batched replay a compiled one; "
-                               "auto picks as fit does (batched, for these models) (default: %(default)s)")
+                               "auto picks as fit does (batched, for these models); torch trains the same "
+                               "model through PyTorch, on --device (default: %(default)s)")
+    training.add_argument("--device", default=None,
+                          help="with --engine torch: cpu (the default), or cuda (cuda:1, ...) for a GPU")
     training.add_argument("--progress", action=argparse.BooleanOptionalAction, default=False,
                           help="show a tqdm progress bar instead of a line every few epochs (default: off)")
     training.add_argument("--keep-best", action="store_true",
@@ -225,7 +230,7 @@ def _train(args: argparse.Namespace) -> int:
                           optimizer=problem.optimizer, lr=problem.lr, tol=args.tol, max_epochs=args.epochs,
                           batch_size=args.batch_size, seed=args.seed,
                           validation=(problem.X_test, problem.y_test), progress=bar, engine=args.engine,
-                          callback=after_epoch, keep_best=args.keep_best)
+                          callback=after_epoch, keep_best=args.keep_best, device=problem.device)
     except (ValueError, NotImplementedError) as e:
         return _fail("train", e)
     seconds = time.perf_counter() - start
@@ -288,6 +293,8 @@ class _TrainProblem:
     """The dataset, split, targets, model and optimiser that ``train``'s arguments describe."""
 
     def __init__(self, args: argparse.Namespace) -> None:
+        # without torch, or --device cuda without a GPU: said now, before the data is made
+        self.device = str(torch_device(args.device)) if args.engine == "torch" else None
         X, ids, self.classes, self.source = _points(args)
         self.nin, self.n_classes = X.shape[1], len(self.classes)
         self.loss = args.loss or ("hinge" if self.n_classes == 2 else "cross_entropy")
@@ -333,7 +340,8 @@ class _TrainProblem:
         batch = "full batch" if a.batch_size is None else f"batches of {a.batch_size}"
         return (f"training MLP({self.nin}, {self.model.nouts}, {a.activation}) on {self.source}: "
                 f"{len(self.y_train)} train / {len(self.y_test)} test points; {self.loss} loss, "
-                f"{a.optimizer} lr={self.lr:g}, {batch}, up to {a.epochs} epochs, {self.engine()} engine")
+                f"{a.optimizer} lr={self.lr:g}, {batch}, up to {a.epochs} epochs, {self.engine()} engine"
+                f"{'' if self.device is None else f' on {self.device}'}")
 
     def engine(self) -> str:
         """The engine that will run: --engine, or what `choose_engine` picks for auto."""
@@ -362,7 +370,7 @@ def _check_options(args: argparse.Namespace) -> None:
             raise ValueError(f"--data {args.data} brings its own points: drop {', '.join(given)}")
     elif args.target is not None:
         raise ValueError("--target picks the label column of --data; the toy datasets have their own labels")
-    chosen = {"dataset": args.dataset or "moons", "optimizer": args.optimizer}
+    chosen = {"dataset": args.dataset or "moons", "optimizer": args.optimizer, "engine": args.engine}
     for option, (other, value, why) in _ONLY_WITH.items():
         given = getattr(args, option)
         if given is not None and chosen[other] != value:
@@ -415,8 +423,9 @@ def _points(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, list, str
 
 #: Peak bytes per row and per unit of the network (an input, a neuron or an output) while
 #: training, measured with `train` at 100,000 rows (batched 33, tape 14; eager 560 per row of a
-#: batch, as it builds a graph per batch) and rounded up. Each parameter costs at most 400 bytes.
-_BYTES_PER_ROW_AND_UNIT = {"batched": 40, "tape": 16, "eager": 600}
+#: batch, as it builds a graph per batch; torch 32 at 200,000 rows, on the CPU) and rounded up.
+#: Each parameter costs at most 400 bytes.
+_BYTES_PER_ROW_AND_UNIT = {"batched": 40, "tape": 16, "eager": 600, "torch": 40}
 
 
 def _check_training_memory(args: argparse.Namespace, n: int, nin: int, n_classes: int) -> None:

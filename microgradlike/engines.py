@@ -9,14 +9,19 @@
 
 All three give the same numbers (to rounding): the compiled engines replay exactly the graph the
 eager engine builds for each sample.
+
+`fit`'s loop drives a `Trainer`: the parameters, a batch's loss and gradient, the optimiser's step.
+`ValueTrainer` is the three engines' (the parameters are the model's Values);
+`microgradlike.torch_engine.TorchTrainer` trains the same model through PyTorch, on a CPU or GPU.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -27,11 +32,15 @@ from .merging import Merged, merge
 from .nn import MLP, Layer, Neuron, SigmoidSum, SigmoidUnit
 from .tape import Tape
 
-__all__ = ["ENGINES", "LossAndGrad", "choose_engine", "make_evaluate", "make_loss_and_grad"]
+__all__ = ["ENGINES", "FIT_ENGINES", "LossAndGrad", "Trainer", "ValueTrainer", "choose_engine",
+           "make_evaluate", "make_loss_and_grad"]
 
 #: How a batch's loss and gradients can be computed (see the module docstring); "auto" picks one
 #: of the other three with `choose_engine`.
 ENGINES = ("auto", "eager", "tape", "batched")
+#: What ``fit(engine=...)`` takes: those, and "torch" (`microgradlike.torch_engine`), which "auto"
+#: never picks: it needs PyTorch, and pays only for big batches or a GPU.
+FIT_ENGINES = (*ENGINES, "torch")
 #: Models whose forward pass is engine ops only (no Python branch on ``.data``): a trace of one
 #: sample replays every sample exactly. Exactly these classes: a subclass may change the forward.
 _TRACEABLE_MODELS = (Neuron, Layer, MLP, SigmoidUnit, SigmoidSum)
@@ -374,3 +383,78 @@ def make_evaluate(model: Any, loss_fn: Callable, engine: str,
             return float(loss_fn([model(row) for row in rows], list(targets)).data)
 
     return evaluate
+
+
+class Trainer(Protocol):
+    """What `fit`'s loop drives, whichever engine computes: the parameters θ, a batch's loss L and
+    ∇L, and the optimiser's step. The loop itself (batches, the divergence guard, validation, early
+    stopping, the best epoch, callbacks) is written once, in `microgradlike.train`."""
+
+    #: Where the parameters live: "" for the engines on Values (Python floats), else "cpu", "cuda:0", ...
+    device: str
+
+    def data(self, X: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
+        """Rows and targets in the form `loss_and_grad` takes (indexable by an array of row indices)."""
+
+    def loss_and_grad(self, X: Any, y: Any) -> tuple[float, float]:
+        """The batch's loss L and the norm ‖∇L‖₂ over all parameters, keeping ∇L for `step`."""
+
+    def evaluate(self, X: Any, y: Any) -> float:
+        """L at the current parameters, from forward passes alone (∇L is left as it was)."""
+
+    def step(self) -> None:
+        """The optimiser's update θ ← θ − (a step against ∇L)."""
+
+    def finite(self) -> bool:
+        """Whether every parameter is a finite number."""
+
+    def snapshot(self) -> Any:
+        """θ, in a form `restore` takes back."""
+
+    def restore(self, snapshot: Any) -> None:
+        """Put θ back as it was at `snapshot`."""
+
+    def values(self) -> tuple[float, ...]:
+        """θ as floats, in ``model.parameters()`` order."""
+
+    def sync(self) -> None:
+        """Make the model's Values hold θ, ∇L and the optimiser's state (before a callback, at the end)."""
+
+
+class ValueTrainer:
+    """The `Trainer` of the eager, tape and batched engines: θ is the model's own Values, which
+    ``loss_and_grad`` (from `make_loss_and_grad`) gives their ``.grad`` and the optimiser steps."""
+
+    device = ""
+
+    def __init__(self, params: Sequence[Value], optimizer: Any, loss_and_grad: LossAndGrad,
+                 evaluate: Callable[[Any, Any], float], lists: bool = False) -> None:
+        self.params, self.optimizer, self.evaluate = params, optimizer, evaluate
+        self._loss_and_grad, self.lists = loss_and_grad, lists
+
+    def data(self, X: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
+        """The compiled engines take numpy arrays as they are; the eager engine (``lists``) calls
+        model(row) on Python lists of floats."""
+        return (X.tolist(), y.tolist()) if self.lists else (X, y)
+
+    def loss_and_grad(self, X: Any, y: Any) -> tuple[float, float]:
+        loss = self._loss_and_grad(X, y)
+        return loss, math.hypot(*(p.grad for p in self.params))
+
+    def step(self) -> None:
+        self.optimizer.step()
+
+    def finite(self) -> bool:
+        return all(math.isfinite(p.data) for p in self.params)
+
+    def snapshot(self) -> tuple[float, ...]:
+        return tuple(p.data for p in self.params)
+
+    values = snapshot
+
+    def restore(self, snapshot: tuple[float, ...]) -> None:
+        for p, value in zip(self.params, snapshot):
+            p.data = value
+
+    def sync(self) -> None:
+        """Nothing to do: the Values are the parameters."""

@@ -21,6 +21,8 @@ ops) with a loss from `microgradlike.losses` (a mean of per-sample terms, which 
 engine assumes). Any other model may branch on ``.data`` in Python (a trace freezes the branch)
 and any other loss may not be a per-sample mean, so they run ``"eager"``; pass
 ``engine="batched"`` to choose it yourself. ``History.engine`` says which engine ran, and why.
+``engine="torch"`` (never picked by "auto") trains the same model through PyTorch, on the CPU or
+a GPU (``device="cuda"``): `microgradlike.torch_engine`.
 
 `gradient_descent` is the bare rule θ ← θ − η·∇f(θ) on any function written with Values: the
 gradient points uphill, so a positive ∂f/∂θ moves θ down and a negative one moves it up.
@@ -39,16 +41,18 @@ import numpy as np
 
 from .checks import as_real, check_seed, float_array, short
 from .engine import Value, is_grad_enabled, no_grad
-from .engines import ENGINES, LossAndGrad, choose_engine, make_evaluate, make_loss_and_grad
+from .engines import FIT_ENGINES, Trainer, ValueTrainer, choose_engine, make_evaluate, make_loss_and_grad
 from .functional import value_and_grad
 from .losses import decision_threshold, get_loss, hinge, loss_name
 from .nn import Module, input_width, named
 from .optim import check_parameters, get_optimizer
+from .torch_engine import TorchTrainer
 
 __all__ = ["Descent", "History", "TrainingWarning", "fit", "gradient_descent"]
 
-#: Training rows or targets: numpy arrays for the compiled engines, lists for the eager one.
-Rows = np.ndarray | list
+#: Training rows or targets: numpy arrays for the compiled engines, lists for the eager one,
+#: tensors for the torch engine (each `Trainer.data` says).
+Rows = Any
 StopReason = Literal["tolerance", "max_epochs", "max_steps", "diverged", "early_stopping"]
 #: The final model is "much worse" than the best epoch's when its validation loss is more than
 #: 1.5 times the best one AND has given back more than a quarter of what training gained from
@@ -71,7 +75,8 @@ class History:
     (‖∇L‖₂ over all parameters for that batch). ``params``, when asked for with
     ``keep_params=True``, holds θ⁰ (before training) then θ after each update, as tuples in
     ``model.parameters()`` order. ``n_epochs`` counts completed epochs. ``engine`` is the engine
-    that ran and ``engine_reason`` why ``engine="auto"`` chose it ("" when it was asked for).
+    that ran and ``engine_reason`` why ``engine="auto"`` chose it ("" when it was asked for);
+    ``device`` where the torch engine ran ("cpu", "cuda:0"; "" for the engines on Values).
     ``kept_epoch`` is the epoch whose parameters early stopping or ``keep_best`` left in the model
     (0: those from before training); None when the model has its last update's.
     """
@@ -87,6 +92,7 @@ class History:
     params: list[tuple[float, ...]] = field(default_factory=list)
     engine: str = ""
     engine_reason: str = ""
+    device: str = ""
     kept_epoch: int | None = None
 
     @property
@@ -110,8 +116,9 @@ class History:
         losses = f"train_loss[-1]={_last(self.train_loss)}"
         if self.val_loss:
             losses += f", val_loss[-1]={_last(self.val_loss)}"
+        device = f", device={self.device!r}" if self.device else ""
         return (f"History({self.n_epochs} epochs, {self.n_updates} updates, {losses}, "
-                f"stopped_because={self.stopped_because!r}, engine={self.engine!r})")
+                f"stopped_because={self.stopped_because!r}, engine={self.engine!r}{device})")
 
     def _record_update(self, loss: float, grad_norm: float, theta: tuple[float, ...] | None) -> None:
         self.update_loss.append(loss)
@@ -130,7 +137,7 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
         shuffle: bool = True, seed: int | None = 0, validation: tuple[Any, Any] | None = None,
         progress: bool | None = None, patience: int | None = None, engine: str = "auto",
         keep_params: bool = False, callback: Callable[[History], None] | None = None,
-        keep_best: bool = False) -> History:
+        keep_best: bool = False, device: Any = None) -> History:
     """Train ``model`` on rows ``X`` with targets ``y``; return the `History`.
 
     ``loss``: a name from `microgradlike.losses` or ``(preds, targets) -> Value``. ``optimizer``:
@@ -147,8 +154,11 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
     the best one is said in ``History.message`` and warned about (`TrainingWarning`).
     ``progress``: a tqdm bar over epochs (plain lines on stderr without tqdm); None (the
     default) shows it only in a terminal or a notebook. ``engine``: ``"auto"`` (see
-    `choose_engine`), ``"eager"`` (Value graphs), or ``"tape"``/``"batched"`` (compiled, in
-    `microgradlike.engines`). ``callback(history)`` runs after every epoch.
+    `choose_engine`), ``"eager"`` (Value graphs), ``"tape"``/``"batched"`` (compiled, in
+    `microgradlike.engines`), or ``"torch"``: PyTorch on ``device`` ("cpu", the default, "cuda",
+    "cuda:1" or a ``torch.device``), with the same numbers (`microgradlike.torch_engine`).
+    ``callback(history)`` runs after every epoch; the model's Values then hold that epoch's
+    parameters, whichever engine runs.
 
     A `Module` comes out knowing its task (`Module.set_task`; `Module.predict` reads it): the loss,
     and the classes of ``y``: class ids for cross-entropy, the two labels for hinge and binary
@@ -164,6 +174,9 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
     _check_width(model, width)
     held_out = None if validation is None else _validation_pair(validation, width)
     _check_settings(lr, tol, max_epochs, batch_size, patience, keep_best, held_out, engine, progress)
+    if device is not None and engine != "torch":
+        raise ValueError(f"device={short(device)} is for engine='torch' (the other engines compute with "
+                         f"Python and numpy on the CPU, and engine='auto' never picks torch)")
     seed = check_seed(seed, "seed")
     loss_fn = get_loss(loss)
     n_outputs = _n_outputs(model, X_array, y_array, held_out, loss_fn)
@@ -171,27 +184,30 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
     opt = get_optimizer(optimizer, params, lr)
     check_parameters(opt, named(model) if hasattr(model, "named_parameters") else named(params))
     engine, engine_reason = choose_engine(model, loss_fn) if engine == "auto" else (engine, "")
-    loss_and_grad = make_loss_and_grad(model, loss_fn, engine)
-    evaluate = make_evaluate(model, loss_fn, engine, loss_and_grad)
-    # The compiled engines take numpy arrays as they are; the eager engine calls model(row) on
-    # Python lists of floats.
-    rows, targets = (X_array.tolist(), y_array.tolist()) if engine == "eager" else (X_array, y_array)
-    if held_out is not None and engine == "eager":
-        held_out = (held_out[0].tolist(), held_out[1].tolist())
+    trainer: Trainer
+    if engine == "torch":
+        trainer = TorchTrainer(model, loss_fn, opt, device)
+    else:
+        loss_and_grad = make_loss_and_grad(model, loss_fn, engine)
+        evaluate = make_evaluate(model, loss_fn, engine, loss_and_grad)
+        trainer = ValueTrainer(params, opt, loss_and_grad, evaluate, lists=engine == "eager")
+    rows, targets = trainer.data(X_array, y_array)
+    val_rows = None if held_out is None else trainer.data(*held_out)
     size = len(rows) if batch_size is None else batch_size
-    history = History(params=[_snapshot(params)] if keep_params else [], engine=engine,
-                      engine_reason=engine_reason)
-    best = None if held_out is None else _Best(params, keep=keep_best or patience is not None)
-    loop = _Loop(history, opt, params, loss_and_grad, evaluate, best, loss_fn)
+    history = History(params=[trainer.values()] if keep_params else [], engine=engine,
+                      engine_reason=engine_reason, device=trainer.device)
+    best = None if held_out is None else _Best(trainer, keep=keep_best or patience is not None)
+    loop = _Loop(history, trainer, best, loss_fn)
     bar = _progress(max_epochs, progress)
     try:
-        reason, message = loop.run(rows, targets, size, np.random.default_rng(seed), shuffle, held_out,
-                                   patience, tol, max_epochs, [bar, callback])
+        reason, message = loop.run(rows, targets, size, np.random.default_rng(seed), shuffle, val_rows,
+                                   patience, tol, max_epochs, [n for n in (bar, callback) if n is not None])
+        if best is not None and reason != "early_stopping":  # early stopping has restored the best
+            message += best.restore(history) if keep_best else _worse_than_best(history)
     finally:
+        trainer.sync()  # the model's Values hold the parameters, even after an exception
         if bar is not None:
             bar.close()
-    if best is not None and reason != "early_stopping":  # early stopping has restored the best
-        message += best.restore(history) if keep_best else _worse_than_best(history)
     history.stopped_because = reason
     history.message = f"stopped ({reason}): {message}"
     if isinstance(model, Module):
@@ -205,37 +221,35 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
 class _Loop:
     """The loop of `fit`: epochs of batches of forward → loss → backward → update."""
 
-    def __init__(self, history: History, opt: Any, params: Sequence[Value], loss_and_grad: LossAndGrad,
-                 evaluate: Callable[[list, list], float], best: _Best | None, loss_fn: Callable) -> None:
-        self.history, self.opt, self.params = history, opt, params
-        self.loss_and_grad, self.evaluate, self.best, self.loss_fn = loss_and_grad, evaluate, best, loss_fn
+    def __init__(self, history: History, trainer: Trainer, best: _Best | None, loss_fn: Callable) -> None:
+        self.history, self.trainer, self.best, self.loss_fn = history, trainer, best, loss_fn
 
     def run(self, rows: Rows, targets: Rows, size: int, rng: np.random.Generator, shuffle: bool,
             held_out: tuple[Rows, Rows] | None, patience: int | None, tol: float, max_epochs: int,
             listeners: list) -> tuple[StopReason, str]:
         """Train until a stopping rule fires; return which, and how to say so."""
-        history, params, best = self.history, self.params, self.best
+        history, trainer, best = self.history, self.trainer, self.best
         keep_params = bool(history.params)
         for epoch in range(1, max_epochs + 1):
             norms = []
             for batch in _batches(len(rows), size, rng if shuffle else None):
-                # forward -> loss -> backward: the batch's loss, and every p.grad = ∂loss/∂p
-                loss_value = self.loss_and_grad(_take(rows, batch), _take(targets, batch))
-                norm = math.hypot(*(p.grad for p in params))
+                # forward -> loss -> backward: the batch's loss, ∂loss/∂p for every p, and its norm
+                loss_value, norm = trainer.loss_and_grad(_take(rows, batch), _take(targets, batch))
                 # update: θ ← θ − (a step against ∇L), only from and to finite numbers
-                refused = _finite_step(self.opt, params, loss_value, norm)
+                refused = _finite_step(trainer, loss_value, norm)
                 if refused:
                     return "diverged", _diverged(history, epoch, refused)
-                history._record_update(loss_value, norm, _snapshot(params) if keep_params else None)
+                history._record_update(loss_value, norm, trainer.values() if keep_params else None)
                 norms.append(norm)
             history.n_epochs = epoch
-            history.train_loss.append(self.evaluate(rows, targets))
+            history.train_loss.append(trainer.evaluate(rows, targets))
             if held_out is not None:
-                history.val_loss.append(self.evaluate(*held_out))
+                history.val_loss.append(trainer.evaluate(*held_out))
                 best.update(epoch, history.val_loss[-1])
+            if listeners:
+                trainer.sync()  # a callback sees the model's Values hold this epoch's parameters
             for notify in listeners:
-                if notify is not None:
-                    notify(history)
+                notify(history)
             mean_norm = sum(norms) / len(norms)
             if mean_norm < tol:
                 return "tolerance", self._tolerance(mean_norm, tol, len(norms))
@@ -261,8 +275,8 @@ class _Loop:
 
 
 def _take(data: Rows, index: np.ndarray) -> Rows:
-    """The entries of ``data`` (an array, or a list for the eager engine) at ``index``."""
-    return data[index] if isinstance(data, np.ndarray) else [data[i] for i in index]
+    """The entries of ``data`` (an array or a tensor, or a list for the eager engine) at ``index``."""
+    return [data[i] for i in index] if isinstance(data, list) else data[index]
 
 
 def _batches(n: int, size: int, rng: np.random.Generator | None) -> list[np.ndarray]:
@@ -275,23 +289,23 @@ class _Best:
     """The epoch with the lowest validation loss so far (0: before training) and, with ``keep``,
     its parameters."""
 
-    def __init__(self, params: Sequence[Value], keep: bool) -> None:
-        self.params, self.keep = params, keep
+    def __init__(self, trainer: Trainer, keep: bool) -> None:
+        self.trainer, self.keep = trainer, keep
         self.loss, self.epoch = math.inf, 0
-        self.snapshot = _snapshot(params) if keep else ()
+        self.snapshot = trainer.snapshot() if keep else ()
 
     def update(self, epoch: int, val_loss: float) -> None:
         if val_loss < self.loss:  # a nan is never better
             self.loss, self.epoch = val_loss, epoch
             if self.keep:
-                self.snapshot = _snapshot(self.params)
+                self.snapshot = self.trainer.snapshot()
 
     def restore(self, history: History) -> str:
         """Put the best epoch's parameters back; say so (as a clause starting with '; ')."""
         history.kept_epoch = self.epoch
         if self.epoch == history.n_epochs:
             return "; kept the last epoch's parameters: the last epoch had the best validation loss"
-        _restore(self.params, self.snapshot)
+        self.trainer.restore(self.snapshot)
         if self.epoch == 0:
             return "; restored the parameters from before training (no epoch had a finite validation loss)"
         return (f"; restored the parameters of epoch {self.epoch}, the best validation loss "
@@ -309,15 +323,15 @@ def _worse_than_best(history: History) -> str:
             f"{final:.4g} is {times} the best, {lowest:.4g} at epoch {best}")
 
 
-def _finite_step(opt: Any, params: Sequence[Value], loss_value: float, norm: float) -> str:
-    """``opt.step()``, refused when the loss or the gradient is not finite and undone when it
-    makes a parameter non-finite. Returns what went wrong ("" when the step was taken)."""
+def _finite_step(trainer: Trainer, loss_value: float, norm: float) -> str:
+    """The optimiser's step, refused when the loss or the gradient is not finite and undone when
+    it makes a parameter non-finite. Returns what went wrong ("" when the step was taken)."""
     if not (math.isfinite(loss_value) and math.isfinite(norm)):
         return f"the loss was {loss_value:.4g} and the gradient norm {norm:.4g}; the update was not applied"
-    before = _snapshot(params)
-    opt.step()
-    if not all(math.isfinite(p.data) for p in params):
-        _restore(params, before)
+    before = trainer.snapshot()
+    trainer.step()
+    if not trainer.finite():
+        trainer.restore(before)
         return "the update made a parameter non-finite; it was undone"
     return ""
 
@@ -325,15 +339,6 @@ def _finite_step(opt: Any, params: Sequence[Value], loss_value: float, norm: flo
 def _diverged(history: History, epoch: int, what: str) -> str:
     return (f"diverged at update {history.n_updates + 1} (epoch {epoch}): {what}, so the parameters "
             f"are the last finite ones (a smaller lr usually helps)")
-
-
-def _snapshot(params: Sequence[Value]) -> tuple[float, ...]:
-    return tuple(p.data for p in params)
-
-
-def _restore(params: Sequence[Value], values: Sequence[float]) -> None:
-    for p, v in zip(params, values):
-        p.data = v
 
 
 class _ProgressBar:
@@ -508,8 +513,8 @@ def _check_settings(lr: float, tol: float, max_epochs: int, batch_size: int | No
             raise ValueError(f"{name} needs a validation set: pass validation=(X_val, y_val)")
     if progress is not None and not isinstance(progress, bool):
         raise TypeError(f"progress must be True, False or None (automatic), got {short(progress)}")
-    if engine not in ENGINES:
-        raise ValueError(f"unknown engine {short(engine)}; choose one of {', '.join(ENGINES)}")
+    if engine not in FIT_ENGINES:
+        raise ValueError(f"unknown engine {short(engine)}; choose one of {', '.join(FIT_ENGINES)}")
 
 
 def _check_lr_and_tol(lr: float, tol: float) -> None:

@@ -85,6 +85,10 @@ def test_the_screenshots_are_made_by_the_readme_commands_they_show():
 def test_readme_train_command_runs_and_learns(argv, tmp_path):
     if "--plot" in argv:
         pytest.importorskip("matplotlib")
+    if "torch" in argv:  # --engine torch; with --device cuda, on a GPU
+        torch = pytest.importorskip("torch")
+        if "cuda" in argv and not torch.cuda.is_available():
+            pytest.skip("needs a CUDA GPU that torch can use")
     run = run_in_a_clone_root(["-m", "microgradlike", *argv], tmp_path)
     assert run.returncode == 0, run.stderr
     assert "Traceback" not in run.stderr

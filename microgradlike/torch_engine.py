@@ -1,0 +1,251 @@
+"""`fit` on PyTorch: the same training, with the parameters as tensors on a CPU or a GPU.
+
+``fit(model, X, y, ..., engine="torch", device="cuda")`` runs `microgradlike.train`'s loop as it
+is (batches and their order, tolerance, the divergence guard, validation, early stopping,
+``keep_best``, callbacks, `History`) with a `TorchTrainer` where the other engines have Values:
+
+* the model becomes a float64 ``torch.nn.Sequential`` on the device (`bridge.to_torch`), the loss
+  its torch counterpart (`bridge.torch_loss`), and microgradlike's `SGD` or `Adam` becomes
+  ``torch.optim.SGD`` or ``torch.optim.Adam`` with the same settings and the same state (SGD's
+  velocity v; Adam's step count t and running means m and v: a used optimiser carries on);
+* each batch runs forward, loss, ``backward()`` and ‖∇L‖₂ on the device; two floats come back,
+  the loss and the norm, which `History` and the stopping rules read;
+* after each epoch, when there is a callback, and when `fit` returns, the parameters θ, their
+  gradients and the optimiser's state are copied into the model's Values and the optimiser
+  instance (`TorchTrainer.sync`): a callback such as `microgradlike.replay.Replay` reads the model
+  and the optimiser as with any other engine.
+
+On the CPU, in float64, the parameters equal the batched engine's to rounding (about 1e-13
+relative after 100 epochs): same rows, same batches, same formulas, summed in another order.
+The learning rate ``opt.lr`` is read before every step, so a schedule set by a callback works; a
+callback's changes to the model's Values are not seen, since θ lives on the device until `fit`
+returns. torch is an optional extra, imported when a `TorchTrainer` is made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .bridge import INSTALL, to_torch, torch_loss
+from .checks import short
+from .losses import LOSSES, binary_cross_entropy, cross_entropy, hinge, loss_name
+from .nn import MLP, Layer, Neuron, named
+from .optim import SGD, Adam, check_parameters
+
+if TYPE_CHECKING:  # torch is optional: only type checkers import it here
+    import torch
+
+__all__ = ["TorchTrainer", "torch_device"]
+
+#: The models `bridge.to_torch` converts. Exactly these classes: a subclass may change the forward.
+_MODELS = (Neuron, Layer, MLP)
+
+
+def _torch() -> Any:
+    """The torch package, or an ImportError that says how to install it."""
+    try:
+        import torch
+    except ImportError as e:
+        raise ImportError(f"engine='torch' needs PyTorch, which is not installed: {INSTALL}") from e
+    return torch
+
+
+def torch_device(device: Any = None) -> torch.device:
+    """The ``torch.device`` that ``device`` names ("cpu", the default for None; "cuda", "cuda:1",
+    or a ``torch.device``), checked before anything is trained: "cuda" needs a GPU that this
+    torch can use. Raises ValueError saying what is missing, ImportError without torch."""
+    torch = _torch()
+    try:
+        found = torch.device("cpu" if device is None else device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or a torch.device, "
+                         f"got {short(device)}") from None
+    if found.type == "cpu":
+        return found
+    if found.type != "cuda":
+        raise ValueError(f"engine='torch' runs on 'cpu' or 'cuda' (float64), got device {short(device)}")
+    if not torch.cuda.is_available():
+        build = "built without CUDA" if torch.version.cuda is None else "no GPU visible"
+        raise ValueError(f"device {short(device)} needs a CUDA GPU, but torch.cuda.is_available() is False "
+                         f"(torch {torch.__version__}, {build}): train on the CPU ('cpu') instead")
+    index = torch.cuda.current_device() if found.index is None else found.index
+    if index >= torch.cuda.device_count():
+        raise ValueError(f"device {short(device)}: there is no GPU {index}; this machine has "
+                         f"{torch.cuda.device_count()} (cuda:0 … cuda:{torch.cuda.device_count() - 1})")
+    return torch.device("cuda", index)
+
+
+class TorchTrainer:
+    """The `microgradlike.engines.Trainer` of ``engine="torch"``: θ, ∇L and the optimiser's state
+    as float64 tensors on ``device``.
+
+    ``model``: a `Neuron`, `Layer` or `MLP`; ``loss_fn``: a loss of `microgradlike.losses`;
+    ``optimizer``: microgradlike's `SGD` or `Adam` over the model's parameters (as `fit` builds
+    it, or the instance given to `fit`). Anything else is refused by name (TypeError, ValueError).
+    """
+
+    def __init__(self, model: Any, loss_fn: Any, optimizer: Any, device: Any = None) -> None:
+        torch = _torch()
+        if type(model) not in _MODELS:
+            raise TypeError(f"engine='torch' trains a Neuron, Layer or MLP (what bridge.to_torch converts), "
+                            f"got {type(model).__name__}: {short(model)}")
+        name = loss_name(loss_fn)
+        if name is None:
+            given = getattr(loss_fn, "__name__", type(loss_fn).__name__)
+            raise ValueError(f"engine='torch' computes the losses of microgradlike.losses "
+                             f"({', '.join(LOSSES)}), not {short(given)}: use engine='eager' or 'batched' "
+                             f"for a loss of your own")
+        on = torch_device(device)
+        self.device = str(on)
+        self.params = model.parameters()
+        self.optimizer = optimizer
+        self._torch, self._loss_fn = torch, loss_fn
+        self._order = _optimizer_order(optimizer, model)
+        self.net = to_torch(model).to(on)
+        self._linears = [m for m in self.net if isinstance(m, torch.nn.Linear)]
+        self._tensors = [t for linear in self._linears for t in (linear.weight, linear.bias)]
+        self._width = self._linears[-1].out_features
+        self._loss = torch_loss(name)
+        self.torch_optimizer = self._torch_optimizer(optimizer)
+
+    # ---- the data --------------------------------------------------------------------------
+    def data(self, X: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows as an (N, nin) float64 tensor on the device; targets as the torch loss takes them:
+        class ids as int64 of shape (N,) for cross_entropy, else float64 of the outputs' shape
+        (N, width). Targets the loss cannot take are refused here, naming the first such row."""
+        torch = self._torch
+        rows = torch.as_tensor(X.reshape(len(X), -1), dtype=torch.float64, device=self.device)
+        return rows, torch.as_tensor(self._targets(y), device=self.device)
+
+    def _targets(self, y: np.ndarray) -> np.ndarray:
+        width, T = self._width, y.reshape(len(y), -1)
+        if self._loss_fn is cross_entropy:
+            ids = T[:, 0]
+            bad = (T.shape[1] != 1) | (ids != np.round(ids)) | (ids < 0) | (ids >= width)
+            if np.any(bad):
+                i = int(np.argmax(bad))
+                raise ValueError(f"the class id of row {i} is {short(y[i].tolist())}; cross_entropy takes "
+                                 f"one integer in 0 … {width - 1} per row ({width} logits)")
+            return ids.astype(np.int64)
+        if T.shape[1] != width:
+            raise ValueError(f"the model gives {width} outputs per row but the targets have {T.shape[1]} "
+                             f"per row; they must match")
+        allowed = {binary_cross_entropy: ((T >= 0) & (T <= 1), "in [0, 1] (class labels 0/1)"),
+                   hinge: (np.isin(T, (-1, 0, 1)), "-1/+1 (or 0/1, 0 meaning -1)")}
+        if self._loss_fn in allowed:
+            good, text = allowed[self._loss_fn]
+            if not np.all(good):
+                i = int(np.argmin(good.all(axis=1)))
+                raise ValueError(f"the target of row {i} is {short(y[i].tolist())}; {self._loss_fn.__name__} "
+                                 f"targets must be {text}")
+        return T.astype(np.float64)
+
+    # ---- one batch -------------------------------------------------------------------------
+    def loss_and_grad(self, X: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+        """forward → loss → backward on the device; the loss and ‖∇L‖₂ as floats."""
+        torch = self._torch
+        self.net.zero_grad()
+        loss = self._loss(self.net(X), y)
+        loss.backward()
+        grads = torch.cat([t.grad.reshape(-1) for t in self._tensors])
+        # ‖g‖ = s·‖g/s‖ with s = max |gᵢ|, as math.hypot does: gradients of 1e160 have a finite norm,
+        # whose plain Σ gᵢ² would overflow to inf (and the divergence guard would refuse the step)
+        scale = grads.abs().amax().clamp_min(torch.finfo(grads.dtype).tiny)
+        norm = torch.where(scale.isinf(), scale, scale * torch.linalg.vector_norm(grads / scale))
+        loss_value, norm_value = torch.stack([loss.detach(), norm]).tolist()  # one copy to the CPU
+        return loss_value, norm_value
+
+    def evaluate(self, X: torch.Tensor, y: torch.Tensor) -> float:
+        with self._torch.no_grad():
+            return float(self._loss(self.net(X), y).item())
+
+    def step(self) -> None:
+        for group in self.torch_optimizer.param_groups:
+            group["lr"] = self.optimizer.lr  # a callback may have changed it (a schedule)
+        self.torch_optimizer.step()
+
+    def finite(self) -> bool:
+        torch = self._torch
+        return bool(torch.stack([torch.isfinite(t).all() for t in self._tensors]).all())
+
+    def snapshot(self) -> list[torch.Tensor]:
+        return [t.detach().clone() for t in self._tensors]
+
+    def restore(self, snapshot: list[torch.Tensor]) -> None:
+        with self._torch.no_grad():
+            for t, saved in zip(self._tensors, snapshot):
+                t.copy_(saved)
+
+    def values(self) -> tuple[float, ...]:
+        return tuple(self._flat(self._tensors).tolist())
+
+    # ---- back to the Values ----------------------------------------------------------------
+    def sync(self) -> None:
+        """Copy θ and ∇L into the model's Values, and the optimiser's state into ``optimizer``."""
+        grads = [t.grad if t.grad is not None else self._torch.zeros_like(t) for t in self._tensors]
+        values = self._flat(self._tensors).tolist()
+        for p, value, grad in zip(self.params, values, self._flat(grads).tolist()):
+            p.data, p.grad = value, grad
+        state, opt = self.torch_optimizer.state, self.optimizer
+        for slot, name in self._slots().items():
+            setattr(opt, name, self._flat([state[t][slot] for t in self._tensors])[self._order].tolist())
+        if isinstance(opt, Adam):
+            opt.t = int(state[self._tensors[0]]["step"].item())
+
+    def _slots(self) -> dict[str, str]:
+        """The torch optimiser's per-parameter state -> the microgradlike optimiser's attribute."""
+        if isinstance(self.optimizer, Adam):
+            return {"exp_avg": "m", "exp_avg_sq": "v"}
+        return {"momentum_buffer": "velocity"} if self.optimizer.momentum else {}
+
+    def _torch_optimizer(self, opt: SGD | Adam) -> torch.optim.Optimizer:
+        """torch.optim's SGD or Adam with ``opt``'s settings, starting from ``opt``'s state."""
+        torch = self._torch
+        if isinstance(opt, Adam):
+            if opt.eps == 0:  # microgradlike skips a 0/0 step there; torch.optim.Adam would make it nan
+                raise ValueError("engine='torch' needs Adam's eps > 0 (got eps=0): where a gradient has "
+                                 "always been 0, Adam's step is 0/0, which microgradlike skips and "
+                                 "torch.optim.Adam does not")
+            made = torch.optim.Adam(self._tensors, lr=opt.lr, betas=opt.betas, eps=opt.eps)
+            for t in self._tensors:  # the step count t, as torch keeps it (one per tensor)
+                made.state[t]["step"] = torch.tensor(float(opt.t), dtype=torch.float64)
+        else:
+            made = torch.optim.SGD(self._tensors, lr=opt.lr, momentum=opt.momentum)
+        inverse = np.argsort(self._order)  # optimiser order -> model order
+        for slot, name in self._slots().items():
+            numbers = np.asarray(getattr(opt, name), dtype=np.float64)[inverse]
+            for t, part in zip(self._tensors, self._unflat(torch.tensor(numbers, device=self.device))):
+                made.state[t][slot] = part
+        return made
+
+    # ---- the parameters' order -------------------------------------------------------------
+    def _flat(self, tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+        """One vector in ``model.parameters()`` order from per-Linear (weight, bias) tensors (or
+        anything of their shapes): neuron i of each layer is row i of the weight, then bias[i]."""
+        torch = self._torch
+        pairs = zip(tensors[::2], tensors[1::2])
+        return torch.cat([torch.cat([W.detach(), b.detach()[:, None]], dim=1).reshape(-1) for W, b in pairs])
+
+    def _unflat(self, flat: torch.Tensor) -> list[torch.Tensor]:
+        """`_flat` undone: (weight, bias) for each Linear, new tensors."""
+        parts, start = [], 0
+        for linear in self._linears:
+            rows, cols = linear.out_features, linear.in_features
+            block = flat[start:start + rows * (cols + 1)].reshape(rows, cols + 1)
+            parts += [block[:, :cols].clone(), block[:, cols].clone()]
+            start += rows * (cols + 1)
+        return parts
+
+
+def _optimizer_order(optimizer: Any, model: Any) -> np.ndarray:
+    """For each of the optimiser's parameters, its position in ``model.parameters()``; refuses an
+    optimiser that is not microgradlike's SGD or Adam over exactly the model's parameters."""
+    if type(optimizer) not in (SGD, Adam):
+        raise TypeError(f"engine='torch' runs microgradlike's SGD and Adam (as torch.optim's), got "
+                        f"{type(optimizer).__name__}: {short(optimizer)}")
+    check_parameters(optimizer, named(model))
+    position = {id(p): i for i, p in enumerate(model.parameters())}
+    return np.asarray([position[id(p)] for p in optimizer.params])

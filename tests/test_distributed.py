@@ -1,0 +1,133 @@
+"""examples/distributed.py under torchrun: data-parallel training gives fit's full-batch model.
+
+The README's torchrun commands run as written (``python -m torch.distributed.run`` for ``torchrun``,
+the model written into a temporary folder): two processes on this machine, and two launches as two
+machines meeting at 127.0.0.1 (c10d rendezvous on a free port) with shards of unequal size. Each
+saved model must equal, to 1e-9 relative, the model that microgradlike's own `fit` trains in one
+process, full batch, with the batched engine. The GPU command runs only where torch sees a GPU.
+Skipped without torch.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from microgradlike.nn import Module
+from microgradlike.train import fit
+from tests.test_readme_commands import readme_commands
+
+torch = pytest.importorskip("torch", reason="the example needs PyTorch: pip install torch==2.13.0")
+
+ROOT = Path(__file__).parent.parent
+EXAMPLE = ROOT / "examples" / "distributed.py"
+TIMEOUT = 300
+
+
+def readme_torchrun(pattern: str) -> list[str]:
+    """The arguments after ``torchrun`` of the one README command that contains ``pattern``."""
+    found = [argv for argv in readme_commands(r"torchrun (.*)") if pattern in " ".join(argv)]
+    assert len(found) == 1, f"the README shows one torchrun command with {pattern!r}, found {found}"
+    return found[0]
+
+
+def example():
+    """examples/distributed.py as a module (its main() runs only under torchrun)."""
+    spec = importlib.util.spec_from_file_location("distributed_example", EXAMPLE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def with_out(argv: list[str], out: Path) -> list[str]:
+    """``argv`` with its --out replaced by ``out``."""
+    i = argv.index("--out")
+    return [*argv[:i + 1], str(out), *argv[i + 2:]]
+
+
+def launch(argv: list[str]) -> subprocess.Popen:
+    """torchrun ``argv`` from the repository's root, in its own process group (to end it whole)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    torchrun = [sys.executable, "-m", "torch.distributed.run", *argv]
+    return subprocess.Popen(torchrun, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def finish(runs: list[subprocess.Popen]) -> list[str]:
+    """Wait for every launch; their outputs. A launch still running after TIMEOUT is ended, with
+    its workers (its process group), and the test fails."""
+    outputs = []
+    try:
+        for run in runs:
+            outputs.append(run.communicate(timeout=TIMEOUT)[0])
+    finally:
+        for run in runs:
+            if run.poll() is None:
+                os.killpg(run.pid, signal.SIGKILL)
+                run.wait()
+    for run, output in zip(runs, outputs):
+        assert run.returncode == 0, output
+    return outputs
+
+
+def assert_equals_fit(argv: list[str], saved: Path) -> None:
+    """The saved model equals `fit`'s full-batch model with the example's settings (to 1e-9)."""
+    module = example()
+    args = module.parse_args(argv[argv.index(str(EXAMPLE.relative_to(ROOT))) + 1:])
+    X, t = module.moons(args)
+    model = module.fresh_model(args)
+    fit(model, X, t, loss="hinge", optimizer="adam", lr=args.lr, max_epochs=args.epochs, tol=0,
+        batch_size=None, engine="batched")
+    ours = np.array([p.data for p in Module.load(saved).parameters()])
+    theirs = np.array([p.data for p in model.parameters()])
+    worst = np.max(np.abs(ours - theirs)) / np.max(np.abs(theirs))
+    assert worst < 1e-9, f"max |Δθ| / max |θ| = {worst:.3g}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_processes_on_one_machine_train_what_fit_trains(tmp_path):
+    argv = with_out(readme_torchrun("--nproc-per-node 2"), tmp_path / "moons.json")
+    (output,) = finish([launch(argv)])
+    said = re.search(r"2 processes on cpu \(gloo\), shards of 200 rows: .* saved the model to", output)
+    assert said, output
+    assert_equals_fit(argv, tmp_path / "moons.json")
+
+
+def test_two_machines_meeting_at_one_address_train_what_fit_trains(tmp_path):
+    """Two launches, as on two machines; 301 rows, so the shards differ (151 and 150 rows)."""
+    argv = [*with_out(readme_torchrun("--nnodes 2"), tmp_path / "moons.json"), "--rows", "301"]
+    endpoint = argv.index("--rdzv-endpoint") + 1
+    argv[endpoint] = f"127.0.0.1:{free_port()}"
+    outputs = finish([launch(argv), launch(argv)])
+    said = [o for o in outputs if "saved the model" in o]
+    assert len(said) == 1 and "2 processes on cpu (gloo), shards of 150-151 rows" in said[0], outputs
+    assert_equals_fit(argv, tmp_path / "moons.json")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_one_process_per_gpu_trains_what_fit_trains(tmp_path):
+    argv = with_out(readme_torchrun("--device cuda"), tmp_path / "moons.json")
+    (output,) = finish([launch(argv)])
+    assert "on cuda (nccl)" in output, output
+    assert_equals_fit(argv, tmp_path / "moons.json")
+
+
+def test_without_torchrun_the_example_says_how_to_launch_it():
+    done = subprocess.run([sys.executable, str(EXAMPLE)], capture_output=True, text=True, timeout=TIMEOUT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 1 and "torchrun --standalone --nproc-per-node 2" in done.stderr
+    assert "Traceback" not in done.stderr
