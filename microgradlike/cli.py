@@ -34,7 +34,6 @@ import numpy as np
 from . import __version__, data
 from .checks import check_memory, check_seed, short
 from .engine import Value, topological_order
-from .engines import FIT_ENGINES, choose_engine
 from .explorer import Explorer
 from .expression import parse_bindings, parse_expression
 from .files import check_writable, same_file, write_atomically
@@ -45,6 +44,7 @@ from .plots import plot_decision_boundary, plot_history
 from .replay import Replay
 from .torch_engine import torch_device
 from .train import History, TrainingWarning, fit
+from .trainers import FIT_ENGINES, choose_engine
 from .viz import GraphvizNotInstalled, RenderTimeout, draw_dot, format_number
 
 _DATASETS = ("moons", "circles", "xor", "spirals")

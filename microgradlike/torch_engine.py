@@ -79,7 +79,7 @@ def torch_device(device: Any = None) -> torch.device:
 
 
 class TorchTrainer:
-    """The `microgradlike.engines.Trainer` of ``engine="torch"``: θ, ∇L and the optimiser's state
+    """The `microgradlike.trainers.Trainer` of ``engine="torch"``: θ, ∇L and the optimiser's state
     as float64 tensors on ``device``.
 
     ``model``: a `Neuron`, `Layer` or `MLP`; ``loss_fn``: a loss of `microgradlike.losses`;
