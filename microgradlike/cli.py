@@ -32,11 +32,12 @@ from typing import NoReturn
 import numpy as np
 
 from . import __version__, data
-from .checks import check_memory, check_seed, short
+from .checks import check_seed, short
 from .engine import Value, topological_order
 from .explorer import Explorer
 from .expression import parse_bindings, parse_expression
 from .files import check_writable, same_file, write_atomically
+from .memory import check_memory
 from .nn import MLP
 from .ops import activations, parser_functions
 from .optim import SGD, Adam

@@ -30,8 +30,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .checks import check_memory, short
+from .checks import short
 from .engine import Value, dot
+from .memory import check_memory
 from .ops import OPS, activations
 from .persistence import Persistent, register
 
