@@ -37,6 +37,7 @@ from .engine import Value, topological_order
 from .explorer import Explorer
 from .expression import parse_bindings, parse_expression
 from .files import check_writable, same_file, write_atomically
+from .formatting import format_number
 from .memory import check_memory
 from .nn import MLP
 from .ops import activations, parser_functions
@@ -46,7 +47,7 @@ from .replay import Replay
 from .torch_engine import torch_device
 from .train import History, TrainingWarning, fit
 from .trainers import FIT_ENGINES, choose_engine
-from .viz import GraphvizNotInstalled, RenderTimeout, draw_dot, format_number
+from .viz import GraphvizNotInstalled, RenderTimeout, draw_dot
 
 _DATASETS = ("moons", "circles", "xor", "spirals")
 _LOSS_NAMES = ("hinge", "binary_cross_entropy", "mse", "cross_entropy")

@@ -34,8 +34,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .engine import Value, is_grad_enabled, topological_order
-from .nn import named
 from .ops import OPS
+from .parameters import named
 from .program import Instruction, Program
 from .tape import Tape, input_number, input_numbers, is_input_number
 

@@ -11,25 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .engine import Value
+from .formatting import factor, number
 from .ops import NARY, OPS
 
-__all__ = ["dot_role", "factor", "formula", "local_derivative_explanation", "number"]
+__all__ = ["dot_role", "formula", "local_derivative_explanation"]
 
 Name = Callable[[Value], str]
-
-
-def number(x: float) -> str:
-    """A number for explanations: 6 significant digits, and "2.0" rather than "2"."""
-    text = f"{x + 0.0:.6g}"  # + 0.0 turns −0.0 into 0.0
-    if text.lstrip("-").isdigit():
-        text += ".0"
-    return text
-
-
-def factor(x: float) -> str:
-    """A number inside a product: negative ones in parentheses, 2.0 · (-3.0)."""
-    return f"({number(x)})" if x < 0 else number(x)
-
 
 
 def _operand_names(node: Value, name: Name) -> dict[str, str]:

@@ -47,7 +47,6 @@ __all__ = [
     "SigmoidUnit",
     "hard_sigmoid",
     "input_width",
-    "named",
 ]
 
 #: The activation σ of each name (the ops marked as activations in `microgradlike.ops`);
@@ -219,24 +218,6 @@ def input_width(model: object) -> int | None:
     return nin if isinstance(nin, int) and not isinstance(nin, bool) else None
 
 
-def named(params: Any) -> list[tuple[str, Value]]:
-    """``params`` (None, a Module, or a list of Values or (name, Value) pairs) as (name, Value)
-    pairs, the one way tracing and pictures read a set of parameters: a Module names them by
-    their dotted paths, a Value without a name is called by its label, or ``param<i>``."""
-    if params is None:
-        return []
-    if hasattr(params, "named_parameters"):
-        return list(params.named_parameters())
-    named = []
-    for i, item in enumerate(params):
-        if isinstance(item, Value):
-            named.append((item.label or f"param{i}", item))
-        elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], Value):
-            named.append((str(item[0]), item[1]))
-        else:
-            raise TypeError(f"params must be a Module or a list of Values or (name, Value) pairs; "
-                            f"entry {i} is {short(item)}")
-    return named
 
 
 # ---- neurons, layers, MLP --------------------------------------------------------------

@@ -32,8 +32,9 @@ import numpy as np
 from .bridge import INSTALL, to_torch, torch_loss
 from .checks import short
 from .losses import LOSSES, binary_cross_entropy, cross_entropy, hinge, loss_name
-from .nn import MLP, Layer, Neuron, named
+from .nn import MLP, Layer, Neuron
 from .optim import SGD, Adam, check_parameters
+from .parameters import named
 
 if TYPE_CHECKING:  # torch is optional: only type checkers import it here
     import torch

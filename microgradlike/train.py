@@ -43,8 +43,9 @@ from .checks import as_real, check_seed, float_array, short
 from .engine import Value, is_grad_enabled, no_grad
 from .functional import value_and_grad
 from .losses import decision_threshold, get_loss, hinge, loss_name
-from .nn import Module, input_width, named
+from .nn import Module, input_width
 from .optim import check_parameters, get_optimizer
+from .parameters import named
 from .torch_engine import TorchTrainer
 from .trainers import FIT_ENGINES, Trainer, ValueTrainer, choose_engine, make_evaluate, make_loss_and_grad
 

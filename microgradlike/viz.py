@@ -42,8 +42,9 @@ import graphviz
 from .checks import short
 from .engine import Value, node_names, topological_order
 from .files import write_atomically
-from .nn import named
+from .formatting import format_number
 from .ops import NARY, OPS, activations
+from .parameters import named
 
 __all__ = [
     "COLORS",
@@ -107,11 +108,6 @@ class GraphvizNotInstalled(RuntimeError):
 
 class RenderTimeout(RuntimeError):
     """``dot`` did not finish within the graph's ``timeout``; it was stopped."""
-
-
-def format_number(x: float, digits: int = 4) -> str:
-    """x with ``digits`` significant digits, compact: 0.7064, -3, 6.88, 1.5e-05, inf."""
-    return f"{x + 0.0:.{digits}g}"  # + 0.0 turns −0.0 into 0.0
 
 
 #: A label in a picture is cut to this many characters: a record is one line, and ``dot`` refuses

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..checks import as_real, short
 from ..engine import Value, topological_order
+from ..formatting import number as number_format
 from . import Verdict
 
 __all__ = ["as_floats", "attempt", "close", "fmt", "number", "ops_used", "same_numbers", "shown_call"]
@@ -113,10 +114,7 @@ def as_floats(x: Any) -> list[float] | None:
 def fmt(x: object) -> str:
     """A number as verdicts print it: 6 significant digits, "2.0" rather than "2"."""
     value = as_real(x)
-    if value is None:
-        return short(x, 40)
-    text = f"{value + 0.0:.6g}"
-    return text + ".0" if text.lstrip("-").isdigit() else text
+    return short(x, 40) if value is None else number_format(value)
 
 
 def ops_used(root: Value) -> Counter[str]:
