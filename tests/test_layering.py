@@ -23,6 +23,7 @@ LAZY = {
     ("engine", "stepper"): "Value.backward_steps, a convenience: the stepper builds on the engine",
     ("engine", "derivatives"): "Value.backward(create_graph=True): higher-order code builds on the engine",
     ("stepper", "viz"): "BackwardStep.graph: a step's picture is drawn by the pictures, which know steps",
+    ("trainers", "compiled_engines"): "the tape and batched engines, and the compiler: loaded when used",
 }
 #: The compiler and the replays it generates: loaded when first used, never by ``import microgradlike``.
 COMPILER = ("compile", "program", "tape", "codegen", "fusion", "merging")
@@ -136,3 +137,16 @@ def test_a_steps_picture_is_drawn_by_the_pictures():
     code = ("from microgradlike.engine import Value\n"
             "step = next((Value(2.0) * 3).backward_steps()); step.graph()")
     assert {"viz", "graphviz"} <= _loaded_after(code, bare=True)
+
+
+def test_importing_the_package_loads_no_compiler():
+    loaded = _loaded_after("import microgradlike", bare=False)
+    assert not loaded & set(COMPILER), sorted(loaded & set(COMPILER))
+    assert {"engine", "nn", "train"} <= loaded
+
+
+def test_the_compiler_loads_when_fit_runs_a_compiled_engine():
+    fit = ("import microgradlike\nfrom microgradlike.nn import MLP\nfrom microgradlike.train import fit\n"
+           "fit(MLP(2, [3, 1], seed=0), [[0.0, 1.0], [1.0, 0.0]], [0.0, 1.0], max_epochs=1, engine=")
+    assert not _loaded_after(fit + "'eager')", bare=False) & set(COMPILER)
+    assert set(COMPILER) <= _loaded_after(fit + "'batched')", bare=False)
