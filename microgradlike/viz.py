@@ -43,7 +43,7 @@ from .checks import short
 from .engine import Value, node_names, topological_order
 from .files import write_atomically
 from .formatting import format_number
-from .ops import NARY, OPS, activations
+from .ops import NARY, OPS, activations, operand_positions
 from .parameters import named
 
 __all__ = [
@@ -90,7 +90,8 @@ def _op_label(node: Value) -> str:
         return symbol
     if node.op in NARY:
         return f"{symbol} + {format_number(c)}"
-    return f"{format_number(c)} {symbol}" if node.layout == "ca" else f"{symbol} {format_number(c)}"
+    number_first = operand_positions(node.layout, 1) == (1,)  # its Value is b: 2 − x
+    return f"{format_number(c)} {symbol}" if number_first else f"{symbol} {format_number(c)}"
 
 
 _IMAGE_FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
