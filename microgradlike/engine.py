@@ -14,9 +14,10 @@ Every operation does two things at forward time:
 
 This file tells that story in order: the node, a plain record (`Value`), and its `backward`;
 how an op builds a node (`_node`, with ``x * y`` as the example); the ops over many operands
-(`dot`, `sum_values`, `logsumexp`); the topological order. The ops of one or two operands —
-``+ − × / **``, ``tanh``, ``exp``, … — are methods in ``methods.py``, each with its formula and
-local derivatives, written from the table in `microgradlike.ops` (one row per op: open either).
+(`dot`, and `dot_terms`, which reads a dot node's terms back; `sum_values`, `logsumexp`); the
+topological order. The ops of one or two operands (``+ − × / **``, ``tanh``, ``exp``, …: every
+row of the table in `microgradlike.ops`) are methods in ``methods.py``, each with its formula and
+local derivatives, written from that table (open either).
 Grad mode (`no_grad`) and the checks on plain numbers come last: machinery, not the idea.
 
 Two choices keep the engine fast and small without hiding anything:
