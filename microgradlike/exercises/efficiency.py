@@ -21,7 +21,7 @@ from ..engine import Value
 from ..functional import grad
 from ..nn import MLP
 from . import Verdict
-from .checking import as_floats, attempt, same_numbers
+from .checking import as_floats, attempt, checker, same_numbers
 
 __all__ = ["check_forward_mode_gradient", "check_parameter_count"]
 
@@ -32,6 +32,7 @@ _COUNT_HINT = "count one neuron first: how many weights does it hold for its inp
 _SHAPES = ((2, [16, 16, 1]), (1, [3, 1]), (3, [5, 4, 2]), (10, [1]))
 
 
+@checker(COUNT)
 def check_parameter_count(count: Callable[[int, Sequence[int]], int]) -> Verdict:
     """``count(nin, nouts)``: how many parameters ``MLP(nin, nouts)`` holds (every weight and every
     bias). Checked against ``len(MLP(nin, nouts).parameters())`` on a few shapes."""
@@ -52,8 +53,8 @@ def check_parameter_count(count: Callable[[int, Sequence[int]], int]) -> Verdict
             hint = "that is the number of neurons; each holds several parameters"
         else:
             hint = _COUNT_HINT
-        return Verdict(COUNT, False, f"MLP({nin}, {nouts}) holds {expected} parameters; yours says {result}",
-                       hint)
+        return Verdict(COUNT, False, f"MLP({nin}, {nouts}) holds {expected} parameters; yours says "
+                                     f"{short(result, 40)}", hint)
     return Verdict(COUNT, True, f"right on every shape: MLP(2, [16, 16, 1]) holds "
                                 f"{len(MLP(2, [16, 16, 1], seed=0).parameters())} parameters")
 
@@ -71,6 +72,7 @@ def _neuron_loss(w0: Value, w1: Value, w2: Value, b: Value, c: Value) -> Value:
     return (out1 - 0.4) ** 2 + (out2 + 0.7) ** 2
 
 
+@checker(FORWARD_MODE)
 def check_forward_mode_gradient(gradient: Callable[[Callable[..., Value], list[float]], Any]) -> Verdict:
     """``gradient(f, xs)``: the gradient of f at xs, built from forward-mode passes
     (``microgradlike.jvp(f, xs, v)``, one per input). Checked against backprop's gradient, with

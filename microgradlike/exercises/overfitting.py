@@ -20,7 +20,7 @@ from typing import Any
 from ..checks import short
 from ..train import History
 from . import Verdict
-from .checking import attempt
+from .checking import attempt, checker, real
 
 __all__ = ["check_best_epoch", "check_choose_and_report", "check_stopping_epoch", "stopping_epoch"]
 
@@ -50,6 +50,7 @@ _CURVES = (
 )
 
 
+@checker(BEST)
 def check_best_epoch(best_epoch: Callable[[list[float], list[float]], int]) -> Verdict:
     """``best_epoch(train_loss, val_loss)``: the losses after each epoch (epoch 1 first); returns the
     epoch, counted from 1, whose model early stopping keeps. Checked against `History.best_epoch`."""
@@ -72,7 +73,7 @@ def check_best_epoch(best_epoch: Callable[[list[float], list[float]], int]) -> V
         else:
             hint = _BEST_HINT
         return Verdict(BEST, False, f"for validation losses {val} the best epoch is {expected}, "
-                                    f"yours is {epoch}", hint)
+                                    f"yours is {short(epoch, 40)}", hint)
     return Verdict(BEST, True, "the lowest validation loss marks the epoch to keep, on every curve")
 
 
@@ -103,6 +104,7 @@ def stopping_epoch(val_loss: Sequence[float], patience: int) -> int:
     return len(val_loss)
 
 
+@checker(STOPPING)
 def check_stopping_epoch(stop: Callable[[list[float], int], int]) -> Verdict:
     """``stop(val_loss, patience)``: the epoch (from 1) after which early stopping ends training,
     knowing at each epoch only the losses so far; the last epoch if it never stops.
@@ -132,7 +134,7 @@ def check_stopping_epoch(stop: Callable[[list[float], int], int]) -> Verdict:
         else:
             hint = _STOPPING_HINT
         return Verdict(STOPPING, False, f"with patience {patience} and validation losses {val}, training "
-                                        f"stops after epoch {expected}; yours says {epoch}", hint)
+                                        f"stops after epoch {expected}; yours says {short(epoch, 40)}", hint)
     return Verdict(STOPPING, True, "the same stopping epoch as fit's rule on every curve, with each patience")
 
 
@@ -152,6 +154,7 @@ _RESULTS = (
 )
 
 
+@checker(CHOOSE)
 def check_choose_and_report(choose: Callable[[dict], tuple[Any, float]]) -> Verdict:
     """``choose(results)``: ``results`` maps a model's name (its number of hidden layers) to its
     ``{"train": …, "validation": …, "test": …}`` losses; returns ``(name, loss_to_report)``: the model
@@ -179,7 +182,8 @@ def check_choose_and_report(choose: Callable[[dict], tuple[Any, float]]) -> Verd
                 hint = _CHOOSE_HINT
             return Verdict(CHOOSE, False, f"for {results} you chose {short(name)}", hint)
         want = results[chosen]["test"]
-        if not (isinstance(reported, numbers.Real) and math.isclose(reported, want)):
+        value = None if isinstance(reported, bool) else real(reported)
+        if value is None or not math.isclose(value, want):
             hint = (f"the validation loss helped choose {chosen}, so it is the best of several tries and "
                     f"too hopeful; which number has not been used for anything yet?"
                     if reported == results[chosen]["validation"] else _CHOOSE_HINT)
