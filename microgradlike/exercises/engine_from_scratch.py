@@ -432,7 +432,8 @@ def check_topological_order(topological_order: Callable[[Any], Sequence[Any]], d
               (f"a chain {depth} nodes deep", _chain(depth))]
     for what, root in graphs:
         everything = library_order(root)  # the reference first
-        result, failed = attempt(ORDER, topological_order, root, call=f"topological_order(root of {what})",
+        name = getattr(topological_order, "__name__", "topological_order")
+        result, failed = attempt(ORDER, topological_order, root, call=f"{name}(root of {what})",
                                  hint=_ORDER_HINT)
         if failed is not None:
             if "RecursionError" in failed.message:
@@ -443,7 +444,7 @@ def check_topological_order(topological_order: Callable[[Any], Sequence[Any]], d
             return failed
         order = first(result, 2 * len(everything))
         if order is None:
-            return Verdict(ORDER, False, f"for {what} of {len(everything)} nodes, topological_order returned "
+            return Verdict(ORDER, False, f"for {what} of {len(everything)} nodes, {name} returned "
                            f"{short(result, 40)}: expected a list of the nodes", hint=_ORDER_HINT)
         verdict = _check_order(what, order, everything)
         if verdict is not None:
