@@ -4,7 +4,17 @@ The solutions live here, never in the notebooks."""
 
 from __future__ import annotations
 
-from microgradlike.exercises import Verdict
+import importlib
+import inspect
+import pkgutil
+import threading
+import time
+
+import pytest
+
+import microgradlike.exercises as exercises
+from microgradlike import Value
+from microgradlike.exercises import Verdict, checking
 
 
 def test_a_verdict_is_truthy_when_solved_and_hints_only_when_not():
@@ -16,3 +26,143 @@ def test_a_verdict_is_truthy_when_solved_and_hints_only_when_not():
     assert str(unsolved).splitlines() == ["✗ power rule: f'(2.0) should be 4.0, yours gives 2.0",
                                           "  hint: bring the exponent down"]
     assert "hint" in unsolved._repr_html_() and "&#x27;" in unsolved._repr_html_()
+
+
+# ---- every checker keeps the contract: a verdict for any answer, never an exception, never a hang -------
+def all_checkers() -> list:
+    """Every public ``check_*`` function of every exercise module, found by looking."""
+    found = []
+    for module_info in pkgutil.iter_modules(exercises.__path__):
+        module = importlib.import_module(f"{exercises.__name__}.{module_info.name}")
+        found += [fn for name, fn in inspect.getmembers(module, inspect.isfunction)
+                  if name.startswith("check_") and fn.__module__ == module.__name__]
+    return found
+
+
+CHECKERS = all_checkers()
+
+
+def test_every_checker_is_found_and_goes_through_the_shared_runner():
+    assert len(CHECKERS) >= 21
+    unguarded = [fn.__name__ for fn in CHECKERS if not hasattr(fn, "exercise")]
+    assert not unguarded, f"checkers not wrapped by exercises.checking.checker: {unguarded}"
+
+
+def _loop_forever():
+    n = 0
+    while True:
+        n += 1
+
+
+class _RaisingNumber(float):
+    def __float__(self):
+        raise RuntimeError("a number that raises when read")
+
+
+class _LoopingNumber(float):
+    def __float__(self):
+        _loop_forever()
+
+
+#: What a hostile answer does, when called (a function, a class) and when it is a value itself.
+HOSTILE = {
+    "raises": (lambda: (_ for _ in ()).throw(RuntimeError("boom")), _RaisingNumber(1.0)),
+    "huge number": (lambda: 10**400, 10**400),
+    "None": (lambda: None, None),
+    "a string": (lambda: "a string", "a string"),
+    "infinite loop": (_loop_forever, _LoopingNumber(1.0)),
+    "huge range": (lambda: range(10**12), range(10**12)),
+}
+
+
+def _hostile_argument(annotation: str, behaviour: str):
+    act, value = HOSTILE[behaviour]
+    if "Callable" in annotation or "type" in annotation:
+        def answer(*args, **kwargs):
+            return act()
+        return answer
+    if "Mapping" in annotation:
+        class Answer(dict):
+            def __getitem__(self, key):
+                return act()
+
+            def __contains__(self, key):
+                return True
+        return Answer({key: 0.0 for key in "Ldecba"})
+    return value
+
+
+@pytest.mark.parametrize("behaviour", list(HOSTILE))
+@pytest.mark.parametrize("check", CHECKERS, ids=lambda fn: fn.__name__)
+def test_every_checker_gives_a_verdict_for_a_hostile_answer_in_time(check, behaviour, monkeypatch):
+    monkeypatch.setattr(checking, "TIME_LIMIT", 0.3, raising=False)
+    parameters = inspect.signature(check).parameters.values()
+    args = [_hostile_argument(str(p.annotation), behaviour) for p in parameters]
+    start = time.monotonic()
+    verdict = check(*args)  # an exception here fails the test
+    took = time.monotonic() - start
+    assert isinstance(verdict, Verdict) and not verdict, verdict
+    assert verdict.message and len(str(verdict)) < 1000, verdict
+    assert took < 0.3 + 5, f"{check.__name__} took {took:.1f} s"  # the limit, plus a busy machine's slack
+
+
+# ---- the time limit: in the main thread (a signal) and in any other (a planted exception) -------------
+def _endless(x):
+    _loop_forever()
+
+
+def test_an_endless_answer_is_stopped_in_the_main_thread_and_the_alarm_is_put_back(monkeypatch):
+    import signal
+
+    from microgradlike.exercises.derivatives import check_tanh_derivative
+
+    monkeypatch.setattr(checking, "TIME_LIMIT", 0.3)
+    handler = signal.getsignal(signal.SIGALRM)
+    start = time.monotonic()
+    verdict = check_tanh_derivative(_endless)
+    assert not verdict and "ran longer than 0.3 s" in verdict.message and "never ends" in verdict.hint
+    assert time.monotonic() - start < 5
+    assert signal.getsignal(signal.SIGALRM) is handler
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    time.sleep(0.4)  # no late alarm goes off after the check
+
+
+def test_an_endless_answer_is_stopped_in_a_worker_thread_and_leaves_nothing_behind(monkeypatch):
+    from microgradlike.exercises.derivatives import check_tanh_derivative, check_tanh_from_exp
+
+    monkeypatch.setattr(checking, "TIME_LIMIT", 0.3)
+    seen: list = []
+
+    def worker():
+        seen.append(check_tanh_derivative(_endless))
+        time.sleep(0.5)  # a planted exception left behind would go off here
+        seen.append(check_tanh_from_exp(lambda x: ((2 * x).exp() - 1) / ((2 * x).exp() + 1)))
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive()
+    stopped, solved = seen
+    assert not stopped and "ran longer than 0.3 s" in stopped.message
+    assert solved, solved
+
+
+def test_what_an_answer_patches_on_the_engine_is_put_back(monkeypatch):
+    import math
+
+    from microgradlike.exercises.derivatives import check_tanh_from_exp
+
+    for name in ("__mul__", "exp"):
+        monkeypatch.setattr(Value, name, getattr(Value, name))  # undone by the test too, whatever happens
+    monkeypatch.setattr(math, "tanh", math.tanh)
+
+    def vandal(x):
+        Value.__mul__ = lambda self, other: self
+        Value.exp = None
+        Value.extra = "left behind"
+        math.tanh = abs
+        return x
+
+    assert not check_tanh_from_exp(vandal)
+    assert (Value(2.0) * 3).data == 6.0 and Value(0.0).exp().data == 1.0
+    assert not hasattr(Value, "extra") and math.tanh(1.0) != 1.0

@@ -114,3 +114,50 @@ def test_the_exercise_model_is_small_and_fixed():
     a, b = exercise_model(), exercise_model()
     assert len(a.parameters()) == 10
     assert [p.data for p in a.parameters()] == [p.data for p in b.parameters()]
+
+
+# ---- the classic slips, and a number written in place of lr ------------------------------------------------
+def data_becomes_a_value(params, lr):
+    for p in params:
+        p.data = p - lr * p.grad  # p, not p.data: a Value lands in p.data
+
+
+def data_becomes_none(params, lr):
+    for p in params:
+        p.data = None
+
+
+def fixed_rate(params, lr):
+    for p in params:
+        p.data -= 0.1 * p.grad  # the lesson's η, not the one given
+
+
+@pytest.mark.parametrize("wrong, why", [
+    (data_becomes_a_value, "Value"),
+    (data_becomes_none, "NoneType"),
+], ids=["p.data = p - ...", "p.data = None"])
+def test_something_other_than_a_number_in_p_data_is_named(wrong, why):
+    for check, answer in ((check_sgd_update, wrong), (check_training_round, round_with(wrong))):
+        verdict = check(answer)
+        assert rejected(verdict, *ANSWERS), verdict
+        assert why in verdict.message and "not a number" in verdict.message and "plain number" in verdict.hint
+
+
+def test_a_rate_written_in_place_of_lr_is_caught():
+    verdict = check_sgd_update(fixed_rate)
+    assert rejected(verdict, *ANSWERS), verdict
+    assert "lr = 0.03" in verdict.message and "the lr your function is given" in verdict.hint
+    verdict = check_training_round(round_with(fixed_rate))
+    assert rejected(verdict, *ANSWERS), verdict
+    assert "round 2 (lr = 0.05)" in verdict.message
+
+
+def round_with(update_rule):
+    def train_round(model, xs, ys, lr):
+        loss = mse([model([x]) for x in xs], ys)
+        model.zero_grad()
+        loss.backward()
+        update_rule(model.parameters(), lr)
+        return loss.data
+
+    return train_round

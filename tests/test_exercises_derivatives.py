@@ -120,3 +120,37 @@ def test_a_wrong_tanh_from_exp_is_rejected_with_a_hint(wrong, why):
     verdict = check_tanh_from_exp(wrong)
     assert rejected(verdict, "e²ˣ − 1", "(e2x - 1)", "e^(2x)"), verdict
     assert why in verdict.message
+
+
+# ---- answers that reach for the reference ---------------------------------------------------------------
+def tangent_line_through_the_point(x):
+    """Right value and right slope at x.data, from a line frozen there: not tanh."""
+    t = math.tanh(x.data)
+    return x.exp() * 0 + t + (x - x.data) * (1 - t * t)
+
+
+def test_a_tangent_line_through_the_point_is_not_tanh():
+    verdict = check_tanh_from_exp(tangent_line_through_the_point)
+    assert rejected(verdict, "e²ˣ − 1", "(e2x - 1)", "e^(2x)"), verdict
+    assert "matches tanh there only" in verdict.message and "frozen" in verdict.hint
+
+
+def test_an_answer_that_patches_tanh_cannot_move_the_reference_and_is_undone(monkeypatch):
+    original = Value.tanh
+    monkeypatch.setattr(Value, "tanh", original)  # put back after the test, whatever the checker does
+
+    def patches_the_engine(x):
+        Value.tanh = lambda self: self * 0.5  # the engine's tanh would then have slope 0.5 everywhere
+        return 0.5
+
+    verdict = check_tanh_derivative(patches_the_engine)
+    assert not verdict and "yours gives 0.5" in verdict.message, verdict
+    assert Value.tanh is original
+    assert check_tanh_derivative(tanh_derivative)
+
+
+def test_a_number_too_large_for_a_float_is_a_verdict():
+    verdict = check_tanh_derivative(lambda x: 10**400)
+    assert not verdict and "401 digits" in verdict.message and "finite number" in verdict.message
+    verdict = check_backward_by_hand({**BY_HAND, "d": 10**400})
+    assert not verdict and "∂L/∂d" in verdict.message

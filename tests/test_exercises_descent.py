@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Sequence
 
 import pytest
 
@@ -127,3 +128,30 @@ def test_a_wrong_loop_is_rejected_with_a_hint(wrong, why):
     verdict = check_descent_loop(wrong)
     assert rejected(verdict, *UPDATE_ANSWERS), verdict
     assert why in verdict.hint
+
+
+class EndlessPath(Sequence):
+    """The right θ⁰, θ¹, … and then the last one again, 10¹² entries in all."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __len__(self):
+        return 10**12
+
+    def __getitem__(self, k):
+        if not 0 <= k < len(self):
+            raise IndexError(k)
+        return self.path[min(k, len(self.path) - 1)]
+
+
+def test_a_huge_sequence_is_not_read_to_the_end():
+    verdict = check_descent_loop(lambda f, w0, lr, tol, max_steps: range(10**12))
+    assert not verdict and "θ¹ is 1.0" in verdict.message  # compared entry by entry, from the start
+    verdict = check_descent_loop(lambda f, *args: EndlessPath(descend(f, *args)))
+    assert not verdict and "more than 70 updates" in verdict.message
+
+
+def test_a_learning_rate_too_large_for_a_float_is_named():
+    verdict = check_learning_rate(10**400)
+    assert not verdict and "positive number" in verdict.message and "401 digits" in verdict.message

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 
 import microgradlike
@@ -32,10 +33,19 @@ def test_the_parameter_count_is_accepted():
     assert verdict and "337 parameters" in str(verdict)
 
 
+def test_a_whole_float_or_a_numpy_int_counts_as_the_lesson_7_checkers_count_them():
+    assert check_parameter_count(lambda nin, nouts: float(count_right(nin, nouts)))  # 337.0 is 337
+    assert check_parameter_count(lambda nin, nouts: np.int64(count_right(nin, nouts)))
+    verdict = check_parameter_count(lambda nin, nouts: 10**400)
+    assert not verdict and "401 digits" in verdict.message
+
+
 @pytest.mark.parametrize(("solution", "words"), [
     (count_weights_only, "its bias"),
     (count_neurons, "number of neurons"),
     (lambda nin, nouts: 1.5, "whole number"),
+    (lambda nin, nouts: 337.5, "whole number"),
+    (lambda nin, nouts: True, "whole number"),
     (lambda nin, nouts: 7, "holds 337 parameters; yours says 7"),
 ])
 def test_a_wrong_count_is_rejected_with_its_hint(solution, words):
@@ -58,8 +68,8 @@ def test_the_gradient_by_forward_mode_is_accepted():
 
 
 def one_pass_per_input(f, xs):
-    """Right numbers from one evaluation of f per input (each pass read for one entry): the count
-    and the values a forward-mode solution gives, without jvp."""
+    """Right numbers from one evaluation of f per input, the count forward mode makes, each read
+    for one entry, but by backward(): reverse mode five times over."""
     entries = []
     for i in range(len(xs)):
         leaves = [Value(x) for x in xs]
@@ -68,8 +78,24 @@ def one_pass_per_input(f, xs):
     return entries
 
 
-def test_one_evaluation_per_input_with_the_right_numbers_is_accepted():
-    assert check_forward_mode_gradient(one_pass_per_input)
+def backward_then_clear(f, xs):
+    """One evaluation, one backward(), and the grads cleared so that no trace is left."""
+    leaves = [Value(x) for x in xs]
+    out = f(*leaves)
+    out.backward()
+    grads = [leaf.grad for leaf in leaves]
+    out.zero_grad()
+    return grads
+
+
+@pytest.mark.parametrize(("solution", "times"), [
+    (one_pass_per_input, "ran 5 times"),
+    (backward_then_clear, "ran once"),
+])
+def test_backward_is_reverse_mode_however_it_is_hidden(solution, times):
+    verdict = check_forward_mode_gradient(solution)
+    assert not verdict and "that is reverse mode" in verdict.message and times in verdict.message
+    assert Value.backward.__name__ == "backward"  # the counting is undone
 
 
 def one_graph_many_tangents(f, xs):
@@ -100,7 +126,13 @@ def wrong_direction(f, xs):
 
 
 def too_many_passes(f, xs):
-    return [one_pass_per_input(f, xs)[i] for i in range(len(xs))]
+    """Five jvp passes per input: the right numbers from 25 evaluations of f."""
+    entries = []
+    for i in range(len(xs)):
+        for _ in range(len(xs)):
+            entry = jvp(f, xs, [1.0 if j == i else 0.0 for j in range(len(xs))])[1]
+        entries.append(entry)
+    return entries
 
 
 @pytest.mark.parametrize(("solution", "words"), [

@@ -47,6 +47,14 @@ def best_last(train_loss, val_loss):
     return len(val_loss)
 
 
+def best_before_first_rise(train_loss, val_loss):
+    """Plausible and wrong: the epoch before the validation loss first goes up."""
+    for epoch in range(2, len(val_loss) + 1):
+        if val_loss[epoch - 1] > val_loss[epoch - 2]:
+            return epoch - 1
+    return len(val_loss)
+
+
 def test_the_best_epoch_is_accepted():
     assert check_best_epoch(best_right)
     assert check_best_epoch(lambda t, v: float(best_right(t, v)))  # 5.0 is an epoch number too
@@ -56,7 +64,9 @@ def test_the_best_epoch_is_accepted():
     (best_zero_based, "counted from 1"),
     (best_by_training_loss, "keeps falling"),
     (best_last, "keeps falling"),
+    (best_before_first_rise, "not the last one before the first rise"),
     (lambda t, v: "five", "expected an epoch number"),
+    (lambda t, v: 4.5, "expected an epoch number"),
     (lambda t, v: None, "None"),  # the stub: not solved yet
 ])
 def test_a_wrong_best_epoch_is_rejected_with_its_hint(solution, words):
@@ -104,8 +114,27 @@ def stop_returns_the_kept_epoch(val_loss, patience):
     return min(range(len(seen)), key=seen.__getitem__) + 1
 
 
+def stop_against_previous(val_loss, patience):
+    """Plausible and wrong: patience counted against the epoch before, not against the best."""
+    worse = 0
+    for epoch in range(2, len(val_loss) + 1):
+        worse = 0 if val_loss[epoch - 1] < val_loss[epoch - 2] else worse + 1
+        if worse >= patience:
+            return epoch
+    return len(val_loss)
+
+
 def test_the_stopping_epoch_is_accepted():
     assert check_stopping_epoch(stop_right)
+    assert check_stopping_epoch(lambda v, p: float(stop_right(v, p)))  # one rule for whole numbers
+
+
+def test_patience_counted_against_the_previous_epoch_is_caught_on_the_issues_curve():
+    val = [1.0, 0.5, 0.6, 0.55, 0.58, 0.57, 0.59]
+    assert stop_right(val, 3) == 5 and stop_against_previous(val, 3) == 7
+    verdict = check_stopping_epoch(stop_against_previous)
+    assert not verdict and "stops after epoch 5; yours says 7" in verdict.message
+    assert "since the best" in verdict.hint
 
 
 @pytest.mark.parametrize(("solution", "words"), [
@@ -113,6 +142,7 @@ def test_the_stopping_epoch_is_accepted():
     (stop_one_late, "count again"),
     (stop_at_first_rise, "what the patience is for"),
     (stop_returns_the_kept_epoch, "not which epoch is kept"),
+    (stop_against_previous, "beats the best so far"),
     (lambda v, p: [1], "expected an epoch number"),
 ])
 def test_a_wrong_stopping_epoch_is_rejected_with_its_hint(solution, words):

@@ -82,6 +82,26 @@ def epoch_loss_after_update(model, X, y, batch_size, lr):
     return losses
 
 
+def epoch_fixed_rate(model, X, y, batch_size, lr):
+    return epoch_right(model, X, y, batch_size, 0.5)  # the first check's lr, written in
+
+
+def epoch_fixed_batch_size(model, X, y, batch_size, lr):
+    return epoch_right(model, X, y, 4, lr)
+
+
+def epoch_data_becomes_a_value(model, X, y, batch_size, lr):
+    losses = []
+    for start in range(0, len(X), batch_size):
+        loss = mse([model(x) for x in X[start:start + batch_size]], y[start:start + batch_size])
+        model.zero_grad()
+        loss.backward()
+        for p in model.parameters():
+            p.data = p - lr * p.grad  # the classic slip: a Value in p.data
+        losses.append(loss.data)
+    return losses
+
+
 def epoch_stub(model, X, y, batch_size, lr):
     ...  # the notebook's stub
 
@@ -97,6 +117,9 @@ def test_a_serial_epoch_is_accepted():
     (epoch_uphill, "uphill"),
     (epoch_full_batch, "⌈N / batch_size⌉"),
     (epoch_loss_after_update, "before any update"),
+    (epoch_fixed_rate, "the learning rate your function is given"),
+    (epoch_fixed_batch_size, "⌈N / batch_size⌉"),
+    (epoch_data_becomes_a_value, "not a number"),
     (epoch_stub, "None"),  # not solved yet
 ])
 def test_a_wrong_epoch_is_rejected_with_its_hint(solution, words):

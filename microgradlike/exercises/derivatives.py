@@ -5,20 +5,23 @@
 * `check_backward_by_hand`: fill in every gradient of a small graph (`backward_exercise_graph`),
   where one node is used twice; checked against ``backward()``.
 * `check_tanh_from_exp`: write tanh with ``exp`` and arithmetic only; its values and gradients
-  must be the engine's ``tanh``'s.
+  must be the engine's ``tanh``'s, and the graph it builds must compute tanh at other points too.
 
-The oracles are the engine and `microgradlike.functional.numerical_grad`; no derivative is
+The oracles are the engine and `microgradlike.functional.numerical_grad`, evaluated before the
+learner's code runs (an answer that patches ``Value.tanh`` cannot move them); no derivative is
 written out here.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 
+from ..compile import trace
 from ..engine import Value, topological_order
 from ..functional import grad, numerical_grad
 from . import Verdict
-from .checking import attempt, close, fmt, number, ops_used
+from .checking import attempt, checker, close, fmt, number, ops_used
 
 __all__ = ["backward_exercise_graph", "check_backward_by_hand", "check_tanh_derivative",
            "check_tanh_from_exp"]
@@ -32,21 +35,25 @@ def _tanh(x: Value) -> Value:
 
 
 # ---- exercise 1: tanh's local derivative --------------------------------------------------
+TANH_DERIVATIVE = "tanh's local derivative"
+
+
+@checker(TANH_DERIVATIVE)
 def check_tanh_derivative(tanh_derivative: Callable[[float], float]) -> Verdict:
     """``tanh_derivative(x)`` must equal d tanh(x)/dx at every point of `POINTS`."""
-    name = "tanh's local derivative"
+    name = TANH_DERIVATIVE
     hint = ("tanh(x) = (eˣ − e⁻ˣ)/(eˣ + e⁻ˣ): differentiate it with the quotient rule, then write the "
             "result using tanh(x) itself (math.tanh)")
+    # every reference first: the answer's code runs after them, so nothing it does can move them
+    wanted = [(x, grad(_tanh)(x)[0], numerical_grad(_tanh, [x])[0]) for x in POINTS]
     worst = 0.0
-    for x in POINTS:
+    for x, want, slope in wanted:
         result, failed = attempt(name, tanh_derivative, x, hint=hint)
         if failed is not None:
             return failed
         got, failed = number(name, result, f"tanh_derivative({fmt(x)})", hint=hint)
         if failed is not None:
             return failed
-        (want,) = grad(_tanh)(x)
-        (slope,) = numerical_grad(_tanh, [x])
         if not close(got, want):
             return Verdict(name, False, f"at x = {fmt(x)} yours gives {fmt(got)}, but the slope of tanh "
                            f"there is {fmt(want)} (central differences: {fmt(slope)})", hint=hint)
@@ -100,10 +107,14 @@ def _backward_hint(node: Value, users: list[Value]) -> str:
             f"{_LOCAL_RULES[user.op]}")
 
 
+BACKWARD_BY_HAND = "backward by hand"
+
+
+@checker(BACKWARD_BY_HAND)
 def check_backward_by_hand(grads: Mapping[str, float]) -> Verdict:
     """``grads`` maps each node of `backward_exercise_graph` ("L", "d", "e", "a", "b", "c") to
     ∂L/∂node; checked in backprop order (L first), so the first mistake is the one reported."""
-    name = "backward by hand"
+    name = BACKWARD_BY_HAND
     root = backward_exercise_graph()
     order = list(reversed(topological_order(root)))  # L first: the order backprop fills them in
     labels = [node.label for node in order]
@@ -132,15 +143,26 @@ def check_backward_by_hand(grads: Mapping[str, float]) -> Verdict:
 
 # ---- exercise 3: tanh from exp ----------------------------------------------------------------
 _ARITHMETIC = {"+", "-", "*", "/", "**", "neg", "exp"}
+_FROZEN_HINT = ("every number in your graph must come from x by Value operations: a number read from x.data "
+                "(or from math.tanh) is a constant, frozen at the x the graph was built for")
 
 
+TANH_FROM_EXP = "tanh from exp"
+
+
+@checker(TANH_FROM_EXP)
 def check_tanh_from_exp(my_tanh: Callable[[Value], Value]) -> Verdict:
     """``my_tanh(x)`` (a Value in, a Value out) built from exp and arithmetic only: its value and
-    its gradient (by backprop through YOUR graph) must be the engine's tanh's at `POINTS`."""
-    name = "tanh from exp"
+    its gradient (by backprop through YOUR graph) must be the engine's tanh's at `POINTS`, and the
+    graph built at one point, replayed at the others (`microgradlike.compile.trace`), must give
+    tanh there too: a graph that only matches tanh at the point it was built for (a tangent line
+    through it, say) is not tanh."""
+    name = TANH_FROM_EXP
     hint = ("write the exercise's formula with operations on the Value x (its exp, then the fraction), "
             "and print your output next to x.tanh() to see where they part")
-    for x0 in POINTS:
+    # every reference first (tanh from math, slopes by backprop): the answer runs after them
+    wanted = {x0: (math.tanh(x0), grad(_tanh)(x0)[0]) for x0 in POINTS}
+    for x0, (want, slope) in wanted.items():
         x = Value(x0, label="x")
         out, failed = attempt(name, my_tanh, x, hint=hint)
         if failed is not None:
@@ -156,17 +178,25 @@ def check_tanh_from_exp(my_tanh: Callable[[Value], Value]) -> Verdict:
                            f"allowed here", hint=hint)
         if "exp" not in used:
             return Verdict(name, False, "your graph has no exp node", hint=hint)
-        want = _tanh(Value(x0)).data
         if not close(out.data, want, rtol=1e-9):
             return Verdict(name, False, f"at x = {fmt(x0)} yours gives {fmt(out.data)}, tanh gives "
                            f"{fmt(want)}", hint=hint)
         out.backward()
-        (slope,) = grad(_tanh)(x0)
         if x.grad == 0.0 and slope != 0.0:
             return Verdict(name, False, f"at x = {fmt(x0)} backprop gives ∂out/∂x = 0: your result does not "
                            f"depend on the x you were given", hint="build the result from the argument x")
         if not close(x.grad, slope, rtol=1e-7):
             return Verdict(name, False, f"at x = {fmt(x0)} backprop through your graph gives {fmt(x.grad)}, "
                            f"through tanh {fmt(slope)}", hint=hint)
+        tape, failed = attempt(name, trace, my_tanh, x0, hint=hint, call=f"my_tanh(Value({fmt(x0)}))")
+        if failed is not None:
+            return failed
+        for x1, (want1, _) in wanted.items():
+            got = tape(x1)
+            if not close(got, want1, rtol=1e-9, atol=1e-12):
+                return Verdict(name, False, f"the graph your function built at x = {fmt(x0)} matches tanh "
+                               f"there only: replayed at x = {fmt(x1)} it gives {fmt(got)}, tanh gives "
+                               f"{fmt(want1)}", hint=_FROZEN_HINT)
     return Verdict(name, True, f"same values and same gradients as x.tanh() at x = "
-                   f"{', '.join(map(fmt, POINTS))}: backprop does not care how tanh was written")
+                   f"{', '.join(map(fmt, POINTS))}, and the same function between them: backprop does not "
+                   f"care how tanh was written")

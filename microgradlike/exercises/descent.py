@@ -15,12 +15,12 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 
-from ..checks import as_real, short
+from ..checks import short
 from ..engine import Value
 from ..functional import grad
 from ..train import gradient_descent
 from . import Verdict
-from .checking import attempt, close, fmt, number
+from .checking import attempt, checker, close, fmt, number, real
 
 __all__ = ["VALLEY_START", "VALLEY_STEPS", "VALLEY_TOL", "check_descent_loop", "check_learning_rate",
            "check_update_rule", "valley"]
@@ -37,11 +37,16 @@ def _one_step(w: float, slope: float, lr: float) -> float:
     return run.trajectory[1]
 
 
+UPDATE_RULE = "the update rule"
+
+
+@checker(UPDATE_RULE)
 def check_update_rule(update: Callable[[float, float, float], float]) -> Verdict:
     """``update(w, dL_dw, lr)`` must return the w one gradient-descent step later."""
-    name = "the update rule"
+    name = UPDATE_RULE
     hint = "the gradient points uphill (梯度指向损失增长最快的方向); a step is η times it, the other way"
-    for w, slope, lr in _UPDATES:
+    wanted = [_one_step(w, slope, lr) for w, slope, lr in _UPDATES]  # before the answer runs
+    for (w, slope, lr), want in zip(_UPDATES, wanted):
         result, failed = attempt(name, update, w, slope, lr, hint=hint)
         if failed is not None:
             return failed
@@ -49,7 +54,6 @@ def check_update_rule(update: Callable[[float, float, float], float]) -> Verdict
         got, failed = number(name, result, call, hint=hint)
         if failed is not None:
             return failed
-        want = _one_step(w, slope, lr)
         if close(got, want, rtol=1e-12):
             continue
         if slope != 0 and close(got, w + lr * slope, rtol=1e-12):
@@ -83,11 +87,15 @@ def _jumps(trajectory: Sequence[float]) -> int:
     return sum(1 for g0, g1 in itertools.pairwise(slopes) if g0 * g1 < 0)
 
 
+PICK_LR = "pick η"
+
+
+@checker(PICK_LR)
 def check_learning_rate(lr: float) -> Verdict:
     """η for `valley`: from w = `VALLEY_START`, descent must stop by the tolerance `VALLEY_TOL`
     within `VALLEY_STEPS` steps, and no step may jump over the bottom."""
-    name = "pick η"
-    value = as_real(lr)
+    name = PICK_LR
+    value = real(lr)
     if value is None or not 0 < value < math.inf:
         return Verdict(name, False, f"η must be a positive number, got {short(lr, 40)}",
                        hint="replace the `...` with a number such as 0.01")
@@ -125,11 +133,17 @@ _LOOPS = (
 )
 
 
+DESCENT_LOOP = "the descent loop"
+
+
+@checker(DESCENT_LOOP)
 def check_descent_loop(descend: Callable[..., Sequence[float]]) -> Verdict:
     """``descend(f, w0, lr, tol, max_steps)`` must return θ⁰ = w0, θ¹, … as `gradient_descent`
     does: stop before the update at a θ where |dL/dw| < tol, or after max_steps updates."""
-    name = "the descent loop"
-    for what, f, w0, lr, tol, max_steps in _LOOPS:
+    name = DESCENT_LOOP
+    wanted = [gradient_descent(f, w0, lr=lr, tol=tol, max_steps=max_steps).trajectory
+              for _, f, w0, lr, tol, max_steps in _LOOPS]  # before the answer runs
+    for (what, f, w0, lr, tol, max_steps), want in zip(_LOOPS, wanted):
         call = f"descend(f, {fmt(w0)}, {fmt(lr)}, {fmt(tol)}, {max_steps})"
         result, failed = attempt(name, descend, f, w0, lr, tol, max_steps, call=call,
                                  hint="compute the slope with grad(f)(w)[0]")
@@ -138,9 +152,9 @@ def check_descent_loop(descend: Callable[..., Sequence[float]]) -> Verdict:
         if isinstance(result, str) or not isinstance(result, Sequence):
             return Verdict(name, False, f"{call} returned a {type(result).__name__}; it should return the "
                            f"list [θ⁰, θ¹, …]", hint="start with path = [w0] and append every new w")
-        want = gradient_descent(f, w0, lr=lr, tol=tol, max_steps=max_steps).trajectory
         got = []
-        for k, item in enumerate(result):
+        # read one entry past the right length at most: a list that goes on is too long already
+        for k, item in enumerate(itertools.islice(result, len(want) + 1)):
             value, failed = number(name, item, f"θ{_superscript(k)} in the list of {call}")
             if failed is not None:
                 return failed
@@ -155,8 +169,8 @@ def check_descent_loop(descend: Callable[..., Sequence[float]]) -> Verdict:
         if len(got) > len(want):
             hint = ("check |dL/dw| < tol BEFORE each update and stop there" if len(want) <= max_steps
                     else "max_steps counts updates: after that many, stop")
-            return Verdict(name, False, f"{what}: your loop made {len(got) - 1} updates; it should stop "
-                           f"after {len(want) - 1}", hint=hint)
+            return Verdict(name, False, f"{what}: your loop made more than {len(want) - 1} updates; it "
+                           f"should stop after {len(want) - 1}", hint=hint)
         if len(got) < len(want):
             return Verdict(name, False, f"{what}: your loop stopped after {len(got) - 1} updates; it should "
                            f"go on to {len(want) - 1}", hint="stop only when |dL/dw| < tol, or after "

@@ -10,10 +10,10 @@ Oracles: the `MLP` itself (its parameter list) and backprop (`grad`). Hints neve
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
-import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ..checks import short
@@ -21,7 +21,7 @@ from ..engine import Value
 from ..functional import grad
 from ..nn import MLP
 from . import Verdict
-from .checking import as_floats, attempt, same_numbers
+from .checking import as_floats, attempt, checker, same_numbers, whole_number
 
 __all__ = ["check_forward_mode_gradient", "check_parameter_count"]
 
@@ -32,16 +32,19 @@ _COUNT_HINT = "count one neuron first: how many weights does it hold for its inp
 _SHAPES = ((2, [16, 16, 1]), (1, [3, 1]), (3, [5, 4, 2]), (10, [1]))
 
 
+@checker(COUNT)
 def check_parameter_count(count: Callable[[int, Sequence[int]], int]) -> Verdict:
     """``count(nin, nouts)``: how many parameters ``MLP(nin, nouts)`` holds (every weight and every
-    bias). Checked against ``len(MLP(nin, nouts).parameters())`` on a few shapes."""
-    for nin, nouts in _SHAPES:
-        result, verdict = attempt(COUNT, count, nin, list(nouts), hint=_COUNT_HINT)
+    bias), a whole number (337.0 counts as 337). Checked against ``len(MLP(nin, nouts).parameters())``
+    on a few shapes."""
+    expected_counts = [len(MLP(nin, nouts, seed=0).parameters()) for nin, nouts in _SHAPES]
+    for (nin, nouts), expected in zip(_SHAPES, expected_counts):
+        answer, verdict = attempt(COUNT, count, nin, list(nouts), hint=_COUNT_HINT)
         if verdict is not None:
             return verdict
-        expected = len(MLP(nin, nouts, seed=0).parameters())
-        if isinstance(result, bool) or not isinstance(result, numbers.Integral):
-            return Verdict(COUNT, False, f"expected a whole number, got {short(result)}", _COUNT_HINT)
+        result, verdict = whole_number(COUNT, answer, "a whole number", _COUNT_HINT)
+        if verdict is not None:
+            return verdict
         if result == expected:
             continue
         sizes = [nin, *nouts]
@@ -52,10 +55,10 @@ def check_parameter_count(count: Callable[[int, Sequence[int]], int]) -> Verdict
             hint = "that is the number of neurons; each holds several parameters"
         else:
             hint = _COUNT_HINT
-        return Verdict(COUNT, False, f"MLP({nin}, {nouts}) holds {expected} parameters; yours says {result}",
-                       hint)
-    return Verdict(COUNT, True, f"right on every shape: MLP(2, [16, 16, 1]) holds "
-                                f"{len(MLP(2, [16, 16, 1], seed=0).parameters())} parameters")
+        return Verdict(COUNT, False, f"MLP({nin}, {nouts}) holds {expected} parameters; yours says "
+                                     f"{short(result, 40)}", hint)
+    return Verdict(COUNT, True, f"right on every shape: MLP(2, [16, 16, 1]) holds {expected_counts[0]} "
+                                f"parameters")
 
 
 # ---- the gradient by forward mode -----------------------------------------------------------------------
@@ -71,10 +74,35 @@ def _neuron_loss(w0: Value, w1: Value, w2: Value, b: Value, c: Value) -> Value:
     return (out1 - 0.4) ** 2 + (out2 + 0.7) ** 2
 
 
+@contextlib.contextmanager
+def _backward_calls() -> Iterator[list[Value]]:
+    """The nodes ``backward()`` (or its stepper) is called on while the block runs: a reverse pass
+    leaves no trace once its grads are cleared, so it is counted as it happens."""
+    calls: list[Value] = []
+    originals = {name: getattr(Value, name) for name in ("backward", "backward_steps")}
+
+    def counted(name: str) -> Callable[..., Any]:
+        def method(self: Value, *args: Any, **kwargs: Any) -> Any:
+            calls.append(self)
+            return originals[name](self, *args, **kwargs)
+
+        return method
+
+    for name in originals:
+        setattr(Value, name, counted(name))
+    try:
+        yield calls
+    finally:
+        for name, method in originals.items():
+            setattr(Value, name, method)
+
+
+@checker(FORWARD_MODE)
 def check_forward_mode_gradient(gradient: Callable[[Callable[..., Value], list[float]], Any]) -> Verdict:
     """``gradient(f, xs)``: the gradient of f at xs, built from forward-mode passes
     (``microgradlike.jvp(f, xs, v)``, one per input). Checked against backprop's gradient, with
-    the evaluations of f counted: forward mode needs one per input, P in all."""
+    the evaluations of f counted: forward mode needs one per input, P in all; one evaluation
+    followed by a tangent pass per input counts too, but not when a backward pass ran."""
     xs = [0.3, -0.8, 0.5, 0.1, 1.2]
     expected = list(grad(_neuron_loss)(*xs))
     calls, inputs = 0, []
@@ -85,7 +113,8 @@ def check_forward_mode_gradient(gradient: Callable[[Callable[..., Value], list[f
         inputs.extend(a for a in args if isinstance(a, Value))
         return _neuron_loss(*args)
 
-    result, verdict = attempt(FORWARD_MODE, gradient, f, list(xs), hint=_FORWARD_MODE_HINT)
+    with _backward_calls() as reverse:
+        result, verdict = attempt(FORWARD_MODE, gradient, f, list(xs), hint=_FORWARD_MODE_HINT)
     if verdict is not None:
         return verdict
     found = as_floats(result)
@@ -99,6 +128,11 @@ def check_forward_mode_gradient(gradient: Callable[[Callable[..., Value], list[f
                            _FORWARD_MODE_HINT)
         return Verdict(FORWARD_MODE, False, f"∇f should be {[round(g, 6) for g in expected]}; yours is "
                                             f"{[round(g, 6) for g in found]}", _FORWARD_MODE_HINT)
+    if reverse:
+        times = "once" if len(reverse) == 1 else f"{len(reverse)} times"
+        return Verdict(FORWARD_MODE, False, f"the right gradient, but backward() ran {times}: that is "
+                                            f"reverse mode (backprop), not forward mode, even with the grads "
+                                            f"cleared afterwards", _FORWARD_MODE_HINT)
     if calls == p:
         return Verdict(FORWARD_MODE, True, f"the right gradient from {p} forward-mode passes, one per input "
                                            f"(backprop needs one forward and one backward)")

@@ -13,33 +13,22 @@ runs), and the definitions themselves. Hints say where to look, never the code.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..checks import short
 from ..train import History
 from . import Verdict
-from .checking import attempt
+from .checking import attempt, checker, real, whole_number
 
 __all__ = ["check_best_epoch", "check_choose_and_report", "check_stopping_epoch", "stopping_epoch"]
-
-
-def _epoch_number(result: Any) -> int | None:
-    """A learner's epoch as an int (numpy ints and whole floats too); None if it is not one."""
-    if isinstance(result, bool):
-        return None
-    if isinstance(result, numbers.Integral):
-        return int(result)
-    if isinstance(result, numbers.Real) and float(result).is_integer():
-        return int(result)
-    return None
 
 
 # ---- the best epoch ------------------------------------------------------------------------------
 BEST = "the best epoch"
 _BEST_HINT = "which of the two sets has the model never trained on? Its lowest loss marks the model to keep"
-#: (train_loss, val_loss) per epoch: the training loss keeps falling, the validation loss turns up.
+#: (train_loss, val_loss) per epoch: the training loss keeps falling, the validation loss turns up;
+#: in the last one it rises once, then falls lower than before (the best is not before the first rise).
 _CURVES = (
     ([1.0, 0.7, 0.5, 0.4, 0.33, 0.29, 0.26, 0.24, 0.22, 0.21],
      [1.1, 0.8, 0.62, 0.55, 0.53, 0.54, 0.57, 0.6, 0.66, 0.71]),
@@ -47,32 +36,44 @@ _CURVES = (
      [0.5, 0.55, 0.61, 0.7, 0.8, 0.95]),
     ([2.0, 1.5, 1.2, 1.0, 0.9, 0.85, 0.8, 0.78],
      [2.1, 1.6, 1.35, 1.2, 1.15, 1.1, 1.08, 1.07]),
+    ([1.2, 0.9, 0.7, 0.55, 0.45, 0.38, 0.33],
+     [1.3, 1.0, 1.05, 0.8, 0.74, 0.77, 0.82]),
 )
 
 
+def _before_first_rise(val_loss: Sequence[float]) -> int:
+    """The plausible mistake: the epoch just before the validation loss first goes up."""
+    rises = [e for e in range(2, len(val_loss) + 1) if val_loss[e - 1] > val_loss[e - 2]]
+    return rises[0] - 1 if rises else len(val_loss)
+
+
+@checker(BEST)
 def check_best_epoch(best_epoch: Callable[[list[float], list[float]], int]) -> Verdict:
     """``best_epoch(train_loss, val_loss)``: the losses after each epoch (epoch 1 first); returns the
     epoch, counted from 1, whose model early stopping keeps. Checked against `History.best_epoch`."""
     for train, val in _CURVES:
+        expected = History(train_loss=list(train), val_loss=list(val)).best_epoch
         result, verdict = attempt(BEST, best_epoch, list(train), list(val), hint=_BEST_HINT)
         if verdict is not None:
             return verdict
-        expected = History(train_loss=list(train), val_loss=list(val)).best_epoch
-        epoch = _epoch_number(result)
+        epoch, verdict = whole_number(BEST, result, "an epoch number", _BEST_HINT)
+        if verdict is not None:
+            return verdict
         if epoch == expected:
             continue
-        if epoch is None:
-            return Verdict(BEST, False, f"expected an epoch number, got {short(result)}", _BEST_HINT)
         lowest_train = min(range(len(train)), key=train.__getitem__) + 1
         if epoch == expected - 1:
             hint = "epochs are counted from 1: val_loss[0] is the loss after epoch 1"
+        elif epoch == _before_first_rise(val) < expected:
+            hint = ("the validation loss can rise for an epoch or two and then fall lower than before: the "
+                    "model to keep is the best of the whole run, not the last one before the first rise")
         elif epoch in (lowest_train, len(val)):
             hint = ("the training loss keeps falling as the model learns the noise too, so it is lowest at "
                     "about the last epoch and cannot tell you when overfitting starts")
         else:
             hint = _BEST_HINT
         return Verdict(BEST, False, f"for validation losses {val} the best epoch is {expected}, "
-                                    f"yours is {epoch}", hint)
+                                    f"yours is {short(epoch, 40)}", hint)
     return Verdict(BEST, True, "the lowest validation loss marks the epoch to keep, on every curve")
 
 
@@ -80,12 +81,15 @@ def check_best_epoch(best_epoch: Callable[[list[float], list[float]], int]) -> V
 STOPPING = "early stopping"
 _STOPPING_HINT = ("go through the epochs in order, remembering the best validation loss so far and its "
                   "epoch; stop as soon as that best is `patience` epochs old")
-#: (val_loss, patience): bumps shorter than the patience, a later best, then a long rise.
+#: (val_loss, patience): bumps shorter than the patience, a later best, then a long rise; and
+#: losses that wobble below the epoch before without beating the best (a rule that counts the
+#: patience against the previous epoch never stops there).
 _STOPPING_CASES = (
     ([1.0, 0.8, 0.7, 0.72, 0.71, 0.65, 0.6, 0.58, 0.59, 0.6, 0.62, 0.61, 0.63, 0.55, 0.6], 3),
     ([1.0, 0.9, 0.95, 0.85, 0.86, 0.8], 2),
     ([0.5, 0.6, 0.4, 0.45, 0.5, 0.3], 1),
     ([0.9, 0.8, 0.7, 0.6, 0.5], 4),
+    ([1.0, 0.5, 0.6, 0.55, 0.58, 0.57, 0.59], 3),
 )
 
 
@@ -103,22 +107,36 @@ def stopping_epoch(val_loss: Sequence[float], patience: int) -> int:
     return len(val_loss)
 
 
+def _against_previous(val_loss: Sequence[float], patience: int) -> int:
+    """The plausible mistake: patience counted against the epoch before, not the best so far."""
+    worse = 0
+    for epoch in range(2, len(val_loss) + 1):
+        worse = 0 if val_loss[epoch - 1] < val_loss[epoch - 2] else worse + 1
+        if worse >= patience:
+            return epoch
+    return len(val_loss)
+
+
+@checker(STOPPING)
 def check_stopping_epoch(stop: Callable[[list[float], int], int]) -> Verdict:
     """``stop(val_loss, patience)``: the epoch (from 1) after which early stopping ends training,
     knowing at each epoch only the losses so far; the last epoch if it never stops.
     Checked against `stopping_epoch`, the rule of ``fit(..., patience=...)``."""
     for val, patience in _STOPPING_CASES:
+        expected = stopping_epoch(val, patience)
         result, verdict = attempt(STOPPING, stop, list(val), patience, hint=_STOPPING_HINT)
         if verdict is not None:
             return verdict
-        expected = stopping_epoch(val, patience)
-        epoch = _epoch_number(result)
+        epoch, verdict = whole_number(STOPPING, result, "an epoch number", _STOPPING_HINT)
+        if verdict is not None:
+            return verdict
         if epoch == expected:
             continue
-        if epoch is None:
-            return Verdict(STOPPING, False, f"expected an epoch number, got {short(result)}", _STOPPING_HINT)
         best = min(range(len(val)), key=val.__getitem__) + 1
-        if epoch == min(best + patience, len(val)) and epoch > expected:
+        if epoch == _against_previous(val, patience):
+            hint = ("an epoch better than the one before is not an improvement unless it beats the best so "
+                    "far: the patience counts the epochs since the best")
+        elif epoch == min(best + patience, len(val)) and epoch > expected:
             hint = ("early stopping cannot see the future: at epoch e it knows the losses of epochs 1 … e "
                     "only, so the best so far, not the best of the whole run")
         elif epoch == expected + 1:
@@ -132,7 +150,7 @@ def check_stopping_epoch(stop: Callable[[list[float], int], int]) -> Verdict:
         else:
             hint = _STOPPING_HINT
         return Verdict(STOPPING, False, f"with patience {patience} and validation losses {val}, training "
-                                        f"stops after epoch {expected}; yours says {epoch}", hint)
+                                        f"stops after epoch {expected}; yours says {short(epoch, 40)}", hint)
     return Verdict(STOPPING, True, "the same stopping epoch as fit's rule on every curve, with each patience")
 
 
@@ -152,6 +170,7 @@ _RESULTS = (
 )
 
 
+@checker(CHOOSE)
 def check_choose_and_report(choose: Callable[[dict], tuple[Any, float]]) -> Verdict:
     """``choose(results)``: ``results`` maps a model's name (its number of hidden layers) to its
     ``{"train": …, "validation": …, "test": …}`` losses; returns ``(name, loss_to_report)``: the model
@@ -179,7 +198,8 @@ def check_choose_and_report(choose: Callable[[dict], tuple[Any, float]]) -> Verd
                 hint = _CHOOSE_HINT
             return Verdict(CHOOSE, False, f"for {results} you chose {short(name)}", hint)
         want = results[chosen]["test"]
-        if not (isinstance(reported, numbers.Real) and math.isclose(reported, want)):
+        value = None if isinstance(reported, bool) else real(reported)
+        if value is None or not math.isclose(value, want):
             hint = (f"the validation loss helped choose {chosen}, so it is the best of several tries and "
                     f"too hopeful; which number has not been used for anything yet?"
                     if reported == results[chosen]["validation"] else _CHOOSE_HINT)

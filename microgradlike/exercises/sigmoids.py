@@ -20,7 +20,7 @@ from ..engine import Value, no_grad
 from ..functional import grad
 from ..nn import SigmoidUnit, hard_sigmoid
 from . import Verdict
-from .checking import attempt, close, fmt, number, ops_used
+from .checking import attempt, checker, close, fmt, number, ops_used
 
 __all__ = ["BENDS_KNOTS", "check_bends", "check_ramp", "check_sigmoid_knobs"]
 
@@ -30,9 +30,13 @@ HEIGHT, CENTRE, SLOPE = 2.0, 1.0, -1.0
 _FAR = 60.0  # |x| where every sigmoid the exercise needs has reached its level
 
 
+KNOBS = "three knobs"
+
+
+@checker(KNOBS)
 def check_sigmoid_knobs(w: float, b: float, c: float) -> Verdict:
     """c·σ(b + w·x) must fall from 2 to 0, be at half height at x = 1, with slope −1 there."""
-    name = "three knobs"
+    name = KNOBS
     knobs = {}
     for knob, value in (("w", w), ("b", b), ("c", c)):
         knobs[knob], failed = number(name, value, knob)
@@ -92,9 +96,13 @@ def _relu_curve(name: str, fn: object, xs: np.ndarray, hint: str) -> tuple[list[
 _RAMP_XS = np.linspace(-1.0, 4.0, 21)  # through both corners, x = 1 and x = 2
 
 
+RAMP = "two ReLUs make a ramp"
+
+
+@checker(RAMP)
 def check_ramp(ramp: Callable[[Value], Value]) -> Verdict:
     """``ramp(x)``, from exactly two relu ops: 0 for x ≤ 1, a straight climb to 3 at x = 2, then 3."""
-    name = "two ReLUs make a ramp"
+    name = RAMP
     hint = "each relu makes one corner; the second one must cancel the first's slope"
     got, failed, relus = _relu_curve(name, ramp, _RAMP_XS, hint)
     if failed is not None:
@@ -124,10 +132,14 @@ BENDS_KNOTS = ((-1.0, 1.0), (0.0, -1.0), (1.0, -1.0), (2.0, 1.0), (3.0, 1.5))
 _BENDS_XS = np.linspace(BENDS_KNOTS[0][0], BENDS_KNOTS[-1][0], 41)
 
 
+BENDS = "the corners by hand"
+
+
+@checker(BENDS)
 def check_bends(bends: Callable[[Value], Value]) -> Verdict:
     """``bends(x)`` must equal the piecewise-linear curve through `BENDS_KNOTS` between its first
     and last corner, built from hard sigmoids (relus) and arithmetic only."""
-    name = "the corners by hand"
+    name = BENDS
     hint = "a constant for the height at the left end, then one hard sigmoid per piece that climbs or falls"
     got, failed, _ = _relu_curve(name, bends, _BENDS_XS, hint)
     if failed is not None:

@@ -9,7 +9,7 @@ Oracle: the scalar engine itself — a `Layer` with the same weights, one sample
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,7 @@ from ..checks import short
 from ..engine import Value, dot, sum_values
 from ..nn import Layer
 from . import Verdict
-from .checking import attempt
+from .checking import MOST_READ, attempt, checker, first
 
 __all__ = ["check_batched_backward", "check_batched_layer"]
 
@@ -32,11 +32,31 @@ def _problem(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _array(x: Any) -> np.ndarray | None:
-    try:
-        a = np.asarray(x, dtype=float)
-    except (TypeError, ValueError):
+    """``x`` as a float array, or None when it is not numbers or holds more than `MOST_READ` of
+    them (counted before numpy reads them: a returned ``range(10**12)`` is refused at once)."""
+    if not _at_most(x, MOST_READ):
         return None
-    return a
+    try:
+        return np.asarray(x, dtype=float)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _at_most(x: Any, most: int) -> bool:
+    """Whether ``x`` (an array, or sequences nested in sequences) holds at most ``most`` things,
+    every number and every sequence counted (so a list that holds itself ends the count too)."""
+    count, pending = 0, [x]
+    while pending:
+        item = pending.pop()
+        count += item.size if isinstance(item, np.ndarray) else 1
+        if count > most:
+            return False
+        if isinstance(item, Sequence) and not isinstance(item, str):
+            items = first(item, most - count)
+            if items is None:
+                return False
+            pending.extend(items)
+    return True
 
 
 # ---- the forward pass of a layer on a batch -------------------------------------------------------------
@@ -57,6 +77,7 @@ def _engine_layer(W: np.ndarray, b: np.ndarray, X: np.ndarray) -> tuple[np.ndarr
             np.array([[v.data for v in t.a] for t in traces]))
 
 
+@checker(FORWARD)
 def check_batched_layer(forward: Callable[..., Any]) -> Verdict:
     """``forward(W, b, X)``: a relu layer's weights W (shape (nout, nin), row i = neuron i), biases b
     (nout,) and a batch X (N, nin), one sample per row; returns ``(Z, A)``, both (N, nout):
@@ -107,6 +128,7 @@ def _engine_grads(X: np.ndarray, W: np.ndarray, b: np.ndarray, G: np.ndarray) ->
             np.array([[x.grad for x in row] for row in Xv]))
 
 
+@checker(BACKWARD)
 def check_batched_backward(backward: Callable[..., Any]) -> Verdict:
     """``backward(X, W, G)``: a layer Z = X·Wᵀ + b on a batch X (N, nin) with weights W (nout, nin),
     and G = ∂L/∂Z (N, nout), what the layers above sent back; returns ``(dW, db, dX)`` =

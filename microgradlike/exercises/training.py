@@ -26,7 +26,7 @@ from ..nn import MLP
 from ..optim import SGD
 from ..train import fit
 from . import Verdict
-from .checking import as_floats, attempt, same_numbers
+from .checking import as_floats, attempt, checker, plain_parameters, same_numbers
 
 __all__ = ["check_linear_collapse", "check_minibatch_epoch", "check_softmax_cross_entropy", "layer_matrices"]
 
@@ -61,44 +61,73 @@ def _epoch(model: MLP, X: list, y: list, batch_size: int, lr: float, *, serial: 
     return losses
 
 
+@checker(EPOCH)
 def check_minibatch_epoch(one_epoch: Callable[..., Any]) -> Verdict:
     """``one_epoch(model, X, y, batch_size, lr)`` runs ONE epoch of plain SGD with the mse loss over
     the rows in their order, in batches of ``batch_size`` (the last may be smaller), updating
     ``model`` in place, and returns the batch losses [L¹, L², …], each taken before its update.
 
-    Checked on an ``MLP(1, [3, 1], "tanh")`` and 10 rows in batches of 4 against `fit` with
-    ``shuffle=False``: the same batch losses and the same parameters after the epoch."""
+    Checked on an ``MLP(1, [3, 1], "tanh")`` and 10 rows, in batches of 4 with lr 0.5 and then of 3
+    with lr 0.2 (`_EPOCHS`), against `fit` with ``shuffle=False``: the same batch losses and the
+    same parameters after the epoch."""
     X, y = piecewise_linear(n=10, noise=0.1, seed=1)
     rows, targets = X.tolist(), y.tolist()
-    batch_size, lr = 4, 0.5
+    for batch_size, lr in _EPOCHS:
+        verdict = _one_epoch_case(one_epoch, rows, targets, batch_size, lr)
+        if verdict is not None:
+            return verdict
+    (batch_size, lr), (other, _) = _EPOCHS
+    losses = _fit_epoch(_epoch_model(), rows, targets, batch_size, lr)
+    shown = ", ".join(f"{v:.4g}" for v in losses)
+    return Verdict(EPOCH, True, f"{len(losses)} serial updates, batch losses L¹, L², L³ = {shown}, and the "
+                                f"same θ as fit (and again with batches of {other})")
 
-    def model() -> MLP:
-        return MLP(1, [3, 1], activation="tanh", seed=2)
 
-    learner = model()
-    result, verdict = attempt(EPOCH, one_epoch, learner, rows, targets, batch_size, lr, hint=_EPOCH_HINT)
-    if verdict is not None:
-        return verdict
-    oracle = model()
-    history = fit(oracle, rows, targets, loss="mse", optimizer=SGD(oracle.parameters(), lr=lr), max_epochs=1,
+#: (batch_size, lr) of the epochs checked: a second size and rate catch numbers written in their place.
+_EPOCHS = ((4, 0.5), (3, 0.2))
+
+
+def _epoch_model() -> MLP:
+    return MLP(1, [3, 1], activation="tanh", seed=2)
+
+
+def _fit_epoch(model: MLP, rows: list, targets: list, batch_size: int, lr: float) -> list[float]:
+    """The batch losses of one epoch of `fit` (plain SGD, mse, rows in order), updating ``model``."""
+    history = fit(model, rows, targets, loss="mse", optimizer=SGD(model.parameters(), lr=lr), max_epochs=1,
                   batch_size=batch_size, shuffle=False, tol=0.0, engine="eager", progress=False)
-    expected = history.update_loss
+    return list(history.update_loss)
+
+
+def _one_epoch_case(one_epoch: Callable[..., Any], rows: list, targets: list, batch_size: int,
+                    lr: float) -> Verdict | None:
+    """A failed verdict when the learner's epoch differs from fit's for this batch size and rate."""
+    oracle = _epoch_model()  # the reference first: the answer runs after it
+    expected = _fit_epoch(oracle, rows, targets, batch_size, lr)
+    learner = _epoch_model()
+    result, verdict = attempt(EPOCH, one_epoch, learner, [list(row) for row in rows], list(targets),
+                              batch_size, lr, hint=_EPOCH_HINT,
+                              call=f"one_epoch(model, X, y, {batch_size}, {lr})")
+    if verdict is not None:  # a parameter that is no longer a number is the likelier cause
+        broken = plain_parameters(EPOCH, learner)
+        return verdict if broken is None else broken
     losses = as_floats(result)
     if losses is None:
         return Verdict(EPOCH, False, f"expected the list of batch losses, got {short(result)}", _EPOCH_HINT)
     if len(losses) != len(expected):
-        return Verdict(EPOCH, False, f"returned {len(losses)} batch loss(es) for 10 rows in batches of "
-                                     f"{batch_size}: an epoch makes one update per batch",
+        return Verdict(EPOCH, False, f"returned {len(losses)} batch loss(es) for {len(rows)} rows in batches "
+                                     f"of {batch_size}: an epoch makes one update per batch",
                        "an epoch has ⌈N / batch_size⌉ batches, and the last one holds what is left")
     if not same_numbers(losses[:1], expected[:1]):
         return Verdict(EPOCH, False, f"L¹ should be {expected[0]:.6g}, yours is {losses[0]:.6g}",
                        "L¹ is the mse of the first batch's predictions against its targets, at the "
                        "parameters as given (before any update)")
+    verdict = plain_parameters(EPOCH, learner)
+    if verdict is not None:
+        return verdict
     theta = [p.data for p in learner.parameters()]
     if same_numbers(losses, expected) and same_numbers(theta, [p.data for p in oracle.parameters()]):
-        shown = ", ".join(f"{v:.4g}" for v in losses)
-        return Verdict(EPOCH, True, f"{len(losses)} serial updates, batch losses L¹, L², L³ = {shown}, "
-                                    f"and the same θ as fit")
+        return None
+    where = f"with batches of {batch_size} and lr = {lr}, "
     mistakes = (
         ({"serial": False}, "the batches' gradients were all taken at the starting θ and applied together",
          "the notes: 更新是串行的 — each batch's update must happen before the next batch's loss is "
@@ -109,14 +138,17 @@ def check_minibatch_epoch(one_epoch: Callable[..., Any]) -> Verdict:
          "the gradient points uphill (the loss grows fastest along it): which way must θ move?"),
     )
     for mistake, what, hint in mistakes:
-        if same_numbers(losses, _epoch(model(), rows, targets, batch_size, lr, **mistake)):
-            return Verdict(EPOCH, False, f"the batch losses after L¹ differ from fit's: {what}", hint)
+        if same_numbers(losses, _epoch(_epoch_model(), rows, targets, batch_size, lr, **mistake)):
+            return Verdict(EPOCH, False, f"{where}the batch losses after L¹ differ from fit's: {what}", hint)
     if not same_numbers(losses, expected):
         shown = ", ".join(f"{v:.6g}" for v in expected)
-        return Verdict(EPOCH, False, f"the batch losses should be {shown}; yours are "
-                                     f"{', '.join(f'{v:.6g}' for v in losses)}", _EPOCH_HINT)
-    return Verdict(EPOCH, False, "the batch losses are right, but the parameters after the epoch differ from "
-                                 "fit's", "is the last batch's update applied to the model you were given?")
+        return Verdict(EPOCH, False, f"{where}the batch losses should be {shown}; yours are "
+                                     f"{', '.join(f'{v:.6g}' for v in losses)}",
+                       "use the batch size and the learning rate your function is given" if batch_size != 4
+                       else _EPOCH_HINT)
+    return Verdict(EPOCH, False, f"{where}the batch losses are right, but the parameters after the epoch "
+                                 f"differ from fit's",
+                   "is the last batch's update applied to the model you were given?")
 
 
 # ---- softmax cross-entropy for one row ------------------------------------------------------------
@@ -135,6 +167,7 @@ def _softmax(row: list[float]) -> list[float]:
     return [e / sum(exps) for e in exps]
 
 
+@checker(CROSS_ENTROPY)
 def check_softmax_cross_entropy(loss: Callable[[list[Value], int], Value]) -> Verdict:
     """``loss(logits, target)``: one row of logits (Values z₀ … z_{K−1}) and the true class id;
     returns the Value −log softmax(z)_target, built from the logits so that ``backward()`` gives
@@ -200,6 +233,7 @@ def layer_matrices(model: MLP) -> tuple[list[np.ndarray], list[np.ndarray]]:
     return weights, biases
 
 
+@checker(COLLAPSE)
 def check_linear_collapse(collapse: Callable[..., Any]) -> Verdict:
     """``collapse(weights, biases)``: the layers of a network with linear activations, as numpy
     matrices Wˡ of shape (nout, nin) and biases bˡ; returns ``(W, b)``, the ONE layer
