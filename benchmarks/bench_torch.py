@@ -5,8 +5,8 @@
 
 One epoch is what ``fit(model, X, y, loss, optimizer="sgd", engine="batched")`` does with the full
 batch: one step (forward, loss, backward, SGD update) and then the epoch's loss over the training
-set. microgradlike runs it with the public ``engines.make_loss_and_grad(model, loss, "batched")``
-and ``optim.SGD``, evaluating the loss as `fit` does (`engines.make_evaluate`); PyTorch runs the
+set. microgradlike runs it with the public ``trainers.make_loss_and_grad(model, loss, "batched")``
+and ``optim.SGD``, evaluating the loss as `fit` does (`trainers.make_evaluate`); PyTorch runs the
 same epoch on ``bridge.to_torch(model)``, so both start from the same weights: zero_grad, forward,
 loss, backward, ``torch.optim.SGD.step()``, then a forward pass under ``torch.no_grad()``. Both
 read their losses out as Python floats, as `fit` does. fit's bookkeeping (gradient norm,
@@ -49,10 +49,10 @@ try:
 except ImportError:
     raise SystemExit(f"bench_torch.py compares with PyTorch, which is not installed: {INSTALL}") from None
 from microgradlike.data import make_moons
-from microgradlike.engines import make_evaluate, make_loss_and_grad
 from microgradlike.nn import MLP
 from microgradlike.optim import SGD
 from microgradlike.train import fit
+from microgradlike.trainers import make_evaluate, make_loss_and_grad
 
 LR = 0.05
 CHECK_EPOCHS = 3

@@ -9,8 +9,8 @@ One step = forward over the whole batch + backward + an SGD update, for:
               in its demo notebook, mean of relu(1 + −y·score), inputs wrapped in Values
               (the recursion limit is raised: its recursive sort of a 1,000-term sum needs it);
 * eager       microgradlike's Value graph: ``nn.MLP`` + ``losses.hinge`` + ``backward()``;
-* tape        ``engines.make_loss_and_grad(..., "tape")``: generated float code, sample by sample;
-* batched     ``engines.make_loss_and_grad(..., "batched")``: numpy, the batch in one pass, each
+* tape        ``trainers.make_loss_and_grad(..., "tape")``: generated float code, sample by sample;
+* batched     ``trainers.make_loss_and_grad(..., "batched")``: numpy, the batch in one pass, each
               layer one matrix product.
 
 The engines run interleaved in one process (round after round, each engine once per round, the
@@ -39,9 +39,9 @@ import numpy as np
 
 from microgradlike import losses
 from microgradlike.data import make_moons
-from microgradlike.engines import make_loss_and_grad
 from microgradlike.nn import MLP
 from microgradlike.optim import SGD
+from microgradlike.trainers import make_loss_and_grad
 
 LR = 0.05
 Step = Callable[[], None]

@@ -32,12 +32,13 @@ from typing import NoReturn
 import numpy as np
 
 from . import __version__, data
-from .checks import check_memory, check_seed, short
+from .checks import check_seed, short
 from .engine import Value, topological_order
-from .engines import FIT_ENGINES, choose_engine
 from .explorer import Explorer
 from .expression import parse_bindings, parse_expression
 from .files import check_writable, same_file, write_atomically
+from .formatting import format_number
+from .memory import check_memory
 from .nn import MLP
 from .ops import activations, parser_functions
 from .optim import SGD, Adam
@@ -45,7 +46,8 @@ from .plots import plot_decision_boundary, plot_history
 from .replay import Replay
 from .torch_engine import torch_device
 from .train import History, TrainingWarning, fit
-from .viz import GraphvizNotInstalled, RenderTimeout, draw_dot, format_number
+from .trainers import FIT_ENGINES, choose_engine
+from .viz import GraphvizNotInstalled, RenderTimeout, draw_dot
 
 _DATASETS = ("moons", "circles", "xor", "spirals")
 _LOSS_NAMES = ("hinge", "binary_cross_entropy", "mse", "cross_entropy")

@@ -41,7 +41,7 @@ import numpy as np
 
 from . import formulas
 from .fusion import Block, Dense, FusedProgram, Map, Reduce, depends_on
-from .ops import NARY, OPS, refuse
+from .ops import NARY, OPS, operand_positions, operands, refuse
 from .program import Instruction, Program
 
 __all__ = ["batched_header", "compile_function", "generate", "generate_batched", "header"]
@@ -82,14 +82,7 @@ class _Codegen:
     def _operands(self, ins: Instruction) -> dict[str, str | float]:
         """The names a formula's a, b and out stand for in this instruction."""
         n = self.names
-        slots = [n[i] for i in ins.args]
-        a: str | float
-        b: str | float
-        if ins.layout in ("ac", "ca"):
-            assert ins.constant is not None  # a binary op with a plain number keeps that number
-            a, b = (slots[0], ins.constant) if ins.layout == "ac" else (ins.constant, slots[0])
-        else:
-            a, b = slots[0], slots[1] if len(slots) > 1 else 0.0
+        a, b = (*operands(ins.layout, [n[i] for i in ins.args], ins.constant), 0.0)[:2]
         return {"a": a, "b": b, "out": n[ins.out]}
 
     def _render(self, formula: str, ins: Instruction) -> str:
@@ -170,7 +163,7 @@ class _Codegen:
                     out.append((term[1], "one", ""))
             return out
         derivatives = OPS[ins.op].derivatives
-        wanted = [1] if ins.layout == "ca" else [0] if ins.layout == "ac" else range(len(ins.args))
+        wanted = operand_positions(ins.layout, len(ins.args))
         return [(child, *self._contribution(self._render(derivatives[k], ins)))
                 for child, k in zip(ins.args, wanted)]
 
@@ -560,12 +553,8 @@ class _Batched:
         return lines
 
     def _map_operands(self, step: Map) -> dict[str, str | float]:
-        source, c = step.source.name, step.constant
-        if step.layout == "ac":
-            return {"a": source, "b": c, "out": step.out.name}  # type: ignore[dict-item]
-        if step.layout == "ca":
-            return {"a": c, "b": source, "out": step.out.name}  # type: ignore[dict-item]
-        return {"a": source, "b": 0.0, "out": step.out.name}
+        a, b = (*operands(step.layout, [step.source.name], step.constant), 0.0)[:2]
+        return {"a": a, "b": b, "out": step.out.name}
 
     def _map_forward(self, step: Map) -> list[str]:
         operands = self._map_operands(step)
@@ -688,7 +677,7 @@ class _Batched:
     def _map_backward(self, step: Map) -> None:
         if not any(self.needed[s] for s in step.source.slots):
             return
-        position = 1 if step.layout == "ca" else 0  # which operand the block is
+        (position,) = operand_positions(step.layout, 1)  # which operand the block is
         local = formulas.render(OPS[step.op].derivatives[position], "numpy", self._map_operands(step))
         kind, text = self.gen._contribution(local)
         g, source = f"g{step.out.name}", step.source.name

@@ -33,13 +33,13 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .engine import Value, is_grad_enabled, topological_order
-from .nn import named
-from .ops import OPS
+from .engine import Value, dot_terms, is_grad_enabled, topological_order
+from .ops import NUMBER_FIRST, NUMBER_SECOND, OPS
+from .parameters import named
 from .program import Instruction, Program
 from .tape import Tape, input_number, input_numbers, is_input_number
 
-__all__ = ["dot_terms", "trace"]
+__all__ = ["trace"]
 
 
 def trace(f: Callable[..., Any], *example_args: Any, params: Any = None) -> Tape:
@@ -130,41 +130,37 @@ def _build(layout: list[tuple[str, int | None]], inputs: list[Value], named: lis
     return Tape(compiled, [p for _, p in params], single)
 
 
-def dot_terms(node: Value) -> list[tuple]:
-    """The terms of a "dot" node's Σ, read from its ``layout``: ``("mul", w, x)`` (two Values),
-    ``("scale", v, c)`` (a Value times a plain number), ``("add", bias)`` (a Value bias), and
-    ``("const", c)`` for the plain-number part. The same arithmetic, in the same order, as `dot`."""
+def _terms(node: Value, slot: dict[Value, int]) -> tuple[tuple, ...]:
+    """A "dot" node's terms (`engine.dot_terms`) as an `Instruction` lists them, over slots:
+    ``("mul", w, x)`` (two Values), ``("scale", v, c)`` (a Value times a plain number),
+    ``("add", bias)`` (a Value bias), and ``("const", c)`` for the plain-number part. The same
+    arithmetic, in the same order, as `dot`."""
     terms: list[tuple] = []
-    i = 0
-    kids, local = node.children, node.local_grads
-    for kind in node.layout:
-        if kind == "p":
-            terms.append(("mul", kids[i], kids[i + 1]))
-            i += 2
-        elif kind in "wx":
-            terms.append(("scale", kids[i], local[i]))
-            i += 1
-        elif kind == "b":
-            terms.append(("add", kids[i]))
-            i += 1
+    for term in dot_terms(node):
+        if term.kind == "pair":
+            terms.append(("mul", slot[term.weight], slot[term.input]))
+        elif term.kind == "plain input":
+            terms.append(("scale", slot[term.weight], term.input))
+        elif term.kind == "plain weight":
+            terms.append(("scale", slot[term.input], term.weight))
+        else:
+            terms.append(("add", slot[term.weight]))
     if node.constant:
         terms.append(("const", node.constant))
-    return terms
+    return tuple(terms)
 
 
 def _instruction(node: Value, slot: dict[Value, int]) -> Instruction:
     op, out, args = node.op, slot[node], tuple(slot[c] for c in node.children)
     if op == "dot":
-        terms = tuple((t[0], *(slot[x] if isinstance(x, Value) else x for x in t[1:]))
-                      for t in dot_terms(node))
-        return Instruction("dot", out, args, terms=terms)
+        return Instruction("dot", out, args, terms=_terms(node, slot))
     if op == "sum":
         return Instruction("sum", out, args, node.constant)
     if op == "logsumexp":
         return Instruction("logsumexp", out, args)
     rule = OPS.get(op)
-    if rule is not None and node.layout in ("ac", "ca") and len(args) == 1:
-        return Instruction(op, out, args, node.constant, node.layout)
+    if rule is not None and node.layout in (NUMBER_SECOND, NUMBER_FIRST) and len(args) == 1:
+        return Instruction(op, out, args, node.constant, node.layout)  # its plain number, and where it sat
     if rule is not None and len(args) == rule.arity:
         return Instruction(op, out, args)
     raise NotImplementedError(f"trace() cannot record op {op!r} with {len(args)} children ({node!r})")

@@ -26,7 +26,8 @@ from typing import TextIO
 
 import numpy as np
 
-from .checks import as_real, check_memory, check_seed, short
+from .checks import as_real, check_seed, short
+from .memory import check_memory
 
 __all__ = [
     "load_csv",

@@ -21,8 +21,8 @@ from typing import Any
 
 from . import formulas
 from .checks import short
-from .engine import Value, is_grad_enabled, sum_values, topological_order
-from .ops import NARY, OPS
+from .engine import Value, dot_terms, is_grad_enabled, sum_values, topological_order
+from .ops import NARY, OPS, operand_positions, operands
 
 __all__ = ["backward_with_graph", "gradients", "local_derivatives"]
 
@@ -57,33 +57,25 @@ def local_derivatives(node: Value) -> tuple[Number, ...]:
     if op in NARY:  # one formula over each operand v and the result
         derivative = _derivative(op, 0)
         return tuple(derivative(v, node) for v in kids)
-    rule = OPS.get(op)
-    if rule is None:
+    if op not in OPS:
         raise NotImplementedError(f"no derivative formula for op {op!r}: cannot differentiate {node!r} twice")
-    if node.layout == "ac":  # x ∘ c: only ∂/∂a
-        return (_derivative(op, 0)(kids[0], node.constant, node),)
-    if node.layout == "ca":  # c ∘ x: only ∂/∂b
-        return (_derivative(op, 1)(node.constant, kids[0], node),)
-    b = kids[1] if len(kids) > 1 else 0.0
-    return tuple(_derivative(op, k)(kids[0], b, node) for k in range(rule.arity))
+    a, b = (*operands(node.layout, kids, node.constant), 0.0)[:2]  # x − 3: a = x, b = 3.0
+    return tuple(_derivative(op, k)(a, b, node) for k in operand_positions(node.layout, len(kids)))
 
 
 def _dot_derivatives(node: Value) -> tuple[Number, ...]:
     """∂z/∂wᵢ = xᵢ and ∂z/∂xᵢ = wᵢ — the partner itself when it is a Value (so the derivative
     depends on it), the recorded number when it is plain — and ∂z/∂b = 1."""
     out: list[Number] = []
-    i = 0
-    kids, local = node.children, node.local_grads
-    for kind in node.layout:
-        if kind == "p":
-            out += [kids[i + 1], kids[i]]
-            i += 2
-        elif kind in "wx":
-            out.append(local[i])
-            i += 1
-        elif kind == "b":
+    for term in dot_terms(node):
+        if term.kind == "pair":
+            out += [term.input, term.weight]
+        elif term.kind == "plain input":
+            out.append(term.input)
+        elif term.kind == "plain weight":
+            out.append(term.weight)
+        else:
             out.append(1.0)
-            i += 1
     return tuple(out)
 
 

@@ -14,9 +14,10 @@ Every operation does two things at forward time:
 
 This file tells that story in order: the node, a plain record (`Value`), and its `backward`;
 how an op builds a node (`_node`, with ``x * y`` as the example); the ops over many operands
-(`dot`, `sum_values`, `logsumexp`); the topological order. The ops of one or two operands —
-``+ − × / **``, ``tanh``, ``exp``, … — are methods in ``methods.py``, each with its formula and
-local derivatives, written from the table in `microgradlike.ops` (one row per op: open either).
+(`dot`, and `dot_terms`, which reads a dot node's terms back; `sum_values`, `logsumexp`); the
+topological order. The ops of one or two operands (``+ − × / **``, ``tanh``, ``exp``, …: every
+row of the table in `microgradlike.ops`) are methods in ``methods.py``, each with its formula and
+local derivatives, written from that table (open either).
 Grad mode (`no_grad`) and the checks on plain numbers come last: machinery, not the idea.
 
 Two choices keep the engine fast and small without hiding anything:
@@ -33,7 +34,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from . import methods
 from .checks import as_real, short
@@ -42,8 +43,8 @@ from .methods import ValueOps
 if TYPE_CHECKING:
     from .stepper import BackwardStep
 
-__all__ = ["Value", "dot", "is_grad_enabled", "logsumexp", "no_grad", "node_names", "sum_values",
-           "topological_order"]
+__all__ = ["Term", "Value", "dot", "dot_terms", "is_grad_enabled", "logsumexp", "no_grad", "node_names",
+           "sum_values", "topological_order"]
 
 
 # ---- the node ------------------------------------------------------------------------------------
@@ -80,6 +81,7 @@ class Value(ValueOps):
     #: one letter per term of Σ wᵢ·xᵢ, "p" (a pair of Values: two children, w then x), "w" or "x"
     #: (only that factor is a Value: one child, its partner the plain number in local_grads),
     #: "c" (two plain numbers, in ``constant``), then "b" if the bias is a Value. "" otherwise.
+    #: Compact to build; read it back with `dot_terms` and `microgradlike.ops.operands`.
     layout: str
 
     def __init__(self, data: float, label: str = "") -> None:
@@ -279,6 +281,39 @@ def _dot_layout(weights: Sequence, inputs: Sequence, bias_is_value: bool, kind: 
 
 
 _LAYOUTS: dict[tuple[str, int, bool], str] = {}
+
+
+class Term(NamedTuple):
+    """One term of a "dot" node's Σ that holds a Value (see `dot_terms`)."""
+
+    kind: str  # "pair", "plain input", "plain weight" or "bias"
+    weight: Value | float  # the bias itself for a "bias"
+    input: Value | float  # 1.0 for a "bias"
+
+
+def dot_terms(node: Value) -> tuple[Term, ...]:
+    """A "dot" node's terms, in the order of its children, read back from its ``layout`` (the one
+    place that reads it): ``pair`` wᵢ·xᵢ, two Values (two children, w then x); ``plain input`` a
+    Value weight times a plain number, and ``plain weight`` a plain number times a Value input (one
+    child each; the plain number is its local derivative); ``bias`` a Value b. Terms of two plain
+    numbers, and a plain bias, are summed in ``node.constant``."""
+    terms = []
+    i = 0
+    kids, local = node.children, node.local_grads
+    for kind in node.layout:
+        if kind == "p":
+            terms.append(Term("pair", kids[i], kids[i + 1]))
+            i += 2
+        elif kind == "w":
+            terms.append(Term("plain input", kids[i], local[i]))
+            i += 1
+        elif kind == "x":
+            terms.append(Term("plain weight", local[i], kids[i]))
+            i += 1
+        elif kind == "b":
+            terms.append(Term("bias", kids[i], 1.0))
+            i += 1
+    return tuple(terms)
 
 
 def sum_values(values: Iterable[Value | float]) -> Value:

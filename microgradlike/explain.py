@@ -10,45 +10,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .engine import Value
-from .ops import NARY, OPS
+from .engine import Value, dot_terms
+from .formatting import factor, number
+from .ops import NARY, OPS, operand_positions, operands
 
-__all__ = ["dot_role", "factor", "formula", "local_derivative_explanation", "number"]
+__all__ = ["dot_role", "formula", "local_derivative_explanation"]
 
 Name = Callable[[Value], str]
 
 
-def number(x: float) -> str:
-    """A number for explanations: 6 significant digits, and "2.0" rather than "2"."""
-    text = f"{x + 0.0:.6g}"  # + 0.0 turns −0.0 into 0.0
-    if text.lstrip("-").isdigit():
-        text += ".0"
-    return text
-
-
-def factor(x: float) -> str:
-    """A number inside a product: negative ones in parentheses, 2.0 · (-3.0)."""
-    return f"({number(x)})" if x < 0 else number(x)
-
-
-
 def _operand_names(node: Value, name: Name) -> dict[str, str]:
     """The op's a and b as the step shows them: a Value's name, or the plain number it used."""
-    kids = [name(k) for k in node.children]
-    if node.layout == "ac":
-        return {"a": kids[0], "b": number(node.constant)}  # type: ignore[arg-type]
-    if node.layout == "ca":
-        return {"a": number(node.constant), "b": kids[0]}  # type: ignore[arg-type]
-    return {"a": kids[0] if kids else "", "b": kids[1] if len(kids) > 1 else ""}
+    shown = [name(v) if isinstance(v, Value) else number(v)
+             for v in operands(node.layout, node.children, node.constant)]
+    return {"a": shown[0] if shown else "", "b": shown[1] if len(shown) > 1 else ""}
 
 
 def _operand_values(node: Value) -> tuple[float, float]:
-    kids = [k.data for k in node.children]
-    if node.layout == "ac":
-        return kids[0], node.constant  # type: ignore[return-value]
-    if node.layout == "ca":
-        return node.constant, kids[0]  # type: ignore[return-value]
-    return (kids[0] if kids else 0.0), (kids[1] if len(kids) > 1 else 0.0)
+    values = [v.data if isinstance(v, Value) else v
+              for v in operands(node.layout, node.children, node.constant)]
+    return (values[0] if values else 0.0), (values[1] if len(values) > 1 else 0.0)
 
 
 def _compared_with_zero(x: float) -> str:
@@ -65,9 +46,8 @@ def local_derivative_explanation(node: Value, i: int, name: Name) -> str:
         raise ValueError(f"no op {node.op!r} in microgradlike.ops: cannot explain {node!r}")
     names = _operand_names(node, name)
     va, vb = _operand_values(node)
-    # which operand child i is: with a plain number, the Value is the other one
-    position = 1 if node.layout == "ca" else i
-    with_number = node.layout in ("ac", "ca") and op.words_with_number
+    position = operand_positions(node.layout, len(node.children))[i]  # 3 − x: child 0 is b
+    with_number = node.constant is not None and op.words_with_number
     template = (op.words_with_number if with_number else op.words)[position]
     operand = va if position == 0 else vb
     return template.format(a=names["a"], b=names["b"], out=name(node), va=number(va), vb=number(vb),
@@ -93,18 +73,20 @@ def _nary_explanation(node: Value, i: int, name: Name) -> str:
 
 
 def dot_role(node: Value, i: int) -> tuple[str, Value | None]:
-    """What child ``i`` of a "dot" node is, from its ``layout``: ("pair", the Value it multiplied),
+    """What child ``i`` of a "dot" node is (`engine.dot_terms`): ("pair", the Value it multiplied),
     ("plain input", None) for a Value weight times a plain number, ("plain weight", None) for a
     plain number times a Value input, or ("bias", None)."""
     child = 0
-    for kind in node.layout:
-        width = 2 if kind == "p" else 0 if kind == "c" else 1
-        if child <= i < child + width:
-            if kind == "p":
-                return "pair", node.children[child + 1 if i == child else child]
-            return {"w": "plain input", "x": "plain weight", "b": "bias"}[kind], None
-        child += width
-    raise IndexError(f"child {i} is not in the layout {node.layout!r} of {node!r}")
+    for term in dot_terms(node):
+        if term.kind == "pair":
+            if i in (child, child + 1):
+                return "pair", term.input if i == child else term.weight
+            child += 2
+        elif i == child:
+            return term.kind, None
+        else:
+            child += 1
+    raise IndexError(f"child {i} is not in the terms of {node!r}")
 
 
 def _bracketed(text: str) -> str:
@@ -114,26 +96,12 @@ def _bracketed(text: str) -> str:
 
 def _dot_formula(node: Value, name: Name) -> str:
     """Σ's terms in names: "w0·x0 + w1·2.0 + b"."""
-    terms, child = [], 0
-    shown = name
 
-    def name(v: Value) -> str:
-        return _bracketed(shown(v))
+    def shown(v: Value | float) -> str:  # a factor: a Value by its name, a plain number as itself
+        return _bracketed(name(v)) if isinstance(v, Value) else factor(v)
 
-    kids, local = node.children, node.local_grads
-    for kind in node.layout:
-        if kind == "p":
-            terms.append(f"{name(kids[child])}·{name(kids[child + 1])}")
-            child += 2
-        elif kind == "w":
-            terms.append(f"{name(kids[child])}·{factor(local[child])}")
-            child += 1
-        elif kind == "x":
-            terms.append(f"{factor(local[child])}·{name(kids[child])}")
-            child += 1
-        elif kind == "b":
-            terms.append(name(kids[child]))
-            child += 1
+    terms = [shown(t.weight) if t.kind == "bias" else f"{shown(t.weight)}·{shown(t.input)}"
+             for t in dot_terms(node)]
     if node.constant:
         terms.append(factor(node.constant))
     if len(terms) > 5:

@@ -36,10 +36,11 @@ from typing import Any
 
 from .checks import short
 from .engine import Value, topological_order
+from .formatting import format_number
 from .forward import forward_steps, tangent_steps
 from .pages import iframe, page, write_page
 from .stepper import BackwardStep, Stepper
-from .viz import GraphvizNotInstalled, cut_label, draw_dot, format_number
+from .viz import GraphvizNotInstalled, cut_label, draw_dot
 
 __all__ = ["Explorer"]
 

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 from .derivatives import local_derivatives
 from .engine import Value, node_names, sum_values, topological_order
-from .explain import factor, formula, local_derivative_explanation, number
+from .explain import formula, local_derivative_explanation
+from .formatting import factor, number
 
 __all__ = ["ForwardStep", "TangentStep", "forward_steps", "tangent_steps", "tangents"]
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .ops import OPS
+from .ops import NUMBER_FIRST, NUMBER_SECOND, OPS, operands
 from .program import Instruction, Program
 
 __all__ = ["Choice", "Merged", "merge"]
@@ -71,7 +71,8 @@ def merge(programs: Sequence[Program]) -> Merged | None:
                 places[(i, position)] = slots
         constants = tuple(v.constant for v in versions)
         if len(set(constants)) > 1:
-            if ins.layout not in ("ac", "ca") or any(rule.only_if_value for rule in OPS[ins.op].checks):
+            in_operand = ins.layout in (NUMBER_SECOND, NUMBER_FIRST)  # x − c, not a sum's plain part
+            if not in_operand or any(rule.only_if_value for rule in OPS[ins.op].checks):
                 return None  # a sum's plain-number part; x ** c (a Value exponent has other rules)
             places[(i, None)] = constants
     if not places:
@@ -96,7 +97,7 @@ def _rewrite(program: Program, places: dict[tuple[int, int | None], tuple]) -> P
         terms = tuple(_moved_term(t, moved) for t in ins.terms)
         if (i, None) in choice_slot:  # x − c with c chosen per sample: a binary op on two slots
             c = choice_slot[(i, None)]
-            args = [args[0], c] if ins.layout == "ac" else [c, args[0]]
+            args = list(operands(ins.layout, args, c))  # c in the plain number's place
             instructions.append(Instruction(ins.op, moved(ins.out), tuple(args), terms=terms))
         else:
             instructions.append(Instruction(ins.op, moved(ins.out), tuple(args), ins.constant, ins.layout,

@@ -16,27 +16,25 @@ Every zˡ and aˡ can be inspected with `MLP.forward_trace(x)`.
 
 `SigmoidSum(n)` is the notes' y = b + Σᵢ cᵢ·σ(bᵢ + wᵢ·x), and `hard_sigmoid` the clipped line
 that two ReLUs make. Models save to JSON (`Module.save`) and come back with `Module.load`;
-a model that records its task (`train.fit` does, or `Module.set_task`) answers `Module.predict`.
+a model that records its task (`train.fit` does, or `Module.set_task`) answers `Module.predict`
+(all of that is `microgradlike.persistence`, which `Module` is built on).
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import numbers
-import os
-import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from .checks import as_real, check_memory, float_array, short
-from .engine import Value, dot, no_grad
-from .files import check_path, write_atomically
-from .losses import decision_threshold, loss_name
+from .checks import short
+from .engine import Value, dot
+from .memory import check_memory
 from .ops import OPS, activations
+from .persistence import Persistent, register
 
 __all__ = [
     "ACTIVATIONS",
@@ -49,21 +47,12 @@ __all__ = [
     "SigmoidUnit",
     "hard_sigmoid",
     "input_width",
-    "named",
 ]
 
 #: The activation σ of each name (the ops marked as activations in `microgradlike.ops`);
 #: "linear" is the identity (a = z).
 ACTIVATIONS: dict[str, Any] = {**{name: getattr(Value, OPS[name].method) for name in activations()},
                                "linear": None}
-
-#: Every Module subclass defined so far, by the name `save` writes for it (`Module.__init_subclass__`
-#: adds them). Weak: a class that is gone (say, one defined in a test) drops out by itself.
-_CLASSES: weakref.WeakValueDictionary[str, type] = weakref.WeakValueDictionary()
-
-_FORMAT = "microgradlike.module"
-_VERSION = 1
-_TASKS = ("classification", "regression")
 
 Seed = int | np.random.Generator | None
 
@@ -150,7 +139,7 @@ class LayerTrace(NamedTuple):
     a: list[Value]
 
 
-class Module:
+class Module(Persistent):
     """Something with parameters (leaf Values) that can be trained and saved.
 
     The parameters are found in the public attributes: a Value, a sub-Module, or a list or
@@ -161,18 +150,12 @@ class Module:
     how many parameters a config makes in `_parameter_count`. Such a subclass loads wherever it
     is defined (imported) before `load` is called; `save` refuses a model its file could not
     rebuild (a config that is not the constructor's arguments, weights tied after building).
+    Saving, loading, the task and `predict` come from `microgradlike.persistence.Persistent`.
     """
-
-    #: What the outputs mean (see `set_task`); None until a task is recorded.
-    _task: dict[str, Any] | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        _CLASSES[_class_name(cls)] = cls  # so `load` can rebuild it by the name `save` writes
-
-    def config(self) -> dict[str, Any]:
-        """The constructor arguments that fix the model's shape (saved with its parameters)."""
-        return {}
+        register(cls)  # so `load` can rebuild it by the name `save` writes
 
     def _parameter_slots(self) -> Iterator[tuple[str, Value]]:
         """Every (dotted name, parameter) pair the attributes hold, a shared Value at each place."""
@@ -211,385 +194,20 @@ class Module:
         for name, p in self.named_parameters():
             p.label = name
 
+    def _input_width(self) -> int | None:
+        return input_width(self)
+
+    def _output_width(self) -> int | None:
+        """How many numbers the model returns per row, for the built-in classes (None: unknown)."""
+        if isinstance(self, MLP):
+            return self.nouts[-1]
+        if isinstance(self, Layer):
+            return self.nout
+        return 1 if isinstance(self, Neuron | SigmoidUnit | SigmoidSum) else None
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
         return f"{type(self).__name__}({args})"
-
-    # ---- state ---------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        """A JSON-able snapshot: class name, constructor config, name -> float per parameter, and
-        the task (what the outputs mean, see `set_task`) when one was recorded."""
-        state = {
-            "format": _FORMAT,
-            "version": _VERSION,
-            "class": _class_name(type(self)),
-            "config": self.config(),
-            # float(): a numpy float32 set into p.data is a number JSON cannot write as it is
-            "parameters": {name: float(p.data) for name, p in self.named_parameters()},
-        }
-        if self._task is not None:
-            state["task"] = dict(self._task)
-        return state
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Set the parameters from ``state``: a `state_dict()` or a plain mapping name -> number.
-
-        Nothing changes unless every parameter is present, none is unexpected and every value
-        is a finite number; otherwise ValueError names the offending entries. A `state_dict()`
-        holding a task (see `set_task`) sets it too.
-        """
-        if not isinstance(state, Mapping):
-            raise TypeError(f"state must be a dict, got {type(state).__name__}")
-        values: Any = state
-        task = None
-        if "parameters" in state:
-            self._check_metadata(state)
-            values = _saved_parameters(state)
-            task = _checked_task(state["task"], _output_width(self)) if "task" in state else None
-        named = dict(self.named_parameters())
-        missing = [name for name in named if name not in values]
-        unexpected = [name for name in values if name not in named]
-        problems = []
-        if missing:
-            problems.append(f"missing parameters {_some(missing)}")
-        if unexpected:
-            problems.append(f"unexpected parameters {_some([_name(n) for n in unexpected])}")
-        bad = [f"{name}={short(v)}" for name, v in values.items() if name in named and not _finite(v)]
-        if bad:
-            problems.append(f"values that are not finite numbers: {_some(bad)}")
-        if problems:
-            raise ValueError(f"cannot load state into {self!r}: " + "; ".join(problems))
-        for name, p in named.items():
-            p.data = float(values[name])
-        if task is not None:
-            self._task = task
-
-    def _check_metadata(self, state: Mapping[str, Any]) -> None:
-        cls_name, config = state.get("class"), state.get("config")
-        if cls_name is not None and cls_name != _class_name(type(self)):
-            raise ValueError(f"state is for a {short(cls_name)}, but this model is {self!r}")
-        if config is not None and config != self.config():
-            raise ValueError(f"state is for config {short(config)}, but this model is {self!r} "
-                             f"(shapes differ)")
-
-    # ---- what the outputs mean ------------------------------------------------------
-    @property
-    def task(self) -> dict[str, Any] | None:
-        """The recorded task (a copy), as `set_task` made it and the saved file holds it; or None."""
-        return None if self._task is None else dict(self._task)
-
-    def set_task(self, task: str | None, classes: Sequence[Any] | np.ndarray | None = None,
-                 threshold: float | None = None, loss: str | None = None) -> None:
-        """Record what the outputs mean, so that `predict` answers and `save` keeps it.
-
-        `train.fit` records the task itself (the loss and the classes of the targets it saw);
-        call this to name the classes in your own labels, or for a model not trained by `fit`.
-        ``"regression"``: `predict` returns the outputs themselves.
-        ``"classification"``: ``classes`` lists the labels (all numbers, or all strings) in
-        class-id order. With ONE output, the output is a score s and the label is ``classes[1]``
-        where s > ``threshold``, else ``classes[0]``. With k ≥ 2 outputs (cross-entropy's
-        logits), the label is ``classes[argmax]``.
-        ``loss``: the loss the model was trained with (default: the one `fit` recorded).
-        ``threshold`` (default: the one the loss and the classes' targets imply): when the
-        recorded task (from `fit`) has two classes and the same loss, its threshold, so that
-        renaming the classes keeps the rule; otherwise `losses.decision_threshold` with the
-        classes as the targets: 0 after hinge and binary cross-entropy, 0.5 after mse on 0/1.
-        ``None`` as the task forgets the recorded one.
-        A bad task, classes that do not match the number of outputs, or a threshold that
-        nothing implies (no loss known, or mse with classes that are not numbers) raise ValueError.
-        """
-        if task is None:
-            if classes is not None or threshold is not None or loss is not None:
-                raise ValueError("set_task(None) forgets the task: it takes no classes, threshold or loss")
-            self._task = None
-            return
-        recorded = self._task
-        if loss is None and recorded is not None:
-            loss = recorded.get("loss")  # the model is still the one fit trained with it
-        record: dict[str, Any] = {"task": task}
-        if task == "classification":
-            record["classes"] = classes.tolist() if isinstance(classes, np.ndarray) else classes
-            if threshold is not None:
-                record["threshold"] = threshold
-        elif classes is not None or threshold is not None:
-            raise ValueError(f"classes and threshold are for task='classification', not {short(task)}")
-        if loss is not None:
-            record["loss"] = loss
-        width = _output_width(self)
-        checked = _checked_task(record, width)  # the classes are checked before a threshold is implied
-        if task == "classification" and threshold is None:
-            checked["threshold"] = _implied_threshold(checked, width, recorded)
-        self._task = checked
-
-    def predict(self, X: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
-        """Answers for the rows of ``X`` (shape (n, inputs)), as the recorded task says.
-
-        Classification: an array of n labels from the task's classes (a model trained by `fit`,
-        or loaded from ``train --save``, gives its own labels, whatever loss it was trained with).
-        Regression: the outputs, shape (n,) for one output, (n, k) for k. No graph is built.
-        A model without a task raises ValueError saying how to record one (`set_task`).
-        """
-        if self._task is None:
-            raise ValueError(
-                f"{self!r} does not record what its outputs mean, so predict cannot answer: call "
-                f"model.set_task('classification', classes=[0, 1], loss=...) or "
-                f"model.set_task('regression') first (a model trained by fit records it, unless "
-                f"its loss was your own function); model(row) gives the raw outputs"
-            )
-        rows = _rows(X)
-        nin = input_width(self)
-        if nin is not None and rows.shape[1] != nin:  # checked even with no rows: (0, 5) is not (0, 2)
-            raise ValueError(f"{self!r} takes {nin} input(s) per row, but X has rows of "
-                             f"{rows.shape[1]} (shape {rows.shape})")
-        if len(rows) == 0:
-            return np.empty(0)
-        with no_grad():
-            outputs = [self(row) for row in rows.tolist()]
-        scores = np.array([[v.data for v in out] if isinstance(out, list) else [out.data] for out in outputs],
-                          dtype=float).reshape(len(rows), -1)
-        task, width = self._task, scores.shape[1]
-        if task["task"] == "regression":
-            return scores[:, 0] if width == 1 else scores
-        classes = task["classes"]
-        if width not in _widths_for(len(classes)):
-            raise ValueError(f"{self!r} gives {width} outputs per row, but its task names "
-                             f"{len(classes)} classes")
-        ids = (scores[:, 0] > task["threshold"]).astype(int) if width == 1 else scores.argmax(axis=1)
-        return np.array(classes)[ids]
-
-    # ---- files ---------------------------------------------------------------------
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write `state_dict()` to ``path`` as JSON, atomically.
-
-        The JSON is made first, then written to a temporary file in the same directory,
-        flushed to disk and renamed over ``path``: a crash leaves the old file or the new
-        one, never half of one (`files.write_atomically`: an existing file keeps its mode, a
-        symbolic link is followed). Non-finite parameters cannot be saved (ValueError).
-
-        The file holds the class, its config and the parameters, and the task when one was
-        recorded (`fit` records it, and `set_task`): an untrained model is saved without it, and
-        a model loaded from that file answers `predict` only after ``set_task`` says what its
-        outputs mean (``model(x)`` always gives them raw).
-
-        Nothing is written that `load` would refuse (ValueError saying why): the class must be
-        one `load` can rebuild from its config (a subclass of your own: see `Module`), and the
-        config must make exactly these parameters, so two weights tied into one Value after
-        building cannot be saved (the file would hold one number where the config makes two).
-        """
-        named = self.named_parameters()
-        bad = [f"{name}={short(p.data)}" for name, p in named if not _finite(p.data)]
-        if bad:
-            raise ValueError(f"cannot save {self!r}: parameters are not finite numbers: {_some(bad)}")
-        text = json.dumps(self.state_dict(), indent=1, allow_nan=False, default=_json_scalar)
-        problem = self._unloadable(json.loads(text), len(named))
-        if problem:
-            raise ValueError(f"cannot save {self!r}: Module.load could not rebuild it from the file: "
-                             f"{problem}")
-        write_atomically(path, text)
-
-    def _unloadable(self, state: dict[str, Any], count: int) -> str:
-        """Why `from_state_dict` would refuse ``state`` (this model's, as its file holds it), or ""."""
-        cls = type(self)
-        if cls._parameter_count.__func__ is Module._parameter_count.__func__:  # type: ignore[attr-defined]
-            return (f"{cls.__name__} does not define _parameter_count(**config), which load uses to "
-                    f"check a file before building the model it describes")
-        try:
-            made = cls._parameter_count(**state["config"])
-        except (TypeError, ValueError) as e:
-            return f"{cls.__name__}._parameter_count(**{short(state['config'])}) fails ({_cut(e)})"
-        if made != count:
-            return f"its config makes {made} parameters, but it holds {count}{self._tied()}"
-        if cls in _BUILT_IN:  # their config makes exactly their shape: the count settles it
-            return ""
-        try:  # another class's constructor may do anything with its config: rebuild it once
-            Module.from_state_dict(state)
-        except (TypeError, ValueError) as e:
-            return (f"{_cut(e)} (a Module subclass loads when config() returns its constructor's "
-                    f"arguments and the constructor takes seed=)")
-        return ""
-
-    def _tied(self) -> str:
-        """A clause naming two places that hold one Value (tied weights), or ""."""
-        first: dict[int, str] = {}
-        for name, p in self._parameter_slots():
-            if id(p) in first:
-                return (f": {_name(first[id(p)])} and {_name(name)} are one Value (tied weights), "
-                        f"which a file holds once and load would build as two; untie them to save")
-            first[id(p)] = name
-        return ""
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Module:
-        """Rebuild the model saved at ``path`` (JSON only; never pickle or eval).
-
-        ``Module.load`` returns whichever class was saved; ``MLP.load`` also checks it is an MLP.
-        A missing, unreadable, corrupt or mismatched file, or an impossible file name, raises
-        ValueError saying what is wrong (every value it quotes is cut short).
-        """
-        name = short(check_path(path), 200)
-        try:
-            with open(path, encoding="utf-8") as f:
-                state = json.load(f, object_pairs_hook=_unique_keys)
-        except _DuplicateKeyError as e:
-            raise ValueError(f"{name}: {e}") from None
-        except FileNotFoundError:
-            raise ValueError(f"no model file at {name}") from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise ValueError(f"cannot read model file {name}: {_cut(e)}") from e
-        except ValueError as e:  # JSONDecodeError, or an int too long to convert
-            raise ValueError(f"{name} is not valid JSON (corrupt or truncated?): {_cut(e)}") from e
-        except RecursionError:
-            raise ValueError(f"{name} is nested too deeply to be a saved model") from None
-        try:
-            return cls.from_state_dict(state)
-        except ValueError as e:
-            raise ValueError(f"{name}: {_cut(e)}") from e
-
-    @classmethod
-    def from_state_dict(cls, state: object) -> Module:
-        """A new model of the saved class and config, holding the saved parameters."""
-        if not isinstance(state, dict):
-            raise ValueError(f"expected a JSON object, got {type(state).__name__}")
-        if state.get("format") != _FORMAT:
-            raise ValueError(f"not a saved microgradlike model (format {short(state.get('format'))})")
-        version = state.get("version")
-        if isinstance(version, bool) or version != _VERSION:  # True == 1 in Python, not in the format
-            raise ValueError(f"unsupported version {short(version)} (this code reads {_VERSION})")
-        missing = [key for key in ("class", "config", "parameters") if key not in state]
-        if missing:
-            raise ValueError(f"missing keys {missing}")
-        name, config = state["class"], state["config"]
-        model_cls = _CLASSES.get(name) if isinstance(name, str) else None
-        if model_cls is None:
-            raise ValueError(f"unknown model class {short(name)}; built in: "
-                             f"{', '.join(c.__name__ for c in _BUILT_IN)} (a Module subclass of your "
-                             f"own loads once it is defined or imported)")
-        if not issubclass(model_cls, cls):
-            raise ValueError(f"the file holds a {name}, but {cls.__name__}.load was called")
-        if not isinstance(config, dict):
-            raise ValueError(f"config must be a JSON object, got {short(config)}")
-        saved = _saved_parameters(state)
-        try:
-            # Counted BEFORE building: a hostile nin = 10¹² must not allocate anything.
-            count = model_cls._parameter_count(**config)
-            if count != len(saved):
-                raise ValueError(f"it makes {count} parameters, but the file holds {len(saved)}")
-            model = model_cls(**config, seed=0)  # the seed is irrelevant: every weight is replaced
-        except (TypeError, ValueError, NotImplementedError) as e:
-            raise ValueError(f"bad config for {name}: {short(config)} ({_cut(e)})") from e
-        model.load_state_dict(state)
-        return model
-
-    @classmethod
-    def _parameter_count(cls, **config: Any) -> int:
-        """How many parameters ``cls(**config)`` holds, found without building it: `load`
-        compares it with the file's count first, so no config can make it allocate a huge model."""
-        raise NotImplementedError(f"{cls.__name__} cannot count its parameters from a config")
-
-
-class _DuplicateKeyError(ValueError):
-    """A JSON object in a model file names one key twice."""
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """json's object_pairs_hook: a dict, refusing a key given twice (json keeps the last, silently)."""
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _DuplicateKeyError(f"the key {short(key, 100)} appears twice in one JSON object "
-                                     f"(which value is meant?)")
-        result[key] = value
-    return result
-
-
-def _json_scalar(x: object) -> Any:
-    """json.dumps' fallback: a numpy scalar (e.g. an np.int64 in a config) as its Python number."""
-    if isinstance(x, np.generic):
-        return x.item()
-    raise TypeError(f"{short(x)} ({type(x).__name__}) cannot be written as JSON")
-
-
-def _class_name(cls: type) -> str:
-    """The name a file gives ``cls``: a built-in class by its name, any other by module and name."""
-    return cls.__name__ if cls.__module__ == __name__ else f"{cls.__module__}.{cls.__qualname__}"
-
-
-def _saved_parameters(state: Mapping[str, Any]) -> Mapping[str, Any]:
-    """``state["parameters"]``, which must map names to numbers."""
-    values = state["parameters"]
-    if not isinstance(values, Mapping):
-        raise ValueError(f"state['parameters'] must be a dict, got {type(values).__name__}")
-    return values
-
-
-def _checked_task(record: object, width: int | None) -> dict[str, Any]:
-    """A task record (see `Module.set_task`) after checking it, JSON-ready; ValueError if bad."""
-    if not isinstance(record, Mapping):
-        raise ValueError(f"the task must be a JSON object, got {short(record)}")
-    unknown = set(record) - {"task", "classes", "threshold", "loss"}
-    if unknown:
-        raise ValueError(f"unknown keys in the task: {_some(sorted(map(_name, unknown)))}")
-    task, loss = record.get("task"), record.get("loss")
-    if task not in _TASKS:
-        raise ValueError(f"task must be 'classification' or 'regression', got {short(task)}")
-    if loss is not None and not isinstance(loss, str):
-        raise ValueError(f"the task's loss must be a name, got {short(loss)}")
-    checked: dict[str, Any] = {"task": task}
-    if task == "regression":
-        if "classes" in record or "threshold" in record:
-            raise ValueError("a regression task has no classes or threshold")
-    else:
-        classes = record.get("classes")
-        if isinstance(classes, str | bytes) or not isinstance(classes, Sequence):
-            raise ValueError(f"a classification task needs its classes as a list, got {short(classes)}")
-        labels = [_label(c) for c in classes]
-        if len(labels) < 2 or len(set(labels)) != len(labels):
-            raise ValueError(f"classes must be at least two distinct labels, got {short(classes)}")
-        if len({isinstance(c, str) for c in labels}) > 1:  # numpy would turn every label into a string
-            raise ValueError(f"classes must be all numbers or all strings, not a mix: got {short(classes)}")
-        if width is not None and width not in _widths_for(len(labels)):
-            raise ValueError(f"the model gives {width} output(s) per row, which cannot score "
-                             f"{len(labels)} classes (one output scores two classes; k outputs score k)")
-        threshold = as_real(record.get("threshold", 0.0))
-        if threshold is None or not math.isfinite(threshold):
-            raise ValueError(f"the task's threshold must be a finite number, "
-                             f"got {short(record['threshold'])}")
-        checked.update(classes=labels, threshold=threshold)
-    if loss is not None:
-        checked["loss"] = loss
-    return checked
-
-
-def _implied_threshold(task: Mapping[str, Any], width: int | None,
-                       recorded: Mapping[str, Any] | None) -> float:
-    """The threshold of a checked classification ``task`` that set_task was given none for."""
-    classes, loss = task["classes"], task.get("loss")
-    per_class = width > 1 if width is not None else loss_name(loss) == "cross_entropy"
-    if per_class or len(classes) > 2:
-        return 0.0  # one output per class: the largest wins, no threshold is read
-    if (recorded is not None and recorded["task"] == "classification" and len(recorded["classes"]) == 2
-            and loss_name(recorded.get("loss")) == loss_name(loss)):
-        return recorded["threshold"]  # the same model, its classes renamed: the rule fit found stays
-    if loss is None:
-        raise ValueError(f"where does the one output split {short(classes)}? the threshold follows from "
-                         f"the loss the model was trained with: give loss= ('hinge', "
-                         f"'binary_cross_entropy', 'mse') or threshold= (fit records both by itself)")
-    return decision_threshold(loss, classes)
-
-
-def _widths_for(n_classes: int) -> tuple[int, ...]:
-    """Output widths that can score ``n_classes`` classes: one score, or one per class."""
-    return (1, 2) if n_classes == 2 else (n_classes,)
-
-
-def _label(c: object) -> int | float | str:
-    """One class label as JSON holds it: a string, or a finite number (ints stay ints)."""
-    if isinstance(c, str):
-        return c
-    number = as_real(c)
-    if number is None or not math.isfinite(number):
-        raise ValueError(f"a class label must be a string or a finite number, got {short(c)}")
-    return int(c) if isinstance(c, numbers.Integral) else number
 
 
 def input_width(model: object) -> int | None:
@@ -600,68 +218,6 @@ def input_width(model: object) -> int | None:
     return nin if isinstance(nin, int) and not isinstance(nin, bool) else None
 
 
-def _output_width(model: Module) -> int | None:
-    """How many numbers the model returns per row, for the built-in classes (None: unknown)."""
-    if isinstance(model, MLP):
-        return model.nouts[-1]
-    if isinstance(model, Layer):
-        return model.nout
-    return 1 if isinstance(model, Neuron | SigmoidUnit | SigmoidSum) else None
-
-
-def _rows(X: object) -> np.ndarray:
-    """``X`` as a finite 2-D float array of rows; ValueError naming what is wrong."""
-    rows = float_array(X, "X", "rows of numbers")
-    if rows.ndim != 2:
-        raise ValueError(f"X must be a 2-D array of rows (n, inputs), got shape {rows.shape}; "
-                         f"one row is [row], one input per row is X.reshape(-1, 1)")
-    bad = np.argwhere(~np.isfinite(rows))
-    if len(bad):
-        i, j = bad[0]
-        raise ValueError(f"X[{i}, {j}] = {rows[i, j]} is not a finite number")
-    return rows
-
-
-def _name(name: object) -> str:
-    """A parameter name for a message: as it is if short, else cut (a hostile file may hold 10 MB)."""
-    return name if isinstance(name, str) and len(name) <= 60 else short(name)
-
-
-def _cut(error: object, limit: int = 300) -> str:
-    """An error's text cut to ``limit`` characters: messages never echo a huge input."""
-    text = str(error)
-    return text if len(text) <= limit else f"{text[:limit - 1]}… ({len(text)} characters)"
-
-
-def _finite(v: object) -> bool:
-    number = as_real(v)  # the engine's rule for a real number: bool is not one
-    return number is not None and math.isfinite(number)
-
-
-def _some(items: list[str], limit: int = 5) -> str:
-    """The first few items, and how many more."""
-    shown = ", ".join(items[:limit])
-    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
-
-
-def named(params: Any) -> list[tuple[str, Value]]:
-    """``params`` (None, a Module, or a list of Values or (name, Value) pairs) as (name, Value)
-    pairs, the one way tracing and pictures read a set of parameters: a Module names them by
-    their dotted paths, a Value without a name is called by its label, or ``param<i>``."""
-    if params is None:
-        return []
-    if hasattr(params, "named_parameters"):
-        return list(params.named_parameters())
-    named = []
-    for i, item in enumerate(params):
-        if isinstance(item, Value):
-            named.append((item.label or f"param{i}", item))
-        elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], Value):
-            named.append((str(item[0]), item[1]))
-        else:
-            raise TypeError(f"params must be a Module or a list of Values or (name, Value) pairs; "
-                            f"entry {i} is {short(item)}")
-    return named
 
 
 # ---- neurons, layers, MLP --------------------------------------------------------------
@@ -859,6 +415,3 @@ def hard_sigmoid(x: Value | float) -> Value | float:
     out = v.relu() - (v - 1).relu()
     return out if isinstance(x, Value) else out.data
 
-
-#: The classes this module defines, which `save` trusts to rebuild from their config.
-_BUILT_IN: tuple[type[Module], ...] = (Neuron, Layer, MLP, SigmoidUnit, SigmoidSum)

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import ast
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,8 +42,8 @@ import numpy as np
 
 from .checks import short
 
-__all__ = ["FUNCTIONS", "NARY", "OPS", "Check", "Function", "NaryOp", "Op", "activations", "parser_functions",
-           "refuse"]
+__all__ = ["FUNCTIONS", "NARY", "NUMBER_FIRST", "NUMBER_SECOND", "OPS", "Check", "Function", "NaryOp", "Op",
+           "activations", "operand_positions", "operands", "parser_functions", "refuse"]
 
 
 @dataclass(frozen=True)
@@ -279,6 +279,34 @@ def refuse(op: str, check: int, a: object, b: object = None, where: str = "") ->
     ``where`` it happened: a replay names the sample)."""
     rule = OPS[op].checks[check]
     return rule.error(rule.message.format(a=short(a), b=short(b)) + where)
+
+
+# ---- a binary op with a plain number: where the number sat ------------------------------------------
+#: ``x − 3`` keeps one child, x, and the 3.0 as its ``constant``; its ``layout`` says where the number
+#: sat: "ac" (the number is b: x − 3) or "ca" (the number is a: 3 − x). A traced `Instruction` keeps
+#: both too. `operands` and `operand_positions` are the one place that reads them back.
+NUMBER_SECOND, NUMBER_FIRST = "ac", "ca"
+
+
+def operands(layout: str, args: Sequence[Any], constant: float | None) -> tuple[Any, ...]:
+    """An op's operands (a, b) in order, the plain number put back where it sat: x − 3 gives
+    ``(x, 3.0)`` and 3 − x ``(3.0, x)``. Without a plain number, ``args`` themselves (x·y: (x, y);
+    tanh x: (x,)). ``args`` are a node's children, or a traced instruction's slots."""
+    if layout == NUMBER_SECOND:
+        return (args[0], constant)
+    if layout == NUMBER_FIRST:
+        return (constant, args[0])
+    return tuple(args)
+
+
+def operand_positions(layout: str, n_args: int) -> tuple[int, ...]:
+    """Which operand each of ``n_args`` args is, 0 for a and 1 for b: (0,) for x − 3, (1,) for
+    3 − x, (0, 1) for x·y and (0,) for tanh x. So args[i]'s local derivative is ∂out/∂(operand i)."""
+    if layout == NUMBER_SECOND:
+        return (0,)
+    if layout == NUMBER_FIRST:
+        return (1,)
+    return tuple(range(n_args))
 
 
 def parser_functions() -> list[str]:

@@ -26,7 +26,8 @@ from functools import cached_property
 from typing import Any, NamedTuple
 
 from .engine import Value, node_names, topological_order
-from .explain import factor, formula, local_derivative_explanation, number
+from .explain import formula, local_derivative_explanation
+from .formatting import factor, format_number, number
 
 __all__ = [
     "BackwardStep",
@@ -198,8 +199,6 @@ class BackwardStep:
     def grad_text(self, value: Value) -> str:
         """How this step's picture (and the explorer page) shows ``value``'s grad: "grad 0.5" once
         complete, "grad ?" before backprop reaches it, "grad 0.5 so far" while uses remain."""
-        from .viz import format_number  # viz draws; the stepper only knows steps
-
         run, grad = self._run, self._grads[value]
         uses, total = self._uses_done.get(value, 0), run.n_parents.get(value, 0)
         if value is run.root or uses == total or self.index == self.total - 1:
@@ -212,7 +211,7 @@ class BackwardStep:
         """The graph at this step: this node yellow, the edges it pushes gradient along bold, each
         grad as known now ("?" not reached, "so far" while other uses are still to come).
         ``options`` go to `microgradlike.viz.draw_dot` (e.g. ``max_nodes``, ``params``, ``rankdir``)."""
-        from .viz import draw_dot  # viz draws; the stepper only knows steps
+        from .viz import draw_dot  # the one way up: pictures are viz's (the steps need none of it)
 
         run = self._run
         kwargs = {**run.draw_options, **options}

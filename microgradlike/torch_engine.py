@@ -32,8 +32,9 @@ import numpy as np
 from .bridge import INSTALL, to_torch, torch_loss
 from .checks import short
 from .losses import LOSSES, binary_cross_entropy, cross_entropy, hinge, loss_name
-from .nn import MLP, Layer, Neuron, named
+from .nn import MLP, Layer, Neuron
 from .optim import SGD, Adam, check_parameters
+from .parameters import named
 
 if TYPE_CHECKING:  # torch is optional: only type checkers import it here
     import torch
@@ -79,7 +80,7 @@ def torch_device(device: Any = None) -> torch.device:
 
 
 class TorchTrainer:
-    """The `microgradlike.engines.Trainer` of ``engine="torch"``: θ, ∇L and the optimiser's state
+    """The `microgradlike.trainers.Trainer` of ``engine="torch"``: θ, ∇L and the optimiser's state
     as float64 tensors on ``device``.
 
     ``model``: a `Neuron`, `Layer` or `MLP`; ``loss_fn``: a loss of `microgradlike.losses`;

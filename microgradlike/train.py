@@ -41,12 +41,13 @@ import numpy as np
 
 from .checks import as_real, check_seed, float_array, short
 from .engine import Value, is_grad_enabled, no_grad
-from .engines import FIT_ENGINES, Trainer, ValueTrainer, choose_engine, make_evaluate, make_loss_and_grad
 from .functional import value_and_grad
 from .losses import decision_threshold, get_loss, hinge, loss_name
-from .nn import Module, input_width, named
+from .nn import Module, input_width
 from .optim import check_parameters, get_optimizer
+from .parameters import named
 from .torch_engine import TorchTrainer
+from .trainers import FIT_ENGINES, Trainer, ValueTrainer, choose_engine, make_evaluate, make_loss_and_grad
 
 __all__ = ["Descent", "History", "TrainingWarning", "fit", "gradient_descent"]
 
@@ -155,7 +156,7 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
     ``progress``: a tqdm bar over epochs (plain lines on stderr without tqdm); None (the
     default) shows it only in a terminal or a notebook. ``engine``: ``"auto"`` (see
     `choose_engine`), ``"eager"`` (Value graphs), ``"tape"``/``"batched"`` (compiled, in
-    `microgradlike.engines`), or ``"torch"``: PyTorch on ``device`` ("cpu", the default, "cuda",
+    `microgradlike.trainers`), or ``"torch"``: PyTorch on ``device`` ("cpu", the default, "cuda",
     "cuda:1" or a ``torch.device``), with the same numbers (`microgradlike.torch_engine`).
     ``callback(history)`` runs after every epoch; the model's Values then hold that epoch's
     parameters, whichever engine runs.

@@ -42,8 +42,9 @@ import graphviz
 from .checks import short
 from .engine import Value, node_names, topological_order
 from .files import write_atomically
-from .nn import named
-from .ops import NARY, OPS, activations
+from .formatting import format_number
+from .ops import NARY, OPS, activations, operand_positions
+from .parameters import named
 
 __all__ = [
     "COLORS",
@@ -89,7 +90,8 @@ def _op_label(node: Value) -> str:
         return symbol
     if node.op in NARY:
         return f"{symbol} + {format_number(c)}"
-    return f"{format_number(c)} {symbol}" if node.layout == "ca" else f"{symbol} {format_number(c)}"
+    number_first = operand_positions(node.layout, 1) == (1,)  # its Value is b: 2 − x
+    return f"{format_number(c)} {symbol}" if number_first else f"{symbol} {format_number(c)}"
 
 
 _IMAGE_FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
@@ -107,11 +109,6 @@ class GraphvizNotInstalled(RuntimeError):
 
 class RenderTimeout(RuntimeError):
     """``dot`` did not finish within the graph's ``timeout``; it was stopped."""
-
-
-def format_number(x: float, digits: int = 4) -> str:
-    """x with ``digits`` significant digits, compact: 0.7064, -3, 6.88, 1.5e-05, inf."""
-    return f"{x + 0.0:.{digits}g}"  # + 0.0 turns −0.0 into 0.0
 
 
 #: A label in a picture is cut to this many characters: a record is one line, and ``dot`` refuses

@@ -31,10 +31,10 @@ import numpy as np
 from microgradlike import Value
 from microgradlike.compile import trace
 from microgradlike.data import make_moons
-from microgradlike.engines import make_loss_and_grad
 from microgradlike.losses import hinge
 from microgradlike.nn import MLP
 from microgradlike.train import fit
+from microgradlike.trainers import make_loss_and_grad
 
 plt.rcParams.update({"figure.dpi": 90, "axes.grid": True, "grid.alpha": 0.3})
 
@@ -114,7 +114,7 @@ for engine in ("tape", "batched"):
 
 # %% [markdown]
 # They differ in speed. One forward and backward pass over N samples of that MLP (337 parameters),
-# timed for each engine (`engines.make_loss_and_grad` is the function `fit` calls for each batch),
+# timed for each engine (`trainers.make_loss_and_grad` is the function `fit` calls for each batch),
 # and — when it is installed — PyTorch on the same model:
 
 # %%

@@ -22,10 +22,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from microgradlike import Value, dot, no_grad, sum_values
-from microgradlike.compile import dot_terms, trace
-from microgradlike.engine import logsumexp
+from microgradlike.compile import trace
+from microgradlike.engine import Term, dot_terms, logsumexp
 from microgradlike.fusion import Dense, Map
 from microgradlike.nn import MLP, SigmoidSum
+from microgradlike.ops import operand_positions, operands
 from microgradlike.program import Instruction
 
 RTOL = 1e-9
@@ -326,9 +327,26 @@ def test_models_tape_and_batched_equal_eager(make_model):
 
 # ---- dot nodes keep their pairing; tracing needs no hook ------------------------------------------
 def test_dot_terms_come_from_the_node():
-    w, x = Value(2.0), Value(3.0)
-    node = dot([w, w, 5.0], [x, 4.0, x], 1.0)
-    assert dot_terms(node) == [("mul", w, x), ("scale", w, 4.0), ("scale", x, 5.0), ("const", 1.0)]
+    w, x, b = Value(2.0), Value(3.0), Value(0.5)
+    node = dot([w, w, 5.0, 6.0], [x, 4.0, x, 7.0], b)
+    assert dot_terms(node) == (Term("pair", w, x), Term("plain input", w, 4.0), Term("plain weight", 5.0, x),
+                               Term("bias", b, 1.0))
+    assert node.constant == 42.0  # the term of two plain numbers
+    assert node.data == 2 * 3 + 2 * 4 + 5 * 3 + 6 * 7 + 0.5
+    tape = trace(lambda: dot([w, w, 5.0, 6.0], [x, 4.0, x, 7.0], b), params=[w, x, b])
+    assert tape.program.instructions[-1].terms == (("mul", 0, 1), ("scale", 0, 4.0), ("scale", 1, 5.0),
+                                                   ("add", 2), ("const", 42.0))
+
+
+def test_a_plain_number_is_read_back_where_it_sat():
+    x = Value(2.0)
+    cases = [(x - 3, (x, 3.0), (0,)), (3 - x, (3.0, x), (1,)), (x * x, (x, x), (0, 1)),
+             (x.tanh(), (x,), (0,))]
+    for node, expected, positions in cases:
+        assert operands(node.layout, node.children, node.constant) == expected
+        assert operand_positions(node.layout, len(node.children)) == positions
+    ins = trace(lambda x: 3 - x, 2.0).program.instructions[-1]  # a traced instruction reads the same
+    assert operands(ins.layout, ins.args, ins.constant) == (3.0, 0)
 
 
 def test_a_dot_made_before_trace_ran_is_replayed():

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from microgradlike import checks
+from microgradlike import memory
 from microgradlike.data import (
     DEFAULT_KNOTS,
     load_csv,
@@ -202,7 +202,7 @@ def test_a_size_no_machine_holds_is_refused_at_once(make):
 
 @pytest.mark.parametrize("make", GENERATORS)
 def test_the_refusal_names_the_limit_and_allocates_nothing(make, monkeypatch):
-    monkeypatch.setattr(checks, "memory_limit", lambda: (100 * 2**20, "this process's limit of 100 MiB"))
+    monkeypatch.setattr(memory, "memory_limit", lambda: (100 * 2**20, "this process's limit of 100 MiB"))
     monkeypatch.setattr(np.random, "default_rng", None)  # anything it drew would fail differently
     with pytest.raises(ValueError, match="more than this process's limit of 100 MiB"):
         make(n=10**7)
@@ -211,10 +211,10 @@ def test_the_refusal_names_the_limit_and_allocates_nothing(make, monkeypatch):
 @pytest.mark.skipif(importlib.util.find_spec("resource") is None, reason="ulimit is POSIX")
 def test_the_memory_limit_reads_ulimit():
     code = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, resource.RLIM_INFINITY)); "
-            "from microgradlike.checks import memory_limit; print(memory_limit())")
+            "from microgradlike.memory import memory_limit; print(memory_limit())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     ulimit = (3 * 2**30, "this process's limit of 3 GiB (ulimit -v)")
-    expected = min(ulimit, checks.memory_limit() or ulimit)  # a machine with less keeps its own
+    expected = min(ulimit, memory.memory_limit() or ulimit)  # a machine with less keeps its own
     assert out.stdout.strip() == str(expected), out.stderr
 
 
@@ -287,7 +287,7 @@ def test_load_csv_refuses_binary_missing_files_and_bad_targets(tmp_path):
 
 def test_load_csv_refuses_a_file_too_big_for_memory(tmp_path, monkeypatch):
     path = write(tmp_path, "1,2,0\n" * 1000)
-    monkeypatch.setattr(checks, "memory_limit", lambda: (10_000, "a tiny limit"))
+    monkeypatch.setattr(memory, "memory_limit", lambda: (10_000, "a tiny limit"))
     with pytest.raises(ValueError, match="more than a tiny limit"):
         load_csv(path)
 

@@ -231,8 +231,8 @@ FAR_TARGETS = {"mse": [3.0, -2.0, 0.5, 1.0], "binary_cross_entropy": [0, 1, 1, 0
 def test_compiled_losses_equal_eager_far_from_the_trace_point(name, engine):
     """Traced at small logits, replayed at logits in the thousands: every number a trace could
     freeze (a max, a branch) must be taken again, as eager takes it."""
-    from microgradlike.engines import make_loss_and_grad
     from microgradlike.nn import MLP
+    from microgradlike.trainers import make_loss_and_grad
 
     X = np.array([[0.5, -1.0], [1.0, 2.0], [-0.3, 0.8], [2.0, 0.1]])
     y = FAR_TARGETS[name]

@@ -99,3 +99,14 @@ def test_every_python_example_in_the_readme_pastes_into_the_python_prompt(capsys
             failures = paste(block, namespace, f"<README block {i}>")
         assert not failures, f"README python block {i} fails at the prompt:\n" + "\n".join(failures)
     assert "∂L/∂x += " in capsys.readouterr().out  # the step-through printed at the prompt too
+
+
+def test_the_layout_table_names_every_module_and_only_those():
+    text = README.read_text(encoding="utf-8")
+    table = text[text.index("## Layout"):text.index("Tests mirror the modules")]
+    listed = set(re.findall(r"`microgradlike\.(\w+)`", table))
+    package = Path(__file__).parent.parent / "microgradlike"
+    modules = {p.stem for p in package.glob("*.py") if not p.stem.startswith("__")}
+    modules |= {p.parent.name for p in package.glob("*/__init__.py")}
+    assert modules - listed == set(), f"modules the README's layout table does not list: {modules - listed}"
+    assert listed - modules == set(), f"the layout table lists modules that do not exist: {listed - modules}"

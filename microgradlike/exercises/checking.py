@@ -31,6 +31,7 @@ import numpy as np
 
 from ..checks import as_real, short
 from ..engine import Value, topological_order
+from ..formatting import number as number_format
 from . import Verdict
 
 __all__ = ["MOST_READ", "TIME_LIMIT", "as_floats", "attempt", "checker", "close", "first", "fmt", "number",
@@ -340,8 +341,7 @@ def fmt(x: object) -> str:
     value = real(x)
     if value is None or (math.isinf(value) and isinstance(x, numbers.Integral)):
         return short(x, 40)
-    text = f"{value + 0.0:.6g}"
-    return text + ".0" if text.lstrip("-").isdigit() else text
+    return number_format(value)
 
 
 def ops_used(root: Value) -> Counter[str]:

@@ -1,4 +1,4 @@
-"""Tests for microgradlike.engines: each engine's loss and gradients over a batch equal eager's,
+"""Tests for microgradlike.trainers: each engine's loss and gradients over a batch equal eager's,
 and fit trains the same way with every engine."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from microgradlike import losses, sum_values
-from microgradlike.engines import ENGINES, make_evaluate, make_loss_and_grad
 from microgradlike.nn import MLP, SigmoidSum
 from microgradlike.optim import SGD, Adam
 from microgradlike.tape import Tape
 from microgradlike.train import fit
+from microgradlike.trainers import ENGINES, make_evaluate, make_loss_and_grad
 
 
 def close(a: float, b: float, rtol: float = 1e-9) -> bool:

@@ -1,0 +1,34 @@
+"""A set of parameters, named: how tracing, pictures and training read ``params``.
+
+A Module names its parameters by their dotted paths (``"layers.0.neurons.3.w.1"``); a plain list
+of Values names each by its label. Kept apart from `microgradlike.nn` so that what reads parameters
+(the compiler, the pictures) need not import the models.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .checks import short
+from .engine import Value
+
+__all__ = ["named"]
+
+def named(params: Any) -> list[tuple[str, Value]]:
+    """``params`` (None, a Module, or a list of Values or (name, Value) pairs) as (name, Value)
+    pairs, the one way tracing and pictures read a set of parameters: a Module names them by
+    their dotted paths, a Value without a name is called by its label, or ``param<i>``."""
+    if params is None:
+        return []
+    if hasattr(params, "named_parameters"):
+        return list(params.named_parameters())
+    named = []
+    for i, item in enumerate(params):
+        if isinstance(item, Value):
+            named.append((item.label or f"param{i}", item))
+        elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], Value):
+            named.append((str(item[0]), item[1]))
+        else:
+            raise TypeError(f"params must be a Module or a list of Values or (name, Value) pairs; "
+                            f"entry {i} is {short(item)}")
+    return named
