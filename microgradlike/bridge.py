@@ -454,7 +454,7 @@ def torch_loss(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor
     compute = {mse: functional.mse_loss, binary_cross_entropy: functional.binary_cross_entropy_with_logits,
                cross_entropy: functional.cross_entropy}[loss]
 
-    def checked(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def checked(outputs: Any, targets: Any) -> Any:  # torch.Tensor (torch is a local name here)
         _check_loss_inputs(torch, loss, outputs, targets)
         return compute(outputs, targets if loss is cross_entropy else targets.to(outputs.dtype))
 

@@ -4,10 +4,12 @@ Every user mistake ends in one line on stderr and exit code 2 (argparse's own er
 usage block before them), before any work is done where it can be checked first (output files,
 their suffixes, two outputs that are one file, sizes, matplotlib): a trained model is never lost to
 a file that cannot be written, and no output overwrites another or the input. An option that the
-chosen dataset or optimiser does not use is refused, never ignored. What the user typed is echoed
-cut short and with control characters escaped, so a message never floods or reprograms the
-terminal. A standard output that cannot be written (a full disk, a reader that stopped) ends the
-run with one line, not a traceback.
+chosen dataset or optimiser does not use is refused, never ignored, and so is an option given
+twice. Numbers are read by one rule, the CSV reader's (`data.read_number`), and errors say the
+options as typed (``--n``, not a parameter's name). What the user typed is echoed cut short and
+with control characters escaped, so a message never floods or reprograms the terminal. A
+standard output that cannot be written (a full disk, a reader that stopped) ends the printing
+with one line, not a traceback, and exit code 1; the files asked for are written all the same.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -154,7 +156,7 @@ class _Parser(argparse.ArgumentParser):
             message += _DASH_HINT.format(_program)
         self.exit(2, f"{self.prog}: error: {_printable(message)}\n")
 
-    def print_help(self, file: IO[str] | None = None) -> None:
+    def print_help(self, file: Any = None) -> None:
         if file is not None:
             super().print_help(file)
         else:
@@ -477,8 +479,8 @@ def _check_options(args: argparse.Namespace) -> None:
                              f"use it ({why}): drop --{option}")
     arms = args.arms or _DEFAULT_ARMS
     if args.data is None and args.dataset == "spirals" and args.n is not None and args.n < arms:
-        raise ValueError(f"--n {args.n} gives fewer points than the {arms} arms of the spirals (--arms): "
-                         f"each arm needs at least one; give --n {arms} or more")
+        raise ValueError(f"--n {short(args.n)} gives fewer points than the {short(arms)} arms of the spirals "
+                         f"(--arms): each arm needs at least one; give --n {short(arms)} or more")
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
