@@ -30,8 +30,8 @@ a list of k Values                         shape ``(k,)``: ``net(x).tolist()``
 =========================================  ======================================================
 
 So for ``mse``, ``binary_cross_entropy`` and ``hinge`` (one number per row), squeeze the width
-axis before the loss: torch's ``MSELoss`` would broadcast ``(N, 1)`` against ``(N,)`` targets
-into an ``(N, N)`` table (with only a warning).
+axis before the loss: `torch_loss` refuses ``(N, 1)`` outputs against ``(N,)`` targets, which
+torch's ``MSELoss`` alone would broadcast into an ``(N, N)`` table (with only a warning).
 
 `from_torch` reads the table the other way: a Sequential ending in a ``Linear`` is an MLP; one
 ``Linear`` followed by its activation is a Neuron (width 1) or a Layer (width > 1). So
@@ -39,7 +39,11 @@ into an ``(N, N)`` table (with only a warning).
 and an MLP with no hidden layer (``MLP(nin, [nout], act)``, where ``act`` is never used) comes
 back with the default ``activation="relu"``. Every other model comes back exactly as it was.
 A ``Linear`` without a bias (``bias=False``) is refused rather than given a zero bias: the
-microgradlike model would then train a bias the torch model never had.
+microgradlike model would then train a bias the torch model never had. So is a module with a hook
+(forward, pre- or backward, on the Sequential or a layer, or a global one; a weight norm is a
+pre-hook) or a ``forward`` set on the object: the weights and the classes do not say what it
+computes. `to_torch` likewise refuses a model that lost (or gained) a neuron or a weight after it
+was made, naming where: a ``Linear`` holds one rectangular weight matrix.
 
 `torch_loss(name)` gives the torch counterpart of each loss in `microgradlike.losses`, with the
 same value and gradients. torch is an optional extra: this module imports without it, and its
@@ -92,11 +96,13 @@ def to_torch(model: Neuron | Layer | MLP) -> torch.nn.Sequential:
     parameters: a subclass (or one inside the model) may compute something else, which the table
     cannot express, so it is refused by name (TypeError), as `from_torch` refuses a subclass of a
     torch module; a nan or inf parameter is refused naming it (ValueError), as `from_torch` and
-    ``save`` refuse one.
+    ``save`` refuse one, and so is a neuron with more or fewer weights than inputs, or a layer
+    with more or fewer neurons than it was made with.
     """
     torch = _torch()
     nn = torch.nn
     layers, activations = _layers(model)
+    _check_widths(model)
     _check_parameters(model)
     for activation in activations:
         if activation is not None and activation not in _ACTIVATION_CLASSES:
@@ -151,6 +157,36 @@ def _parts(model: Neuron | Layer | MLP) -> Iterator[tuple[str, object, type]]:
             yield f"{prefix}neurons.{j}", neuron, Neuron
 
 
+def _check_widths(model: Neuron | Layer | MLP) -> None:
+    """Every layer with the neurons it was made with, and every neuron with one weight per input;
+    or ValueError naming the first part that lost (or gained) one. A ``Linear`` holds one
+    rectangular weight matrix: a ragged model has none to give it."""
+    if isinstance(model, Neuron):
+        neurons = [("the neuron", model, model.nin)]
+    else:
+        layers = ([("", model, model.nin, model.nout)] if isinstance(model, Layer) else
+                  [(f"layers.{i}.", layer, a, b) for i, (layer, a, b)
+                   in enumerate(zip(model.layers, [model.nin, *model.nouts], model.nouts))])
+        if isinstance(model, MLP) and len(model.layers) != len(model.nouts):
+            raise ValueError(f"cannot convert {model!r}: it has {_count(len(model.layers), 'layer')}, but "
+                             f"was made with {len(model.nouts)} (nouts={short(model.nouts)})")
+        neurons = []
+        for prefix, layer, nin, nout in layers:
+            if len(layer.neurons) != nout:
+                raise ValueError(f"cannot convert {model!r}: {prefix.rstrip('.') or 'the layer'} has "
+                                 f"{_count(len(layer.neurons), 'neuron')}, but was made with {nout} (a "
+                                 f"neuron was removed or added afterwards)")
+            neurons += [(f"{prefix}neurons.{j}", neuron, nin) for j, neuron in enumerate(layer.neurons)]
+    for name, neuron, nin in neurons:
+        if len(neuron.w) != nin:
+            raise ValueError(f"cannot convert {model!r}: {name} has {_count(len(neuron.w), 'weight')} for "
+                             f"{_count(nin, 'input')} (a weight was removed or added afterwards)")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _check_parameters(model: Neuron | Layer | MLP) -> None:
     """Every parameter a finite number, or ValueError naming the ones that are not."""
     bad = []
@@ -184,8 +220,8 @@ def from_torch(module: torch.nn.Module) -> MLP | Layer | Neuron:
     MLP; ``Linear, Act`` alone is a Neuron (width 1) or a Layer. Act is ``ReLU``, ``Tanh``,
     ``Sigmoid`` or ``Identity`` (a linear hidden layer). Weights of any floating dtype are
     converted to float64. Anything else raises TypeError (a module of another kind) or
-    ValueError (a layout a microgradlike model cannot express), naming the offending layer:
-    "layer i" is ``module[i]``.
+    ValueError (a layout a microgradlike model cannot express, a hook), naming the offending
+    layer: "layer i" is ``module[i]``.
     """
     torch = _torch()
     nn = torch.nn
@@ -195,6 +231,7 @@ def from_torch(module: torch.nn.Module) -> MLP | Layer | Neuron:
     children = list(module)
     if not children:
         raise ValueError("from_torch got an empty Sequential: there is no layer to convert")
+    _check_no_hooks(torch, module, children)
     steps = _steps(nn, children)
     model = _model_for(steps, children)
     values = []
@@ -206,6 +243,38 @@ def from_torch(module: torch.nn.Module) -> MLP | Layer | Neuron:
     names = [name for name, _ in model.named_parameters()]
     model.load_state_dict(dict(zip(names, values)))  # refuses nan and inf, naming the parameter
     return model
+
+
+#: The hooks a torch module can carry: the attribute torch keeps each kind in, its name, and the
+#: method that registers it. torch has no public way to list them, so these (stable since torch
+#: 2.0) are read; the global ones are ``_global`` + the attribute, in ``torch.nn.modules.module``.
+_HOOKS = (("_forward_pre_hooks", "forward pre-hook", "register_forward_pre_hook"),
+          ("_forward_hooks", "forward hook", "register_forward_hook"),
+          ("_backward_pre_hooks", "backward pre-hook", "register_full_backward_pre_hook"),
+          ("_backward_hooks", "backward hook", "register_full_backward_hook"))
+
+
+def _check_no_hooks(torch: Any, module: Any, children: list[Any]) -> None:
+    """Refuse a Sequential when it, a layer of it or every module (a global hook) has a hook, or
+    a layer has a ``forward`` of its own set on the object: each changes what calling the module
+    computes (a forward hook that doubles the output, a weight norm's pre-hook) or the gradients it
+    gives (a backward hook), which the Linear's weights and the activation's class do not say."""
+    parts = [("the Sequential", module),
+             *((f"layer {i} ({short(child)})", child) for i, child in enumerate(children))]
+    for where, part in parts:
+        if "forward" in vars(part):
+            raise ValueError(f"{where} has a forward of its own, set on the object: it may compute "
+                             f"something else than its class, which from_torch cannot read")
+        for attribute, kind, register in _HOOKS:
+            if getattr(part, attribute, None):
+                raise ValueError(f"{where} has a {kind} ({register}), which may change what it computes; a "
+                                 f"microgradlike model cannot hold one: remove it (handle.remove()) first")
+    everywhere = torch.nn.modules.module
+    for attribute, kind, register in _HOOKS:
+        if getattr(everywhere, f"_global{attribute}", None):
+            raise ValueError(f"a global {kind} is registered (torch.nn.modules.module."
+                             f"{register.replace('register_', 'register_module_')}): it changes what every "
+                             f"module computes, which a microgradlike model cannot hold: remove it first")
 
 
 def _steps(nn: Any, children: list[Any]) -> list[_Step]:
@@ -286,19 +355,62 @@ def _model_for(steps: list[_Step], children: list[Any]) -> MLP | Layer | Neuron:
 
 
 # ---- losses ----------------------------------------------------------------------------------------
+#: The names `microgradlike.losses` gives each loss's two arguments (its messages say them too).
+_ARGUMENTS = {mse: ("preds", "targets"), binary_cross_entropy: ("logits", "targets"),
+              cross_entropy: ("logits_rows", "class_ids"), hinge: ("scores", "targets")}
+
+
+def _check_loss_inputs(torch: Any, loss: Callable[..., Any], outputs: Any, targets: Any) -> None:
+    """One rule for every torch loss, as `microgradlike.losses` has one for its own: two tensors
+    of real numbers with values (not on the meta device), outputs of a floating dtype, the same
+    shape (for cross-entropy, one integer class id per row of logits) and at least one example.
+
+    torch's own losses would broadcast ``(N, 1)`` outputs against ``(N,)`` targets into an
+    ``(N, N)`` table (``MSELoss`` with only a warning) and give nan for no example."""
+    first, second = _ARGUMENTS[loss]
+    for name, tensor in ((first, outputs), (second, targets)):
+        if not isinstance(tensor, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}: {short(tensor)} "
+                            f"(torch.tensor(...) makes one)")
+        if tensor.is_meta:
+            raise ValueError(f"{name} is on the meta device: it has a shape, {tuple(tensor.shape)}, but no "
+                             f"values, and a loss is computed from values")
+        if tensor.is_complex() or tensor.dtype == torch.bool:
+            raise TypeError(f"{name} has dtype {tensor.dtype}; a loss takes real numbers")
+    if not outputs.dtype.is_floating_point:
+        raise TypeError(f"{first} has dtype {outputs.dtype}; a model's outputs are floating-point numbers "
+                        f"(to_torch's are torch.float64): convert them with .double()")
+    if loss is cross_entropy:
+        if outputs.dim() not in (1, 2):
+            raise ValueError(f"logits_rows has shape {tuple(outputs.shape)}; cross_entropy takes rows of "
+                             f"logits, shape (N, K), or one row, shape (K,)")
+        if targets.shape != outputs.shape[:-1]:
+            raise ValueError(f"logits_rows has shape {tuple(outputs.shape)} but class_ids "
+                             f"{tuple(targets.shape)}; there is one class id per row: shape "
+                             f"{tuple(outputs.shape[:-1])}")
+        if targets.dtype.is_floating_point:
+            raise TypeError(f"class_ids has dtype {targets.dtype}; class ids are integers (torch.int64)")
+        if targets.numel() and not outputs.shape[-1]:
+            raise ValueError("row 0 of logits_rows is empty")
+    elif outputs.shape != targets.shape:
+        width_1 = outputs.shape[:-1] == targets.shape
+        squeeze = " (squeeze a width-1 output: net(X).squeeze(-1))" if width_1 else ""
+        raise ValueError(f"{first} have shape {tuple(outputs.shape)} but {second} {tuple(targets.shape)}; "
+                         f"they must match{squeeze}")
+    if not targets.numel():  # as `losses`: the mean of nothing is no loss (torch's would be nan)
+        raise ValueError(f"{first} and {second} are empty: a mean needs at least one example")
+
+
 def torch_hinge(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """The hinge loss in torch, as `microgradlike.losses.hinge`: mean over i of relu(1 − tᵢ·sᵢ).
 
-    Targets are −1/+1, or 0/1 with 0 counting as −1. ``scores`` and ``targets`` must have the same
-    shape (``(N, 1)`` scores against ``(N,)`` targets would broadcast to an ``(N, N)`` table), and
-    hold at least one example (ValueError, as `losses.hinge`: torch's mean of nothing is nan).
+    Targets are −1/+1, or 0/1 with 0 counting as −1. ``scores`` and ``targets`` are tensors of the
+    same shape (``(N, 1)`` scores against ``(N,)`` targets would broadcast to an ``(N, N)`` table)
+    holding at least one example, as for every `torch_loss` (TypeError or ValueError naming what
+    is wrong, as `losses.hinge` raises).
     """
     torch = _torch()
-    if scores.shape != targets.shape:
-        raise ValueError(f"scores have shape {tuple(scores.shape)} but targets {tuple(targets.shape)}; "
-                         f"they must match (squeeze a width-1 output: net(X).squeeze(-1))")
-    if scores.numel() == 0:  # as `losses.hinge`: the mean of nothing is no loss
-        raise ValueError("scores and targets are empty: a mean needs at least one example")
+    _check_loss_inputs(torch, hinge, scores, targets)
     t = targets.to(scores.dtype)
     bad = ~((t == 1) | (t == 0) | (t == -1))
     if bool(bad.any()):
@@ -312,27 +424,40 @@ def torch_hinge(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 def torch_loss(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """The torch loss with the same value and gradients as microgradlike's loss ``name``.
 
-    ======================  ==============================  ======================================
-    name                    torch                           targets
-    ======================  ==============================  ======================================
-    mse                     ``nn.MSELoss()``                floats, the outputs' shape
-    binary_cross_entropy    ``nn.BCEWithLogitsLoss()``      floats 0/1, the logits' shape
-    cross_entropy           ``nn.CrossEntropyLoss()``       class ids, an int64 tensor of shape (N,)
-    hinge                   `torch_hinge`                   −1/+1 or 0/1, the scores' shape
-    ======================  ==============================  ======================================
+    ======================  =============================================  ===========================
+    name                    torch                                          targets
+    ======================  =============================================  ===========================
+    mse                     ``nn.functional.mse_loss`` (``MSELoss``)       floats, the outputs' shape
+    binary_cross_entropy    ``nn.functional.binary_cross_entropy_with_     floats 0/1, the logits'
+                            logits`` (``BCEWithLogitsLoss``)               shape
+    cross_entropy           ``nn.functional.cross_entropy``                class ids, an integer
+                            (``CrossEntropyLoss``)                         tensor of shape (N,)
+    hinge                   `torch_hinge`                                  −1/+1 or 0/1, the scores'
+                                                                           shape
+    ======================  =============================================  ===========================
 
     Names are those of `microgradlike.losses.LOSSES` ("bce" and "ce" included). All take outputs
-    (logits, not probabilities) first, then targets, and return the mean over the examples.
+    (logits, not probabilities) first, then targets, and return the mean over the examples. All
+    follow one rule, `losses`' own: tensors (TypeError otherwise), outputs of a floating dtype,
+    targets of the outputs' shape (one class id per row of logits for cross-entropy) and at
+    least one example (ValueError otherwise); torch alone would broadcast mismatched shapes into
+    a table and give nan for no example.
     """
     torch = _torch()
     if not isinstance(name, str):
         kind = type(name).__name__
         raise TypeError(f"torch_loss takes a loss name such as 'mse', got {kind}: {short(name)}")
     loss = get_loss(name)  # unknown names raise ValueError listing the known ones
-    counterparts = {
-        mse: torch.nn.MSELoss,
-        binary_cross_entropy: torch.nn.BCEWithLogitsLoss,
-        cross_entropy: torch.nn.CrossEntropyLoss,
-        hinge: lambda: torch_hinge,
-    }
-    return counterparts[loss]()
+    if loss is hinge:
+        return torch_hinge
+    functional = torch.nn.functional
+    compute = {mse: functional.mse_loss, binary_cross_entropy: functional.binary_cross_entropy_with_logits,
+               cross_entropy: functional.cross_entropy}[loss]
+
+    def checked(outputs: Any, targets: Any) -> Any:  # torch.Tensor (torch is a local name here)
+        _check_loss_inputs(torch, loss, outputs, targets)
+        return compute(outputs, targets if loss is cross_entropy else targets.to(outputs.dtype))
+
+    checked.__name__ = checked.__qualname__ = f"torch_{loss.__name__}"
+    checked.__doc__ = f"`losses.{loss.__name__}` in torch: see `microgradlike.bridge.torch_loss`."
+    return checked

@@ -4,10 +4,12 @@ Every user mistake ends in one line on stderr and exit code 2 (argparse's own er
 usage block before them), before any work is done where it can be checked first (output files,
 their suffixes, two outputs that are one file, sizes, matplotlib): a trained model is never lost to
 a file that cannot be written, and no output overwrites another or the input. An option that the
-chosen dataset or optimiser does not use is refused, never ignored. What the user typed is echoed
-cut short and with control characters escaped, so a message never floods or reprograms the
-terminal. A standard output that cannot be written (a full disk, a reader that stopped) ends the
-run with one line, not a traceback.
+chosen dataset or optimiser does not use is refused, never ignored, and so is an option given
+twice. Numbers are read by one rule, the CSV reader's (`data.read_number`), and errors say the
+options as typed (``--n``, not a parameter's name). What the user typed is echoed cut short and
+with control characters escaped, so a message never floods or reprograms the terminal. A
+standard output that cannot be written (a full disk, a reader that stopped) ends the printing
+with one line, not a traceback, and exit code 1; the files asked for are written all the same.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -81,17 +83,45 @@ def _fail(command: str, message: object, code: int = 2) -> int:
 
 
 class _OutputLost(Exception):
-    """The standard output could not be written (a full disk, a reader that stopped): `main` ends
-    the run there, as a closed pipe ends most programs, with one line instead of a traceback."""
+    """The standard output could not be written and the run has no file left to write: `main`
+    ends it there, as a closed pipe ends most programs, with one line instead of a traceback."""
 
 
-def _say(line: str) -> None:
-    """Print one line of the report to stdout, flushed at once (a log file shows each as it comes,
-    and a full disk is found at the line that hit it)."""
-    try:
-        print(line, flush=True)
-    except OSError as e:
-        raise _OutputLost(e) from e
+def _silence_stdout() -> None:
+    """Point the standard output at the null device, so that nothing (Python's own flush at exit
+    included) tries the lost stream again and prints a traceback of its own."""
+    with contextlib.suppress(OSError, ValueError):  # not a real file (pytest's capture): nothing to do
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, sys.stdout.fileno())
+        finally:
+            os.close(null)
+
+
+class _Report:
+    """The run's report on stdout, one line at a time, each flushed at once (a log file shows each
+    as it comes, and a full disk is found at the line that hit it).
+
+    A line that cannot be written (a full disk, a reader such as ``| head`` that stopped) is not
+    an error of the run's work: while the run still has files to write (``--save``, ``--plot``,
+    ``--html``) the loss is remembered, the rest of the report dropped, and the files are written
+    all the same; with none left, the run ends there (`_OutputLost`). Either way `main` then exits
+    with 1, saying why on stderr (but not for a reader that stopped: that is the reader's choice)."""
+
+    def __init__(self) -> None:
+        self.lost: OSError | None = None
+        self.files_to_write = False
+
+    def say(self, line: str) -> None:
+        if self.lost is not None:
+            return
+        try:
+            print(line, flush=True)
+        except OSError as e:
+            self.lost = e
+            _silence_stdout()
+            if not self.files_to_write:
+                raise _OutputLost(e) from e
 
 
 #: Said when `graph` meets what looks like an option but may be an expression such as "-x*2".
@@ -109,6 +139,8 @@ class _Parser(argparse.ArgumentParser):
     def __init__(self, *args: object, intermixed: bool = False, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.intermixed, self.reading = intermixed, False
+        for name in (None, "store"):  # every option that takes a value, of this parser and its subcommands
+            self.register("action", name, _Once)
 
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def,override]
         # parse_known_intermixed_args calls this in turn; and (Python 3.11) it drops a '--', after
@@ -125,6 +157,57 @@ class _Parser(argparse.ArgumentParser):
         if self.prog.endswith(" graph") and "required: expression" in message:
             message += _DASH_HINT.format(_program)
         self.exit(2, f"{self.prog}: error: {_printable(message)}\n")
+
+    def print_help(self, file: Any = None) -> None:
+        if file is not None:
+            super().print_help(file)
+        else:
+            self.write_out(self.format_help())
+
+    def write_out(self, text: str) -> None:
+        """Write ``--help``'s or ``--version``'s text to stdout. argparse ignores a failed write and
+        exits 0 with nothing shown; here a stdout that cannot take it (a full disk) ends the run
+        with one line on stderr and exit 1 (a reader that stopped, with exit 1 alone)."""
+        if sys.stdout is None:  # started with stdout closed (>&-)
+            self.exit(1, f"{self.prog}: error: there is no standard output to write to\n")
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except OSError as e:
+            _silence_stdout()
+            self.exit(1, None if isinstance(e, BrokenPipeError)
+                      else f"{self.prog}: error: cannot write to the standard output: {e}\n")
+
+
+class _Once(argparse.Action):
+    """Store an option's value, refusing the option a second time: argparse alone keeps the last
+    value without a word (``-o a.svg -o b.svg`` would write b.svg alone, ``--data`` train on the
+    second file). Positionals are stored as they come."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        if self.option_strings:
+            given = vars(namespace).setdefault("options_given", {})
+            if self.dest in given:
+                first, second = short(given[self.dest]), short(values)
+                raise argparse.ArgumentError(self, f"given twice ({first}, then {second}); give it once")
+            given[self.dest] = values
+        setattr(namespace, self.dest, values)
+
+
+class _Version(argparse.Action):
+    """``--version``: as argparse's, written by `_Parser.write_out` (a full stdout is said)."""
+
+    def __init__(self, option_strings: Sequence[str], version: str, dest: str = argparse.SUPPRESS,
+                 default: str = argparse.SUPPRESS, help: str = "show the version and exit") -> None:
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+        self.version = version
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        assert isinstance(parser, _Parser)
+        parser.write_out(f"{self.version}\n")
+        parser.exit()
 
 
 def _add_train_parser(commands: argparse._SubParsersAction) -> None:
@@ -152,7 +235,7 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
                          help="share of the points held out for testing (default: %(default)s)")
     model = parser.add_argument_group("model")
     model.add_argument("--hidden", type=_layer_sizes, default=[16, 16],
-                       help="hidden layer widths (default: 16,16)")
+                       help="hidden layer widths, comma-separated; none for a linear model (default: 16,16)")
     model.add_argument("--activation", choices=activations(), default="relu",
                        help="hidden-layer activation (default: %(default)s)")
     training = parser.add_argument_group("training")
@@ -162,7 +245,7 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
                           help="default: %(default)s")
     training.add_argument("--lr", type=_positive_number, default=None,
                           help="learning rate (default: 0.05 for adam, 0.1 for sgd)")
-    training.add_argument("--momentum", type=_nonnegative_number, default=None,
+    training.add_argument("--momentum", type=_momentum, default=None,
                           help="momentum of --optimizer sgd, in [0, 1) (default: 0)")
     training.add_argument("--tol", type=_nonnegative_number, default=1e-6,
                           help="stop when the gradient norm falls below this (default: %(default)s)")
@@ -197,22 +280,25 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_train)
 
 
-def _train(args: argparse.Namespace) -> int:
+def _train(args: argparse.Namespace, out: _Report) -> int:
     try:
         problem = _TrainProblem.from_args(args)
     except (ValueError, ImportError, NotImplementedError) as e:
         return _fail("train", e)
-    _say(problem.describe())
+    # from here on, a stdout that stops taking lines no longer ends the run: the files come first
+    out.files_to_write = any(getattr(args, name) is not None for name in _OUTPUT_SUFFIXES)
+    out.say(problem.describe())
     bar = args.progress and _has_tqdm()
     if args.progress and not bar:
         print("note: --progress needs tqdm (pip install tqdm); showing a line every few epochs instead",
               file=sys.stderr)
     every = max(1, args.epochs // 10)
 
-    def report(history: History) -> None:
+    def report_epoch(history: History) -> None:
         if not bar and (history.n_epochs % every == 0 or history.n_epochs == 1):
-            _say(f"epoch {history.n_epochs:>5}/{args.epochs}  train loss {history.train_loss[-1]:.4f}"
-                 f"  test loss {history.val_loss[-1]:.4f}")
+            # 4 significant digits: a loss of 1e300 is not printed with its 301 digits
+            train, test = format_number(history.train_loss[-1]), format_number(history.val_loss[-1])
+            out.say(f"epoch {history.n_epochs:>5}/{args.epochs}  train loss {train}  test loss {test}")
 
     try:
         replay = problem.replay() if args.html else None
@@ -220,7 +306,7 @@ def _train(args: argparse.Namespace) -> int:
         return _fail("train", f"--html {args.html}: {e}")
 
     def after_epoch(history: History) -> None:
-        report(history)
+        report_epoch(history)
         if replay is not None:
             replay(history)
 
@@ -239,32 +325,37 @@ def _train(args: argparse.Namespace) -> int:
     # fit recorded what the outputs mean (the loss, the targets' classes and the threshold they
     # imply); the saved file and predict() answer in the dataset's own labels.
     problem.model.set_task("classification", classes=problem.classes)
-    _say(f"{history.message}; {history.n_epochs} epochs, {history.n_updates} updates in {seconds:.1f} s")
-    if history.worse_than_best and not args.keep_best:
-        _say(f"warning: the last epoch's test loss is much worse than epoch {history.best_epoch}'s; "
-             f"--keep-best ends with the best epoch's parameters (or try a smaller --lr)")
-    _say(f"train accuracy {problem.accuracy('train'):.1%}   test accuracy {problem.accuracy('test'):.1%}")
+    # The files first, each whatever became of another (a --save that failed keeps the model
+    # elsewhere and still leaves --plot and --html to be written): the report comes after.
+    code, written = 0, []
     if args.save is not None:
         try:
             problem.model.save(args.save)
+            written.append(f"saved the model to {_printable(args.save)}")
         except OSError as e:  # checked before training, but a disk can fill up meanwhile
-            return _fail("train", f"cannot write --save {args.save}: {e.strerror or e}; "
+            code = _fail("train", f"cannot write --save {args.save}: {e.strerror or e}; "
                                   f"{_save_elsewhere(problem.model)}", 1)
-        _say(f"saved the model to {_printable(args.save)}")
     if args.plot is not None:
         try:
-            drawn = _plot_training(args.plot, problem, history)
+            written.append(f"drew {_plot_training(args.plot, problem, history)} to {_printable(args.plot)}")
         except OSError as e:
-            return _fail("train", f"cannot write --plot {args.plot}: {e.strerror or e}", 1)
-        _say(f"drew {drawn} to {_printable(args.plot)}")
+            code = _fail("train", f"cannot write --plot {args.plot}: {e.strerror or e}", 1)
     if replay is not None:
         replay.finish(history)  # a run that stopped inside its first epoch never called the callback
         try:
             replay.save(args.html)
+            written.append(f"wrote the training replay to {_printable(args.html)} (open it in a browser)")
         except OSError as e:
-            return _fail("train", f"cannot write --html {args.html}: {e.strerror or e}", 1)
-        _say(f"wrote the training replay to {_printable(args.html)} (open it in a browser)")
-    return 0
+            code = _fail("train", f"cannot write --html {args.html}: {e.strerror or e}", 1)
+    out.files_to_write = False
+    out.say(f"{history.message}; {history.n_epochs} epochs, {history.n_updates} updates in {seconds:.1f} s")
+    if history.worse_than_best and not args.keep_best:
+        out.say(f"warning: the last epoch's test loss is much worse than epoch {history.best_epoch}'s; "
+                   f"--keep-best ends with the best epoch's parameters (or try a smaller --lr)")
+    out.say(f"train accuracy {problem.accuracy('train'):.1%}   test accuracy {problem.accuracy('test'):.1%}")
+    for line in written:
+        out.say(line)
+    return code
 
 
 def _save_elsewhere(model: MLP) -> str:
@@ -296,7 +387,10 @@ class _TrainProblem:
 
     def __init__(self, args: argparse.Namespace) -> None:
         # without torch, or --device cuda without a GPU: said now, before the data is made
-        self.device = str(torch_device(args.device)) if args.engine == "torch" else None
+        try:
+            self.device = str(torch_device(args.device)) if args.engine == "torch" else None
+        except ValueError as e:  # said with the option's name, not the parameter's
+            raise ValueError(f"--device {short(args.device)}: {e}") from None
         X, ids, self.classes, self.source = _points(args)
         self.nin, self.n_classes = X.shape[1], len(self.classes)
         self.loss = args.loss or ("hinge" if self.n_classes == 2 else "cross_entropy")
@@ -305,7 +399,14 @@ class _TrainProblem:
                              f"{self.n_classes}: use --loss cross_entropy")
         # hinge and mse want labels -1/+1, binary cross-entropy 0/1, cross_entropy class ids
         targets = 2 * ids - 1 if self.loss in ("hinge", "mse") else ids
-        split = data.train_test_split(X, targets, test_fraction=args.test_fraction, seed=args.seed)
+        try:
+            split = data.train_test_split(X, targets, test_fraction=args.test_fraction, seed=args.seed)
+        except ValueError:  # the one way left for it to fail: a part without points, said in option names
+            n, n_test = len(targets), round(args.test_fraction * len(targets))
+            more = "--n" if args.data is None else "more rows in --data"
+            raise ValueError(f"--test-fraction {args.test_fraction:g} of {n} points holds out {n_test} for "
+                             f"testing and leaves {n - n_test} for training; each needs at least one: give "
+                             f"more points ({more}) or another --test-fraction") from None
         self.X_train, self.X_test, self.y_train, self.y_test = split
         n_out = self.n_classes if self.loss == "cross_entropy" else 1
         self.model = MLP(self.nin, [*args.hidden, n_out], activation=args.activation, seed=args.seed)
@@ -378,6 +479,10 @@ def _check_options(args: argparse.Namespace) -> None:
         if given is not None and chosen[other] != value:
             raise ValueError(f"--{option} {short(given)} is for --{other} {value}; {chosen[other]} does not "
                              f"use it ({why}): drop --{option}")
+    arms = args.arms or _DEFAULT_ARMS
+    if args.data is None and args.dataset == "spirals" and args.n is not None and args.n < arms:
+        raise ValueError(f"--n {short(args.n)} gives fewer points than the {short(arms)} arms of the spirals "
+                         f"(--arms): each arm needs at least one; give --n {short(arms)} or more")
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
@@ -484,11 +589,19 @@ def _wrap(text: str, width: int) -> str:
     return "\n".join(textwrap.wrap(text, width))
 
 
-def _positive_int(text: str) -> int:
+def _integer(text: str) -> int:
+    """An integer as a user types it: `data.read_integer`'s rule (digits 0-9, an optional sign)."""
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {short(text)}") from None
+        value = data.read_integer(text.strip())
+    except ValueError:  # more digits than Python converts (4300): no count or seed is that long
+        raise argparse.ArgumentTypeError(f"{short(text)} is too large") from None
+    if value is None:
+        raise argparse.ArgumentTypeError(f"expected an integer (digits 0-9, like 300), got {short(text)}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = _integer(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {short(value)}")
     return value
@@ -497,9 +610,12 @@ def _positive_int(text: str) -> int:
 def _seed(text: str) -> int:
     """--seed: an int >= 0 (numpy's rule, checked here so the message names the seed)."""
     try:
-        return int(check_seed(int(text), "--seed"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"the seed must be an int >= 0, got {short(text)}") from None
+        value = _integer(text)
+    except argparse.ArgumentTypeError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"the seed must be an int >= 0, got {short(text)}")
+    return int(check_seed(value, "--seed"))
 
 
 def _file_name(text: str) -> str:
@@ -512,16 +628,16 @@ def _file_name(text: str) -> str:
 def _column(text: str) -> int | str:
     """--target: a column index (an int, counted from 0; -1 is the last) or a header name."""
     try:
-        return int(text)
-    except ValueError:
+        return _integer(text)
+    except argparse.ArgumentTypeError:
         return text
 
 
 def _finite_number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {short(text)}") from None
+    """A number as a user types it: `data.read_number`'s rule, the CSV reader's; finite."""
+    value = data.read_number(text.strip())
+    if value is None:
+        raise argparse.ArgumentTypeError(f"expected a number ({data.NUMBER_RULE}), got {short(text)}")
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"expected a finite number, got {short(text)}")
     return value
@@ -548,16 +664,31 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _momentum(text: str) -> float:
+    """--momentum: in [0, 1), checked here so that the message names the option (SGD's says
+    "momentum")."""
+    value = _finite_number(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1) (0 is plain SGD), got {short(text)}")
+    return value
+
+
 def _layer_sizes(text: str) -> list[int]:
-    """'16,16' -> [16, 16]; '' -> [] (no hidden layer: a linear model)."""
-    parts = [part.strip() for part in text.split(",") if part.strip()]
+    """'16,16' -> [16, 16]; 'none' -> [] (no hidden layer: a linear model). Every width is an
+    integer >= 1: an empty one ('16,', '') is refused, not skipped."""
+    if text.strip().lower() == "none":
+        return []
+    parts = [part.strip() for part in text.split(",")]
     try:
-        sizes = [int(part) for part in parts]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected integers like 16,16, got {short(text)}") from None
-    if any(size < 1 for size in sizes):
+        sizes = [_integer(part) if part else None for part in parts]
+    except argparse.ArgumentTypeError:
+        sizes = [None]
+    if None in sizes or not parts:
+        raise argparse.ArgumentTypeError(f"expected integers separated by commas, like 16,16 (or none, for "
+                                         f"no hidden layer), got {short(text)}")
+    if any(size < 1 for size in sizes):  # type: ignore[operator]
         raise argparse.ArgumentTypeError(f"layer widths must be >= 1, got {short(text)}")
-    return sizes
+    return sizes  # type: ignore[return-value]
 
 
 def _add_graph_parser(commands: argparse._SubParsersAction) -> None:
@@ -583,7 +714,7 @@ def _add_graph_parser(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_graph)
 
 
-def _graph(args: argparse.Namespace) -> int:
+def _graph(args: argparse.Namespace, report: _Report) -> int:
     def fail(message: object, code: int = 2) -> int:
         return _fail("graph", message, code)
 
@@ -624,9 +755,10 @@ def _graph(args: argparse.Namespace) -> int:
                     f"yourself", 1)
     except OSError as e:
         return fail(f"cannot write {args.output!r}: {e.strerror or e}", 1)
-    _say(_printable(f"wrote {args.output}: {args.expression} = {format_number(out.data)}", 10_000))
+    report.say(_printable(f"wrote {args.output}: {args.expression} = {format_number(out.data)}", 10_000))
     if args.show_grad and leaves:
-        _say("  " + ", ".join(f"∂/∂{name} = {format_number(leaf.grad)}" for name, leaf in leaves.items()))
+        grads = (f"∂/∂{name} = {format_number(leaf.grad)}" for name, leaf in leaves.items())
+        report.say("  " + ", ".join(grads))
     return 0
 
 
@@ -650,7 +782,7 @@ def build_parser(prog: str = "python -m microgradlike") -> argparse.ArgumentPars
     parser = _Parser(
         prog=prog,
         description="Train a small network on a toy dataset, or draw the computation graph of an expression.")
-    parser.add_argument("--version", action="version", version=f"microgradlike {__version__}")
+    parser.add_argument("--version", action=_Version, version=f"microgradlike {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{train,graph}")
     _add_train_parser(commands)
     _add_graph_parser(commands)
@@ -674,14 +806,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:  # as parse_args would say (naming the subcommand), with a hint where one is known
         message = f"unrecognized arguments: {' '.join(unknown)}{_hint(args, argv, unknown)}"
         parser.exit(2, f"{_program} {args.command}: error: {_printable(message)}\n")
+    report = _Report()
     try:
-        return args.handler(args)
-    except _OutputLost as lost:
-        with contextlib.suppress(OSError, ValueError):  # Python flushes stdout at exit: let that go nowhere
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        if not isinstance(lost.__cause__, BrokenPipeError):  # `... | head` stopped reading: no message
-            _fail(args.command, f"cannot write to the standard output: {lost.__cause__}", 1)
-        return 1
+        code = args.handler(args, report)
+    except _OutputLost:
+        code = 1
+    if report.lost is None:
+        return code
+    if not isinstance(report.lost, BrokenPipeError):  # `... | head` stopped reading: no message
+        _fail(args.command, f"cannot write to the standard output: {report.lost}", 1)
+    return max(code, 1)
 
 
 def _hint(args: argparse.Namespace, argv: list[str], unknown: list[str]) -> str:

@@ -345,7 +345,7 @@ def _read_rows(f: TextIO, where: str) -> tuple[list[str] | None, list[list[float
 
 def _is_header(cells: list[str]) -> bool:
     """A first row of names: no cell a finite number, and some cell a name (not nan, inf or empty)."""
-    numbers = [_number(cell) for cell in cells]
+    numbers = [read_number(cell) for cell in cells]
     if any(x is not None and math.isfinite(x) for x in numbers):
         return False
     return any(x is None and cell for x, cell in zip(numbers, cells))
@@ -353,13 +353,12 @@ def _is_header(cells: list[str]) -> bool:
 
 def _cell(cell: str, where: str, line: int, j: int, header: list[str] | None) -> float:
     """One cell as a finite float, or ValueError naming the file, line and column."""
-    number = _number(cell)
+    number = read_number(cell)
     if number is None or not math.isfinite(number):
         if not cell:
             what = "an empty cell"
         elif number is None and _python_number(cell):  # 1_000, full-width or Arabic-Indic digits
-            what = (f"{short(cell)} is not a number as a CSV file writes one (digits 0-9 with an optional "
-                    f"sign, point and exponent: 1000, -0.5, 1e-3)")
+            what = f"{short(cell)} is not a number as a CSV file writes one ({NUMBER_RULE})"
         else:
             what = f"{short(cell)} is not a finite number"
         raise ValueError(f"{where}, line {line}, column {j + 1}{_named(header, j)}: {what}")
@@ -370,11 +369,24 @@ def _cell(cell: str, where: str, line: int, j: int, header: list[str] | None) ->
 #: optional exponent; or nan / inf / infinity (numbers, but not finite ones).
 _NUMBER = re.compile(r"[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|nan|inf|infinity)",
                      re.IGNORECASE)
+#: A whole number by the same rule: an optional sign and digits 0-9, no point, no exponent.
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+#: The rule in words, for error messages.
+NUMBER_RULE = "digits 0-9 with an optional sign, point and exponent: 1000, -0.5, 1e-3"
 
 
-def _number(cell: str) -> float | None:
-    """The number ``cell`` writes, or None; stricter than float(), which reads 1_000 as 1000."""
-    return float(cell) if _NUMBER.fullmatch(cell) else None
+def read_number(text: str) -> float | None:
+    """The number ``text`` writes, or None: the one rule for the numbers a user types, in a CSV
+    cell, a command-line option or a binding such as ``x=2`` (`NUMBER_RULE`; nan, inf and
+    infinity are numbers too, not finite ones). Stricter than float(), which also reads ``1_000``,
+    full-width ``１`` and other scripts' digits such as ``٣``."""
+    return float(text) if _NUMBER.fullmatch(text) else None
+
+
+def read_integer(text: str) -> int | None:
+    """The whole number ``text`` writes by the same rule (``300``, ``-1``: no point, no exponent),
+    or None. Stricter than int(), which also reads ``4_0`` and ``٤٠``."""
+    return int(text) if _INTEGER.fullmatch(text) else None
 
 
 def _python_number(cell: str) -> bool:
@@ -404,6 +416,6 @@ def _target_column(target: int | str, header: list[str] | None, width: int, wher
             raise ValueError(f"{where}: {problem} named {short(target)}; the header has {columns}")
         return matches[0]
     if not -width <= target < width:
-        raise ValueError(f"{where}: no column {target} (the target counts from 0, and -1 is the last); "
-                         f"the file has {width} columns")
+        raise ValueError(f"{where}: no column {short(target)} (the target counts from 0, and -1 is the "
+                         f"last); the file has {width} columns")
     return int(target) % width

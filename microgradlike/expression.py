@@ -2,7 +2,8 @@
 
 The text is parsed by Python's `ast` into a syntax tree, and only a whitelist is accepted:
 
-* numbers (``2``, ``-3.5``, ``1e-3``) and names given values in ``bindings``;
+* numbers (``2``, ``-3.5``, ``1e-3``: `data.read_number`'s rule, the one for every number a user
+  types, so not ``1_000`` or ``0x10``) and names given values in ``bindings``;
 * ``+ - * / **`` and unary ``-``/``+``;
 * one-argument calls to the functions of the op table (`FUNCTIONS`: tanh, exp, log, sqrt,
   sigmoid, relu, abs, softplus, sin, cos, ...).
@@ -22,6 +23,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 
 from .checks import as_real, short
+from .data import NUMBER_RULE, read_number
 from .engine import Value
 from .ops import OPS, parser_functions
 
@@ -82,6 +84,9 @@ def _check(text: str, tree: ast.Expression, names: Iterable[str]) -> None:
         if isinstance(node, ast.Constant):
             if as_real(node.value) is None:
                 raise _refuse(text, node, f"constant of type {type(node.value).__name__}")
+            if read_number(ast.get_source_segment(text, node) or "") is None:  # 1_000, 0x10: Python's alone
+                raise ValueError(f"the number `{_snippet(text, node)}` is not written as numbers are here "
+                                 f"({NUMBER_RULE})")
             if isinstance(node.value, float) and math.isinf(node.value):  # 1e400: not what was typed
                 raise ValueError(f"the number `{_snippet(text, node)}` is too large for a float "
                                  f"(the largest is about 1.8e308)")
@@ -205,8 +210,9 @@ def _check_name(name: object) -> None:
 def parse_bindings(items: Iterable[str]) -> dict[str, float]:
     """``["x=2", "w=-3"]`` -> ``{"x": 2.0, "w": -3.0}``, as typed on a command line.
 
-    Each item is ``name=number``; the number is a decimal literal (``inf`` is allowed, ``nan``
-    is not). A name given twice, a bad name or a bad number raises ValueError naming it.
+    Each item is ``name=number``; the number is written by `data.read_number`'s rule, the one
+    for every number a user types (``2.5``, ``-3``, ``1e-3``; not ``1_000`` or ``١``); ``inf`` is
+    allowed, ``nan`` is not. A name given twice, a bad name or a bad number raises ValueError naming it.
     """
     bindings: dict[str, float] = {}
     for item in items:
@@ -216,11 +222,11 @@ def parse_bindings(items: Iterable[str]) -> dict[str, float]:
             raise ValueError(f"binding {short(item)} must look like name=number, e.g. x=2.5")
         _check_name(name)
         if name in bindings:
-            raise ValueError(f"{name!r} is bound twice ({name}={bindings[name]!r} and {item!r})")
-        try:
-            value = float(number)
-        except ValueError:
-            raise ValueError(f"binding {short(item)}: {short(number)} is not a number") from None
+            raise ValueError(f"{short(name)} is bound twice ({short(f'{name}={bindings[name]!r}')} and "
+                             f"{short(item)})")
+        value = read_number(number)
+        if value is None:
+            raise ValueError(f"binding {short(item)}: {short(number)} is not a number ({NUMBER_RULE})")
         if math.isnan(value):
             raise ValueError(f"binding {short(item)}: nan is not allowed")
         if math.isinf(value) and number.lower().lstrip("+-") not in ("inf", "infinity"):

@@ -11,7 +11,9 @@ leaves behaves like one an editor saves:
   sticky folder anyone may write to, such as /tmp, owned by neither you nor the folder's owner:
   another user may have planted it there to make you, or root, overwrite a file of their choosing);
 * a folder, a device or a read-only file is never replaced, nor is a name that ends with ``/``
-  (it names a folder) turned into a file (OSError naming the user's path).
+  (it names a folder) turned into a file (OSError naming the user's path). Read-only is what the
+  permission bits say, for root too: a file without any write bit (``chmod 444``) is kept even
+  though root could write it.
 
 What a crash can leave: a process killed during a write (``kill -9``, a power cut) leaves its
 temporary file ``.NAME~PID-XXXXXXXX.tmp`` next to ``NAME`` (NAME cut short if needed to keep the
@@ -135,9 +137,26 @@ def _target(user_path: str) -> tuple[str, os.stat_result | None]:
         raise OSError(errno.EISDIR, "it is a folder, not a file")
     if not stat.S_ISREG(existing.st_mode):
         raise OSError(errno.EINVAL, "it is not a regular file (a device, pipe or socket is never replaced)")
-    if not os.access(target, os.W_OK):
+    if _read_only(existing):
         raise OSError(errno.EACCES, "the file is read-only (no write permission)")
     return target, existing
+
+
+def _read_only(info: os.stat_result) -> bool:
+    """Whether the file's permission bits say it is not to be written, by us.
+
+    Decided by the bits, not by ``os.access``, which says yes to root for every file: root gets a
+    file without any write bit (``chmod 444``) refused, as ``rm`` and editors do; anyone else, the
+    bits the kernel checks for them: the owner's, the group's or the others' (ACLs are not read)."""
+    mode = stat.S_IMODE(info.st_mode)
+    euid = os.geteuid() if hasattr(os, "geteuid") else 0  # no owners (Windows): any write bit counts
+    if euid == 0:
+        return not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+    if info.st_uid == euid:
+        return not mode & stat.S_IWUSR
+    if info.st_gid == os.getegid() or info.st_gid in os.getgroups():
+        return not mode & stat.S_IWGRP
+    return not mode & stat.S_IWOTH
 
 
 def _resolve(path: str) -> str:

@@ -290,6 +290,79 @@ def test_from_torch_refuses_the_meta_device_by_layer(bridge, torch):
         bridge.from_torch(net)
 
 
+@pytest.mark.parametrize("where", ["sequential", "first", "last", "activation"])
+@pytest.mark.parametrize("kind", ["forward", "forward_pre", "full_backward", "full_backward_pre",
+                                  "forward_attr"])
+def test_from_torch_refuses_a_module_with_a_hook_naming_where(bridge, torch, where, kind):
+    """Attack A7: a forward hook that doubled the output was dropped without a word."""
+    net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Tanh(), torch.nn.Linear(3, 1))
+    part = {"sequential": net, "first": net[0], "activation": net[1], "last": net[2]}[where]
+    hooks = {"forward": lambda m, i, o: o * 2, "forward_pre": lambda m, i: (i[0] * 2,),
+             "full_backward": lambda m, gi, go: None, "full_backward_pre": lambda m, go: None}
+    if kind == "forward_attr":
+        part.forward = lambda x: x * 2  # an instance attribute: what the module computes, not its class's
+    else:
+        getattr(part, f"register_{kind}_hook")(hooks[kind])
+    named = {"sequential": "the Sequential", "first": "layer 0 (Linear(", "activation": "layer 1 (Tanh())",
+             "last": "layer 2 (Linear("}[where]
+    said = "a forward of its own" if kind == "forward_attr" else \
+        f"a {kind.replace('full_', '').replace('_pre', ' pre-')}{'' if kind.endswith('pre') else ' '}hook"
+    with pytest.raises(ValueError) as info:
+        bridge.from_torch(net)
+    assert str(info.value).startswith(named) and said in str(info.value), str(info.value)
+
+
+def test_from_torch_refuses_a_weight_norm_which_is_a_pre_hook(bridge, torch):
+    import warnings
+
+    net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch says weight_norm is deprecated: it is still in use
+        torch.nn.utils.weight_norm(net[2])
+    with pytest.raises(ValueError, match=r"^layer 2 \(.*\) has a forward pre-hook"):
+        bridge.from_torch(net)
+
+
+def test_from_torch_refuses_while_a_global_module_hook_is_registered(bridge, torch):
+    net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1))
+    handle = torch.nn.modules.module.register_module_forward_hook(lambda m, i, o: o)
+    try:
+        with pytest.raises(ValueError, match=r"a global forward hook is registered \(torch\.nn\.modules\."
+                                             r"module\.register_module_forward_hook\)"):
+            bridge.from_torch(net)
+    finally:
+        handle.remove()
+    assert isinstance(bridge.from_torch(net), MLP)  # and without the hook it converts
+
+
+def test_from_torch_converts_once_a_hook_is_removed(bridge, torch):
+    net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1))
+    net[0].register_forward_hook(lambda m, i, o: o * 2).remove()
+    x = [0.3, -0.7]
+    assert bridge.from_torch(net)(x).data == pytest.approx(net(torch.tensor(x)).item(), rel=1e-6)
+
+
+@pytest.mark.parametrize(("make", "change", "said"), [
+    (lambda: MLP(2, [3, 1], seed=0), lambda m: m.layers[0].neurons[1].w.pop(),
+     "layers.0.neurons.1 has 1 weight for 2 inputs"),
+    (lambda: MLP(2, [3, 1], seed=0), lambda m: m.layers[1].neurons[0].w.append(Value(0.5)),
+     "layers.1.neurons.0 has 4 weights for 3 inputs"),
+    (lambda: MLP(2, [3, 1], seed=0), lambda m: m.layers[0].neurons.pop(),
+     "layers.0 has 2 neurons, but was made with 3"),
+    (lambda: MLP(2, [3, 1], seed=0), lambda m: m.layers.pop(), "it has 1 layer, but was made with 2"),
+    (lambda: Layer(2, 3, seed=0), lambda m: m.neurons[2].w.pop(), "neurons.2 has 1 weight for 2 inputs"),
+    (lambda: Layer(2, 3, seed=0), lambda m: m.neurons.pop(), "the layer has 2 neurons, but was made with 3"),
+    (lambda: Neuron(3, seed=0), lambda m: m.w.pop(), "the neuron has 2 weights for 3 inputs"),
+])
+def test_to_torch_refuses_a_model_that_lost_a_weight_naming_where(bridge, make, change, said):
+    """Attack A25: PyTorch's own "expected sequence of length 1" said nothing of the model."""
+    model = make()
+    change(model)
+    with pytest.raises(ValueError, match="cannot convert") as info:
+        bridge.to_torch(model)
+    assert said in str(info.value)
+
+
 # ---- losses ------------------------------------------------------------------------------------------
 def loss_cases(rng):
     scores = [*rng.normal(0, 2, size=9).tolist(), 0.5, -1.0]  # ±1 margins land on the hinge's kink
@@ -364,6 +437,93 @@ def test_torch_hinge_of_no_examples_is_refused_as_hinge_refuses_it(bridge, torch
     with pytest.raises(ValueError) as theirs:
         bridge.torch_loss("hinge")(empty, empty)
     assert str(theirs.value) == str(ours.value)
+
+
+ALL_LOSSES = ["mse", "binary_cross_entropy", "cross_entropy", "hinge"]
+
+
+def empty_inputs(torch, name):
+    """No example, as each loss takes its inputs: torch tensors and the plain lists `losses` takes."""
+    if name == "cross_entropy":
+        return torch.zeros(0, 3, dtype=torch.float64), torch.zeros(0, dtype=torch.int64), [], []
+    return torch.zeros(0, dtype=torch.float64), torch.zeros(0, dtype=torch.float64), [], []
+
+
+@pytest.mark.parametrize("name", ALL_LOSSES)
+def test_every_torch_loss_refuses_no_example_as_its_microgradlike_loss_does(bridge, torch, name):
+    """Attack A8/A24: torch's mean of nothing is nan; only torch_hinge refused it."""
+    outputs, targets, ours_outputs, ours_targets = empty_inputs(torch, name)
+    with pytest.raises(ValueError) as ours:
+        losses.get_loss(name)(ours_outputs, ours_targets)
+    with pytest.raises(ValueError) as theirs:
+        bridge.torch_loss(name)(outputs, targets)
+    assert str(theirs.value) == str(ours.value)
+
+
+@pytest.mark.parametrize("name", ["mse", "binary_cross_entropy", "hinge"])
+def test_every_torch_loss_refuses_a_width_1_output_against_flat_targets(bridge, torch, name):
+    """Attack A8: MSELoss broadcast (3, 1) against (3,) into a (3, 3) table: 1.074 for a loss of 0.43."""
+    scores = torch.tensor([[0.2], [0.9], [-0.4]], dtype=torch.float64)
+    targets = torch.tensor([0.0, 1.0, 1.0], dtype=torch.float64)
+    first = {"mse": "preds", "binary_cross_entropy": "logits", "hinge": "scores"}[name]
+    with pytest.raises(ValueError, match=rf"^{first} have shape \(3, 1\) but targets \(3,\); they must match "
+                                         r"\(squeeze a width-1 output: net\(X\)\.squeeze\(-1\)\)$"):
+        bridge.torch_loss(name)(scores, targets)
+    squeezed = bridge.torch_loss(name)(scores.squeeze(-1), targets).item()
+    ours = losses.get_loss(name)(scores.squeeze(-1).tolist(), targets.tolist()).data
+    assert squeezed == pytest.approx(ours)
+
+
+@pytest.mark.parametrize(("logits", "ids", "error", "said"), [
+    ((4, 3), (4, 1), ValueError, r"logits_rows has shape \(4, 3\) but class_ids \(4, 1\); there is one"),
+    ((4, 3), (3,), ValueError, r"logits_rows has shape \(4, 3\) but class_ids \(3,\)"),
+    ((4, 3), (4, 3), ValueError, r"class_ids \(4, 3\); there is one class id per row: shape \(4,\)"),
+    ((2, 3, 4), (2, 4), ValueError, r"logits_rows has shape \(2, 3, 4\); cross_entropy takes rows"),
+    ((4, 0), (4,), ValueError, r"row 0 of logits_rows is empty"),
+])
+def test_cross_entropy_refuses_ids_that_are_not_one_per_row(bridge, torch, logits, ids, error, said):
+    with pytest.raises(error, match=said):
+        bridge.torch_loss("ce")(torch.zeros(logits, dtype=torch.float64), torch.zeros(ids, dtype=torch.int64))
+
+
+def test_cross_entropy_refuses_float_class_ids_and_takes_one_row(bridge, torch):
+    logits = torch.tensor([[0.5, -1.0, 2.0]], dtype=torch.float64)
+    with pytest.raises(TypeError, match=r"class_ids has dtype torch\.float64; class ids are integers"):
+        bridge.torch_loss("cross_entropy")(logits, torch.tensor([2.0], dtype=torch.float64))
+    one_row = bridge.torch_loss("cross_entropy")(logits[0], torch.tensor(2)).item()
+    assert one_row == pytest.approx(losses.cross_entropy([0.5, -1.0, 2.0], 2).data)
+
+
+@pytest.mark.parametrize("name", ALL_LOSSES)
+def test_every_torch_loss_refuses_lists_int_outputs_and_meta_tensors(bridge, torch, name):
+    """Attack A23: torch_hinge on lists raised AttributeError, on ints a dtype error from mean(),
+    on the meta device an error from .item()."""
+    loss = bridge.torch_loss(name)
+    ce = name == "cross_entropy"
+    outputs = torch.tensor([[0.5, -0.5], [1.0, 0.0]] if ce else [0.5, -0.5], dtype=torch.float64)
+    targets = torch.tensor([1, 0]) if ce else torch.tensor([1.0, 0.0])
+    first, second = {"mse": ("preds", "targets"), "binary_cross_entropy": ("logits", "targets"),
+                     "cross_entropy": ("logits_rows", "class_ids"), "hinge": ("scores", "targets")}[name]
+    assert loss(outputs, targets).item() == pytest.approx(
+        losses.get_loss(name)(outputs.tolist(), targets.tolist()).data)
+    with pytest.raises(TypeError, match=rf"^{first} must be a torch.Tensor, got list: "):
+        loss(outputs.tolist(), targets)
+    with pytest.raises(TypeError, match=rf"^{second} must be a torch.Tensor, got list: "):
+        loss(outputs, targets.tolist())
+    with pytest.raises(TypeError, match=rf"^{first} has dtype torch.int64; a model's outputs are floating"):
+        loss(outputs.long(), targets)
+    with pytest.raises(ValueError, match=rf"^{first} is on the meta device: it has a shape, .*, but no val"):
+        loss(outputs.to("meta"), targets)
+    with pytest.raises(ValueError, match=rf"^{second} is on the meta device"):
+        loss(outputs, targets.to("meta"))
+    with pytest.raises(TypeError, match=rf"^{second} has dtype torch.bool; a loss takes real numbers"):
+        loss(outputs, targets.bool())
+
+
+def test_torch_hinge_takes_integer_targets(bridge, torch):
+    scores = torch.tensor([0.5, -2.0, 0.1], dtype=torch.float64)
+    value = bridge.torch_hinge(scores, torch.tensor([1, 0, -1])).item()
+    assert value == pytest.approx(losses.hinge([0.5, -2.0, 0.1], [1, 0, -1]).data)
 
 
 # ---- without torch ------------------------------------------------------------------------------------

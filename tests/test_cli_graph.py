@@ -227,3 +227,28 @@ def test_usage_errors_are_one_line_without_the_usage_block(tmp_path: Path) -> No
         result = run(*args, cwd=tmp_path)
         assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
         assert result.stderr.startswith("python -m microgradlike graph: error: ")
+
+
+@pytest.mark.parametrize("suffix", [".dot", ".svg", ".html"])
+def test_a_read_only_output_is_kept_even_for_root(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                  suffix: str) -> None:
+    """Attack A2: os.access says yes to root, so `chmod 444` did not keep the file."""
+    out = tmp_path / f"ro{suffix}"
+    out.write_text("keep")
+    out.chmod(0o444)
+    assert main(["graph", "x*2", "x=1", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "the file is read-only" in err and err.count("\n") == 1
+    assert out.read_text() == "keep"
+
+
+@pytest.mark.parametrize("args", [["x*2", "x=1_000"], ["x*2", "x=\uff11"], ["x*2", "x=\u0663"],
+                                  ["x*1_000", "x=1"], ["x*0x10", "x=1"]])
+def test_numbers_are_read_by_the_rule_of_the_csv_reader(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                        args: list[str]) -> None:
+    """Attack A27: x=1_000, x=１ and x=٣ were read as numbers, which a CSV cell may not be."""
+    out = tmp_path / "g.dot"
+    assert main(["graph", *args, "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "(digits 0-9 with an optional sign, point and exponent" in err and err.count("\n") == 1
+    assert not out.exists()

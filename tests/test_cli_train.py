@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import importlib.util
+import io
 import json
 import os
 import re
@@ -24,6 +25,18 @@ from microgradlike.data import load_csv, make_moons, train_test_split
 from microgradlike.nn import Module
 
 SMALL = ["train", "--n", "60", "--epochs", "5", "--hidden", "4"]
+
+
+def small(*more: str) -> list[str]:
+    """SMALL and ``more``, where an option of SMALL given again in ``more`` takes the value there
+    (the command line refuses an option given twice)."""
+    argv, more_list = list(SMALL), list(more)
+    for i in range(1, len(SMALL), 2):
+        if SMALL[i] in more_list:
+            j = more_list.index(SMALL[i])
+            argv[i + 1] = more_list[j + 1]
+            del more_list[j:j + 2]
+    return argv + more_list
 HAS_COMPILE = importlib.util.find_spec("microgradlike.compile") is not None
 
 
@@ -62,7 +75,7 @@ def test_saved_model_loads_and_gives_the_printed_test_accuracy(tmp_path, capsys)
 @pytest.mark.parametrize("loss", ["binary_cross_entropy", "mse", "cross_entropy"])
 def test_a_loaded_model_predicts_labels_whatever_the_loss(tmp_path, capsys, loss):
     path = tmp_path / "model.json"
-    assert main([*SMALL, "--epochs", "30", "--loss", loss, "--save", str(path)]) == 0
+    assert main(small("--epochs", "30", "--loss", loss, "--save", str(path))) == 0
     printed_train, _ = accuracies(capsys.readouterr().out)
     X, y = make_moons(n=60, seed=0)
     X_train, _, y_train, _ = train_test_split(X, y, test_fraction=0.25, seed=0)
@@ -81,15 +94,15 @@ def test_three_spiral_arms_train_one_output_per_class(tmp_path, capsys):
 @pytest.mark.parametrize("dataset", ["circles", "xor"])
 @pytest.mark.parametrize("loss", ["binary_cross_entropy", "mse", "cross_entropy"])
 def test_every_binary_loss_runs(dataset, loss, capsys):
-    assert main([*SMALL, "--epochs", "2", "--dataset", dataset, "--loss", loss, "--optimizer", "sgd",
-                 "--momentum", "0.9"]) == 0
+    assert main(small("--epochs", "2", "--dataset", dataset, "--loss", loss, "--optimizer", "sgd",
+                      "--momentum", "0.9")) == 0
     accuracies(capsys.readouterr().out)
 
 
 def test_plot_writes_a_png(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     path = tmp_path / "out.png"
-    assert main([*SMALL, "--epochs", "2", "--plot", str(path)]) == 0
+    assert main(small("--epochs", "2", "--plot", str(path))) == 0
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]  # no temporary file left behind
 
@@ -106,7 +119,7 @@ def test_plot_shows_train_and_test_points_and_both_accuracies(tmp_path, capsys, 
 
     cli_plot = cli.plot_decision_boundary
     monkeypatch.setattr(cli, "plot_decision_boundary", spy)
-    assert main([*SMALL, "--epochs", "3", "--plot", str(tmp_path / "out.png")]) == 0
+    assert main(small("--epochs", "3", "--plot", str(tmp_path / "out.png"))) == 0
     train, test = accuracies(capsys.readouterr().out)
     title = drawn[0].get_title()  # the same numbers the run printed
     assert f"train accuracy {train / 100:.0%}" in title and f"test accuracy {test / 100:.0%}" in title
@@ -181,6 +194,7 @@ def test_defaults_reach_97_percent_on_moons(capsys):
     ["--hidden", "16,0"],
     ["--lr", "-1"],
     ["--lr", "nan"],
+    ["--optimizer", "sgd", "--momentum", "1.5"],
     ["--test-fraction", "1.5"],
     ["--batch-size", "0"],
     ["--loss", "l1"],
@@ -217,15 +231,14 @@ def test_the_usage_in_help_sends_nobody_to_help(capsys):
     (["--momentum", "0"], "--momentum 0.0 is for --optimizer sgd; adam does not use it"),
     (["--arms", "3"], "--arms 3 is for --dataset spirals; moons does not use it"),
     (["--dataset", "xor", "--arms", "2"], "--arms 2 is for --dataset spirals; xor does not use it"),
-    (["--optimizer", "sgd", "--momentum", "1.5"], "1.5"),
     (["--dataset", "spirals", "--arms", "1"], "arms"),
-    (["--n", "3", "--test-fraction", "0.1"], "non-empty"),
+    (["--n", "3", "--test-fraction", "0.1"], "--test-fraction 0.1 of 3 points holds out 0 for testing"),
     (["--save", "/no/such/folder/model.json"], "/no/such/folder"),
     (["--dataset", "moons", "--data", "points.csv"], "drop --dataset"),
     (["--target", "label"], "--target picks the label column of --data"),
 ])
 def test_bad_combinations_exit_2_with_one_line(argv, needle, capsys):
-    assert main([*SMALL, *argv]) == 2
+    assert main(small(*argv)) == 2
     err = capsys.readouterr().err
     assert needle in err and err.count("\n") == 1 and "Traceback" not in err
 
@@ -294,7 +307,7 @@ def test_plot_refuses_a_suffix_it_cannot_write(tmp_path, capsys, name):
 def test_plot_writes_the_format_its_suffix_names(tmp_path, capsys, suffix, magic):
     pytest.importorskip("matplotlib")
     path = tmp_path / f"out{suffix}"
-    assert main([*SMALL, "--epochs", "2", "--plot", str(path)]) == 0
+    assert main(small("--epochs", "2", "--plot", str(path))) == 0
     assert path.read_bytes().startswith(magic)
 
 
@@ -334,7 +347,7 @@ def test_outputs_that_are_one_file_are_refused_before_training(tmp_path, capsys,
     pytest.importorskip("matplotlib")
     argv = _same_file_cases(tmp_path)[case]
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.exists()}
-    train = ["train", "--epochs", "2"] if "--data" in argv else [*SMALL, "--epochs", "2"]
+    train = ["train", "--epochs", "2"] if "--data" in argv else small("--epochs", "2")
     assert main([*train, *argv]) == 2
     captured = capsys.readouterr()
     assert _no_training(captured.out) and captured.err.count("\n") == 1
@@ -465,7 +478,8 @@ def test_errors_are_one_line_naming_the_program_as_it_was_started(tmp_path):
     script.write_text("from microgradlike.cli import main\nraise SystemExit(main())\n")
     as_script = subprocess.run([sys.executable, str(script), "train", "--n", "x"],
                                capture_output=True, text=True, timeout=60)
-    assert as_script.stderr == "microgradlike train: error: argument --n: expected an integer, got 'x'\n"
+    assert as_script.stderr == ("microgradlike train: error: argument --n: expected an integer (digits 0-9, "
+                                "like 300), got 'x'\n")
     as_module = subprocess.run([sys.executable, "-m", "microgradlike", "train", "--n", "x"],
                                capture_output=True, text=True, timeout=60)
     assert as_module.stderr.startswith("python -m microgradlike train: error: argument --n")
@@ -555,3 +569,220 @@ def test_the_held_out_points_have_one_name_in_the_lines_and_the_plot(tmp_path, c
     legend = [t.get_text() for t in drawn[0].get_legend().get_texts()]
     assert "test loss after each epoch" in legend and not [t for t in legend if "validation" in t]
     assert not [t for t in legend if "early stopping" in t]  # this run kept its last epoch
+
+
+# ---- a standard output that stops taking lines (attack A1) ---------------------------------------------
+class BreakingStdout(io.StringIO):
+    """A stdout that takes ``lines`` lines, then raises ``error`` on every write (a reader such as
+    ``head -n 3`` that stopped, or a disk that filled up)."""
+
+    def __init__(self, lines: int, error: OSError) -> None:
+        super().__init__()
+        self.left, self.error = lines, error
+
+    def write(self, text: str) -> int:
+        if self.left <= 0:
+            raise self.error
+        self.left -= text.count("\n")
+        return super().write(text)
+
+
+@pytest.mark.parametrize("lines", [0, 1, 3, 6, 7, 8, 9, 10])
+@pytest.mark.parametrize("error", [BrokenPipeError(errno.EPIPE, "Broken pipe"),
+                                   OSError(errno.ENOSPC, "No space left on device")])
+def test_the_files_are_written_whatever_happens_to_stdout(tmp_path, capsys, monkeypatch, lines, error):
+    """`train ... --save m.json --html m.html | head -n 12` lost the model: the first line that
+    could not be written ended the run before its files."""
+    pytest.importorskip("matplotlib")
+    files = {"--save": tmp_path / "m.json", "--plot": tmp_path / "m.png", "--html": tmp_path / "m.html"}
+    stdout = BreakingStdout(lines, error)
+    monkeypatch.setattr(sys, "stdout", stdout)
+    assert main([*SMALL, *(str(a) for pair in files.items() for a in pair)]) == 1
+    assert Module.load(files["--save"]).nouts == [4, 1]
+    assert files["--plot"].read_bytes()[:4] == b"\x89PNG" and b"</html>" in files["--html"].read_bytes()
+    assert stdout.getvalue().count("\n") == lines  # the lines before the break, and none after
+    err = capsys.readouterr().err
+    if isinstance(error, BrokenPipeError):  # the reader chose to stop: nothing to say
+        assert err == ""
+    else:
+        assert err == ("python -m microgradlike train: error: cannot write to the standard output: "
+                       "[Errno 28] No space left on device\n")
+
+
+def test_without_files_to_write_a_lost_stdout_ends_the_run_at_once(monkeypatch, capsys):
+    import microgradlike.cli as cli
+
+    monkeypatch.setattr(sys, "stdout", BreakingStdout(0, BrokenPipeError(errno.EPIPE, "Broken pipe")))
+    monkeypatch.setattr(cli, "fit", lambda *a, **k: pytest.fail("trained with nobody to tell"))
+    assert main(SMALL) == 1 and capsys.readouterr().err == ""
+
+
+def test_a_failed_save_still_leaves_the_plot_and_the_replay(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "model.json"
+    real_save = Module.save
+
+    def disk_full(self, target):
+        if os.fspath(target) == str(path):
+            raise OSError(errno.ENOSPC, "No space left on device", str(target))
+        real_save(self, target)
+
+    monkeypatch.setattr(Module, "save", disk_full)
+    argv = ["--save", str(path), "--plot", str(tmp_path / "p.png"), "--html", str(tmp_path / "r.html")]
+    assert main([*SMALL, *argv]) == 1
+    captured = capsys.readouterr()
+    kept = re.search(r"saved to (\S+) instead", captured.err).group(1)
+    os.unlink(kept)
+    assert (tmp_path / "p.png").stat().st_size and (tmp_path / "r.html").stat().st_size
+    assert "drew the loss curves" in captured.out and "wrote the training replay" in captured.out
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="/dev/full is Linux's always-full device")
+def test_a_full_standard_output_still_gets_the_files_written(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent.parent),
+                                                        os.environ.get("PYTHONPATH", "")])}
+    with open("/dev/full", "w") as full:
+        argv = [sys.executable, "-m", "microgradlike", *SMALL, "--save", "m.json", "--html", "m.html"]
+        done = subprocess.run(argv, stdout=full, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env,
+                              timeout=120)
+    assert done.returncode == 1 and Module.load(tmp_path / "m.json").nouts == [4, 1]
+    assert (tmp_path / "m.html").stat().st_size > 0
+    assert done.stderr == ("python -m microgradlike train: error: cannot write to the standard output: "
+                           "[Errno 28] No space left on device\n")
+
+
+# ---- --help and --version to a stdout that cannot take them (attack A29) -------------------------------
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="/dev/full is Linux's always-full device")
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["train", "--help"], ["graph", "-h"]])
+def test_help_and_version_to_a_full_stdout_exit_1_with_one_line(tmp_path, argv):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent.parent),
+                                                        os.environ.get("PYTHONPATH", "")])}
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "microgradlike", *argv], stdout=full,
+                              stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.endswith("error: cannot write to the standard output: [Errno 28] No space left on "
+                                "device\n") and done.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["train", "--help"]])
+def test_help_and_version_to_a_reader_that_stopped_exit_1_silently(monkeypatch, capsys, argv):
+    monkeypatch.setattr(sys, "stdout", BreakingStdout(0, BrokenPipeError(errno.EPIPE, "Broken pipe")))
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 1 and capsys.readouterr().err == ""
+
+
+def test_help_and_version_still_print(capsys):
+    for argv in (["--version"], ["--help"]):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"microgradlike {microgradlike.__version__}\nusage: python -m microgradlike")
+
+
+# ---- options given twice, and empty widths (attack A28) ------------------------------------------------
+#: A valid value for every option of `train` and `graph` that takes one.
+OPTION_VALUES = {
+    "train": {"--dataset": "moons", "--n": "40", "--noise": "0.1", "--arms": "3", "--data": "p.csv",
+              "--target": "1", "--test-fraction": "0.25", "--hidden": "4", "--activation": "relu",
+              "--loss": "hinge", "--optimizer": "sgd", "--lr": "0.1", "--momentum": "0.5", "--tol": "0",
+              "--epochs": "1", "--batch-size": "8", "--seed": "1", "--engine": "batched", "--device": "cpu",
+              "--save": "m.json", "--plot": "p.png", "--html": "r.html"},
+    "graph": {"-o": "g.dot", "--output": "g.dot", "--rankdir": "LR"},
+}
+
+
+def options_taking_a_value(command: str, capsys) -> set[str]:
+    """The options that `command --help` lists with a value after them (``--n N``, ``-o FILE``)."""
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    listed = capsys.readouterr().out.split("options:", 1)[1]
+    return set(re.findall(r"(?<![\w-])(--?[a-z][\w-]*) [A-Z{]", listed))
+
+
+@pytest.mark.parametrize("command", ["train", "graph"])
+def test_every_option_that_takes_a_value_is_refused_twice(tmp_path, capsys, monkeypatch, command):
+    """argparse kept the last without a word: -o a.svg -o b.svg wrote b.svg alone."""
+    monkeypatch.chdir(tmp_path)
+    options = options_taking_a_value(command, capsys)
+    assert options == set(OPTION_VALUES[command])  # a new option gets a value in the table above
+    base = ["x*2", "x=1"] if command == "graph" else []
+    for option, value in OPTION_VALUES[command].items():
+        other = {"-o": "--output", "--output": "-o"}.get(option, option)  # both spellings are one option
+        with pytest.raises(SystemExit) as info:
+            main([command, *base, option, value, other, value])
+        assert info.value.code == 2, option
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and re.search(rf"argument (\S+/)?{option}(/\S+)?: given twice", err), err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("widths", ["", " ", "16,", ",16", "16,,16", ","])
+def test_an_empty_width_is_refused_not_skipped(capsys, widths):
+    """--hidden "" trained MLP(2, [1]) and --hidden 16, MLP(2, [16, 1]) without a word."""
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--hidden", widths])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --hidden: expected integers separated by commas, like 16,16 (or none" in err
+
+
+def test_hidden_none_is_a_linear_model(tmp_path, capsys):
+    path = tmp_path / "m.json"
+    assert main([*small("--hidden", "none"), "--save", str(path)]) == 0
+    assert Module.load(path).nouts == [1] and "MLP(2, [1], relu)" in capsys.readouterr().out
+
+
+# ---- numbers as a user types them (attack A27) ---------------------------------------------------------
+@pytest.mark.parametrize(("option", "value"), [
+    ("--n", "4_0"), ("--n", "\u0664\u0660"), ("--n", "\uff14\uff10"), ("--epochs", "1_0"),
+    ("--seed", "\u0661"), ("--batch-size", "1_6"), ("--arms", "\u0663"), ("--hidden", "1_6"),
+    ("--hidden", "\u0661\u0666,4"), ("--lr", "1_0"), ("--lr", "\uff11"), ("--noise", "0.1_0"),
+    ("--tol", "1e-6_0"), ("--test-fraction", "\u0660.5"),
+])
+def test_numbers_are_read_by_the_rule_of_the_csv_reader(capsys, option, value):
+    with pytest.raises(SystemExit) as info:
+        main(["train", option, value])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}:" in err and err.count("\n") == 1
+
+
+def test_a_target_in_other_digits_is_a_column_name(tmp_path, capsys):
+    path = tmp_path / "p.csv"
+    path.write_text("x,y,\u0663\n0,1,0\n1,0,1\n1,1,0\n0,0,1\n0.5,0.5,0\n0.2,0.1,1\n0.9,0.8,0\n0.1,0.9,1\n")
+    assert main(["train", "--data", str(path), "--target", "\u0663", "--epochs", "1", "--hidden", "2"]) == 0
+    assert "training MLP(2, " in capsys.readouterr().out
+
+
+# ---- messages in the option names the user typed (attack A31) ------------------------------------------
+@pytest.mark.parametrize(("argv", "said"), [
+    (["--dataset", "spirals", "--arms", "1000", "--n", "40"], "--n 40 gives fewer points than the 1000 arms"),
+    (["--dataset", "spirals", "--n", "2"], "--n 2 gives fewer points than the 3 arms of the spirals"),
+    (["--n", "1"], "--test-fraction 0.25 of 1 points holds out 0 for testing"),
+    (["--n", "3", "--test-fraction", "0.1"], "--test-fraction 0.1 of 3 points holds out 0 for testing"),
+    (["--engine", "torch", "--device", "tpu"], "--device 'tpu': "),
+])
+def test_errors_name_the_options_not_python_parameters(capsys, argv, said):
+    assert main(["train", *argv]) == 2
+    err = capsys.readouterr().err
+    assert said in err and err.count("\n") == 1
+    assert not re.search(r"(?<![-\w])(n|arms|test_fraction|momentum) must|test_fraction=", err)
+
+
+def test_momentum_out_of_range_is_named_as_the_option(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--optimizer", "sgd", "--momentum", "1"])
+    assert info.value.code == 2
+    assert capsys.readouterr().err == ("python -m microgradlike train: error: argument --momentum: must be "
+                                       "in [0, 1) (0 is plain SGD), got '1'\n")
+
+
+# ---- huge losses (attack A24) --------------------------------------------------------------------------
+def test_huge_losses_are_printed_with_four_digits_not_three_hundred(capsys):
+    assert main(small("--noise", "1e300", "--epochs", "2")) == 0
+    epochs = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch")]
+    assert epochs and all(len(line) < 80 for line in epochs), epochs
+    assert re.search(r"train loss \d\.\d+e\+\d+  test loss \d\.\d+e\+\d+", epochs[0])

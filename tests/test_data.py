@@ -22,6 +22,8 @@ from microgradlike.data import (
     make_spirals,
     make_xor,
     piecewise_linear,
+    read_integer,
+    read_number,
     train_test_split,
 )
 
@@ -322,6 +324,45 @@ def test_load_csv_reads_numbers_as_csv_files_write_them_and_names_the_cell(tmp_p
         load_csv(path)
     message = str(info.value)
     assert message.startswith(str(path)) and needle in message and "\n" not in message
+
+
+@pytest.mark.parametrize("target", [10**400, -(10**400), 10**61])
+def test_load_csv_cuts_a_huge_target_index_short(tmp_path, target):
+    """Attack A24: the message echoed all 401 digits."""
+    with pytest.raises(ValueError) as info:
+        load_csv(write(tmp_path, "1,2,0\n3,4,1\n"), target=target)
+    message = str(info.value)
+    assert "no column" in message and "digits)" in message and len(message) < 300
+
+
+@pytest.mark.parametrize(("text", "number"), [
+    ("3", 3.0), ("-0.5", -0.5), ("+.5", 0.5), ("1e-3", 1e-3), ("2.", 2.0), ("1E+2", 100.0),
+    ("inf", math.inf), ("-Infinity", -math.inf),
+])
+def test_read_number_reads_numbers_as_csv_files_write_them(text, number):
+    assert read_number(text) == number
+
+
+@pytest.mark.parametrize("text", ["1_000", "\uff11", "\u0663", "0x10", "1,000", "", " ", "1e", ".", "e3",
+                                  "1.5j"])
+def test_read_number_refuses_what_only_python_reads_as_a_number(text):
+    """The rule load_csv, the command line and graph's bindings share (attack A27)."""
+    assert read_number(text) is None
+
+
+def test_read_number_reads_nan_as_a_number_that_is_not_finite():
+    assert math.isnan(read_number("NaN"))
+
+
+@pytest.mark.parametrize(("text", "number"), [("300", 300), ("-1", -1), ("+7", 7), ("007", 7),
+                                              ("1" * 500, int("1" * 500))])
+def test_read_integer_reads_whole_numbers_of_digits(text, number):
+    assert read_integer(text) == number
+
+
+@pytest.mark.parametrize("text", ["4_0", "\u0664\u0660", "\uff14\uff10", "1e3", "40.0", "", "0x10", " 4"])
+def test_read_integer_refuses_anything_else(text):
+    assert read_integer(text) is None
 
 
 def test_a_column_named_nan_or_inf_is_a_header_name(tmp_path):

@@ -246,3 +246,29 @@ def test_a_binding_too_large_for_a_float_is_refused_but_inf_may_be_written() -> 
     with pytest.raises(ValueError, match="too large for a float"):
         parse_bindings(["x=1" + "0" * 400])
     assert parse_bindings(["x=inf", "y=-Infinity"]) == {"x": math.inf, "y": -math.inf}
+
+
+@pytest.mark.parametrize("number", ["1_000", "\u0663", "\uff11", "0x10", "1e3_0", "\u00b2"])
+def test_a_binding_is_a_number_by_the_rule_of_the_csv_reader(number: str) -> None:
+    """Attack A27: float() reads 1_000, full-width and Arabic-Indic digits; a CSV cell may not."""
+    with pytest.raises(ValueError, match=r"is not a number \(digits 0-9 with an optional sign") as info:
+        parse_bindings([f"x={number}"])
+    assert repr(number) in str(info.value)
+
+
+@pytest.mark.parametrize("text", ["x*1_000", "0x10*x", "x + 0b1", "x*0o7", "x*1_0.5", "x*1e1_0"])
+def test_a_number_in_the_expression_is_written_by_the_same_rule(text: str) -> None:
+    with pytest.raises(ValueError, match=r"is not written as numbers are here \(digits 0-9"):
+        parse_expression(text, {"x": 1.0})
+
+
+def test_numbers_written_by_the_rule_are_read() -> None:
+    assert parse_bindings(["x=.5", "y=2.", "z=-1E-3", "w=+4"]) == {"x": 0.5, "y": 2.0, "z": -1e-3, "w": 4.0}
+    assert parse_expression("x*2. + .5 - 1e-3", {"x": 1.0}).data == pytest.approx(2.0 + 0.5 - 1e-3)
+
+
+def test_a_name_bound_twice_is_echoed_cut_short() -> None:
+    name = "x" * 5000
+    with pytest.raises(ValueError, match="bound twice") as info:
+        parse_bindings([f"{name}=1", f"{name}=2"])
+    assert len(str(info.value)) < 400

@@ -117,14 +117,58 @@ def test_a_read_only_folder_names_the_users_path(tmp_path):
 
 
 @posix_only
-@not_root
-def test_a_read_only_file_is_not_replaced(tmp_path):
+@pytest.mark.parametrize("read_only_mode", [0o444, 0o400, 0o555, 0o000])
+@pytest.mark.parametrize("write", [write_atomically, lambda path, _: check_writable(path)])
+def test_a_read_only_file_is_not_replaced_even_by_root(tmp_path, read_only_mode, write):
+    """Decided by the permission bits: os.access says root may write anything (and the tests run
+    as root in the container, where the file used to be replaced)."""
     path = tmp_path / "m.json"
     path.write_text("keep")
-    path.chmod(0o444)
-    with pytest.raises(PermissionError, match="read-only"):
-        write_atomically(path, "x")
+    path.chmod(read_only_mode)
+    with pytest.raises(PermissionError, match="read-only") as info:
+        write(path, "x")
+    assert info.value.filename == str(path)
+    assert path.read_text() == "keep" and mode(path) == read_only_mode
+    assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+
+
+@posix_only
+@pytest.mark.parametrize(("file_mode", "owner", "group", "read_only"), [
+    (0o644, True, False, False), (0o444, True, False, True), (0o464, True, True, True),
+    (0o464, False, True, False), (0o644, False, True, True), (0o646, False, False, False),
+    (0o664, False, False, True),
+])
+def test_for_a_user_other_than_root_the_bits_of_their_class_decide(tmp_path, monkeypatch, file_mode, owner,
+                                                                   group, read_only):
+    """The kernel reads the owner's bits for the owner, the group's for the group, else the others'."""
+    if os.geteuid() != 0:
+        pytest.skip("only root can give a file to another user")
+    path = tmp_path / "m.json"
+    path.write_text("keep")
+    os.chown(path, 4242, 4242)
+    path.chmod(file_mode)
+    monkeypatch.setattr(os, "geteuid", lambda: 4242 if owner else 4243)  # as whom the check runs
+    monkeypatch.setattr(os, "getegid", lambda: 4242 if group else 4243)
+    monkeypatch.setattr(os, "getgroups", lambda: [])
+    if read_only:
+        with pytest.raises(PermissionError, match="read-only"):
+            check_writable(path)
+    else:
+        check_writable(path)
     assert path.read_text() == "keep"
+
+
+@posix_only
+def test_root_still_writes_a_writable_file_of_another_user_and_keeps_its_owner(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("only root can give a file to another user")
+    path = tmp_path / "m.json"
+    path.write_text("old")
+    os.chown(path, 4242, 4242)
+    path.chmod(0o640)
+    write_atomically(path, "new")
+    assert path.read_text() == "new" and mode(path) == 0o640
+    assert (path.stat().st_uid, path.stat().st_gid) == (4242, 4242)
 
 
 def test_a_folder_is_never_replaced(tmp_path):
