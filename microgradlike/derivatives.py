@@ -15,7 +15,9 @@ numbers, so the derivative of the derivative is 0 there: the convention PyTorch 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from typing import Any
 
@@ -24,7 +26,7 @@ from .checks import short
 from .engine import Value, dot_terms, is_grad_enabled, sum_values, topological_order
 from .ops import NARY, OPS, operand_positions, operands
 
-__all__ = ["backward_with_graph", "gradients", "local_derivatives"]
+__all__ = ["backward_with_graph", "gradients", "local_derivatives", "reverse_passes"]
 
 Number = float | Value
 
@@ -108,10 +110,32 @@ def backward_with_graph(root: Value) -> None:
         node.grad = node.grad + g if not node.children else g
 
 
+#: The list `reverse_passes` collects into, in this thread; None (nearly always): nothing is kept.
+_observed: ContextVar[list[Value] | None] = ContextVar("microgradlike_reverse_passes", default=None)
+
+
+@contextmanager
+def reverse_passes() -> Iterator[list[Value]]:
+    """The outputs of the reverse passes (backprop) run by `gradients` in this thread while the
+    block is open, one entry each: so also by ``grad``, ``value_and_grad``, ``hessian``, ``hvp`` and
+    ``backward(create_graph=True)``, which never leave a trace in any ``.grad``. (A plain
+    ``backward()`` is the engine's own loop, not counted here.) The exercises use it to tell
+    backprop from forward mode."""
+    seen: list[Value] = []
+    token = _observed.set(seen)
+    try:
+        yield seen
+    finally:
+        _observed.reset(token)
+
+
 def _chain_rule(output: Value, order: list[Value], create_graph: bool) -> dict[Value, Number]:
     """∂output/∂node for every node of ``order`` (topological) that output depends on."""
     if create_graph and not is_grad_enabled():
         raise RuntimeError("create_graph=True builds the gradient as a graph, which no_grad() turns off")
+    observed = _observed.get()
+    if observed is not None:
+        observed.append(output)
     parts: dict[Value, list[Number]] = {output: [1.0]}  # seed: ∂output/∂output = 1
     grads: dict[Value, Number] = {}
     for node in reversed(order):  # a node's uses all come before it
