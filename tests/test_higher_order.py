@@ -201,6 +201,22 @@ def test_create_graph_first_derivatives_equal_backward_exactly() -> None:
     assert g.data == x.grad
 
 
+def test_a_graph_whose_data_changed_after_it_was_built_is_refused_as_stale() -> None:
+    x = Value(0.5, label="x")
+    y = x.sin() * x
+    x.data = 2.0  # after the graph was built: its recorded numbers are those of x = 0.5
+    for differentiate in (lambda: gradients(y, [x], create_graph=True),
+                          lambda: y.backward(create_graph=True)):
+        with pytest.raises(RuntimeError, match=r"graph of L is stale: node L \(op '\*'\) recorded "
+                                               r"∂L/∂n1 = 0\.5 .* now give 2\.0: a \.data below it"):
+            differentiate()
+    # without create_graph the pass reads only the recorded numbers: the graph as it was built
+    assert gradients(y, [x]) == (math.sin(0.5) + 0.5 * math.cos(0.5),)
+    x.data = 0.5  # back to the numbers the graph was built with: nothing is stale
+    (g,) = gradients(y, [x], create_graph=True)
+    assert g.data == math.sin(0.5) + 0.5 * math.cos(0.5)
+
+
 def test_gradients_does_not_touch_grads_and_refuses_bad_input() -> None:
     x = Value(2.0)
     x.grad = 5.0
