@@ -24,8 +24,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from .derivatives import local_derivatives
-from .engine import Value, node_names, sum_values, topological_order
-from .explain import formula, local_derivative_explanation
+from .engine import Value, sum_values, topological_order
+from .explain import display_names, formula, local_derivative_explanation
 from .formatting import factor, number
 
 __all__ = ["ForwardStep", "TangentStep", "forward_steps", "tangent_steps", "tangents"]
@@ -64,7 +64,7 @@ def forward_steps(root: Value) -> Iterator[ForwardStep]:
     if not isinstance(root, Value):
         raise TypeError(f"forward_steps needs a Value, got {type(root).__name__}: {root!r}")
     order = topological_order(root)
-    names = node_names(root, order)
+    names = display_names(root, order)
     for k, node in enumerate(order):
         yield ForwardStep(node, k, len(order), names)
 
@@ -131,7 +131,7 @@ def tangent_steps(root: Value, seeds: Mapping[Value, float]) -> Iterator[Tangent
         if not isinstance(leaf, Value) or leaf.children:
             raise ValueError(f"seeds must map leaves of the graph to rates, got {leaf!r}")
     order = topological_order(root)
-    names = node_names(root, order)
+    names = display_names(root, order)
     tangent, moving = _tangents(root, seeds, order, False)  # the arithmetic; the steps only show it
     interior = [node for node in order if node.children]
     for k, node in enumerate(interior):

@@ -76,7 +76,7 @@ def test_an_f_that_calls_backward_or_sets_grads_gets_the_same_answer() -> None:
     for f in (calls_backward, sets_grad):
         assert grad(f)(3.0) == (6.0,)  # were 12.0 and 11.0
         assert value_and_grad(f)(3.0) == (9.0, (6.0,))
-        assert grad(lambda x: grad(f)(x)[0])(3.0) == (2.0,)  # nested: was 8.0 for calls_backward
+        assert grad(lambda x, f=f: grad(f)(x)[0])(3.0) == (2.0,)  # nested: was 8.0 for calls_backward
         assert hessian(f)(3.0) == ((2.0,),)
 
 

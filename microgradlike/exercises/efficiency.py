@@ -139,8 +139,9 @@ def check_forward_mode_gradient(gradient: Callable[[Callable[..., Value], list[f
     if reverse:
         times = "once" if len(reverse) == 1 else f"{len(reverse)} times"
         return Verdict(FORWARD_MODE, False, f"the right gradient, but a backward pass (backward() or grad) "
-                                            f"ran {times}: that is reverse mode (backprop), not forward mode, "
-                                            f"even with the grads cleared afterwards", _FORWARD_MODE_HINT)
+                                            f"ran {times}: that is reverse mode (backprop), not forward "
+                                            f"mode, even with the grads cleared afterwards",
+                       _FORWARD_MODE_HINT)
     if calls == p:
         return Verdict(FORWARD_MODE, True, f"the right gradient from {p} forward-mode passes, one per input "
                                            f"(backprop needs one forward and one backward)")
