@@ -119,6 +119,17 @@ def _inputs(xs: Sequence[Value | float], nested: bool) -> list[Value]:
     return inputs
 
 
+def _positional(name: str, keywords: dict[str, object]) -> None:
+    """A transform's function takes the point as positional arguments only: refuse keywords."""
+    if keywords:
+        given = ", ".join(f"{k}={short(v, 30)}" for k, v in keywords.items())
+        first = next(iter(keywords))
+        raise TypeError(f"{name}(f) takes the point as positional arguments, one number or Value for each "
+                        f"argument of f it differentiates, e.g. {name}(f)(3.0, 4.0); got the keyword "
+                        f"{given}. To hold an argument fixed, close over it: "
+                        f"{name}(lambda x: f(x, {first}=...))")
+
+
 def _output(f: Function, out: object) -> Value | None:
     """f's output as a Value (None for a plain number, which depends on nothing)."""
     if isinstance(out, Value):
@@ -139,7 +150,8 @@ def value_and_grad(f: Function) -> Callable[..., tuple[Number, tuple[Number, ...
     """``value_and_grad(f)(*xs) -> (f(xs), (∂f/∂x₀, ∂f/∂x₁, …))``: floats, or Values when called
     inside another transform (so the result can be differentiated again)."""
 
-    def evaluate(*xs: Value | float) -> tuple[Number, tuple[Number, ...]]:
+    def evaluate(*xs: Value | float, **keywords: object) -> tuple[Number, tuple[Number, ...]]:
+        _positional("value_and_grad", keywords)
         return _value_and_grad(f, xs, "value_and_grad")
 
     return evaluate
@@ -166,7 +178,8 @@ def grad(f: Function) -> Callable[..., tuple[Number, ...]]:
     """``grad(f)(*xs) -> (∂f/∂x₀, ∂f/∂x₁, …)`` by backpropagation. Composes:
     ``grad(lambda x: grad(f)(x)[0])(x)`` is ``(f''(x),)``."""
 
-    def gradient(*xs: Value | float) -> tuple[Number, ...]:
+    def gradient(*xs: Value | float, **keywords: object) -> tuple[Number, ...]:
+        _positional("grad", keywords)
         return _value_and_grad(f, xs, "grad")[1]
 
     return gradient
@@ -178,7 +191,8 @@ def hessian(f: Function) -> Callable[..., tuple[tuple[Number, ...], ...]]:
     The gradient is built as a graph (its entries are Values), then each entry is differentiated
     once more: n + 1 backward passes for n inputs."""
 
-    def matrix(*xs: Value | float) -> tuple[tuple[Number, ...], ...]:
+    def matrix(*xs: Value | float, **keywords: object) -> tuple[tuple[Number, ...], ...]:
+        _positional("hessian", keywords)
         _require_graph("hessian")
         nested = _depth.get() > 0
         inputs = _inputs(xs, nested)

@@ -233,7 +233,8 @@ class Persistent:
         The JSON is made first, then written to a temporary file in the same directory,
         flushed to disk and renamed over ``path``: a crash leaves the old file or the new
         one, never half of one (`files.write_atomically`: an existing file keeps its mode, a
-        symbolic link is followed). Non-finite parameters cannot be saved (ValueError).
+        symbolic link is followed). Non-finite parameters cannot be saved (ValueError), nor data
+        that is not a number (TypeError naming the parameter: a numpy array, a Decimal).
 
         The file holds the class, its config and the parameters, and the task when one was
         recorded (`fit` records it, and `set_task`): an untrained model is saved without it, and
@@ -246,7 +247,12 @@ class Persistent:
         building cannot be saved (the file would hold one number where the config makes two).
         """
         named = self.named_parameters()
-        bad = [f"{name}={short(p.data)}" for name, p in named if not _finite(p.data)]
+        not_numbers = [f"{_name(name)} is {type(p.data).__name__} {short(p.data)}" for name, p in named
+                       if as_real(p.data) is None]
+        if not_numbers:
+            raise TypeError(f"cannot save {self!r}: a parameter's data must be a float, but "
+                             f"{_some(not_numbers)} (p.data = float(...) makes it one)")
+        bad = [f"{_name(name)}={short(p.data)}" for name, p in named if not _finite(p.data)]
         if bad:
             raise ValueError(f"cannot save {self!r}: parameters are not finite numbers: {_some(bad)}")
         text = json.dumps(self.state_dict(), indent=1, allow_nan=False, default=_json_scalar)

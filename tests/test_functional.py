@@ -80,6 +80,14 @@ def test_an_f_that_calls_backward_or_sets_grads_gets_the_same_answer() -> None:
         assert hessian(f)(3.0) == ((2.0,),)
 
 
+@pytest.mark.parametrize("transform", [grad, value_and_grad, hessian])
+def test_a_keyword_argument_is_refused_saying_the_point_is_positional(transform) -> None:
+    name = transform.__name__
+    with pytest.raises(TypeError, match=rf"^{name}\(f\) takes the point as positional arguments.*"
+                                        rf"got the keyword y=4\.0.*{name}\(lambda x: f\(x, y=\.\.\.\)\)"):
+        transform(lambda x, y: x * y)(3.0, y=4.0)
+
+
 def test_grad_is_fresh_on_every_call() -> None:
     df = grad(lambda x: x * x)
     assert df(3.0) == (6.0,)

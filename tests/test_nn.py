@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import json
 import math
 import os
@@ -897,6 +898,16 @@ def test_numpy_scalars_in_parameters_save_as_numbers(tmp_path):
     model.save(tmp_path / "m.json")
     loaded = Module.load(tmp_path / "m.json")
     assert [p.data for p in loaded.parameters()] == [float(w) for w in weights]
+
+
+@pytest.mark.parametrize(("data", "kind"), [(np.array(0.5), "ndarray array\\(0\\.5\\)"),
+                                            (decimal.Decimal("0.5"), "Decimal Decimal\\('0\\.5'\\)")])
+def test_save_names_a_parameter_whose_data_is_not_a_number_and_its_type(tmp_path, data, kind):
+    model = MLP(2, [1], seed=0)
+    model.layers[0].neurons[0].w[1].data = data
+    with pytest.raises(TypeError, match=rf"data must be a float, but layers\.0\.neurons\.0\.w\.1 is {kind}"):
+        model.save(tmp_path / "m.json")  # said "not finite numbers", naming no type
+    assert not (tmp_path / "m.json").exists()
 
 
 def test_a_model_file_with_a_key_given_twice_is_refused_naming_it(tmp_path):

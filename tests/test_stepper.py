@@ -396,3 +396,13 @@ def test_a_label_that_cannot_be_shown_is_escaped_in_the_steps(label: str, shown:
     assert all(label not in t for t in texts) and any(shown in t for t in texts)
     "\n".join(texts).encode("utf-8")  # printable: a lone surrogate would not encode
     assert x.label == label  # the Value keeps its label
+
+
+def test_tangent_steps_take_one_leaf_as_moving_at_rate_1_and_refuse_a_list() -> None:
+    from microgradlike.forward import tangent_steps
+
+    x, w = Value(2.0, label="x"), Value(-3.0, label="w")
+    y = (x * w).tanh()
+    assert list(tangent_steps(y, x))[-1].tangent == list(tangent_steps(y, {x: 1.0}))[-1].tangent
+    with pytest.raises(TypeError, match=r"seeds must map leaves to rates, like \{x: 1\.0\}.*got list"):
+        list(tangent_steps(y, [x]))
