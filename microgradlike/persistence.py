@@ -52,6 +52,22 @@ def register(cls: type) -> None:
     _CLASSES[_class_name(cls)] = cls
 
 
+def _registered(cls: type) -> str:
+    """Why `load` would not rebuild ``cls`` by the name a file gives it, or "": another live class
+    of the same module and qualified name (one factory called twice, a class defined again) holds
+    that name, and load would build that one."""
+    name = _class_name(cls)
+    holder = _CLASSES.get(name)
+    if holder is None:  # the class registered last under this name is gone: this one is the name's
+        register(cls)
+    elif holder is not cls:
+        return (f"two classes are named {name}: this model's, and {holder!r} defined after it (one "
+                f"factory called twice, or a class defined again), and load builds a model by that "
+                f"name, so it would build the other one; give each class its own name (qualname), or "
+                f"make the model again from the class now named so")
+    return ""
+
+
 def _built_in_names() -> list[str]:
     return [name for name, cls in _CLASSES.items() if cls.__module__ == _BUILT_IN_MODULE]
 
@@ -245,6 +261,9 @@ class Persistent:
         one `load` can rebuild from its config (a subclass of your own: see `Module`), and the
         config must make exactly these parameters, so two weights tied into one Value after
         building cannot be saved (the file would hold one number where the config makes two).
+        Nor is a model whose rebuilt twin would compute something else: a Value that
+        ``parameters()`` does not list (in a ``_private`` attribute or a dict), or a class that
+        shares its name with another (one factory called twice), which load would build instead.
         """
         named = self.named_parameters()
         not_numbers = [f"{_name(name)} is {type(p.data).__name__} {short(p.data)}" for name, p in named
@@ -255,6 +274,9 @@ class Persistent:
         bad = [f"{_name(name)}={short(p.data)}" for name, p in named if not _finite(p.data)]
         if bad:
             raise ValueError(f"cannot save {self!r}: parameters are not finite numbers: {_some(bad)}")
+        problem = _registered(type(self)) or self._unlisted()
+        if problem:  # load would rebuild another model: one that computes something else
+            raise ValueError(f"cannot save {self!r}: {problem}")
         text = json.dumps(self.state_dict(), indent=1, allow_nan=False, default=_json_scalar)
         problem = self._unloadable(json.loads(text), len(named))
         if problem:
@@ -281,6 +303,33 @@ class Persistent:
         except (TypeError, ValueError) as e:
             return (f"{_cut(e)} (a Module subclass loads when config() returns its constructor's "
                     f"arguments and the constructor takes seed=)")
+        return ""
+
+    def _unlisted(self) -> str:
+        """A clause naming an attribute that holds a Value `named_parameters` does not list (a
+        ``_private`` attribute, a dict, …), or "": the file would not hold it, so the model `load`
+        builds would have the constructor's Value there instead, and compute something else."""
+        listed = {id(p) for _, p in self.named_parameters()}
+        seen: set[int] = set()
+        stack: list[tuple[str, object]] = [(name, item) for name, item in reversed(vars(self).items())]
+        while stack:
+            where, item = stack.pop()
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
+            if isinstance(item, Value):
+                if id(item) not in listed:
+                    return (f"the attribute {_name(where)} holds a Value that parameters() does not list "
+                            f"(it lists public attributes holding Values, Modules, or lists and tuples "
+                            f"of them): the file would not keep it, so the model Module.load builds "
+                            f"would hold its constructor's Value there and compute something else; "
+                            f"make it a public attribute, or a plain number")
+            elif isinstance(item, Persistent):
+                stack.extend((f"{where}.{k}", v) for k, v in reversed(vars(item).items()))
+            elif isinstance(item, list | tuple):
+                stack.extend((f"{where}.{i}", v) for i, v in reversed(list(enumerate(item))))
+            elif isinstance(item, Mapping):
+                stack.extend((f"{where}[{short(k, 30)}]", v) for k, v in reversed(list(item.items())))
         return ""
 
     def _tied(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import decimal
+import gc
 import json
 import math
 import os
@@ -888,6 +889,63 @@ def test_save_refuses_tied_weights_naming_them_and_keeps_the_old_file(tmp_path):
                                          r"and layers\.0\.neurons\.1\.w\.0 are one Value"):
         model.save(path)
     assert path.read_text() == "old"
+
+
+class PrivateScale(Tiny):
+    """A Tiny that also keeps a Value where parameters() does not look: a private attribute."""
+
+    def __init__(self, n: int, seed=None) -> None:
+        super().__init__(n, seed)
+        self._scale = Value(2.0)
+
+    def __call__(self, x):
+        return super().__call__(x) * self._scale
+
+
+class DictShift(Tiny):
+    """A Tiny that also keeps a Value where parameters() does not look: in a dict."""
+
+    def __init__(self, n: int, seed=None) -> None:
+        super().__init__(n, seed)
+        self.extra = {"shift": Value(0.5)}
+
+    def __call__(self, x):
+        return super().__call__(x) + self.extra["shift"]
+
+
+@pytest.mark.parametrize(("model", "where"), [
+    (PrivateScale(2, seed=0), "_scale"),
+    (DictShift(2, seed=0), r"extra\['shift'\]"),
+])
+def test_save_refuses_a_value_that_parameters_do_not_list_naming_the_attribute(tmp_path, model, where):
+    # trained, say: the rebuilt model would have the constructor's 2.0 or 0.5 there, and used to
+    with pytest.raises(ValueError, match=rf"the attribute {where} holds a Value that parameters\(\) does "
+                                         rf"not list.*compute something else"):
+        model.save(tmp_path / "m.json")
+    assert not (tmp_path / "m.json").exists()
+
+
+def _factory(k: float) -> type:
+    class Scaled(Tiny):
+        def __call__(self, x):
+            return super().__call__(x) * k
+
+    return Scaled
+
+
+def test_save_refuses_a_class_whose_name_another_class_took(tmp_path):
+    first, second = _factory(2.0), _factory(3.0)  # one qualname, two classes
+    with pytest.raises(ValueError, match=r"two classes are named (tests\.)?test_nn\._factory\.<locals>\.Scaled: "
+                                         r"this model's, and .* defined after it"):
+        first(1, seed=0).save(tmp_path / "m.json")  # load would have built a `second`
+    model = second(1, seed=0)
+    model.save(tmp_path / "m.json")  # the class the name now stands for
+    loaded = Module.load(tmp_path / "m.json")
+    assert type(loaded) is second and loaded([0.5]).data == model([0.5]).data
+    del second, model, loaded
+    gc.collect()  # the name's class is gone: the one left takes its name back, and loads as itself
+    first(1, seed=0).save(tmp_path / "m.json")
+    assert type(Module.load(tmp_path / "m.json")) is first
 
 
 def test_numpy_scalars_in_parameters_save_as_numbers(tmp_path):
