@@ -28,7 +28,7 @@ import numpy as np
 
 from .checks import as_real, float_array, short
 from .engine import Value, no_grad
-from .files import check_path, write_atomically
+from .files import check_path, open_regular_file, write_atomically
 from .losses import decision_threshold, loss_name
 
 __all__ = ["Persistent", "register"]
@@ -40,6 +40,10 @@ _CLASSES: weakref.WeakValueDictionary[str, type] = weakref.WeakValueDictionary()
 #: The module whose classes a file names by their bare class name ("MLP"); their config makes
 #: exactly their shape. Any other class is named by its module and name.
 _BUILT_IN_MODULE = "microgradlike.nn"
+
+#: Peak bytes `load` may use per byte of a model file (json's dicts, strings and floats; about 6
+#: for a saved MLP, up to about 25 for a file of tiny JSON objects).
+_BYTES_PER_JSON_BYTE = 25
 
 _FORMAT = "microgradlike.module"
 _VERSION = 1
@@ -347,17 +351,24 @@ class Persistent:
         """Rebuild the model saved at ``path`` (JSON only; never pickle or eval).
 
         ``Module.load`` returns whichever class was saved; ``MLP.load`` also checks it is an MLP.
-        A missing, unreadable, corrupt or mismatched file, or an impossible file name, raises
-        ValueError saying what is wrong (every value it quotes is cut short).
+        A missing, unreadable, corrupt or mismatched file, an impossible file name, or a path that
+        is not a regular file (a FIFO, a device: `files.open_regular_file`, the rule `load_csv`
+        follows too) raises ValueError saying what is wrong (every value it quotes is cut short).
         """
-        name = short(check_path(path), 200)
+        text = check_path(path)
+        name = short(text, 200)
+        try:  # a FIFO or a device (/dev/zero) is refused before it can block or be read forever
+            f = open_regular_file(text, name, "Module.load reads a model file that save() wrote",
+                                  _BYTES_PER_JSON_BYTE)
+        except FileNotFoundError:
+            raise ValueError(f"no model file at {name}") from None
+        except OSError as e:
+            raise ValueError(f"cannot read model file {name}: {_cut(e)}") from e
         try:
-            with open(path, encoding="utf-8") as f:
+            with f:
                 state = json.load(f, object_pairs_hook=_unique_keys)
         except _DuplicateKeyError as e:
             raise ValueError(f"{name}: {e}") from None
-        except FileNotFoundError:
-            raise ValueError(f"no model file at {name}") from None
         except (OSError, UnicodeDecodeError) as e:
             raise ValueError(f"cannot read model file {name}: {_cut(e)}") from e
         except ValueError as e:  # JSONDecodeError, or an int too long to convert

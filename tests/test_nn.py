@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import decimal
 import gc
+import importlib.util
 import json
 import math
 import os
 import re
+import subprocess
+import sys
+import threading
 
 import numpy as np
 import pytest
@@ -466,7 +470,7 @@ def test_binary_garbage_is_a_value_error(tmp_path):
 def test_missing_file_and_directory_are_value_errors(tmp_path):
     with pytest.raises(ValueError, match="no model file"):
         Module.load(tmp_path / "nope.json")
-    with pytest.raises(ValueError, match="cannot read"):
+    with pytest.raises(ValueError, match=r"a directory, not a regular file; Module\.load reads a model file"):
         Module.load(tmp_path)
 
 
@@ -935,8 +939,8 @@ def _factory(k: float) -> type:
 
 def test_save_refuses_a_class_whose_name_another_class_took(tmp_path):
     first, second = _factory(2.0), _factory(3.0)  # one qualname, two classes
-    with pytest.raises(ValueError, match=r"two classes are named (tests\.)?test_nn\._factory\.<locals>\.Scaled: "
-                                         r"this model's, and .* defined after it"):
+    with pytest.raises(ValueError, match=r"two classes are named (tests\.)?test_nn\._factory\.<locals>\."
+                                         r"Scaled: this model's, and .* defined after it"):
         first(1, seed=0).save(tmp_path / "m.json")  # load would have built a `second`
     model = second(1, seed=0)
     model.save(tmp_path / "m.json")  # the class the name now stands for
@@ -966,6 +970,44 @@ def test_save_names_a_parameter_whose_data_is_not_a_number_and_its_type(tmp_path
     with pytest.raises(TypeError, match=rf"data must be a float, but layers\.0\.neurons\.0\.w\.1 is {kind}"):
         model.save(tmp_path / "m.json")  # said "not finite numbers", naming no type
     assert not (tmp_path / "m.json").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_load_refuses_a_fifo_at_once_instead_of_waiting_for_a_writer(tmp_path):
+    fifo = tmp_path / "model.json"
+    os.mkfifo(fifo)
+    outcome: list[BaseException | None] = []
+
+    def load() -> None:
+        try:
+            Module.load(fifo)
+            outcome.append(None)
+        except BaseException as e:  # handed to the test's thread
+            outcome.append(e)
+
+    thread = threading.Thread(target=load)
+    thread.start()
+    thread.join(10)
+    blocked = thread.is_alive()
+    if blocked:  # unblock the open() (a writer appears and leaves) so no thread is left behind
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        thread.join(10)
+    assert not blocked, "Module.load waited for a writer on a FIFO"
+    assert isinstance(outcome[0], ValueError)
+    assert str(outcome[0]) == (f"{str(fifo)!r}: a FIFO (named pipe), not a regular file; Module.load reads "
+                               f"a model file that save() wrote")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero") or importlib.util.find_spec("resource") is None,
+                    reason="needs /dev/zero and ulimit (POSIX)")
+def test_load_refuses_a_device_rather_than_reading_without_end():
+    # In a child with 3 GiB of address space: reading /dev/zero to its end would fail there, not here.
+    code = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, resource.RLIM_INFINITY))\n"
+            "from microgradlike.nn import Module\n"
+            "try:\n    Module.load('/dev/zero')\nexcept ValueError as e:\n    print(e)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == ("'/dev/zero': a device, not a regular file; Module.load reads a model "
+                                   "file that save() wrote"), done.stderr[-2000:]
 
 
 def test_a_model_file_with_a_key_given_twice_is_refused_naming_it(tmp_path):
