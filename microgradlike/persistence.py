@@ -176,8 +176,12 @@ class Persistent:
         ``"regression"``: `predict` returns the outputs themselves.
         ``"classification"``: ``classes`` lists the labels (all numbers, or all strings) in
         class-id order. With ONE output, the output is a score s and the label is ``classes[1]``
-        where s > ``threshold``, else ``classes[0]``. With k ≥ 2 outputs (cross-entropy's
-        logits), the label is ``classes[argmax]``.
+        where s > ``threshold``, else ``classes[0]``; two numbers may be listed in either order,
+        and are kept low to high (``task["classes"]`` shows them so): the larger is the one
+        predicted above the threshold, since its target is the higher one whatever the loss
+        (``classes=[1, 0]`` after mse on 0/1 predicts 1 where s > 0.5). Strings name the classes
+        in order: the second is predicted above the threshold. With k ≥ 2 outputs
+        (cross-entropy's logits), the label is ``classes[argmax]``.
         ``loss``: the loss the model was trained with (default: the one `fit` recorded).
         ``threshold`` (default: the one the loss and the classes' targets imply): when the
         recorded task (from `fit`) has two classes and the same loss, its threshold, so that
@@ -206,6 +210,8 @@ class Persistent:
             record["loss"] = loss
         width = self._output_width()
         checked = _checked_task(record, width)  # the classes are checked before a threshold is implied
+        if task == "classification" and not _per_class(checked, width):
+            checked["classes"] = _low_to_high(checked["classes"])
         if task == "classification" and threshold is None:
             checked["threshold"] = _implied_threshold(checked, width, recorded)
         self._task = checked
@@ -494,12 +500,27 @@ def _checked_task(record: object, width: int | None) -> dict[str, Any]:
     return checked
 
 
+def _per_class(task: Mapping[str, Any], width: int | None) -> bool:
+    """Whether a checked classification ``task`` scores each class with an output of its own (the
+    largest wins: cross-entropy), rather than two classes with one output and a threshold."""
+    if len(task["classes"]) > 2:
+        return True
+    return width > 1 if width is not None else loss_name(task.get("loss")) == "cross_entropy"
+
+
+def _low_to_high(classes: list[Any]) -> list[Any]:
+    """Two classes that are numbers, in the order one output scores them: the larger second,
+    predicted above the threshold, since its target is the higher one whatever the loss (mse's
+    targets are the numbers; hinge's −1/0 → −1 and 1 → +1; binary cross-entropy's 0 and 1).
+    Names (strings) keep the order given."""
+    return classes if isinstance(classes[0], str) else sorted(classes)
+
+
 def _implied_threshold(task: Mapping[str, Any], width: int | None,
                        recorded: Mapping[str, Any] | None) -> float:
     """The threshold of a checked classification ``task`` that set_task was given none for."""
     classes, loss = task["classes"], task.get("loss")
-    per_class = width > 1 if width is not None else loss_name(loss) == "cross_entropy"
-    if per_class or len(classes) > 2:
+    if _per_class(task, width):
         return 0.0  # one output per class: the largest wins, no threshold is read
     if (recorded is not None and recorded["task"] == "classification" and len(recorded["classes"]) == 2
             and loss_name(recorded.get("loss")) == loss_name(loss)):

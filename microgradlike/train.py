@@ -181,6 +181,7 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
     seed = check_seed(seed, "seed")
     loss_fn = get_loss(loss)
     n_outputs = _n_outputs(model, X_array, y_array, held_out, loss_fn)
+    _check_labels(loss_name(loss_fn), y_array, None if held_out is None else held_out[1])
     params = model.parameters()
     opt = get_optimizer(optimizer, params, lr)
     check_parameters(opt, named(model) if hasattr(model, "named_parameters") else named(params))
@@ -467,6 +468,29 @@ def _n_outputs(model: Any, X: np.ndarray, y: np.ndarray, held_out: tuple[np.ndar
                              f"0 … {n - 1}: cross_entropy reads each target as the index of the "
                              f"model's output ({n} of them) for its class")
     return n
+
+
+def _check_labels(name: str | None, y: np.ndarray, validation_y: np.ndarray | None) -> None:
+    """The targets a two-class loss can read, checked before training and named by their place:
+    hinge's are -1/+1 or 0/1 (0 counts as -1, so -1 and 0 together would merge two classes into
+    one), binary cross-entropy's are in [0, 1]."""
+    if name not in ("hinge", "binary_cross_entropy"):
+        return
+    sets = [("y", y)] + ([] if validation_y is None else [("validation y", validation_y)])
+    for what, targets in sets:
+        outside = ~np.isin(targets, (-1, 0, 1)) if name == "hinge" else (targets < 0) | (targets > 1)
+        bad = np.flatnonzero(outside)
+        if len(bad):
+            rule = ("-1/+1 or 0/1 (0 counts as -1)" if name == "hinge" else
+                    "in [0, 1] (class labels 0/1, or the probability of class 1)")
+            raise ValueError(f"{what}[{bad[0]}] = {short(targets[bad[0]].item())}: {name} reads targets "
+                             f"{rule}; more than two classes need loss='cross_entropy' (class ids 0 … k-1)")
+    labels = np.unique(np.concatenate([targets for _, targets in sets]))
+    if name == "hinge" and len(labels) > 2:
+        where = "y and validation y hold" if validation_y is not None and len(np.unique(y)) < 3 else "y holds"
+        raise ValueError(f"{where} three labels, {', '.join(f'{v:g}' for v in labels)}, but hinge scores two "
+                         f"classes with one output: -1/+1 or 0/1, where 0 counts as -1, so -1 and 0 would be "
+                         f"one class; relabel them as two classes, or use loss='cross_entropy' for three")
 
 
 def _record_task(model: Module, loss_fn: Callable, y: np.ndarray, n_outputs: int) -> None:
