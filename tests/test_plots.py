@@ -103,6 +103,18 @@ def test_held_out_points_are_named_as_the_caller_says(pyplot) -> None:  # type: 
     assert not [text for text in entries if "validation" in text]
 
 
+def test_held_out_points_are_named_as_fit_was_told_by_default(pyplot) -> None:  # type: ignore[no-untyped-def]
+    from microgradlike.data import make_moons
+    from microgradlike.nn import MLP
+    from microgradlike.train import fit
+
+    X, y = make_moons(n=30, seed=0)
+    history = fit(MLP(2, [3, 1], seed=0), X[:20], y[:20], max_epochs=3, validation=(X[20:], y[20:]),
+                  held_out="test")
+    entries = legend_of(plot_history(history))
+    assert "test loss after each epoch" in entries and not [e for e in entries if "validation" in e]
+
+
 def test_full_batch_update_losses_land_on_the_training_curve(pyplot) -> None:  # type: ignore[no-untyped-def]
     """With full batches, the loss before update k is the loss after epoch k: same parameters,
     same (whole) set. The two curves must meet there, not look shifted by an epoch."""
