@@ -104,6 +104,11 @@ class Persistent:
         """How many numbers the model returns per row, when known; else None."""
         return None
 
+    def _batch_outputs(self, rows: np.ndarray) -> np.ndarray | None:
+        """The outputs for all ``rows`` at once (shape (n, outputs)), where the class can compute
+        them without Values; None (the default): `predict` runs the model row by row."""
+        return None
+
     # ---- state ---------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """A JSON-able snapshot: class name, constructor config, name -> float per parameter, and
@@ -221,7 +226,9 @@ class Persistent:
 
         Classification: an array of n labels from the task's classes (a model trained by `fit`,
         or loaded from ``train --save``, gives its own labels, whatever loss it was trained with).
-        Regression: the outputs, shape (n,) for one output, (n, k) for k. No graph is built.
+        Regression: the outputs, shape (n,) for one output, (n, k) for k. No graph is built: the
+        library's own models (`microgradlike.batch`) compute all rows at once with numpy, the same
+        numbers as the Values give to rounding (~1e-15); any other model runs row by row.
         A model without a task raises ValueError saying how to record one (`set_task`).
         """
         if self._task is None:
@@ -238,10 +245,12 @@ class Persistent:
                              f"{rows.shape[1]} (shape {rows.shape})")
         if len(rows) == 0:
             return np.empty(0)
-        with no_grad():
-            outputs = [self(row) for row in rows.tolist()]
-        scores = np.array([[v.data for v in out] if isinstance(out, list) else [out.data] for out in outputs],
-                          dtype=float).reshape(len(rows), -1)
+        scores = self._batch_outputs(rows)  # the library's models: numpy, one matrix product per layer
+        if scores is None:
+            with no_grad():
+                outputs = [self(row) for row in rows.tolist()]
+            scores = np.array([[v.data for v in out] if isinstance(out, list) else [out.data]
+                               for out in outputs], dtype=float).reshape(len(rows), -1)
         task, width = self._task, scores.shape[1]
         if task["task"] == "regression":
             return scores[:, 0] if width == 1 else scores

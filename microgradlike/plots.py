@@ -4,7 +4,8 @@ matplotlib is optional: it is imported only when a plot is drawn, and a clear Im
 ``pip install matplotlib`` when it is missing. Every function draws on ``ax`` (a new figure when
 None) and returns the Axes, so pictures can be combined with ``plt.subplots``.
 
-Models are evaluated under `no_grad` (no graph is built) one input at a time.
+Models are evaluated under `no_grad` (no graph is built) one input at a time, except where the
+library's own models are evaluated on a whole grid at once with numpy (`microgradlike.batch`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 
 from .checks import short
 from .engine import Value, no_grad
+from .nn import batch_outputs
 
 __all__ = ["plot_batch_paths", "plot_decision_boundary", "plot_descent", "plot_fit_1d", "plot_history",
            "plot_layer_features", "plot_replay"]
@@ -146,8 +148,9 @@ def plot_decision_boundary(model: Callable[[list[float]], Any], X: Any, y: Any, 
     A model with one output is a binary classifier: class 1 where output > ``threshold``
     (0 for logits and hinge scores; pass 0.5 for a model trained with MSE on 0/1 targets), and
     the boundary output = threshold is drawn as a black line. A model with k outputs predicts
-    the argmax. The model runs under `no_grad` on a ``resolution`` × ``resolution`` grid, one
-    point at a time, so keep the resolution modest for big models.
+    the argmax. The library's own models (`microgradlike.batch`) are evaluated on the
+    ``resolution`` × ``resolution`` grid with numpy, all points at once; any other callable runs
+    under `no_grad` one point at a time, so keep the resolution modest for big models of your own.
 
     ``X, y`` are drawn as filled dots. Given ``X_test, y_test`` too, those are drawn hollow, the
     first set is called the training set, and the title gives both accuracies (the fraction of
@@ -167,6 +170,9 @@ def plot_decision_boundary(model: Callable[[list[float]], Any], X: Any, y: Any, 
     gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
 
     def scores(points: np.ndarray) -> np.ndarray:
+        fast = batch_outputs(model, points)  # the library's models: numpy, all points at once
+        if fast is not None:
+            return fast
         with no_grad():
             outs = [model([float(a), float(b)]) for a, b in points]
         return np.array([[o.data] if isinstance(o, Value) else [v.data for v in o] for o in outs])

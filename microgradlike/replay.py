@@ -38,11 +38,10 @@ from typing import Any
 
 import numpy as np
 
-from . import formulas
+from .batch import NumpyLayer, numpy_forward
 from .checks import as_real, short
 from .engine import Value
-from .nn import MLP
-from .ops import activations
+from .nn import MLP, numpy_layers
 from .optim import SGD, Adam, Optimizer, check_parameters
 from .pages import iframe, page, write_page
 from .train import History, check_held_out
@@ -57,10 +56,6 @@ CURVE_POINTS = 160
 #: The snapshots of one page hold at most this many bytes (about 4/3 more as base64 text).
 PAGE_BUDGET = 3_000_000
 
-#: Each activation of the op table on numpy arrays (its forward formula, written for numpy by
-#: `microgradlike.formulas`), and "linear".
-_ACTIVATIONS = {**{name: formulas.numpy_forward(name) for name in activations()}, "linear": lambda z: z}
-
 
 #: Rows and their targets (class ids for a classifier).
 _Points = tuple[np.ndarray, np.ndarray]
@@ -71,7 +66,7 @@ class _Snapshot:
     """The model and the optimiser after one epoch (epoch 0: before training)."""
 
     epoch: int
-    layers: list[tuple[np.ndarray, np.ndarray]]  # (W, b) per layer
+    layers: list[NumpyLayer]  # (W, b, activation) per layer
     values: np.ndarray  # every parameter, in model.parameters() order
     grads: np.ndarray
     state: dict[str, np.ndarray]  # the optimiser's per-parameter state, by name
@@ -256,8 +251,10 @@ class Replay:
         self.history = history
 
     def _snapshot(self, epoch: int, note: str = "") -> _Snapshot:
-        layers = [(np.array([[w.data for w in n.w] for n in layer.neurons]),
-                   np.array([n.b.data for n in layer.neurons])) for layer in self.model.layers]
+        layers = numpy_layers(self.model)
+        if layers is None:
+            raise TypeError(f"the parameters of {self.model!r} are no longer numbers in its shape: a weight "
+                            f"or bias was set to something else")
         state = {}
         if self.optimizer is not None:
             position = {id(p): i for i, p in enumerate(self.optimizer.params)}
@@ -327,10 +324,10 @@ class Replay:
         }
         everything = np.concatenate([train[0]] + ([test[0]] if test is not None else []))
         draw = self._plane if self.kind == "boundary" else self._line
-        out.update(draw(snaps, everything, acts, train, test))
+        out.update(draw(snaps, everything, train, test))
         return out
 
-    def _plane(self, snaps: list[_Snapshot], rows: np.ndarray, acts: list[str],
+    def _plane(self, snaps: list[_Snapshot], rows: np.ndarray,
                train: _Points, test: _Points | None) -> dict[str, Any]:
         """Decision regions over a square around the points, the first layer's neurons, accuracy."""
         threshold = self.threshold
@@ -343,7 +340,7 @@ class Replay:
         regions, confidence, neurons = [], [], []
         accuracy: dict[str, list[float]] = {"train": [], "test": []}
         for s in snaps:
-            scores = _forward(s.layers, acts, grid)
+            scores = numpy_forward(s.layers, grid)
             if self.n_outputs == 1:
                 # tanh squashes the score to (-1, 1): the colour deepens with the distance from
                 # the boundary (output = threshold), which is crossed at byte 127.5
@@ -354,24 +351,24 @@ class Replay:
                 k = self.n_outputs
                 confidence.append(_bytes((probs.max(axis=1) - 1 / k) / (1 - 1 / k) * 2 - 1))
             if len(s.layers) > 1:
-                neurons.append(_bytes(np.tanh(_forward(s.layers[:1], acts, small)).T))
+                neurons.append(_bytes(np.tanh(numpy_forward(s.layers[:1], small)).T))
             for split, pair in (("train", train), ("test", test)):
                 if pair is not None:
-                    right = self._classes(s, acts, pair[0], threshold) == pair[1]
+                    right = self._classes(s, pair[0], threshold) == pair[1]
                     accuracy[split].append(round(100 * float(np.mean(right)), 2))
         result = {"box": box, "resolution": BOUNDARY_RESOLUTION, "regions": _b64(regions),
                   "neuron_resolution": NEURON_RESOLUTION, "neurons": _b64(neurons),
-                  "n_neurons": len(snaps[0].layers[0][1]) if len(snaps[0].layers) > 1 else 0,
+                  "n_neurons": len(snaps[0].layers[0].b) if len(snaps[0].layers) > 1 else 0,
                   "accuracy": accuracy}
         if confidence:
             result["confidence"] = _b64(confidence)
         return result
 
-    def _classes(self, s: _Snapshot, acts: list[str], rows: np.ndarray, threshold: float) -> np.ndarray:
-        scores = _forward(s.layers, acts, rows)
+    def _classes(self, s: _Snapshot, rows: np.ndarray, threshold: float) -> np.ndarray:
+        scores = numpy_forward(s.layers, rows)
         return (scores[:, 0] > threshold).astype(int) if self.n_outputs == 1 else scores.argmax(axis=1)
 
-    def _line(self, snaps: list[_Snapshot], rows: np.ndarray, acts: list[str],
+    def _line(self, snaps: list[_Snapshot], rows: np.ndarray,
               train: _Points, test: _Points | None) -> dict[str, Any]:
         """A 1-D model's curve ŷ(x) over the data's range, and each first-layer neuron's aᵢ(x)."""
         lo, hi = float(rows.min()), float(rows.max())
@@ -380,16 +377,16 @@ class Replay:
         curves, neurons = [], []
         error: dict[str, list[float]] = {"train": [], "test": []}
         for s in snaps:
-            curves.append(_forward(s.layers, acts, xs)[:, 0])
+            curves.append(numpy_forward(s.layers, xs)[:, 0])
             if len(s.layers) > 1:
-                neurons.append(_forward(s.layers[:1], acts, xs).T)
+                neurons.append(numpy_forward(s.layers[:1], xs).T)
             for split, pair in (("train", train), ("test", test)):
                 if pair is not None:
-                    residual = _forward(s.layers, acts, pair[0])[:, 0] - pair[1]
+                    residual = numpy_forward(s.layers, pair[0])[:, 0] - pair[1]
                     error[split].append(float(f"{float(np.mean(residual ** 2)):.6g}"))
         return {"xs": [float(xs[0, 0]), float(xs[-1, 0])], "curves": _floats(np.array(curves)),
                 "neurons": _floats(np.array(neurons)) if neurons else "",
-                "n_neurons": len(snaps[0].layers[0][1]) if len(snaps[0].layers) > 1 else 0,
+                "n_neurons": len(snaps[0].layers[0].b) if len(snaps[0].layers) > 1 else 0,
                 "mse": error}
 
     def _settings(self, history: History) -> dict[str, str]:
@@ -470,14 +467,6 @@ def _setting(value: Any) -> str:
     if isinstance(value, list | tuple):
         return ", ".join(map(str, value)) or "none"
     return "default" if value is None else str(value)
-
-
-def _forward(layers: list[tuple[np.ndarray, np.ndarray]], acts: list[str], rows: np.ndarray) -> np.ndarray:
-    """aˡ = σˡ(aˡ⁻¹·Wˡᵀ + bˡ) for every row at once; the rows of the result are the outputs."""
-    a = rows
-    for (W, b), act in zip(layers, acts):
-        a = _ACTIVATIONS[act](a @ W.T + b)
-    return a
 
 
 def _softmax(scores: np.ndarray) -> np.ndarray:

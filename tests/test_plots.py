@@ -161,6 +161,21 @@ def test_decision_boundary_binary_and_multiclass(pyplot, tmp_path) -> None:  # t
         plot_decision_boundary(linear, X, y, X_test=X)
 
 
+def test_decision_boundary_of_a_library_model_is_computed_with_numpy(pyplot, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from microgradlike.nn import MLP
+
+    rng = np.random.default_rng(2)
+    X = rng.uniform(-2, 2, size=(60, 2))
+    model = MLP(2, [8, 1], "tanh", seed=0)
+    y = np.array([int(model(row).data > 0) for row in X.tolist()])
+    slow = plot_decision_boundary(lambda row: model(row), X, y, resolution=30)  # a callable: row by row
+    monkeypatch.setattr(MLP, "__call__", lambda *_: pytest.fail("the grid evaluated with Values"))
+    fast = plot_decision_boundary(model, X, y, resolution=30)
+    assert fast.get_title() == slow.get_title() and "100%" in fast.get_title()
+    np.testing.assert_allclose(fast.collections[0].get_paths()[0].vertices,
+                               slow.collections[0].get_paths()[0].vertices)
+
+
 def test_decision_boundary_tells_train_from_test(pyplot) -> None:  # type: ignore[no-untyped-def]
     rng = np.random.default_rng(1)
     X, X_test = rng.uniform(-1, 1, size=(40, 2)), rng.uniform(-1, 1, size=(10, 2))
