@@ -144,7 +144,7 @@ def backward_steps(root: Value) -> Iterator[BackwardStep]:
 def _restore(run: _Pass) -> None:
     """Leaf grads accumulate: add back what each leaf held before the pass."""
     for leaf, before in run.held.items():
-        leaf.grad += before
+        leaf.grad += before  # type: ignore[assignment]  # a Value after create_graph, as backward() leaves it
 
 
 @dataclass(frozen=True, eq=False)

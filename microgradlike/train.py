@@ -178,16 +178,16 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
                            "call fit outside a `with no_grad():` block")
     X_array, y_array, width = _rows_and_targets(X, y, "X", "y")
     _check_width(model, width)
-    held_out_name = check_held_out(held_out)  # below, held_out is the validation points themselves
-    held_out = None if validation is None else _validation_pair(validation, width)
-    _check_settings(lr, tol, max_epochs, batch_size, patience, keep_best, held_out, engine, progress)
+    held_out_name = check_held_out(held_out)
+    val_pair = None if validation is None else _validation_pair(validation, width)
+    _check_settings(lr, tol, max_epochs, batch_size, patience, keep_best, val_pair, engine, progress)
     if device is not None and engine != "torch":
         raise ValueError(f"device={short(device)} is for engine='torch' (the other engines compute with "
                          f"Python and numpy on the CPU, and engine='auto' never picks torch)")
     seed = check_seed(seed, "seed")
     loss_fn = get_loss(loss)
-    n_outputs = _n_outputs(model, X_array, y_array, held_out, loss_fn)
-    _check_labels(loss_name(loss_fn), y_array, None if held_out is None else held_out[1])
+    n_outputs = _n_outputs(model, X_array, y_array, val_pair, loss_fn)
+    _check_labels(loss_name(loss_fn), y_array, None if val_pair is None else val_pair[1])
     params = model.parameters()
     opt = get_optimizer(optimizer, params, lr)
     check_parameters(opt, named(model) if hasattr(model, "named_parameters") else named(params))
@@ -200,11 +200,11 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
         evaluate = make_evaluate(model, loss_fn, engine, loss_and_grad)
         trainer = ValueTrainer(params, opt, loss_and_grad, evaluate, lists=engine == "eager")
     rows, targets = trainer.data(X_array, y_array)
-    val_rows = None if held_out is None else trainer.data(*held_out)
+    val_rows = None if val_pair is None else trainer.data(*val_pair)
     size = len(rows) if batch_size is None else batch_size
     history = History(params=[trainer.values()] if keep_params else [], engine=engine,
                       engine_reason=engine_reason, device=trainer.device, held_out=held_out_name)
-    best = None if held_out is None else _Best(trainer, keep=keep_best or patience is not None)
+    best = None if val_pair is None else _Best(trainer, keep=keep_best or patience is not None)
     loop = _Loop(history, trainer, best, loss_fn)
     bar = _progress(max_epochs, progress)
     try:
