@@ -318,7 +318,8 @@ def _train(args: argparse.Namespace, out: _Report) -> int:
                           optimizer=problem.optimizer, lr=problem.lr, tol=args.tol, max_epochs=args.epochs,
                           batch_size=args.batch_size, seed=args.seed,
                           validation=(problem.X_test, problem.y_test), progress=bar, engine=args.engine,
-                          callback=after_epoch, keep_best=args.keep_best, device=problem.device)
+                          callback=after_epoch, keep_best=args.keep_best, device=problem.device,
+                          held_out="test")  # the points of --test-fraction only measure: "test loss"
     except (ValueError, NotImplementedError) as e:
         return _fail("train", e)
     seconds = time.perf_counter() - start

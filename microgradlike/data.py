@@ -20,13 +20,13 @@ import math
 import numbers
 import os
 import re
-import stat
 from collections.abc import Sequence
 from typing import TextIO
 
 import numpy as np
 
 from .checks import as_real, check_seed, short
+from .files import open_regular_file
 from .memory import check_memory
 
 __all__ = [
@@ -258,7 +258,8 @@ def load_csv(path: str | os.PathLike[str], target: int | str = -1) -> tuple[np.n
     if "\x00" in name:  # open() would say "embedded null byte" without the name
         raise ValueError(f"{where}: a file name cannot hold a null byte (\\x00)")
     try:
-        with _open_regular_file(name, where) as f:
+        with open_regular_file(name, where, "load_csv reads a file of rows (save the data to a file first)",
+                               _BYTES_PER_CSV_BYTE, encoding="utf-8-sig", newline="") as f:
             header, rows, lines = _read_rows(f, where)
     except FileNotFoundError:
         raise ValueError(f"{where}: no such file") from None
@@ -283,29 +284,6 @@ def load_csv(path: str | os.PathLike[str], target: int | str = -1) -> tuple[np.n
                          f"longer tell neighbouring whole numbers apart; whole-number labels are class ids: "
                          f"number the classes 0, 1, 2, … (or scale a numeric target)")
     return X, y.astype(np.int64)
-
-
-def _open_regular_file(name: str, where: str) -> TextIO:
-    """``name`` opened for reading as UTF-8 text, if it is a regular file within the memory limit.
-
-    It is opened without blocking (a FIFO with no writer would wait forever in ``open``), then
-    asked what it is: a FIFO, a device (``/dev/zero`` never ends, and its size reads as 0) or a
-    directory is refused before anything is read."""
-    fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            kind = ("a directory" if stat.S_ISDIR(info.st_mode) else "a FIFO (named pipe)"
-                    if stat.S_ISFIFO(info.st_mode) else "a device" if stat.S_ISCHR(info.st_mode)
-                    or stat.S_ISBLK(info.st_mode) else "a socket" if stat.S_ISSOCK(info.st_mode)
-                    else "not a regular file")
-            raise ValueError(f"{where}: {kind}, not a regular file; load_csv reads a file of rows "
-                             f"(save the data to a file first)")
-        check_memory(_BYTES_PER_CSV_BYTE * info.st_size, f"load_csv({short(name)})")
-        return open(fd, encoding="utf-8-sig", newline="")
-    except BaseException:
-        os.close(fd)
-        raise
 
 
 def _read_rows(f: TextIO, where: str) -> tuple[list[str] | None, list[list[float]], list[int]]:

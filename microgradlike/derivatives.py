@@ -9,22 +9,29 @@ on Values::
     tanh:  ∂out/∂a = 1 − out²      with out the node itself, a Value: the derivative is a graph
 
 and `gradients(output, inputs, create_graph=True)` runs the chain rule with them (PyTorch's
-``torch.autograd.grad``). Where an op branches (relu, abs), the branch is taken on the forward
+``torch.autograd.grad``). Each formula is evaluated on the operands' numbers *now*, so each is
+compared with the number the forward pass recorded: a ``.data`` changed after the graph was built
+(``x.data = 2.0``) makes them differ, and the graph is refused as stale, naming the node, instead
+of mixing old and new numbers (PyTorch refuses a tensor changed in place that its graph needs).
+``backward()`` and ``gradients`` without ``create_graph`` read only the recorded numbers: they
+differentiate the graph as it was built. Where an op branches (relu, abs), the branch is taken on the forward
 numbers, so the derivative of the derivative is 0 there: the convention PyTorch also uses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from typing import Any
 
 from . import formulas
 from .checks import short
-from .engine import Value, dot_terms, is_grad_enabled, sum_values, topological_order
+from .engine import Value, dot_terms, is_grad_enabled, node_names, sum_values, topological_order
 from .ops import NARY, OPS, operand_positions, operands
 
-__all__ = ["backward_with_graph", "gradients", "local_derivatives"]
+__all__ = ["backward_with_graph", "gradients", "local_derivatives", "reverse_passes"]
 
 Number = float | Value
 
@@ -108,10 +115,32 @@ def backward_with_graph(root: Value) -> None:
         node.grad = node.grad + g if not node.children else g
 
 
+#: The list `reverse_passes` collects into, in this thread; None (nearly always): nothing is kept.
+_observed: ContextVar[list[Value] | None] = ContextVar("microgradlike_reverse_passes", default=None)
+
+
+@contextmanager
+def reverse_passes() -> Iterator[list[Value]]:
+    """The outputs of the reverse passes (backprop) run by `gradients` in this thread while the
+    block is open, one entry each: so also by ``grad``, ``value_and_grad``, ``hessian``, ``hvp`` and
+    ``backward(create_graph=True)``, which never leave a trace in any ``.grad``. (A plain
+    ``backward()`` is the engine's own loop, not counted here.) The exercises use it to tell
+    backprop from forward mode."""
+    seen: list[Value] = []
+    token = _observed.set(seen)
+    try:
+        yield seen
+    finally:
+        _observed.reset(token)
+
+
 def _chain_rule(output: Value, order: list[Value], create_graph: bool) -> dict[Value, Number]:
     """∂output/∂node for every node of ``order`` (topological) that output depends on."""
     if create_graph and not is_grad_enabled():
         raise RuntimeError("create_graph=True builds the gradient as a graph, which no_grad() turns off")
+    observed = _observed.get()
+    if observed is not None:
+        observed.append(output)
     parts: dict[Value, list[Number]] = {output: [1.0]}  # seed: ∂output/∂output = 1
     grads: dict[Value, Number] = {}
     for node in reversed(order):  # a node's uses all come before it
@@ -122,10 +151,32 @@ def _chain_rule(output: Value, order: list[Value], create_graph: bool) -> dict[V
         grads[node] = upstream
         if not node.children:
             continue
-        locals_ = local_derivatives(node) if create_graph else node.local_grads
+        locals_ = _fresh_derivatives(node, output) if create_graph else node.local_grads
         for child, local in zip(node.children, locals_):
             parts.setdefault(child, []).append(_times(upstream, local) if create_graph else upstream * local)
     return grads
+
+
+def _fresh_derivatives(node: Value, output: Value) -> tuple[Number, ...]:
+    """`local_derivatives` of ``node``, which are evaluated again from its operands' numbers now:
+    each must be the number recorded when ``node`` was computed. A difference means that a
+    ``.data`` below it was changed after the graph was built (``x.data = 2.0``), and the chain rule
+    would mix old and new numbers: refused, naming the node, as PyTorch refuses a tensor changed in
+    place that its graph still needs. (Without ``create_graph`` only the recorded numbers are read,
+    so nothing is compared: that pass uses the graph as it was built.)"""
+    fresh = local_derivatives(node)
+    for k, (now, then) in enumerate(zip(fresh, node.local_grads)):
+        number = now.data if isinstance(now, Value) else now
+        if number != then and not (number != number and then != then):  # nan is nan
+            names = node_names(output)
+            child = names.get(node.children[k], "?")
+            raise RuntimeError(
+                f"the graph of {names[output]} is stale: node {names[node]} (op {node.op!r}) recorded "
+                f"∂{names[node]}/∂{child} = {then!r} when it was computed, but its operands' numbers now "
+                f"give {number!r}: a .data below it was changed after the graph was built. Compute "
+                f"{names[output]} again from the new numbers (PyTorch too refuses a tensor changed in "
+                f"place that its graph needs)")
+    return fresh
 
 
 def _total(pieces: list[Number], create_graph: bool) -> Number:

@@ -10,13 +10,54 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .engine import Value, dot_terms
+from .checks import as_real, short
+from .engine import Value, dot_terms, node_names
 from .formatting import factor, number
 from .ops import NARY, OPS, operand_positions, operands
 
-__all__ = ["dot_role", "formula", "local_derivative_explanation"]
+__all__ = ["data_number", "display_names", "dot_role", "formula", "grad_number",
+           "local_derivative_explanation", "printable"]
 
 Name = Callable[[Value], str]
+
+
+# ---- what a node shows: its name, its number, its grad ------------------------------------------------
+def printable(text: str) -> str:
+    """``text`` as steps, pictures and pages show it: a character that cannot be shown (a control
+    character such as NUL or a newline, a lone surrogate) is written as its escape, ``a\\x00b``, so
+    no picture, page or terminal chokes on a label. The Value keeps its label as it was given."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def display_names(root: Value, order: list[Value] | None = None) -> dict[Value, str]:
+    """`engine.node_names` (a node's label, else "L" or "n<k>"), each made `printable`."""
+    return {v: printable(n) for v, n in node_names(root, order).items()}
+
+
+def grad_number(node: Value) -> float:
+    """The number that ``node.grad`` stands for, the one rule of every step, picture and page: a
+    number as it is; after ``backward(create_graph=True)`` a grad is a Value (∂L/∂node as a graph,
+    to differentiate again), shown by its number. Anything else (a str, None: set by hand) is a
+    TypeError naming the node."""
+    g = node.grad
+    value = as_real(g.data if isinstance(g, Value) else g)
+    if value is None:
+        raise TypeError(f"the grad of {short(node)} is {type(g).__name__} {short(g)}: a grad is a number "
+                        f"(or a Value, after backward(create_graph=True)); node.grad = 0.0 resets it")
+    return value
+
+
+def data_number(node: Value) -> float:
+    """``node.data`` as a number, or a TypeError naming the node (``p.data = p - lr * p.grad`` puts
+    a Value there; ``p.data -= lr * p.grad`` is the update)."""
+    value = as_real(node.data)
+    if value is None:
+        raise TypeError(f"the data of {short(node)} is {type(node.data).__name__} {short(node.data)}, not a "
+                        f"number (p.data = p - lr * p.grad puts a Value there; p.data -= lr * p.grad "
+                        f"updates the number)")
+    return value
 
 
 def _operand_names(node: Value, name: Name) -> dict[str, str]:

@@ -36,6 +36,7 @@ from typing import Any
 
 from .checks import short
 from .engine import Value, topological_order
+from .explain import data_number
 from .formatting import format_number
 from .forward import forward_steps, tangent_steps
 from .pages import iframe, page, write_page
@@ -74,12 +75,11 @@ class Explorer:
         self.draw_options = draw_options
         self.order = topological_order(root)  # the stepper names node k "n<k>" in this order
         held = [v.grad for v in self.order]
-        # After backward(create_graph=True) a grad is a Value; the pass adds what leaves held, so
-        # it is given their numbers (the page shows numbers), and the Values are put back after.
+        # After backward(create_graph=True) a grad is a Value: the steps show its number (the
+        # stepper's rule, `explain.grad_number`), and the intro says so.
         self._held_graphs = [(v, v.grad) for v in self.order if isinstance(v.grad, Value)]
+        self._data = [data_number(v) for v in self.order]  # a Value put in .data is named here
         try:
-            for v, graph in self._held_graphs:
-                v.grad = graph.data  # type: ignore[attr-defined]  # Value.grad is typed float
             self.steps: list[BackwardStep] = list(Stepper(root))
         finally:  # exporting must not change the user's graph
             for v, g in zip(self.order, held):
@@ -130,7 +130,7 @@ class Explorer:
                   "edges": "the edges into it, along which its gradient flows back · ? not reached "
                            "yet · so far: more uses still to come"}
         return {"id": "backward", "label": "backward pass (backprop)", "intro": intro, "legend": legend,
-                "initial": {"data": [f"data {format_number(v.data)}" for v in self.order],
+                "initial": {"data": [f"data {format_number(d)}" for d in self._data],
                             "grad": ["grad ?"] * len(self.order)}, "steps": out}
 
     def _forward_mode(self) -> dict[str, Any]:
@@ -164,7 +164,7 @@ class Explorer:
         legend = {"node": "the node whose tangent arrives in this step",
                   "edges": "its inputs, whose tangents it adds up · ? not reached yet"}
         return {"id": "tangent", "label": f"forward mode (∂/∂{x})", "intro": intro, "legend": legend,
-                "initial": {"data": [f"data {format_number(v.data)}" for v in self.order],
+                "initial": {"data": [f"data {format_number(d)}" for d in self._data],
                             "grad": initial}, "steps": out}
 
     # ---- the picture --------------------------------------------------------------------------

@@ -35,8 +35,11 @@ import re
 import secrets
 import stat
 from collections.abc import Iterator
+from typing import TextIO
 
-__all__ = ["check_path", "check_writable", "same_file", "write_atomically"]
+from .memory import check_memory
+
+__all__ = ["check_path", "check_writable", "open_regular_file", "same_file", "write_atomically"]
 
 _NAME_MAX = 255  # bytes in one file name on the common file systems (ext4, APFS, NTFS, tmpfs)
 _TMP_EXTRA = len(".~4294967295-12345678.tmp")  # what the temporary name adds to the target's
@@ -59,6 +62,33 @@ def check_path(path: object) -> str:
     if "\x00" in text:
         raise ValueError(f"{text!r} is not a valid file name: it contains a NUL character (\\x00)")
     return text
+
+
+def open_regular_file(name: str, where: str, reader: str, bytes_per_byte: float, encoding: str = "utf-8",
+                      newline: str | None = None) -> TextIO:
+    """``name`` opened for reading as text, if it is a regular file whose contents fit in memory:
+    the one rule for every file the package reads (`data.load_csv`, `Module.load`).
+
+    It is opened without blocking (a FIFO with no writer would wait forever in ``open``), then
+    asked what it is: a FIFO, a device (``/dev/zero`` never ends, and its size reads as 0), a
+    socket or a directory is refused before anything is read, ValueError "WHERE: a FIFO (named
+    pipe), not a regular file; READER". ``bytes_per_byte``: the memory the reader needs per byte
+    of the file (`memory.check_memory` refuses a file that would not fit). OSError as ``open``
+    raises it (FileNotFoundError, PermissionError, …)."""
+    fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = ("a directory" if stat.S_ISDIR(info.st_mode) else "a FIFO (named pipe)"
+                    if stat.S_ISFIFO(info.st_mode) else "a device" if stat.S_ISCHR(info.st_mode)
+                    or stat.S_ISBLK(info.st_mode) else "a socket" if stat.S_ISSOCK(info.st_mode)
+                    else "not a regular file")
+            raise ValueError(f"{where}: {kind}, not a regular file; {reader}")
+        check_memory(bytes_per_byte * info.st_size, f"reading {where}")
+        return open(fd, encoding=encoding, newline=newline)
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def write_atomically(path: str | os.PathLike[str], data: bytes | str) -> None:

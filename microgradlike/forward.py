@@ -23,9 +23,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+from .checks import short
 from .derivatives import local_derivatives
-from .engine import Value, node_names, sum_values, topological_order
-from .explain import formula, local_derivative_explanation
+from .engine import Value, sum_values, topological_order
+from .explain import display_names, formula, local_derivative_explanation
 from .formatting import factor, number
 
 __all__ = ["ForwardStep", "TangentStep", "forward_steps", "tangent_steps", "tangents"]
@@ -64,7 +65,7 @@ def forward_steps(root: Value) -> Iterator[ForwardStep]:
     if not isinstance(root, Value):
         raise TypeError(f"forward_steps needs a Value, got {type(root).__name__}: {root!r}")
     order = topological_order(root)
-    names = node_names(root, order)
+    names = display_names(root, order)
     for k, node in enumerate(order):
         yield ForwardStep(node, k, len(order), names)
 
@@ -121,17 +122,23 @@ class TangentStep:
         return self.explain()
 
 
-def tangent_steps(root: Value, seeds: Mapping[Value, float]) -> Iterator[TangentStep]:
+def tangent_steps(root: Value, seeds: Mapping[Value, float] | Value) -> Iterator[TangentStep]:
     """Forward mode through the graph below ``root``: the leaves in ``seeds`` move at those rates,
     and each node with children gets its tangent ∂node/∂t = Σ ∂node/∂child · ∂child/∂t, in
-    topological order. The last step's tangent is ∇root · v, what `functional.jvp` returns."""
+    topological order. The last step's tangent is ∇root · v, what `functional.jvp` returns.
+    One leaf alone, ``tangent_steps(y, x)``, is ``{x: 1.0}``: the last tangent is ∂y/∂x."""
     if not isinstance(root, Value):
-        raise TypeError(f"tangent_steps needs a Value, got {type(root).__name__}: {root!r}")
+        raise TypeError(f"tangent_steps needs a Value, got {type(root).__name__}: {short(root)}")
+    if isinstance(seeds, Value):
+        seeds = {seeds: 1.0}
+    if not isinstance(seeds, Mapping):
+        raise TypeError(f"seeds must map leaves to rates, like {{x: 1.0}} (or be one leaf x, moving at "
+                        f"rate 1), got {type(seeds).__name__}: {short(seeds)}")
     for leaf in seeds:
         if not isinstance(leaf, Value) or leaf.children:
-            raise ValueError(f"seeds must map leaves of the graph to rates, got {leaf!r}")
+            raise ValueError(f"seeds must map leaves of the graph to rates, got {short(leaf)}")
     order = topological_order(root)
-    names = node_names(root, order)
+    names = display_names(root, order)
     tangent, moving = _tangents(root, seeds, order, False)  # the arithmetic; the steps only show it
     interior = [node for node in order if node.children]
     for k, node in enumerate(interior):

@@ -31,6 +31,11 @@ and `gradcheck` compares the two: the way every gradient in this project is test
 
 Every transform needs the graph that f builds, so none runs inside ``no_grad()`` (which records
 no graph): each refuses there, as ``backward()``, `fit` and `trace` do.
+
+No transform reads or writes any ``.grad`` (as in JAX and ``torch.func``): each runs its own reverse
+pass (`derivatives.gradients`), so the parameters of a model that f closes over keep the grads they
+had, and an f that calls ``backward()`` or sets a ``.grad`` itself gets the same answer as one that
+does not.
 """
 
 from __future__ import annotations
@@ -114,6 +119,17 @@ def _inputs(xs: Sequence[Value | float], nested: bool) -> list[Value]:
     return inputs
 
 
+def _positional(name: str, keywords: dict[str, object]) -> None:
+    """A transform's function takes the point as positional arguments only: refuse keywords."""
+    if keywords:
+        given = ", ".join(f"{k}={short(v, 30)}" for k, v in keywords.items())
+        first = next(iter(keywords))
+        raise TypeError(f"{name}(f) takes the point as positional arguments, one number or Value for each "
+                        f"argument of f it differentiates, e.g. {name}(f)(3.0, 4.0); got the keyword "
+                        f"{given}. To hold an argument fixed, close over it: "
+                        f"{name}(lambda x: f(x, {first}=...))")
+
+
 def _output(f: Function, out: object) -> Value | None:
     """f's output as a Value (None for a plain number, which depends on nothing)."""
     if isinstance(out, Value):
@@ -134,7 +150,8 @@ def value_and_grad(f: Function) -> Callable[..., tuple[Number, tuple[Number, ...
     """``value_and_grad(f)(*xs) -> (f(xs), (∂f/∂x₀, ∂f/∂x₁, …))``: floats, or Values when called
     inside another transform (so the result can be differentiated again)."""
 
-    def evaluate(*xs: Value | float) -> tuple[Number, tuple[Number, ...]]:
+    def evaluate(*xs: Value | float, **keywords: object) -> tuple[Number, tuple[Number, ...]]:
+        _positional("value_and_grad", keywords)
         return _value_and_grad(f, xs, "value_and_grad")
 
     return evaluate
@@ -152,15 +169,17 @@ def _value_and_grad(f: Function, xs: Sequence[Value | float],
             return float(out), tuple(0.0 for _ in inputs)  # type: ignore[arg-type]
         if nested:
             return root, gradients(root, inputs, create_graph=True)
-    root.backward()
-    return root.data, tuple(leaf.grad for leaf in inputs)
+    # its own reverse pass, which reads and writes no .grad: not the Values f closes over (a
+    # model's parameters keep theirs for the optimiser), nor what f itself did to any .grad
+    return root.data, gradients(root, inputs)
 
 
 def grad(f: Function) -> Callable[..., tuple[Number, ...]]:
     """``grad(f)(*xs) -> (∂f/∂x₀, ∂f/∂x₁, …)`` by backpropagation. Composes:
     ``grad(lambda x: grad(f)(x)[0])(x)`` is ``(f''(x),)``."""
 
-    def gradient(*xs: Value | float) -> tuple[Number, ...]:
+    def gradient(*xs: Value | float, **keywords: object) -> tuple[Number, ...]:
+        _positional("grad", keywords)
         return _value_and_grad(f, xs, "grad")[1]
 
     return gradient
@@ -172,7 +191,8 @@ def hessian(f: Function) -> Callable[..., tuple[tuple[Number, ...], ...]]:
     The gradient is built as a graph (its entries are Values), then each entry is differentiated
     once more: n + 1 backward passes for n inputs."""
 
-    def matrix(*xs: Value | float) -> tuple[tuple[Number, ...], ...]:
+    def matrix(*xs: Value | float, **keywords: object) -> tuple[tuple[Number, ...], ...]:
+        _positional("hessian", keywords)
         _require_graph("hessian")
         nested = _depth.get() > 0
         inputs = _inputs(xs, nested)
@@ -275,24 +295,36 @@ def numerical_grad(f: Function, xs: Sequence[Value | float] | float, eps: float 
     """Central differences: ∂f/∂xᵢ ≈ (f(x + ε·eᵢ) − f(x − ε·eᵢ)) / 2ε. Error is O(ε²).
 
     ``xs`` is the list of arguments (one number alone is fine): 2n evaluations of f, under
-    `no_grad` (no graph is built). Each xᵢ must be finite, and xᵢ ± ε must differ from xᵢ in
-    floating point (else the estimate would be 0 whatever f is)."""
+    `no_grad` (no graph is built). Each xᵢ must be finite, xᵢ ± ε and 2ε must be finite numbers
+    that differ from xᵢ in floating point (else the estimate would be 0 or nan whatever f is), and
+    f must be finite at each xᵢ ± ε (ValueError naming eps otherwise: a step too large for f)."""
     eps = _tolerance(eps, "eps", positive=True)
     point = [_number(x, f"argument {i}") for i, x in enumerate(_arguments(xs))]
+    if not math.isfinite(2 * eps):
+        raise ValueError(f"eps = {eps!r} is too large: the step 2·eps between f(x + eps) and f(x − eps) "
+                         f"overflows; take a small eps (the default is 1e-6)")
     for i, xi in enumerate(point):
         if not math.isfinite(xi):
             raise ValueError(f"argument {i} is {xi!r}: central differences need a finite point")
+        if not (math.isfinite(xi + eps) and math.isfinite(xi - eps)):
+            raise ValueError(f"eps = {eps!r} is too large next to argument {i} = {xi!r}: x ± eps overflows; "
+                             f"take a small eps (the default is 1e-6)")
         if xi + eps == xi or xi - eps == xi:
             raise ValueError(f"eps = {eps!r} is lost next to argument {i} = {xi!r} in floating point "
                              f"(x ± eps == x): take a larger eps")
     estimates = []
     for i, xi in enumerate(point):
-        point[i] = xi + eps
-        above = _evaluate(f, point)
-        point[i] = xi - eps
-        below = _evaluate(f, point)
+        values = []
+        for step in (eps, -eps):
+            point[i] = xi + step
+            values.append(_evaluate(f, point))
+            if not math.isfinite(values[-1]):
+                sign = "+" if step > 0 else "−"
+                raise ValueError(f"f(x {sign} eps) is {values[-1]!r}, with argument {i} at x {sign} eps = "
+                                 f"{point[i]!r} (x = {xi!r}, eps = {eps!r}): central differences need f "
+                                 f"finite on both sides; take a smaller eps")
         point[i] = xi
-        estimates.append((above - below) / (2 * eps))
+        estimates.append((values[0] - values[1]) / (2 * eps))
     return tuple(estimates)
 
 

@@ -140,8 +140,12 @@ class ValueOps:
     def __pow__(self, other: Value | float) -> Value:
         """out = aᵇ.
 
-        ∂out/∂a = 0.0 if b == 0 else inf if a == 0 and b < 1 else b * power(a, b - 1)
+        ∂out/∂a = b * power(a, b - 1) if a != 0 or b >= 1 else inf - power(a, b) if b > 0 else 0.0
         ∂out/∂b = out * log(a) if a > 0 else 0.0
+
+        at a = 0 every derivative in a is its limit from the right, as in PyTorch (x**0.5: inf, −inf, inf;
+        x**1.5: 0, inf, −inf); ∂/∂b there is 0 (the limit of aᵇ·ln a), and so is ∂²/∂a∂b; at b = 0, ∂/∂a =
+        b·aᵇ⁻¹ = 0 has derivative 1/a in b (PyTorch gives 0 on one side there: an asymmetric Hessian).
         """
         a = self.data
         if not isinstance(other, Value):  # x ** 3, or not a number at all
@@ -153,7 +157,7 @@ class ValueOps:
                                  "is not a real number")
             if not (a != 0.0 or b >= 0.0):
                 raise ZeroDivisionError(f"{short(self)} ** {short(other)}: zero to a negative power")
-            da = 0.0 if b == 0.0 else inf if a == 0.0 and b < 1.0 else b * power(a, b - 1.0)
+            da = b * power(a, b - 1.0) if a != 0.0 or b >= 1.0 else inf - power(a, b) if b > 0.0 else 0.0
             return _with_constant(power(a, b), (self,), (da,), "**", b, "ac")
         b = other.data
         if not (a >= 0.0 or is_integer(b)):
@@ -166,12 +170,19 @@ class ValueOps:
                              "positive, since ∂/∂exponent = base**exponent · ln(base); use a number "
                              "exponent")
         out = power(a, b)
-        da = 0.0 if b == 0.0 else inf if a == 0.0 and b < 1.0 else b * power(a, b - 1.0)
+        da = b * power(a, b - 1.0) if a != 0.0 or b >= 1.0 else inf - power(a, b) if b > 0.0 else 0.0
         db = out * log(a) if a > 0.0 else 0.0
         return _node(out, (self, other), (da, db), "**")
 
     def __rpow__(self, other: float) -> Value:
-        """out = aᵇ for a plain number a: 2 ** x;  ∂out/∂b = out * log(a) if a > 0 else 0.0."""
+        """out = aᵇ for a plain number a: 2 ** x.
+
+        ∂out/∂b = out * log(a) if a > 0 else 0.0
+
+        at a = 0 every derivative in a is its limit from the right, as in PyTorch (x**0.5: inf, −inf, inf;
+        x**1.5: 0, inf, −inf); ∂/∂b there is 0 (the limit of aᵇ·ln a), and so is ∂²/∂a∂b; at b = 0, ∂/∂a =
+        b·aᵇ⁻¹ = 0 has derivative 1/a in b (PyTorch gives 0 on one side there: an asymmetric Hessian).
+        """
         a = _operand(other)
         if a is None:
             return NotImplemented

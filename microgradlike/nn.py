@@ -30,6 +30,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .batch import ACTIVATIONS as NUMPY_ACTIVATIONS
+from .batch import NumpyLayer, numpy_forward
 from .checks import short
 from .engine import Value, dot
 from .memory import check_memory
@@ -45,8 +47,10 @@ __all__ = [
     "Neuron",
     "SigmoidSum",
     "SigmoidUnit",
+    "batch_outputs",
     "hard_sigmoid",
     "input_width",
+    "numpy_layers",
 ]
 
 #: The activation σ of each name (the ops marked as activations in `microgradlike.ops`);
@@ -205,6 +209,10 @@ class Module(Persistent):
             return self.nout
         return 1 if isinstance(self, Neuron | SigmoidUnit | SigmoidSum) else None
 
+    def _batch_outputs(self, rows: np.ndarray) -> np.ndarray | None:
+        """Every row's outputs with numpy, for exactly the classes of this module (`batch_outputs`)."""
+        return batch_outputs(self, rows)
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
         return f"{type(self).__name__}({args})"
@@ -218,6 +226,53 @@ def input_width(model: object) -> int | None:
     return nin if isinstance(nin, int) and not isinstance(nin, bool) else None
 
 
+
+
+# ---- the library's models as weight matrices, for numpy -----------------------------------------
+def numpy_layers(model: object) -> list[NumpyLayer] | None:
+    """A Neuron, Layer, MLP (of any subclass), SigmoidSum or SigmoidUnit as `batch.NumpyLayer`s:
+    each layer's weights as a matrix (SigmoidSum: the units' w and b, then their heights c and
+    the bias). None for any other model, or one whose numbers are not floats in matching shapes."""
+    try:
+        if isinstance(model, Neuron):
+            layers = [_numpy_layer([model], model.activation)]
+        elif isinstance(model, Layer):
+            layers = [_numpy_layer(model.neurons, model.activation)]
+        elif isinstance(model, MLP):
+            layers = [_numpy_layer(layer.neurons, layer.activation) for layer in model.layers]
+        elif isinstance(model, SigmoidSum | SigmoidUnit):
+            units = model.units if isinstance(model, SigmoidSum) else [model]
+            bias = model.b.data if isinstance(model, SigmoidSum) else 0.0
+            layers = [NumpyLayer(np.array([[u.w.data] for u in units], dtype=float),
+                                 np.array([u.b.data for u in units], dtype=float), "sigmoid"),
+                      NumpyLayer(np.array([[u.c.data for u in units]], dtype=float),
+                                 np.array([bias], dtype=float), "linear")]
+        else:
+            return None
+    except (TypeError, ValueError):  # a weight set by hand to something else, rows of unequal length
+        return None
+    width = layers[0].W.shape[1]
+    for layer in layers:  # each layer reads what the one before gives
+        if layer.W.ndim != 2 or layer.W.shape[1] != width or layer.activation not in NUMPY_ACTIVATIONS:
+            return None
+        width = layer.W.shape[0]
+    return layers
+
+
+def _numpy_layer(neurons: Sequence[Neuron], activation: str) -> NumpyLayer:
+    weights = np.array([[w.data for w in n.w] for n in neurons], dtype=float)
+    return NumpyLayer(weights.reshape(len(neurons), -1), np.array([n.b.data for n in neurons], dtype=float),
+                      activation)
+
+
+def batch_outputs(model: object, rows: np.ndarray) -> np.ndarray | None:
+    """The outputs of ``model`` for every row of ``rows`` at once (shape (n, outputs)), with numpy
+    (`batch.numpy_forward`), when it is exactly one of this module's classes: a subclass may
+    compute otherwise in ``__call__``, and any other model is yours. None otherwise."""
+    layers = numpy_layers(model) if type(model) in (Neuron, Layer, MLP, SigmoidSum, SigmoidUnit) else None
+    if layers is None or rows.ndim != 2 or rows.shape[1] != layers[0].W.shape[1]:
+        return None
+    return numpy_forward(layers, rows)
 
 
 # ---- neurons, layers, MLP --------------------------------------------------------------

@@ -131,9 +131,16 @@ OPS: dict[str, Op] = {op.name: op for op in (
                           "and {b} = {vb} ({b}'s forward value)"),
        checks=(Check("b != 0", ZeroDivisionError, "division by zero: {a} / {b}"),)),
     Op("**", "power(a, b)",
-       ("0.0 if b == 0 else inf if a == 0 and b < 1 else b * power(a, b - 1)",
+       # At a = 0 the branches give the limits from the right, and keep them for the next
+       # derivative: b·aᵇ⁻¹ → inf for 0 < b < 1 is written inf − aᵇ (its own derivative is then
+       # −b·aᵇ⁻¹ → −inf, and so on). b·aᵇ⁻¹ is kept at b = 0 away from a = 0, so ∂²/∂b∂a = 1/a.
+       ("b * power(a, b - 1) if a != 0 or b >= 1 else inf - power(a, b) if b > 0 else 0.0",
         "out * log(a) if a > 0 else 0.0"),
        "aᵇ", "**", infix=True, method="__pow__", reflected="__rpow__",
+       kink="at a = 0 every derivative in a is its limit from the right, as in PyTorch (x**0.5: inf, "
+            "−inf, inf; x**1.5: 0, inf, −inf); ∂/∂b there is 0 (the limit of aᵇ·ln a), and so is "
+            "∂²/∂a∂b; at b = 0, ∂/∂a = b·aᵇ⁻¹ = 0 has derivative 1/a in b (PyTorch gives 0 on one "
+            "side there: an asymmetric Hessian)",
        words=("n·{a}ⁿ⁻¹ = {d} with n = {b} = {vb} and {a} = {va} (forward values)",
               "{out}·ln {a} = {vout}·ln {va} = {d} (forward values)"),
        words_with_number=("n·{a}ⁿ⁻¹ = {d} with the constant n = {b} and {a} = {va} ({a}'s forward value)",

@@ -47,6 +47,13 @@ class Optimizer:
     """Holds the parameters θ and the learning rate η; subclasses define `step()`."""
 
     def __init__(self, params: Iterable[Value], lr: float) -> None:
+        name = type(self).__name__
+        if callable(getattr(params, "parameters", None)):  # the model itself: SGD(model)
+            raise TypeError(f"{name} takes the parameters, not the model: pass "
+                            f"{type(params).__name__}.parameters(), e.g. {name}(model.parameters())")
+        if isinstance(params, Value) or isinstance(params, str) or not isinstance(params, Iterable):
+            raise TypeError(f"{name} takes a list of parameters (Values), got {type(params).__name__}: "
+                            f"{short(params)}; e.g. {name}(model.parameters()) or {name}([w, b])")
         self.params = list(params)
         if not self.params:
             raise ValueError("the optimiser got an empty parameter list")

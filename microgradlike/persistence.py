@@ -28,7 +28,7 @@ import numpy as np
 
 from .checks import as_real, float_array, short
 from .engine import Value, no_grad
-from .files import check_path, write_atomically
+from .files import check_path, open_regular_file, write_atomically
 from .losses import decision_threshold, loss_name
 
 __all__ = ["Persistent", "register"]
@@ -41,6 +41,10 @@ _CLASSES: weakref.WeakValueDictionary[str, type] = weakref.WeakValueDictionary()
 #: exactly their shape. Any other class is named by its module and name.
 _BUILT_IN_MODULE = "microgradlike.nn"
 
+#: Peak bytes `load` may use per byte of a model file (json's dicts, strings and floats; about 6
+#: for a saved MLP, up to about 25 for a file of tiny JSON objects).
+_BYTES_PER_JSON_BYTE = 25
+
 _FORMAT = "microgradlike.module"
 _VERSION = 1
 _TASKS = ("classification", "regression")
@@ -50,6 +54,22 @@ def register(cls: type) -> None:
     """Let `load` rebuild ``cls`` by the name `save` writes for it (`Module.__init_subclass__`
     calls this for every subclass)."""
     _CLASSES[_class_name(cls)] = cls
+
+
+def _registered(cls: type) -> str:
+    """Why `load` would not rebuild ``cls`` by the name a file gives it, or "": another live class
+    of the same module and qualified name (one factory called twice, a class defined again) holds
+    that name, and load would build that one."""
+    name = _class_name(cls)
+    holder = _CLASSES.get(name)
+    if holder is None:  # the class registered last under this name is gone: this one is the name's
+        register(cls)
+    elif holder is not cls:
+        return (f"two classes are named {name}: this model's, and {holder!r} defined after it (one "
+                f"factory called twice, or a class defined again), and load builds a model by that "
+                f"name, so it would build the other one; give each class its own name (qualname), or "
+                f"make the model again from the class now named so")
+    return ""
 
 
 def _built_in_names() -> list[str]:
@@ -82,6 +102,11 @@ class Persistent:
 
     def _output_width(self) -> int | None:
         """How many numbers the model returns per row, when known; else None."""
+        return None
+
+    def _batch_outputs(self, rows: np.ndarray) -> np.ndarray | None:
+        """The outputs for all ``rows`` at once (shape (n, outputs)), where the class can compute
+        them without Values; None (the default): `predict` runs the model row by row."""
         return None
 
     # ---- state ---------------------------------------------------------------------
@@ -156,8 +181,12 @@ class Persistent:
         ``"regression"``: `predict` returns the outputs themselves.
         ``"classification"``: ``classes`` lists the labels (all numbers, or all strings) in
         class-id order. With ONE output, the output is a score s and the label is ``classes[1]``
-        where s > ``threshold``, else ``classes[0]``. With k ≥ 2 outputs (cross-entropy's
-        logits), the label is ``classes[argmax]``.
+        where s > ``threshold``, else ``classes[0]``; two numbers may be listed in either order,
+        and are kept low to high (``task["classes"]`` shows them so): the larger is the one
+        predicted above the threshold, since its target is the higher one whatever the loss
+        (``classes=[1, 0]`` after mse on 0/1 predicts 1 where s > 0.5). Strings name the classes
+        in order: the second is predicted above the threshold. With k ≥ 2 outputs
+        (cross-entropy's logits), the label is ``classes[argmax]``.
         ``loss``: the loss the model was trained with (default: the one `fit` recorded).
         ``threshold`` (default: the one the loss and the classes' targets imply): when the
         recorded task (from `fit`) has two classes and the same loss, its threshold, so that
@@ -186,6 +215,8 @@ class Persistent:
             record["loss"] = loss
         width = self._output_width()
         checked = _checked_task(record, width)  # the classes are checked before a threshold is implied
+        if task == "classification" and not _per_class(checked, width):
+            checked["classes"] = _low_to_high(checked["classes"])
         if task == "classification" and threshold is None:
             checked["threshold"] = _implied_threshold(checked, width, recorded)
         self._task = checked
@@ -195,7 +226,9 @@ class Persistent:
 
         Classification: an array of n labels from the task's classes (a model trained by `fit`,
         or loaded from ``train --save``, gives its own labels, whatever loss it was trained with).
-        Regression: the outputs, shape (n,) for one output, (n, k) for k. No graph is built.
+        Regression: the outputs, shape (n,) for one output, (n, k) for k. No graph is built: the
+        library's own models (`microgradlike.batch`) compute all rows at once with numpy, the same
+        numbers as the Values give to rounding (~1e-15); any other model runs row by row.
         A model without a task raises ValueError saying how to record one (`set_task`).
         """
         if self._task is None:
@@ -212,10 +245,12 @@ class Persistent:
                              f"{rows.shape[1]} (shape {rows.shape})")
         if len(rows) == 0:
             return np.empty(0)
-        with no_grad():
-            outputs = [self(row) for row in rows.tolist()]
-        scores = np.array([[v.data for v in out] if isinstance(out, list) else [out.data] for out in outputs],
-                          dtype=float).reshape(len(rows), -1)
+        scores = self._batch_outputs(rows)  # the library's models: numpy, one matrix product per layer
+        if scores is None:
+            with no_grad():
+                outputs = [self(row) for row in rows.tolist()]
+            scores = np.array([[v.data for v in out] if isinstance(out, list) else [out.data]
+                               for out in outputs], dtype=float).reshape(len(rows), -1)
         task, width = self._task, scores.shape[1]
         if task["task"] == "regression":
             return scores[:, 0] if width == 1 else scores
@@ -233,7 +268,8 @@ class Persistent:
         The JSON is made first, then written to a temporary file in the same directory,
         flushed to disk and renamed over ``path``: a crash leaves the old file or the new
         one, never half of one (`files.write_atomically`: an existing file keeps its mode, a
-        symbolic link is followed). Non-finite parameters cannot be saved (ValueError).
+        symbolic link is followed). Non-finite parameters cannot be saved (ValueError), nor data
+        that is not a number (TypeError naming the parameter: a numpy array, a Decimal).
 
         The file holds the class, its config and the parameters, and the task when one was
         recorded (`fit` records it, and `set_task`): an untrained model is saved without it, and
@@ -244,11 +280,22 @@ class Persistent:
         one `load` can rebuild from its config (a subclass of your own: see `Module`), and the
         config must make exactly these parameters, so two weights tied into one Value after
         building cannot be saved (the file would hold one number where the config makes two).
+        Nor is a model whose rebuilt twin would compute something else: a Value that
+        ``parameters()`` does not list (in a ``_private`` attribute or a dict), or a class that
+        shares its name with another (one factory called twice), which load would build instead.
         """
         named = self.named_parameters()
-        bad = [f"{name}={short(p.data)}" for name, p in named if not _finite(p.data)]
+        not_numbers = [f"{_name(name)} is {type(p.data).__name__} {short(p.data)}" for name, p in named
+                       if as_real(p.data) is None]
+        if not_numbers:
+            raise TypeError(f"cannot save {self!r}: a parameter's data must be a float, but "
+                             f"{_some(not_numbers)} (p.data = float(...) makes it one)")
+        bad = [f"{_name(name)}={short(p.data)}" for name, p in named if not _finite(p.data)]
         if bad:
             raise ValueError(f"cannot save {self!r}: parameters are not finite numbers: {_some(bad)}")
+        problem = _registered(type(self)) or self._unlisted()
+        if problem:  # load would rebuild another model: one that computes something else
+            raise ValueError(f"cannot save {self!r}: {problem}")
         text = json.dumps(self.state_dict(), indent=1, allow_nan=False, default=_json_scalar)
         problem = self._unloadable(json.loads(text), len(named))
         if problem:
@@ -277,6 +324,33 @@ class Persistent:
                     f"arguments and the constructor takes seed=)")
         return ""
 
+    def _unlisted(self) -> str:
+        """A clause naming an attribute that holds a Value `named_parameters` does not list (a
+        ``_private`` attribute, a dict, …), or "": the file would not hold it, so the model `load`
+        builds would have the constructor's Value there instead, and compute something else."""
+        listed = {id(p) for _, p in self.named_parameters()}
+        seen: set[int] = set()
+        stack: list[tuple[str, object]] = [(name, item) for name, item in reversed(vars(self).items())]
+        while stack:
+            where, item = stack.pop()
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
+            if isinstance(item, Value):
+                if id(item) not in listed:
+                    return (f"the attribute {_name(where)} holds a Value that parameters() does not list "
+                            f"(it lists public attributes holding Values, Modules, or lists and tuples "
+                            f"of them): the file would not keep it, so the model Module.load builds "
+                            f"would hold its constructor's Value there and compute something else; "
+                            f"make it a public attribute, or a plain number")
+            elif isinstance(item, Persistent):
+                stack.extend((f"{where}.{k}", v) for k, v in reversed(vars(item).items()))
+            elif isinstance(item, list | tuple):
+                stack.extend((f"{where}.{i}", v) for i, v in reversed(list(enumerate(item))))
+            elif isinstance(item, Mapping):
+                stack.extend((f"{where}[{short(k, 30)}]", v) for k, v in reversed(list(item.items())))
+        return ""
+
     def _tied(self) -> str:
         """A clause naming two places that hold one Value (tied weights), or ""."""
         first: dict[int, str] = {}
@@ -292,17 +366,24 @@ class Persistent:
         """Rebuild the model saved at ``path`` (JSON only; never pickle or eval).
 
         ``Module.load`` returns whichever class was saved; ``MLP.load`` also checks it is an MLP.
-        A missing, unreadable, corrupt or mismatched file, or an impossible file name, raises
-        ValueError saying what is wrong (every value it quotes is cut short).
+        A missing, unreadable, corrupt or mismatched file, an impossible file name, or a path that
+        is not a regular file (a FIFO, a device: `files.open_regular_file`, the rule `load_csv`
+        follows too) raises ValueError saying what is wrong (every value it quotes is cut short).
         """
-        name = short(check_path(path), 200)
+        text = check_path(path)
+        name = short(text, 200)
+        try:  # a FIFO or a device (/dev/zero) is refused before it can block or be read forever
+            f = open_regular_file(text, name, "Module.load reads a model file that save() wrote",
+                                  _BYTES_PER_JSON_BYTE)
+        except FileNotFoundError:
+            raise ValueError(f"no model file at {name}") from None
+        except OSError as e:
+            raise ValueError(f"cannot read model file {name}: {_cut(e)}") from e
         try:
-            with open(path, encoding="utf-8") as f:
+            with f:
                 state = json.load(f, object_pairs_hook=_unique_keys)
         except _DuplicateKeyError as e:
             raise ValueError(f"{name}: {e}") from None
-        except FileNotFoundError:
-            raise ValueError(f"no model file at {name}") from None
         except (OSError, UnicodeDecodeError) as e:
             raise ValueError(f"cannot read model file {name}: {_cut(e)}") from e
         except ValueError as e:  # JSONDecodeError, or an int too long to convert
@@ -428,12 +509,27 @@ def _checked_task(record: object, width: int | None) -> dict[str, Any]:
     return checked
 
 
+def _per_class(task: Mapping[str, Any], width: int | None) -> bool:
+    """Whether a checked classification ``task`` scores each class with an output of its own (the
+    largest wins: cross-entropy), rather than two classes with one output and a threshold."""
+    if len(task["classes"]) > 2:
+        return True
+    return width > 1 if width is not None else loss_name(task.get("loss")) == "cross_entropy"
+
+
+def _low_to_high(classes: list[Any]) -> list[Any]:
+    """Two classes that are numbers, in the order one output scores them: the larger second,
+    predicted above the threshold, since its target is the higher one whatever the loss (mse's
+    targets are the numbers; hinge's −1/0 → −1 and 1 → +1; binary cross-entropy's 0 and 1).
+    Names (strings) keep the order given."""
+    return classes if isinstance(classes[0], str) else sorted(classes)
+
+
 def _implied_threshold(task: Mapping[str, Any], width: int | None,
                        recorded: Mapping[str, Any] | None) -> float:
     """The threshold of a checked classification ``task`` that set_task was given none for."""
     classes, loss = task["classes"], task.get("loss")
-    per_class = width > 1 if width is not None else loss_name(loss) == "cross_entropy"
-    if per_class or len(classes) > 2:
+    if _per_class(task, width):
         return 0.0  # one output per class: the largest wins, no threshold is read
     if (recorded is not None and recorded["task"] == "classification" and len(recorded["classes"]) == 2
             and loss_name(recorded.get("loss")) == loss_name(loss)):

@@ -4,7 +4,8 @@ matplotlib is optional: it is imported only when a plot is drawn, and a clear Im
 ``pip install matplotlib`` when it is missing. Every function draws on ``ax`` (a new figure when
 None) and returns the Axes, so pictures can be combined with ``plt.subplots``.
 
-Models are evaluated under `no_grad` (no graph is built) one input at a time.
+Models are evaluated under `no_grad` (no graph is built) one input at a time, except where the
+library's own models are evaluated on a whole grid at once with numpy (`microgradlike.batch`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 
 from .checks import short
 from .engine import Value, no_grad
+from .nn import batch_outputs
 
 __all__ = ["plot_batch_paths", "plot_decision_boundary", "plot_descent", "plot_fit_1d", "plot_history",
            "plot_layer_features", "plot_replay"]
@@ -54,7 +56,7 @@ def _scalar(out: object) -> float:
 
 # ---- loss curves ------------------------------------------------------------------------------
 def plot_history(history: Any, ax: Any = None, logy: bool | None = None, *,
-                 held_out: str = "validation") -> Any:
+                 held_out: str | None = None) -> Any:
     """Loss per epoch, training vs validation, with each update's batch loss faint behind.
 
     The training loss keeps falling while the validation loss turns up: that gap is
@@ -72,8 +74,10 @@ def plot_history(history: Any, ax: Any = None, logy: bool | None = None, *,
         history: a `microgradlike.train.History` (``train_loss``, ``val_loss``, ``update_loss``).
         logy: log-scale loss axis; by default when the losses span more than two decades.
         held_out: what the points of ``val_loss`` are, in the legend: ``"validation"`` (fit's
-            ``validation=``), or ``"test"`` where they only measure (the command line's test split).
+            ``validation=``), or ``"test"`` where they only measure (the command line's test split);
+            by default the name fit was given (``history.held_out``).
     """
+    held_out = held_out or getattr(history, "held_out", None) or "validation"
     train = [float(v) for v in getattr(history, "train_loss", [])]
     val = [float(v) for v in getattr(history, "val_loss", [])]
     updates = [float(v) for v in getattr(history, "update_loss", [])]
@@ -138,25 +142,26 @@ def _as_rows(X: Any, width: int | None = None) -> np.ndarray:
 
 def plot_decision_boundary(model: Callable[[list[float]], Any], X: Any, y: Any, ax: Any = None,
                            resolution: int = 60, threshold: float = 0.0, padding: float = 0.5, *,
-                           X_test: Any = None, y_test: Any = None) -> Any:
+                           X_test: Any = None, y_test: Any = None, held_out: str = "test") -> Any:
     """Colour the plane by the class the model predicts, and draw the data on top.
 
     A model with one output is a binary classifier: class 1 where output > ``threshold``
     (0 for logits and hinge scores; pass 0.5 for a model trained with MSE on 0/1 targets), and
     the boundary output = threshold is drawn as a black line. A model with k outputs predicts
-    the argmax. The model runs under `no_grad` on a ``resolution`` × ``resolution`` grid, one
-    point at a time, so keep the resolution modest for big models.
+    the argmax. The library's own models (`microgradlike.batch`) are evaluated on the
+    ``resolution`` × ``resolution`` grid with numpy, all points at once; any other callable runs
+    under `no_grad` one point at a time, so keep the resolution modest for big models of your own.
 
     ``X, y`` are drawn as filled dots. Given ``X_test, y_test`` too, those are drawn hollow, the
     first set is called the training set, and the title gives both accuracies (the fraction of
-    points on their own class's side).
+    points on their own class's side); ``held_out`` is what the second set is called ("test").
     """
     rows, labels = _points(X, y, "X", "y")
     sets = [("train" if X_test is not None else "", rows, labels)]
     if X_test is not None or y_test is not None:
         if X_test is None or y_test is None:
             raise ValueError("give both X_test and y_test, or neither")
-        sets.append(("test", *_points(X_test, y_test, "X_test", "y_test")))
+        sets.append((held_out, *_points(X_test, y_test, "X_test", "y_test")))
     if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 2:
         raise ValueError(f"resolution must be an int >= 2, got {resolution!r}")
     every = np.concatenate([r for _, r, _ in sets])
@@ -165,6 +170,9 @@ def plot_decision_boundary(model: Callable[[list[float]], Any], X: Any, y: Any, 
     gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
 
     def scores(points: np.ndarray) -> np.ndarray:
+        fast = batch_outputs(model, points)  # the library's models: numpy, all points at once
+        if fast is not None:
+            return fast
         with no_grad():
             outs = [model([float(a), float(b)]) for a, b in points]
         return np.array([[o.data] if isinstance(o, Value) else [v.data for v in o] for o in outs])
@@ -198,7 +206,7 @@ def plot_decision_boundary(model: Callable[[list[float]], Any], X: Any, y: Any, 
             mask = truth == c
             if not mask.any():
                 continue
-            hollow = name == "test"
+            hollow = name == held_out
             column.append(ax.scatter(points[mask, 0], points[mask, 1], s=26 if hollow else 22,
                                      color="none" if hollow else color_of[c],
                                      edgecolors=color_of[c] if hollow else "k",
@@ -587,13 +595,13 @@ def plot_replay(replay: Any, parameter: int | str = 0) -> Any:
                                                       gridspec_kw={"width_ratios": [1, 1.15, 1.15]})
     (rows, labels), (test_rows, test_labels) = replay.train, replay.test or (None, None)
     plot_decision_boundary(model, rows, labels, ax=boundary, resolution=40, threshold=replay.threshold,
-                           X_test=test_rows, y_test=test_labels)
+                           X_test=test_rows, y_test=test_labels, held_out=replay.held_out)
     accuracies = boundary.get_title().split("\n")[-1]
     boundary.set_title(f"after epoch {history.n_epochs}: {accuracies}", fontsize=10)
     if history.n_updates == history.n_epochs:  # full batch: each update's loss is on the epochs' curve
         history = copy.copy(history)
         history.update_loss = []
-    plot_history(history, ax=losses)
+    plot_history(history, ax=losses, held_out=replay.held_out)
     epochs = [s.epoch for s in replay.snapshots]
     state.plot(epochs, [s.grads[index] for s in replay.snapshots], color="#6b7280", lw=1, marker=".",
                label="∂L/∂θ: its gradient (the epoch's last update)")

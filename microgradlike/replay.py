@@ -38,14 +38,13 @@ from typing import Any
 
 import numpy as np
 
-from . import formulas
+from .batch import NumpyLayer, numpy_forward
 from .checks import as_real, short
 from .engine import Value
-from .nn import MLP
-from .ops import activations
+from .nn import MLP, numpy_layers
 from .optim import SGD, Adam, Optimizer, check_parameters
 from .pages import iframe, page, write_page
-from .train import History
+from .train import History, check_held_out
 
 __all__ = ["Replay"]
 
@@ -57,9 +56,9 @@ CURVE_POINTS = 160
 #: The snapshots of one page hold at most this many bytes (about 4/3 more as base64 text).
 PAGE_BUDGET = 3_000_000
 
-#: Each activation of the op table on numpy arrays (its forward formula, written for numpy by
-#: `microgradlike.formulas`), and "linear".
-_ACTIVATIONS = {**{name: formulas.numpy_forward(name) for name in activations()}, "linear": lambda z: z}
+
+#: Rows and their targets (class ids for a classifier).
+_Points = tuple[np.ndarray, np.ndarray]
 
 
 @dataclass
@@ -67,7 +66,7 @@ class _Snapshot:
     """The model and the optimiser after one epoch (epoch 0: before training)."""
 
     epoch: int
-    layers: list[tuple[np.ndarray, np.ndarray]]  # (W, b) per layer
+    layers: list[NumpyLayer]  # (W, b, activation) per layer
     values: np.ndarray  # every parameter, in model.parameters() order
     grads: np.ndarray
     state: dict[str, np.ndarray]  # the optimiser's per-parameter state, by name
@@ -86,15 +85,20 @@ class Replay:
         optimizer: the optimiser instance given to `fit`, to show its state (Adam's m and v, SGD's
             velocity); without it the page shows each parameter's value and gradient only.
         settings: what the run used (name -> value), listed on the page.
-        threshold: a one-output classifier predicts class 1 where its output > threshold
-            (0 for hinge scores and logits; 0.5 for MSE on 0/1 targets).
+        threshold: a one-output classifier predicts its second class where its output >
+            threshold. By default the one the model's task says (`fit` records it: 0 for hinge
+            scores and logits, 0.5 for MSE on 0/1 targets), else 0.
+        held_out: what the page calls the ``validation`` points and their loss and accuracy
+            (the command line's "test"); by default the name `fit` was given (``History.held_out``,
+            "validation").
         max_snapshots: at most this many epochs are kept, evenly spaced, first and last included
             (fewer for big models: the page stays under about 4 MB).
     """
 
     def __init__(self, model: MLP, X: Any, y: Any, *, validation: tuple[Any, Any] | None = None,
                  optimizer: Optimizer | None = None, settings: Mapping[str, Any] | None = None,
-                 threshold: float = 0.0, max_snapshots: int = 100) -> None:
+                 threshold: float | None = None, max_snapshots: int = 100,
+                 held_out: str | None = None) -> None:
         if not isinstance(model, MLP):
             raise TypeError(f"Replay draws an MLP (its layers as weight matrices), got "
                             f"{type(model).__name__}: {short(model)}")
@@ -106,19 +110,22 @@ class Replay:
             raise ValueError(f"max_snapshots must be an int >= 2, got {short(max_snapshots)}")
         if optimizer is not None and not isinstance(optimizer, Optimizer):
             raise TypeError(f"optimizer must be the Optimizer given to fit, got {short(optimizer)}")
-        limit = as_real(threshold)
-        if limit is None or not math.isfinite(limit):
+        limit = None if threshold is None else as_real(threshold)
+        if threshold is not None and (limit is None or not math.isfinite(limit)):
             raise ValueError(f"threshold must be a finite number, got {short(threshold)}")
         self.model: MLP = model
-        self.threshold: float = limit
+        self._threshold: float | None = limit
+        self._held_out: str | None = None if held_out is None else check_held_out(held_out)
         self.max_snapshots: int = int(max_snapshots)
         self.n_outputs: int = model.nouts[-1]
         self.kind: str = "curve" if model.nin == 1 else "boundary"
         if self.kind == "curve" and self.n_outputs != 1:
             raise ValueError(f"a 1-input model is drawn as a curve and needs 1 output, got {self.n_outputs}")
-        self.train: tuple[np.ndarray, np.ndarray] = self._points(X, y, "X", "y")
-        self.test: tuple[np.ndarray, np.ndarray] | None = (
+        self._train: tuple[np.ndarray, np.ndarray] = self._points(X, y, "X", "y")
+        self._test: tuple[np.ndarray, np.ndarray] | None = (
             None if validation is None else self._points(*_pair(validation), "validation X", "validation y"))
+        if self.kind == "boundary" and self.n_outputs == 1:
+            self._two_labels()
         self.settings: dict[str, str] = {str(k): _setting(v) for k, v in (settings or {}).items()}
         self.names: list[str] = [name for name, _ in model.named_parameters()]
         self.params: list[Value] = model.parameters()
@@ -145,17 +152,68 @@ class Replay:
             raise ValueError(f"{x_name} has {len(rows)} rows but {y_name} has shape {targets.shape}")
         if not (np.all(np.isfinite(rows)) and np.all(np.isfinite(targets))):
             raise ValueError(f"{x_name} and {y_name} must hold finite numbers (no nan or inf)")
-        if self.kind == "curve":
-            return rows, targets
-        if self.n_outputs == 1:
-            if not np.all(np.isin(targets, (-1.0, 0.0, 1.0))):
-                odd = float(targets[~np.isin(targets, (-1.0, 0.0, 1.0))][0])
-                raise ValueError(f"{y_name} of a one-output classifier must be -1/+1 or 0/1, got {odd!r}")
-            return rows, (targets > 0).astype(int)  # hinge's -1 is class 0
+        if self.kind == "curve" or self.n_outputs == 1:
+            return rows, targets  # a one-output classifier's labels become class ids by its task
         if not np.all((targets == np.round(targets)) & (targets >= 0) & (targets < self.n_outputs)):
             raise ValueError(f"{y_name} must be class ids 0 … {self.n_outputs - 1} for a model with "
                              f"{self.n_outputs} outputs, got {short(targets.tolist())}")
         return rows, targets.astype(int)
+
+    def _two_labels(self) -> None:
+        """A one-output classifier scores two classes: its targets hold at most two labels."""
+        labels = self._labels()
+        if len(labels) > 2:
+            raise ValueError(f"y and validation y of a one-output classifier hold two labels (like -1/+1 or "
+                             f"0/1), got {len(labels)}: {short(labels.tolist())}; a model with k outputs "
+                             f"scores k classes")
+
+    def _labels(self) -> np.ndarray:
+        """The distinct targets of the training and held-out points."""
+        return np.unique(np.concatenate([pair[1] for pair in (self._train, self._test) if pair is not None]))
+
+    # ---- what the outputs mean: the model's task, as fit records it ---------------------------
+    @property
+    def threshold(self) -> float:
+        """Where a one-output classifier splits its classes: the one given, else the model's task's
+        (`fit` records it), else 0."""
+        if self._threshold is not None:
+            return self._threshold
+        task = self.model.task
+        if task is not None and task["task"] == "classification" and self.n_outputs == 1:
+            return float(task["threshold"])
+        return 0.0
+
+    @property
+    def held_out(self) -> str:
+        """What the page calls the held-out points: the name given, else fit's (``History.held_out``)."""
+        if self._held_out is not None:
+            return self._held_out
+        return getattr(self.history, "held_out", None) or "validation"
+
+    @property
+    def train(self) -> tuple[np.ndarray, np.ndarray]:
+        """The training rows and their class ids (a curve: its targets)."""
+        return self._train[0], self._class_ids(self._train[1])
+
+    @property
+    def test(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The held-out rows and their class ids (a curve: its targets), or None."""
+        return None if self._test is None else (self._test[0], self._class_ids(self._test[1]))
+
+    def _class_ids(self, targets: np.ndarray) -> np.ndarray:
+        """A one-output classifier's targets as class ids 0/1: the task's classes in order (the
+        second predicted above the threshold) where they name the targets; else -1/0 → 0 and 1 → 1
+        (hinge's and binary cross-entropy's labels); else the lower of two labels → 0."""
+        if self.kind == "curve" or self.n_outputs != 1:
+            return targets
+        task = self.model.task
+        classes = task.get("classes", []) if task is not None and task["task"] == "classification" else []
+        if len(classes) == 2 and not isinstance(classes[0], str) and np.all(np.isin(targets, classes)):
+            return (targets == classes[1]).astype(int)
+        labels = self._labels()
+        if np.all(np.isin(labels, (-1.0, 0.0, 1.0))):
+            return (targets > 0).astype(int)
+        return (targets == labels.max()).astype(int)
 
     def _optimizer_slots(self, optimizer: Optimizer | None) -> dict[str, str]:
         """The optimiser's per-parameter state to record: attribute name -> what it means."""
@@ -193,8 +251,10 @@ class Replay:
         self.history = history
 
     def _snapshot(self, epoch: int, note: str = "") -> _Snapshot:
-        layers = [(np.array([[w.data for w in n.w] for n in layer.neurons]),
-                   np.array([n.b.data for n in layer.neurons])) for layer in self.model.layers]
+        layers = numpy_layers(self.model)
+        if layers is None:
+            raise TypeError(f"the parameters of {self.model!r} are no longer numbers in its shape: a weight "
+                            f"or bias was set to something else")
         state = {}
         if self.optimizer is not None:
             position = {id(p): i for i, p in enumerate(self.optimizer.params)}
@@ -241,9 +301,10 @@ class Replay:
         snaps = self._final_snapshots()
         acts = [layer.activation for layer in self.model.layers]
         history = self.history or History()
-        points = {"train": _round(self.train[0]), "train_y": self.train[1].tolist()}
-        if self.test is not None:
-            points.update(test=_round(self.test[0]), test_y=self.test[1].tolist())
+        train, test = self.train, self.test
+        points = {"train": _round(train[0]), "train_y": train[1].tolist()}
+        if test is not None:
+            points.update(test=_round(test[0]), test_y=test[1].tolist())
         out: dict[str, Any] = {
             "kind": self.kind,
             "classes": max(2, self.n_outputs),
@@ -259,13 +320,17 @@ class Replay:
                                       for slot in ("value", "grad", *self._slots)}},
             "settings": self._settings(history),
             "activation": acts[0] if len(acts) > 1 else None,
+            "held_out": self.held_out,
         }
-        everything = np.concatenate([self.train[0]] + ([self.test[0]] if self.test is not None else []))
-        out.update((self._plane if self.kind == "boundary" else self._line)(snaps, everything, acts))
+        everything = np.concatenate([train[0]] + ([test[0]] if test is not None else []))
+        draw = self._plane if self.kind == "boundary" else self._line
+        out.update(draw(snaps, everything, train, test))
         return out
 
-    def _plane(self, snaps: list[_Snapshot], rows: np.ndarray, acts: list[str]) -> dict[str, Any]:
+    def _plane(self, snaps: list[_Snapshot], rows: np.ndarray,
+               train: _Points, test: _Points | None) -> dict[str, Any]:
         """Decision regions over a square around the points, the first layer's neurons, accuracy."""
+        threshold = self.threshold
         lo, hi = rows.min(axis=0) - 0.5, rows.max(axis=0) + 0.5
         half = (hi - lo).max() / 2  # a square, so the picture is not stretched
         centre = (lo + hi) / 2
@@ -275,35 +340,36 @@ class Replay:
         regions, confidence, neurons = [], [], []
         accuracy: dict[str, list[float]] = {"train": [], "test": []}
         for s in snaps:
-            scores = _forward(s.layers, acts, grid)
+            scores = numpy_forward(s.layers, grid)
             if self.n_outputs == 1:
                 # tanh squashes the score to (-1, 1): the colour deepens with the distance from
                 # the boundary (output = threshold), which is crossed at byte 127.5
-                regions.append(_bytes(np.tanh(scores[:, 0] - self.threshold)))
+                regions.append(_bytes(np.tanh(scores[:, 0] - threshold)))
             else:
                 probs = _softmax(scores)
                 regions.append(probs.argmax(axis=1).astype(np.uint8))
                 k = self.n_outputs
                 confidence.append(_bytes((probs.max(axis=1) - 1 / k) / (1 - 1 / k) * 2 - 1))
             if len(s.layers) > 1:
-                neurons.append(_bytes(np.tanh(_forward(s.layers[:1], acts, small)).T))
-            for split, pair in (("train", self.train), ("test", self.test)):
+                neurons.append(_bytes(np.tanh(numpy_forward(s.layers[:1], small)).T))
+            for split, pair in (("train", train), ("test", test)):
                 if pair is not None:
-                    right = self._classes(s, acts, pair[0]) == pair[1]
+                    right = self._classes(s, pair[0], threshold) == pair[1]
                     accuracy[split].append(round(100 * float(np.mean(right)), 2))
         result = {"box": box, "resolution": BOUNDARY_RESOLUTION, "regions": _b64(regions),
                   "neuron_resolution": NEURON_RESOLUTION, "neurons": _b64(neurons),
-                  "n_neurons": len(snaps[0].layers[0][1]) if len(snaps[0].layers) > 1 else 0,
+                  "n_neurons": len(snaps[0].layers[0].b) if len(snaps[0].layers) > 1 else 0,
                   "accuracy": accuracy}
         if confidence:
             result["confidence"] = _b64(confidence)
         return result
 
-    def _classes(self, s: _Snapshot, acts: list[str], rows: np.ndarray) -> np.ndarray:
-        scores = _forward(s.layers, acts, rows)
-        return (scores[:, 0] > self.threshold).astype(int) if self.n_outputs == 1 else scores.argmax(axis=1)
+    def _classes(self, s: _Snapshot, rows: np.ndarray, threshold: float) -> np.ndarray:
+        scores = numpy_forward(s.layers, rows)
+        return (scores[:, 0] > threshold).astype(int) if self.n_outputs == 1 else scores.argmax(axis=1)
 
-    def _line(self, snaps: list[_Snapshot], rows: np.ndarray, acts: list[str]) -> dict[str, Any]:
+    def _line(self, snaps: list[_Snapshot], rows: np.ndarray,
+              train: _Points, test: _Points | None) -> dict[str, Any]:
         """A 1-D model's curve ŷ(x) over the data's range, and each first-layer neuron's aᵢ(x)."""
         lo, hi = float(rows.min()), float(rows.max())
         margin = 0.05 * ((hi - lo) or 1.0)
@@ -311,16 +377,16 @@ class Replay:
         curves, neurons = [], []
         error: dict[str, list[float]] = {"train": [], "test": []}
         for s in snaps:
-            curves.append(_forward(s.layers, acts, xs)[:, 0])
+            curves.append(numpy_forward(s.layers, xs)[:, 0])
             if len(s.layers) > 1:
-                neurons.append(_forward(s.layers[:1], acts, xs).T)
-            for split, pair in (("train", self.train), ("test", self.test)):
+                neurons.append(numpy_forward(s.layers[:1], xs).T)
+            for split, pair in (("train", train), ("test", test)):
                 if pair is not None:
-                    residual = _forward(s.layers, acts, pair[0])[:, 0] - pair[1]
+                    residual = numpy_forward(s.layers, pair[0])[:, 0] - pair[1]
                     error[split].append(float(f"{float(np.mean(residual ** 2)):.6g}"))
         return {"xs": [float(xs[0, 0]), float(xs[-1, 0])], "curves": _floats(np.array(curves)),
                 "neurons": _floats(np.array(neurons)) if neurons else "",
-                "n_neurons": len(snaps[0].layers[0][1]) if len(snaps[0].layers) > 1 else 0,
+                "n_neurons": len(snaps[0].layers[0].b) if len(snaps[0].layers) > 1 else 0,
                 "mse": error}
 
     def _settings(self, history: History) -> dict[str, str]:
@@ -401,14 +467,6 @@ def _setting(value: Any) -> str:
     if isinstance(value, list | tuple):
         return ", ".join(map(str, value)) or "none"
     return "default" if value is None else str(value)
-
-
-def _forward(layers: list[tuple[np.ndarray, np.ndarray]], acts: list[str], rows: np.ndarray) -> np.ndarray:
-    """aˡ = σˡ(aˡ⁻¹·Wˡᵀ + bˡ) for every row at once; the rows of the result are the outputs."""
-    a = rows
-    for (W, b), act in zip(layers, acts):
-        a = _ACTIVATIONS[act](a @ W.T + b)
-    return a
 
 
 def _softmax(scores: np.ndarray) -> np.ndarray:

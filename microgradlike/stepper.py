@@ -12,6 +12,9 @@ so already visited). The local derivative ∂node/∂child was computed in the f
 forward values (the notes: backprop needs the zˡ and aˡ saved going forward); `explain()` says
 which. Leaf grads accumulate across passes, as with `backward()`: the grad a leaf held before the
 pass is added back with the last step, so after the last step every grad equals `backward()`'s.
+After ``backward(create_graph=True)`` a leaf holds a Value (a graph): the steps show and add its
+number (`explain.grad_number`, the rule of every picture and page), and the last step adds the
+Value itself back, as ``backward()`` does.
 
 In Jupyter a step shows the graph with its node highlighted, the grads known so far (``?`` not
 reached yet, "so far" for partial sums) and its explanation; `step_through(root)` gives a slider.
@@ -25,8 +28,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, NamedTuple
 
-from .engine import Value, node_names, topological_order
-from .explain import formula, local_derivative_explanation
+from .engine import Value, topological_order
+from .explain import data_number, display_names, formula, grad_number, local_derivative_explanation
 from .formatting import factor, format_number, number
 
 __all__ = [
@@ -54,7 +57,9 @@ class _Pass:
     root: Value
     order: list[Value]  # topological: children before parents
     interior: list[Value]  # the nodes with children, in backprop order
-    held: dict[Value, float]  # leaf grads from before this pass
+    held: dict[Value, float | Value]  # leaf grads from before this pass (a Value after create_graph)
+    #: The numbers of ``held`` (`explain.grad_number`), which the steps show and add up.
+    held_numbers: dict[Value, float] = field(default_factory=dict)
     names: dict[Value, str] = field(default_factory=dict)
     n_parents: dict[Value, int] = field(default_factory=dict)
     steps: list[BackwardStep] = field(default_factory=list)
@@ -63,9 +68,15 @@ class _Pass:
     @classmethod
     def start(cls, root: Value) -> _Pass:
         order = topological_order(root)
-        run = cls(root, order, [n for n in reversed(order) if n.children],
-                  {n: n.grad for n in order if not n.children})
-        run.names = node_names(root, order)
+        leaves = [n for n in order if not n.children]
+        # checked before anything changes: a grad or data set by hand to a str, None or a Value
+        # (p.data = p - lr * p.grad) is named here, not met halfway through the pass
+        numbers = {n: grad_number(n) for n in leaves}
+        for node in order:
+            data_number(node)
+        run = cls(root, order, [n for n in reversed(order) if n.children], {n: n.grad for n in leaves},
+                  numbers)
+        run.names = display_names(root, order)
         for node in order:
             for child in set(node.children):
                 run.n_parents[child] = run.n_parents.get(child, 0) + 1
@@ -83,7 +94,7 @@ class _Pass:
             for child, _, added in step.contributions:
                 grads[child] += added
         if index == len(self.interior) - 1:
-            for leaf, before in self.held.items():
+            for leaf, before in self.held_numbers.items():
                 grads[leaf] += before
         return grads
 
@@ -133,7 +144,7 @@ def backward_steps(root: Value) -> Iterator[BackwardStep]:
 def _restore(run: _Pass) -> None:
     """Leaf grads accumulate: add back what each leaf held before the pass."""
     for leaf, before in run.held.items():
-        leaf.grad += before
+        leaf.grad += before  # type: ignore[assignment]  # a Value after create_graph, as backward() leaves it
 
 
 @dataclass(frozen=True, eq=False)
@@ -173,7 +184,7 @@ class BackwardStep:
                          f"{factor(self.upstream)} · {factor(local)} = {number(added)}")
             lines.append(f"      ∂{out}/∂{c} = {local_derivative_explanation(self.node, i, name)}")
         if self.index == self.total - 1:
-            carried = [(leaf, g) for leaf, g in run.held.items() if g != 0.0]
+            carried = [(leaf, g) for leaf, g in run.held_numbers.items() if g != 0.0]
             if carried:
                 shown = ", ".join(f"{name(leaf)} += {factor(g)}" for leaf, g in carried[:5])
                 more = f" and {len(carried) - 5} more" if len(carried) > 5 else ""

@@ -49,7 +49,7 @@ from .parameters import named
 from .torch_engine import TorchTrainer
 from .trainers import FIT_ENGINES, Trainer, ValueTrainer, choose_engine, make_evaluate, make_loss_and_grad
 
-__all__ = ["Descent", "History", "TrainingWarning", "fit", "gradient_descent"]
+__all__ = ["Descent", "History", "TrainingWarning", "check_held_out", "fit", "gradient_descent"]
 
 #: Training rows or targets: numpy arrays for the compiled engines, lists for the eager one,
 #: tensors for the torch engine (each `Trainer.data` says).
@@ -79,7 +79,9 @@ class History:
     that ran and ``engine_reason`` why ``engine="auto"`` chose it ("" when it was asked for);
     ``device`` where the torch engine ran ("cpu", "cuda:0"; "" for the engines on Values).
     ``kept_epoch`` is the epoch whose parameters early stopping or ``keep_best`` left in the model
-    (0: those from before training); None when the model has its last update's.
+    (0: those from before training); None when the model has its last update's. ``held_out`` is
+    what the run calls the ``validation`` points (fit's ``held_out``, e.g. "test"): its messages,
+    `plots.plot_history` and the replay page name their loss so.
     """
 
     train_loss: list[float] = field(default_factory=list)
@@ -95,6 +97,7 @@ class History:
     engine_reason: str = ""
     device: str = ""
     kept_epoch: int | None = None
+    held_out: str = "validation"
 
     @property
     def best_epoch(self) -> int | None:
@@ -138,7 +141,7 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
         shuffle: bool = True, seed: int | None = 0, validation: tuple[Any, Any] | None = None,
         progress: bool | None = None, patience: int | None = None, engine: str = "auto",
         keep_params: bool = False, callback: Callable[[History], None] | None = None,
-        keep_best: bool = False, device: Any = None) -> History:
+        keep_best: bool = False, device: Any = None, held_out: str = "validation") -> History:
     """Train ``model`` on rows ``X`` with targets ``y``; return the `History`.
 
     ``loss``: a name from `microgradlike.losses` or ``(preds, targets) -> Value``. ``optimizer``:
@@ -153,6 +156,8 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
     ``keep_best`` (needs ``validation``): however training stops, end with the parameters of the
     epoch with the lowest validation loss. Without it, a final validation loss much worse than
     the best one is said in ``History.message`` and warned about (`TrainingWarning`).
+    ``held_out``: what these messages call the validation points ("validation"; the command line
+    says "test", for points that only measure), kept as ``History.held_out``.
     ``progress``: a tqdm bar over epochs (plain lines on stderr without tqdm); None (the
     default) shows it only in a terminal or a notebook. ``engine``: ``"auto"`` (see
     `choose_engine`), ``"eager"`` (Value graphs), ``"tape"``/``"batched"`` (compiled, in
@@ -173,14 +178,16 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
                            "call fit outside a `with no_grad():` block")
     X_array, y_array, width = _rows_and_targets(X, y, "X", "y")
     _check_width(model, width)
-    held_out = None if validation is None else _validation_pair(validation, width)
-    _check_settings(lr, tol, max_epochs, batch_size, patience, keep_best, held_out, engine, progress)
+    held_out_name = check_held_out(held_out)
+    val_pair = None if validation is None else _validation_pair(validation, width)
+    _check_settings(lr, tol, max_epochs, batch_size, patience, keep_best, val_pair, engine, progress)
     if device is not None and engine != "torch":
         raise ValueError(f"device={short(device)} is for engine='torch' (the other engines compute with "
                          f"Python and numpy on the CPU, and engine='auto' never picks torch)")
     seed = check_seed(seed, "seed")
     loss_fn = get_loss(loss)
-    n_outputs = _n_outputs(model, X_array, y_array, held_out, loss_fn)
+    n_outputs = _n_outputs(model, X_array, y_array, val_pair, loss_fn)
+    _check_labels(loss_name(loss_fn), y_array, None if val_pair is None else val_pair[1])
     params = model.parameters()
     opt = get_optimizer(optimizer, params, lr)
     check_parameters(opt, named(model) if hasattr(model, "named_parameters") else named(params))
@@ -193,11 +200,11 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
         evaluate = make_evaluate(model, loss_fn, engine, loss_and_grad)
         trainer = ValueTrainer(params, opt, loss_and_grad, evaluate, lists=engine == "eager")
     rows, targets = trainer.data(X_array, y_array)
-    val_rows = None if held_out is None else trainer.data(*held_out)
+    val_rows = None if val_pair is None else trainer.data(*val_pair)
     size = len(rows) if batch_size is None else batch_size
     history = History(params=[trainer.values()] if keep_params else [], engine=engine,
-                      engine_reason=engine_reason, device=trainer.device)
-    best = None if held_out is None else _Best(trainer, keep=keep_best or patience is not None)
+                      engine_reason=engine_reason, device=trainer.device, held_out=held_out_name)
+    best = None if val_pair is None else _Best(trainer, keep=keep_best or patience is not None)
     loop = _Loop(history, trainer, best, loss_fn)
     bar = _progress(max_epochs, progress)
     try:
@@ -255,7 +262,7 @@ class _Loop:
             if mean_norm < tol:
                 return "tolerance", self._tolerance(mean_norm, tol, len(norms))
             if patience is not None and epoch - best.epoch >= patience:
-                return "early_stopping", (f"the validation loss did not improve for {patience} epochs"
+                return "early_stopping", (f"the {history.held_out} loss did not improve for {patience} epochs"
                                           f"{best.restore(history)}")
         return "max_epochs", f"reached max_epochs={max_epochs}"
 
@@ -305,11 +312,12 @@ class _Best:
         """Put the best epoch's parameters back; say so (as a clause starting with '; ')."""
         history.kept_epoch = self.epoch
         if self.epoch == history.n_epochs:
-            return "; kept the last epoch's parameters: the last epoch had the best validation loss"
+            return f"; kept the last epoch's parameters: the last epoch had the best {history.held_out} loss"
         self.trainer.restore(self.snapshot)
         if self.epoch == 0:
-            return "; restored the parameters from before training (no epoch had a finite validation loss)"
-        return (f"; restored the parameters of epoch {self.epoch}, the best validation loss "
+            return (f"; restored the parameters from before training (no epoch had a finite "
+                    f"{history.held_out} loss)")
+        return (f"; restored the parameters of epoch {self.epoch}, the best {history.held_out} loss "
                 f"({self.loss:.4g}; the last epoch's was {_last(history.val_loss)})")
 
 
@@ -320,7 +328,7 @@ def _worse_than_best(history: History) -> str:
     best = history.best_epoch
     lowest, final = history.val_loss[best - 1], history.val_loss[-1]
     times = f"{final / lowest:.3g} times" if lowest > 0 else "far above"
-    return (f"; the final model is much worse than the best one seen: its validation loss "
+    return (f"; the final model is much worse than the best one seen: its {history.held_out} loss "
             f"{final:.4g} is {times} the best, {lowest:.4g} at epoch {best}")
 
 
@@ -469,6 +477,29 @@ def _n_outputs(model: Any, X: np.ndarray, y: np.ndarray, held_out: tuple[np.ndar
     return n
 
 
+def _check_labels(name: str | None, y: np.ndarray, validation_y: np.ndarray | None) -> None:
+    """The targets a two-class loss can read, checked before training and named by their place:
+    hinge's are -1/+1 or 0/1 (0 counts as -1, so -1 and 0 together would merge two classes into
+    one), binary cross-entropy's are in [0, 1]."""
+    if name not in ("hinge", "binary_cross_entropy"):
+        return
+    sets = [("y", y)] + ([] if validation_y is None else [("validation y", validation_y)])
+    for what, targets in sets:
+        outside = ~np.isin(targets, (-1, 0, 1)) if name == "hinge" else (targets < 0) | (targets > 1)
+        bad = np.flatnonzero(outside)
+        if len(bad):
+            rule = ("-1/+1 or 0/1 (0 counts as -1)" if name == "hinge" else
+                    "in [0, 1] (class labels 0/1, or the probability of class 1)")
+            raise ValueError(f"{what}[{bad[0]}] = {short(targets[bad[0]].item())}: {name} reads targets "
+                             f"{rule}; more than two classes need loss='cross_entropy' (class ids 0 … k-1)")
+    labels = np.unique(np.concatenate([targets for _, targets in sets]))
+    if name == "hinge" and len(labels) > 2:
+        where = "y and validation y hold" if validation_y is not None and len(np.unique(y)) < 3 else "y holds"
+        raise ValueError(f"{where} three labels, {', '.join(f'{v:g}' for v in labels)}, but hinge scores two "
+                         f"classes with one output: -1/+1 or 0/1, where 0 counts as -1, so -1 and 0 would be "
+                         f"one class; relabel them as two classes, or use loss='cross_entropy' for three")
+
+
 def _record_task(model: Module, loss_fn: Callable, y: np.ndarray, n_outputs: int) -> None:
     """Record on ``model`` what its outputs mean after fit (see `fit`): the loss and the classes."""
     name = loss_name(loss_fn)
@@ -487,6 +518,15 @@ def _record_task(model: Module, loss_fn: Callable, y: np.ndarray, n_outputs: int
         return
     threshold = 0.0 if n_outputs > 1 else decision_threshold(name, classes)
     model.set_task("classification", classes=classes, threshold=threshold, loss=name)
+
+
+def check_held_out(name: object) -> str:
+    """``held_out`` as `fit` and `replay.Replay` take it: a short name for the validation points,
+    such as "test"; ValueError otherwise."""
+    if not isinstance(name, str) or not name.strip() or len(name) > 40 or not name.isprintable():
+        raise ValueError(f"held_out must be a short name for the validation points, like 'validation' or "
+                         f"'test', got {short(name)}")
+    return name
 
 
 def _validation_pair(validation: Any, width: int) -> tuple[np.ndarray, np.ndarray]:

@@ -41,6 +41,7 @@ import graphviz
 
 from .checks import short
 from .engine import Value, node_names, topological_order
+from .explain import data_number, grad_number, printable
 from .files import write_atomically
 from .formatting import format_number
 from .ops import NARY, OPS, activations, operand_positions
@@ -119,21 +120,22 @@ _TOOLTIP_CHARS = 2000
 
 
 def cut_label(text: str, limit: int = LABEL_CHARS) -> str:
-    """``text`` as a picture shows it: whole up to ``limit`` characters, else its start and end
-    around an ellipsis, ``limit`` characters in all ("layers.0.neurons.1…w.15")."""
+    """``text`` as a picture shows it: `explain.printable` (a NUL or a lone surrogate is written as
+    its escape, which ``dot`` and UTF-8 accept), whole up to ``limit`` characters, else its start
+    and end around an ellipsis, ``limit`` characters in all ("layers.0.neurons.1…w.15")."""
+    text = printable(text)
     if len(text) <= limit:
         return text
     tail = (limit - 1) // 3
     return f"{text[:limit - 1 - tail]}…{text[len(text) - tail:]}"
 
 
-def grad_field(grad: float | Value) -> str:
+def grad_field(node: Value) -> str:
     """A value's grad as its record shows it: "grad 0.5"; a grad that is a Value (made by
-    ``backward(create_graph=True)``, a graph that can be differentiated again) shows its number,
-    "grad 0.5 (a graph)"."""
-    if isinstance(grad, Value):
-        return f"grad {format_number(grad.data)} (a graph)"
-    return f"grad {format_number(grad)}"
+    ``backward(create_graph=True)``, a graph that can be differentiated again) shows its number
+    (`explain.grad_number`), "grad 0.5 (a graph)"; anything else is a TypeError naming the node."""
+    shown = f"grad {format_number(grad_number(node))}"
+    return f"{shown} (a graph)" if isinstance(node.grad, Value) else shown
 
 
 _NODE_STATEMENT = re.compile(r"^\t+(\S+) \[", re.MULTILINE)
@@ -515,9 +517,9 @@ def draw_dot(
                 name = name[len(groups[node]) + 1:]  # the cluster's title says the rest
         if name:
             fields.append(cut_label(name))
-        fields.append(f"data {format_number(node.data)}")
+        fields.append(f"data {format_number(data_number(node))}")
         if show_grad:
-            fields.append(grad_text(node) if grad_text else grad_field(node.grad))
+            fields.append(grad_text(node) if grad_text else grad_field(node))
             graph_grads |= grad_text is None and isinstance(node.grad, Value)
         label = " | ".join(_record_escape(f) for f in fields)
         attrs = {

@@ -58,6 +58,17 @@ def _logsumexp(a: Any, b: Any) -> Any:
     return torch.logsumexp(torch.stack([a, b]), 0)
 
 
+def _power(base: Any, exponent: Any) -> Any:
+    """baseᵉˣᵖᵒⁿᵉⁿᵗ with a Value exponent; for tensors written e^(exponent·ln base) (base > 0 here):
+    the same function, whose derivatives torch gets right also at exponent 0, where its own pow
+    rule takes ∂(aᵇ)/∂a as 0 for b = 0 and so loses ∂²/∂b∂a = 1/a (an asymmetric Hessian)."""
+    from microgradlike import Value
+
+    if isinstance(base, Value):
+        return base**exponent
+    return (exponent * base.log()).exp()
+
+
 # ---- random computation graphs -----------------------------------------------------------------
 # Each op takes two earlier nodes (a, b) and a softplus function (Values have a method; torch has
 # `torch.nn.functional.softplus`), and uses only what Values and torch tensors both support, so
@@ -68,7 +79,7 @@ DAG_OPS: dict[str, Callable[[Any, Any, Callable[[Any], Any]], Any]] = {
     "-": lambda a, b, sp: a - b,
     "*": lambda a, b, sp: a * b,
     "/": lambda a, b, sp: a / (b * b + 0.5),
-    "**value": lambda a, b, sp: (a * a + 0.5) ** b.tanh(),
+    "**value": lambda a, b, sp: _power(a * a + 0.5, b.tanh()),
     "**2": lambda a, b, sp: a**2,
     "**3": lambda a, b, sp: a**3,
     "**-1": lambda a, b, sp: (a * a + 0.5) ** -1,

@@ -49,6 +49,45 @@ def test_grad_accepts_values_and_numpy_scalars_and_leaves_them_alone() -> None:
     assert x.grad == 7.0  # grad works on fresh leaves: the caller's Value is untouched
 
 
+def test_grad_touches_no_grad_of_what_f_closes_over() -> None:
+    from microgradlike.nn import MLP
+
+    w = Value(2.0)
+    assert grad(lambda x: x * w)(3.0) == (2.0,)
+    assert value_and_grad(lambda x: x * w)(3.0) == (6.0, (2.0,))
+    assert w.grad == 0.0  # was 3.0, then 6.0: the next optimiser step would have applied it
+    model = MLP(2, [4, 1], seed=0)
+    saliency = grad(lambda a, b: model([a, b]))(0.5, -0.2)  # ∂output/∂input
+    assert all(p.grad == 0.0 for p in model.parameters())
+    assert saliency == pytest.approx(numerical_grad(lambda a, b: model([a, b]), [0.5, -0.2]), rel=1e-6)
+    assert all(p.grad == 0.0 for p in model.parameters())
+
+
+def test_an_f_that_calls_backward_or_sets_grads_gets_the_same_answer() -> None:
+    def calls_backward(x):
+        y = x * x
+        y.backward()  # its own business: the transform's answer is ∂y/∂x all the same
+        return y
+
+    def sets_grad(x):
+        x.grad = 5.0
+        return x * x
+
+    for f in (calls_backward, sets_grad):
+        assert grad(f)(3.0) == (6.0,)  # were 12.0 and 11.0
+        assert value_and_grad(f)(3.0) == (9.0, (6.0,))
+        assert grad(lambda x, f=f: grad(f)(x)[0])(3.0) == (2.0,)  # nested: was 8.0 for calls_backward
+        assert hessian(f)(3.0) == ((2.0,),)
+
+
+@pytest.mark.parametrize("transform", [grad, value_and_grad, hessian])
+def test_a_keyword_argument_is_refused_saying_the_point_is_positional(transform) -> None:
+    name = transform.__name__
+    with pytest.raises(TypeError, match=rf"^{name}\(f\) takes the point as positional arguments.*"
+                                        rf"got the keyword y=4\.0.*{name}\(lambda x: f\(x, y=\.\.\.\)\)"):
+        transform(lambda x, y: x * y)(3.0, y=4.0)
+
+
 def test_grad_is_fresh_on_every_call() -> None:
     df = grad(lambda x: x * x)
     assert df(3.0) == (6.0,)
@@ -214,10 +253,20 @@ def test_a_non_finite_direction_is_refused_by_jvp_and_hvp_alike(bad: float) -> N
     ("a", TypeError, "eps must be a number, got str: 'a'"),
     (True, TypeError, "got bool"),
     (1e-30, ValueError, r"eps = 1e-30 is lost next to argument 0 = 1\.0"),
+    (1e308, ValueError, r"eps = 1e\+308 is too large: the step 2·eps"),  # used to give nan
+    (1e200, ValueError, r"f\(x \+ eps\) is inf.*eps = 1e\+200.*take a smaller eps"),
 ])
 def test_numerical_grad_refuses_a_bad_eps_naming_it(eps: object, error: type, needle: str) -> None:
     with pytest.raises(error, match=needle):
         numerical_grad(lambda x: x * x, [1.0], eps=eps)  # type: ignore[arg-type]
+
+
+def test_numerical_grad_refuses_a_step_where_x_plus_eps_overflows() -> None:
+    with pytest.raises(ValueError, match=r"eps = 1e\+307 is too large next to argument 0 = 1\.79e\+308"):
+        numerical_grad(lambda x: x * 0.5, [1.79e308], eps=1e307)
+    with pytest.raises(ValueError, match=r"f\(x − eps\) is inf"):  # f itself leaves the floats
+        numerical_grad(lambda x: (-x).exp(), [0.0], eps=1000.0)
+    assert numerical_grad(lambda x: x * 0.5, [1.0], eps=1e300) == (0.5,)  # large, but fine for f
 
 
 @pytest.mark.parametrize(("x", "needle"), [(math.nan, "argument 1 is nan"), (math.inf, "argument 1 is inf")])

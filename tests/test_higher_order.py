@@ -134,6 +134,36 @@ def test_derivatives_of_sqrt_at_0_are_the_limits_torch_gives() -> None:
         assert ours(0.0) == theirs.item()
 
 
+@pytest.mark.parametrize("p", [0.5, 0.25, 1.5, 2.5, 1.0, 2.0, 3.0, 0.0])
+def test_derivatives_of_powers_at_0_are_the_limits_torch_gives(p: float) -> None:
+    # x**0.5 at 0: inf, −inf, inf (not inf, 0, 0): each derivative is a graph, never a constant inf
+    ours, t = (lambda a: a**p), torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+    theirs = t**p
+    for order in range(1, 4):
+        ours = (lambda f: lambda a: grad(f)(a)[0])(ours)
+        (theirs,) = torch.autograd.grad(theirs, t, create_graph=True, allow_unused=True) \
+            if theirs.requires_grad else (torch.zeros((), dtype=torch.float64),)
+        assert ours(0.0) == theirs.item(), (p, order)
+    x = Value(0.0)
+    (x**0.5).backward(create_graph=True)
+    assert isinstance(x.grad, Value) and x.grad.data == math.inf  # so x.grad.backward() goes on
+    assert hessian(lambda a: a**0.5)(0.0) == ((-math.inf,),)
+
+
+@pytest.mark.parametrize(("a", "b"), [(2.0, 0.0), (0.5, 0.0), (2.0, 1.0), (0.7, -2.0)])
+def test_the_hessian_of_a_power_is_symmetric_also_where_the_exponent_is_0(a: float, b: float) -> None:
+    # ∂(aᵇ)/∂a = b·aᵇ⁻¹; its derivative in b is aᵇ⁻¹ + b·aᵇ⁻¹·ln a, which is 1/a at b = 0
+    # (PyTorch's own rule gives 0 there on one side only).
+    h = hessian(lambda x, y: x**y)(a, b)
+    assert math.isclose(h[0][1], h[1][0], rel_tol=1e-14)
+    assert math.isclose(h[0][1], a ** (b - 1) * (1 + b * math.log(a)), rel_tol=1e-12)
+    ta, tb = (torch.tensor(v, dtype=torch.float64) for v in (a, b))
+    theirs = torch.autograd.functional.hessian(lambda x, y: x**y, (ta, tb))
+    assert math.isclose(h[0][0], theirs[0][0].item(), rel_tol=1e-12, abs_tol=1e-15)
+    assert math.isclose(h[1][1], theirs[1][1].item(), rel_tol=1e-12)
+    assert math.isclose(h[1][0], theirs[1][0].item(), rel_tol=1e-12)  # the side torch gets right
+
+
 @pytest.mark.parametrize("score", [-0.5, 0.999, 1.0, 1.5])
 def test_hinge_has_second_derivative_zero_at_and_away_from_the_margin(score: float) -> None:
     (h,), = hessian(lambda s: hinge([s], [1]))(score)
@@ -169,6 +199,22 @@ def test_create_graph_first_derivatives_equal_backward_exactly() -> None:
     (g,) = gradients(out, [x], create_graph=True)
     out.backward()
     assert g.data == x.grad
+
+
+def test_a_graph_whose_data_changed_after_it_was_built_is_refused_as_stale() -> None:
+    x = Value(0.5, label="x")
+    y = x.sin() * x
+    x.data = 2.0  # after the graph was built: its recorded numbers are those of x = 0.5
+    for differentiate in (lambda: gradients(y, [x], create_graph=True),
+                          lambda: y.backward(create_graph=True)):
+        with pytest.raises(RuntimeError, match=r"graph of L is stale: node L \(op '\*'\) recorded "
+                                               r"∂L/∂n1 = 0\.5 .* now give 2\.0: a \.data below it"):
+            differentiate()
+    # without create_graph the pass reads only the recorded numbers: the graph as it was built
+    assert gradients(y, [x]) == (math.sin(0.5) + 0.5 * math.cos(0.5),)
+    x.data = 0.5  # back to the numbers the graph was built with: nothing is stale
+    (g,) = gradients(y, [x], create_graph=True)
+    assert g.data == math.sin(0.5) + 0.5 * math.cos(0.5)
 
 
 def test_gradients_does_not_touch_grads_and_refuses_bad_input() -> None:

@@ -146,6 +146,17 @@ def test_a_grad_that_is_not_a_number_is_refused_naming_the_parameter(factory):
         opt.step()
 
 
+@pytest.mark.parametrize("cls", [SGD, Adam])
+def test_the_model_itself_or_one_value_is_refused_saying_what_to_pass(cls):
+    model = MLP(2, [3, 1], seed=0)
+    with pytest.raises(TypeError, match=rf"{cls.__name__} takes the parameters, not the model: pass "
+                                        rf"MLP\.parameters\(\)"):
+        cls(model)  # was "'MLP' object is not iterable"
+    for bad in (Value(1.0), 3.0, "w"):
+        with pytest.raises(TypeError, match=rf"{cls.__name__} takes a list of parameters \(Values\), got "):
+            cls(bad)
+
+
 # ---- against PyTorch ------------------------------------------------------------------------------
 def _torch_path(torch, make_opt, steps: int) -> list[list[float]]:
     theta = torch.tensor(START, dtype=torch.float64, requires_grad=True)

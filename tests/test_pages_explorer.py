@@ -401,3 +401,24 @@ def test_browser_tests_skip_on_a_learners_machine_and_fail_in_ci(monkeypatch: py
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI must run the browser tests"):
         browser.unavailable("no Chromium")
+
+
+def test_grads_or_data_set_by_hand_to_non_numbers_are_named_and_left_as_they_were() -> None:
+    x = Value(0.5, label="x")
+    y = (x * 2.0).tanh()
+    for field, bad in (("grad", "abc"), ("grad", None), ("data", Value(3.0))):
+        setattr(x, field, bad)
+        with pytest.raises(TypeError, match=rf"the {field} of Value\(.*label='x'"):
+            Explorer(y)
+        assert getattr(x, field) is bad
+        setattr(x, field, 0.0 if field == "grad" else 0.5)
+
+
+@needs_dot
+def test_labels_that_cannot_be_shown_are_escaped_in_the_page() -> None:
+    x = Value(0.5, label="a\x00b")
+    w = Value(-3.0, label="\ud800w")
+    y = (x * w).tanh()
+    page = Explorer(y).html()
+    page.encode("utf-8")  # a lone surrogate raised UnicodeEncodeError here
+    assert "a\\x00b" in page and "\\ud800w" in page and "\x00" not in page

@@ -55,8 +55,8 @@ def test_bad_arguments() -> None:
         Replay(SigmoidSum(3), X_train[:, :1], y_train)
     with pytest.raises(ValueError, match="nin=3"):
         Replay(MLP(3, [2, 1]), np.zeros((4, 3)), np.ones(4))
-    with pytest.raises(ValueError, match=r"must be -1/\+1 or 0/1, got 0.5"):
-        Replay(model, X_train, y_train * 0.5)
+    with pytest.raises(ValueError, match=r"one-output classifier hold two labels .* got 3: \[-1\.0, 1\.0, 3"):
+        Replay(model, X_train, np.where(np.arange(len(y_train)) % 7 == 0, 3, y_train))
     with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
         Replay(model, X_train[:, :1], y_train)
     with pytest.raises(ValueError, match="class ids 0 … 2"):
@@ -127,6 +127,58 @@ def test_the_page_ends_with_the_model_fit_left() -> None:
     np.testing.assert_allclose(values[-1], [p.data for p in model.parameters()], rtol=1e-6)
     assert "early_stopping" in data["notes"][-1]
     assert data["epochs"][-1] == history.n_epochs
+
+
+def train_with_mse(labels=(0, 1), **replay_options):
+    """The tester's run: a tanh MLP trained with mse on moons labelled ``labels``, replayed."""
+    X, ids = make_moons(n=200, noise=0.1, seed=0)
+    X_train, X_test, y_train, y_test = train_test_split(X, np.where(ids == 1, labels[1], labels[0]), seed=0)
+    model = MLP(2, [8, 1], "tanh", seed=0)
+    opt = Adam(model.parameters(), lr=0.05)
+    replay = Replay(model, X_train, y_train, validation=(X_test, y_test), optimizer=opt, **replay_options)
+    fit(model, X_train, y_train, loss="mse", optimizer=opt, max_epochs=150, validation=(X_test, y_test),
+        callback=replay)
+    return model, replay, (X_train, X_test, y_train, y_test)
+
+
+@pytest.mark.parametrize("labels", [(0, 1), (2, 5)])
+def test_the_page_reads_the_threshold_and_classes_fit_recorded(labels) -> None:
+    model, replay, (X_train, X_test, y_train, y_test) = train_with_mse(labels)
+    assert model.task["threshold"] == (labels[0] + labels[1]) / 2 == replay.threshold
+    data = replay.data()
+    assert data["accuracy"]["test"][-1] == round(100 * np.mean(model.predict(X_test) == y_test), 2)
+    assert data["accuracy"]["train"][-1] == round(100 * np.mean(model.predict(X_train) == y_train), 2)
+    assert data["accuracy"]["test"][-1] > 90  # said 58% (the boundary at output 0)
+    assert data["points"]["test_y"] == (y_test == labels[1]).astype(int).tolist()
+    n = BOUNDARY_RESOLUTION  # the boundary drawn is output = threshold
+    regions = np.frombuffer(base64.b64decode(data["regions"]), dtype=np.uint8).reshape(-1, n, n)[-1]
+    x_lo, x_hi, y_lo, y_hi = data["box"]
+    for i in range(0, n, 9):
+        for j in range(0, n, 9):
+            point = [x_lo + (x_hi - x_lo) * j / (n - 1), y_hi - (y_hi - y_lo) * i / (n - 1)]
+            with no_grad():
+                score = model(point).data
+            if abs(score - replay.threshold) > 0.05:
+                assert (regions[i, j] > 127.5) == (score > replay.threshold)
+
+
+def test_a_threshold_given_to_the_replay_is_kept() -> None:
+    _, replay, _ = train_with_mse(threshold=0.0)
+    assert replay.threshold == 0.0
+
+
+def test_the_held_out_points_have_the_name_fit_was_given() -> None:
+    X_train, X_test, y_train, y_test = moons()
+    model = MLP(2, [4, 1], seed=0)
+    replay = Replay(model, X_train, y_train, validation=(X_test, y_test))
+    assert replay.held_out == "validation"  # before fit: fit's default
+    history = fit(model, X_train, y_train, loss="hinge", max_epochs=3, validation=(X_test, y_test),
+                  callback=replay, held_out="test")
+    assert history.held_out == "test" and replay.data()["held_out"] == "test"
+    named = Replay(MLP(2, [4, 1], seed=0), X_train, y_train, validation=(X_test, y_test), held_out="check")
+    assert named.data()["held_out"] == "check"
+    with pytest.raises(ValueError, match="held_out must be a short name"):
+        Replay(model, X_train, y_train, held_out="")
 
 
 def test_sgd_with_momentum_shows_its_velocity() -> None:
@@ -237,6 +289,21 @@ def test_the_replay_page(chromium, default_run: tuple[Path, str], tmp_path: Path
         paused = slider.input_value()
         page.wait_for_timeout(300)
         assert slider.input_value() == paused
+
+
+def test_the_page_says_the_accuracy_predict_gives_and_the_run_s_name_for_its_points(chromium, tmp_path: Path,
+                                                                                     default_run) -> None:
+    model, replay, (_, X_test, _, y_test) = train_with_mse()
+    path = replay.save(tmp_path / "mse.html")
+    with watched_page(chromium, path) as page:
+        shown = page.inner_text("[data-role=accuracy]")
+        assert shown == f"{100 * np.mean(model.predict(X_test) == y_test):.1f}%"  # was 58.0%
+        assert "validation accuracy" in page.inner_text("[data-role=scores]")
+        assert "validation points ringed" in page.inner_text("[data-role=main-title]")
+        screenshot(page, tmp_path, "replay-mse.png", full_page=True)
+    with watched_page(chromium, default_run[0]) as page:  # the command line calls them test points
+        assert "test accuracy" in page.inner_text("[data-role=scores]")
+        assert "test points ringed" in page.inner_text("[data-role=main-title]")
 
 
 def test_a_page_for_three_classes(chromium, tmp_path: Path) -> None:

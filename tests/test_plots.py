@@ -103,6 +103,18 @@ def test_held_out_points_are_named_as_the_caller_says(pyplot) -> None:  # type: 
     assert not [text for text in entries if "validation" in text]
 
 
+def test_held_out_points_are_named_as_fit_was_told_by_default(pyplot) -> None:  # type: ignore[no-untyped-def]
+    from microgradlike.data import make_moons
+    from microgradlike.nn import MLP
+    from microgradlike.train import fit
+
+    X, y = make_moons(n=30, seed=0)
+    history = fit(MLP(2, [3, 1], seed=0), X[:20], y[:20], max_epochs=3, validation=(X[20:], y[20:]),
+                  held_out="test")
+    entries = legend_of(plot_history(history))
+    assert "test loss after each epoch" in entries and not [e for e in entries if "validation" in e]
+
+
 def test_full_batch_update_losses_land_on_the_training_curve(pyplot) -> None:  # type: ignore[no-untyped-def]
     """With full batches, the loss before update k is the loss after epoch k: same parameters,
     same (whole) set. The two curves must meet there, not look shifted by an epoch."""
@@ -147,6 +159,21 @@ def test_decision_boundary_binary_and_multiclass(pyplot, tmp_path) -> None:  # t
         plot_decision_boundary(linear, np.zeros((40, 3)), y)
     with pytest.raises(ValueError, match="y_test"):
         plot_decision_boundary(linear, X, y, X_test=X)
+
+
+def test_decision_boundary_of_a_library_model_is_computed_with_numpy(pyplot, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from microgradlike.nn import MLP
+
+    rng = np.random.default_rng(2)
+    X = rng.uniform(-2, 2, size=(60, 2))
+    model = MLP(2, [8, 1], "tanh", seed=0)
+    y = np.array([int(model(row).data > 0) for row in X.tolist()])
+    slow = plot_decision_boundary(lambda row: model(row), X, y, resolution=30)  # a callable: row by row
+    monkeypatch.setattr(MLP, "__call__", lambda *_: pytest.fail("the grid evaluated with Values"))
+    fast = plot_decision_boundary(model, X, y, resolution=30)
+    assert fast.get_title() == slow.get_title() and "100%" in fast.get_title()
+    np.testing.assert_allclose(fast.collections[0].get_paths()[0].vertices,
+                               slow.collections[0].get_paths()[0].vertices)
 
 
 def test_decision_boundary_tells_train_from_test(pyplot) -> None:  # type: ignore[no-untyped-def]

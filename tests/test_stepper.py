@@ -354,3 +354,55 @@ def test_tangent_steps_end_at_the_directional_derivative(dag, v) -> None:  # typ
     for step in steps:  # each explained with the same local derivatives backprop uses
         assert [c.local for c in step.contributions] == list(step.node.local_grads)
         assert f"∂{step.name(step.node)}/∂t =" in step.explain()
+
+
+# ---- grads that are Values (create_graph), grads and data set by hand, odd labels --------------------
+def test_stepping_after_create_graph_explains_every_step_with_the_grads_numbers() -> None:
+    x = Value(0.5, label="x")
+    y = (x.sin() * x).tanh()
+    y.backward(create_graph=True)  # every grad is a Value now
+    first = x.grad.data
+    texts = [step.explain() for step in y.backward_steps()]  # raised TypeError ('<' on a Value)
+    assert texts[-1].endswith(f"(x += {first:.6g})")  # the leaf adds the number it held
+    assert isinstance(x.grad, Value) and math.isclose(x.grad.data, 2 * first, rel_tol=1e-15)  # as backward()
+    steps = Stepper(y)
+    assert steps[-1].grad_text(x) == f"grad {3 * first:.4g}"  # held 2·first, plus this pass's first
+    assert "grad" in steps[-1].graph().source
+
+
+@pytest.mark.parametrize(("field", "bad", "says"), [
+    ("grad", "abc", "the grad of Value(.*label='x'.*) is str 'abc'"),
+    ("grad", None, "the grad of Value(.*label='x'.*) is NoneType None"),
+    ("data", Value(3.0), r"the data of Value(.*label='x'.*) is Value .*p\.data -= lr \* p\.grad"),
+])
+def test_a_grad_or_data_set_by_hand_to_a_non_number_is_a_type_error_naming_the_node(field, bad, says) -> None:
+    x = Value(0.5, label="x")
+    y = (x * 2.0).tanh()
+    setattr(x, field, bad)
+    with pytest.raises(TypeError, match=says):
+        list(y.backward_steps())
+    assert getattr(x, field) is bad and y.grad == 0.0  # refused before anything changed
+
+
+@pytest.mark.parametrize(("label", "shown"),
+                         [("a\x00b", "a\\x00b"), ("\ud800", "\\ud800"), ("a\nb", "a\\nb")])
+def test_a_label_that_cannot_be_shown_is_escaped_in_the_steps(label: str, shown: str) -> None:
+    from microgradlike.forward import forward_steps, tangent_steps
+
+    x = Value(0.5, label=label)
+    y = (x * 2.0).tanh()
+    texts = [s.explain() for s in y.backward_steps()] + [s.explain() for s in forward_steps(y)]
+    texts += [s.explain() for s in tangent_steps(y, {x: 1.0})]
+    assert all(label not in t for t in texts) and any(shown in t for t in texts)
+    "\n".join(texts).encode("utf-8")  # printable: a lone surrogate would not encode
+    assert x.label == label  # the Value keeps its label
+
+
+def test_tangent_steps_take_one_leaf_as_moving_at_rate_1_and_refuse_a_list() -> None:
+    from microgradlike.forward import tangent_steps
+
+    x, w = Value(2.0, label="x"), Value(-3.0, label="w")
+    y = (x * w).tanh()
+    assert list(tangent_steps(y, x))[-1].tangent == list(tangent_steps(y, {x: 1.0}))[-1].tangent
+    with pytest.raises(TypeError, match=r"seeds must map leaves to rates, like \{x: 1\.0\}.*got list"):
+        list(tangent_steps(y, [x]))

@@ -281,7 +281,9 @@ def test_targets_the_loss_cannot_take_are_refused_naming_the_row(loss, y, messag
     trainer = TorchTrainer(model, get_loss(loss), SGD(model.parameters()))
     with pytest.raises(ValueError, match=message):
         trainer.data(np.zeros((4, 2)), np.asarray(y))
-    with pytest.raises(ValueError, match=message if loss != "cross_entropy" else r"y\[2\] = (3|0.5) is not"):
+    in_fit = {"cross_entropy": r"y\[2\] = (3|0.5) is not", "hinge": r"y\[2\] = 2: hinge reads targets",
+              "binary_cross_entropy": r"y\[3\] = 1\.5: binary_cross_entropy reads targets in \[0, 1\]"}
+    with pytest.raises(ValueError, match=in_fit.get(loss, message)):  # fit checks first, in its words
         fit(model, np.zeros((4, 2)), y, loss=loss, engine="torch")
 
 

@@ -694,3 +694,45 @@ def test_cross_entropy_targets_must_be_class_ids_of_the_models_outputs(y, valida
     X = [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]
     with pytest.raises(ValueError, match=message):
         fit(MLP(2, [4, 2], seed=0), X, y, loss="cross_entropy", validation=(X[:2], validation_y))
+
+
+@pytest.mark.parametrize(("y", "validation_y", "message"), [
+    ([0, 1, 0, 1], [0, 1, 2], r"^validation y\[2\] = 2: hinge reads targets -1/\+1 or 0/1"),  # "target 0"
+    ([0, 1, 2, 1], None, r"^y\[2\] = 2: hinge reads targets"),
+    ([-1, 0, 1, 1], None, r"^y holds three labels, -1, 0, 1, but hinge scores two classes .* -1 and 0 "
+                          r"would be one class"),
+    ([0, 1, 0, 1], [-1, 1, 1], r"^y and validation y hold three labels, -1, 0, 1"),
+])
+def test_hinge_refuses_targets_it_cannot_read_or_would_merge_naming_them(y, validation_y, message):
+    X = [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]
+    model = MLP(2, [3, 1], seed=0)
+    before = params_of(model)
+    validation = None if validation_y is None else (X[: len(validation_y)], validation_y)
+    with pytest.raises(ValueError, match=message):
+        fit(model, X, y, loss="hinge", validation=validation, max_epochs=3)
+    assert params_of(model) == before and model.task is None  # refused before training
+
+
+def test_binary_cross_entropy_refuses_a_target_outside_0_1_naming_its_place():
+    X = [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]
+    with pytest.raises(ValueError, match=r"^validation y\[1\] = 1\.5: binary_cross_entropy reads targets in"):
+        fit(MLP(2, [3, 1], seed=0), X, [0, 1, 0, 1], loss="bce", validation=(X[:2], [0, 1.5]))
+    fit(MLP(2, [3, 1], seed=0), X, [0, 0.25, 0.75, 1], loss="bce", max_epochs=2)  # soft labels are fine
+
+
+@pytest.mark.parametrize(("loss", "labels"), [("mse", (0, 1)), ("mse", (-1, 1)), ("mse", (2, 5)),
+                                              ("hinge", (-1, 1)), ("hinge", (0, 1)), ("bce", (0, 1))])
+def test_numbers_listed_high_to_low_predict_the_higher_targets_class_above_the_threshold(loss, labels):
+    X, ids = make_moons(n=120, noise=0.1, seed=0)
+    y = np.where(ids == 1, labels[1], labels[0])
+    model = MLP(2, [8, 1], activation="tanh", seed=0)
+    fit(model, X, y, loss=loss, optimizer="adam", lr=0.05, max_epochs=60)
+    right = np.mean(model.predict(X) == y)
+    assert right > 0.8
+    model.set_task("classification", classes=list(reversed(labels)), loss=loss)  # high to low
+    assert model.task["classes"] == list(labels)  # kept low to high: the larger is above the threshold
+    assert np.mean(model.predict(X) == y) == right  # was 1 - right: every prediction inverted
+    fresh = MLP(2, [8, 1], activation="tanh", seed=0)  # no task recorded: the same rule
+    fresh.load_state_dict(model.state_dict())
+    fresh.set_task("classification", classes=list(reversed(labels)), loss=loss)
+    assert np.mean(fresh.predict(X) == y) == right

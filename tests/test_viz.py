@@ -462,3 +462,29 @@ def test_bad_arguments_are_named_short() -> None:
         with pytest.raises((TypeError, ValueError)) as info:
             call()
         assert len(str(info.value)) < 200 and "…" in str(info.value)
+
+
+@pytest.mark.parametrize(("field", "bad", "says"), [
+    ("grad", "abc", "the grad of Value(.*label='x'.*) is str 'abc'"),
+    ("grad", None, "the grad of Value(.*label='x'.*) is NoneType None"),
+    ("data", Value(3.0), "the data of Value(.*label='x'.*) is Value"),
+])
+def test_a_grad_or_data_that_is_no_number_is_a_type_error_naming_the_node(field, bad, says) -> None:
+    x = Value(0.5, label="x")
+    y = x * 2.0
+    setattr(x, field, bad)
+    with pytest.raises(TypeError, match=says):
+        draw_dot(y)
+
+
+@pytest.mark.parametrize(("label", "shown"), [("a\x00b", "a\\\\x00b"), ("\ud800w", "\\\\ud800w"),
+                                              ("two\nlines", "two\\\\nlines")])
+def test_a_label_that_cannot_be_shown_is_escaped_in_the_picture(label: str, shown: str) -> None:
+    x = Value(0.5, label=label)
+    y = (x * 2.0).tanh()
+    y.label = label
+    source = draw_dot(y).source
+    assert label not in source and source.count(shown) == 2  # the record's escape of the escape
+    source.encode("utf-8")
+    if shutil.which("dot"):
+        assert draw_dot(y).pipe(format="svg")  # dot refused a NUL; UTF-8 a lone surrogate

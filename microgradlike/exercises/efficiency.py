@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ..checks import short
+from ..derivatives import reverse_passes
 from ..engine import Value
 from ..functional import grad
 from ..nn import MLP
@@ -76,22 +77,29 @@ def _neuron_loss(w0: Value, w1: Value, w2: Value, b: Value, c: Value) -> Value:
 
 @contextlib.contextmanager
 def _backward_calls() -> Iterator[list[Value]]:
-    """The nodes ``backward()`` (or its stepper) is called on while the block runs: a reverse pass
-    leaves no trace once its grads are cleared, so it is counted as it happens."""
+    """The outputs of the reverse passes run while the block runs: ``backward()`` (or its stepper)
+    called on them, or `derivatives.gradients`, which ``grad`` uses and which leaves no trace in any
+    ``.grad`` (nor does a backward pass once its grads are cleared): so each is counted as it runs."""
     calls: list[Value] = []
     originals = {name: getattr(Value, name) for name in ("backward", "backward_steps")}
 
     def counted(name: str) -> Callable[..., Any]:
         def method(self: Value, *args: Any, **kwargs: Any) -> Any:
             calls.append(self)
-            return originals[name](self, *args, **kwargs)
+            before = len(passes)
+            try:
+                return originals[name](self, *args, **kwargs)
+            finally:
+                del passes[before:]  # backward(create_graph=True) runs gradients': one pass, not two
 
         return method
 
     for name in originals:
         setattr(Value, name, counted(name))
     try:
-        yield calls
+        with reverse_passes() as passes:
+            yield calls
+            calls += passes
     finally:
         for name, method in originals.items():
             setattr(Value, name, method)
@@ -130,9 +138,10 @@ def check_forward_mode_gradient(gradient: Callable[[Callable[..., Value], list[f
                                             f"{[round(g, 6) for g in found]}", _FORWARD_MODE_HINT)
     if reverse:
         times = "once" if len(reverse) == 1 else f"{len(reverse)} times"
-        return Verdict(FORWARD_MODE, False, f"the right gradient, but backward() ran {times}: that is "
-                                            f"reverse mode (backprop), not forward mode, even with the grads "
-                                            f"cleared afterwards", _FORWARD_MODE_HINT)
+        return Verdict(FORWARD_MODE, False, f"the right gradient, but a backward pass (backward() or grad) "
+                                            f"ran {times}: that is reverse mode (backprop), not forward "
+                                            f"mode, even with the grads cleared afterwards",
+                       _FORWARD_MODE_HINT)
     if calls == p:
         return Verdict(FORWARD_MODE, True, f"the right gradient from {p} forward-mode passes, one per input "
                                            f"(backprop needs one forward and one backward)")

@@ -10,6 +10,8 @@
 
   var root = document.querySelector("[data-replay]");
   var data = JSON.parse(document.getElementById("page-data").textContent);
+  // what the run calls its held-out points ("validation", or "test" from the command line): one name
+  var heldOut = data.held_out || "validation";
   var CLASS_RGB = [[37, 99, 235], [220, 38, 38], [22, 163, 74], [147, 51, 234], [234, 88, 12],
     [8, 145, 178], [202, 138, 4], [219, 39, 119]];
   var NEGATIVE = [234, 88, 12]; // a neuron's output below 0: orange; above 0: blue
@@ -328,7 +330,7 @@
     var ctx = context(lossCanvas);
     var series = [{ points: data.loss.train.map(function (v, k) { return [k + 1, v]; }), colour: "#2563eb", label: "training loss" }];
     if (data.loss.validation.length) {
-      series.push({ points: data.loss.validation.map(function (v, k) { return [k + 1, v]; }), colour: "#ea580c", label: "validation loss" });
+      series.push({ points: data.loss.validation.map(function (v, k) { return [k + 1, v]; }), colour: "#ea580c", label: heldOut + " loss" });
     }
     lineChart(ctx, series, { at: epochs[s], log: true, zero: true, integerX: true, xmin: 0 });
   }
@@ -347,10 +349,10 @@
     }
     if (plane) {
       var test = data.accuracy.test.length > 0;
-      add(test ? "test accuracy" : "training accuracy", "accuracy", percent((test ? data.accuracy.test : data.accuracy.train)[s]));
+      add(test ? heldOut + " accuracy" : "training accuracy", "accuracy", percent((test ? data.accuracy.test : data.accuracy.train)[s]));
       if (test) { add("training accuracy", "train-accuracy", percent(data.accuracy.train[s])); }
     } else {
-      if (data.mse.test.length) { add("test MSE", "test-mse", fmt(data.mse.test[s])); }
+      if (data.mse.test.length) { add(heldOut + " MSE", "test-mse", fmt(data.mse.test[s])); }
       add("training MSE", "train-mse", fmt(data.mse.train[s]));
     }
   }
@@ -423,8 +425,8 @@
   }
 
   root.querySelector("[data-role=main-title]").textContent = plane
-    ? "decision boundary: training points filled, test points ringed"
-    : "the model's curve ŷ(x): training points dark, test points light and ringed";
+    ? "decision boundary: training points filled, " + heldOut + " points ringed"
+    : "the model's curve ŷ(x): training points dark, " + heldOut + " points light and ringed";
   root.querySelector("[data-role=main-legend]").textContent = plane
     ? "Colour: the class the model predicts there, deeper the farther from the boundary (the black line)."
     : "";
