@@ -53,12 +53,11 @@ functions then raise ImportError saying how to install it.
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .checks import as_real, short
+from .checks import first_few, real, short
 from .losses import binary_cross_entropy, cross_entropy, get_loss, hinge, mse
 from .nn import MLP, Layer, Neuron
 from .ops import OPS
@@ -188,18 +187,18 @@ def _count(n: int, noun: str) -> str:
 
 
 def _check_parameters(model: Neuron | Layer | MLP) -> None:
-    """Every parameter a finite number, or ValueError naming the ones that are not."""
+    """Every parameter a finite number, or TypeError naming the first that is no number, or
+    ValueError naming the ones that are not finite."""
     bad = []
     for name, p in model.named_parameters():
-        number = as_real(p.data)
-        if number is None:
-            raise TypeError(f"cannot convert {model!r}: parameter {name} holds a {type(p.data).__name__}, "
-                            f"not a number: {short(p.data)}")
-        if not math.isfinite(number):
-            bad.append(f"{name}={number!r}")
+        try:
+            real(p.data, f"parameter {name}", finite=True)
+        except TypeError as e:
+            raise TypeError(f"cannot convert {model!r}: {e}") from None
+        except ValueError as e:  # nan or ±inf: each is named
+            bad.append(str(e))
     if bad:
-        listed = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
-        raise ValueError(f"cannot convert {model!r}: parameters are not finite: {listed}")
+        raise ValueError(f"cannot convert {model!r}: {first_few(bad, sep='; ')}")
 
 
 # ---- torch -> microgradlike -----------------------------------------------------------------------

@@ -34,7 +34,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from . import __version__, data
-from .checks import check_seed, short
+from .checks import check_seed, cut, short
 from .engine import Value, topological_order
 from .explorer import Explorer
 from .expression import parse_bindings, parse_expression
@@ -72,8 +72,7 @@ _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\
 
 def _printable(text: object, limit: int = 400) -> str:
     """``text`` on one line for a terminal: control characters escaped (ESC as \\x1b), cut short."""
-    line = _UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], str(text))
-    return line if len(line) <= limit else f"{line[:limit - 1]}… ({len(line)} characters)"
+    return cut(_UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], str(text)), limit)
 
 
 def _fail(command: str, message: object, code: int = 2) -> int:

@@ -34,7 +34,7 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from .checks import short
+from .checks import first_few, short
 from .engine import Value, topological_order
 from .formatting import format_number
 from .forward import forward_steps, tangent_steps
@@ -119,7 +119,7 @@ class Explorer:
             intro = f"{loss} is a leaf: it has no inputs, so backprop has nothing to do."
         leaves = [cut_label(self._name(v)) for v, _ in self._held_graphs if not v.children]
         if leaves:
-            listed = ", ".join(leaves[:5]) + (f" and {len(leaves) - 5} more" if len(leaves) > 5 else "")
+            listed = first_few(leaves)
             one = len(leaves) == 1
             graph = "a Value (a graph" if one else "Values (graphs"
             intro += (f" Before this pass {'the grad' if one else 'the grads'} of {listed} held {graph} made "

@@ -22,7 +22,7 @@ import keyword
 import math
 from collections.abc import Callable, Iterable, Mapping
 
-from .checks import as_real, short
+from .checks import as_real, cut, real, short
 from .data import NUMBER_RULE, read_number
 from .engine import Value
 from .ops import OPS, parser_functions
@@ -67,7 +67,7 @@ def _snippet(text: str, node: ast.AST) -> str:
     """The source of ``node``, shortened to one line."""
     segment = ast.get_source_segment(text, node) or ast.dump(node)[:40]
     segment = " ".join(segment.split())
-    return segment if len(segment) <= 40 else segment[:37] + "..."
+    return cut(segment, 40)
 
 
 def _refuse(text: str, node: ast.AST, what: str | None = None) -> ValueError:
@@ -191,10 +191,7 @@ def _leaves(bindings: Mapping[str, float | Value]) -> dict[str, Value]:
         if isinstance(value, Value):
             leaves[name] = value
             continue
-        number = as_real(value)
-        if number is None:
-            raise TypeError(f"binding {name!r} must be a number, got {type(value).__name__}: {value!r}")
-        leaves[name] = Value(number, label=name)
+        leaves[name] = Value(real(value, f"binding {name!r}"), label=name)
     return leaves
 
 

@@ -40,9 +40,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from .checks import as_real, short
+from .checks import as_real, real, short
 from .derivatives import gradients
-from .engine import Value, dot, is_grad_enabled, no_grad
+from .engine import Value, checked_data, dot, is_grad_enabled, no_grad
 from .forward import tangents
 
 __all__ = ["grad", "gradcheck", "hessian", "hvp", "jvp", "numerical_grad", "value_and_grad"]
@@ -91,12 +91,7 @@ def _arguments(xs: Sequence[Value | float] | Value | float, name: str = "argumen
 
 def _number(x: object, what: str) -> float:
     """``x`` (a number, or a Value's forward number) as a float; NaN is refused, naming ``what``."""
-    number = x.data if isinstance(x, Value) else as_real(x)
-    if number is None:
-        raise TypeError(f"{what} must be a number or a Value, got {type(x).__name__}: {short(x)}")
-    if math.isnan(number):
-        raise ValueError(f"{what} is nan: there is no derivative at a point that is not a number")
-    return number
+    return checked_data(x, f"the data of {what}") if isinstance(x, Value) else real(x, what)
 
 
 def _inputs(xs: Sequence[Value | float], nested: bool) -> list[Value]:
@@ -215,12 +210,7 @@ def _direction(v: Sequence[Value | float] | float, n: int, nested: bool) -> list
         raise ValueError(f"the direction v has {len(entries)} entries but f takes {n} arguments")
     direction: list[Number] = []
     for i, d in enumerate(entries):
-        number = d.data if isinstance(d, Value) else as_real(d)
-        if number is None:
-            raise TypeError(f"the direction v must hold numbers, got {short(v)} "
-                            f"(entry {i} is {type(d).__name__}: {short(d)})")
-        if not math.isfinite(number):
-            raise ValueError(f"the direction v must hold finite numbers, got {number!r} at entry {i}")
+        number = real(d.data if isinstance(d, Value) else d, f"entry {i} of the direction v", finite=True)
         direction.append(d if nested and isinstance(d, Value) else number)
     return direction
 
@@ -262,12 +252,10 @@ def _evaluate(f: Function, xs: Sequence[float]) -> float:
 
 def _tolerance(value: object, name: str, positive: bool = False) -> float:
     """A finite number ≥ 0 (> 0 with ``positive``), or a TypeError / ValueError naming it."""
-    number = as_real(value)
-    if number is None:
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}: {short(value)}")
-    if not (math.isfinite(number) and (number > 0 if positive else number >= 0)):
+    number = real(value, name, finite=True)
+    if not (number > 0 if positive else number >= 0):
         bound = "> 0" if positive else ">= 0"
-        raise ValueError(f"{name} must be a finite number {bound}, got {short(value)}")
+        raise ValueError(f"{name} must be a finite real number {bound}, got {short(value)}")
     return number
 
 

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from . import formulas
-from .checks import as_real, short
+from .checks import real, short
 from .engine import Value
 from .nn import MLP
 from .ops import activations
@@ -106,9 +106,7 @@ class Replay:
             raise ValueError(f"max_snapshots must be an int >= 2, got {short(max_snapshots)}")
         if optimizer is not None and not isinstance(optimizer, Optimizer):
             raise TypeError(f"optimizer must be the Optimizer given to fit, got {short(optimizer)}")
-        limit = as_real(threshold)
-        if limit is None or not math.isfinite(limit):
-            raise ValueError(f"threshold must be a finite number, got {short(threshold)}")
+        limit = real(threshold, "threshold", finite=True)
         self.model: MLP = model
         self.threshold: float = limit
         self.max_snapshots: int = int(max_snapshots)

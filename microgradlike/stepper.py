@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, NamedTuple
 
+from .checks import first_few
 from .engine import Value, node_names, topological_order
 from .explain import formula, local_derivative_explanation
 from .formatting import factor, format_number, number
@@ -175,10 +176,9 @@ class BackwardStep:
         if self.index == self.total - 1:
             carried = [(leaf, g) for leaf, g in run.held.items() if g != 0.0]
             if carried:
-                shown = ", ".join(f"{name(leaf)} += {factor(g)}" for leaf, g in carried[:5])
-                more = f" and {len(carried) - 5} more" if len(carried) > 5 else ""
+                shown = first_few([f"{name(leaf)} += {factor(g)}" for leaf, g in carried])
                 lines.append(f"  Last step: leaf grads accumulate, so each adds what it held before "
-                             f"({shown}{more})")
+                             f"({shown})")
         return "\n".join(lines)
 
     def __str__(self) -> str:
