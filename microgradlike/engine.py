@@ -68,7 +68,7 @@ class Value(ValueOps):
     __array_ufunc__ = None
 
     data: float
-    grad: float
+    grad: float | Value  # a Value after backward(create_graph=True): see microgradlike.derivatives
     children: tuple[Value, ...]
     local_grads: tuple[float, ...]  # ∂self/∂child, one per child, in the same order
     op: str  # "" for a leaf
@@ -139,7 +139,7 @@ class Value(ValueOps):
         # what the leaves already held, so two calls give exactly twice one call's gradient.
         interior: list[Value] = []
         leaves: list[Value] = []
-        held: list[float] = []
+        held: list[float | Value] = []
         for node in topological_order(self):
             if node.children:
                 interior.append(node)

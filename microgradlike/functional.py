@@ -105,7 +105,7 @@ def _inputs(xs: Sequence[Value | float], nested: bool) -> list[Value]:
     inputs: list[Value] = []
     for i, x in enumerate(xs):
         number = _number(x, f"argument {i}")
-        inputs.append(x * 1.0 if nested and isinstance(x, Value) else Value(number))  # type: ignore[operator,arg-type]
+        inputs.append(x * 1.0 if nested and isinstance(x, Value) else Value(number))
     return inputs
 
 
@@ -144,7 +144,7 @@ def _value_and_grad(f: Function, xs: Sequence[Value | float],
         out = f(*inputs)
         root = _output(f, out)
         if root is None:  # a constant: every derivative is 0
-            return float(out), tuple(0.0 for _ in inputs)  # type: ignore[arg-type]
+            return float(out), tuple(0.0 for _ in inputs)
         if nested:
             return root, gradients(root, inputs, create_graph=True)
     root.backward()
@@ -234,7 +234,7 @@ def jvp(f: Function, xs: Sequence[Value | float] | float,
         out = f(*inputs)
     root = _output(f, out)
     if root is None:
-        return float(out), 0.0  # type: ignore[arg-type]
+        return float(out), 0.0
     tangent = tangents(root, dict(zip(inputs, direction)), create_graph=nested)
     return (root if nested else root.data), tangent[root]
 
@@ -247,7 +247,7 @@ def _evaluate(f: Function, xs: Sequence[float]) -> float:
     finally:
         _estimating.reset(token)
     root = _output(f, out)
-    return float(out) if root is None else root.data  # type: ignore[arg-type]
+    return float(out) if root is None else root.data
 
 
 def _tolerance(value: object, name: str, positive: bool = False) -> float:

@@ -23,7 +23,7 @@ import html
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from .checks import first_few
 from .engine import Value, node_names, topological_order
@@ -55,7 +55,7 @@ class _Pass:
     root: Value
     order: list[Value]  # topological: children before parents
     interior: list[Value]  # the nodes with children, in backprop order
-    held: dict[Value, float]  # leaf grads from before this pass
+    held: dict[Value, float | Value]  # leaf grads from before this pass (Values after create_graph)
     names: dict[Value, str] = field(default_factory=dict)
     n_parents: dict[Value, int] = field(default_factory=dict)
     steps: list[BackwardStep] = field(default_factory=list)
@@ -85,7 +85,7 @@ class _Pass:
                 grads[child] += added
         if index == len(self.interior) - 1:
             for leaf, before in self.held.items():
-                grads[leaf] += before
+                grads[leaf] += float(before)  # a Value grad (from create_graph) shows its number
         return grads
 
     def uses_done(self, index: int) -> dict[Value, int]:
@@ -114,7 +114,7 @@ def backward_steps(root: Value) -> Iterator[BackwardStep]:
     restored = False
     try:
         for index, node in enumerate(run.interior):
-            upstream = node.grad
+            upstream = cast(float, node.grad)  # summed from 0.0 by this pass: a float
             contributions = []
             for child, local in zip(node.children, node.local_grads):
                 added = upstream * local
@@ -176,7 +176,7 @@ class BackwardStep:
         if self.index == self.total - 1:
             carried = [(leaf, g) for leaf, g in run.held.items() if g != 0.0]
             if carried:
-                shown = first_few([f"{name(leaf)} += {factor(g)}" for leaf, g in carried])
+                shown = first_few([f"{name(leaf)} += {factor(float(g))}" for leaf, g in carried])
                 lines.append(f"  Last step: leaf grads accumulate, so each adds what it held before "
                              f"({shown})")
         return "\n".join(lines)
