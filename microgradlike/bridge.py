@@ -227,7 +227,8 @@ def from_torch(module: torch.nn.Module) -> MLP | Layer | Neuron:
     if type(module) is not nn.Sequential:
         raise TypeError(f"from_torch takes a torch.nn.Sequential of Linear and {_TORCH_NAMES} "
                         f"modules, got {type(module).__name__}: {short(module)}")
-    children = list(module)
+    sequence: Any = module  # a Sequential (checked above) is a sequence of its layers
+    children = list(sequence)
     if not children:
         raise ValueError("from_torch got an empty Sequential: there is no layer to convert")
     _check_no_hooks(torch, module, children)
@@ -346,10 +347,11 @@ def _model_for(steps: list[_Step], children: list[Any]) -> MLP | Layer | Neuron:
                          f"(layer {last.index}); an MLP's output layer is linear: drop it, or apply it "
                          f"outside the model (the losses take logits)")
     if len({step.activation for step in hidden}) > 1:
-        listed = ", ".join(f"layer {s.act_index}: {children[s.act_index]!r}" for s in hidden)
+        listed = ", ".join(f"layer {s.act_index}: {children[s.act_index]!r}" for s in hidden
+                           if s.act_index is not None)  # each hidden layer has one (checked above)
         raise ValueError(f"the hidden layers use different activations ({listed}); an MLP uses one "
                          f"activation for all its hidden layers")
-    activation = hidden[0].activation if hidden else "relu"  # MLP(nin, [nout]) has no hidden layer
+    activation = (hidden[0].activation if hidden else None) or "relu"  # MLP(nin, [nout]): no hidden layer
     return MLP(first.in_features, [step.linear.out_features for step in steps], activation, seed=0)
 
 

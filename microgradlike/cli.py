@@ -27,14 +27,14 @@ import tempfile
 import textwrap
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
 
 from . import __version__, data
-from .checks import check_seed, cut, short
+from .checks import cut, short
 from .engine import Value, topological_order
 from .explorer import Explorer
 from .expression import parse_bindings, parse_expression
@@ -141,7 +141,7 @@ class _Parser(argparse.ArgumentParser):
         for name in (None, "store"):  # every option that takes a value, of this parser and its subcommands
             self.register("action", name, _Once)
 
-    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def,override]
+    def parse_known_args(self, args=None, namespace=None):  # as argparse's (whose stubs overload it)
         # parse_known_intermixed_args calls this in turn; and (Python 3.11) it drops a '--', after
         # which all is positional anyway ("graph -o g.svg -- -x*2 x=3"): the plain parse reads it.
         if not self.intermixed or self.reading or (args is not None and "--" in args):
@@ -459,7 +459,7 @@ class _TrainProblem:
         X, targets = (self.X_train, self.y_train) if split == "train" else (self.X_test, self.y_test)
         return sum(p == t for p, t in zip(self.predict(X.tolist()), self.labels(targets))) / len(targets)
 
-    def labels(self, targets: Sequence[float]) -> list[int]:
+    def labels(self, targets: Iterable[float]) -> list[int]:
         """Targets back to class ids (hinge and mse trained on -1/+1)."""
         return [int(t > 0) for t in targets] if self.loss in ("hinge", "mse") else [int(t) for t in targets]
 
@@ -520,8 +520,10 @@ def _points(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, list, str
     name, arms, n = args.dataset or "moons", args.arms or _DEFAULT_ARMS, args.n or _DEFAULT_N
     n_classes = arms if name == "spirals" else 2
     _check_training_memory(args, n, 2, n_classes)
-    make = {"moons": data.make_moons, "circles": data.make_circles, "xor": data.make_xor,
-            "spirals": lambda **kw: data.make_spirals(arms=arms, **kw)}[name]
+    makers: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
+        "moons": data.make_moons, "circles": data.make_circles, "xor": data.make_xor,
+        "spirals": lambda **kw: data.make_spirals(arms=arms, **kw)}
+    make = makers[name]
     noise = {} if args.noise is None else {"noise": args.noise}
     X, ids = make(n=n, seed=args.seed, **noise)
     return X, ids, list(range(n_classes)), name if name != "spirals" else f"spirals with {arms} arms"
@@ -614,7 +616,7 @@ def _seed(text: str) -> int:
         value = -1
     if value < 0:
         raise argparse.ArgumentTypeError(f"the seed must be an int >= 0, got {short(text)}")
-    return int(check_seed(value, "--seed"))
+    return value
 
 
 def _file_name(text: str) -> str:
@@ -756,7 +758,7 @@ def _graph(args: argparse.Namespace, report: _Report) -> int:
         return fail(f"cannot write {args.output!r}: {e.strerror or e}", 1)
     report.say(_printable(f"wrote {args.output}: {args.expression} = {format_number(out.data)}", 10_000))
     if args.show_grad and leaves:
-        grads = (f"∂/∂{name} = {format_number(leaf.grad)}" for name, leaf in leaves.items())
+        grads = (f"∂/∂{name} = {format_number(float(leaf.grad))}" for name, leaf in leaves.items())
         report.say("  " + ", ".join(grads))
     return 0
 

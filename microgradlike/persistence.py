@@ -21,7 +21,7 @@ import math
 import numbers
 import os
 import weakref
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -67,6 +67,10 @@ class Persistent:
     def config(self) -> dict[str, Any]:
         """The constructor arguments that fix the model's shape (saved with its parameters)."""
         return {}
+
+    def __call__(self, x: Any) -> Any:
+        """The model's output for one input row: a Value, or a list of them."""
+        raise NotImplementedError
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         """Every parameter with its dotted name, each once, in a fixed order."""
@@ -343,14 +347,15 @@ class Persistent:
             count = model_cls._parameter_count(**config)
             if count != len(saved):
                 raise ValueError(f"it makes {count} parameters, but the file holds {len(saved)}")
-            model = model_cls(**config, seed=0)  # the seed is irrelevant: every weight is replaced
+            build: Callable[..., Persistent] = model_cls  # a Module's constructor: config and seed
+            model = build(**config, seed=0)  # the seed is irrelevant: every weight is replaced
         except (TypeError, ValueError, NotImplementedError) as e:
             raise ValueError(f"bad config for {name}: {short(config)} ({cut(str(e))})") from e
         model.load_state_dict(state)
         return model
 
     @classmethod
-    def _parameter_count(cls, **config: Any) -> int:
+    def _parameter_count(cls, *args: Any, **kwargs: Any) -> int:
         """How many parameters ``cls(**config)`` holds, found without building it: `load`
         compares it with the file's count first, so no config can make it allocate a huge model."""
         raise NotImplementedError(f"{cls.__name__} cannot count its parameters from a config")

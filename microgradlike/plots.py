@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -309,7 +309,7 @@ def plot_fit_1d(model: Callable[[Any], Any], X: Any, y: Any, ax: Any = None, sho
 
 
 # ---- gradient descent ---------------------------------------------------------------------------
-def _evaluate(f: Callable[..., Any], point: Sequence[float]) -> float:
+def _evaluate(f: Callable[..., Any], point: Iterable[float]) -> float:
     with no_grad():
         try:
             return _scalar(f(*(Value(float(t)) for t in point)))
