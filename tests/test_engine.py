@@ -756,6 +756,25 @@ def test_the_operators_types_are_visible_to_a_type_checker() -> None:
     assert typing.get_type_hints(Value.__mul__)["other"] == Value | float
 
 
+def test_mypy_reads_the_operators_types() -> None:
+    """What a type checker (and an editor) sees: ``x * 2`` is a Value, and ``x.grad`` a float or,
+    after ``backward(create_graph=True)``, a Value."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("mypy")
+    code = ("from microgradlike import Value\nx = Value(0.5)\nreveal_type(x * 2)\nreveal_type(2 * x)\n"
+            "reveal_type(x ** 2 - 1.0)\nreveal_type(x.tanh())\nreveal_type(x.grad)\n")
+    root = Path(__file__).resolve().parent.parent  # its pyproject.toml holds the settings
+    done = subprocess.run([sys.executable, "-m", "mypy", "-c", code], cwd=root, capture_output=True,
+                          text=True, timeout=300)
+    revealed = [line.split("Revealed type is ")[1] for line in done.stdout.splitlines() if "Revealed" in line]
+    assert revealed == ['"microgradlike.engine.Value"'] * 4 + ['"float | microgradlike.engine.Value"'], (
+        done.stdout + done.stderr)
+    assert done.returncode == 0, done.stdout
+
+
 # ---- a Value as a plain number: float() and bool() -------------------------------------------------
 def test_float_of_a_value_is_its_data_outside_the_graph() -> None:
     x = Value(2.5)
