@@ -47,7 +47,7 @@ from .nn import Module, input_width
 from .optim import check_parameters, get_optimizer
 from .parameters import named
 from .torch_engine import TorchTrainer
-from .trainers import FIT_ENGINES, Trainer, ValueTrainer, choose_engine, make_evaluate, make_loss_and_grad
+from .trainers import FIT_ENGINES, Trainer, choose_engine, make_evaluate, make_loss_and_grad, make_trainer
 
 __all__ = ["Descent", "History", "TrainingWarning", "fit", "gradient_descent"]
 
@@ -183,7 +183,8 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
     n_outputs = _n_outputs(model, X_array, y_array, held_out, loss_fn)
     params = model.parameters()
     opt = get_optimizer(optimizer, params, lr)
-    check_parameters(opt, named(model) if hasattr(model, "named_parameters") else named(params))
+    if opt is optimizer:  # one given, not built from params here: it must update exactly these
+        check_parameters(opt, named(model) if hasattr(model, "named_parameters") else named(params))
     engine, engine_reason = choose_engine(model, loss_fn) if engine == "auto" else (engine, "")
     trainer: Trainer
     if engine == "torch":
@@ -191,7 +192,7 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
     else:
         loss_and_grad = make_loss_and_grad(model, loss_fn, engine)
         evaluate = make_evaluate(model, loss_fn, engine, loss_and_grad)
-        trainer = ValueTrainer(params, opt, loss_and_grad, evaluate, lists=engine == "eager")
+        trainer = make_trainer(params, opt, loss_and_grad, evaluate, engine)
     rows, targets = trainer.data(X_array, y_array)
     val_rows = None if held_out is None else trainer.data(*held_out)
     size = len(rows) if batch_size is None else batch_size
@@ -202,7 +203,7 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
     bar = _progress(max_epochs, progress)
     try:
         reason, message = loop.run(rows, targets, size, np.random.default_rng(seed), shuffle, val_rows,
-                                   patience, tol, max_epochs, [n for n in (bar, callback) if n is not None])
+                                   patience, tol, max_epochs, bar, callback)
         if best is not None and reason != "early_stopping":  # early stopping has restored the best
             message += best.restore(history) if keep_best else _worse_than_best(history)
     finally:
@@ -227,7 +228,8 @@ class _Loop:
 
     def run(self, rows: Rows, targets: Rows, size: int, rng: np.random.Generator, shuffle: bool,
             held_out: tuple[Rows, Rows] | None, patience: int | None, tol: float, max_epochs: int,
-            listeners: list) -> tuple[StopReason, str]:
+            bar: Callable[[History], None] | None,
+            callback: Callable[[History], None] | None) -> tuple[StopReason, str]:
         """Train until a stopping rule fires; return which, and how to say so."""
         history, trainer, best = self.history, self.trainer, self.best
         keep_params = bool(history.params)
@@ -247,10 +249,12 @@ class _Loop:
             if held_out is not None:
                 history.val_loss.append(trainer.evaluate(*held_out))
                 best.update(epoch, history.val_loss[-1])
-            if listeners:
-                trainer.sync()  # a callback sees the model's Values hold this epoch's parameters
-            for notify in listeners:
-                notify(history)
+            if bar is not None:
+                bar(history)
+            if callback is not None:
+                trainer.sync()  # the callback sees the model's Values hold this epoch's parameters ...
+                callback(history)
+                trainer.reload()  # ... and what it changes there is trained on
             mean_norm = sum(norms) / len(norms)
             if mean_norm < tol:
                 return "tolerance", self._tolerance(mean_norm, tol, len(norms))
