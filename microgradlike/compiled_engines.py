@@ -198,8 +198,7 @@ class CompiledLossAndGrad:
             return _Batch(X, T, targets, by_value, _Keys([T.shape[1]], np.zeros(n, dtype=np.intp), [0]))
         seen = T.tobytes() + repr(T.shape).encode()
         if seen not in self._keys:
-            values, first, inverse = np.unique(T, axis=0, return_index=True, return_inverse=True)
-            keys = _Keys([tuple(row) for row in values.tolist()], inverse.ravel(), first.tolist())
+            keys = _distinct_rows(T)
             recent = dict(list(self._keys.items())[-3:])  # a few: the training set's, the validation set's
             self._keys = {**recent, seen: keys}
         return _Batch(X, T, targets, by_value, self._keys[seen])
@@ -281,6 +280,17 @@ class CompiledLossAndGrad:
                 (dp, *_), _ = tape.function("backward", "numpy", wanted)(saved, P, np.ones((len(rows), 1)))
                 dpreds[index] = dp
         return total, dpreds
+
+
+def _distinct_rows(T: np.ndarray) -> _Keys:
+    """The distinct rows of ``T`` (in sorted order) as tuples, where each row of T is among them,
+    and where each first appears. One number per row (the usual labels) takes numpy's 1-D unique,
+    ten times faster than its unique of rows."""
+    if T.shape[1] == 1:
+        values, first, inverse = np.unique(T[:, 0], return_index=True, return_inverse=True)
+        return _Keys([(v,) for v in values.tolist()], inverse.ravel(), first.tolist())
+    values, first, inverse = np.unique(T, axis=0, return_index=True, return_inverse=True)
+    return _Keys([tuple(row) for row in values.tolist()], inverse.ravel(), first.tolist())
 
 
 def _trace_sample_loss(loss: Callable, predict: Callable, example: list[float], target: Any,

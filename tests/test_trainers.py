@@ -332,3 +332,16 @@ def test_vector_trainer_writes_the_values_only_when_synced():
     opt.v[0] = 0.5
     trainer.reload()
     assert trainer.values()[0] == 7.0 and trainer.state[1][0] == 0.5
+
+
+def test_distinct_targets_of_one_number_per_row_are_those_of_numpys_unique_of_rows():
+    """The fast path for labels gives exactly what np.unique(T, axis=0) gives (0.0 and -0.0 too)."""
+    from microgradlike.compiled_engines import _distinct_rows
+
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        T = rng.choice([0.0, -0.0, 1.0, 2.0, -1.0, 3.5, 1e300], size=(int(rng.integers(1, 60)), 1))
+        values, first, inverse = np.unique(T, axis=0, return_index=True, return_inverse=True)
+        found = _distinct_rows(T)
+        assert repr(found.keys) == repr([tuple(row) for row in values.tolist()])
+        assert found.firsts == first.tolist() and found.inverse.tolist() == inverse.ravel().tolist()
