@@ -227,6 +227,14 @@ def test_callback_runs_after_every_epoch():
     assert seen == [1, 2, 3]
 
 
+@pytest.mark.parametrize("engine", ["tape", "batched"])
+def test_a_model_with_parameters_but_no_names_trains_on_the_compiled_engines_as_eager(engine):
+    """A model that is not a Module (parameters() only) was refused with "'Line' object is not
+    iterable"; its parameters are named by their labels, as fit names them."""
+    runs = [fit(Line(), *line_data(), lr=0.1, max_epochs=5, engine=name) for name in ("eager", engine)]
+    assert np.allclose(runs[1].train_loss, runs[0].train_loss, rtol=1e-12)
+
+
 # ---- fit and Python's cycle collector ---------------------------------------------------------------
 def test_fit_hides_the_older_objects_from_the_collector_while_it_trains_and_gives_them_back():
     """Full collections during fit walk only what fit made (gc.freeze), however fit ends."""
