@@ -97,13 +97,7 @@ def _argument_names(f: Callable, n: int) -> list[str]:
 
 def _build(layout: list[tuple[str, int | None]], inputs: list[Value], named: list[tuple[str, Value]],
            outputs: list[Value], single: bool) -> Tape:
-    order: list[Value] = []
-    seen: set[Value] = set()
-    for out in outputs:
-        for node in topological_order(out):
-            if node not in seen:
-                seen.add(node)
-                order.append(node)
+    order = topological_order(*outputs)  # one walk below every output
     slot: dict[Value, int] = {}  # node -> its slot number; names[slot] is its name in the source
     names: list[str] = []
 

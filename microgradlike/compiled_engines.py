@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from operator import attrgetter
 from typing import Any, cast
 
 import numpy as np
@@ -20,9 +21,12 @@ import numpy as np
 from .compile import trace
 from .engine import Value
 from .merging import Merged, merge
+from .parameters import named
 from .tape import Tape
 
 __all__ = ["CompiledLossAndGrad"]
+
+_data = attrgetter("data")
 
 
 @dataclass
@@ -121,11 +125,17 @@ class CompiledLossAndGrad:
     """The callable `make_loss_and_grad` returns; caches one tape per target key.
 
     ``evaluate(X, y)`` is the same loss from forward passes alone: no backward pass, no ``.grad``
-    touched (`make_evaluate` hands it to `fit`)."""
+    touched (`make_evaluate` hands it to `fit`). ``gradient(X, y, theta)`` and
+    ``evaluate(X, y, theta)`` compute at a parameter vector θ (in ``model.parameters()`` order)
+    instead of the Values' numbers, and ``gradient`` returns ∇L as a vector instead of writing it
+    into the ``.grad``: `trainers.VectorTrainer` trains that way, with θ as one numpy vector."""
 
     def __init__(self, model: Any, loss: Callable, engine_name: str, by_value: bool) -> None:
         self.model, self.loss, self.engine, self.by_value = model, loss, engine_name, by_value
-        self.params = list(model.parameters())
+        # (name, parameter) pairs, the tapes' first parameters, in order: a Module's dotted names, else
+        # the labels of what model.parameters() gives
+        self._named = named(model if hasattr(model, "named_parameters") else model.parameters())
+        self.params = [p for _, p in self._named]
         self._fused: dict[Any, Tape] = {}  # engine="tape": model + loss, per target key
         self._model_tape: Tape | None = None  # engine="batched": the model alone ...
         self._loss_tapes: dict[Any, Tape] = {}  # ... and the loss, per target key ...
@@ -133,18 +143,42 @@ class CompiledLossAndGrad:
         self._keys: dict[bytes, _Keys] = {}  # the targets' keys of recent batches (the same y recurs)
 
     def __call__(self, X_batch: Any, y_batch: Any) -> float:
-        batch = self._batch(X_batch, y_batch)
-        run = self._run_tape if self.engine == "tape" else self._run_batched
-        total, grads = run(batch, backward=True)
-        for p, g in zip(self.params, (grads / batch.n).tolist()):
+        loss, grads = self.gradient(X_batch, y_batch)
+        for p, g in zip(self.params, grads.tolist()):
             p.grad = g
-        return total / batch.n
+        return loss
 
-    def evaluate(self, X_batch: Any, y_batch: Any) -> float:
-        """The mean loss over the batch at the current parameters, forward passes only."""
+    def gradient(self, X_batch: Any, y_batch: Any,
+                 theta: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        """The mean loss L over the batch and ∇L (one entry per parameter), at θ = ``theta`` (the
+        Values' numbers when None); no ``.grad`` is touched."""
         batch = self._batch(X_batch, y_batch)
         run = self._run_tape if self.engine == "tape" else self._run_batched
-        return run(batch, backward=False)[0] / batch.n
+        total, grads = run(batch, True, theta)
+        return total / batch.n, grads[:len(self.params)] / batch.n
+
+    def evaluate(self, X_batch: Any, y_batch: Any, theta: np.ndarray | None = None) -> float:
+        """The mean loss over the batch at the current parameters (or at ``theta``), forward
+        passes only."""
+        batch = self._batch(X_batch, y_batch)
+        run = self._run_tape if self.engine == "tape" else self._run_batched
+        return run(batch, False, theta)[0] / batch.n
+
+    def _parameters(self, tape: Tape, theta: np.ndarray | None) -> np.ndarray:
+        """The vector P a tape traced with ``params=model`` reads: θ, then any other leaf the
+        model reads (a Value that is not a parameter), at its number now."""
+        if theta is None:
+            return tape.params_vector()
+        others = tape.params[len(theta):]
+        if not others:
+            return theta
+        return np.concatenate([theta, np.fromiter(map(_data, others), np.float64, len(others))])
+
+    def _at(self, theta: np.ndarray | None) -> None:
+        """Before a trace: the model's Values hold θ, so the trace reads the model as it is now."""
+        if theta is not None:
+            for p, value in zip(self.params, theta.tolist()):
+                p.data = value
 
     def _batch(self, X_batch: Any, y_batch: Any) -> _Batch:
         X = np.asarray(X_batch, dtype=np.float64)
@@ -167,42 +201,45 @@ class CompiledLossAndGrad:
             return _Batch(X, T, targets, by_value, _Keys([T.shape[1]], np.zeros(n, dtype=np.intp), [0]))
         seen = T.tobytes() + repr(T.shape).encode()
         if seen not in self._keys:
-            values, first, inverse = np.unique(T, axis=0, return_index=True, return_inverse=True)
-            keys = _Keys([tuple(row) for row in values.tolist()], inverse.ravel(), first.tolist())
+            keys = _distinct_rows(T)
             recent = dict(list(self._keys.items())[-3:])  # a few: the training set's, the validation set's
             self._keys = {**recent, seen: keys}
         return _Batch(X, T, targets, by_value, self._keys[seen])
 
     # -- engine="tape": one fused tape (model + loss) per target key, a float loop over samples --
-    def _run_tape(self, batch: _Batch, backward: bool) -> tuple[float, np.ndarray]:
+    def _run_tape(self, batch: _Batch, backward: bool, theta: np.ndarray | None) -> tuple[float, np.ndarray]:
         rows_all = batch.X.tolist()
         total, grads = 0.0, np.zeros(len(self.params))
         for (key, index), first in zip(batch.grouping.groups, batch.grouping.firsts):
             if key not in self._fused:
+                self._at(theta)
                 self._fused[key] = _trace_sample_loss(self.loss, self.model, rows_all[first],
                                                       batch.target(first), batch.T[first].tolist(),
-                                                      batch.by_value, params=self.model)
+                                                      batch.by_value, params=self._named)
             tape = self._fused[key]
             if batch.by_value:
                 rows = [rows_all[i] for i in index]
             else:  # the targets' numbers follow the row's, as the tape's second input
                 targets = batch.T.tolist()
                 rows = [rows_all[i] + targets[i] for i in index]
+            params = self._parameters(tape, theta).tolist()
             if backward:
-                part, part_grads = tape.sum_over_rows(rows)
+                part, part_grads = tape.sum_over_rows(rows, params)
                 grads += part_grads[:len(grads)]
             else:
-                part = tape.total_over_rows(rows)
+                part = tape.total_over_rows(rows, params)
             total += part
         return total, grads
 
     # -- engine="batched": the model fused and batched once, then the loss --
-    def _run_batched(self, batch: _Batch, backward: bool) -> tuple[float, np.ndarray]:
+    def _run_batched(self, batch: _Batch, backward: bool,
+                     theta: np.ndarray | None) -> tuple[float, np.ndarray]:
         if self._model_tape is None:
             model = self.model
-            self._model_tape = trace(lambda x: _as_outputs(model(x)), batch.X[0].tolist(), params=model)
+            self._at(theta)
+            self._model_tape = trace(lambda x: _as_outputs(model(x)), batch.X[0].tolist(), params=self._named)
         model_tape = self._model_tape
-        params = model_tape.params_vector()
+        params = self._parameters(model_tape, theta)
         with np.errstate(all="ignore"):  # exp overflows to inf, as the engine's does
             preds, saved = model_tape.function("forward", "numpy")(batch.X, params)  # N × (outputs)
             for key, first in zip(batch.keys, batch.grouping.firsts):
@@ -246,6 +283,17 @@ class CompiledLossAndGrad:
                 (dp, *_), _ = tape.function("backward", "numpy", wanted)(saved, P, np.ones((len(rows), 1)))
                 dpreds[index] = dp
         return total, dpreds
+
+
+def _distinct_rows(T: np.ndarray) -> _Keys:
+    """The distinct rows of ``T`` (in sorted order) as tuples, where each row of T is among them,
+    and where each first appears. One number per row (the usual labels) takes numpy's 1-D unique,
+    ten times faster than its unique of rows."""
+    if T.shape[1] == 1:
+        values, first, inverse = np.unique(T[:, 0], return_index=True, return_inverse=True)
+        return _Keys([(v,) for v in values.tolist()], inverse.ravel(), first.tolist())
+    values, first, inverse = np.unique(T, axis=0, return_index=True, return_inverse=True)
+    return _Keys([tuple(row) for row in values.tolist()], inverse.ravel(), first.tolist())
 
 
 def _trace_sample_loss(loss: Callable, predict: Callable, example: list[float], target: Any,

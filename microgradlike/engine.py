@@ -366,11 +366,13 @@ def logsumexp(values: Iterable[Value]) -> Value:
 
 
 # ---- the topological order: each node after everything it was computed from ------------------------
-def topological_order(root: Value) -> list[Value]:
-    """Every node below ``root``, each after all of its children (iterative: no depth limit)."""
+def topological_order(root: Value, *more_roots: Value) -> list[Value]:
+    """Every node below ``root``, each after all of its children (iterative: no depth limit).
+    With more roots, every node below any of them, in one walk: ``root``'s order, then what each
+    next root adds."""
     order: list[Value] = []
     visited: set[Value] = set()  # Value hashes by identity
-    stack: list[tuple[Value, bool]] = [(root, False)]
+    stack: list[tuple[Value, bool]] = [(r, False) for r in reversed((root, *more_roots))]
     while stack:
         node, children_done = stack.pop()
         if children_done:

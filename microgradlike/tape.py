@@ -13,8 +13,10 @@ naming the sample and the op.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from operator import attrgetter
 from typing import Any
@@ -32,8 +34,27 @@ __all__ = ["Tape", "input_numbers"]
 _data = attrgetter("data")
 # Code is written one thread at a time: CPython 3.11's ast module keeps its recursion count in
 # state that threads share, so two threads parsing at once can fail with "SystemError: AST
-# constructor recursion depth mismatch" (python/cpython#106905).
-_WRITING_CODE = threading.Lock()
+# constructor recursion depth mismatch" (python/cpython#106905). Reentrant: a tape fuses its
+# program while it writes code.
+_WRITING_CODE = threading.RLock()
+#: What tapes of the same program share, most recently used last: the fused program and the
+#: compiled functions are made from the program alone, so a model of the same shape traced again
+#: (by the next `fit`, with the same loss and targets) reuses them. The key is a digest of the
+#: program's repr, which tells apart what == does not (0.0 and -0.0, 1 and 1.0, True and 1).
+_SHARED: OrderedDict[tuple, Any] = OrderedDict()
+#: How many entries `_SHARED` keeps (a fit makes a few to a few dozen).
+SHARED_ENTRIES = 64
+
+
+def _shared(key: tuple, make: Callable[[], Any]) -> Any:
+    """``make()``, or what it made for the same key before; call with _WRITING_CODE held."""
+    if key in _SHARED:
+        _SHARED.move_to_end(key)
+        return _SHARED[key]
+    made = _SHARED[key] = make()
+    while len(_SHARED) > SHARED_ENTRIES:
+        _SHARED.popitem(last=False)
+    return made
 
 
 class Tape:
@@ -58,6 +79,7 @@ class Tape:
         self.single_output = single_output
         self._compiled: dict[tuple, Callable] = {}
         self._fused: FusedProgram | None = None
+        self._digest: bytes | None = None
         self._state: tuple | None = None
         self.grads: tuple[Any, ...] = ()
         self.param_grads: tuple[float, ...] = ()
@@ -71,8 +93,16 @@ class Tape:
     def fused(self) -> FusedProgram:
         """The program as the batched replay runs it: `microgradlike.fusion.fuse` of it."""
         if self._fused is None:
-            self._fused = fuse(self.program)
+            with _WRITING_CODE:
+                self._fused = _shared((self.digest, "fused"), lambda: fuse(self.program))
         return self._fused
+
+    @property
+    def digest(self) -> bytes:
+        """What identifies the program: equal digests, equal programs (its repr, hashed)."""
+        if self._digest is None:
+            self._digest = hashlib.blake2b(repr(self.program).encode(), digest_size=32).digest()
+        return self._digest
 
     @property
     def source(self) -> str:
@@ -95,12 +125,15 @@ class Tape:
         key = (kind, mode, wanted)
         if key not in self._compiled:
             with _WRITING_CODE:
-                if mode == "float":
-                    source, constants = codegen.generate(self.program, kind, wanted), None
-                else:
-                    source, constants = codegen.generate_batched(self.fused, kind, wanted)
-                self._compiled[key] = codegen.compile_function(source, kind, mode, constants)
+                self._compiled[key] = _shared((self.digest, *key), lambda: self._write(kind, mode, wanted))
         return self._compiled[key]
+
+    def _write(self, kind: str, mode: str, wanted: tuple[bool, ...] | None) -> Callable:
+        if mode == "float":
+            source, constants = codegen.generate(self.program, kind, wanted), None
+        else:
+            source, constants = codegen.generate_batched(self.fused, kind, wanted)
+        return codegen.compile_function(source, kind, mode, constants)
 
     def current_params(self) -> list[float]:
         """The parameters' numbers right now (the tape reads them afresh at every call)."""
@@ -154,16 +187,19 @@ class Tape:
         for p, g in zip(self.params, self.param_grads):
             p.grad = p.grad + g if accumulate else g
 
-    def sum_over_rows(self, rows: Iterable[Sequence[float]]) -> tuple[float, tuple[float, ...]]:
+    def sum_over_rows(self, rows: Iterable[Sequence[float]],
+                      params: Sequence[float] | None = None) -> tuple[float, tuple[float, ...]]:
         """(Σ output, Σ ∂output/∂p per parameter) over ``rows``, each a tuple of every input slot's
-        number: a float loop, all in generated code (one output only)."""
+        number: a float loop, all in generated code (one output only). ``params``: the parameters'
+        numbers to use (default: their ``.data`` now)."""
         self._one_output("sum_over_rows")
-        return self.function("loop", "float")(rows, self.current_params())
+        return self.function("loop", "float")(rows, self.current_params() if params is None else params)
 
-    def total_over_rows(self, rows: Iterable[Sequence[float]]) -> float:
+    def total_over_rows(self, rows: Iterable[Sequence[float]],
+                        params: Sequence[float] | None = None) -> float:
         """Σ output over ``rows`` (as `sum_over_rows`), the forward pass alone: no gradients."""
         self._one_output("total_over_rows")
-        return self.function("total", "float")(rows, self.current_params())
+        return self.function("total", "float")(rows, self.current_params() if params is None else params)
 
     def _one_output(self, what: str) -> None:
         if len(self.program.outputs) != 1:

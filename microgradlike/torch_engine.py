@@ -196,6 +196,9 @@ class TorchTrainer:
         if isinstance(opt, Adam):
             opt.t = int(state[self._tensors[0]]["step"].item())
 
+    def reload(self) -> None:
+        """Nothing: θ lives on the device, so a callback's changes to the model's Values are not seen."""
+
     def _slots(self) -> dict[str, str]:
         """The torch optimiser's per-parameter state -> the microgradlike optimiser's attribute."""
         if isinstance(self.optimizer, Adam):

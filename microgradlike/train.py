@@ -30,8 +30,10 @@ gradient points uphill, so a positive ∂f/∂θ moves θ down and a negative on
 
 from __future__ import annotations
 
+import gc
 import math
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -47,7 +49,7 @@ from .nn import Module, input_width
 from .optim import check_parameters, get_optimizer
 from .parameters import named
 from .torch_engine import TorchTrainer
-from .trainers import FIT_ENGINES, Trainer, ValueTrainer, choose_engine, make_evaluate, make_loss_and_grad
+from .trainers import FIT_ENGINES, Trainer, choose_engine, make_evaluate, make_loss_and_grad, make_trainer
 
 __all__ = ["Descent", "History", "TrainingWarning", "check_held_out", "fit", "gradient_descent"]
 
@@ -191,7 +193,8 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
     _check_labels(loss_name(loss_fn), y_array, None if val_pair is None else val_pair[1])
     params = model.parameters()
     opt = get_optimizer(optimizer, params, lr)
-    check_parameters(opt, named(model) if hasattr(model, "named_parameters") else named(params))
+    if opt is optimizer:  # one given, not built from params here: it must update exactly these
+        check_parameters(opt, named(model) if hasattr(model, "named_parameters") else named(params))
     engine, engine_reason = choose_engine(model, loss_fn) if engine == "auto" else (engine, "")
     trainer: Trainer
     if engine == "torch":
@@ -199,7 +202,7 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
     else:
         loss_and_grad = make_loss_and_grad(model, loss_fn, engine)
         evaluate = make_evaluate(model, loss_fn, engine, loss_and_grad)
-        trainer = ValueTrainer(params, opt, loss_and_grad, evaluate, lists=engine == "eager")
+        trainer = make_trainer(params, opt, loss_and_grad, evaluate, engine)
     rows, targets = trainer.data(X_array, y_array)
     val_rows = None if val_pair is None else trainer.data(*val_pair)
     size = len(rows) if batch_size is None else batch_size
@@ -208,12 +211,14 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
     best = None if val_pair is None else _Best(trainer, keep=keep_best or patience is not None)
     loop = _Loop(history, trainer, best, loss_fn)
     bar = _progress(max_epochs, progress)
+    _COLLECTOR.enter()
     try:
         reason, message = loop.run(rows, targets, size, np.random.default_rng(seed), shuffle, val_rows,
-                                   patience, tol, max_epochs, [n for n in (bar, callback) if n is not None])
+                                   patience, tol, max_epochs, bar, callback)
         if best is not None and reason != "early_stopping":  # early stopping has restored the best
             message += best.restore(history) if keep_best else _worse_than_best(history)
     finally:
+        _COLLECTOR.leave()
         trainer.sync()  # the model's Values hold the parameters, even after an exception
         if bar is not None:
             bar.close()
@@ -227,6 +232,45 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
     return history
 
 
+class _Collector:
+    """How fit spares Python's cycle collector (`gc`) the objects that existed before it.
+
+    A full collection walks every container object of the process: after ``import torch`` some
+    285,000 (20,000 without), so the allocations of a trace trigger one every few fits, each
+    costing more than a small fit itself. While fit trains, the objects that existed before are
+    moved out of the collector's sight (``gc.freeze()``) and given back (``gc.unfreeze()``) when
+    it ends, however it ends: collections during training walk only what training made, and
+    cycles among the older objects are collected after fit as before.
+
+    gc's state is the process's, shared by every thread: a count under a lock freezes once, when
+    the first of several fits (threads, or a fit inside a callback) starts, and unfreezes once,
+    when the last one ends. A process that froze objects itself (``gc.get_freeze_count() > 0``
+    when fit starts) is left as it is; one that calls ``gc.freeze()`` while a fit runs has those
+    objects given back too when the fits end (gc cannot unfreeze only some).
+    """
+
+    def __init__(self) -> None:
+        self.lock, self.running, self.froze = threading.Lock(), 0, False
+
+    def enter(self) -> None:
+        with self.lock:
+            if self.running == 0:
+                self.froze = gc.get_freeze_count() == 0
+                if self.froze:
+                    gc.freeze()
+            self.running += 1
+
+    def leave(self) -> None:
+        with self.lock:
+            self.running -= 1
+            if self.running == 0 and self.froze:
+                gc.unfreeze()
+                self.froze = False
+
+
+_COLLECTOR = _Collector()
+
+
 class _Loop:
     """The loop of `fit`: epochs of batches of forward → loss → backward → update."""
 
@@ -235,7 +279,8 @@ class _Loop:
 
     def run(self, rows: Rows, targets: Rows, size: int, rng: np.random.Generator, shuffle: bool,
             held_out: tuple[Rows, Rows] | None, patience: int | None, tol: float, max_epochs: int,
-            listeners: list) -> tuple[StopReason, str]:
+            bar: Callable[[History], None] | None,
+            callback: Callable[[History], None] | None) -> tuple[StopReason, str]:
         """Train until a stopping rule fires; return which, and how to say so."""
         history, trainer, best = self.history, self.trainer, self.best
         keep_params = bool(history.params)
@@ -255,10 +300,12 @@ class _Loop:
             if held_out is not None and best is not None:  # best is kept whenever held_out is
                 history.val_loss.append(trainer.evaluate(*held_out))
                 best.update(epoch, history.val_loss[-1])
-            if listeners:
-                trainer.sync()  # a callback sees the model's Values hold this epoch's parameters
-            for notify in listeners:
-                notify(history)
+            if bar is not None:
+                bar(history)
+            if callback is not None:
+                trainer.sync()  # the callback sees the model's Values hold this epoch's parameters ...
+                callback(history)
+                trainer.reload()  # ... and what it changes there is trained on
             mean_norm = sum(norms) / len(norms)
             if mean_norm < tol:
                 return "tolerance", self._tolerance(mean_norm, tol, len(norms))

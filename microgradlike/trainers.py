@@ -12,7 +12,9 @@ eager engine builds for each sample. They are in `microgradlike.compiled_engines
 compiler) is imported when one of them is first used.
 
 `fit`'s loop drives a `Trainer`: the parameters, a batch's loss and gradient, the optimiser's step.
-`ValueTrainer` is the three engines' (the parameters are the model's Values);
+`ValueTrainer` is the three engines' (the parameters are the model's Values); `VectorTrainer`
+the compiled engines' with `optim.SGD` or `optim.Adam`, which keeps θ as one numpy vector while
+it trains (the same numbers, without Python work per parameter per step; `make_trainer` picks);
 `microgradlike.torch_engine.TorchTrainer` trains the same model through PyTorch, on a CPU or GPU.
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 from typing import Any, Protocol
 
 import numpy as np
@@ -27,9 +30,12 @@ import numpy as np
 from .engine import Value, no_grad
 from .losses import LOSSES, binary_cross_entropy, cross_entropy, get_loss, hinge
 from .nn import MLP, Layer, Neuron, SigmoidSum, SigmoidUnit
+from .optim import SGD, Adam
 
-__all__ = ["ENGINES", "FIT_ENGINES", "LossAndGrad", "Trainer", "ValueTrainer", "choose_engine",
-           "make_evaluate", "make_loss_and_grad"]
+__all__ = ["ENGINES", "FIT_ENGINES", "LossAndGrad", "Trainer", "ValueTrainer", "VectorTrainer",
+           "choose_engine", "make_evaluate", "make_loss_and_grad", "make_trainer"]
+
+_data = attrgetter("data")
 
 #: How a batch's loss and gradients can be computed (see the module docstring); "auto" picks one
 #: of the other three with `choose_engine`.
@@ -172,6 +178,22 @@ class Trainer(Protocol):
     def sync(self) -> None:
         """Make the model's Values hold θ, ∇L and the optimiser's state (before a callback, at the end)."""
 
+    def reload(self) -> None:
+        """After a callback: take θ and the optimiser's state from the model's Values and the
+        optimiser again (the callback may have changed them)."""
+
+
+def make_trainer(params: Sequence[Value], optimizer: Any, loss_and_grad: LossAndGrad,
+                 evaluate: Callable[[Any, Any], float], engine: str) -> ValueTrainer | VectorTrainer:
+    """The `Trainer` of ``engine`` ("eager", "tape" or "batched"; ``loss_and_grad`` and
+    ``evaluate`` from `make_loss_and_grad` and `make_evaluate`): a `VectorTrainer` for a compiled
+    engine with microgradlike's own `SGD` or `Adam` (exactly these classes: a subclass may step
+    otherwise), else a `ValueTrainer`."""
+    gradient = getattr(loss_and_grad, "gradient", None)
+    if gradient is not None and type(optimizer) in (SGD, Adam):
+        return VectorTrainer(params, optimizer, gradient, evaluate)
+    return ValueTrainer(params, optimizer, loss_and_grad, evaluate, lists=engine == "eager")
+
 
 class ValueTrainer:
     """The `Trainer` of the eager, tape and batched engines: θ is the model's own Values, which
@@ -210,3 +232,115 @@ class ValueTrainer:
 
     def sync(self) -> None:
         """Nothing to do: the Values are the parameters."""
+
+    def reload(self) -> None:
+        """Nothing to do: the Values are the parameters."""
+
+
+class VectorTrainer:
+    """The `Trainer` of the tape and batched engines with `optim.SGD` or `optim.Adam`: while it
+    trains, θ, ∇L and the optimiser's state are numpy vectors (in ``model.parameters()`` order),
+    and a step is a few numpy operations instead of Python work for every parameter.
+
+    The update is the optimiser's own rule, entry by entry, in the same order of operations
+    (`optim.SGD.step`: v ← μ·v + g, θ ← θ − η·v; `optim.Adam.step`), so θ is the same to the last
+    bit as `ValueTrainer`'s; ‖∇L‖ is ``math.hypot`` of the same numbers. `sync` writes θ, ∇L and
+    the optimiser's state (v; t, m and v) into the model's Values and the optimiser, `reload`
+    reads them back. ``optimizer.lr`` is read at every step (a callback may set a schedule).
+
+    ``gradient(X, y, theta) -> (L, ∇L)`` and ``evaluate(X, y, theta) -> L`` compute at θ (the
+    compiled engines' `CompiledLossAndGrad.gradient` and ``.evaluate``).
+    """
+
+    device = ""
+
+    def __init__(self, params: Sequence[Value], optimizer: SGD | Adam,
+                 gradient: Callable[[Any, Any, np.ndarray], tuple[float, np.ndarray]],
+                 evaluate: Callable[..., float]) -> None:
+        self.params, self.optimizer = list(params), optimizer
+        self._gradient, self._evaluate = gradient, evaluate
+        position = {id(p): i for i, p in enumerate(self.params)}
+        order = np.asarray([position[id(p)] for p in optimizer.params], dtype=np.intp)
+        # the optimiser's lists are in its own parameter order; None when that is the model's
+        self._order = None if np.array_equal(order, np.arange(len(order))) else order
+        self._inverse = None if self._order is None else np.argsort(order)
+        self.grad: np.ndarray | None = None  # ∇L of the last batch (None: none computed yet)
+        self.theta: np.ndarray = np.zeros(0)
+        self.state: list[np.ndarray] = []  # the optimiser's vectors (SGD: v, with momentum; Adam: m, v)
+        self.reload()
+
+    def data(self, X: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
+        return X, y
+
+    def loss_and_grad(self, X: Any, y: Any) -> tuple[float, float]:
+        loss, self.grad = self._gradient(X, y, self.theta)
+        return loss, math.hypot(*self.grad.tolist())
+
+    def evaluate(self, X: Any, y: Any) -> float:
+        return self._evaluate(X, y, self.theta)
+
+    def step(self) -> None:
+        """`SGD.step` or `Adam.step` on the vectors (see the class docstring)."""
+        if self.grad is None:
+            raise RuntimeError("step() needs a gradient: call loss_and_grad first")
+        with np.errstate(all="ignore"):  # a step may overflow to inf, as in Python floats (fit undoes it)
+            self._step(self.optimizer, self.optimizer.lr, self.grad)
+
+    def _step(self, opt: SGD | Adam, lr: float, g: np.ndarray) -> None:
+        if isinstance(opt, Adam):
+            opt.t += 1
+            b1, b2 = opt.betas
+            correction1, correction2 = 1.0 - b1**opt.t, 1.0 - b2**opt.t
+            self.state[0] = b1 * self.state[0] + (1.0 - b1) * g
+            self.state[1] = b2 * self.state[1] + (1.0 - b2) * g * g
+            denominator = np.sqrt(self.state[1] / correction2) + opt.eps
+            moving = denominator > 0  # 0 only when eps = 0 and g² has been 0 so far: no step, not 0/0
+            if moving.all():
+                self.theta = self.theta - lr * (self.state[0] / correction1) / denominator
+            else:
+                theta = self.theta.copy()
+                theta[moving] -= lr * (self.state[0][moving] / correction1) / denominator[moving]
+                self.theta = theta
+        elif opt.momentum == 0.0:
+            self.theta = self.theta - lr * g
+        else:
+            self.state[0] = opt.momentum * self.state[0] + g
+            self.theta = self.theta - lr * self.state[0]
+
+    def finite(self) -> bool:
+        return bool(np.isfinite(self.theta).all())
+
+    def snapshot(self) -> np.ndarray:
+        return self.theta  # never changed in place: a step or a restore makes a new vector
+
+    def restore(self, snapshot: np.ndarray) -> None:
+        self.theta = snapshot
+
+    def values(self) -> tuple[float, ...]:
+        return tuple(self.theta.tolist())
+
+    def sync(self) -> None:
+        """Write θ and ∇L into the model's Values, and the optimiser's state into the optimiser."""
+        for p, value in zip(self.params, self.theta.tolist()):
+            p.data = value
+        if self.grad is not None:
+            for p, g in zip(self.params, self.grad.tolist()):
+                p.grad = g
+        for name, vector in zip(self._state_names(), self.state):
+            setattr(self.optimizer, name, (vector if self._order is None else vector[self._order]).tolist())
+
+    def reload(self) -> None:
+        """Read θ from the model's Values and the optimiser's state from the optimiser."""
+        self.theta = np.fromiter(map(_data, self.params), np.float64, len(self.params))
+        self.state = []
+        for name in self._state_names():
+            held = np.asarray(getattr(self.optimizer, name), dtype=np.float64)
+            if self._inverse is not None:
+                held = held[self._inverse]
+            self.state.append(held)
+
+    def _state_names(self) -> tuple[str, ...]:
+        """The optimiser's per-parameter state, as its attributes name it."""
+        if isinstance(self.optimizer, Adam):
+            return ("m", "v")
+        return ("velocity",) if self.optimizer.momentum else ()

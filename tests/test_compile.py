@@ -609,3 +609,57 @@ def test_batched_relu_is_eagers_bit_for_bit_at_zeros_infinities_and_nan():
         want = [v.data for x in xs for v in f(Value(x))] if batch.ndim == 1 else \
             [Value(x).relu().data for x in xs]
         assert np.array_equal(np.signbit(got), np.signbit(want)) and np.array_equal(got, want, equal_nan=True)
+
+
+# ---- code shared by tapes of the same program ------------------------------------------------------
+def test_tapes_of_the_same_program_share_their_code_and_read_their_own_parameters():
+    """A model of the same shape, traced again (by the next fit), reuses the fused program and the
+    compiled functions; each tape still replays its own model's parameters."""
+    models = [MLP(3, [4, 2], seed=seed) for seed in (0, 1)]
+    tapes = [trace(lambda x, m=m: m(x), [0.5, -1.0, 2.0], params=m) for m in models]
+    X = np.array([[0.5, -1.0, 2.0], [1.0, 0.3, -0.7]])
+    for model, tape in zip(models, tapes):
+        outputs = tape(X)
+        with no_grad():
+            expected = [[v.data for v in model(row)] for row in X.tolist()]
+        assert all(close(a, b) for a, b in zip(np.stack(outputs, axis=1).ravel(), np.ravel(expected)))
+    assert tapes[0].digest == tapes[1].digest
+    assert tapes[0].fused is tapes[1].fused
+    assert tapes[0].function("forward", "numpy") is tapes[1].function("forward", "numpy")
+    assert tapes[0].function("loop", "float") is tapes[1].function("loop", "float")
+
+
+def test_different_programs_never_share_code():
+    """Another activation, width, loss, tied weight, or a constant that differs only in the sign
+    of a zero: another program, with its own code (whose numbers are its own)."""
+    x = [0.5, -1.0]
+
+    def tied():
+        model = MLP(2, [2, 1], seed=0)
+        model.layers[0].neurons[1].w[0] = model.layers[0].neurons[0].w[0]  # one Value at two places
+        return model
+
+    def with_loss(loss):
+        model = MLP(2, [2, 1], seed=0)
+        return lambda x: loss([model(x)], [1.0]), model
+
+    from microgradlike import losses
+    cases = [(lambda x, m=m: m(x), m) for m in (MLP(2, [2, 1], seed=0), MLP(2, [2, 1], "tanh", seed=0),
+                                                 MLP(2, [3, 1], seed=0), tied())]
+    cases += [with_loss(losses.mse), with_loss(losses.hinge)]
+    tapes = [trace(f, x, params=m) for f, m in cases]
+    assert len({t.digest for t in tapes}) == len(tapes)
+    for (f, _), tape in zip(cases, tapes):
+        assert close(tape(x), f(x).data) and close(tape(np.array([x]))[0], f(x).data)
+    zero, minus_zero = trace(lambda v: v * 0.0, 1.0), trace(lambda v: v * -0.0, 1.0)
+    assert zero.program == minus_zero.program  # equal as dataclasses (0.0 == -0.0) ...
+    assert zero.digest != minus_zero.digest  # ... but not the same program
+    assert math.copysign(1.0, zero(1.0)) == 1.0 and math.copysign(1.0, minus_zero(1.0)) == -1.0
+
+
+def test_shared_code_is_bounded():
+    import microgradlike.tape as tape_module
+
+    for k in range(tape_module.SHARED_ENTRIES + 5):
+        trace(lambda v, k=k: v * float(k + 1000), 1.0).function("forward", "float")
+    assert len(tape_module._SHARED) == tape_module.SHARED_ENTRIES

@@ -10,6 +10,7 @@ Skipped without torch.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import re
@@ -17,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -93,10 +95,24 @@ def assert_equals_fit(argv: list[str], saved: Path) -> None:
     assert worst < 1e-9, f"max |Δθ| / max |θ| = {worst:.3g}"
 
 
-def free_port() -> int:
+@contextlib.contextmanager
+def reserved_port() -> Iterator[int]:
+    """A free port on 127.0.0.1, kept from everyone but torchrun while the test runs: a socket stays
+    bound to it (not listening) with SO_REUSEADDR, which c10d's store also sets, so the store can
+    bind it while bind(0) elsewhere never hands it out and a plain bind is refused. A port merely
+    found free could be taken between the finding and torchrun's bind (seconds later, by another
+    test's server or connection on a busy machine): the launches would then meet someone else, or
+    no one, and exit 1."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        yield s.getsockname()[1]
+
+
+def test_a_reserved_port_is_refused_to_others():
+    with reserved_port() as port, socket.socket() as other:
+        with pytest.raises(OSError):
+            other.bind(("127.0.0.1", port))
 
 
 def test_two_processes_on_one_machine_train_what_fit_trains(tmp_path):
@@ -111,8 +127,9 @@ def test_two_machines_meeting_at_one_address_train_what_fit_trains(tmp_path):
     """Two launches, as on two machines; 301 rows, so the shards differ (151 and 150 rows)."""
     argv = [*with_out(readme_torchrun("--nnodes 2"), tmp_path / "moons.json"), "--rows", "301"]
     endpoint = argv.index("--rdzv-endpoint") + 1
-    argv[endpoint] = f"127.0.0.1:{free_port()}"
-    outputs = finish([launch(argv), launch(argv)])
+    with reserved_port() as port:
+        argv[endpoint] = f"127.0.0.1:{port}"
+        outputs = finish([launch(argv), launch(argv)])
     said = [o for o in outputs if "saved the model" in o]
     assert len(said) == 1 and "2 processes on cpu (gloo), shards of 150-151 rows" in said[0], outputs
     assert_equals_fit(argv, tmp_path / "moons.json")

@@ -218,6 +218,20 @@ def test_topological_order_puts_each_node_after_its_children(dag) -> None:
             assert position[id(child)] < position[id(node)]
 
 
+@given(dag=random_dags(max_steps=15))
+def test_topological_order_of_several_roots_is_each_roots_order_adding_only_new_nodes(dag) -> None:
+    """One walk below several roots gives what walking each in turn and keeping new nodes gives."""
+    nodes = dag.build([Value(x) for x in dag.leaf_values])
+    roots = nodes[dag.n_leaves:][::-1] or nodes[:1]
+    expected, seen = [], set()
+    for root in roots:
+        for node in topological_order(root):
+            if id(node) not in seen:
+                seen.add(id(node))
+                expected.append(node)
+    assert [id(n) for n in topological_order(*roots)] == [id(n) for n in expected]
+
+
 # ---- dot and sum_values ---------------------------------------------------------------------------
 @given(a=small_floats, b=small_floats, c=small_floats, k=small_floats)
 def test_dot_with_mixed_and_repeated_inputs(a: float, b: float, c: float, k: float) -> None:

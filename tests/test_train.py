@@ -3,8 +3,10 @@ against closed-form gradients of a straight line (a convex problem we can solve 
 
 from __future__ import annotations
 
+import gc
 import math
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -223,6 +225,80 @@ def test_callback_runs_after_every_epoch():
     seen = []
     fit(Line(), *line_data(), lr=0.01, max_epochs=3, callback=lambda h: seen.append(h.n_epochs))
     assert seen == [1, 2, 3]
+
+
+@pytest.mark.parametrize("engine", ["tape", "batched"])
+def test_a_model_with_parameters_but_no_names_trains_on_the_compiled_engines_as_eager(engine):
+    """A model that is not a Module (parameters() only) was refused with "'Line' object is not
+    iterable"; its parameters are named by their labels, as fit names them."""
+    runs = [fit(Line(), *line_data(), lr=0.1, max_epochs=5, engine=name) for name in ("eager", engine)]
+    assert np.allclose(runs[1].train_loss, runs[0].train_loss, rtol=1e-12)
+
+
+# ---- fit and Python's cycle collector ---------------------------------------------------------------
+def test_fit_hides_the_older_objects_from_the_collector_while_it_trains_and_gives_them_back():
+    """Full collections during fit walk only what fit made (gc.freeze), however fit ends."""
+    assert gc.get_freeze_count() == 0
+    seen = []
+    fit(MLP(1, [3, 1], seed=0), *line_data(), max_epochs=2, engine="batched",
+        callback=lambda h: seen.append(gc.get_freeze_count()))
+    assert len(seen) == 2 and all(n > 0 for n in seen)
+    assert gc.get_freeze_count() == 0
+
+    def fail(history):
+        raise KeyError("a callback's own error")
+
+    with pytest.raises(KeyError):
+        fit(MLP(1, [3, 1], seed=0), *line_data(), max_epochs=2, callback=fail)
+    assert gc.get_freeze_count() == 0
+
+
+def test_nested_and_concurrent_fits_freeze_once_and_unfreeze_once():
+    inner_seen, outer_seen = [], []
+
+    def nested(history):  # a fit inside a callback: the outer one still runs frozen after it
+        fit(MLP(1, [2, 1], seed=1), *line_data(), max_epochs=1, progress=False)
+        outer_seen.append(gc.get_freeze_count())
+
+    fit(MLP(1, [3, 1], seed=0), *line_data(), max_epochs=2, callback=nested)
+    assert len(outer_seen) == 2 and all(n > 0 for n in outer_seen) and gc.get_freeze_count() == 0
+
+    # two threads: the second still runs frozen after the first has ended; nothing is left frozen
+    first_done, both_running = threading.Event(), threading.Barrier(2, timeout=60)
+    errors = []
+
+    def train(epochs, wait):
+        def callback(history):
+            if history.n_epochs == 1:
+                both_running.wait()
+            if wait and history.n_epochs == 2:
+                first_done.wait(timeout=60)
+                inner_seen.append(gc.get_freeze_count())
+
+        try:
+            fit(MLP(1, [3, 1], seed=0), *line_data(), max_epochs=epochs, callback=callback)
+        except Exception as e:  # reported by the main thread
+            errors.append(e)
+        if not wait:
+            first_done.set()
+
+    threads = [threading.Thread(target=train, args=args) for args in ((1, False), (3, True))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors and inner_seen and inner_seen[0] > 0
+    assert gc.get_freeze_count() == 0
+
+
+def test_fit_leaves_a_freeze_of_the_callers_own_alone():
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        fit(MLP(1, [3, 1], seed=0), *line_data(), max_epochs=2)
+        assert gc.get_freeze_count() > frozen // 2  # still frozen (less what was freed meanwhile)
+    finally:
+        gc.unfreeze()
 
 
 def test_progress_bar_is_drawn(capsys):

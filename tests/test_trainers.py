@@ -13,7 +13,14 @@ from microgradlike.nn import MLP, SigmoidSum
 from microgradlike.optim import SGD, Adam
 from microgradlike.tape import Tape
 from microgradlike.train import fit
-from microgradlike.trainers import ENGINES, make_evaluate, make_loss_and_grad
+from microgradlike.trainers import (
+    ENGINES,
+    ValueTrainer,
+    VectorTrainer,
+    make_evaluate,
+    make_loss_and_grad,
+    make_trainer,
+)
 
 
 def close(a: float, b: float, rtol: float = 1e-9) -> bool:
@@ -229,3 +236,116 @@ def test_targets_met_batch_by_batch_and_rows_of_targets(loss, engine):
         expected, grads = eager_loss_and_grads(model, loss, X[start:stop], y[start:stop])
         assert close(loss_and_grad(X[start:stop], y[start:stop]), expected, rtol=1e-12)
         assert all(close(p.grad, g, rtol=1e-10) for p, g in zip(model.parameters(), grads))
+
+
+# ---- VectorTrainer: θ as one numpy vector, the same numbers as the Values -------------------------
+class SubSGD(SGD):
+    """A subclass: make_trainer cannot know its step, so it trains on the Values (ValueTrainer)."""
+
+
+class SubAdam(Adam):
+    pass
+
+
+OPTIMISERS = {
+    "sgd": (lambda ps: SGD(ps, lr=0.2), lambda ps: SubSGD(ps, lr=0.2)),
+    "momentum": (lambda ps: SGD(ps, lr=0.1, momentum=0.9), lambda ps: SubSGD(ps, lr=0.1, momentum=0.9)),
+    "adam": (lambda ps: Adam(ps, lr=0.05), lambda ps: SubAdam(ps, lr=0.05)),
+    # eps = 0: where a gradient has always been 0 Adam takes no step (not 0/0)
+    "adam, eps 0": (lambda ps: Adam(ps, lr=0.05, eps=0.0), lambda ps: SubAdam(ps, lr=0.05, eps=0.0)),
+    "diverging": (lambda ps: SGD(ps, lr=1e305), lambda ps: SubSGD(ps, lr=1e305)),
+    # the optimiser's lists in its own order, not the model's
+    "adam, rotated": (lambda ps: Adam(ps[1:] + ps[:1], lr=0.05),
+                      lambda ps: SubAdam(ps[1:] + ps[:1], lr=0.05)),
+    "momentum, rotated": (lambda ps: SGD(ps[1:] + ps[:1], lr=0.1, momentum=0.5),
+                           lambda ps: SubSGD(ps[1:] + ps[:1], lr=0.1, momentum=0.5)),
+}
+
+
+def _run(engine, make_optimizer, loss, batch_size, callback_log):
+    X, y, _ = dataset(losses.get_loss(loss), 30, seed=4)
+    if loss == "hinge":  # fit takes two labels for hinge (0 counts as -1: a third would merge into it)
+        y = [-1 if t == 0 else t for t in y]
+    nout = 3 if loss == "cross_entropy" else 1
+    model = MLP(2, [5, nout], seed=9)
+    model.layers[0].neurons[0].b.data = -100.0  # a dead ReLU: gradients that are always 0
+    opt = make_optimizer(model.parameters())
+    log = []
+
+    def callback(history):
+        # what a callback sees: the Values and the optimiser's state as they are now ...
+        state = [list(getattr(opt, name)) for name in ("velocity", "m", "v") if hasattr(opt, name)]
+        log.append(([p.data for p in model.parameters()], [p.grad for p in model.parameters()], state,
+                    getattr(opt, "t", None)))
+        if history.n_epochs == 2:  # ... and what it changes is trained on
+            model.parameters()[3].data += 0.25
+            opt.lr *= 0.5
+            if isinstance(opt, SGD) and opt.momentum:
+                opt.velocity[0] = 1.0
+
+    history = fit(model, X, y, loss=loss, optimizer=opt, max_epochs=5, batch_size=batch_size, engine=engine,
+                  tol=0.0, seed=2, validation=(X[:8], y[:8]), keep_best=True, keep_params=True,
+                  callback=callback if callback_log else None)
+    state = [getattr(opt, name) for name in ("velocity", "m", "v") if hasattr(opt, name)]
+    return (vars(history), [p.data for p in model.parameters()], [p.grad for p in model.parameters()],
+            state, getattr(opt, "t", None), log)
+
+
+@pytest.mark.parametrize("engine", ["tape", "batched"])
+@pytest.mark.parametrize("name", OPTIMISERS)
+@pytest.mark.parametrize("loss,batch_size,callback", [("cross_entropy", 7, True), ("hinge", None, False),
+                                                      ("mse", 11, True)])
+def test_vector_trainer_trains_to_the_same_bits_as_the_values(engine, name, loss, batch_size, callback):
+    """History, parameters, gradients, the optimiser's state, and what a callback sees (and
+    changes) are identical, to the last bit, whether θ is a vector or the Values."""
+    vector, values = OPTIMISERS[name]
+    ran = _run(engine, vector, loss, batch_size, callback)
+    assert repr(ran) == repr(_run(engine, values, loss, batch_size, callback))  # repr: nan is nan
+    if name == "diverging":
+        assert ran[0]["stopped_because"] == "diverged"
+
+
+def test_make_trainer_keeps_theta_as_a_vector_for_the_compiled_engines_and_sgd_or_adam():
+    model = MLP(2, [3, 1], seed=0)
+    for engine, optimizer, kind in [("batched", SGD, VectorTrainer), ("tape", Adam, VectorTrainer),
+                                    ("eager", SGD, ValueTrainer), ("batched", SubSGD, ValueTrainer)]:
+        loss_and_grad = make_loss_and_grad(model, "mse", engine)
+        trainer = make_trainer(model.parameters(), optimizer(model.parameters()), loss_and_grad,
+                               make_evaluate(model, losses.mse, engine, loss_and_grad), engine)
+        assert type(trainer) is kind
+
+
+def test_vector_trainer_writes_the_values_only_when_synced():
+    """During training the Values are left alone (no Python work per parameter per step); sync
+    writes θ, ∇L and the optimiser's state, reload reads them back."""
+    X, y, model = dataset(losses.mse, 12, seed=1)
+    opt = Adam(model.parameters(), lr=0.1)
+    loss_and_grad = make_loss_and_grad(model, "mse", "batched")
+    trainer = make_trainer(model.parameters(), opt, loss_and_grad,
+                           make_evaluate(model, losses.mse, "batched", loss_and_grad), "batched")
+    before = [p.data for p in model.parameters()]
+    for _ in range(3):
+        trainer.loss_and_grad(X, np.asarray(y))
+        trainer.step()
+    assert [p.data for p in model.parameters()] == before and opt.m == [0.0] * len(before)
+    trainer.sync()
+    assert [p.data for p in model.parameters()] == list(trainer.values()) != before
+    assert opt.t == 3 and opt.m != [0.0] * len(before)
+    assert [p.grad for p in model.parameters()] == trainer.grad.tolist()
+    model.parameters()[0].data = 7.0
+    opt.v[0] = 0.5
+    trainer.reload()
+    assert trainer.values()[0] == 7.0 and trainer.state[1][0] == 0.5
+
+
+def test_distinct_targets_of_one_number_per_row_are_those_of_numpys_unique_of_rows():
+    """The fast path for labels gives exactly what np.unique(T, axis=0) gives (0.0 and -0.0 too)."""
+    from microgradlike.compiled_engines import _distinct_rows
+
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        T = rng.choice([0.0, -0.0, 1.0, 2.0, -1.0, 3.5, 1e300], size=(int(rng.integers(1, 60)), 1))
+        values, first, inverse = np.unique(T, axis=0, return_index=True, return_inverse=True)
+        found = _distinct_rows(T)
+        assert repr(found.keys) == repr([tuple(row) for row in values.tolist()])
+        assert found.firsts == first.tolist() and found.inverse.tolist() == inverse.ravel().tolist()
