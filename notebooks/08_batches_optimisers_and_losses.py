@@ -218,16 +218,17 @@ for name in ("sgd", "adam"):
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
 colors = {"sgd": "#2563eb", "adam": "#dc2626"}
+shown = {"sgd": "SGD", "adam": "Adam"}  # the optimisers as the lessons name them
 for name in ("sgd", "adam"):
     finals = [results[name, lr].val_loss[-1] for lr in grid]
-    axes[0].plot(grid, finals, marker="o", color=colors[name], label=name.upper())
+    axes[0].plot(grid, finals, marker="o", color=colors[name], label=shown[name])
     axes[0].plot([best[name]], [results[name, best[name]].val_loss[-1]], marker="*", ms=16,
                  color=colors[name], mec="k", ls="none")
     h = results[name, best[name]]
     axes[1].plot(range(1, h.n_epochs + 1), h.val_loss, color=colors[name], lw=2,
-                 label=f"{name.upper()}, lr {best[name]}: validation")
+                 label=f"{shown[name]}, lr {best[name]}: validation")
     axes[1].plot(range(1, h.n_epochs + 1), h.train_loss, color=colors[name], lw=1, ls="--",
-                 label=f"{name.upper()}, lr {best[name]}: training")
+                 label=f"{shown[name]}, lr {best[name]}: training")
 axes[0].set_xscale("log")
 axes[0].set_xlabel("learning rate η (log scale)")
 axes[0].set_ylabel("binary cross-entropy")

@@ -159,8 +159,9 @@ for engine in ("eager", "tape", "batched"):
             timings[engine].append(np.nan)  # not timed
             continue
         step = functools.partial(loss_and_grad, rows, targets)
-        # the best of many when a pass takes well under a millisecond: a busy machine's hiccups are longer
-        timings[engine].append(seconds(step, repeat={"eager": 2, "tape": 3}.get(engine, 20)))
+        # the best of several (of many when a pass takes well under a millisecond): a busy machine's
+        # hiccups only ever add time
+        timings[engine].append(seconds(step, repeat=5 if engine in ("eager", "tape") else 20))
 if torch is not None:
     net, loss_fn = to_torch(model), torch_loss("hinge")
     timings["PyTorch"] = []
