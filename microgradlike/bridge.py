@@ -53,12 +53,11 @@ functions then raise ImportError saying how to install it.
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .checks import as_real, short
+from .checks import first_few, real, short
 from .losses import binary_cross_entropy, cross_entropy, get_loss, hinge, mse
 from .nn import MLP, Layer, Neuron
 from .ops import OPS
@@ -188,18 +187,18 @@ def _count(n: int, noun: str) -> str:
 
 
 def _check_parameters(model: Neuron | Layer | MLP) -> None:
-    """Every parameter a finite number, or ValueError naming the ones that are not."""
+    """Every parameter a finite number, or TypeError naming the first that is no number, or
+    ValueError naming the ones that are not finite."""
     bad = []
     for name, p in model.named_parameters():
-        number = as_real(p.data)
-        if number is None:
-            raise TypeError(f"cannot convert {model!r}: parameter {name} holds a {type(p.data).__name__}, "
-                            f"not a number: {short(p.data)}")
-        if not math.isfinite(number):
-            bad.append(f"{name}={number!r}")
+        try:
+            real(p.data, f"parameter {name}", finite=True)
+        except TypeError as e:
+            raise TypeError(f"cannot convert {model!r}: {e}") from None
+        except ValueError as e:  # nan or ±inf: each is named
+            bad.append(str(e))
     if bad:
-        listed = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
-        raise ValueError(f"cannot convert {model!r}: parameters are not finite: {listed}")
+        raise ValueError(f"cannot convert {model!r}: {first_few(bad, sep='; ')}")
 
 
 # ---- torch -> microgradlike -----------------------------------------------------------------------
@@ -228,7 +227,8 @@ def from_torch(module: torch.nn.Module) -> MLP | Layer | Neuron:
     if type(module) is not nn.Sequential:
         raise TypeError(f"from_torch takes a torch.nn.Sequential of Linear and {_TORCH_NAMES} "
                         f"modules, got {type(module).__name__}: {short(module)}")
-    children = list(module)
+    sequence: Any = module  # a Sequential (checked above) is a sequence of its layers
+    children = list(sequence)
     if not children:
         raise ValueError("from_torch got an empty Sequential: there is no layer to convert")
     _check_no_hooks(torch, module, children)
@@ -347,10 +347,11 @@ def _model_for(steps: list[_Step], children: list[Any]) -> MLP | Layer | Neuron:
                          f"(layer {last.index}); an MLP's output layer is linear: drop it, or apply it "
                          f"outside the model (the losses take logits)")
     if len({step.activation for step in hidden}) > 1:
-        listed = ", ".join(f"layer {s.act_index}: {children[s.act_index]!r}" for s in hidden)
+        listed = ", ".join(f"layer {s.act_index}: {children[s.act_index]!r}" for s in hidden
+                           if s.act_index is not None)  # each hidden layer has one (checked above)
         raise ValueError(f"the hidden layers use different activations ({listed}); an MLP uses one "
                          f"activation for all its hidden layers")
-    activation = hidden[0].activation if hidden else "relu"  # MLP(nin, [nout]) has no hidden layer
+    activation = (hidden[0].activation if hidden else None) or "relu"  # MLP(nin, [nout]): no hidden layer
     return MLP(first.in_features, [step.linear.out_features for step in steps], activation, seed=0)
 
 

@@ -1,17 +1,21 @@
-"""Checks on what users pass in: what counts as a real number (`as_real`), an array of numbers
-(`float_array`) and a seed (`check_seed`), and `short`, which cuts a bad value quoted in an error
-message. (Whether a size fits in memory is `microgradlike.memory`'s question.)
+"""Checks on what users pass in, each rule written once: what counts as a real number (`as_real`,
+and `real`, which says what is wrong in one wording that names the argument), an array of numbers
+(`float_array`) and a seed (`check_seed`); and how an error message quotes what it refuses: `short`
+(a value's repr), `cut` (a text) and `first_few` (a list of items), so a message never echoes a
+huge input. (Whether a size fits in memory is `microgradlike.memory`'s question; numbers typed as
+text, in a CSV file or an expression, are `microgradlike.data.read_number`'s.)
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["as_real", "check_seed", "float_array", "short"]
+__all__ = ["as_real", "check_seed", "cut", "first_few", "float_array", "real", "short"]
 
 
 def as_real(x: object) -> float | None:
@@ -29,6 +33,27 @@ def as_real(x: object) -> float | None:
     return None
 
 
+def real(x: object, name: str, *, finite: bool = False) -> float:
+    """``x`` as a float if it is a real number (see `as_real`) and not NaN (nor ±inf, with
+    ``finite``); else TypeError (not a number) or ValueError, in the one wording every check uses,
+    naming ``name``: "weight 0 of dot must be a real number, got nan".
+
+    NaN is refused because it poisons silently every number computed from it."""
+    if type(x) is float and x - x == 0.0:  # the common case first: a finite float
+        return x
+    kind = "finite real number" if finite else "real number"
+    try:
+        number = as_real(x)
+    except ValueError:  # an int too large for a float
+        raise ValueError(f"{name} must be a {kind}, got {short(x)}, too large for a float "
+                         f"(the largest is about 1.8e308)") from None
+    if number is None:
+        raise TypeError(f"{name} must be a {kind}, got {type(x).__name__}: {short(x)}")
+    if number != number or (finite and number - number != 0.0):  # nan; ±inf (inf − inf is nan)
+        raise ValueError(f"{name} must be a {kind}, got {number!r}")
+    return number
+
+
 def float_array(x: object, name: str, expected: str = "numbers") -> np.ndarray:
     """``np.asarray(x, dtype=float)``, or ValueError saying what is wrong with ``x`` (``name``).
 
@@ -41,8 +66,7 @@ def float_array(x: object, name: str, expected: str = "numbers") -> np.ndarray:
         raise ValueError(f"{name}[{', '.join(map(str, where))}] = {short(value)} is too large for a "
                          f"float (the largest is about 1.8e308)") from None
     except (TypeError, ValueError) as e:
-        text = str(e) if len(str(e)) <= 200 else f"{str(e)[:199]}…"
-        raise ValueError(f"{name} must hold {expected}, got {short(x)} ({text})") from None
+        raise ValueError(f"{name} must hold {expected}, got {short(x)} ({cut(str(e), 200)})") from None
 
 
 def _huge_int(x: object) -> tuple[tuple[int, ...], object]:
@@ -67,8 +91,18 @@ def short(x: object, limit: int = 60) -> str:
         digits = int(math.log10(abs(x))) + 1
         digits += (abs(x) >= 10**digits) - (abs(x) < 10 ** (digits - 1))  # log10 may round
         return f"{'-' if x < 0 else ''}{abs(x) // 10 ** (digits - 12)}… ({digits} digits)"
-    text = repr(x)
+    return cut(repr(x), limit)
+
+
+def cut(text: str, limit: int = 300) -> str:
+    """``text`` cut to ``limit`` characters, saying how long it was: "Traceback… (12034 characters)"."""
     return text if len(text) <= limit else f"{text[:limit - 1]}… ({len(text)} characters)"
+
+
+def first_few(items: Sequence[str], limit: int = 5, sep: str = ", ") -> str:
+    """The first ``limit`` items, and how many more: "w0, w1, w2, w3, w4 and 7 more"."""
+    shown = sep.join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
 def check_seed(seed: Any, name: str = "seed") -> int | np.random.Generator | None:

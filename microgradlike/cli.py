@@ -27,14 +27,14 @@ import tempfile
 import textwrap
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
 
 from . import __version__, data
-from .checks import check_seed, short
+from .checks import cut, short
 from .engine import Value, topological_order
 from .explorer import Explorer
 from .expression import parse_bindings, parse_expression
@@ -72,8 +72,7 @@ _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\
 
 def _printable(text: object, limit: int = 400) -> str:
     """``text`` on one line for a terminal: control characters escaped (ESC as \\x1b), cut short."""
-    line = _UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], str(text))
-    return line if len(line) <= limit else f"{line[:limit - 1]}… ({len(line)} characters)"
+    return cut(_UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], str(text)), limit)
 
 
 def _fail(command: str, message: object, code: int = 2) -> int:
@@ -142,7 +141,7 @@ class _Parser(argparse.ArgumentParser):
         for name in (None, "store"):  # every option that takes a value, of this parser and its subcommands
             self.register("action", name, _Once)
 
-    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def,override]
+    def parse_known_args(self, args=None, namespace=None):  # as argparse's (whose stubs overload it)
         # parse_known_intermixed_args calls this in turn; and (Python 3.11) it drops a '--', after
         # which all is positional anyway ("graph -o g.svg -- -x*2 x=3"): the plain parse reads it.
         if not self.intermixed or self.reading or (args is not None and "--" in args):
@@ -461,7 +460,7 @@ class _TrainProblem:
         X, targets = (self.X_train, self.y_train) if split == "train" else (self.X_test, self.y_test)
         return sum(p == t for p, t in zip(self.predict(X.tolist()), self.labels(targets))) / len(targets)
 
-    def labels(self, targets: Sequence[float]) -> list[int]:
+    def labels(self, targets: Iterable[float]) -> list[int]:
         """Targets back to class ids (hinge and mse trained on -1/+1)."""
         return [int(t > 0) for t in targets] if self.loss in ("hinge", "mse") else [int(t) for t in targets]
 
@@ -522,8 +521,10 @@ def _points(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, list, str
     name, arms, n = args.dataset or "moons", args.arms or _DEFAULT_ARMS, args.n or _DEFAULT_N
     n_classes = arms if name == "spirals" else 2
     _check_training_memory(args, n, 2, n_classes)
-    make = {"moons": data.make_moons, "circles": data.make_circles, "xor": data.make_xor,
-            "spirals": lambda **kw: data.make_spirals(arms=arms, **kw)}[name]
+    makers: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
+        "moons": data.make_moons, "circles": data.make_circles, "xor": data.make_xor,
+        "spirals": lambda **kw: data.make_spirals(arms=arms, **kw)}
+    make = makers[name]
     noise = {} if args.noise is None else {"noise": args.noise}
     X, ids = make(n=n, seed=args.seed, **noise)
     return X, ids, list(range(n_classes)), name if name != "spirals" else f"spirals with {arms} arms"
@@ -616,7 +617,7 @@ def _seed(text: str) -> int:
         value = -1
     if value < 0:
         raise argparse.ArgumentTypeError(f"the seed must be an int >= 0, got {short(text)}")
-    return int(check_seed(value, "--seed"))
+    return value
 
 
 def _file_name(text: str) -> str:
@@ -758,7 +759,7 @@ def _graph(args: argparse.Namespace, report: _Report) -> int:
         return fail(f"cannot write {args.output!r}: {e.strerror or e}", 1)
     report.say(_printable(f"wrote {args.output}: {args.expression} = {format_number(out.data)}", 10_000))
     if args.show_grad and leaves:
-        grads = (f"∂/∂{name} = {format_number(leaf.grad)}" for name, leaf in leaves.items())
+        grads = (f"∂/∂{name} = {format_number(float(leaf.grad))}" for name, leaf in leaves.items())
         report.say("  " + ", ".join(grads))
     return 0
 

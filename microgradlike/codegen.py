@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from . import formulas
+from .checks import first_few
 from .fusion import Block, Dense, FusedProgram, Map, Reduce, depends_on
 from .ops import NARY, OPS, operand_positions, operands, refuse
 from .program import Instruction, Program
@@ -431,11 +432,9 @@ def _factor(text: str) -> str:
     return text if text.startswith("(") else f"({text})"
 
 
-def _listing(names: Sequence[str], limit: int = 6) -> str:
-    """``v0, v1, v2`` or, for many, ``v0, v1, v2, … (61 more)``."""
-    if len(names) <= limit:
-        return ", ".join(names)
-    return ", ".join(names[:limit - 1]) + f", … ({len(names) - limit + 1} more)"
+def _listing(names: Sequence[str]) -> str:
+    """``v0, v1, v2`` or, for many, ``v0, v1, v2, v3, v4 and 61 more`` (as every message lists)."""
+    return first_few(names)
 
 
 class _Batched:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from .engine import Value, dot_terms, is_grad_enabled, topological_order
 from .ops import NUMBER_FIRST, NUMBER_SECOND, OPS
@@ -136,15 +136,15 @@ def _terms(node: Value, slot: dict[Value, int]) -> tuple[tuple, ...]:
     ``("add", bias)`` (a Value bias), and ``("const", c)`` for the plain-number part. The same
     arithmetic, in the same order, as `dot`."""
     terms: list[tuple] = []
-    for term in dot_terms(node):
+    for term in dot_terms(node):  # each kind says which of its factors are Values
         if term.kind == "pair":
-            terms.append(("mul", slot[term.weight], slot[term.input]))
+            terms.append(("mul", slot[cast(Value, term.weight)], slot[cast(Value, term.input)]))
         elif term.kind == "plain input":
-            terms.append(("scale", slot[term.weight], term.input))
+            terms.append(("scale", slot[cast(Value, term.weight)], term.input))
         elif term.kind == "plain weight":
-            terms.append(("scale", slot[term.input], term.weight))
+            terms.append(("scale", slot[cast(Value, term.input)], term.weight))
         else:
-            terms.append(("add", slot[term.weight]))
+            terms.append(("add", slot[cast(Value, term.weight)]))
     if node.constant:
         terms.append(("const", node.constant))
     return tuple(terms)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -87,7 +87,8 @@ class _MergedLoss:
         if id(grouping) not in self._picks:
             tape_of_row = np.asarray([self.position[key] for key in grouping.keys])[grouping.inverse]
             rows = np.arange(len(tape_of_row))
-            picks = [((rows, slots[tape_of_row]), None) if slots is not None else (None, numbers[tape_of_row])
+            picks = [((rows, slots[tape_of_row]), None) if slots is not None
+                     else (None, cast(np.ndarray, numbers)[tape_of_row])  # a choice holds one of the two
                      for slots, numbers in self.choices]
             recent = dict(list(self._picks.items())[-3:])  # each entry holds its grouping: ids stay unique
             self._picks = {**recent, id(grouping): (grouping, picks)}

@@ -25,7 +25,7 @@ from typing import TextIO
 
 import numpy as np
 
-from .checks import as_real, check_seed, short
+from .checks import as_real, check_seed, real, short
 from .files import open_regular_file
 from .memory import check_memory
 
@@ -65,11 +65,10 @@ def _check_int(value: object, name: str, minimum: int) -> int:
 
 
 def _check_nonnegative(value: object, name: str) -> float:
-    if not _is_real(value):
-        raise TypeError(f"{name} must be a finite number >= 0, got {type(value).__name__}: {short(value)}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {short(value)}")
-    return float(value)
+    number = real(value, name, finite=True)
+    if number < 0:
+        raise ValueError(f"{name} must be a finite real number >= 0, got {short(value)}")
+    return number
 
 
 def _start(name: str, n: int, seed: object) -> np.random.Generator:

@@ -185,9 +185,9 @@ def _total(pieces: list[Number], create_graph: bool) -> Number:
         return pieces[0]
     if create_graph and any(isinstance(p, Value) for p in pieces):
         return sum_values(pieces)
-    total = 0.0
+    total: Number = 0.0
     for p in pieces:
-        total += p  # type: ignore[operator]
+        total += p
     return total
 
 

@@ -37,14 +37,14 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, NamedTuple
 
 from . import methods
-from .checks import as_real, short
+from .checks import as_real, real, short
 from .methods import ValueOps
 
 if TYPE_CHECKING:
     from .stepper import BackwardStep
 
-__all__ = ["Term", "Value", "dot", "dot_terms", "is_grad_enabled", "logsumexp", "no_grad", "node_names",
-           "sum_values", "topological_order"]
+__all__ = ["Term", "Value", "checked_data", "dot", "dot_terms", "is_grad_enabled", "logsumexp", "no_grad",
+           "node_names", "sum_values", "topological_order"]
 
 
 # ---- the node ------------------------------------------------------------------------------------
@@ -68,7 +68,7 @@ class Value(ValueOps):
     __array_ufunc__ = None
 
     data: float
-    grad: float
+    grad: float | Value  # a Value after backward(create_graph=True): see microgradlike.derivatives
     children: tuple[Value, ...]
     local_grads: tuple[float, ...]  # ∂self/∂child, one per child, in the same order
     op: str  # "" for a leaf
@@ -85,9 +85,7 @@ class Value(ValueOps):
     layout: str
 
     def __init__(self, data: float, label: str = "") -> None:
-        value = _operand(data)
-        if value is None:
-            raise TypeError(f"Value needs a real number, got {type(data).__name__}: {short(data)}")
+        value = real(data, "the data of a Value")
         if not isinstance(label, str):
             raise TypeError(f"label must be a str, got {type(label).__name__}: {short(label)}")
         self.data = value
@@ -110,7 +108,8 @@ class Value(ValueOps):
     def __float__(self) -> float:
         """``float(v)`` is ``v.data``, a plain number outside the graph (as ``float()`` of a PyTorch
         scalar). So ``math.exp(v)`` gives a float that no gradient flows through: use ``v.exp()``."""
-        return self.data
+        data = self.data
+        return data if type(data) is float else checked_data(self, "the data of a Value")
 
     def __bool__(self) -> bool:
         """``bool(v)`` is ``v.data != 0``, as for a float or a PyTorch scalar: ``if loss:`` is False
@@ -129,6 +128,9 @@ class Value(ValueOps):
         if self.op and not self.children:  # PyTorch raises here too: no graph was recorded
             raise RuntimeError(f"{self!r} was computed inside no_grad(), which records no graph: "
                                f"there is nothing to backpropagate through")
+        data = self.data
+        if type(data) is not float or data != data:  # one test here; the search only if it fails
+            _check_leaves(self)
         if create_graph:
             from .derivatives import backward_with_graph  # gradients of gradients build on this
 
@@ -137,7 +139,7 @@ class Value(ValueOps):
         # what the leaves already held, so two calls give exactly twice one call's gradient.
         interior: list[Value] = []
         leaves: list[Value] = []
-        held: list[float] = []
+        held: list[float | Value] = []
         for node in topological_order(self):
             if node.children:
                 interior.append(node)
@@ -234,18 +236,18 @@ def dot(weights: Iterable[Value | float], inputs: Iterable[Value | float],
                 local_grads.append(xd)
                 local_grads.append(wd)
             else:  # w·(a plain number)
-                xd = _checked_number(x, "input")
+                xd = _term_number(x, inputs, "input")
                 children.append(w)
                 local_grads.append(xd)
         else:
-            wd = _checked_number(w, "weight")
+            wd = _term_number(w, weights, "weight")
             if isinstance(x, Value):  # (a plain number)·x
                 xd = x.data
                 children.append(x)
                 local_grads.append(wd)
                 only_x += 1
             else:  # two plain numbers: part of the constant
-                xd = _checked_number(x, "input")
+                xd = _term_number(x, inputs, "input")
                 constant += wd * xd
                 plain += 1
         total += wd * xd
@@ -255,9 +257,11 @@ def dot(weights: Iterable[Value | float], inputs: Iterable[Value | float],
         children.append(bias)
         local_grads.append(1.0)
     else:
-        b = _checked_number(bias, "bias")
+        b = real(bias, "the bias of dot")
         total += b
         constant += b
+    if type(total) is not float or total != total:  # one test here; the search only if it fails
+        _check_data(weights, inputs, bias)
     n, k = len(weights), len(children) - bias_is_value
     kind = "p" if k == 2 * n else "w" if k == n and not only_x and not plain else "x" if only_x == n else ""
     layout = _LAYOUTS.get((kind, n, bias_is_value)) if kind else None
@@ -320,12 +324,12 @@ def sum_values(values: Iterable[Value | float]) -> Value:
     """s = Σᵢ vᵢ as ONE node.  ∂s/∂vᵢ = 1."""
     total = constant = 0.0
     children: list[Value] = []
-    for v in values:
+    for i, v in enumerate(values):
         if isinstance(v, Value):
             total += v.data
             children.append(v)
         else:
-            number = _checked_number(v, "term")
+            number = real(v, f"term {i} of sum_values")
             total += number
             constant += number
     return _with_constant(total, tuple(children), (1.0,) * len(children), "sum", constant, "")
@@ -430,21 +434,87 @@ def is_grad_enabled() -> bool:
 
 
 # ---- plain numbers: what an op accepts besides a Value ---------------------------------------------
-def _operand(x: object) -> float | None:
-    """A plain-number operand as a float (None if ``x`` is no number). NaN is refused
-    outright: it would silently poison every number computed from it."""
-    value = as_real(x)
-    if value is not None and value != value:  # only NaN is unequal to itself
-        raise ValueError(f"expected a number, got {x!r}")
+# The rule for a real number is `checks.real`'s: these apply it where an op meets a plain number,
+# testing the common case (a float that is not NaN) inline, as these run on every op.
+def _operand(x: object, op: str) -> float | None:
+    """A plain-number operand of ``op`` as a float, or None if ``x`` is no number (Python then tries
+    the other operand's method). NaN is refused: it would poison silently every later number."""
+    if type(x) is float and x == x:  # only NaN is unequal to itself
+        return x
+    try:
+        value = as_real(x)
+    except ValueError:  # an int too large for a float
+        value = math.nan
+    if value is None or value == value:
+        return value
+    return real(x, f"the number in {op}")  # raises: NaN, or too large
+
+
+def _term_number(x: object, terms: Sequence, what: str) -> float:
+    """A plain number among dot's weights or inputs as a float, or the error naming its place."""
+    if type(x) is float and x == x:
+        return x
+    try:
+        value = as_real(x)
+    except ValueError:  # an int too large for a float
+        value = None
+    if value is None or value != value:
+        where = next(i for i, t in enumerate(terms) if t is x)  # only on the way to an error
+        return real(x, f"{what} {where} of dot")
     return value
 
 
-def _checked_number(x: object, what: str) -> float:
-    """``x`` as a float, or a TypeError that names what ``x`` was meant to be."""
-    value = _operand(x)
-    if value is None:
-        raise TypeError(f"{what} must be a Value or a real number, got {type(x).__name__}: {short(x)}")
-    return value
+# ---- a slip the ops cannot see: data set to something that is not a real number --------------------
+# ``data`` is a plain attribute, written by every op and update, so assigning to it checks nothing:
+# ``p.data = p - lr * p.grad`` stores a Value, ``p.data = math.nan`` a NaN. Checking every read would
+# slow every op, so the checks sit where such data surfaces at the cost of one test: `dot` (every
+# neuron) and `backward` test the one number they made; only if it is not a float, or NaN, do they
+# look for the Value whose data is to blame.
+def checked_data(node: Value, name: str) -> float:
+    """``node.data`` as a float if it is a real number, not NaN; else TypeError/ValueError naming
+    ``name`` (the `checks.real` wording) and what usually causes it."""
+    data = node.data
+    if isinstance(data, Value):
+        raise TypeError(f"{name} must be a real number, got Value: {short(data)} (a Value's data is "
+                        f"its plain number: update a parameter with p.data -= lr * p.grad, not "
+                        f"p.data = p - lr * p.grad)")
+    try:
+        return real(data, name)
+    except ValueError as e:
+        if data != data:  # nan: Value(nan) is refused, so it was assigned or an update diverged
+            raise ValueError(f"{e} (NaN poisons every number computed from it: was it assigned to "
+                             f".data, or did an update diverge? then lower the learning rate)") from None
+        raise
+
+
+def _check_data(weights: Sequence, inputs: Sequence, bias: object) -> None:
+    """Raise for the first Value among dot's terms whose data is not a real number (a leaf's NaN
+    too; an op's NaN, such as inf − inf, is a result, not a slip)."""
+    for what, terms in (("weight", weights), ("input", inputs)):
+        for i, t in enumerate(terms):
+            if isinstance(t, Value) and _slipped(t):
+                checked_data(t, f"the data of {what} {i} of dot")
+    if isinstance(bias, Value) and _slipped(bias):
+        checked_data(bias, "the data of the bias of dot")
+
+
+def _check_leaves(root: Value) -> None:
+    """Raise for the first node below ``root`` whose data is not a real number (see `_check_data`)."""
+    for node in topological_order(root):
+        if _slipped(node):
+            checked_data(node, f"the data of {short(node)}")
+
+
+def _slipped(node: Value) -> bool:
+    """Whether ``node.data`` is no real number, or a leaf's (not an op's) NaN."""
+    data = node.data
+    if type(data) is float:
+        return data != data and not node.op
+    try:
+        number = as_real(data)
+    except ValueError:  # an int too large for a float
+        return True
+    return number is None or (number != number and not node.op)
 
 
 # ---- the ops' builders ---------------------------------------------------------------------------

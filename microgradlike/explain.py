@@ -121,7 +121,8 @@ def dot_role(node: Value, i: int) -> tuple[str, Value | None]:
     for term in dot_terms(node):
         if term.kind == "pair":
             if i in (child, child + 1):
-                return "pair", term.input if i == child else term.weight
+                partner = term.input if i == child else term.weight
+                return "pair", partner if isinstance(partner, Value) else None  # a pair's are Values
             child += 2
         elif i == child:
             return term.kind, None

@@ -34,7 +34,7 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from .checks import short
+from .checks import first_few, short
 from .engine import Value, topological_order
 from .explain import data_number
 from .formatting import format_number
@@ -119,7 +119,7 @@ class Explorer:
             intro = f"{loss} is a leaf: it has no inputs, so backprop has nothing to do."
         leaves = [cut_label(self._name(v)) for v, _ in self._held_graphs if not v.children]
         if leaves:
-            listed = ", ".join(leaves[:5]) + (f" and {len(leaves) - 5} more" if len(leaves) > 5 else "")
+            listed = first_few(leaves)
             one = len(leaves) == 1
             graph = "a Value (a graph" if one else "Values (graphs"
             intro += (f" Before this pass {'the grad' if one else 'the grads'} of {listed} held {graph} made "
@@ -258,7 +258,7 @@ def _mark_up(svg: str, names: list[str]) -> str:
         if kind not in ("node", "edge"):
             continue
         title = group.find(title_tag)
-        dot_id = title.text if title is not None else ""
+        dot_id = (title.text or "") if title is not None else ""
         groups[group] = (kind, dot_id)
         if title is not None:
             group.remove(title)  # Graphviz's internal node names would show as tooltips
@@ -280,14 +280,17 @@ def _mark_up(svg: str, names: list[str]) -> str:
             if group.get("data-index") is not None and (text.text or "").startswith("data "):
                 text.set("data-role", "data")
     # An op circle is the one node with an edge into a value node; edges into it feed that value.
-    edges = [(group, *dot_id.split("->", 1)) for group, (kind, dot_id) in groups.items()
-             if kind == "edge" and "->" in dot_id]
+    edges: list[tuple[ET.Element, str, str]] = []
+    for group, (kind, dot_id) in groups.items():
+        if kind == "edge" and "->" in dot_id:
+            source, _, target = dot_id.partition("->")
+            edges.append((group, source, target))
     op_of = {source: node_of_id[target] for _, source, target in edges if target in node_of_id}
     for group, (kind, dot_id) in groups.items():
         if kind == "node" and dot_id in op_of:
             group.set("data-op-of", str(op_of[dot_id]))
     for group, _, target in edges:
-        k = node_of_id.get(target, op_of.get(target))
-        if k is not None:
-            group.set("data-into", str(k))
+        into = node_of_id.get(target, op_of.get(target))
+        if into is not None:
+            group.set("data-into", str(into))
     return ET.tostring(root, encoding="unicode")

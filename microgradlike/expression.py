@@ -20,9 +20,11 @@ from __future__ import annotations
 import ast
 import keyword
 import math
+import operator
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
-from .checks import as_real, short
+from .checks import as_real, cut, real, short
 from .data import NUMBER_RULE, read_number
 from .engine import Value
 from .ops import OPS, parser_functions
@@ -37,12 +39,9 @@ FUNCTIONS: dict[str, Callable[[Value], Value]] = {
 #: Longer texts are refused before parsing (a graph to look at is never this big).
 MAX_LENGTH = 2000
 
-_BINARY: dict[type[ast.operator], Callable[[object, object], object]] = {
-    ast.Add: lambda a, b: a + b,  # type: ignore[operator]
-    ast.Sub: lambda a, b: a - b,  # type: ignore[operator]
-    ast.Mult: lambda a, b: a * b,  # type: ignore[operator]
-    ast.Div: lambda a, b: a / b,  # type: ignore[operator]
-    ast.Pow: lambda a, b: a**b,  # type: ignore[operator]
+_BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+    ast.Pow: operator.pow,
 }
 _OPERATOR_TEXT = {
     ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>",
@@ -67,7 +66,7 @@ def _snippet(text: str, node: ast.AST) -> str:
     """The source of ``node``, shortened to one line."""
     segment = ast.get_source_segment(text, node) or ast.dump(node)[:40]
     segment = " ".join(segment.split())
-    return segment if len(segment) <= 40 else segment[:37] + "..."
+    return cut(segment, 40)
 
 
 def _refuse(text: str, node: ast.AST, what: str | None = None) -> ValueError:
@@ -123,7 +122,7 @@ def _evaluate(tree: ast.Expression, leaves: Mapping[str, Value]) -> Value | floa
     while stack:
         node, operands_done = stack.pop()
         if isinstance(node, ast.Constant):
-            results.append(float(node.value))
+            results.append(real(node.value, "a number in the expression"))  # as _check let through
         elif isinstance(node, ast.Name):
             results.append(leaves[node.id])
         elif not operands_done:
@@ -145,11 +144,11 @@ def _evaluate(tree: ast.Expression, leaves: Mapping[str, Value]) -> Value | floa
     return results[0]
 
 
-def _arithmetic(op: Callable[[object, object], object], a: Value | float, b: Value | float) -> Value | float:
+def _arithmetic(op: Callable[[Any, Any], Any], a: Value | float, b: Value | float) -> Value | float:
     """``op`` on two operands; two plain numbers go through the engine too, for its error messages."""
     if isinstance(a, Value) or isinstance(b, Value):
-        return op(a, b)  # type: ignore[return-value]
-    return op(Value(a), b).data  # type: ignore[union-attr]
+        return op(a, b)
+    return op(Value(a), b).data
 
 
 def parse_expression(text: str, bindings: Mapping[str, float | Value]) -> Value:
@@ -191,10 +190,7 @@ def _leaves(bindings: Mapping[str, float | Value]) -> dict[str, Value]:
         if isinstance(value, Value):
             leaves[name] = value
             continue
-        number = as_real(value)
-        if number is None:
-            raise TypeError(f"binding {name!r} must be a number, got {type(value).__name__}: {value!r}")
-        leaves[name] = Value(number, label=name)
+        leaves[name] = Value(real(value, f"binding {name!r}"), label=name)
     return leaves
 
 

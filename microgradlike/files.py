@@ -51,10 +51,13 @@ def check_path(path: object) -> str:
 
     TypeError for anything else, ValueError for "" or a name with a NUL character (which no
     system call accepts; Python's own message, "embedded null byte", does not say which name)."""
+    wrong_type = f"a file name must be a str or os.PathLike, got {type(path).__name__}"
+    if not isinstance(path, str | bytes | os.PathLike):
+        raise TypeError(wrong_type)
     try:
-        text = os.fspath(path)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError(f"a file name must be a str or os.PathLike, got {type(path).__name__}") from None
+        text = os.fspath(path)
+    except TypeError:  # a __fspath__ that returns neither str nor bytes
+        raise TypeError(wrong_type) from None
     if isinstance(text, bytes):
         text = os.fsdecode(text)
     if not text:

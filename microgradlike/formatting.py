@@ -9,7 +9,10 @@ Two formats, for two jobs, and each used everywhere for its job:
   where a record has room for a few characters. Four significant digits, compact (``-3``, ``0.7064``).
 
 The step-throughs, the explorer page and the exercise checkers write their numbers with `number`;
-the graph pictures, the pages' node fields and the command line's summary with `format_number`.
+the graph pictures, the pages' node fields, the matplotlib plots' titles and legends and the command
+line's summary with `format_number`, and the replay page's table with its JavaScript twin (``fmt`` in
+``web/replay.js``, checked against it by the page's tests). Axis ticks are left to the axes (round
+numbers, as matplotlib writes them).
 """
 
 from __future__ import annotations

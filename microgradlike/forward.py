@@ -168,7 +168,7 @@ def _tangents(root: Value, seeds: Mapping[Value, Number], order: list[Value],
     moving: set[Value] = set()
     for node in order:
         if node in seeds:
-            tangent[node] = seeds[node] if create_graph else float(seeds[node])  # type: ignore[arg-type]
+            tangent[node] = seeds[node] if create_graph else float(seeds[node])
             moving.add(node)
             continue
         tangent[node] = 0.0
@@ -176,13 +176,13 @@ def _tangents(root: Value, seeds: Mapping[Value, Number], order: list[Value],
             continue  # still
         moving.add(node)
         if create_graph:
-            parts = [local * tangent[child]  # type: ignore[operator]
+            parts = [local * tangent[child]
                      for child, local in zip(node.children, local_derivatives(node)) if child in moving]
             tangent[node] = sum_values(parts) if any(isinstance(p, Value) for p in parts) else sum(parts)
             continue
-        total = 0.0
+        total: Number = 0.0
         for child, local in zip(node.children, node.local_grads):
             if child in moving:
-                total += local * tangent[child]  # type: ignore[operator]
+                total += local * tangent[child]
         tangent[node] = total
     return tangent, moving

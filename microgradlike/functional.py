@@ -45,9 +45,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from .checks import as_real, short
+from .checks import as_real, real, short
 from .derivatives import gradients
-from .engine import Value, dot, is_grad_enabled, no_grad
+from .engine import Value, checked_data, dot, is_grad_enabled, no_grad
 from .forward import tangents
 
 __all__ = ["grad", "gradcheck", "hessian", "hvp", "jvp", "numerical_grad", "value_and_grad"]
@@ -96,12 +96,7 @@ def _arguments(xs: Sequence[Value | float] | Value | float, name: str = "argumen
 
 def _number(x: object, what: str) -> float:
     """``x`` (a number, or a Value's forward number) as a float; NaN is refused, naming ``what``."""
-    number = x.data if isinstance(x, Value) else as_real(x)
-    if number is None:
-        raise TypeError(f"{what} must be a number or a Value, got {type(x).__name__}: {short(x)}")
-    if math.isnan(number):
-        raise ValueError(f"{what} is nan: there is no derivative at a point that is not a number")
-    return number
+    return checked_data(x, f"the data of {what}") if isinstance(x, Value) else real(x, what)
 
 
 def _inputs(xs: Sequence[Value | float], nested: bool) -> list[Value]:
@@ -115,7 +110,7 @@ def _inputs(xs: Sequence[Value | float], nested: bool) -> list[Value]:
     inputs: list[Value] = []
     for i, x in enumerate(xs):
         number = _number(x, f"argument {i}")
-        inputs.append(x * 1.0 if nested and isinstance(x, Value) else Value(number))  # type: ignore[operator,arg-type]
+        inputs.append(x * 1.0 if nested and isinstance(x, Value) else Value(number))
     return inputs
 
 
@@ -166,7 +161,7 @@ def _value_and_grad(f: Function, xs: Sequence[Value | float],
         out = f(*inputs)
         root = _output(f, out)
         if root is None:  # a constant: every derivative is 0
-            return float(out), tuple(0.0 for _ in inputs)  # type: ignore[arg-type]
+            return float(out), tuple(0.0 for _ in inputs)
         if nested:
             return root, gradients(root, inputs, create_graph=True)
     # its own reverse pass, which reads and writes no .grad: not the Values f closes over (a
@@ -235,12 +230,7 @@ def _direction(v: Sequence[Value | float] | float, n: int, nested: bool) -> list
         raise ValueError(f"the direction v has {len(entries)} entries but f takes {n} arguments")
     direction: list[Number] = []
     for i, d in enumerate(entries):
-        number = d.data if isinstance(d, Value) else as_real(d)
-        if number is None:
-            raise TypeError(f"the direction v must hold numbers, got {short(v)} "
-                            f"(entry {i} is {type(d).__name__}: {short(d)})")
-        if not math.isfinite(number):
-            raise ValueError(f"the direction v must hold finite numbers, got {number!r} at entry {i}")
+        number = real(d.data if isinstance(d, Value) else d, f"entry {i} of the direction v", finite=True)
         direction.append(d if nested and isinstance(d, Value) else number)
     return direction
 
@@ -264,7 +254,7 @@ def jvp(f: Function, xs: Sequence[Value | float] | float,
         out = f(*inputs)
     root = _output(f, out)
     if root is None:
-        return float(out), 0.0  # type: ignore[arg-type]
+        return float(out), 0.0
     tangent = tangents(root, dict(zip(inputs, direction)), create_graph=nested)
     return (root if nested else root.data), tangent[root]
 
@@ -277,17 +267,15 @@ def _evaluate(f: Function, xs: Sequence[float]) -> float:
     finally:
         _estimating.reset(token)
     root = _output(f, out)
-    return float(out) if root is None else root.data  # type: ignore[arg-type]
+    return float(out) if root is None else root.data
 
 
 def _tolerance(value: object, name: str, positive: bool = False) -> float:
     """A finite number ≥ 0 (> 0 with ``positive``), or a TypeError / ValueError naming it."""
-    number = as_real(value)
-    if number is None:
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}: {short(value)}")
-    if not (math.isfinite(number) and (number > 0 if positive else number >= 0)):
+    number = real(value, name, finite=True)
+    if not (number > 0 if positive else number >= 0):
         bound = "> 0" if positive else ">= 0"
-        raise ValueError(f"{name} must be a finite number {bound}, got {short(value)}")
+        raise ValueError(f"{name} must be a finite real number {bound}, got {short(value)}")
     return number
 
 

@@ -26,7 +26,7 @@ read afresh on every call (`microgradlike.codegen` gathers them), since an optim
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .ops import OPS
@@ -194,8 +194,8 @@ def fuse(program: Program) -> FusedProgram:
                     steps.append(Map(out, frozen(source), first.op, first.constant, first.layout,
                                      tuple(by_out[s] for s in out.slots)))
             continue
-        source = _whole_block(ins, block_of)
-        steps.append(ins if source is None else Reduce(ins, frozen(source)))
+        whole = _whole_block(ins, block_of)
+        steps.append(ins if whole is None else Reduce(ins, frozen(whole)))
     input_blocks = tuple(None if a is None else frozen(a) for a in arguments)
     outputs = block_of.get(program.outputs[0]) if program.outputs else None
     is_block = outputs is not None and outputs.slots == tuple(program.outputs)
@@ -213,7 +213,8 @@ def _dense_groups(instructions: Sequence[Instruction], params: set[int],
         dot = _as_dot(ins, params, varies)
         if dot is not None:
             groups.setdefault((dot.inputs, dot.bias is None), []).append(dot)
-    kept, used = [], set()
+    kept: list[list[_Dot]] = []
+    used: set[int] = set()
     for group in groups.values():
         owned = [p for dot in group for p in (*dot.weights, *(() if dot.bias is None else (dot.bias,)))]
         if len(set(owned)) == len(owned) and used.isdisjoint(owned):
@@ -244,7 +245,8 @@ def _as_dot(ins: Instruction, params: set[int], varies: list[bool]) -> _Dot | No
     return _Dot(ins, tuple(inputs), tuple(weights), bias, constant) if weights else None
 
 
-def _map_groups(instructions: Sequence[Instruction], block_of: dict[int, _Planned], plan,
+def _map_groups(instructions: Sequence[Instruction], block_of: dict[int, _Planned],
+                plan: Callable[[_Family, dict[int, int]], _Planned],
                 taken: set[int]) -> dict[int, tuple[_Planned, _Planned, list[Instruction]]]:
     """Ops applied to every column of a block alike (same op, plain number and layout), as new
     blocks: each map instruction's out slot -> (its block, the source block, the instructions).
@@ -287,7 +289,8 @@ def _take_order(block_of: dict[int, _Planned], slots: Sequence[int]) -> None:
     block.family.fixed = True
 
 
-def _dense_step(out: Block, group: list[_Dot], block_of: dict[int, _Planned], frozen) -> Dense:
+def _dense_step(out: Block, group: list[_Dot], block_of: dict[int, _Planned],
+                frozen: Callable[[_Planned], Block]) -> Dense:
     by_out = {dot.ins.out: dot for dot in group}
     dots = [by_out[s] for s in out.slots]
     inputs = dots[0].inputs

@@ -68,7 +68,7 @@ def _pairs(preds: object, targets: object, pred_name: str) -> list[tuple[Any, An
         raise ValueError(f"{pred_name} has {len(p_rows)} entries but targets has {len(t_rows)}")
     if not p_rows:
         raise ValueError(f"{pred_name} and targets are empty: a mean needs at least one example")
-    pairs = []
+    pairs: list[tuple[Any, Any]] = []
     for i, (p, t) in enumerate(zip(p_rows, t_rows)):
         p_flat, t_flat = _flat(p, pred_name), _flat(t, "targets")
         if len(p_flat) != len(t_flat):

@@ -62,8 +62,8 @@ reflected form (``3 * x``, layout "ca"). A plain number is never wrapped in a no
 
 `Value` (microgradlike/engine.py) inherits these methods from `ValueOps`. They build each node with
 the engine's ``_node(data, children, local_grads, op)`` (``_with_constant`` also keeps the plain
-number and where it stood), and ``_operand(x)`` reads a plain number (None for anything else, and
-Python then tries the other operand's method).
+number and where it stood), and ``_operand(x, op)`` reads a plain number (None for anything else,
+and Python then tries the other operand's method; NaN is refused, naming the op).
 """
 
 from __future__ import annotations
@@ -126,11 +126,12 @@ def _methods(op: Op) -> list[str]:
         return _method(f"def {op.method}(self) -> Value:", _doc(op, op.math, (0,)), body)
     both = _result(forward, derivatives, "(self, other)", op.name, None)
     number = _result(forward, derivatives[:1], "(self,)", op.name, ("b", "ac"))
-    plain = ["b = _operand(other)", "if b is None:", "    return NotImplemented",
+    plain = [f"b = _operand(other, {_string(op.name)})", "if b is None:", "    return NotImplemented",
              *_checks(op, {"a": "self", "b": "other"}, "b"), *number]
     first = ["a = self.data", f"if not isinstance(other, Value):  # x {op.name} 3, or not a number at all",
              *_indent(plain), "b = other.data", *_checks(op, {"a": "self", "b": "other"}, ""), *both]
-    reflected = ["a = _operand(other)", "if a is None:", "    return NotImplemented", "b = self.data",
+    reflected = [f"a = _operand(other, {_string(op.name)})", "if a is None:", "    return NotImplemented",
+                 "b = self.data",
                  *_checks(op, {"a": "other", "b": "self"}, "a"),
                  *_result(forward, derivatives[1:], "(self,)", op.name, ("a", "ca"), derivative_of="b")]
     example = f"2 {op.name} x"

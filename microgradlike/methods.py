@@ -12,8 +12,8 @@ reflected form (``3 * x``, layout "ca"). A plain number is never wrapped in a no
 
 `Value` (microgradlike/engine.py) inherits these methods from `ValueOps`. They build each node with
 the engine's ``_node(data, children, local_grads, op)`` (``_with_constant`` also keeps the plain
-number and where it stood), and ``_operand(x)`` reads a plain number (None for anything else, and
-Python then tries the other operand's method).
+number and where it stood), and ``_operand(x, op)`` reads a plain number (None for anything else,
+and Python then tries the other operand's method; NaN is refused, naming the op).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class ValueOps:
         """out = a + b;  ∂out/∂a = 1,  ∂out/∂b = 1."""
         a = self.data
         if not isinstance(other, Value):  # x + 3, or not a number at all
-            b = _operand(other)
+            b = _operand(other, "+")
             if b is None:
                 return NotImplemented
             return _with_constant(a + b, (self,), (1.0,), "+", b, "ac")
@@ -62,7 +62,7 @@ class ValueOps:
 
     def __radd__(self, other: float) -> Value:
         """out = a + b for a plain number a: 2 + x;  ∂out/∂b = 1."""
-        a = _operand(other)
+        a = _operand(other, "+")
         if a is None:
             return NotImplemented
         b = self.data
@@ -73,7 +73,7 @@ class ValueOps:
         """out = a − b;  ∂out/∂a = 1,  ∂out/∂b = -1."""
         a = self.data
         if not isinstance(other, Value):  # x - 3, or not a number at all
-            b = _operand(other)
+            b = _operand(other, "-")
             if b is None:
                 return NotImplemented
             return _with_constant(a - b, (self,), (1.0,), "-", b, "ac")
@@ -82,7 +82,7 @@ class ValueOps:
 
     def __rsub__(self, other: float) -> Value:
         """out = a − b for a plain number a: 2 - x;  ∂out/∂b = -1."""
-        a = _operand(other)
+        a = _operand(other, "-")
         if a is None:
             return NotImplemented
         b = self.data
@@ -93,7 +93,7 @@ class ValueOps:
         """out = a · b;  ∂out/∂a = b,  ∂out/∂b = a."""
         a = self.data
         if not isinstance(other, Value):  # x * 3, or not a number at all
-            b = _operand(other)
+            b = _operand(other, "*")
             if b is None:
                 return NotImplemented
             return _with_constant(a * b, (self,), (b,), "*", b, "ac")
@@ -102,7 +102,7 @@ class ValueOps:
 
     def __rmul__(self, other: float) -> Value:
         """out = a · b for a plain number a: 2 * x;  ∂out/∂b = a."""
-        a = _operand(other)
+        a = _operand(other, "*")
         if a is None:
             return NotImplemented
         b = self.data
@@ -113,7 +113,7 @@ class ValueOps:
         """out = a / b;  ∂out/∂a = 1 / b,  ∂out/∂b = -out / b."""
         a = self.data
         if not isinstance(other, Value):  # x / 3, or not a number at all
-            b = _operand(other)
+            b = _operand(other, "/")
             if b is None:
                 return NotImplemented
             if b == 0.0:
@@ -127,7 +127,7 @@ class ValueOps:
 
     def __rtruediv__(self, other: float) -> Value:
         """out = a / b for a plain number a: 2 / x;  ∂out/∂b = -out / b."""
-        a = _operand(other)
+        a = _operand(other, "/")
         if a is None:
             return NotImplemented
         b = self.data
@@ -149,7 +149,7 @@ class ValueOps:
         """
         a = self.data
         if not isinstance(other, Value):  # x ** 3, or not a number at all
-            b = _operand(other)
+            b = _operand(other, "**")
             if b is None:
                 return NotImplemented
             if not (a >= 0.0 or is_integer(b)):
@@ -183,7 +183,7 @@ class ValueOps:
         x**1.5: 0, inf, −inf); ∂/∂b there is 0 (the limit of aᵇ·ln a), and so is ∂²/∂a∂b; at b = 0, ∂/∂a =
         b·aᵇ⁻¹ = 0 has derivative 1/a in b (PyTorch gives 0 on one side there: an asymmetric Hessian).
         """
-        a = _operand(other)
+        a = _operand(other, "**")
         if a is None:
             return NotImplemented
         b = self.data

@@ -34,6 +34,7 @@ from .batch import ACTIVATIONS as NUMPY_ACTIVATIONS
 from .batch import NumpyLayer, numpy_forward
 from .checks import short
 from .engine import Value, dot
+from .formatting import format_number
 from .memory import check_memory
 from .ops import OPS, activations
 from .persistence import Persistent, register
@@ -412,7 +413,8 @@ class SigmoidUnit(Module):
         return 3  # w, b, c
 
     def __repr__(self) -> str:
-        return f"SigmoidUnit(w={self.w.data:.4g}, b={self.b.data:.4g}, c={self.c.data:.4g})"
+        return (f"SigmoidUnit(w={format_number(self.w.data)}, b={format_number(self.b.data)}, "
+                f"c={format_number(self.c.data)})")
 
 
 class SigmoidSum(Module):

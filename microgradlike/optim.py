@@ -17,17 +17,10 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .checks import as_real, short
+from .checks import as_real, real, short
 from .engine import Value
 
 __all__ = ["OPTIMIZERS", "SGD", "Adam", "Optimizer", "check_parameters", "get_optimizer"]
-
-
-def _real(x: object, name: str) -> float:
-    number = as_real(x)  # the engine's rule for a real number: bool is not one
-    if number is None:
-        raise TypeError(f"{name} must be a number, got {type(x).__name__}: {x!r}")
-    return number
 
 
 def _gradient(p: Value, i: int) -> float:
@@ -73,7 +66,7 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value: float) -> None:
-        lr = _real(value, "lr")
+        lr = real(value, "lr")
         if not (lr > 0 and math.isfinite(lr)):
             raise ValueError(f"lr must be a positive finite number, got {value!r}")
         self._lr = lr
@@ -101,7 +94,7 @@ class SGD(Optimizer):
 
     def __init__(self, params: Iterable[Value], lr: float = 0.1, momentum: float = 0.0) -> None:
         super().__init__(params, lr)
-        self.momentum = _real(momentum, "momentum")
+        self.momentum = real(momentum, "momentum")
         if not 0.0 <= self.momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
         self.velocity = [0.0] * len(self.params)
@@ -137,11 +130,11 @@ class Adam(Optimizer):
         super().__init__(params, lr)
         if isinstance(betas, str) or not isinstance(betas, tuple | list) or len(betas) != 2:
             raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        self.betas = (_real(betas[0], "beta1"), _real(betas[1], "beta2"))
+        self.betas = (real(betas[0], "beta1"), real(betas[1], "beta2"))
         for name, beta in zip(("beta1", "beta2"), self.betas):
             if not 0.0 <= beta < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {beta!r}")
-        self.eps = _real(eps, "eps")
+        self.eps = real(eps, "eps")
         if not (self.eps >= 0 and math.isfinite(self.eps)):
             raise ValueError(f"eps must be a finite number >= 0, got {eps!r}")
         self.t = 0

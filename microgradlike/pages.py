@@ -27,7 +27,7 @@ __all__ = ["asset", "iframe", "page", "script_json", "write_page"]
 
 def asset(name: str) -> str:
     """The text of ``microgradlike/web/<name>`` (a script or a style sheet shipped with the package)."""
-    return resources.files("microgradlike").joinpath("web", name).read_text(encoding="utf-8")
+    return (resources.files("microgradlike") / "web" / name).read_text(encoding="utf-8")
 
 
 def script_json(data: Any) -> str:

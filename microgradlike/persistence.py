@@ -21,13 +21,13 @@ import math
 import numbers
 import os
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from .checks import as_real, float_array, short
-from .engine import Value, no_grad
+from .checks import as_real, cut, first_few, float_array, real, short
+from .engine import Value, checked_data, no_grad
 from .files import check_path, open_regular_file, write_atomically
 from .losses import decision_threshold, loss_name
 
@@ -88,6 +88,10 @@ class Persistent:
         """The constructor arguments that fix the model's shape (saved with its parameters)."""
         return {}
 
+    def __call__(self, x: Any) -> Any:
+        """The model's output for one input row: a Value, or a list of them."""
+        raise NotImplementedError
+
     def named_parameters(self) -> list[tuple[str, Value]]:
         """Every parameter with its dotted name, each once, in a fixed order."""
         raise NotImplementedError
@@ -118,8 +122,8 @@ class Persistent:
             "version": _VERSION,
             "class": _class_name(type(self)),
             "config": self.config(),
-            # float(): a numpy float32 set into p.data is a number JSON cannot write as it is
-            "parameters": {name: float(p.data) for name, p in self.named_parameters()},
+            # as a float: a numpy float32 set into p.data is a number JSON cannot write as it is
+            "parameters": {name: checked_data(p, f"parameter {name}") for name, p in self.named_parameters()},
         }
         if self._task is not None:
             state["task"] = dict(self._task)
@@ -145,12 +149,12 @@ class Persistent:
         unexpected = [name for name in values if name not in named]
         problems = []
         if missing:
-            problems.append(f"missing parameters {_some(missing)}")
+            problems.append(f"missing parameters {first_few(missing)}")
         if unexpected:
-            problems.append(f"unexpected parameters {_some([_name(n) for n in unexpected])}")
-        bad = [f"{name}={short(v)}" for name, v in values.items() if name in named and not _finite(v)]
+            problems.append(f"unexpected parameters {first_few([_name(n) for n in unexpected])}")
+        bad = _not_finite((name, v) for name, v in values.items() if name in named)
         if bad:
-            problems.append(f"values that are not finite numbers: {_some(bad)}")
+            problems.append(first_few(bad, sep="; "))
         if problems:
             raise ValueError(f"cannot load state into {self!r}: " + "; ".join(problems))
         for name, p in named.items():
@@ -289,10 +293,10 @@ class Persistent:
                        if as_real(p.data) is None]
         if not_numbers:
             raise TypeError(f"cannot save {self!r}: a parameter's data must be a float, but "
-                             f"{_some(not_numbers)} (p.data = float(...) makes it one)")
-        bad = [f"{_name(name)}={short(p.data)}" for name, p in named if not _finite(p.data)]
+                             f"{first_few(not_numbers)} (p.data = float(...) makes it one)")
+        bad = _not_finite((name, p.data) for name, p in named)
         if bad:
-            raise ValueError(f"cannot save {self!r}: parameters are not finite numbers: {_some(bad)}")
+            raise ValueError(f"cannot save {self!r}: {first_few(bad, sep='; ')}")
         problem = _registered(type(self)) or self._unlisted()
         if problem:  # load would rebuild another model: one that computes something else
             raise ValueError(f"cannot save {self!r}: {problem}")
@@ -312,7 +316,7 @@ class Persistent:
         try:
             made = cls._parameter_count(**state["config"])
         except (TypeError, ValueError) as e:
-            return f"{cls.__name__}._parameter_count(**{short(state['config'])}) fails ({_cut(e)})"
+            return f"{cls.__name__}._parameter_count(**{short(state['config'])}) fails ({cut(str(e))})"
         if made != count:
             return f"its config makes {made} parameters, but it holds {count}{self._tied()}"
         if cls.__module__ == _BUILT_IN_MODULE:  # their config makes exactly their shape: the count settles it
@@ -320,7 +324,7 @@ class Persistent:
         try:  # another class's constructor may do anything with its config: rebuild it once
             Persistent.from_state_dict(state)
         except (TypeError, ValueError) as e:
-            return (f"{_cut(e)} (a Module subclass loads when config() returns its constructor's "
+            return (f"{cut(str(e))} (a Module subclass loads when config() returns its constructor's "
                     f"arguments and the constructor takes seed=)")
         return ""
 
@@ -378,22 +382,22 @@ class Persistent:
         except FileNotFoundError:
             raise ValueError(f"no model file at {name}") from None
         except OSError as e:
-            raise ValueError(f"cannot read model file {name}: {_cut(e)}") from e
+            raise ValueError(f"cannot read model file {name}: {cut(str(e))}") from e
         try:
             with f:
                 state = json.load(f, object_pairs_hook=_unique_keys)
         except _DuplicateKeyError as e:
             raise ValueError(f"{name}: {e}") from None
         except (OSError, UnicodeDecodeError) as e:
-            raise ValueError(f"cannot read model file {name}: {_cut(e)}") from e
+            raise ValueError(f"cannot read model file {name}: {cut(str(e))}") from e
         except ValueError as e:  # JSONDecodeError, or an int too long to convert
-            raise ValueError(f"{name} is not valid JSON (corrupt or truncated?): {_cut(e)}") from e
+            raise ValueError(f"{name} is not valid JSON (corrupt or truncated?): {cut(str(e))}") from e
         except RecursionError:
             raise ValueError(f"{name} is nested too deeply to be a saved model") from None
         try:
             return cls.from_state_dict(state)
         except ValueError as e:
-            raise ValueError(f"{name}: {_cut(e)}") from e
+            raise ValueError(f"{name}: {cut(str(e))}") from e
 
     @classmethod
     def from_state_dict(cls, state: object) -> Persistent:
@@ -424,14 +428,15 @@ class Persistent:
             count = model_cls._parameter_count(**config)
             if count != len(saved):
                 raise ValueError(f"it makes {count} parameters, but the file holds {len(saved)}")
-            model = model_cls(**config, seed=0)  # the seed is irrelevant: every weight is replaced
+            build: Callable[..., Persistent] = model_cls  # a Module's constructor: config and seed
+            model = build(**config, seed=0)  # the seed is irrelevant: every weight is replaced
         except (TypeError, ValueError, NotImplementedError) as e:
-            raise ValueError(f"bad config for {name}: {short(config)} ({_cut(e)})") from e
+            raise ValueError(f"bad config for {name}: {short(config)} ({cut(str(e))})") from e
         model.load_state_dict(state)
         return model
 
     @classmethod
-    def _parameter_count(cls, **config: Any) -> int:
+    def _parameter_count(cls, *args: Any, **kwargs: Any) -> int:
         """How many parameters ``cls(**config)`` holds, found without building it: `load`
         compares it with the file's count first, so no config can make it allocate a huge model."""
         raise NotImplementedError(f"{cls.__name__} cannot count its parameters from a config")
@@ -477,7 +482,7 @@ def _checked_task(record: object, width: int | None) -> dict[str, Any]:
         raise ValueError(f"the task must be a JSON object, got {short(record)}")
     unknown = set(record) - {"task", "classes", "threshold", "loss"}
     if unknown:
-        raise ValueError(f"unknown keys in the task: {_some(sorted(map(_name, unknown)))}")
+        raise ValueError(f"unknown keys in the task: {first_few(sorted(map(_name, unknown)))}")
     task, loss = record.get("task"), record.get("loss")
     if task not in _TASKS:
         raise ValueError(f"task must be 'classification' or 'regression', got {short(task)}")
@@ -573,18 +578,12 @@ def _name(name: object) -> str:
     return name if isinstance(name, str) and len(name) <= 60 else short(name)
 
 
-def _cut(error: object, limit: int = 300) -> str:
-    """An error's text cut to ``limit`` characters: messages never echo a huge input."""
-    text = str(error)
-    return text if len(text) <= limit else f"{text[:limit - 1]}… ({len(text)} characters)"
-
-
-def _finite(v: object) -> bool:
-    number = as_real(v)  # the engine's rule for a real number: bool is not one
-    return number is not None and math.isfinite(number)
-
-
-def _some(items: list[str], limit: int = 5) -> str:
-    """The first few items, and how many more."""
-    shown = ", ".join(items[:limit])
-    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+def _not_finite(values: Iterable[tuple[str, object]]) -> list[str]:
+    """What `checks.real` says of each parameter value that is not a finite real number."""
+    bad = []
+    for name, v in values:
+        try:
+            real(v, f"parameter {_name(name)}", finite=True)
+        except (TypeError, ValueError) as e:
+            bad.append(str(e))
+    return bad

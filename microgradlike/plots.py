@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from .checks import short
 from .engine import Value, no_grad
+from .formatting import format_number
 from .nn import batch_outputs
 
 __all__ = ["plot_batch_paths", "plot_decision_boundary", "plot_descent", "plot_fit_1d", "plot_history",
@@ -217,7 +218,8 @@ def plot_decision_boundary(model: Callable[[list[float]], Any], X: Any, y: Any, 
     if binary:
         ax.contour(gx, gy, grid[:, 0].reshape(gx.shape), levels=[threshold], colors="k", linewidths=1.5)
         # contour lines have no legend entry of their own: a stand-in line gives one
-        columns[0] += ax.plot([], [], color="k", lw=1.5, label=f"decision boundary (output = {threshold:g})")
+        columns[0] += ax.plot([], [], color="k", lw=1.5,
+                              label=f"decision boundary (output = {format_number(threshold)})")
     ax.set_title("decision boundary\n" + ", ".join(accuracies))
     ax.set_xlabel("x₁")
     ax.set_ylabel("x₂")
@@ -299,10 +301,10 @@ def plot_fit_1d(model: Callable[[Any], Any], X: Any, y: Any, ax: Any = None, sho
     units = _hidden_units(model, xs) if show_units else None
     if units is not None:
         for i, (row, formula, centre) in enumerate(zip(units.rows, units.formulas, units.centres)):
-            where = f"centre x = {centre:.2g}" if math.isfinite(centre) else "flat (w = 0)"
+            where = f"centre x = {format_number(centre)}" if math.isfinite(centre) else "flat (w = 0)"
             ax.plot(xs, row, lw=1.1, ls="--", color=_UNIT_COLORS[i % len(_UNIT_COLORS)], alpha=0.85,
                     label=f"unit {i + 1}: {formula}, {where}")
-        ax.axhline(units.bias, color="#6b7280", ls=":", lw=1.2, label=f"bias b = {units.bias:.3g}")
+        ax.axhline(units.bias, color="#6b7280", ls=":", lw=1.2, label=f"bias b = {format_number(units.bias)}")
     ax.scatter(xs_data, ys_data, s=14, color="#374151", alpha=0.7, label="data", zorder=3)
     ax.plot(xs, ys, color="#dc2626", lw=2.5, label="model ŷ(x) = b + sum of the units", zorder=4)
     ax.axhline(0, color="#9ca3af", lw=0.8, zorder=0)
@@ -315,7 +317,7 @@ def plot_fit_1d(model: Callable[[Any], Any], X: Any, y: Any, ax: Any = None, sho
 
 
 # ---- gradient descent ---------------------------------------------------------------------------
-def _evaluate(f: Callable[..., Any], point: Sequence[float]) -> float:
+def _evaluate(f: Callable[..., Any], point: Iterable[float]) -> float:
     with no_grad():
         try:
             return _scalar(f(*(Value(float(t)) for t in point)))
@@ -391,7 +393,8 @@ def plot_descent(f: Callable[..., Any], trajectory: Any, ax: Any = None,
     ax.plot(*start, marker="o", ms=10, color="#16a34a", mec="k", ls="none", zorder=5, label="start θ⁰")
     ax.plot(*end, marker="X", ms=11, color="#dc2626", mec="k", ls="none", zorder=5,
             label=f"end, after {len(points) - 1} steps")
-    ax.set_title(f"gradient descent: {len(points) - 1} steps, f {values[0]:.4g} → {values[-1]:.4g}")
+    ax.set_title(f"gradient descent: {len(points) - 1} steps, "
+                 f"f {format_number(values[0])} → {format_number(values[-1])}")
     ax.legend(fontsize=8, framealpha=0.9)
     ax.grid(alpha=0.3)
     return ax
@@ -452,7 +455,7 @@ def plot_layer_features(model: Any, X: Any, y: Any, resolution: int = 32, paddin
             ax.contourf(g1, g2, a, levels=levels, cmap="viridis")
             dots(ax)
             flat = "" if high > float(a.min()) else (
-                " (off everywhere)" if high == 0 else f" (a = {high:.3g} everywhere)")
+                " (off everywhere)" if high == 0 else f" (a = {format_number(high)} everywhere)")
             ax.set_title(f"a{layer + 1} neuron {i + 1}{flat}", fontsize=8)
     bottom = axes[hidden]
     for ax in bottom:
@@ -613,7 +616,7 @@ def plot_replay(replay: Any, parameter: int | str = 0) -> Any:
         state.plot(epochs, [float(how(s.state[slot][index])) for s in replay.snapshots], color=colour,
                    lw=2, label=label)
     state.axhline(0, color="k", lw=0.8)
-    state.set(xlabel="epoch", title=f"{names[index]}: θ = {replay.snapshots[-1].values[index]:.3g} "
-                                    f"at the end", ylabel="per parameter")
+    final = format_number(replay.snapshots[-1].values[index])
+    state.set(xlabel="epoch", title=f"{names[index]}: θ = {final} at the end", ylabel="per parameter")
     state.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
     return boundary, losses, state

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from .batch import NumpyLayer, numpy_forward
-from .checks import as_real, short
+from .checks import real, short
 from .engine import Value
 from .nn import MLP, numpy_layers
 from .optim import SGD, Adam, Optimizer, check_parameters
@@ -110,9 +110,7 @@ class Replay:
             raise ValueError(f"max_snapshots must be an int >= 2, got {short(max_snapshots)}")
         if optimizer is not None and not isinstance(optimizer, Optimizer):
             raise TypeError(f"optimizer must be the Optimizer given to fit, got {short(optimizer)}")
-        limit = None if threshold is None else as_real(threshold)
-        if threshold is not None and (limit is None or not math.isfinite(limit)):
-            raise ValueError(f"threshold must be a finite number, got {short(threshold)}")
+        limit = None if threshold is None else real(threshold, "threshold", finite=True)
         self.model: MLP = model
         self._threshold: float | None = limit
         self._held_out: str | None = None if held_out is None else check_held_out(held_out)

@@ -26,8 +26,9 @@ import html
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
+from .checks import first_few
 from .engine import Value, topological_order
 from .explain import data_number, display_names, formula, grad_number, local_derivative_explanation
 from .formatting import factor, format_number, number
@@ -124,7 +125,7 @@ def backward_steps(root: Value) -> Iterator[BackwardStep]:
     restored = False
     try:
         for index, node in enumerate(run.interior):
-            upstream = node.grad
+            upstream = cast(float, node.grad)  # summed from 0.0 by this pass: a float
             contributions = []
             for child, local in zip(node.children, node.local_grads):
                 added = upstream * local
@@ -144,7 +145,7 @@ def backward_steps(root: Value) -> Iterator[BackwardStep]:
 def _restore(run: _Pass) -> None:
     """Leaf grads accumulate: add back what each leaf held before the pass."""
     for leaf, before in run.held.items():
-        leaf.grad += before  # type: ignore[assignment]  # a Value after create_graph, as backward() leaves it
+        leaf.grad += before  # a Value after create_graph, as backward() leaves it
 
 
 @dataclass(frozen=True, eq=False)
@@ -186,10 +187,9 @@ class BackwardStep:
         if self.index == self.total - 1:
             carried = [(leaf, g) for leaf, g in run.held_numbers.items() if g != 0.0]
             if carried:
-                shown = ", ".join(f"{name(leaf)} += {factor(g)}" for leaf, g in carried[:5])
-                more = f" and {len(carried) - 5} more" if len(carried) > 5 else ""
+                shown = first_few([f"{name(leaf)} += {factor(float(g))}" for leaf, g in carried])
                 lines.append(f"  Last step: leaf grads accumulate, so each adds what it held before "
-                             f"({shown}{more})")
+                             f"({shown})")
         return "\n".join(lines)
 
     def __str__(self) -> str:

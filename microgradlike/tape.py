@@ -13,6 +13,7 @@ naming the sample and the op.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from operator import attrgetter
@@ -21,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from . import codegen
-from .checks import as_real, short
-from .engine import Value
+from .checks import as_real, real, short
+from .engine import Value, checked_data
 from .fusion import FusedProgram, fuse
 from .program import Program
 
@@ -239,13 +240,8 @@ class Tape:
 def input_number(x: Any, name: str) -> float:
     """One input number as the eager engine accepts it: a Value's data or a real number, not NaN."""
     if isinstance(x, Value):
-        return x.data
-    number = as_real(x)
-    if number is None:
-        raise TypeError(f"{name} must be a number, got {type(x).__name__}: {short(x)}")
-    if number != number:
-        raise ValueError(f"{name} must be a number, got nan")
-    return number
+        return checked_data(x, f"the data of {name}")
+    return real(x, name)
 
 
 def input_numbers(name: str, arg: Any) -> list[float]:
@@ -278,8 +274,8 @@ def _number_array(arg: Any, name: str) -> np.ndarray:
         raise TypeError(f"argument {name!r} must hold real numbers, got {kind}: {short(arg)}")
     array = array.astype(np.float64, copy=False)
     if np.isnan(array).any():
-        where = tuple(int(i) for i in np.argwhere(np.isnan(array))[0])
-        raise ValueError(f"argument {name!r} holds nan at index {where if len(where) > 1 else where[0]}")
+        where = ", ".join(str(int(i)) for i in np.argwhere(np.isnan(array))[0])
+        real(math.nan, f"{name}[{where}]")  # raises, in the one wording
     return array
 
 

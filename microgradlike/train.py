@@ -33,9 +33,9 @@ from __future__ import annotations
 import math
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -138,8 +138,9 @@ def _last(values: list[float]) -> str:
 
 def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any = "sgd",
         lr: float = 0.1, tol: float = 1e-6, max_epochs: int = 100, batch_size: int | None = None,
-        shuffle: bool = True, seed: int | None = 0, validation: tuple[Any, Any] | None = None,
-        progress: bool | None = None, patience: int | None = None, engine: str = "auto",
+        shuffle: bool = True, seed: int | np.random.Generator | None = 0,
+        validation: tuple[Any, Any] | None = None, progress: bool | None = None,
+        patience: int | None = None, engine: str = "auto",
         keep_params: bool = False, callback: Callable[[History], None] | None = None,
         keep_best: bool = False, device: Any = None, held_out: str = "validation") -> History:
     """Train ``model`` on rows ``X`` with targets ``y``; return the `History`.
@@ -251,7 +252,7 @@ class _Loop:
                 norms.append(norm)
             history.n_epochs = epoch
             history.train_loss.append(trainer.evaluate(rows, targets))
-            if held_out is not None:
+            if held_out is not None and best is not None:  # best is kept whenever held_out is
                 history.val_loss.append(trainer.evaluate(*held_out))
                 best.update(epoch, history.val_loss[-1])
             if listeners:
@@ -261,7 +262,7 @@ class _Loop:
             mean_norm = sum(norms) / len(norms)
             if mean_norm < tol:
                 return "tolerance", self._tolerance(mean_norm, tol, len(norms))
-            if patience is not None and epoch - best.epoch >= patience:
+            if patience is not None and best is not None and epoch - best.epoch >= patience:
                 return "early_stopping", (f"the {history.held_out} loss did not improve for {patience} epochs"
                                           f"{best.restore(history)}")
         return "max_epochs", f"reached max_epochs={max_epochs}"
@@ -323,9 +324,9 @@ class _Best:
 
 def _worse_than_best(history: History) -> str:
     """A clause (starting with '; ') saying how far the final model is from the best one, or ""."""
-    if not history.worse_than_best:
-        return ""
     best = history.best_epoch
+    if not history.worse_than_best or best is None:
+        return ""
     lowest, final = history.val_loss[best - 1], history.val_loss[-1]
     times = f"{final / lowest:.3g} times" if lowest > 0 else "far above"
     return (f"; the final model is much worse than the best one seen: its {history.held_out} loss "
@@ -368,7 +369,8 @@ class _ProgressLines:
     """Progress without tqdm: a line on stderr for epoch 1, every tenth of the run, and the last."""
 
     def __init__(self, total: int) -> None:
-        self.total, self.every, self.shown, self.last = total, max(1, total // 10), 0, None
+        self.total, self.every, self.shown = total, max(1, total // 10), 0
+        self.last: History | None = None
 
     def __call__(self, history: History) -> None:
         self.last = history
@@ -566,7 +568,7 @@ def _check_lr_and_tol(lr: float, tol: float) -> None:
 
 
 def _is_positive_int(n: object) -> bool:
-    return isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1
+    return isinstance(n, (int, np.integer)) and not isinstance(n, bool) and bool(n >= 1)
 
 
 class Descent(tuple):
@@ -576,6 +578,11 @@ class Descent(tuple):
     ``values[k]`` = f(θᵏ) and ``grad_norms[k]`` = ‖∇f(θᵏ)‖, one per point of the trajectory;
     ``x_best`` is the θᵏ with the smallest finite f (the latest on ties).
     """
+
+    values: list[float]
+    grad_norms: list[float]
+    stopped_because: StopReason
+    message: str
 
     def __new__(cls, x_best: Any, trajectory: list, values: list[float], grad_norms: list[float],
                 stopped_because: StopReason, message: str) -> Descent:
@@ -603,7 +610,8 @@ def gradient_descent(f: Callable[..., Value | float], x0: float | Sequence[float
     unpacks as ``x_best, trajectory = gradient_descent(...)``.
     """
     scalar = as_real(x0) is not None
-    theta = [_start_number(x0, "x0")] if scalar else [_start_number(x, f"x0[{i}]") for i, x in enumerate(x0)]
+    theta = ([_start_number(x0, "x0")] if scalar
+             else [_start_number(x, f"x0[{i}]") for i, x in enumerate(cast(Iterable[float], x0))])
     if not theta:
         raise ValueError("x0 is empty: give at least one starting number")
     _check_lr_and_tol(lr, tol)
@@ -611,8 +619,9 @@ def gradient_descent(f: Callable[..., Value | float], x0: float | Sequence[float
         raise ValueError(f"max_steps must be an int >= 0, got {max_steps!r}")
     evaluate = value_and_grad(f)
     points, values, norms = [tuple(theta)], [], []
+    reason: StopReason
     while True:
-        value, grads = evaluate(*theta)
+        value, grads = cast(tuple[float, tuple[float, ...]], evaluate(*theta))  # floats in, floats out
         norm = math.hypot(*grads)
         values.append(value)
         norms.append(norm)

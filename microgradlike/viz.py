@@ -35,7 +35,7 @@ import warnings
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import graphviz
 
@@ -201,6 +201,16 @@ class ComputationGraph(graphviz.Digraph):
         except RenderTimeout as e:  # a notebook cell says why there is no picture, without a traceback
             return {"text/plain": str(e), "text/html": f"<p><em>{html.escape(str(e))}</em></p>"}
 
+    @overload
+    def pipe(self, format: str | None = None, renderer: str | None = None, formatter: str | None = None,
+             neato_no_op: bool | int | None = None, quiet: bool = False, *, engine: str | None = None,
+             encoding: None = None) -> bytes: ...
+
+    @overload
+    def pipe(self, format: str | None = None, renderer: str | None = None, formatter: str | None = None,
+             neato_no_op: bool | int | None = None, quiet: bool = False, *, engine: str | None = None,
+             encoding: str) -> str: ...
+
     def pipe(self, format: str | None = None, renderer: str | None = None, formatter: str | None = None,
              neato_no_op: bool | int | None = None, quiet: bool = False, *, engine: str | None = None,
              encoding: str | None = None) -> bytes | str:
@@ -301,7 +311,7 @@ class ComputationGraph(graphviz.Digraph):
         `graphviz.Digraph.save` does — this works without Graphviz installed. Returns the path.
         """
         suffix = Path(os.fspath(filename)).suffix.lower() if filename is not None else ".gv"
-        if suffix in _DOT_SUFFIXES:
+        if filename is None or suffix in _DOT_SUFFIXES:
             return super().save(filename, directory=directory, skip_existing=skip_existing)
         if suffix not in _IMAGE_FORMATS:
             raise ValueError(
@@ -609,8 +619,8 @@ def _far_inputs(nodes: Sequence[Value], drawn: set[Value]) -> dict[tuple[Value, 
     # The rank of each value in a left-to-right drawing: an op circle sits between a value and
     # its deepest drawn input; a value without drawn inputs sits just before its first consumer.
     rank: dict[Value, int] = {}
-    for start in nodes:
-        stack = [start]
+    for first in nodes:
+        stack = [first]
         while stack:
             node = stack[-1]
             if node in rank:
@@ -622,7 +632,7 @@ def _far_inputs(nodes: Sequence[Value], drawn: set[Value]) -> dict[tuple[Value, 
                 continue
             stack.pop()
             rank[node] = max((rank[c] + 2 for c in node.children if c in drawn), default=0)
-    first_op = {}  # a source's nearest consumer's op rank
+    first_op: dict[Value, int] = {}  # a source's nearest consumer's op rank
     for node in nodes:
         for child in node.children:
             if child in drawn and not any(c in drawn for c in child.children):

@@ -488,19 +488,106 @@ def test_two_million_node_chain_backward_is_iterative_and_exact() -> None:
     assert time.perf_counter() - start < 60  # generous: ~10 s on a 2-core CI box
 
 
-@pytest.mark.parametrize("make", [
-    lambda x: x * float("nan"),
-    lambda x: float("nan") + x,
-    lambda x: x - np.float64("nan"),
-    lambda x: x ** float("nan"),
-    lambda x: float("nan") / x,
-    lambda x: dot([float("nan")], [x]),
-    lambda x: dot([x], [1.0], float("nan")),
-    lambda x: sum_values([x, float("nan")]),
+@pytest.mark.parametrize(("make", "name"), [
+    (lambda x: x * float("nan"), "the number in *"),
+    (lambda x: float("nan") + x, "the number in +"),
+    (lambda x: x - np.float64("nan"), "the number in -"),
+    (lambda x: x ** float("nan"), "the number in **"),
+    (lambda x: float("nan") / x, "the number in /"),
+    (lambda x: dot([float("nan")], [x]), "weight 0 of dot"),
+    (lambda x: dot([x, x], [1.0, float("nan")]), "input 1 of dot"),
+    (lambda x: dot([x, 2.0, 3.0], [x, 1.0, float("nan")]), "input 2 of dot"),
+    (lambda x: dot([x], [1.0], float("nan")), "the bias of dot"),
+    (lambda x: sum_values([x, 1.0, float("nan")]), "term 2 of sum_values"),
+    (lambda x: Value(float("nan")), "the data of a Value"),
 ])
-def test_a_nan_operand_is_refused_not_propagated(make):
-    with pytest.raises(ValueError, match="nan"):
+def test_a_nan_operand_is_refused_naming_it(make, name):
+    with pytest.raises(ValueError) as info:
         make(Value(2.0))
+    assert str(info.value) == f"{name} must be a real number, got nan"
+
+
+HUGE_INT = "100000000000… (401 digits), too large for a float (the largest is about 1.8e308)"
+
+
+@pytest.mark.parametrize(("make", "error", "message"), [
+    (lambda x: dot([x], ["a"]), TypeError, "input 0 of dot must be a real number, got str: 'a'"),
+    (lambda x: dot([None, x], [1.0, x]), TypeError, "weight 0 of dot must be a real number, got NoneType: "
+                                                    "None"),
+    (lambda x: dot([x], [10**400]), ValueError, f"input 0 of dot must be a real number, got {HUGE_INT}"),
+    (lambda x: x * 10**400, ValueError, f"the number in * must be a real number, got {HUGE_INT}"),
+    (lambda x: Value([1.0]), TypeError, "the data of a Value must be a real number, got list: [1.0]"),
+])
+def test_a_plain_operand_that_is_no_real_number_is_named(make, error, message):
+    with pytest.raises(error) as info:
+        make(Value(2.0))
+    assert str(info.value) == message
+
+
+# ---- data assigned by hand: the slip is caught where it first matters ---------------------------------
+SLIP = r"update a parameter with p\.data -= lr \* p\.grad, not p\.data = p - lr \* p\.grad"
+
+
+def test_a_value_assigned_as_a_neurons_data_is_named_by_the_next_forward_pass() -> None:
+    from microgradlike.nn import MLP
+
+    model = MLP(2, [3, 1], seed=0)
+    (model([1.0, 2.0]) ** 2).backward()
+    for p in model.parameters():
+        p.data = p - 0.1 * p.grad  # the slip: a Value, not its number
+    with pytest.raises(TypeError, match=rf"the data of weight 0 of dot must be a real number, got Value: "
+                                        rf".*{SLIP}"):
+        model([1.0, 2.0])
+    with pytest.raises(TypeError, match=rf"parameter layers\.0\.neurons\.0\.w\.0 must be a real number, "
+                                        rf".*{SLIP}"):
+        model.state_dict()
+
+
+def test_the_slip_in_a_hand_written_loop_is_named_by_its_next_steps() -> None:
+    w, b = Value(0.5, label="w"), Value(0.1, label="b")
+    with pytest.raises(TypeError, match=SLIP):
+        for _ in range(3):
+            loss = ((w * 2.0 + b).tanh() - 1.0) ** 2
+            w.grad = b.grad = 0.0
+            loss.backward()
+            for p in (w, b):
+                p.data = p - 0.1 * p.grad
+
+
+def test_backward_names_a_leaf_whose_data_is_a_value() -> None:
+    w = Value(0.5, label="w")
+    w.data = Value(2.0)
+    y = w * 3.0  # the op multiplies the Value it found: y.data is a Value too
+    with pytest.raises(TypeError, match=r"the data of Value\(.*label='w'\) must be a real number, got "
+                                        r"Value"):
+        y.backward()
+    with pytest.raises(TypeError, match=SLIP):
+        float(w)
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_backward_names_a_leaf_set_to_nan(create_graph: bool) -> None:
+    w, x = Value(0.5, label="w"), Value(2.0, label="x")
+    w.data = math.nan
+    y = (w * x).tanh() + x
+    with pytest.raises(ValueError, match=r"the data of Value\(data=nan, .*label='w'\) must be a real "
+                                         r"number, got nan \(NaN poisons .* was it assigned to \.data, or "
+                                         r"did an update diverge\?"):
+        y.backward(create_graph=create_graph)
+    with pytest.raises(ValueError, match="the data of weight 0 of dot must be a real number, got nan"):
+        dot([w], [1.0])
+
+
+def test_a_nan_computed_by_an_op_is_a_result_not_a_slip() -> None:
+    x = Value(math.inf, label="x")
+    y = x - x  # inf − inf: nan, computed, as a float would
+    y.backward()
+    assert math.isnan(y.data) and x.grad == 0.0
+    z = dot([y], [1.0])
+    assert math.isnan(z.data)
+    with no_grad():
+        c = x - x  # a node with no children, but an op's result
+    (c * Value(1.0)).backward()
 
 
 def test_dot_of_unequal_lengths_names_both():
@@ -667,6 +754,25 @@ def test_the_operators_types_are_visible_to_a_type_checker() -> None:
     for method in (Value.__mul__, Value.__rmul__, Value.__add__, Value.__pow__, Value.tanh, Value.__neg__):
         assert typing.get_type_hints(method)["return"] is Value
     assert typing.get_type_hints(Value.__mul__)["other"] == Value | float
+
+
+def test_mypy_reads_the_operators_types() -> None:
+    """What a type checker (and an editor) sees: ``x * 2`` is a Value, and ``x.grad`` a float or,
+    after ``backward(create_graph=True)``, a Value."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("mypy")
+    code = ("from microgradlike import Value\nx = Value(0.5)\nreveal_type(x * 2)\nreveal_type(2 * x)\n"
+            "reveal_type(x ** 2 - 1.0)\nreveal_type(x.tanh())\nreveal_type(x.grad)\n")
+    root = Path(__file__).resolve().parent.parent  # its pyproject.toml holds the settings
+    done = subprocess.run([sys.executable, "-m", "mypy", "-c", code], cwd=root, capture_output=True,
+                          text=True, timeout=300)
+    revealed = [line.split("Revealed type is ")[1] for line in done.stdout.splitlines() if "Revealed" in line]
+    assert revealed == ['"microgradlike.engine.Value"'] * 4 + ['"float | microgradlike.engine.Value"'], (
+        done.stdout + done.stderr)
+    assert done.returncode == 0, done.stdout
 
 
 # ---- a Value as a plain number: float() and bool() -------------------------------------------------

@@ -75,3 +75,18 @@ def test_the_readme_methodgen_commands_check_and_rewrite_methods_py(tmp_path):
     assert run(write).returncode == 0
     assert generated.read_text(encoding="utf-8") == current
     assert run(check).returncode == 0
+
+
+def test_ci_runs_the_readme_test_and_type_check_commands_verbatim():
+    """What the README tells a user to run is what CI runs: the test suite, and the type check (with
+    mypy from the `test` extra; the operators' types are checked by tests/test_engine.py too)."""
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    blocks = re.findall(r"```bash\n(.*?)```", README, re.S)
+    tests = [line for block in blocks for line in block.splitlines() if line.endswith("-m pytest")]
+    types = [line for block in blocks for line in block.splitlines() if "mypy" in line]
+    assert tests and types
+    for command in tests + types:
+        assert command in ci.splitlines(), command
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    test_extra = re.search(r"^test = \[(.*?)^\]", pyproject, re.S | re.M).group(1)
+    assert re.search(r'"mypy>=[\d.]+"', test_extra) and "[tool.mypy]" in pyproject

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
+import math
 import re
 from pathlib import Path
 
@@ -13,8 +14,10 @@ import pytest
 from browser import launch, screenshot, wait_until, watched_page
 
 from microgradlike import no_grad
+from microgradlike import replay as replay_module
 from microgradlike.cli import main
 from microgradlike.data import make_moons, make_spirals, piecewise_linear, train_test_split
+from microgradlike.formatting import format_number
 from microgradlike.nn import MLP, SigmoidSum
 from microgradlike.optim import SGD, Adam
 from microgradlike.replay import BOUNDARY_RESOLUTION, Replay
@@ -304,6 +307,21 @@ def test_the_page_says_the_accuracy_predict_gives_and_the_run_s_name_for_its_poi
     with watched_page(chromium, default_run[0]) as page:  # the command line calls them test points
         assert "test accuracy" in page.inner_text("[data-role=scores]")
         assert "test points ringed" in page.inner_text("[data-role=main-title]")
+
+
+def test_the_page_writes_numbers_as_the_pictures_do(chromium) -> None:
+    """The page's numbers (its MSE, its table of parameters) read as `format_number` writes them."""
+    script = (Path(replay_module.__file__).parent / "web" / "replay.js").read_text(encoding="utf-8")
+    functions = re.search(r"\n  function fmt\(x\) \{.*?\n  function trimZeros[^\n]*\n", script, re.S)
+    rng = np.random.default_rng(0)
+    varied = rng.normal(size=300) * 10.0 ** rng.integers(-9, 9, 300)  # float32, as the page holds them
+    numbers = [0.7064, -3.0, 6.88, 1.5e-05, 1e-4, 9.99996e-5, 9999.6, 0.00099996, 1e300, -2.5e-7, 0.1, 1 / 3,
+               12345.0, 12355.0, 1.0625, 0.00012345, 2.5,  # exact ties: to the even digit, as Python rounds
+               -0.0, 0.0, 123.45678, 5e-324, math.inf, -math.inf, math.nan,
+               *varied.astype(np.float32).astype(float).tolist()]
+    with watched_page(chromium) as page:
+        written = page.evaluate(f"xs => {{ {functions.group()} return xs.map(fmt); }}", numbers)
+    assert written == [format_number(x) for x in numbers]
 
 
 def test_a_page_for_three_classes(chromium, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from ..engine import Value
 from ..losses import mse
 from ..nn import MLP, Module
 from ..optim import SGD
@@ -43,7 +44,7 @@ def _twin(model: Module) -> MLP:
     return twin
 
 
-def _loss(model: Module) -> object:
+def _loss(model: Module) -> Value:
     xs, ys = EXERCISE_DATA
     return mse([model([x]) for x in xs], ys)
 
@@ -74,7 +75,7 @@ def _update_case(lr: float) -> tuple[MLP, list[float], list[float], list[float]]
     twin = _twin(model)
     _loss(twin).backward()
     SGD(twin.parameters(), lr=lr).step()
-    return model, _params(model), [p.grad for p in model.parameters()], _params(twin)
+    return model, _params(model), [float(p.grad) for p in model.parameters()], _params(twin)
 
 
 @checker(SGD_UPDATE)
@@ -84,10 +85,10 @@ def check_sgd_update(update: Callable[[list, float], object]) -> Verdict:
     name = SGD_UPDATE
     for lr in RATES:
         model, before, grads, want = _update_case(lr)  # the reference first, on a twin
-        _, failed = attempt(name, update, model.parameters(), lr, returns=False,  # in place: no result
-                            hint="for each p: change p.data using p.grad and lr",
-                            call=f"update(model.parameters(), {fmt(lr)})")
-        if failed is not None:
+        failed = attempt(name, update, model.parameters(), lr, returns=False,  # in place: no result
+                         hint="for each p: change p.data using p.grad and lr",
+                         call=f"update(model.parameters(), {fmt(lr)})")
+        if isinstance(failed, Verdict):
             return failed
         failed = plain_parameters(name, model)
         if failed is not None:
@@ -122,7 +123,7 @@ def _without_zero_grad(model: MLP) -> list[list[float]]:
     for lr in ROUND_RATES:
         _loss(model).backward()
         for p in model.parameters():
-            p.data -= lr * p.grad
+            p.data -= lr * float(p.grad)  # a plain backward: grads are floats
         out.append(_params(model))
     return out
 
@@ -153,11 +154,13 @@ def check_training_round(train_round: Callable[..., object]) -> Verdict:
     hint = "forward (the predictions), the loss mse(preds, ys), zero the grads, backward, then the update"
     for k, lr in enumerate(ROUND_RATES):
         before = _params(model)
-        result, failed = attempt(name, train_round, model, list(xs), list(ys), lr, hint=hint,
-                                 call=f"train_round(model, xs, ys, {fmt(lr)})")
+        result = attempt(name, train_round, model, list(xs), list(ys), lr, hint=hint,
+                         call=f"train_round(model, xs, ys, {fmt(lr)})")
         broken = plain_parameters(name, model)  # the likelier cause, when the round also raised
-        if broken is not None or failed is not None:
-            return broken if broken is not None else failed
+        if broken is not None:
+            return broken
+        if isinstance(result, Verdict):
+            return result
         got = _params(model)
         which = f"round {k + 1} (lr = {fmt(lr)})"
         if _same(got, before):
@@ -170,10 +173,10 @@ def check_training_round(train_round: Callable[..., object]) -> Verdict:
                            "each backward")
         if not _same(got, thetas[k]):
             return Verdict(name, False, f"{which}: {_worst(got, thetas[k], model)}", hint=hint)
-        loss, failed = number(name, result, f"the loss train_round returned in {which}",
-                              hint="return the loss computed before the update (loss.data)")
-        if failed is not None:
-            return failed
+        loss = number(name, result, f"the loss train_round returned in {which}",
+                      hint="return the loss computed before the update (loss.data)")
+        if isinstance(loss, Verdict):
+            return loss
         if not close(loss, losses[k], rtol=1e-9):
             return Verdict(name, False, f"{which}: the parameters are right, but the loss you returned is "
                            f"{fmt(loss)}, not the loss before the update, {fmt(losses[k])}",

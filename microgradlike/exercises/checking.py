@@ -5,12 +5,12 @@ wrapped by `checker`, the one place that keeps the contract: whatever the answer
 loops forever, returns a number too large for a float, patches the engine) the checker returns
 a `Verdict`, within `TIME_LIMIT` seconds, and leaves `Value` and `math` as it found them.
 
-Inside a checker, the helpers below return ``(result, None)`` when all went well and
-``(None, verdict)`` otherwise, so a checker reads::
+Inside a checker, the helpers below return their result when all went well and a failed
+`Verdict` otherwise, so a checker reads::
 
-    slope, failed = attempt(EXERCISE, tanh_derivative, 0.3, hint=HINT)
-    if failed is not None:      # a failed Verdict is falsy: compare with None
-        return failed
+    slope = attempt(EXERCISE, tanh_derivative, 0.3, hint=HINT)
+    if isinstance(slope, Verdict):
+        return slope
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ class _Deadline:
             raise _OutOfTime
 
     def _watch(self) -> None:
-        if self._stopped.wait(self.seconds):
+        if _plant is None or self._stopped.wait(self.seconds):  # (start() runs it only with _plant)
             return
         while True:
             with self._lock:
@@ -224,27 +224,27 @@ def _is_real(x: object) -> bool:
 
 
 def attempt(exercise: str, fn: object, *args: Any, hint: str = "", returns: bool = True,
-            call: str = "") -> tuple[Any, Verdict | None]:
+            call: str = "") -> Any | Verdict:
     """``fn(*args)``, or a failed verdict when ``fn`` is not a function, raises, or (when it
     ``returns`` a result) returns None. ``call`` is how verdicts write the call (default:
     `shown_call`). What the call patched on `Value` or `math` is put back right after it."""
     if not callable(fn):
         got = f"{type(fn).__name__}: {short(fn, 40)}"
-        return None, Verdict(exercise, False, f"expected a function, got {got}",
-                             hint="pass the function itself (its name, without calling it)")
+        return Verdict(exercise, False, f"expected a function, got {got}",
+                       hint="pass the function itself (its name, without calling it)")
     call = call or shown_call(fn, args)
     try:
         with _untouched():
             result = fn(*args)
     except NotImplementedError:
-        return None, Verdict(exercise, False, f"{call} raised NotImplementedError: the exercise is not "
+        return Verdict(exercise, False, f"{call} raised NotImplementedError: the exercise is not "
                                               f"written yet", hint=_NOT_WRITTEN)
     except Exception as e:  # the learner's code: any mistake is a verdict, never a traceback
-        return None, Verdict(exercise, False, f"{call} raised {type(e).__name__}: {_message(e)}", hint=hint)
+        return Verdict(exercise, False, f"{call} raised {type(e).__name__}: {_message(e)}", hint=hint)
     if returns and (result is None or result is Ellipsis):
-        return None, Verdict(exercise, False, f"{call} returned {result!r}: the exercise is not written yet",
-                             hint=_NOT_WRITTEN)
-    return result, None
+        return Verdict(exercise, False, f"{call} returned {result!r}: the exercise is not written yet",
+                       hint=_NOT_WRITTEN)
+    return result
 
 
 def real(x: object) -> float | None:
@@ -255,38 +255,38 @@ def real(x: object) -> float | None:
         return math.inf if x > 0 else -math.inf  # type: ignore[operator]
 
 
-def number(exercise: str, result: object, what: str, hint: str = "") -> tuple[float | None, Verdict | None]:
+def number(exercise: str, result: object, what: str, hint: str = "") -> float | Verdict:
     """``result`` as a float (a Value counts by its ``data``), or a failed verdict naming ``what``."""
     if result is None or result is Ellipsis:
-        return None, Verdict(exercise, False, f"{what} is {result!r}: the exercise is not written yet",
-                             hint=_NOT_WRITTEN)
+        return Verdict(exercise, False, f"{what} is {result!r}: the exercise is not written yet",
+                       hint=_NOT_WRITTEN)
     raw = result.data if isinstance(result, Value) else result
     value = real(raw)
     if value is None:
-        return None, Verdict(exercise, False, f"{what} should be a number, got {type(result).__name__}: "
-                             f"{short(result, 40)}", hint=hint)
+        return Verdict(exercise, False, f"{what} should be a number, got {type(result).__name__}: "
+                       f"{short(result, 40)}", hint=hint)
     if not math.isfinite(value):
         shown = short(raw, 40) if isinstance(raw, numbers.Integral) else repr(value)
-        return None, Verdict(exercise, False, f"{what} is {shown}, not a finite number a float can hold",
-                             hint=hint)
-    return value, None
+        return Verdict(exercise, False, f"{what} is {shown}, not a finite number a float can hold",
+                       hint=hint)
+    return value
 
 
 def whole_number(exercise: str, result: object, what: str,
-                 hint: str = "") -> tuple[int | None, Verdict | None]:
+                 hint: str = "") -> int | Verdict:
     """``result`` as an int, or a failed verdict "expected ``what``": the one rule for answers that
     count something. An int (numpy's too) or a whole float counts (337.0 is 337); a bool, a
     fraction or anything else does not."""
     if result is None or result is Ellipsis:
-        return None, Verdict(exercise, False, f"your answer is {result!r}: the exercise is not written yet",
-                             hint=_NOT_WRITTEN)
+        return Verdict(exercise, False, f"your answer is {result!r}: the exercise is not written yet",
+                       hint=_NOT_WRITTEN)
     if isinstance(result, numbers.Integral) and not isinstance(result, bool):
-        return int(result), None
+        return int(result)
     if _is_real(result):
         value = real(result)
         if value is not None and math.isfinite(value) and value.is_integer():
-            return int(value), None
-    return None, Verdict(exercise, False, f"expected {what}, got {short(result, 40)}", hint=hint)
+            return int(value)
+    return Verdict(exercise, False, f"expected {what}, got {short(result, 40)}", hint=hint)
 
 
 def plain_parameters(exercise: str, model: Any) -> Verdict | None:

@@ -45,15 +45,15 @@ def check_tanh_derivative(tanh_derivative: Callable[[float], float]) -> Verdict:
     hint = ("tanh(x) = (eˣ − e⁻ˣ)/(eˣ + e⁻ˣ): differentiate it with the quotient rule, then write the "
             "result using tanh(x) itself (math.tanh)")
     # every reference first: the answer's code runs after them, so nothing it does can move them
-    wanted = [(x, grad(_tanh)(x)[0], numerical_grad(_tanh, [x])[0]) for x in POINTS]
+    wanted = [(x, float(grad(_tanh)(x)[0]), numerical_grad(_tanh, [x])[0]) for x in POINTS]
     worst = 0.0
     for x, want, slope in wanted:
-        result, failed = attempt(name, tanh_derivative, x, hint=hint)
-        if failed is not None:
-            return failed
-        got, failed = number(name, result, f"tanh_derivative({fmt(x)})", hint=hint)
-        if failed is not None:
-            return failed
+        result = attempt(name, tanh_derivative, x, hint=hint)
+        if isinstance(result, Verdict):
+            return result
+        got = number(name, result, f"tanh_derivative({fmt(x)})", hint=hint)
+        if isinstance(got, Verdict):
+            return got
         if not close(got, want):
             return Verdict(name, False, f"at x = {fmt(x)} yours gives {fmt(got)}, but the slope of tanh "
                            f"there is {fmt(want)} (central differences: {fmt(slope)})", hint=hint)
@@ -129,10 +129,10 @@ def check_backward_by_hand(grads: Mapping[str, float]) -> Verdict:
             return Verdict(name, False, f"∂L/∂{label} is missing from your dict",
                            hint=f"one entry per node: {', '.join(labels)}")
         hint = _backward_hint(node, users.get(label, []))
-        got, failed = number(name, grads[label], f"your ∂L/∂{label}", hint=hint)
-        if failed is not None:
-            return failed
-        if not close(got, node.grad):
+        got = number(name, grads[label], f"your ∂L/∂{label}", hint=hint)
+        if isinstance(got, Verdict):
+            return got
+        if not close(got, float(node.grad)):
             return Verdict(name, False, f"your ∂L/∂{label} = {fmt(got)} is not what backprop finds",
                            hint=hint)
     extra = sorted(set(map(str, grads)) - set(labels))
@@ -161,12 +161,12 @@ def check_tanh_from_exp(my_tanh: Callable[[Value], Value]) -> Verdict:
     hint = ("write the exercise's formula with operations on the Value x (its exp, then the fraction), "
             "and print your output next to x.tanh() to see where they part")
     # every reference first (tanh from math, slopes by backprop): the answer runs after them
-    wanted = {x0: (math.tanh(x0), grad(_tanh)(x0)[0]) for x0 in POINTS}
+    wanted = {x0: (math.tanh(x0), float(grad(_tanh)(x0)[0])) for x0 in POINTS}
     for x0, (want, slope) in wanted.items():
         x = Value(x0, label="x")
-        out, failed = attempt(name, my_tanh, x, hint=hint)
-        if failed is not None:
-            return failed
+        out = attempt(name, my_tanh, x, hint=hint)
+        if isinstance(out, Verdict):
+            return out
         if not isinstance(out, Value):
             return Verdict(name, False, f"my_tanh(Value({fmt(x0)})) returned a {type(out).__name__}, "
                            f"which has no graph to backprop through", hint="compute with the Value x itself "
@@ -185,12 +185,12 @@ def check_tanh_from_exp(my_tanh: Callable[[Value], Value]) -> Verdict:
         if x.grad == 0.0 and slope != 0.0:
             return Verdict(name, False, f"at x = {fmt(x0)} backprop gives ∂out/∂x = 0: your result does not "
                            f"depend on the x you were given", hint="build the result from the argument x")
-        if not close(x.grad, slope, rtol=1e-7):
+        if not close(float(x.grad), slope, rtol=1e-7):
             return Verdict(name, False, f"at x = {fmt(x0)} backprop through your graph gives {fmt(x.grad)}, "
                            f"through tanh {fmt(slope)}", hint=hint)
-        tape, failed = attempt(name, trace, my_tanh, x0, hint=hint, call=f"my_tanh(Value({fmt(x0)}))")
-        if failed is not None:
-            return failed
+        tape = attempt(name, trace, my_tanh, x0, hint=hint, call=f"my_tanh(Value({fmt(x0)}))")
+        if isinstance(tape, Verdict):
+            return tape
         for x1, (want1, _) in wanted.items():
             got = tape(x1)
             if not close(got, want1, rtol=1e-9, atol=1e-12):

@@ -47,13 +47,13 @@ def check_update_rule(update: Callable[[float, float, float], float]) -> Verdict
     hint = "the gradient points uphill (梯度指向损失增长最快的方向); a step is η times it, the other way"
     wanted = [_one_step(w, slope, lr) for w, slope, lr in _UPDATES]  # before the answer runs
     for (w, slope, lr), want in zip(_UPDATES, wanted):
-        result, failed = attempt(name, update, w, slope, lr, hint=hint)
-        if failed is not None:
-            return failed
+        result = attempt(name, update, w, slope, lr, hint=hint)
+        if isinstance(result, Verdict):
+            return result
         call = f"update({fmt(w)}, {fmt(slope)}, {fmt(lr)})"
-        got, failed = number(name, result, call, hint=hint)
-        if failed is not None:
-            return failed
+        got = number(name, result, call, hint=hint)
+        if isinstance(got, Verdict):
+            return got
         if close(got, want, rtol=1e-12):
             continue
         if slope != 0 and close(got, w + lr * slope, rtol=1e-12):
@@ -83,7 +83,7 @@ def valley(w: Value) -> Value:
 
 def _jumps(trajectory: Sequence[float]) -> int:
     """How many steps landed on the other side of the bottom: dL/dw changed sign."""
-    slopes = [grad(valley)(w)[0] for w in trajectory]
+    slopes = [float(grad(valley)(w)[0]) for w in trajectory]
     return sum(1 for g0, g1 in itertools.pairwise(slopes) if g0 * g1 < 0)
 
 
@@ -145,19 +145,19 @@ def check_descent_loop(descend: Callable[..., Sequence[float]]) -> Verdict:
               for _, f, w0, lr, tol, max_steps in _LOOPS]  # before the answer runs
     for (what, f, w0, lr, tol, max_steps), want in zip(_LOOPS, wanted):
         call = f"descend(f, {fmt(w0)}, {fmt(lr)}, {fmt(tol)}, {max_steps})"
-        result, failed = attempt(name, descend, f, w0, lr, tol, max_steps, call=call,
-                                 hint="compute the slope with grad(f)(w)[0]")
-        if failed is not None:
-            return failed
+        result = attempt(name, descend, f, w0, lr, tol, max_steps, call=call,
+                         hint="compute the slope with grad(f)(w)[0]")
+        if isinstance(result, Verdict):
+            return result
         if isinstance(result, str) or not isinstance(result, Sequence):
             return Verdict(name, False, f"{call} returned a {type(result).__name__}; it should return the "
                            f"list [θ⁰, θ¹, …]", hint="start with path = [w0] and append every new w")
         got = []
         # read one entry past the right length at most: a list that goes on is too long already
         for k, item in enumerate(itertools.islice(result, len(want) + 1)):
-            value, failed = number(name, item, f"θ{_superscript(k)} in the list of {call}")
-            if failed is not None:
-                return failed
+            value = number(name, item, f"θ{_superscript(k)} in the list of {call}")
+            if isinstance(value, Verdict):
+                return value
             got.append(value)
         for k, (g, w) in enumerate(zip(got, want)):
             if not close(g, w, rtol=1e-9):

@@ -40,12 +40,12 @@ def check_parameter_count(count: Callable[[int, Sequence[int]], int]) -> Verdict
     on a few shapes."""
     expected_counts = [len(MLP(nin, nouts, seed=0).parameters()) for nin, nouts in _SHAPES]
     for (nin, nouts), expected in zip(_SHAPES, expected_counts):
-        answer, verdict = attempt(COUNT, count, nin, list(nouts), hint=_COUNT_HINT)
-        if verdict is not None:
-            return verdict
-        result, verdict = whole_number(COUNT, answer, "a whole number", _COUNT_HINT)
-        if verdict is not None:
-            return verdict
+        answer = attempt(COUNT, count, nin, list(nouts), hint=_COUNT_HINT)
+        if isinstance(answer, Verdict):
+            return answer
+        result = whole_number(COUNT, answer, "a whole number", _COUNT_HINT)
+        if isinstance(result, Verdict):
+            return result
         if result == expected:
             continue
         sizes = [nin, *nouts]
@@ -112,8 +112,9 @@ def check_forward_mode_gradient(gradient: Callable[[Callable[..., Value], list[f
     the evaluations of f counted: forward mode needs one per input, P in all; one evaluation
     followed by a tangent pass per input counts too, but not when a backward pass ran."""
     xs = [0.3, -0.8, 0.5, 0.1, 1.2]
-    expected = list(grad(_neuron_loss)(*xs))
-    calls, inputs = 0, []
+    expected = [float(g) for g in grad(_neuron_loss)(*xs)]
+    calls = 0
+    inputs: list[Value] = []
 
     def f(*args: Any) -> Any:
         nonlocal calls
@@ -122,9 +123,9 @@ def check_forward_mode_gradient(gradient: Callable[[Callable[..., Value], list[f
         return _neuron_loss(*args)
 
     with _backward_calls() as reverse:
-        result, verdict = attempt(FORWARD_MODE, gradient, f, list(xs), hint=_FORWARD_MODE_HINT)
-    if verdict is not None:
-        return verdict
+        result = attempt(FORWARD_MODE, gradient, f, list(xs), hint=_FORWARD_MODE_HINT)
+    if isinstance(result, Verdict):
+        return result
     found = as_floats(result)
     p = len(xs)
     if found is None or len(found) != p:

@@ -101,16 +101,16 @@ def _not_a_class(exercise: str, cls: object, name: str) -> Verdict | None:
                    hint=f"pass your class itself ({name}, without calling it)")
 
 
-def _ops(exercise: str, ops: object, derived: bool = True) -> tuple[list[str] | None, Verdict | None]:
+def _ops(exercise: str, ops: object, derived: bool = True) -> list[str] | Verdict:
     """The op names asked for, checked (the lesson passes them; a typo gets a verdict); ops made of
     other ops only where ``derived``."""
     known = [name for name, op in OPS.items() if derived or not op.derived]
     names = first(ops, len(OPS)) if not isinstance(ops, str) else [ops]
     if not names or not all(isinstance(n, str) and n in known for n in names):
         made = "" if derived else "; − and / are made of other ops: check them with check_backward"
-        return None, Verdict(exercise, False, f"ops must name some of {', '.join(known)}, got "
-                             f"{short(ops, 40)}", hint=f"for example ops=(\"relu\", \"**\"){made}")
-    return list(dict.fromkeys(names)), None
+        return Verdict(exercise, False, f"ops must name some of {', '.join(known)}, got "
+                       f"{short(ops, 40)}", hint=f"for example ops=(\"relu\", \"**\"){made}")
+    return list(dict.fromkeys(names))
 
 
 def _shown(x: object) -> str:
@@ -119,7 +119,7 @@ def _shown(x: object) -> str:
     return f"Value({fmt(data)})" if real(data) is not None else fmt(x)
 
 
-def _call(exercise: str, op: str, *operands: Any, hint: str = "") -> tuple[Any, Verdict | None]:
+def _call(exercise: str, op: str, *operands: Any, hint: str = "") -> Any | Verdict:
     """``op`` applied to the learner's operands, or a failed verdict that shows the call."""
     spec = OPS[op]
     a, b = [*operands, None][:2]
@@ -127,17 +127,17 @@ def _call(exercise: str, op: str, *operands: Any, hint: str = "") -> tuple[Any, 
     return attempt(exercise, spec.apply, *operands, hint=hint or spec.hint, call=written)
 
 
-def _new(exercise: str, cls: Any, data: float) -> tuple[Any, Verdict | None]:
+def _new(exercise: str, cls: Any, data: float) -> Any | Verdict:
     return attempt(exercise, cls, data, hint="Value(data) makes a leaf: a node with no children",
                    call=f"Value({fmt(data)})")
 
 
-def _number_of(exercise: str, node: Any, what: str, hint: str) -> tuple[float | None, Verdict | None]:
+def _number_of(exercise: str, node: Any, what: str, hint: str) -> float | Verdict:
     """``node.data`` or ``node.grad`` read from a learner's node, as a float, or a verdict."""
     try:
         raw = getattr(node, what)
     except AttributeError:
-        return None, Verdict(exercise, False, f"your node {short(node, 40)} has no .{what}", hint=hint)
+        return Verdict(exercise, False, f"your node {short(node, 40)} has no .{what}", hint=hint)
     return number(exercise, raw, f"the .{what} of your node", hint=hint)
 
 
@@ -165,19 +165,19 @@ def check_value(value_class: type) -> Verdict:
         return failed
     rng = np.random.default_rng(0)
     x0 = float(rng.uniform(-2, 2))
-    leaf, failed = _new(VALUE, value_class, x0)
-    if failed is not None:
-        return failed
+    leaf = _new(VALUE, value_class, x0)
+    if isinstance(leaf, Verdict):
+        return leaf
     for what, want in (("data", x0), ("grad", 0.0)):
-        got, failed = _number_of(VALUE, leaf, what, hint="Value(data) keeps data, and a grad starting at 0")
-        if failed is not None:
-            return failed
+        got = _number_of(VALUE, leaf, what, hint="Value(data) keeps data, and a grad starting at 0")
+        if isinstance(got, Verdict):
+            return got
         if got != want:
             return Verdict(VALUE, False, f"Value({fmt(x0)}).{what} is {fmt(got)}, not {fmt(want)}",
                            hint="a new node's grad is 0: nothing has been passed back to it yet")
-    children, failed = _children(VALUE, leaf)
-    if failed is not None:
-        return failed
+    children = _children(VALUE, leaf)
+    if isinstance(children, Verdict):
+        return children
     if children:
         return Verdict(VALUE, False, f"a leaf Value({fmt(x0)}) has {len(children)} children",
                        hint=_RECORD_HINT)
@@ -198,18 +198,18 @@ def _forward_case(cls: Any, written: str, fn: Callable[[Any, Any], Any], x: floa
     """One forward case, operand ``number_at`` (0 or 1) a plain number: None when it is right."""
     operands = []
     for k, value in enumerate((x, y)):
-        node, failed = (value, None) if k == number_at else _new(VALUE, cls, value)
-        if failed is not None:
-            return failed
+        node = value if k == number_at else _new(VALUE, cls, value)
+        if isinstance(node, Verdict):
+            return node
         operands.append(node)
     call = written.format(a=_shown(operands[0]), b=_shown(operands[1]))
     hint = _operator_hint(number_at == 0)
-    out, failed = attempt(VALUE, fn, *operands, call=call, hint=hint)
-    if failed is not None:
-        return failed
-    got, failed = _number_of(VALUE, out, "data", hint=hint)
-    if failed is not None:
-        return failed
+    out = attempt(VALUE, fn, *operands, call=call, hint=hint)
+    if isinstance(out, Verdict):
+        return out
+    got = _number_of(VALUE, out, "data", hint=hint)
+    if isinstance(got, Verdict):
+        return got
     want = fn(x, y)
     if not close(got, want, rtol=1e-12, atol=1e-12):
         return Verdict(VALUE, False, f"{call} gives data {fmt(got)}, not {fmt(want)}", hint=hint)
@@ -225,24 +225,24 @@ def _operator_hint(number_first: bool) -> str:
     return _RECORD_HINT
 
 
-def _children(exercise: str, node: Any) -> tuple[list[Any] | None, Verdict | None]:
+def _children(exercise: str, node: Any) -> list[Any] | Verdict:
     try:
         raw = node.children
     except AttributeError:
-        return None, Verdict(exercise, False, f"your node {short(node, 40)} has no .children",
-                             hint="each Value keeps the tuple of Values it was computed from as children")
+        return Verdict(exercise, False, f"your node {short(node, 40)} has no .children",
+                       hint="each Value keeps the tuple of Values it was computed from as children")
     items = first(raw, 1000) if not isinstance(raw, set | frozenset) else list(raw)
     if items is None:
-        return None, Verdict(exercise, False, f".children should be a tuple of Values, got {short(raw, 40)}",
-                             hint="each Value keeps the tuple of Values it was computed from as children")
-    return items, None
+        return Verdict(exercise, False, f".children should be a tuple of Values, got {short(raw, 40)}",
+                       hint="each Value keeps the tuple of Values it was computed from as children")
+    return items
 
 
 def _records_inputs(out: Any, call: str, inputs: list[Any]) -> Verdict | None:
     """None when every Value input of ``call`` is among ``out``'s children (by identity)."""
-    children, failed = _children(VALUE, out)
-    if failed is not None:
-        return failed
+    children = _children(VALUE, out)
+    if isinstance(children, Verdict):
+        return children
     ids = {id(child) for child in children}
     missing = [v for v in inputs if id(v) not in ids]
     if missing or not children:
@@ -279,7 +279,7 @@ def _library_grads(op: str, a0: float, b0: float) -> tuple[float, list[float]]:
     b = Value(b0) if OPS[op].kind == "binary" else b0
     out = OPS[op].apply(*((a, b) if OPS[op].kind != "unary" else (a,)))
     out.backward()
-    return out.data, [a.grad] + ([b.grad] if OPS[op].kind == "binary" else [])
+    return out.data, [float(a.grad)] + ([float(b.grad)] if isinstance(b, Value) else [])
 
 
 @checker(LOCAL)
@@ -290,49 +290,49 @@ def check_local_gradients(value_class: type, ops: Sequence[str] = BASIC) -> Verd
     failed = _not_a_class(LOCAL, value_class, "Value")
     if failed is not None:
         return failed
-    names, failed = _ops(LOCAL, ops, derived=False)
-    if failed is not None:
-        return failed
+    names = _ops(LOCAL, ops, derived=False)
+    if isinstance(names, Verdict):
+        return names
     rng = np.random.default_rng(1)
-    leaf, failed = _new(LOCAL, value_class, 1.5)
-    if failed is not None:
-        return failed
-    _, failed = attempt(LOCAL, getattr(leaf, "pass_back", None), returns=False, call="Value(1.5).pass_back()",
-                        hint="every node has a pass_back; a leaf's does nothing (it has no children)")
-    if failed is not None:
+    leaf = _new(LOCAL, value_class, 1.5)
+    if isinstance(leaf, Verdict):
+        return leaf
+    failed = attempt(LOCAL, getattr(leaf, "pass_back", None), returns=False, call="Value(1.5).pass_back()",
+                     hint="every node has a pass_back; a leaf's does nothing (it has no children)")
+    if isinstance(failed, Verdict):
         return failed
     for op in names:
         spec = OPS[op]
         for _ in range(3):
             a0, b0 = _operands(op, rng)
             want_data, locals_ = _library_grads(op, a0, b0)  # the reference first
-            inputs, failed = _leaves(LOCAL, value_class, [a0, b0] if spec.kind == "binary" else [a0])
-            if failed is not None:
-                return failed
+            inputs = _leaves(LOCAL, value_class, [a0, b0] if spec.kind == "binary" else [a0])
+            if isinstance(inputs, Verdict):
+                return inputs
             held = [float(v) for v in rng.uniform(-1, 1, size=len(inputs))]
             for node, g0 in zip(inputs, held):
                 node.grad = g0
             args = (*inputs, b0) if spec.kind == "power" else tuple(inputs)
-            out, failed = _call(LOCAL, op, *args)
-            if failed is not None:
-                return failed
+            out = _call(LOCAL, op, *args)
+            if isinstance(out, Verdict):
+                return out
             call = spec.written.format(a=_shown(inputs[0]), b=_shown(args[1]) if len(args) > 1 else "")
-            got, failed = _number_of(LOCAL, out, "data", hint=spec.hint)
-            if failed is not None:
-                return failed
+            got = _number_of(LOCAL, out, "data", hint=spec.hint)
+            if isinstance(got, Verdict):
+                return got
             if not close(got, want_data, rtol=1e-12, atol=1e-12):
                 return Verdict(LOCAL, False, f"{call} gives data {fmt(got)}, not {fmt(want_data)}",
                                hint=spec.hint)
             g = float(rng.uniform(0.5, 2.0))
             out.grad = g
-            _, failed = attempt(LOCAL, getattr(out, "pass_back", None), returns=False,
-                                call=f"({call}).pass_back()", hint=spec.hint)
-            if failed is not None:
+            failed = attempt(LOCAL, getattr(out, "pass_back", None), returns=False,
+                             call=f"({call}).pass_back()", hint=spec.hint)
+            if isinstance(failed, Verdict):
                 return failed
             for k, (node, g0, local) in enumerate(zip(inputs, held, locals_)):
-                got, failed = _number_of(LOCAL, node, "grad", hint=spec.hint)
-                if failed is not None:
-                    return failed
+                got = _number_of(LOCAL, node, "grad", hint=spec.hint)
+                if isinstance(got, Verdict):
+                    return got
                 want = g0 + g * local
                 if close(got, want):
                     continue
@@ -355,33 +355,33 @@ def check_local_gradients(value_class: type, ops: Sequence[str] = BASIC) -> Verd
                    f"what its inputs already hold, a node used twice included")
 
 
-def _leaves(exercise: str, cls: Any, data: list[float]) -> tuple[list[Any] | None, Verdict | None]:
+def _leaves(exercise: str, cls: Any, data: list[float]) -> list[Any] | Verdict:
     leaves = []
     for x in data:
-        leaf, failed = _new(exercise, cls, x)
-        if failed is not None:
-            return None, failed
+        leaf = _new(exercise, cls, x)
+        if isinstance(leaf, Verdict):
+            return leaf
         leaves.append(leaf)
-    return leaves, None
+    return leaves
 
 
 def _used_twice(cls: Any, op: str, rng: np.random.Generator) -> Verdict | None:
     a0 = float(rng.uniform(0.5, 2.0))
     want = 2.0 if op == "+" else 2 * a0  # d(a + a)/da, d(a·a)/da
-    a, failed = _new(LOCAL, cls, a0)
-    if failed is not None:
-        return failed
-    out, failed = _call(LOCAL, op, a, a)
-    if failed is not None:
-        return failed
+    a = _new(LOCAL, cls, a0)
+    if isinstance(a, Verdict):
+        return a
+    out = _call(LOCAL, op, a, a)
+    if isinstance(out, Verdict):
+        return out
     call = OPS[op].written.format(a="a", b="a")
     out.grad = 1.0
-    _, failed = attempt(LOCAL, getattr(out, "pass_back", None), returns=False, call=f"({call}).pass_back()")
-    if failed is not None:
+    failed = attempt(LOCAL, getattr(out, "pass_back", None), returns=False, call=f"({call}).pass_back()")
+    if isinstance(failed, Verdict):
         return failed
-    got, failed = _number_of(LOCAL, a, "grad", hint=_ACCUMULATE_HINT)
-    if failed is not None:
-        return failed
+    got = _number_of(LOCAL, a, "grad", hint=_ACCUMULATE_HINT)
+    if isinstance(got, Verdict):
+        return got
     if not close(got, want):
         return Verdict(LOCAL, False, f"with a = Value({fmt(a0)}) and out = {call}, out.grad = 1 then "
                        f"out.pass_back() leaves a.grad = {fmt(got)}, not {fmt(want)}", hint=_ACCUMULATE_HINT)
@@ -433,15 +433,14 @@ def check_topological_order(topological_order: Callable[[Any], Sequence[Any]], d
     for what, root in graphs:
         everything = library_order(root)  # the reference first
         name = getattr(topological_order, "__name__", "topological_order")
-        result, failed = attempt(ORDER, topological_order, root, call=f"{name}(root of {what})",
-                                 hint=_ORDER_HINT)
-        if failed is not None:
-            if "RecursionError" in failed.message:
-                return Verdict(ORDER, False, failed.message,
+        result = attempt(ORDER, topological_order, root, call=f"{name}(root of {what})", hint=_ORDER_HINT)
+        if isinstance(result, Verdict):
+            if "RecursionError" in result.message:
+                return Verdict(ORDER, False, result.message,
                                hint="Python allows about a thousand nested calls: keep the nodes to visit "
                                     "on a list of your own (a stack) instead of calling your function inside "
                                     "itself")
-            return failed
+            return result
         order = first(result, 2 * len(everything))
         if order is None:
             return Verdict(ORDER, False, f"for {what} of {len(everything)} nodes, {name} returned "
@@ -521,8 +520,7 @@ def _evaluate(op: str, a: float, b: Any) -> float:
     return value.data
 
 
-def _run(program: list[tuple[str, int, Any]], leaves: list[Any], exercise: str) -> tuple[list[Any] | None,
-                                                                                          Verdict | None]:
+def _run(program: list[tuple[str, int, Any]], leaves: list[Any], exercise: str) -> list[Any] | Verdict:
     """The program's nodes built from ``leaves`` (of either engine): the learner's calls go
     through `attempt`."""
     nodes = list(leaves)
@@ -533,11 +531,11 @@ def _run(program: list[tuple[str, int, Any]], leaves: list[Any], exercise: str) 
         if library:
             nodes.append(OPS[op].apply(*args))
             continue
-        out, failed = _call(exercise, op, *args)
-        if failed is not None:
-            return None, failed
+        out = _call(exercise, op, *args)
+        if isinstance(out, Verdict):
+            return out
         nodes.append(out)
-    return nodes, None
+    return nodes
 
 
 #: Small graphs first, each for one mistake (its hint), then random ones. Leaves are nodes 0, 1, 2.
@@ -560,33 +558,34 @@ def check_backward(value_class: type, ops: Sequence[str] = BASIC) -> Verdict:
     failed = _not_a_class(BACKWARD, value_class, "Value")
     if failed is not None:
         return failed
-    names, failed = _ops(BACKWARD, ops)
-    if failed is not None:
-        return failed
+    names = _ops(BACKWARD, ops)
+    if isinstance(names, Verdict):
+        return names
     rng = np.random.default_rng(3)
     cases = [(what, steps, hint) for what, steps, hint in _SHAPES if all(op in names for op, _, _ in steps)]
     cases += [("a random graph with shared nodes", _program(rng, names, size), _RANDOM_HINT)
               for size in (6, 10, 16, 16)]
     for what, program, hint in cases:
         data = [float(x) for x in rng.uniform(-1.2, 1.2, size=3)]
-        mine, failed = _leaves(BACKWARD, value_class, data)
-        if failed is not None:
-            return failed
-        nodes, failed = _run(program, mine, BACKWARD)
-        if failed is not None:
-            return failed
-        reference, _ = _run(program, [Value(x) for x in data], BACKWARD)  # the library's graph
+        mine = _leaves(BACKWARD, value_class, data)
+        if isinstance(mine, Verdict):
+            return mine
+        nodes = _run(program, mine, BACKWARD)
+        if isinstance(nodes, Verdict):
+            return nodes
+        reference = _run(program, [Value(x) for x in data], BACKWARD)  # the library's graph
+        assert not isinstance(reference, Verdict)  # the library's own ops give no verdict
         root, want = nodes[-1], reference[-1]
         want.backward()
-        _, failed = attempt(BACKWARD, getattr(root, "backward", None), returns=False, call="L.backward()",
-                            hint="backward(): the seed, then every node's pass_back, in the right order")
-        if failed is not None:
+        failed = attempt(BACKWARD, getattr(root, "backward", None), returns=False, call="L.backward()",
+                         hint="backward(): the seed, then every node's pass_back, in the right order")
+        if isinstance(failed, Verdict):
             return failed
         grads = []
         for node in nodes:
-            got, failed = _number_of(BACKWARD, node, "grad", hint="backward fills every node's grad")
-            if failed is not None:
-                return failed
+            got = _number_of(BACKWARD, node, "grad", hint="backward fills every node's grad")
+            if isinstance(got, Verdict):
+                return got
             grads.append(got)
         wanted = [node.grad for node in reference]
         if same_numbers(grads, wanted, rtol=1e-9, atol=1e-12):
@@ -635,27 +634,27 @@ def _library_model(nin: int, nouts: list[int], seed: int) -> MLP:
     return model
 
 
-def _copy_into(exercise: str, mine: Any, reference: MLP) -> tuple[list[Any] | None, Verdict | None]:
+def _copy_into(exercise: str, mine: Any, reference: MLP) -> list[Any] | Verdict:
     """The learner's parameters, given the reference's numbers; a verdict when they do not match up."""
-    params, failed = attempt(exercise, getattr(mine, "parameters", None), call="model.parameters()",
-                             hint="parameters() returns the list of every weight and bias Value")
-    if failed is not None:
-        return None, failed
+    params = attempt(exercise, getattr(mine, "parameters", None), call="model.parameters()",
+                     hint="parameters() returns the list of every weight and bias Value")
+    if isinstance(params, Verdict):
+        return params
     want = reference.parameters()
     items = first(params, 10 * len(want))
     if items is None or len(items) != len(want):
         shown = len(items) if items is not None else short(params, 40)
-        return None, Verdict(exercise, False, f"MLP({reference.nin}, {list(reference.nouts)}).parameters() "
-                             f"should hold {len(want)} Values; yours holds {shown}",
-                             hint="every neuron holds one weight per input and one bias; parameters() "
+        return Verdict(exercise, False, f"MLP({reference.nin}, {list(reference.nouts)}).parameters() "
+                       f"should hold {len(want)} Values; yours holds {shown}",
+                       hint="every neuron holds one weight per input and one bias; parameters() "
                                   "collects them from every layer")
     for p, q in zip(items, want):
         try:
             p.data = q.data
         except AttributeError:
-            return None, Verdict(exercise, False, f"parameters() holds {short(p, 40)}, not a Value",
-                                 hint=_NETWORK_HINT)
-    return items, None
+            return Verdict(exercise, False, f"parameters() holds {short(p, 40)}, not a Value",
+                           hint=_NETWORK_HINT)
+    return items
 
 
 @checker(NETWORK)
@@ -669,22 +668,23 @@ def check_mlp(mlp_class: type) -> Verdict:
     rng = np.random.default_rng(4)
     for nin, nouts, seed in ((3, [4, 4, 1], 0), (2, [3, 2], 1), (1, [5, 1], 2)):
         reference = _library_model(nin, nouts, seed)
-        mine, failed = attempt(NETWORK, mlp_class, nin, list(nouts), call=f"MLP({nin}, {nouts})",
-                               hint=_NETWORK_HINT)
-        if failed is not None:
-            return failed
+        mine = attempt(NETWORK, mlp_class, nin, list(nouts), call=f"MLP({nin}, {nouts})",
+                       hint=_NETWORK_HINT)
+        if isinstance(mine, Verdict):
+            return mine
         x = [float(v) for v in rng.uniform(-1.5, 1.5, size=nin)]
-        before, failed = _outputs(mine, x)  # with its own parameters, to see whether copying changes it
-        if failed is not None:
-            return failed
-        params, failed = _copy_into(NETWORK, mine, reference)
-        if failed is not None:
-            return failed
+        before = _outputs(mine, x)  # with its own parameters, to see whether copying changes it
+        if isinstance(before, Verdict):
+            return before
+        params = _copy_into(NETWORK, mine, reference)
+        if isinstance(params, Verdict):
+            return params
         want = reference(x)
         want_outputs = want if isinstance(want, list) else [want]
-        (outputs, got, out), failed = _outputs(mine, x)
-        if failed is not None:
-            return failed
+        outcome = _outputs(mine, x)
+        if isinstance(outcome, Verdict):
+            return outcome
+        outputs, got, out = outcome
         if got is None or len(got) != len(want_outputs):
             kind = "a Value" if len(want_outputs) == 1 else "a list"
             return Verdict(NETWORK, False, f"MLP({nin}, {nouts}) on one input should give "
@@ -712,26 +712,25 @@ def check_mlp(mlp_class: type) -> Verdict:
                    "parameters, on three shapes")
 
 
-def _outputs(model: Any, x: list[float]) -> tuple[tuple[Any, list[float] | None, Any], Verdict | None]:
+def _outputs(model: Any, x: list[float]) -> tuple[Any, list[float] | None, Any] | Verdict:
     """``model(x)``: its outputs as a list, their data (None when they are not Values of numbers),
     and what it returned; or a failed verdict."""
-    out, failed = attempt(NETWORK, model, list(x), call=f"model({[round(v, 3) for v in x]})",
-                          hint=_NETWORK_HINT)
-    if failed is not None:
-        return (None, None, None), failed
+    out = attempt(NETWORK, model, list(x), call=f"model({[round(v, 3) for v in x]})", hint=_NETWORK_HINT)
+    if isinstance(out, Verdict):
+        return out
     outputs = first(out, 100) if isinstance(out, list | tuple) else [out]
     got = as_floats([getattr(o, "data", o) for o in outputs]) if outputs is not None else None
-    return (outputs, got, out), None
+    return outputs, got, out
 
 
 def _same_gradients(out: Any, want: Value, params: list[Any], reference: MLP) -> Verdict | None:
     want.backward()
-    _, failed = attempt(NETWORK, getattr(out, "backward", None), returns=False, call="out.backward()",
-                        hint="the output is one of your Values: its backward() is the one you wrote")
-    if failed is not None:
+    failed = attempt(NETWORK, getattr(out, "backward", None), returns=False, call="out.backward()",
+                     hint="the output is one of your Values: its backward() is the one you wrote")
+    if isinstance(failed, Verdict):
         return failed
     grads = as_floats([getattr(p, "grad", None) for p in params])
-    wanted = [p.grad for p in reference.parameters()]
+    wanted = [float(p.grad) for p in reference.parameters()]
     if grads is None or not same_numbers(grads, wanted, rtol=1e-9, atol=1e-12):
         return Verdict(NETWORK, False, "the outputs are right, but after out.backward() the parameters' "
                        "grads differ from the library's", hint="do the parameters() you return belong to the "
@@ -763,7 +762,7 @@ def _forgetful(model: MLP, xs: list, ys: list, lr: float, steps: int, sign: floa
             model.zero_grad()
         loss.backward()
         for p in model.parameters():
-            p.data += sign * lr * p.grad
+            p.data += sign * lr * float(p.grad)
         losses.append(loss.data)
     return losses
 
@@ -783,17 +782,17 @@ def check_training_loop(train: Callable[..., Any], mlp_class: type) -> Verdict:
         history = fit(reference, xs, ys, loss="mse", optimizer=SGD(reference.parameters(), lr=lr),
                       max_epochs=steps, tol=0.0, shuffle=False, engine="eager", progress=False)
         wanted = list(history.update_loss)
-        mine, failed = attempt(TRAINING, mlp_class, 1, [4, 1], call="MLP(1, [4, 1])", hint=_NETWORK_HINT)
-        if failed is not None:
-            return failed
+        mine = attempt(TRAINING, mlp_class, 1, [4, 1], call="MLP(1, [4, 1])", hint=_NETWORK_HINT)
+        if isinstance(mine, Verdict):
+            return mine
         fresh = _library_model(1, [4, 1], seed=10 + k)
-        params, failed = _copy_into(TRAINING, mine, fresh)
-        if failed is not None:
-            return failed
-        result, failed = attempt(TRAINING, train, mine, [list(x) for x in xs], list(ys), lr, steps,
-                                 call=f"train(model, xs, ys, {fmt(lr)}, {steps})", hint=_TRAINING_HINT)
-        if failed is not None:
-            return failed
+        params = _copy_into(TRAINING, mine, fresh)
+        if isinstance(params, Verdict):
+            return params
+        result = attempt(TRAINING, train, mine, [list(x) for x in xs], list(ys), lr, steps,
+                         call=f"train(model, xs, ys, {fmt(lr)}, {steps})", hint=_TRAINING_HINT)
+        if isinstance(result, Verdict):
+            return result
         losses = as_floats(result)
         if losses is None or len(losses) != steps:
             return Verdict(TRAINING, False, f"train(model, xs, ys, {fmt(lr)}, {steps}) should return {steps} "

@@ -53,12 +53,13 @@ def check_best_epoch(best_epoch: Callable[[list[float], list[float]], int]) -> V
     epoch, counted from 1, whose model early stopping keeps. Checked against `History.best_epoch`."""
     for train, val in _CURVES:
         expected = History(train_loss=list(train), val_loss=list(val)).best_epoch
-        result, verdict = attempt(BEST, best_epoch, list(train), list(val), hint=_BEST_HINT)
-        if verdict is not None:
-            return verdict
-        epoch, verdict = whole_number(BEST, result, "an epoch number", _BEST_HINT)
-        if verdict is not None:
-            return verdict
+        assert expected is not None  # every curve of _CURVES has finite losses
+        result = attempt(BEST, best_epoch, list(train), list(val), hint=_BEST_HINT)
+        if isinstance(result, Verdict):
+            return result
+        epoch = whole_number(BEST, result, "an epoch number", _BEST_HINT)
+        if isinstance(epoch, Verdict):
+            return epoch
         if epoch == expected:
             continue
         lowest_train = min(range(len(train)), key=train.__getitem__) + 1
@@ -124,12 +125,12 @@ def check_stopping_epoch(stop: Callable[[list[float], int], int]) -> Verdict:
     Checked against `stopping_epoch`, the rule of ``fit(..., patience=...)``."""
     for val, patience in _STOPPING_CASES:
         expected = stopping_epoch(val, patience)
-        result, verdict = attempt(STOPPING, stop, list(val), patience, hint=_STOPPING_HINT)
-        if verdict is not None:
-            return verdict
-        epoch, verdict = whole_number(STOPPING, result, "an epoch number", _STOPPING_HINT)
-        if verdict is not None:
-            return verdict
+        result = attempt(STOPPING, stop, list(val), patience, hint=_STOPPING_HINT)
+        if isinstance(result, Verdict):
+            return result
+        epoch = whole_number(STOPPING, result, "an epoch number", _STOPPING_HINT)
+        if isinstance(epoch, Verdict):
+            return epoch
         if epoch == expected:
             continue
         best = min(range(len(val)), key=val.__getitem__) + 1
@@ -170,6 +171,11 @@ _RESULTS = (
 )
 
 
+def _lowest(results: dict[int, dict[str, float]], split: str) -> int:
+    """The model whose loss on ``split`` is the lowest."""
+    return min(results, key=lambda name: results[name][split])
+
+
 @checker(CHOOSE)
 def check_choose_and_report(choose: Callable[[dict], tuple[Any, float]]) -> Verdict:
     """``choose(results)``: ``results`` maps a model's name (its number of hidden layers) to its
@@ -177,15 +183,14 @@ def check_choose_and_report(choose: Callable[[dict], tuple[Any, float]]) -> Verd
     chosen with the validation set and its test loss, the estimate of its loss on new data."""
     for results in _RESULTS:
         copy = {k: dict(v) for k, v in results.items()}
-        result, verdict = attempt(CHOOSE, choose, copy, hint=_CHOOSE_HINT)
-        if verdict is not None:
-            return verdict
+        result = attempt(CHOOSE, choose, copy, hint=_CHOOSE_HINT)
+        if isinstance(result, Verdict):
+            return result
         if not (isinstance(result, tuple | list) and len(result) == 2):
             return Verdict(CHOOSE, False, f"expected a pair (name, loss to report), got {short(result)}",
                            _CHOOSE_HINT)
         name, reported = result
-        by = {split: min(results, key=lambda k, s=split: results[k][s])
-              for split in ("train", "validation", "test")}
+        by = {split: _lowest(results, split) for split in ("train", "validation", "test")}
         chosen = by["validation"]
         if name != chosen:
             if name == by["test"]:

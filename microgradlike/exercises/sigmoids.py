@@ -37,12 +37,13 @@ KNOBS = "three knobs"
 def check_sigmoid_knobs(w: float, b: float, c: float) -> Verdict:
     """c·σ(b + w·x) must fall from 2 to 0, be at half height at x = 1, with slope −1 there."""
     name = KNOBS
-    knobs = {}
+    knobs: dict[str, float] = {}
     for knob, value in (("w", w), ("b", b), ("c", c)):
-        knobs[knob], failed = number(name, value, knob)
-        if failed is not None:
-            return failed
-    unit = SigmoidUnit(**knobs)
+        got = number(name, value, knob)
+        if isinstance(got, Verdict):
+            return got
+        knobs[knob] = got
+    unit = SigmoidUnit(knobs["w"], knobs["b"], knobs["c"])
     with no_grad():
         left, right, middle = (unit(x).data for x in (-_FAR, _FAR, CENTRE))
     shape = f"your curve goes from {fmt(left)} (far left) to {fmt(right)} (far right)"
@@ -56,7 +57,7 @@ def check_sigmoid_knobs(w: float, b: float, c: float) -> Verdict:
         centre = -knobs["b"] / knobs["w"]
         return Verdict(name, False, f"its centre (half height) is at x = {fmt(centre)}, not at "
                        f"x = {fmt(CENTRE)}", hint="the centre is where b + w·x = 0")
-    (slope,) = grad(lambda x: unit(x))(CENTRE)
+    slope = float(grad(lambda x: unit(x))(CENTRE)[0])
     if not close(slope, SLOPE, rtol=1e-6):
         return Verdict(name, False, f"its slope at the centre is {fmt(slope)}, not {fmt(SLOPE)}",
                        hint="at the centre σ' = σ·(1 − σ) = 1/4, so there dy/dx = c · w · 1/4; "
@@ -69,27 +70,26 @@ def check_sigmoid_knobs(w: float, b: float, c: float) -> Verdict:
 _PIECEWISE_OPS = {"+", "-", "*", "/", "neg", "relu"}
 
 
-def _relu_curve(name: str, fn: object, xs: np.ndarray, hint: str) -> tuple[list[float] | None, Verdict | None,
-                                                                              int]:
+def _relu_curve(name: str, fn: object, xs: np.ndarray, hint: str) -> tuple[list[float], int] | Verdict:
     """``fn`` at every x (as Values), checked to be built from relus and arithmetic only; with the
     number of relu nodes one call makes."""
     values, relus = [], 0
     for x0 in xs:
-        out, failed = attempt(name, fn, Value(float(x0), label="x"), hint=hint)
-        if failed is not None:
-            return None, failed, 0
+        out = attempt(name, fn, Value(float(x0), label="x"), hint=hint)
+        if isinstance(out, Verdict):
+            return out
         if not isinstance(out, Value):
-            return None, Verdict(name, False, f"{getattr(fn, '__name__', 'your function')}(Value({fmt(x0)})) "
-                                 f"returned a {type(out).__name__}, not a Value",
-                                 hint="compute with the Value x: x.relu(), hard_sigmoid(x), +, −, ×"), 0
+            return Verdict(name, False, f"{getattr(fn, '__name__', 'your function')}(Value({fmt(x0)})) "
+                           f"returned a {type(out).__name__}, not a Value",
+                           hint="compute with the Value x: x.relu(), hard_sigmoid(x), +, −, ×")
         used = ops_used(out)
         other = sorted(set(used) - _PIECEWISE_OPS)
         if other:
-            return None, Verdict(name, False, f"your graph uses {', '.join(other)}: only relu "
-                                 f"(hard_sigmoid is two of them) and + − × / are allowed", hint=hint), 0
+            return Verdict(name, False, f"your graph uses {', '.join(other)}: only relu "
+                           f"(hard_sigmoid is two of them) and + − × / are allowed", hint=hint)
         values.append(out.data)
         relus = used["relu"]
-    return values, None, relus
+    return values, relus
 
 
 # ---- exercise 2: two ReLUs make a ramp -------------------------------------------------------------
@@ -104,14 +104,15 @@ def check_ramp(ramp: Callable[[Value], Value]) -> Verdict:
     """``ramp(x)``, from exactly two relu ops: 0 for x ≤ 1, a straight climb to 3 at x = 2, then 3."""
     name = RAMP
     hint = "each relu makes one corner; the second one must cancel the first's slope"
-    got, failed, relus = _relu_curve(name, ramp, _RAMP_XS, hint)
-    if failed is not None:
-        return failed
+    curve = _relu_curve(name, ramp, _RAMP_XS, hint)
+    if isinstance(curve, Verdict):
+        return curve
+    got, relus = curve
     if relus != 2:
         return Verdict(name, False, f"your graph has {relus} relu node(s); use exactly two",
                        hint="2 个 ReLU 才能够合成一个 Hard Sigmoid: one relu per corner")
     for x0, y in zip(_RAMP_XS, got):
-        want = 3 * hard_sigmoid(float(x0) - 1)
+        want = 3 * float(hard_sigmoid(float(x0) - 1))
         if close(y, want, atol=1e-9):
             continue
         if x0 <= 1:
@@ -141,9 +142,10 @@ def check_bends(bends: Callable[[Value], Value]) -> Verdict:
     and last corner, built from hard sigmoids (relus) and arithmetic only."""
     name = BENDS
     hint = "a constant for the height at the left end, then one hard sigmoid per piece that climbs or falls"
-    got, failed, _ = _relu_curve(name, bends, _BENDS_XS, hint)
-    if failed is not None:
-        return failed
+    curve = _relu_curve(name, bends, _BENDS_XS, hint)
+    if isinstance(curve, Verdict):
+        return curve
+    got, _ = curve
     kx, ky = np.array(BENDS_KNOTS).T
     want = np.interp(_BENDS_XS, kx, ky)
     for x0, y, target in zip(_BENDS_XS, got, want):

@@ -85,9 +85,9 @@ def check_batched_layer(forward: Callable[..., Any]) -> Verdict:
     Checked against a `Layer` of the scalar engine, run on each sample."""
     for seed in (0, 1):
         X, W, b = _problem(seed)
-        result, verdict = attempt(FORWARD, forward, W.copy(), b.copy(), X.copy(), hint=_FORWARD_HINT)
-        if verdict is not None:
-            return verdict
+        result = attempt(FORWARD, forward, W.copy(), b.copy(), X.copy(), hint=_FORWARD_HINT)
+        if isinstance(result, Verdict):
+            return result
         if not (isinstance(result, tuple | list) and len(result) == 2):
             return Verdict(FORWARD, False, f"expected a pair (Z, A), got {short(result)}", _FORWARD_HINT)
         Z, A = (_array(part) for part in result)
@@ -137,9 +137,9 @@ def check_batched_backward(backward: Callable[..., Any]) -> Verdict:
     for seed in (0, 1):
         X, W, b = _problem(seed)
         G = np.random.default_rng(seed + 10).normal(size=(_N, _NOUT))
-        result, verdict = attempt(BACKWARD, backward, X.copy(), W.copy(), G.copy(), hint=_BACKWARD_HINT)
-        if verdict is not None:
-            return verdict
+        result = attempt(BACKWARD, backward, X.copy(), W.copy(), G.copy(), hint=_BACKWARD_HINT)
+        if isinstance(result, Verdict):
+            return result
         if not (isinstance(result, tuple | list) and len(result) == 3):
             return Verdict(BACKWARD, False, f"expected three arrays (dW, db, dX), got {short(result)}",
                            _BACKWARD_HINT)

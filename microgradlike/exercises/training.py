@@ -52,9 +52,9 @@ def _epoch(model: MLP, X: list, y: list, batch_size: int, lr: float, *, serial: 
         losses.append(loss.data)
         for i, p in enumerate(params):
             if serial:
-                p.data += sign * lr * p.grad
+                p.data += sign * lr * float(p.grad)
             else:
-                pending[i] += p.grad / math.ceil(len(X) / batch_size)
+                pending[i] += float(p.grad) / math.ceil(len(X) / batch_size)
     if not serial:
         for p, g in zip(params, pending):
             p.data += sign * lr * g
@@ -104,12 +104,11 @@ def _one_epoch_case(one_epoch: Callable[..., Any], rows: list, targets: list, ba
     oracle = _epoch_model()  # the reference first: the answer runs after it
     expected = _fit_epoch(oracle, rows, targets, batch_size, lr)
     learner = _epoch_model()
-    result, verdict = attempt(EPOCH, one_epoch, learner, [list(row) for row in rows], list(targets),
-                              batch_size, lr, hint=_EPOCH_HINT,
-                              call=f"one_epoch(model, X, y, {batch_size}, {lr})")
-    if verdict is not None:  # a parameter that is no longer a number is the likelier cause
+    result = attempt(EPOCH, one_epoch, learner, [list(row) for row in rows], list(targets),
+                     batch_size, lr, hint=_EPOCH_HINT, call=f"one_epoch(model, X, y, {batch_size}, {lr})")
+    if isinstance(result, Verdict):  # a parameter that is no longer a number is the likelier cause
         broken = plain_parameters(EPOCH, learner)
-        return verdict if broken is None else broken
+        return result if broken is None else broken
     losses = as_floats(result)
     if losses is None:
         return Verdict(EPOCH, False, f"expected the list of batch losses, got {short(result)}", _EPOCH_HINT)
@@ -177,9 +176,9 @@ def check_softmax_cross_entropy(loss: Callable[[list[Value], int], Value]) -> Ve
     for row, target in (*_ROWS, *_HUGE_ROWS):
         huge = (row, target) in _HUGE_ROWS
         logits = [Value(z) for z in row]
-        out, verdict = attempt(CROSS_ENTROPY, loss, logits, target, hint=_STABLE_HINT if huge else _CE_HINT)
-        if verdict is not None:
-            return verdict
+        out = attempt(CROSS_ENTROPY, loss, logits, target, hint=_STABLE_HINT if huge else _CE_HINT)
+        if isinstance(out, Verdict):
+            return out
         if not isinstance(out, Value):
             return Verdict(CROSS_ENTROPY, False, f"expected a Value, got {short(out)}",
                            "build the loss from the logit Values with Value ops (exp, log, +, -), so that "
@@ -195,8 +194,8 @@ def check_softmax_cross_entropy(loss: Callable[[list[Value], int], Value]) -> Ve
                                                  f"gives {out.data:.6g}", _diagnose_ce(out.data, row, target))
         out.backward()
         reference.backward()  # ∂L/∂zⱼ = softmax(z)ⱼ − [j = target]
-        expected = [z.grad for z in oracle_logits]
-        grads = [z.grad for z in logits]
+        expected = [float(z.grad) for z in oracle_logits]
+        grads = [float(z.grad) for z in logits]
         if not same_numbers(grads, expected, atol=1e-9):
             return Verdict(CROSS_ENTROPY, False,
                            f"{where} the loss is right but backward() gives ∂L/∂z = "
@@ -248,10 +247,10 @@ def check_linear_collapse(collapse: Callable[..., Any]) -> Verdict:
             for neuron in layer.neurons:
                 neuron.b.data = float(rng.normal())
         weights, biases = layer_matrices(model)
-        result, verdict = attempt(COLLAPSE, collapse, [w.copy() for w in weights], [b.copy() for b in biases],
-                                  hint=_COLLAPSE_HINT)
-        if verdict is not None:
-            return verdict
+        result = attempt(COLLAPSE, collapse, [w.copy() for w in weights], [b.copy() for b in biases],
+                         hint=_COLLAPSE_HINT)
+        if isinstance(result, Verdict):
+            return result
         if not (isinstance(result, tuple | list) and len(result) == 2):
             return Verdict(COLLAPSE, False, f"expected a pair (W, b), got {short(result)}", _COLLAPSE_HINT)
         nout = nouts[-1]

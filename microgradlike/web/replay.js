@@ -29,11 +29,31 @@
   function mix(colour, amount) { // white mixed with `colour`, amount 0 … 1
     return colour.map(function (c) { return Math.round(255 + (c - 255) * amount); });
   }
+  // A number as every picture writes it: microgradlike.formatting.format_number, Python's
+  // f"{x:.4g}" (4 significant digits; exponent form below 1e-4 or from 1e4 on; no trailing zeros).
   function fmt(x) {
-    if (!isFinite(x)) { return String(x); }
-    var a = Math.abs(x);
-    return a !== 0 && (a < 1e-3 || a >= 1e5) ? x.toExponential(3) : String(Number(x.toPrecision(4)));
+    if (x !== x) { return "nan"; }
+    if (!isFinite(x)) { return x > 0 ? "inf" : "-inf"; }
+    if (x === 0) { return "0"; } // −0 too, as Python's + 0.0 makes it
+    var sign = x < 0 ? "-" : "", parts = fourDigits(Math.abs(x)).split("e");
+    var digits = parts[0].replace(".", ""), exponent = Number(parts[1]); // d.ddd × 10^exponent
+    if (exponent < -4 || exponent >= 4) {
+      var e = Math.abs(exponent);
+      return sign + trimZeros(parts[0]) + "e" + (exponent < 0 ? "-" : "+") + (e < 10 ? "0" : "") + e;
+    }
+    return sign + trimZeros(exponent >= 0 ? digits.slice(0, exponent + 1) + "." + digits.slice(exponent + 1)
+                                          : "0." + "0".repeat(-exponent - 1) + digits);
   }
+  // a > 0 as "d.ddde±n", rounded to 4 digits; an exact tie goes to the even digit, as in Python
+  // (toExponential rounds it up: 12345 would be 1.235e+4 where Python writes 1.234e+04).
+  function fourDigits(a) {
+    var exact = a.toExponential(100).split("e");
+    if (/^\d\.\d\d\d50*$/.test(exact[0]) && Number(exact[0].charAt(4)) % 2 === 0) {
+      return exact[0].slice(0, 5) + "e" + exact[1];
+    }
+    return a.toExponential(3);
+  }
+  function trimZeros(text) { return text.indexOf(".") < 0 ? text : text.replace(/0+$/, "").replace(/\.$/, ""); }
 
   // A canvas drawn at the screen's pixel density; returns its 2-D context in CSS pixels.
   function context(canvas) {
@@ -211,7 +231,8 @@
     });
   }
 
-  // An axis label: short ("0.25", "300", "1e+200", "2.5e-7").
+  // An axis label, where the ticks are round numbers: short ("0.25", "300", "1e+200", "2.5e-7"),
+  // and whole counts such as epochs up to 99,999 in full, as matplotlib's axes write them.
   function tick(x) {
     var a = Math.abs(x);
     return a !== 0 && (a < 1e-3 || a >= 1e5) ? Number(x.toPrecision(2)).toExponential() : String(Number(x.toPrecision(4)));
