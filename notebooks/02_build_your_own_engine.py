@@ -499,9 +499,7 @@ print(inspect.getsource(microgradlike.Value.backward))
 # %% [markdown]
 # Its ops are not written by hand one by one. Each is a row of one table, `microgradlike.ops.OPS`:
 # the forward formula, the local derivatives (in a, b and the saved output `out`), the symbol for
-# pictures. The `Value` methods are generated from that table into the generated methods file,
-# written from ops.py (`inspect.getsource(microgradlike.Value.__mul__)` shows the one for ×). The
-# rows for × and tanh hold what our `__mul__` and `tanh` hold:
+# pictures. The rows for × and tanh hold what our `__mul__` and `tanh` hold:
 
 # %%
 for name in ("*", "tanh"):
@@ -509,9 +507,20 @@ for name in ("*", "tanh"):
     print(f"{name:>4}: out = {op.forward:<8}  local derivatives {op.derivatives}")
 
 # %% [markdown]
+# From that table a generator writes the `Value` methods, one per row, into an ordinary Python file,
+# `microgradlike/methods.py` (committed with the library, and written again by
+# `python microgradlike/methodgen.py --write` when a row changes). So `inspect.getsource` shows them
+# as it shows any method. The one for ×, to read next to ours from §1:
+
+# %%
+print(inspect.getsource(microgradlike.Value.__mul__))
+
+# %% [markdown]
 # **Where it differs.** (1) It records each local derivative as a *number* on the node, at forward
-# time, where ours hides it in a closure: `local_grads` can be printed, drawn, stepped through, and
-# compiled. `backward()` is then one loop for every op, `child.grad += node.grad * local`.
+# time (the `(b, a)` handed to `_node` above), where ours hides it in a closure: `local_grads` can
+# be printed, drawn, stepped through, and compiled. `backward()` is then one loop for every op,
+# `child.grad += node.grad * local`. (A plain number, as in `x * 3`, is kept on the node as a
+# constant, not wrapped in a leaf as ours does.)
 
 # %%
 x, w = microgradlike.Value(2.0), microgradlike.Value(-3.0)

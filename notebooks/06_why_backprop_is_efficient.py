@@ -305,7 +305,8 @@ check_parameter_count(parameter_count)
 # %% [markdown]
 # **2. The gradient by forward mode.** Using `jvp(f, xs, v)` — which gives f(xs) and the
 # derivative of f along the direction v — return the whole gradient of `f` at `xs`, one entry per
-# input. The check counts how often `f` is evaluated.
+# input. The check counts how often `f` is evaluated, and whether a reverse pass (`backward()` or
+# `grad`) ran.
 
 # %%
 def gradient_by_forward_mode(f, xs):

@@ -90,7 +90,8 @@ plt.show()
 # generated code: `"tape"` on plain floats, sample by sample, `"batched"` with numpy, all samples
 # at once. Same numbers (to rounding), many times faster. The default, `"auto"`, picks `"batched"`
 # for the library's own models and losses and `"eager"` otherwise: a model of your own may branch
-# on `.data` in Python, which a trace would freeze. Lesson 10 opens the tape up.
+# on `.data` in Python, which a trace would freeze. Lesson 10 opens the tape up, and shows a fourth,
+# `"torch"`, which trains the same model through PyTorch (never picked by `"auto"`).
 
 # %%
 X1, y1 = piecewise_linear(n=40, seed=0)  # a curve of four straight pieces, down to −0.5

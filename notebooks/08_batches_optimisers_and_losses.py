@@ -218,16 +218,17 @@ for name in ("sgd", "adam"):
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
 colors = {"sgd": "#2563eb", "adam": "#dc2626"}
+shown = {"sgd": "SGD", "adam": "Adam"}  # the optimisers as the lessons name them
 for name in ("sgd", "adam"):
     finals = [results[name, lr].val_loss[-1] for lr in grid]
-    axes[0].plot(grid, finals, marker="o", color=colors[name], label=name.upper())
+    axes[0].plot(grid, finals, marker="o", color=colors[name], label=shown[name])
     axes[0].plot([best[name]], [results[name, best[name]].val_loss[-1]], marker="*", ms=16,
                  color=colors[name], mec="k", ls="none")
     h = results[name, best[name]]
     axes[1].plot(range(1, h.n_epochs + 1), h.val_loss, color=colors[name], lw=2,
-                 label=f"{name.upper()}, lr {best[name]}: validation")
+                 label=f"{shown[name]}, lr {best[name]}: validation")
     axes[1].plot(range(1, h.n_epochs + 1), h.train_loss, color=colors[name], lw=1, ls="--",
-                 label=f"{name.upper()}, lr {best[name]}: training")
+                 label=f"{shown[name]}, lr {best[name]}: training")
 axes[0].set_xscale("log")
 axes[0].set_xlabel("learning rate η (log scale)")
 axes[0].set_ylabel("binary cross-entropy")
@@ -401,7 +402,9 @@ plt.show()
 # parameter with its gradient and Adam's m and v. `replay.save("run.html")` writes it as one file.
 # The run trains with the hinge loss (section 4), its 0/1 labels read as −1/+1. The page needs a
 # live kernel; under it, `plot_replay` draws the run's end as a picture: the boundary, the losses,
-# and one weight's gradient with Adam's m and √v at each recorded epoch.
+# and one weight's gradient with Adam's m and √v at each recorded epoch. The held-out points here
+# only measure (no choice is made on them), so the call says `held_out="test"`: the page, the
+# picture and fit's messages call them test points (by default they are "validation" points).
 
 # %%
 Xr, yr = make_moons(n=100, noise=0.15, seed=2)
@@ -411,7 +414,7 @@ opt = Adam(net.parameters(), lr=0.05)
 replay = Replay(net, Xr_train, yr_train, validation=(Xr_test, yr_test), optimizer=opt, max_snapshots=20,
                 settings={"loss": "hinge", "batch size": "full"})
 fit(net, Xr_train, yr_train, loss="hinge", optimizer=opt, max_epochs=40, engine="batched",
-    validation=(Xr_test, yr_test), callback=replay, progress=False)
+    validation=(Xr_test, yr_test), held_out="test", callback=replay, progress=False)
 display(replay)  # in a notebook, the page itself; print(replay) says what it holds
 plot_replay(replay, parameter="layers.0.neurons.0.w.0")
 plt.tight_layout()

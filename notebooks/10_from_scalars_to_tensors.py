@@ -23,16 +23,22 @@
 
 # %%
 import functools
+import os
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+import microgradlike
 from microgradlike import Value
 from microgradlike.compile import trace
 from microgradlike.data import make_moons
 from microgradlike.losses import hinge
-from microgradlike.nn import MLP
+from microgradlike.nn import MLP, Module
 from microgradlike.train import fit
 from microgradlike.trainers import make_loss_and_grad
 
@@ -153,7 +159,9 @@ for engine in ("eager", "tape", "batched"):
             timings[engine].append(np.nan)  # not timed
             continue
         step = functools.partial(loss_and_grad, rows, targets)
-        timings[engine].append(seconds(step, repeat=2 if engine == "eager" else 3))
+        # the best of several (of many when a pass takes well under a millisecond): a busy machine's
+        # hiccups only ever add time
+        timings[engine].append(seconds(step, repeat=5 if engine in ("eager", "tape") else 20))
 if torch is not None:
     net, loss_fn = to_torch(model), torch_loss("hinge")
     timings["PyTorch"] = []
@@ -165,7 +173,7 @@ if torch is not None:
             net.zero_grad()
             loss_fn(net(Xt).squeeze(-1), yt).backward()
 
-        timings["PyTorch"].append(seconds(step, repeat=5))
+        timings["PyTorch"].append(seconds(step, repeat=20))
 for name, ts in timings.items():
     print(f"{name:>8}: " + "  ".join(f"N={n}: {t * 1e3:8.2f} ms" if np.isfinite(t) else f"N={n}: not timed"
                                      for n, t in zip(sizes, ts)))
@@ -174,6 +182,10 @@ print("\nfrom N = 100 to N = 400, four times the samples: " +
 if torch is not None:
     print("PyTorch's time over the batched engine's: " + ", ".join(
         f"N={n}: ×{t / b:.2f}" for n, t, b in zip(sizes, timings["PyTorch"], timings["batched"])))
+    pairs = list(zip(sizes, timings["PyTorch"], timings["batched"]))
+    faster = ", ".join(str(n) for n, t, b in pairs if t < b) or "no N"
+    slower = ", ".join(str(n) for n, t, b in pairs if t > b) or "no N"
+    print(f"in this run PyTorch is faster than the batched engine at N = {faster}, slower at N = {slower}")
 
 # %%
 fig, ax = plt.subplots(figsize=(7.5, 4))
@@ -198,18 +210,21 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Eager and tape grow at least in step with N (four times the samples, about four times the time
-# or more, as printed): one Python step per node per sample, and eager also builds and frees a
-# whole graph per sample. The batched engine barely grows: each layer is one matrix product over
-# the whole batch, numpy does the N samples in C, and its Python work per pass is the same
-# whatever N is: a few numpy calls per layer, plus reading each of the 337 parameters' `.data`
-# into the weight matrices and writing each `.grad` back.
+# The figure shows the printed times, one line per engine. Eager and tape grow about in step with N,
+# or faster (four times the samples: the printed ratios from N = 100 to N = 400): one Python step per
+# node per sample, and eager also builds and frees a whole graph per sample. The batched engine
+# grows far more slowly: each layer is one matrix product over the whole batch, numpy does the N
+# samples in C, and its Python work per pass is the same whatever N is: a few numpy calls per
+# layer, plus reading each of the 337 parameters' `.data` into the weight matrices and writing
+# each `.grad` back.
 #
 # PyTorch (the red line) has no per-parameter work: its weights live in tensors already. But each
 # of its calls pays a fixed cost (dispatch, autograd bookkeeping), and on a network this small, on
-# one core, that cost decides the race: the printout says, for this run, at which N PyTorch is
-# slower than the batched engine and at which it is faster. What grows with the width of the
-# layers is our per-parameter work, not PyTorch's; and PyTorch runs the same model on a GPU (§6).
+# one core, that cost is a large part of the whole pass. Which of the two is faster, at which N,
+# is what the last printed line says for this run (the timings come from the machine that built
+# the page, and from the library's version: run the cell to see yours). What grows with the width
+# of the layers is our per-parameter work, not PyTorch's; and PyTorch runs the same model on a
+# GPU (§6).
 #
 # *Question:* the batched engine's time is almost flat in N. What does its time grow with instead?
 
@@ -269,7 +284,7 @@ else:
 
 # %% [markdown]
 # From here on it is plain PyTorch: `torch.optim.Adam(net.parameters())`, `loss.backward()`,
-# `optimizer.step()` — the loop you wrote in lesson 5, on tensors. And `bridge.from_torch(net)`
+# `optimizer.step()` — the loop you wrote in lesson 2, on tensors. And `bridge.from_torch(net)`
 # brings a trained `Sequential` back, to draw its graph or step through it here.
 
 # %% [markdown]
@@ -278,17 +293,62 @@ else:
 # Everything above was about *how* gradients are computed. What a real library adds is *where*:
 #
 # * **Batched tensors.** Weights that live in tensors, and one compiled call per layer, with
-#   nothing done per parameter in Python. On §3's small network, on one core, that made PyTorch
-#   no clear winner over our batched engine (the red line against the green one: slower at some N,
-#   faster at others); but our per-parameter work grows with the width of the layers, PyTorch's
-#   does not.
+#   nothing done per parameter in Python. On §3's small network, on one core, PyTorch's fixed cost
+#   per call is a large part of each pass (§3's last printed line says at which N it came out
+#   ahead of our batched engine, if any); but our per-parameter work grows with the width of the
+#   layers, PyTorch's does not.
 # * **GPUs.** The same matrix products run on thousands of cores. In PyTorch it is one line,
 #   `net.to("cuda")` and `X.to("cuda")`; the model code does not change.
 # * **Many machines: `torch.nn.parallel.DistributedDataParallel`.** Each process holds a copy of
 #   the model and takes its own slice of the batch; after `backward()` the processes average
-#   their gradients (an all-reduce), so every copy takes the same step. It is exact, for the
-#   reason §2 showed: the loss is a mean over samples, so its gradient is the mean of the slices'
-#   gradients. Two "processes" by hand, on one batch cut in two:
+#   their gradients (an all-reduce), so every copy takes the same step.
+#
+# ### The same `fit`, on PyTorch
+#
+# You need not leave `fit` behind to get there. `fit(..., engine="torch", device="cpu")` trains
+# through the bridge: the model becomes its float64 `Sequential` on `device`, the loss its
+# `torch_loss`, the optimiser `torch.optim`'s SGD or Adam with the same settings and state. The
+# batches (in the same shuffled order), the tolerance, validation, early stopping, callbacks and the
+# `History` are `fit`'s own, and when `fit` returns (or a callback runs) the model's Values hold
+# the trained parameters. On the CPU it gives the batched engine's numbers, to rounding:
+
+# %%
+if torch is None:
+    print("skipped: this cell needs PyTorch (pip install torch==2.13.0)")
+else:
+    finals, histories = {}, {}
+    for engine, where in (("batched", {}), ("torch", {"device": "cpu"})):
+        fresh = MLP(2, [16, 16, 1], activation="relu", seed=0)
+        histories[engine] = fit(fresh, X, y, loss="hinge", optimizer="adam", lr=0.02, max_epochs=100,
+                                batch_size=50, engine=engine, progress=False, **where)
+        finals[engine] = np.array([p.data for p in fresh.parameters()])
+    h = histories["torch"]
+    print(f"engine={h.engine!r} on device {h.device!r}: {h.n_epochs} epochs, "
+          f"final loss {h.train_loss[-1]:.6f} (batched: {histories['batched'].train_loss[-1]:.6f})")
+    print(f"largest parameter difference, torch vs batched, over {len(finals['torch'])} parameters: "
+          f"{np.abs(finals['torch'] - finals['batched']).max():.1e}")
+
+# %% [markdown]
+# On a GPU the same call says `device="cuda"`, and the command line has it too (with `--save`,
+# `--plot` and `--html` as before):
+#
+# ```bash
+# python -m microgradlike train --engine torch --device cuda --n 200000 --batch-size 10000 --epochs 10
+# ```
+#
+# Where does a GPU pay? Not on small batches like this lesson's: each call does too little work to
+# hide its fixed cost (§3 showed that cost on the CPU; on a GPU each call also launches work on the
+# device). It pays on big batches of wide layers. As
+# measured by `benchmarks/gpu_check.sh` on one NVIDIA H200, in float64 (the numbers the README's
+# "Growing out of it" reports): 200,000 rows of `MLP(2, [64, 64, 1])`, batches of 10,000, 5 epochs
+# in 0.3 s on the GPU, against 1.0 s for the torch engine on 16 CPU cores and 3.3 s for the batched
+# engine; and after 100 epochs the GPU's parameters were within 5e-12 of the CPU's, for every loss
+# and optimiser.
+#
+# ### Many processes: data parallelism
+#
+# Why averaging is exact, for the reason §2 showed: the loss is a mean over samples, so its
+# gradient is the mean of the slices' gradients. Two "processes" by hand, on one batch cut in two:
 
 # %%
 if torch is None:
@@ -309,19 +369,65 @@ else:
           f"{(whole - averaged).abs().max().item():.1e}")
 
 # %% [markdown]
-# With real processes it reads (not run here: it needs one process per worker, started with
-# `torchrun --nproc_per_node=2 train.py`):
+# With real processes it is `examples/distributed.py`, started by `torchrun`, which launches the
+# processes and tells each its rank r and their number W. Each process makes the same data and the
+# same starting MLP (same seeds), keeps rows r, r + W, r + 2W, … (its shard), wraps the bridged
+# model in `DistributedDataParallel` (gloo on the CPU, NCCL on GPUs), and trains full-batch with
+# Adam; process 0 saves the result as a microgradlike model. Its heart:
 #
 # ```python
-# torch.distributed.init_process_group("gloo")            # "nccl" on GPUs
-# ddp = torch.nn.parallel.DistributedDataParallel(net)    # wraps the same module
-# rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
-# rows, targets = X_t[rank::world], y_t[rank::world]      # this worker's slice of the batch
-# loss = torch_loss("hinge")(ddp(rows).squeeze(-1), targets)
-# loss.backward()                                         # gradients averaged across workers here
-# optimizer.step()                                        # every copy takes the same step
+# dist.init_process_group("gloo")                          # "nccl" on GPUs
+# net = DistributedDataParallel(to_torch(fresh_model(args)))
+# for _ in range(args.epochs):
+#     optimizer.zero_grad()
+#     loss = weight * hinge(net(X_r).squeeze(-1), t_r)    # this process's shard of the rows
+#     loss.backward()                                      # DDP averages the gradients here
+#     optimizer.step()                                     # every copy takes the same step
 # ```
 #
+# (`weight` is 1 when the shards are equal; the example's docstring says why unequal shards need
+# it.) On one machine, two processes:
+#
+# ```bash
+# torchrun --standalone --nproc-per-node 2 examples/distributed.py --out moons.json
+# ```
+#
+# on two machines, the same line on each, meeting at the first one's address
+# (`torchrun --nnodes 2 --nproc-per-node 1 --rdzv-backend c10d --rdzv-endpoint 10.0.0.1:29500
+# --rdzv-id moons examples/distributed.py --out moons.json`), and on GPUs, one process per GPU
+# (`torchrun --standalone --nproc-per-node gpu examples/distributed.py --device cuda --out moons.json`).
+#
+# Here the first command runs, with 100 rows, as a subprocess of this notebook (a few seconds:
+# each process starts its own Python and imports PyTorch). Then `fit` trains the same MLP on the
+# same 100 rows in one process, full batch, and the two models are compared:
+
+# %%
+root = Path(microgradlike.__file__).resolve().parent.parent  # the checkout holding examples/
+example = root / "examples" / "distributed.py"
+if torch is None or not example.exists():
+    print("skipped: this cell needs PyTorch and a checkout of microgradlike with its examples/ folder")
+else:
+    with tempfile.TemporaryDirectory() as folder:  # run in a temporary folder: moons.json is written there
+        launch, options = ["--standalone", "--nproc-per-node", "2"], ["--rows", "100", "--out", "moons.json"]
+        print("$ torchrun " + " ".join([*launch, "examples/distributed.py", *options]))
+        path = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
+        env = {**os.environ, "PYTHONPATH": path}  # the processes import this microgradlike
+        torchrun = [sys.executable, "-m", "torch.distributed.run"]  # what the torchrun command runs
+        done = subprocess.run([*torchrun, *launch, str(example), *options], cwd=folder, env=env,
+                              capture_output=True, text=True, timeout=120)
+        print(done.stdout.strip() or done.stderr.strip()[-2000:])
+        if done.returncode == 0:
+            by_ddp = np.array([p.data for p in Module.load(Path(folder) / "moons.json").parameters()])
+    if done.returncode == 0:
+        Xd, yd = make_moons(n=100, noise=0.2, seed=0)  # the example's data, labels as −1/+1
+        single = MLP(2, [16, 16, 1], activation="relu", seed=0)  # and its starting model
+        fit(single, Xd, 2 * yd - 1, loss="hinge", optimizer="adam", lr=0.05, max_epochs=100, tol=0,
+            batch_size=None, engine="batched", progress=False)
+        by_fit = np.array([p.data for p in single.parameters()])
+        print(f"largest parameter difference, 2 processes (DDP) vs fit in one process: "
+              f"{np.abs(by_ddp - by_fit).max():.1e} over {len(by_fit)} parameters")
+
+# %% [markdown]
 # *Question:* the notes say mini-batch updates are serial (更新是串行的). Does data parallelism
 # change that? What is computed in parallel, and what still happens one update after another?
 
