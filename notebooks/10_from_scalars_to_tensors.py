@@ -120,7 +120,7 @@ for engine in ("tape", "batched"):
 
 # %% [markdown]
 # They differ in speed. One forward and backward pass over N samples of that MLP (337 parameters),
-# timed for each engine (`trainers.make_loss_and_grad` is the function `fit` calls for each batch),
+# timed for each engine (`trainers.make_loss_and_grad` builds the loss-and-gradient function `fit` runs on each batch),
 # and — when it is installed — PyTorch on the same model:
 
 # %%
