@@ -120,8 +120,8 @@ for engine in ("tape", "batched"):
 
 # %% [markdown]
 # They differ in speed. One forward and backward pass over N samples of that MLP (337 parameters),
-# timed for each engine (`trainers.make_loss_and_grad` builds the loss-and-gradient function `fit` runs on each batch),
-# and — when it is installed — PyTorch on the same model:
+# timed for each engine (`trainers.make_loss_and_grad` builds the loss-and-gradient function `fit`
+# runs on each batch), and — when it is installed — PyTorch on the same model:
 
 # %%
 try:
