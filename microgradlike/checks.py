@@ -1,6 +1,7 @@
 """Checks on what users pass in, each rule written once: what counts as a real number (`as_real`,
-and `real`, which says what is wrong in one wording that names the argument), an array of numbers
-(`float_array`) and a seed (`check_seed`); and how an error message quotes what it refuses: `short`
+and `real`, which says what is wrong in one wording that names the argument; `nonnegative`, the
+same for a number that may not be below 0), an array of numbers (`float_array`) and a seed
+(`check_seed`); and how an error message quotes what it refuses: `short`
 (a value's repr), `cut` (a text) and `first_few` (a list of items), so a message never echoes a
 huge input. (Whether a size fits in memory is `microgradlike.memory`'s question; numbers typed as
 text, in a CSV file or an expression, are `microgradlike.data.read_number`'s.)
@@ -15,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["as_real", "check_seed", "cut", "first_few", "float_array", "real", "short"]
+__all__ = ["as_real", "check_seed", "cut", "first_few", "float_array", "nonnegative", "real", "short"]
 
 
 def as_real(x: object) -> float | None:
@@ -51,6 +52,15 @@ def real(x: object, name: str, *, finite: bool = False) -> float:
         raise TypeError(f"{name} must be a {kind}, got {type(x).__name__}: {short(x)}")
     if number != number or (finite and number - number != 0.0):  # nan; ±inf (inf − inf is nan)
         raise ValueError(f"{name} must be a {kind}, got {number!r}")
+    return number
+
+
+def nonnegative(x: object, name: str, *, strict: bool = False) -> float:
+    """``x`` as a finite float ≥ 0 (> 0 with ``strict``); else `real`'s TypeError or ValueError, in
+    its wording: "eps must be a finite real number > 0, got 0"."""
+    number = real(x, name, finite=True)
+    if not (number > 0 if strict else number >= 0):
+        raise ValueError(f"{name} must be a finite real number {'> 0' if strict else '>= 0'}, got {short(x)}")
     return number
 
 
