@@ -194,7 +194,7 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
     params = model.parameters()
     opt = get_optimizer(optimizer, params, lr)
     if opt is optimizer:  # one given, not built from params here: it must update exactly these
-        check_parameters(opt, named(model) if hasattr(model, "named_parameters") else named(params))
+        check_parameters(opt, named(model))
     engine, engine_reason = choose_engine(model, loss_fn) if engine == "auto" else (engine, "")
     trainer: Trainer
     if engine == "torch":
