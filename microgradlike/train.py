@@ -44,7 +44,7 @@ import numpy as np
 from .checks import as_real, check_seed, float_array, short
 from .engine import Value, is_grad_enabled, no_grad
 from .functional import value_and_grad
-from .losses import decision_threshold, get_loss, hinge, loss_name
+from .losses import get_loss, hinge, loss_name
 from .nn import Module, input_width
 from .optim import check_parameters, get_optimizer
 from .parameters import named
@@ -565,8 +565,8 @@ def _record_task(model: Module, loss_fn: Callable, y: np.ndarray, n_outputs: int
     else:  # a loss of your own: fit cannot know what its outputs mean
         model.set_task(None)
         return
-    threshold = 0.0 if n_outputs > 1 else decision_threshold(name, classes)
-    model.set_task("classification", classes=classes, threshold=threshold, loss=name)
+    model.set_task(None)  # a new run: no threshold of an earlier task carries over
+    model.set_task("classification", classes=classes, loss=name)  # it implies the threshold
 
 
 def check_held_out(name: object) -> str:
