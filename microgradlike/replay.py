@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from .batch import NumpyLayer, numpy_forward
-from .checks import real, short
+from .checks import float_array, real, short
 from .engine import Value
 from .nn import MLP, numpy_layers
 from .optim import SGD, Adam, Optimizer, check_parameters
@@ -136,12 +136,7 @@ class Replay:
     # ---- checking what was given ---------------------------------------------------------
     def _points(self, X: Any, y: Any, x_name: str, y_name: str) -> tuple[np.ndarray, np.ndarray]:
         """Rows of shape (n, nin), and targets: class ids for a classifier, floats for a curve."""
-        try:
-            rows = np.asarray(X, dtype=float)
-            targets = np.asarray(y, dtype=float)
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"{x_name} must be a table of numbers and {y_name} a list of numbers: "
-                             f"{e}") from e
+        rows, targets = float_array(X, x_name, "a table of numbers"), float_array(y, y_name, "numbers")
         if rows.ndim == 1 and self.model.nin == 1:
             rows = rows[:, None]
         if rows.ndim != 2 or rows.shape[1] != self.model.nin or len(rows) == 0:
