@@ -42,7 +42,7 @@ from .batch import NumpyLayer, numpy_forward
 from .checks import float_array, real, short
 from .engine import Value
 from .nn import MLP, numpy_layers
-from .optim import SGD, Adam, Optimizer, check_parameters
+from .optim import Optimizer, check_parameters
 from .pages import iframe, page, write_page
 from .train import History, check_held_out
 
@@ -56,6 +56,10 @@ CURVE_POINTS = 160
 #: The snapshots of one page hold at most this many bytes (about 4/3 more as base64 text).
 PAGE_BUDGET = 3_000_000
 
+
+#: What each state an optimiser keeps per parameter (`optim.Optimizer.state_names`) means, on the page.
+_STATE_TEXT = {"m": "m: running mean of the gradient", "v": "v: running mean of its square",
+               "velocity": "velocity: the running sum μ·v + g"}
 
 #: Rows and their targets (class ids for a classifier).
 _Points = tuple[np.ndarray, np.ndarray]
@@ -210,13 +214,10 @@ class Replay:
 
     def _optimizer_slots(self, optimizer: Optimizer | None) -> dict[str, str]:
         """The optimiser's per-parameter state to record: attribute name -> what it means."""
-        if optimizer is not None:
-            check_parameters(optimizer, self.model.named_parameters())
-        if isinstance(optimizer, Adam):
-            return {"m": "m: running mean of the gradient", "v": "v: running mean of its square"}
-        if isinstance(optimizer, SGD) and optimizer.momentum:
-            return {"velocity": "velocity: the running sum μ·v + g"}
-        return {}
+        if optimizer is None:
+            return {}
+        check_parameters(optimizer, self.model.named_parameters())
+        return {name: _STATE_TEXT.get(name, name) for name in optimizer.state_names()}
 
     # ---- recording ---------------------------------------------------------------------------
     def __call__(self, history: History) -> None:

@@ -43,6 +43,8 @@ __all__ = ["TorchTrainer", "torch_device"]
 
 #: The models `bridge.to_torch` converts. Exactly these classes: a subclass may change the forward.
 _MODELS = (Neuron, Layer, MLP)
+#: The state `torch.optim`'s SGD and Adam keep per tensor, by the name microgradlike's keep it under.
+_TORCH_STATE = {"velocity": "momentum_buffer", "m": "exp_avg", "v": "exp_avg_sq"}
 
 
 def _torch() -> Any:
@@ -201,9 +203,7 @@ class TorchTrainer:
 
     def _slots(self) -> dict[str, str]:
         """The torch optimiser's per-parameter state -> the microgradlike optimiser's attribute."""
-        if isinstance(self.optimizer, Adam):
-            return {"exp_avg": "m", "exp_avg_sq": "v"}
-        return {"momentum_buffer": "velocity"} if self.optimizer.momentum else {}
+        return {_TORCH_STATE[name]: name for name in self.optimizer.state_names()}
 
     def _torch_optimizer(self, opt: SGD | Adam) -> torch.optim.Optimizer:
         """torch.optim's SGD or Adam with ``opt``'s settings, starting from ``opt``'s state."""
