@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .bridge import INSTALL, to_torch, torch_loss
+from .bridge import import_torch, to_torch, torch_loss
 from .checks import short
 from .losses import LOSSES, binary_cross_entropy, cross_entropy, hinge, loss_name
 from .nn import MLP, Layer, Neuron
@@ -47,20 +47,11 @@ _MODELS = (Neuron, Layer, MLP)
 _TORCH_STATE = {"velocity": "momentum_buffer", "m": "exp_avg", "v": "exp_avg_sq"}
 
 
-def _torch() -> Any:
-    """The torch package, or an ImportError that says how to install it."""
-    try:
-        import torch
-    except ImportError as e:
-        raise ImportError(f"engine='torch' needs PyTorch, which is not installed: {INSTALL}") from e
-    return torch
-
-
 def torch_device(device: Any = None) -> torch.device:
     """The ``torch.device`` that ``device`` names ("cpu", the default for None; "cuda", "cuda:1",
     or a ``torch.device``), checked before anything is trained: "cuda" needs a GPU that this
     torch can use. Raises ValueError saying what is missing, ImportError without torch."""
-    torch = _torch()
+    torch = import_torch("engine='torch'")
     try:
         found = torch.device("cpu" if device is None else device)
     except (RuntimeError, TypeError, ValueError):
@@ -91,7 +82,7 @@ class TorchTrainer:
     """
 
     def __init__(self, model: Any, loss_fn: Any, optimizer: Any, device: Any = None) -> None:
-        torch = _torch()
+        torch = import_torch("engine='torch'")
         if type(model) not in _MODELS:
             raise TypeError(f"engine='torch' trains a Neuron, Layer or MLP (what bridge.to_torch converts), "
                             f"got {type(model).__name__}: {short(model)}")
