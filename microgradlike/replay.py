@@ -41,6 +41,7 @@ import numpy as np
 from .batch import NumpyLayer, numpy_forward
 from .checks import float_array, real, short
 from .engine import Value
+from .losses import bad_targets, cross_entropy
 from .nn import MLP, numpy_layers
 from .optim import Optimizer, check_parameters
 from .pages import iframe, page, write_page
@@ -151,7 +152,7 @@ class Replay:
             raise ValueError(f"{x_name} and {y_name} must hold finite numbers (no nan or inf)")
         if self.kind == "curve" or self.n_outputs == 1:
             return rows, targets  # a one-output classifier's labels become class ids by its task
-        if not np.all((targets == np.round(targets)) & (targets >= 0) & (targets < self.n_outputs)):
+        if bad_targets(cross_entropy, targets, self.n_outputs).any():
             raise ValueError(f"{y_name} must be class ids 0 … {self.n_outputs - 1} for a model with "
                              f"{self.n_outputs} outputs, got {short(targets.tolist())}")
         return rows, targets.astype(int)

@@ -31,7 +31,7 @@ import numpy as np
 
 from .bridge import import_torch, to_torch, torch_loss
 from .checks import short
-from .losses import LOSSES, binary_cross_entropy, cross_entropy, hinge, loss_name
+from .losses import LOSSES, bad_targets, binary_cross_entropy, cross_entropy, loss_name
 from .nn import MLP, Layer, Neuron
 from .optim import SGD, Adam, check_parameters
 from .parameters import named
@@ -118,7 +118,7 @@ class TorchTrainer:
         width, T = self._width, y.reshape(len(y), -1)
         if self._loss_fn is cross_entropy:
             ids = T[:, 0]
-            bad = (T.shape[1] != 1) | (ids != np.round(ids)) | (ids < 0) | (ids >= width)
+            bad = (T.shape[1] != 1) | bad_targets(cross_entropy, ids, width)
             if np.any(bad):
                 i = int(np.argmax(bad))
                 raise ValueError(f"the class id of row {i} is {short(y[i].tolist())}; cross_entropy takes "
@@ -127,14 +127,13 @@ class TorchTrainer:
         if T.shape[1] != width:
             raise ValueError(f"the model gives {width} outputs per row but the targets have {T.shape[1]} "
                              f"per row; they must match")
-        allowed = {binary_cross_entropy: ((T >= 0) & (T <= 1), "in [0, 1] (class labels 0/1)"),
-                   hinge: (np.isin(T, (-1, 0, 1)), "-1/+1 (or 0/1, 0 meaning -1)")}
-        if self._loss_fn in allowed:
-            good, text = allowed[self._loss_fn]
-            if not np.all(good):
-                i = int(np.argmin(good.all(axis=1)))
-                raise ValueError(f"the target of row {i} is {short(y[i].tolist())}; {self._loss_fn.__name__} "
-                                 f"targets must be {text}")
+        refused = bad_targets(self._loss_fn, T).any(axis=1)  # hinge's and binary cross-entropy's labels
+        if refused.any():
+            i = int(np.argmax(refused))
+            text = ("in [0, 1] (class labels 0/1)" if self._loss_fn is binary_cross_entropy
+                    else "-1/+1 (or 0/1, 0 meaning -1)")
+            raise ValueError(f"the target of row {i} is {short(y[i].tolist())}; {self._loss_fn.__name__} "
+                             f"targets must be {text}")
         return T.astype(np.float64)
 
     # ---- one batch -------------------------------------------------------------------------
