@@ -46,6 +46,20 @@ def accuracies(text: str) -> tuple[float, float]:
     return float(match.group(1)), float(match.group(2))
 
 
+def spy_on_the_cli(monkeypatch, name: str) -> list:
+    """What each call of the command line's function ``name`` returns (it still runs), in order."""
+    import microgradlike.cli as cli
+
+    real, returned = getattr(cli, name), []
+
+    def spy(*args, **kwargs):
+        returned.append(real(*args, **kwargs))
+        return returned[-1]
+
+    monkeypatch.setattr(cli, name, spy)
+    return returned
+
+
 def test_small_run_prints_progress_and_accuracy(capsys):
     assert main(SMALL) == 0
     out = capsys.readouterr().out
@@ -109,16 +123,7 @@ def test_plot_writes_a_png(tmp_path, capsys):
 
 def test_plot_shows_train_and_test_points_and_both_accuracies(tmp_path, capsys, monkeypatch):
     pytest.importorskip("matplotlib")
-    import microgradlike.cli as cli
-
-    drawn = []
-
-    def spy(*args, **kwargs):
-        drawn.append(cli_plot(*args, **kwargs))
-        return drawn[-1]
-
-    cli_plot = cli.plot_decision_boundary
-    monkeypatch.setattr(cli, "plot_decision_boundary", spy)
+    drawn = spy_on_the_cli(monkeypatch, "plot_decision_boundary")
     assert main(small("--epochs", "3", "--plot", str(tmp_path / "out.png"))) == 0
     train, test = accuracies(capsys.readouterr().out)
     title = drawn[0].get_title()  # the same numbers the run printed
@@ -555,16 +560,7 @@ def test_no_output_follows_another_users_link_in_a_shared_folder(tmp_path, capsy
 
 def test_the_held_out_points_have_one_name_in_the_lines_and_the_plot(tmp_path, capsys, monkeypatch):
     pytest.importorskip("matplotlib")
-    import microgradlike.cli as cli
-
-    drawn = []
-
-    def spy(*args, **kwargs):
-        drawn.append(real(*args, **kwargs))
-        return drawn[-1]
-
-    real = cli.plot_history
-    monkeypatch.setattr(cli, "plot_history", spy)
+    drawn = spy_on_the_cli(monkeypatch, "plot_history")
     assert main([*SMALL, "--plot", str(tmp_path / "p.png")]) == 0
     out = capsys.readouterr().out
     assert "test loss" in out and "validation" not in out
