@@ -22,7 +22,7 @@ from ..checks import short
 from ..data import piecewise_linear
 from ..engine import Value
 from ..losses import cross_entropy, mse
-from ..nn import MLP
+from ..nn import MLP, numpy_layers
 from ..optim import SGD
 from ..train import fit
 from . import Verdict
@@ -226,10 +226,10 @@ _SHAPES = ([3, 1], [4, 3, 1], [3, 3, 3, 2])
 
 
 def layer_matrices(model: MLP) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Each layer's weight matrix Wˡ (row i = neuron i's weights, shape (nout, nin)) and bias bˡ."""
-    weights = [np.array([[w.data for w in n.w] for n in layer.neurons]) for layer in model.layers]
-    biases = [np.array([n.b.data for n in layer.neurons]) for layer in model.layers]
-    return weights, biases
+    """Each layer's weight matrix Wˡ (row i = neuron i's weights, shape (nout, nin)) and bias bˡ,
+    as `nn.numpy_layers` reads them from the Values."""
+    layers = numpy_layers(model) or []  # None: a weight is no longer a number
+    return [layer.W for layer in layers], [layer.b for layer in layers]
 
 
 @checker(COLLAPSE)
