@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .checks import short
+from .checks import float_array, short
 from .engine import Value, no_grad
 from .formatting import format_number
 from .nn import batch_outputs
@@ -132,7 +132,7 @@ def plot_history(history: Any, ax: Any = None, logy: bool | None = None, *,
 
 # ---- classification ----------------------------------------------------------------------------
 def _as_rows(X: Any, width: int | None = None) -> np.ndarray:
-    rows = np.asarray(X, dtype=float)
+    rows = float_array(X, "X", "a table of numbers")
     if rows.ndim == 1 and width == 1:
         rows = rows[:, None]
     if rows.ndim != 2 or (width is not None and rows.shape[1] != width):
