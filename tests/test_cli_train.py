@@ -363,6 +363,18 @@ def test_outputs_that_are_one_file_are_refused_before_training(tmp_path, capsys,
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.exists()} == before
 
 
+def full_disk(monkeypatch, only: Path | None = None) -> None:
+    """Module.save fails as on a full disk (ENOSPC): for the file ``only``, or for every file."""
+    real_save = Module.save
+
+    def save(self, target):
+        if only is None or os.fspath(target) == str(only):
+            raise OSError(errno.ENOSPC, "No space left on device", str(target))
+        real_save(self, target)
+
+    monkeypatch.setattr(Module, "save", save)
+
+
 def test_when_the_rescue_save_fails_too_no_file_is_left(tmp_path, capsys, monkeypatch):
     import tempfile
 
@@ -370,10 +382,7 @@ def test_when_the_rescue_save_fails_too_no_file_is_left(tmp_path, capsys, monkey
     rescue.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(rescue))
 
-    def disk_full(self, target):
-        raise OSError(errno.ENOSPC, "No space left on device", str(target))
-
-    monkeypatch.setattr(Module, "save", disk_full)
+    full_disk(monkeypatch)  # for every file, the rescue's too
     assert main([*SMALL, "--save", str(tmp_path / "model.json")]) == 1
     err = capsys.readouterr().err
     assert "saving it to a temporary file failed too (No space left on device): the model is lost" in err
@@ -382,14 +391,7 @@ def test_when_the_rescue_save_fails_too_no_file_is_left(tmp_path, capsys, monkey
 
 def test_a_save_that_fails_after_training_keeps_the_model_elsewhere(tmp_path, capsys, monkeypatch):
     path = tmp_path / "model.json"
-    real_save = Module.save
-
-    def disk_full(self, target):
-        if os.fspath(target) == str(path):
-            raise OSError(errno.ENOSPC, "No space left on device", str(target))
-        real_save(self, target)
-
-    monkeypatch.setattr(Module, "save", disk_full)
+    full_disk(monkeypatch, path)
     assert main([*SMALL, "--save", str(path)]) == 1
     err = capsys.readouterr().err
     assert "No space left on device" in err and err.count("\n") == 1
@@ -618,14 +620,7 @@ def test_without_files_to_write_a_lost_stdout_ends_the_run_at_once(monkeypatch, 
 def test_a_failed_save_still_leaves_the_plot_and_the_replay(tmp_path, capsys, monkeypatch):
     pytest.importorskip("matplotlib")
     path = tmp_path / "model.json"
-    real_save = Module.save
-
-    def disk_full(self, target):
-        if os.fspath(target) == str(path):
-            raise OSError(errno.ENOSPC, "No space left on device", str(target))
-        real_save(self, target)
-
-    monkeypatch.setattr(Module, "save", disk_full)
+    full_disk(monkeypatch, path)
     argv = ["--save", str(path), "--plot", str(tmp_path / "p.png"), "--html", str(tmp_path / "r.html")]
     assert main([*SMALL, *argv]) == 1
     captured = capsys.readouterr()
