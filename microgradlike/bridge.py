@@ -65,7 +65,7 @@ from .ops import OPS
 if TYPE_CHECKING:  # torch is optional: only type checkers import it here
     import torch
 
-__all__ = ["INSTALL", "from_torch", "to_torch", "torch_hinge", "torch_loss"]
+__all__ = ["INSTALL", "from_torch", "import_torch", "to_torch", "torch_hinge", "torch_loss"]
 
 #: How to get the torch this module is tested with (the ``torch`` extra of pyproject.toml).
 INSTALL = "pip install torch==2.13.0 (or the extra: pip install 'microgradlike[torch]')"
@@ -77,12 +77,12 @@ _ACTIVATION_CLASSES = {**{op.name: op.torch_module for op in OPS.values()
 _TORCH_NAMES = "/".join(_ACTIVATION_CLASSES.values())
 
 
-def _torch() -> Any:
-    """The torch package, or an ImportError that says how to install it."""
+def import_torch(needed_by: str = "microgradlike.bridge") -> Any:
+    """The torch package, or an ImportError that says what ``needed_by`` it and how to install it."""
     try:
         import torch
     except ImportError as e:
-        raise ImportError(f"microgradlike.bridge needs PyTorch, which is not installed: {INSTALL}") from e
+        raise ImportError(f"{needed_by} needs PyTorch, which is not installed: {INSTALL}") from e
     return torch
 
 
@@ -98,7 +98,7 @@ def to_torch(model: Neuron | Layer | MLP) -> torch.nn.Sequential:
     ``save`` refuse one, and so is a neuron with more or fewer weights than inputs, or a layer
     with more or fewer neurons than it was made with.
     """
-    torch = _torch()
+    torch = import_torch()
     nn = torch.nn
     layers, activations = _layers(model)
     _check_widths(model)
@@ -222,7 +222,7 @@ def from_torch(module: torch.nn.Module) -> MLP | Layer | Neuron:
     ValueError (a layout a microgradlike model cannot express, a hook), naming the offending
     layer: "layer i" is ``module[i]``.
     """
-    torch = _torch()
+    torch = import_torch()
     nn = torch.nn
     if type(module) is not nn.Sequential:
         raise TypeError(f"from_torch takes a torch.nn.Sequential of Linear and {_TORCH_NAMES} "
@@ -410,7 +410,7 @@ def torch_hinge(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     holding at least one example, as for every `torch_loss` (TypeError or ValueError naming what
     is wrong, as `losses.hinge` raises).
     """
-    torch = _torch()
+    torch = import_torch()
     _check_loss_inputs(torch, hinge, scores, targets)
     t = targets.to(scores.dtype)
     bad = ~((t == 1) | (t == 0) | (t == -1))
@@ -444,7 +444,7 @@ def torch_loss(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor
     least one example (ValueError otherwise); torch alone would broadcast mismatched shapes into
     a table and give nan for no example.
     """
-    torch = _torch()
+    torch = import_torch()
     if not isinstance(name, str):
         kind = type(name).__name__
         raise TypeError(f"torch_loss takes a loss name such as 'mse', got {kind}: {short(name)}")

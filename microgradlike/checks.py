@@ -1,9 +1,11 @@
 """Checks on what users pass in, each rule written once: what counts as a real number (`as_real`,
-and `real`, which says what is wrong in one wording that names the argument), an array of numbers
-(`float_array`) and a seed (`check_seed`); and how an error message quotes what it refuses: `short`
-(a value's repr), `cut` (a text) and `first_few` (a list of items), so a message never echoes a
-huge input. (Whether a size fits in memory is `microgradlike.memory`'s question; numbers typed as
-text, in a CSV file or an expression, are `microgradlike.data.read_number`'s.)
+and `real`, which says what is wrong in one wording that names the argument; `nonnegative`, the
+same for a number that may not be below 0), an array of numbers (`float_array`) and a seed
+(`check_seed`); and how an error message quotes what it refuses: `short` (a value's repr), `cut`
+(a text) and `first_few` (a list of items), so a message never echoes a huge input, and
+`printable`, so it never echoes a control character. (Whether a size fits in memory is
+`microgradlike.memory`'s question; numbers typed as text, in a CSV file or an expression, are
+`microgradlike.data.read_number`'s.)
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["as_real", "check_seed", "cut", "first_few", "float_array", "real", "short"]
+__all__ = ["as_real", "check_seed", "cut", "first_few", "float_array", "nonnegative", "printable", "real",
+           "short"]
 
 
 def as_real(x: object) -> float | None:
@@ -51,6 +54,15 @@ def real(x: object, name: str, *, finite: bool = False) -> float:
         raise TypeError(f"{name} must be a {kind}, got {type(x).__name__}: {short(x)}")
     if number != number or (finite and number - number != 0.0):  # nan; ±inf (inf − inf is nan)
         raise ValueError(f"{name} must be a {kind}, got {number!r}")
+    return number
+
+
+def nonnegative(x: object, name: str, *, strict: bool = False) -> float:
+    """``x`` as a finite float ≥ 0 (> 0 with ``strict``); else `real`'s TypeError or ValueError, in
+    its wording: "eps must be a finite real number > 0, got 0"."""
+    number = real(x, name, finite=True)
+    if not (number > 0 if strict else number >= 0):
+        raise ValueError(f"{name} must be a finite real number {'> 0' if strict else '>= 0'}, got {short(x)}")
     return number
 
 
@@ -97,6 +109,15 @@ def short(x: object, limit: int = 60) -> str:
 def cut(text: str, limit: int = 300) -> str:
     """``text`` cut to ``limit`` characters, saying how long it was: "Traceback… (12034 characters)"."""
     return text if len(text) <= limit else f"{text[:limit - 1]}… ({len(text)} characters)"
+
+
+def printable(text: str) -> str:
+    """``text`` with every character that cannot be shown (a control character such as ESC, NUL or
+    a newline, a bidi override, a lone surrogate) written as its escape, ``a\\x1bb``: so no terminal,
+    picture or page is reprogrammed by, or chokes on, what a user typed or named."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def first_few(items: Sequence[str], limit: int = 5, sep: str = ", ") -> str:

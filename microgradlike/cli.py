@@ -34,7 +34,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from . import __version__, data
-from .checks import cut, short
+from .checks import cut, printable, short
 from .engine import Value, topological_order
 from .explorer import Explorer
 from .expression import parse_bindings, parse_expression
@@ -66,13 +66,12 @@ _ONLY_WITH = {"arms": ("dataset", "spirals", "the other datasets have two classe
               "device": ("engine", "torch", "it computes with Python and numpy on the CPU")}
 #: How the user started the program, for usage lines and errors (set by `main`).
 _program = "python -m microgradlike"
-#: Characters never echoed raw: C0/C1 controls (terminal escapes), line and bidi separators.
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def _printable(text: object, limit: int = 400) -> str:
-    """``text`` on one line for a terminal: control characters escaped (ESC as \\x1b), cut short."""
-    return cut(_UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], str(text)), limit)
+    """``text`` on one line for a terminal: control characters escaped (ESC as \\x1b: `checks.printable`),
+    cut short."""
+    return cut(printable(str(text)), limit)
 
 
 def _fail(command: str, message: object, code: int = 2) -> int:

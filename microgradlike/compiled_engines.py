@@ -132,9 +132,8 @@ class CompiledLossAndGrad:
 
     def __init__(self, model: Any, loss: Callable, engine_name: str, by_value: bool) -> None:
         self.model, self.loss, self.engine, self.by_value = model, loss, engine_name, by_value
-        # (name, parameter) pairs, the tapes' first parameters, in order: a Module's dotted names, else
-        # the labels of what model.parameters() gives
-        self._named = named(model if hasattr(model, "named_parameters") else model.parameters())
+        # (name, parameter) pairs, the tapes' first parameters, in order (`parameters.named`)
+        self._named = named(model)
         self.params = [p for _, p in self._named]
         self._fused: dict[Any, Tape] = {}  # engine="tape": model + loss, per target key
         self._model_tape: Tape | None = None  # engine="batched": the model alone ...

@@ -25,7 +25,7 @@ from typing import TextIO
 
 import numpy as np
 
-from .checks import as_real, check_seed, real, short
+from .checks import as_real, check_seed, nonnegative, short
 from .files import open_regular_file
 from .memory import check_memory
 
@@ -64,13 +64,6 @@ def _check_int(value: object, name: str, minimum: int) -> int:
     return int(value)
 
 
-def _check_nonnegative(value: object, name: str) -> float:
-    number = real(value, name, finite=True)
-    if number < 0:
-        raise ValueError(f"{name} must be a finite real number >= 0, got {short(value)}")
-    return number
-
-
 def _start(name: str, n: int, seed: object) -> np.random.Generator:
     """The generator's random stream, once the size is known to fit in memory and the seed is valid."""
     check_memory(BYTES_PER_POINT * n, f"{name}(n={short(n)})")
@@ -97,7 +90,7 @@ def make_moons(n: int = 100, noise: float = 0.1, seed: int | None = 0) -> tuple[
 
     θ ~ U[0, π]; class 0 at (cos θ, sin θ), class 1 at (1 − cos θ, 0.5 − sin θ).
     """
-    n, noise = _check_int(n, "n", 1), _check_nonnegative(noise, "noise")
+    n, noise = _check_int(n, "n", 1), nonnegative(noise, "noise")
     rng = _start("make_moons", n, seed)
     n0, n1 = _class_sizes(n, 2)
     t0, t1 = rng.uniform(0.0, math.pi, n0), rng.uniform(0.0, math.pi, n1)
@@ -112,7 +105,7 @@ def make_circles(n: int = 100, noise: float = 0.05, factor: float = 0.5,
 
     θ ~ U[0, 2π); a point is r·(cos θ, sin θ).
     """
-    n, noise = _check_int(n, "n", 1), _check_nonnegative(noise, "noise")
+    n, noise = _check_int(n, "n", 1), nonnegative(noise, "noise")
     if not _is_real(factor) or not 0 < factor < 1:
         raise ValueError(f"factor must be a number with 0 < factor < 1, got {short(factor)}")
     rng = _start("make_circles", n, seed)
@@ -129,7 +122,7 @@ def make_xor(n: int = 100, noise: float = 0.05, seed: int | None = 0) -> tuple[n
     Each class gets its share of points exactly: a point draws |x₁|, |x₂| ~ U[0, 1] and a
     quadrant of its class, so the points are uniform in the square given the label.
     """
-    n, noise = _check_int(n, "n", 1), _check_nonnegative(noise, "noise")
+    n, noise = _check_int(n, "n", 1), nonnegative(noise, "noise")
     rng = _start("make_xor", n, seed)
     points = []
     for label, size in enumerate(_class_sizes(n, 2)):
@@ -148,7 +141,7 @@ def make_spirals(n: int = 100, arms: int = 2, noise: float = 0.05, turns: float 
     r·(cos θ, sin θ), plus noise scaled by r (the centre, where arms meet, stays clean).
     """
     arms = _check_int(arms, "arms", 2)
-    n, noise = _check_int(n, "n", arms), _check_nonnegative(noise, "noise")
+    n, noise = _check_int(n, "n", arms), nonnegative(noise, "noise")
     if not _is_real(turns) or not 0 < turns < math.inf:
         raise ValueError(f"turns must be a finite number > 0, got {short(turns)}")
     rng = _start("make_spirals", n, seed)
@@ -169,7 +162,7 @@ def piecewise_linear(n: int = 100, knots: Sequence[tuple[float, float]] = DEFAUL
     the two knots around x, plus Gaussian noise. Returns X of shape (n, 1) and float y of shape (n,).
     The notes' point: a sum of sigmoids can draw such a curve, one sigmoid per bend.
     """
-    n, noise = _check_int(n, "n", 1), _check_nonnegative(noise, "noise")
+    n, noise = _check_int(n, "n", 1), nonnegative(noise, "noise")
     try:
         table = np.asarray(knots, dtype=float)
     except OverflowError:  # an int beyond a float's range: say which

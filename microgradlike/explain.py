@@ -10,29 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .checks import as_real, short
+from .checks import as_real, printable, short
 from .engine import Value, dot_terms, node_names
 from .formatting import factor, number
 from .ops import NARY, OPS, operand_positions, operands
 
 __all__ = ["data_number", "display_names", "dot_role", "formula", "grad_number",
-           "local_derivative_explanation", "printable"]
+           "local_derivative_explanation"]
 
 Name = Callable[[Value], str]
 
 
 # ---- what a node shows: its name, its number, its grad ------------------------------------------------
-def printable(text: str) -> str:
-    """``text`` as steps, pictures and pages show it: a character that cannot be shown (a control
-    character such as NUL or a newline, a lone surrogate) is written as its escape, ``a\\x00b``, so
-    no picture, page or terminal chokes on a label. The Value keeps its label as it was given."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
-
-
 def display_names(root: Value, order: list[Value] | None = None) -> dict[Value, str]:
-    """`engine.node_names` (a node's label, else "L" or "n<k>"), each made `printable`."""
+    """`engine.node_names` (a node's label, else "L" or "n<k>"), each made `checks.printable`."""
     return {v: printable(n) for v, n in node_names(root, order).items()}
 
 

@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from .checks import as_real, real, short
+from .checks import as_real, nonnegative, real, short
 from .derivatives import gradients
 from .engine import Value, checked_data, dot, is_grad_enabled, no_grad
 from .forward import tangents
@@ -270,15 +270,6 @@ def _evaluate(f: Function, xs: Sequence[float]) -> float:
     return float(out) if root is None else root.data
 
 
-def _tolerance(value: object, name: str, positive: bool = False) -> float:
-    """A finite number ≥ 0 (> 0 with ``positive``), or a TypeError / ValueError naming it."""
-    number = real(value, name, finite=True)
-    if not (number > 0 if positive else number >= 0):
-        bound = "> 0" if positive else ">= 0"
-        raise ValueError(f"{name} must be a finite real number {bound}, got {short(value)}")
-    return number
-
-
 def numerical_grad(f: Function, xs: Sequence[Value | float] | float, eps: float = 1e-6) -> tuple[float, ...]:
     """Central differences: ∂f/∂xᵢ ≈ (f(x + ε·eᵢ) − f(x − ε·eᵢ)) / 2ε. Error is O(ε²).
 
@@ -286,7 +277,7 @@ def numerical_grad(f: Function, xs: Sequence[Value | float] | float, eps: float 
     `no_grad` (no graph is built). Each xᵢ must be finite, xᵢ ± ε and 2ε must be finite numbers
     that differ from xᵢ in floating point (else the estimate would be 0 or nan whatever f is), and
     f must be finite at each xᵢ ± ε (ValueError naming eps otherwise: a step too large for f)."""
-    eps = _tolerance(eps, "eps", positive=True)
+    eps = nonnegative(eps, "eps", strict=True)
     point = [_number(x, f"argument {i}") for i, x in enumerate(_arguments(xs))]
     if not math.isfinite(2 * eps):
         raise ValueError(f"eps = {eps!r} is too large: the step 2·eps between f(x + eps) and f(x − eps) "
@@ -325,7 +316,7 @@ def gradcheck(f: Function, xs: Sequence[Value | float] | float, atol: float = 1e
     numbers ≥ 0, ``eps`` > 0 (numerical_grad's step). Raises AssertionError naming the worst input
     otherwise.
     """
-    atol, rtol = _tolerance(atol, "atol"), _tolerance(rtol, "rtol")
+    atol, rtol = nonnegative(atol, "atol"), nonnegative(rtol, "rtol")
     _require_graph("gradcheck")
     args = _arguments(xs)
     # numbers, also when called inside another transform (where grad gives Values)

@@ -28,8 +28,8 @@ import numpy as np
 from .checks import as_real, short
 from .engine import Value, logsumexp, sum_values
 
-__all__ = ["LOSSES", "binary_cross_entropy", "cross_entropy", "decision_threshold", "get_loss", "hinge",
-           "loss_name", "mse"]
+__all__ = ["LOSSES", "bad_targets", "binary_cross_entropy", "cross_entropy", "decision_threshold", "get_loss",
+           "hinge", "loss_name", "mse"]
 
 Loss = Callable[[Any, Any], Value]
 
@@ -225,6 +225,20 @@ def loss_name(loss: str | Loss | None) -> str | None:
     if isinstance(loss, str):
         loss = LOSSES.get(loss.lower())
     return loss.__name__ if loss is not None and loss in LOSSES.values() else None
+
+
+def bad_targets(loss: Loss, targets: np.ndarray, n_classes: int = 2) -> np.ndarray:
+    """Which of ``targets`` (a numpy array, entry by entry) ``loss`` cannot read, as a mask:
+    cross_entropy's are class ids, whole numbers 0 … ``n_classes`` − 1; hinge's −1, 0 or 1 (0
+    meaning −1); binary_cross_entropy's in [0, 1]; any other loss reads every number. The one rule
+    that `fit`, its torch engine and `replay.Replay` check whole arrays of targets by."""
+    if loss is cross_entropy:
+        return (targets != np.round(targets)) | (targets < 0) | (targets >= n_classes)
+    if loss is hinge:
+        return ~np.isin(targets, (-1, 0, 1))
+    if loss is binary_cross_entropy:
+        return (targets < 0) | (targets > 1)
+    return np.zeros(np.shape(targets), dtype=bool)
 
 
 def decision_threshold(loss: str | Loss, targets: Sequence[Any]) -> float:

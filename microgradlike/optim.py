@@ -80,6 +80,11 @@ class Optimizer:
         """Update every parameter from its current grad."""
         raise NotImplementedError
 
+    def state_names(self) -> tuple[str, ...]:
+        """The attributes holding the state the optimiser keeps between steps, each a list of one
+        number per parameter in ``params`` order (SGD's ``velocity``, Adam's ``m`` and ``v``)."""
+        return ()
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({len(self.params)} parameters, lr={self.lr!r})"
 
@@ -98,6 +103,9 @@ class SGD(Optimizer):
         if not 0.0 <= self.momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
         self.velocity = [0.0] * len(self.params)
+
+    def state_names(self) -> tuple[str, ...]:
+        return ("velocity",) if self.momentum else ()  # μ = 0 keeps no running sum
 
     def step(self) -> None:
         lr, mu = self.lr, self.momentum
@@ -140,6 +148,9 @@ class Adam(Optimizer):
         self.t = 0
         self.m = [0.0] * len(self.params)
         self.v = [0.0] * len(self.params)
+
+    def state_names(self) -> tuple[str, ...]:
+        return ("m", "v")
 
     def step(self) -> None:
         self.t += 1

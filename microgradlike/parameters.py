@@ -1,8 +1,9 @@
 """A set of parameters, named: how tracing, pictures and training read ``params``.
 
 A Module names its parameters by their dotted paths (``"layers.0.neurons.3.w.1"``); a plain list
-of Values names each by its label. Kept apart from `microgradlike.nn` so that what reads parameters
-(the compiler, the pictures) need not import the models.
+of Values, or a model of your own that only has ``parameters()``, names each by its label. Kept
+apart from `microgradlike.nn` so that what reads parameters (the compiler, the pictures) need not
+import the models.
 """
 
 from __future__ import annotations
@@ -15,13 +16,16 @@ from .engine import Value
 __all__ = ["named"]
 
 def named(params: Any) -> list[tuple[str, Value]]:
-    """``params`` (None, a Module, or a list of Values or (name, Value) pairs) as (name, Value)
-    pairs, the one way tracing and pictures read a set of parameters: a Module names them by
-    their dotted paths, a Value without a name is called by its label, or ``param<i>``."""
+    """``params`` (None, a Module, a model with only ``parameters()``, or a list of Values or
+    (name, Value) pairs) as (name, Value) pairs, the one way training, tracing and pictures read a
+    set of parameters: a Module names them by their dotted paths, a Value without a name is called
+    by its label, or ``param<i>``."""
     if params is None:
         return []
     if hasattr(params, "named_parameters"):
         return list(params.named_parameters())
+    if callable(getattr(params, "parameters", None)):  # a model of your own: its Values, by their labels
+        params = params.parameters()
     named = []
     for i, item in enumerate(params):
         if isinstance(item, Value):

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .checks import short
+from .checks import float_array, short
 from .engine import Value, no_grad
 from .formatting import format_number
 from .nn import batch_outputs
@@ -132,7 +132,7 @@ def plot_history(history: Any, ax: Any = None, logy: bool | None = None, *,
 
 # ---- classification ----------------------------------------------------------------------------
 def _as_rows(X: Any, width: int | None = None) -> np.ndarray:
-    rows = np.asarray(X, dtype=float)
+    rows = float_array(X, "X", "a table of numbers")
     if rows.ndim == 1 and width == 1:
         rows = rows[:, None]
     if rows.ndim != 2 or (width is not None and rows.shape[1] != width):
@@ -163,12 +163,10 @@ def plot_decision_boundary(model: Callable[[list[float]], Any], X: Any, y: Any, 
         if X_test is None or y_test is None:
             raise ValueError("give both X_test and y_test, or neither")
         sets.append((held_out, *_points(X_test, y_test, "X_test", "y_test")))
-    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 2:
-        raise ValueError(f"resolution must be an int >= 2, got {resolution!r}")
+    _check_resolution(resolution)
     every = np.concatenate([r for _, r, _ in sets])
     classes = np.unique(np.concatenate([lab for _, _, lab in sets]))
-    lo, hi = every.min(axis=0) - padding, every.max(axis=0) + padding
-    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
+    gx, gy = _plane(every, resolution, padding)
 
     def scores(points: np.ndarray) -> np.ndarray:
         fast = batch_outputs(model, points)  # the library's models: numpy, all points at once
@@ -238,6 +236,17 @@ def _points(X: Any, y: Any, x_name: str, y_name: str) -> tuple[np.ndarray, np.nd
     if len(labels) != len(rows):
         raise ValueError(f"{x_name} has {len(rows)} rows but {y_name} has {len(labels)} labels")
     return rows, labels
+
+
+def _check_resolution(resolution: object) -> None:
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 2:
+        raise ValueError(f"resolution must be an int >= 2, got {resolution!r}")
+
+
+def _plane(rows: np.ndarray, resolution: int, padding: float) -> tuple[np.ndarray, np.ndarray]:
+    """A ``resolution`` × ``resolution`` grid over the points' box, ``padding`` wider each side."""
+    lo, hi = rows.min(axis=0) - padding, rows.max(axis=0) + padding
+    return np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
 
 
 # ---- 1-D regression ------------------------------------------------------------------------------
@@ -325,6 +334,13 @@ def _evaluate(f: Callable[..., Any], point: Iterable[float]) -> float:
             return math.nan  # outside f's domain: leave a hole in the picture
 
 
+def _loss_grid(f: Callable[..., Any], bounds: Sequence[tuple[float, float]],
+               resolution: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """f(θ₁, θ₂) on a ``resolution`` × ``resolution`` grid over ``bounds``: the grid's θ₁, θ₂ and f."""
+    g1, g2 = np.meshgrid(np.linspace(*bounds[0], resolution), np.linspace(*bounds[1], resolution))
+    return g1, g2, np.array([_evaluate(f, (a, b)) for a, b in zip(g1.ravel(), g2.ravel())]).reshape(g1.shape)
+
+
 def plot_descent(f: Callable[..., Any], trajectory: Any, ax: Any = None,
                  bounds: Sequence[tuple[float, float]] | None = None, resolution: int = 80,
                  levels: int = 25, label: str = "f(θ₁, θ₂)") -> Any:
@@ -372,8 +388,7 @@ def plot_descent(f: Callable[..., Any], trajectory: Any, ax: Any = None,
         ax.set_ylabel("f(θ)")
         start, end = (points[0, 0], values[0]), (points[-1, 0], values[-1])
     else:
-        g1, g2 = np.meshgrid(np.linspace(*bounds[0], resolution), np.linspace(*bounds[1], resolution))
-        grid = np.array([_evaluate(f, (a, b)) for a, b in zip(g1.ravel(), g2.ravel())]).reshape(g1.shape)
+        g1, g2, grid = _loss_grid(f, bounds, resolution)
         finite = grid[np.isfinite(grid)]
         if finite.size:
             # Levels at quantiles of f: narrow valleys get as many lines as the flat rim.
@@ -401,12 +416,6 @@ def plot_descent(f: Callable[..., Any], trajectory: Any, ax: Any = None,
 
 
 # ---- inside a network --------------------------------------------------------------------------
-def _plane(rows: np.ndarray, resolution: int, padding: float) -> tuple[np.ndarray, np.ndarray]:
-    """A ``resolution`` × ``resolution`` grid over the points' box, ``padding`` wider each side."""
-    lo, hi = rows.min(axis=0) - padding, rows.max(axis=0) + padding
-    return np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
-
-
 def plot_layer_features(model: Any, X: Any, y: Any, resolution: int = 32, padding: float = 0.5) -> Any:
     """What every neuron of an MLP with two inputs computes over the input plane: one row per
     hidden layer, one small picture per neuron, its activation aᵢˡ(x₁, x₂) (组合结果就是新的特征值:
@@ -425,8 +434,7 @@ def plot_layer_features(model: Any, X: Any, y: Any, resolution: int = 32, paddin
         raise ValueError(f"plot_layer_features draws an MLP with 2 inputs, got {short(model)}")
     plt = _pyplot()
     rows, labels = _points(X, y, "X", "y")
-    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 2:
-        raise ValueError(f"resolution must be an int >= 2, got {resolution!r}")
+    _check_resolution(resolution)
     g1, g2 = _plane(rows, resolution, padding)
     with no_grad():
         traces = [model.forward_trace([float(a), float(b)]) for a, b in zip(g1.ravel(), g2.ravel())]
@@ -523,8 +531,7 @@ def plot_batch_paths(f: Callable[..., Any], runs: Any, bounds: Sequence[tuple[fl
     if axes is None:
         _, axes = _pyplot().subplots(1, 2, figsize=(11, 4.3), gridspec_kw={"width_ratios": [1.1, 1]})
     left, right = axes
-    g1, g2 = np.meshgrid(np.linspace(*bounds[0], resolution), np.linspace(*bounds[1], resolution))
-    grid = np.array([_evaluate(f, (a, b)) for a, b in zip(g1.ravel(), g2.ravel())]).reshape(g1.shape)
+    g1, g2, grid = _loss_grid(f, bounds, resolution)
     levels = np.unique(np.quantile(grid[np.isfinite(grid)], np.linspace(0, 1, 16)))  # lines in the valley too
     filled = left.contourf(g1, g2, grid, levels=levels, cmap="Greys_r", alpha=0.4)
     left.contour(g1, g2, grid, levels=levels, colors="k", linewidths=0.3)

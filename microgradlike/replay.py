@@ -39,10 +39,11 @@ from typing import Any
 import numpy as np
 
 from .batch import NumpyLayer, numpy_forward
-from .checks import real, short
+from .checks import float_array, real, short
 from .engine import Value
+from .losses import bad_targets, cross_entropy
 from .nn import MLP, numpy_layers
-from .optim import SGD, Adam, Optimizer, check_parameters
+from .optim import Optimizer, check_parameters
 from .pages import iframe, page, write_page
 from .train import History, check_held_out
 
@@ -56,6 +57,10 @@ CURVE_POINTS = 160
 #: The snapshots of one page hold at most this many bytes (about 4/3 more as base64 text).
 PAGE_BUDGET = 3_000_000
 
+
+#: What each state an optimiser keeps per parameter (`optim.Optimizer.state_names`) means, on the page.
+_STATE_TEXT = {"m": "m: running mean of the gradient", "v": "v: running mean of its square",
+               "velocity": "velocity: the running sum μ·v + g"}
 
 #: Rows and their targets (class ids for a classifier).
 _Points = tuple[np.ndarray, np.ndarray]
@@ -136,12 +141,7 @@ class Replay:
     # ---- checking what was given ---------------------------------------------------------
     def _points(self, X: Any, y: Any, x_name: str, y_name: str) -> tuple[np.ndarray, np.ndarray]:
         """Rows of shape (n, nin), and targets: class ids for a classifier, floats for a curve."""
-        try:
-            rows = np.asarray(X, dtype=float)
-            targets = np.asarray(y, dtype=float)
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"{x_name} must be a table of numbers and {y_name} a list of numbers: "
-                             f"{e}") from e
+        rows, targets = float_array(X, x_name, "a table of numbers"), float_array(y, y_name, "numbers")
         if rows.ndim == 1 and self.model.nin == 1:
             rows = rows[:, None]
         if rows.ndim != 2 or rows.shape[1] != self.model.nin or len(rows) == 0:
@@ -152,7 +152,7 @@ class Replay:
             raise ValueError(f"{x_name} and {y_name} must hold finite numbers (no nan or inf)")
         if self.kind == "curve" or self.n_outputs == 1:
             return rows, targets  # a one-output classifier's labels become class ids by its task
-        if not np.all((targets == np.round(targets)) & (targets >= 0) & (targets < self.n_outputs)):
+        if bad_targets(cross_entropy, targets, self.n_outputs).any():
             raise ValueError(f"{y_name} must be class ids 0 … {self.n_outputs - 1} for a model with "
                              f"{self.n_outputs} outputs, got {short(targets.tolist())}")
         return rows, targets.astype(int)
@@ -215,13 +215,10 @@ class Replay:
 
     def _optimizer_slots(self, optimizer: Optimizer | None) -> dict[str, str]:
         """The optimiser's per-parameter state to record: attribute name -> what it means."""
-        if optimizer is not None:
-            check_parameters(optimizer, self.model.named_parameters())
-        if isinstance(optimizer, Adam):
-            return {"m": "m: running mean of the gradient", "v": "v: running mean of its square"}
-        if isinstance(optimizer, SGD) and optimizer.momentum:
-            return {"velocity": "velocity: the running sum μ·v + g"}
-        return {}
+        if optimizer is None:
+            return {}
+        check_parameters(optimizer, self.model.named_parameters())
+        return {name: _STATE_TEXT.get(name, name) for name in optimizer.state_names()}
 
     # ---- recording ---------------------------------------------------------------------------
     def __call__(self, history: History) -> None:

@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .bridge import INSTALL, to_torch, torch_loss
+from .bridge import import_torch, to_torch, torch_loss
 from .checks import short
-from .losses import LOSSES, binary_cross_entropy, cross_entropy, hinge, loss_name
+from .losses import LOSSES, bad_targets, binary_cross_entropy, cross_entropy, loss_name
 from .nn import MLP, Layer, Neuron
 from .optim import SGD, Adam, check_parameters
 from .parameters import named
@@ -43,22 +43,15 @@ __all__ = ["TorchTrainer", "torch_device"]
 
 #: The models `bridge.to_torch` converts. Exactly these classes: a subclass may change the forward.
 _MODELS = (Neuron, Layer, MLP)
-
-
-def _torch() -> Any:
-    """The torch package, or an ImportError that says how to install it."""
-    try:
-        import torch
-    except ImportError as e:
-        raise ImportError(f"engine='torch' needs PyTorch, which is not installed: {INSTALL}") from e
-    return torch
+#: The state `torch.optim`'s SGD and Adam keep per tensor, by the name microgradlike's keep it under.
+_TORCH_STATE = {"velocity": "momentum_buffer", "m": "exp_avg", "v": "exp_avg_sq"}
 
 
 def torch_device(device: Any = None) -> torch.device:
     """The ``torch.device`` that ``device`` names ("cpu", the default for None; "cuda", "cuda:1",
     or a ``torch.device``), checked before anything is trained: "cuda" needs a GPU that this
     torch can use. Raises ValueError saying what is missing, ImportError without torch."""
-    torch = _torch()
+    torch = import_torch("engine='torch'")
     try:
         found = torch.device("cpu" if device is None else device)
     except (RuntimeError, TypeError, ValueError):
@@ -89,7 +82,7 @@ class TorchTrainer:
     """
 
     def __init__(self, model: Any, loss_fn: Any, optimizer: Any, device: Any = None) -> None:
-        torch = _torch()
+        torch = import_torch("engine='torch'")
         if type(model) not in _MODELS:
             raise TypeError(f"engine='torch' trains a Neuron, Layer or MLP (what bridge.to_torch converts), "
                             f"got {type(model).__name__}: {short(model)}")
@@ -125,7 +118,7 @@ class TorchTrainer:
         width, T = self._width, y.reshape(len(y), -1)
         if self._loss_fn is cross_entropy:
             ids = T[:, 0]
-            bad = (T.shape[1] != 1) | (ids != np.round(ids)) | (ids < 0) | (ids >= width)
+            bad = (T.shape[1] != 1) | bad_targets(cross_entropy, ids, width)
             if np.any(bad):
                 i = int(np.argmax(bad))
                 raise ValueError(f"the class id of row {i} is {short(y[i].tolist())}; cross_entropy takes "
@@ -134,14 +127,13 @@ class TorchTrainer:
         if T.shape[1] != width:
             raise ValueError(f"the model gives {width} outputs per row but the targets have {T.shape[1]} "
                              f"per row; they must match")
-        allowed = {binary_cross_entropy: ((T >= 0) & (T <= 1), "in [0, 1] (class labels 0/1)"),
-                   hinge: (np.isin(T, (-1, 0, 1)), "-1/+1 (or 0/1, 0 meaning -1)")}
-        if self._loss_fn in allowed:
-            good, text = allowed[self._loss_fn]
-            if not np.all(good):
-                i = int(np.argmin(good.all(axis=1)))
-                raise ValueError(f"the target of row {i} is {short(y[i].tolist())}; {self._loss_fn.__name__} "
-                                 f"targets must be {text}")
+        refused = bad_targets(self._loss_fn, T).any(axis=1)  # hinge's and binary cross-entropy's labels
+        if refused.any():
+            i = int(np.argmax(refused))
+            text = ("in [0, 1] (class labels 0/1)" if self._loss_fn is binary_cross_entropy
+                    else "-1/+1 (or 0/1, 0 meaning -1)")
+            raise ValueError(f"the target of row {i} is {short(y[i].tolist())}; {self._loss_fn.__name__} "
+                             f"targets must be {text}")
         return T.astype(np.float64)
 
     # ---- one batch -------------------------------------------------------------------------
@@ -201,9 +193,7 @@ class TorchTrainer:
 
     def _slots(self) -> dict[str, str]:
         """The torch optimiser's per-parameter state -> the microgradlike optimiser's attribute."""
-        if isinstance(self.optimizer, Adam):
-            return {"exp_avg": "m", "exp_avg_sq": "v"}
-        return {"momentum_buffer": "velocity"} if self.optimizer.momentum else {}
+        return {_TORCH_STATE[name]: name for name in self.optimizer.state_names()}
 
     def _torch_optimizer(self, opt: SGD | Adam) -> torch.optim.Optimizer:
         """torch.optim's SGD or Adam with ``opt``'s settings, starting from ``opt``'s state."""

@@ -44,7 +44,7 @@ import numpy as np
 from .checks import as_real, check_seed, float_array, short
 from .engine import Value, is_grad_enabled, no_grad
 from .functional import value_and_grad
-from .losses import decision_threshold, get_loss, hinge, loss_name
+from .losses import LOSSES, bad_targets, cross_entropy, get_loss, hinge, loss_name
 from .nn import Module, input_width
 from .optim import check_parameters, get_optimizer
 from .parameters import named
@@ -194,7 +194,7 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
     params = model.parameters()
     opt = get_optimizer(optimizer, params, lr)
     if opt is optimizer:  # one given, not built from params here: it must update exactly these
-        check_parameters(opt, named(model) if hasattr(model, "named_parameters") else named(params))
+        check_parameters(opt, named(model))
     engine, engine_reason = choose_engine(model, loss_fn) if engine == "auto" else (engine, "")
     trainer: Trainer
     if engine == "torch":
@@ -518,7 +518,7 @@ def _n_outputs(model: Any, X: np.ndarray, y: np.ndarray, held_out: tuple[np.ndar
     for name, targets in (("y", y), ("validation y", None if held_out is None else held_out[1])):
         if targets is None:
             continue
-        bad = np.flatnonzero((targets != np.round(targets)) | (targets < 0) | (targets >= n))
+        bad = np.flatnonzero(bad_targets(cross_entropy, targets, n))
         if len(bad):
             raise ValueError(f"{name}[{bad[0]}] = {short(targets[bad[0]].item())} is not a class id "
                              f"0 … {n - 1}: cross_entropy reads each target as the index of the "
@@ -534,8 +534,7 @@ def _check_labels(name: str | None, y: np.ndarray, validation_y: np.ndarray | No
         return
     sets = [("y", y)] + ([] if validation_y is None else [("validation y", validation_y)])
     for what, targets in sets:
-        outside = ~np.isin(targets, (-1, 0, 1)) if name == "hinge" else (targets < 0) | (targets > 1)
-        bad = np.flatnonzero(outside)
+        bad = np.flatnonzero(bad_targets(LOSSES[name], targets))
         if len(bad):
             rule = ("-1/+1 or 0/1 (0 counts as -1)" if name == "hinge" else
                     "in [0, 1] (class labels 0/1, or the probability of class 1)")
@@ -565,8 +564,8 @@ def _record_task(model: Module, loss_fn: Callable, y: np.ndarray, n_outputs: int
     else:  # a loss of your own: fit cannot know what its outputs mean
         model.set_task(None)
         return
-    threshold = 0.0 if n_outputs > 1 else decision_threshold(name, classes)
-    model.set_task("classification", classes=classes, threshold=threshold, loss=name)
+    model.set_task(None)  # a new run: no threshold of an earlier task carries over
+    model.set_task("classification", classes=classes, loss=name)  # it implies the threshold
 
 
 def check_held_out(name: object) -> str:

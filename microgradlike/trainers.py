@@ -326,21 +326,15 @@ class VectorTrainer:
         if self.grad is not None:
             for p, g in zip(self.params, self.grad.tolist()):
                 p.grad = g
-        for name, vector in zip(self._state_names(), self.state):
+        for name, vector in zip(self.optimizer.state_names(), self.state):
             setattr(self.optimizer, name, (vector if self._order is None else vector[self._order]).tolist())
 
     def reload(self) -> None:
         """Read θ from the model's Values and the optimiser's state from the optimiser."""
         self.theta = np.fromiter(map(_data, self.params), np.float64, len(self.params))
         self.state = []
-        for name in self._state_names():
+        for name in self.optimizer.state_names():
             held = np.asarray(getattr(self.optimizer, name), dtype=np.float64)
             if self._inverse is not None:
                 held = held[self._inverse]
             self.state.append(held)
-
-    def _state_names(self) -> tuple[str, ...]:
-        """The optimiser's per-parameter state, as its attributes name it."""
-        if isinstance(self.optimizer, Adam):
-            return ("m", "v")
-        return ("velocity",) if self.optimizer.momentum else ()

@@ -39,9 +39,9 @@ from typing import Any, overload
 
 import graphviz
 
-from .checks import short
+from .checks import printable, short
 from .engine import Value, node_names, topological_order
-from .explain import data_number, grad_number, printable
+from .explain import data_number, grad_number
 from .files import write_atomically
 from .formatting import format_number
 from .ops import NARY, OPS, activations, operand_positions
@@ -120,7 +120,7 @@ _TOOLTIP_CHARS = 2000
 
 
 def cut_label(text: str, limit: int = LABEL_CHARS) -> str:
-    """``text`` as a picture shows it: `explain.printable` (a NUL or a lone surrogate is written as
+    """``text`` as a picture shows it: `checks.printable` (a NUL or a lone surrogate is written as
     its escape, which ``dot`` and UTF-8 accept), whole up to ``limit`` characters, else its start
     and end around an ellipsis, ``limit`` characters in all ("layers.0.neurons.1…w.15")."""
     text = printable(text)

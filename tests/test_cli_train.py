@@ -46,6 +46,20 @@ def accuracies(text: str) -> tuple[float, float]:
     return float(match.group(1)), float(match.group(2))
 
 
+def spy_on_the_cli(monkeypatch, name: str) -> list:
+    """What each call of the command line's function ``name`` returns (it still runs), in order."""
+    import microgradlike.cli as cli
+
+    real, returned = getattr(cli, name), []
+
+    def spy(*args, **kwargs):
+        returned.append(real(*args, **kwargs))
+        return returned[-1]
+
+    monkeypatch.setattr(cli, name, spy)
+    return returned
+
+
 def test_small_run_prints_progress_and_accuracy(capsys):
     assert main(SMALL) == 0
     out = capsys.readouterr().out
@@ -109,16 +123,7 @@ def test_plot_writes_a_png(tmp_path, capsys):
 
 def test_plot_shows_train_and_test_points_and_both_accuracies(tmp_path, capsys, monkeypatch):
     pytest.importorskip("matplotlib")
-    import microgradlike.cli as cli
-
-    drawn = []
-
-    def spy(*args, **kwargs):
-        drawn.append(cli_plot(*args, **kwargs))
-        return drawn[-1]
-
-    cli_plot = cli.plot_decision_boundary
-    monkeypatch.setattr(cli, "plot_decision_boundary", spy)
+    drawn = spy_on_the_cli(monkeypatch, "plot_decision_boundary")
     assert main(small("--epochs", "3", "--plot", str(tmp_path / "out.png"))) == 0
     train, test = accuracies(capsys.readouterr().out)
     title = drawn[0].get_title()  # the same numbers the run printed
@@ -358,6 +363,18 @@ def test_outputs_that_are_one_file_are_refused_before_training(tmp_path, capsys,
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.exists()} == before
 
 
+def full_disk(monkeypatch, only: Path | None = None) -> None:
+    """Module.save fails as on a full disk (ENOSPC): for the file ``only``, or for every file."""
+    real_save = Module.save
+
+    def save(self, target):
+        if only is None or os.fspath(target) == str(only):
+            raise OSError(errno.ENOSPC, "No space left on device", str(target))
+        real_save(self, target)
+
+    monkeypatch.setattr(Module, "save", save)
+
+
 def test_when_the_rescue_save_fails_too_no_file_is_left(tmp_path, capsys, monkeypatch):
     import tempfile
 
@@ -365,10 +382,7 @@ def test_when_the_rescue_save_fails_too_no_file_is_left(tmp_path, capsys, monkey
     rescue.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(rescue))
 
-    def disk_full(self, target):
-        raise OSError(errno.ENOSPC, "No space left on device", str(target))
-
-    monkeypatch.setattr(Module, "save", disk_full)
+    full_disk(monkeypatch)  # for every file, the rescue's too
     assert main([*SMALL, "--save", str(tmp_path / "model.json")]) == 1
     err = capsys.readouterr().err
     assert "saving it to a temporary file failed too (No space left on device): the model is lost" in err
@@ -377,14 +391,7 @@ def test_when_the_rescue_save_fails_too_no_file_is_left(tmp_path, capsys, monkey
 
 def test_a_save_that_fails_after_training_keeps_the_model_elsewhere(tmp_path, capsys, monkeypatch):
     path = tmp_path / "model.json"
-    real_save = Module.save
-
-    def disk_full(self, target):
-        if os.fspath(target) == str(path):
-            raise OSError(errno.ENOSPC, "No space left on device", str(target))
-        real_save(self, target)
-
-    monkeypatch.setattr(Module, "save", disk_full)
+    full_disk(monkeypatch, path)
     assert main([*SMALL, "--save", str(path)]) == 1
     err = capsys.readouterr().err
     assert "No space left on device" in err and err.count("\n") == 1
@@ -555,16 +562,7 @@ def test_no_output_follows_another_users_link_in_a_shared_folder(tmp_path, capsy
 
 def test_the_held_out_points_have_one_name_in_the_lines_and_the_plot(tmp_path, capsys, monkeypatch):
     pytest.importorskip("matplotlib")
-    import microgradlike.cli as cli
-
-    drawn = []
-
-    def spy(*args, **kwargs):
-        drawn.append(real(*args, **kwargs))
-        return drawn[-1]
-
-    real = cli.plot_history
-    monkeypatch.setattr(cli, "plot_history", spy)
+    drawn = spy_on_the_cli(monkeypatch, "plot_history")
     assert main([*SMALL, "--plot", str(tmp_path / "p.png")]) == 0
     out = capsys.readouterr().out
     assert "test loss" in out and "validation" not in out
@@ -622,14 +620,7 @@ def test_without_files_to_write_a_lost_stdout_ends_the_run_at_once(monkeypatch, 
 def test_a_failed_save_still_leaves_the_plot_and_the_replay(tmp_path, capsys, monkeypatch):
     pytest.importorskip("matplotlib")
     path = tmp_path / "model.json"
-    real_save = Module.save
-
-    def disk_full(self, target):
-        if os.fspath(target) == str(path):
-            raise OSError(errno.ENOSPC, "No space left on device", str(target))
-        real_save(self, target)
-
-    monkeypatch.setattr(Module, "save", disk_full)
+    full_disk(monkeypatch, path)
     argv = ["--save", str(path), "--plot", str(tmp_path / "p.png"), "--html", str(tmp_path / "r.html")]
     assert main([*SMALL, *argv]) == 1
     captured = capsys.readouterr()

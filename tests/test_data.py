@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
+from special_files import error_on_a_fifo, error_on_dev_zero, posix_dev_zero, posix_fifo
 
 from microgradlike import memory
 from microgradlike.data import (
@@ -394,42 +393,20 @@ def test_load_csv_names_a_file_name_with_a_null_byte(tmp_path):
         load_csv("line\nbreak.csv")
 
 
-@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+@posix_fifo
 def test_load_csv_refuses_a_fifo_at_once_instead_of_waiting_for_a_writer(tmp_path):
     fifo = tmp_path / "points.csv"
-    os.mkfifo(fifo)
-    outcome: list[BaseException | None] = []
-
-    def load() -> None:
-        try:
-            load_csv(fifo)
-            outcome.append(None)
-        except BaseException as e:  # handed to the test's thread
-            outcome.append(e)
-
-    thread = threading.Thread(target=load)
-    thread.start()
-    thread.join(10)
-    blocked = thread.is_alive()
-    if blocked:  # unblock the open() (a writer appears and leaves) so no thread is left behind
-        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-        thread.join(10)
-    assert not blocked, "load_csv waited for a writer on a FIFO"
-    assert isinstance(outcome[0], ValueError)
-    assert str(outcome[0]) == (f"{fifo}: a FIFO (named pipe), not a regular file; load_csv reads a file of "
-                               f"rows (save the data to a file first)")
+    error = error_on_a_fifo(load_csv, fifo)
+    assert isinstance(error, ValueError)
+    assert str(error) == (f"{fifo}: a FIFO (named pipe), not a regular file; load_csv reads a file of "
+                          f"rows (save the data to a file first)")
 
 
-@pytest.mark.skipif(not os.path.exists("/dev/zero") or importlib.util.find_spec("resource") is None,
-                    reason="needs /dev/zero and ulimit (POSIX)")
+@posix_dev_zero
 def test_load_csv_refuses_a_device_rather_than_reading_without_end():
-    # In a child with 3 GiB of address space: reading /dev/zero to its end would fail there, not here.
-    code = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, resource.RLIM_INFINITY))\n"
-            "from microgradlike.data import load_csv\n"
-            "try:\n    load_csv('/dev/zero')\nexcept ValueError as e:\n    print(e)\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert done.stdout.strip() == ("/dev/zero: a device, not a regular file; load_csv reads a file of rows "
-                                   "(save the data to a file first)"), done.stderr[-2000:]
+    said = error_on_dev_zero("from microgradlike.data import load_csv", "load_csv('/dev/zero')")
+    assert said == ("/dev/zero: a device, not a regular file; load_csv reads a file of rows (save the data "
+                    "to a file first)")
     with pytest.raises(ValueError, match="a directory, not a regular file"):
         load_csv(Path(__file__).parent)
 

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import decimal
 import gc
-import importlib.util
 import json
 import math
 import os
 import re
-import subprocess
-import sys
-import threading
 import time
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from special_files import error_on_a_fifo, error_on_dev_zero, posix_dev_zero, posix_fifo
 
 from microgradlike import nn
 from microgradlike.engine import Value, no_grad, topological_order
@@ -1014,42 +1011,20 @@ def test_save_names_a_parameter_whose_data_is_not_a_number_and_its_type(tmp_path
     assert not (tmp_path / "m.json").exists()
 
 
-@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+@posix_fifo
 def test_load_refuses_a_fifo_at_once_instead_of_waiting_for_a_writer(tmp_path):
     fifo = tmp_path / "model.json"
-    os.mkfifo(fifo)
-    outcome: list[BaseException | None] = []
-
-    def load() -> None:
-        try:
-            Module.load(fifo)
-            outcome.append(None)
-        except BaseException as e:  # handed to the test's thread
-            outcome.append(e)
-
-    thread = threading.Thread(target=load)
-    thread.start()
-    thread.join(10)
-    blocked = thread.is_alive()
-    if blocked:  # unblock the open() (a writer appears and leaves) so no thread is left behind
-        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-        thread.join(10)
-    assert not blocked, "Module.load waited for a writer on a FIFO"
-    assert isinstance(outcome[0], ValueError)
-    assert str(outcome[0]) == (f"{str(fifo)!r}: a FIFO (named pipe), not a regular file; Module.load reads "
-                               f"a model file that save() wrote")
+    error = error_on_a_fifo(Module.load, fifo)
+    assert isinstance(error, ValueError)
+    assert str(error) == (f"{str(fifo)!r}: a FIFO (named pipe), not a regular file; Module.load reads "
+                          f"a model file that save() wrote")
 
 
-@pytest.mark.skipif(not os.path.exists("/dev/zero") or importlib.util.find_spec("resource") is None,
-                    reason="needs /dev/zero and ulimit (POSIX)")
+@posix_dev_zero
 def test_load_refuses_a_device_rather_than_reading_without_end():
-    # In a child with 3 GiB of address space: reading /dev/zero to its end would fail there, not here.
-    code = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, resource.RLIM_INFINITY))\n"
-            "from microgradlike.nn import Module\n"
-            "try:\n    Module.load('/dev/zero')\nexcept ValueError as e:\n    print(e)\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert done.stdout.strip() == ("'/dev/zero': a device, not a regular file; Module.load reads a model "
-                                   "file that save() wrote"), done.stderr[-2000:]
+    said = error_on_dev_zero("from microgradlike.nn import Module", "Module.load('/dev/zero')")
+    assert said == ("'/dev/zero': a device, not a regular file; Module.load reads a model file that "
+                    "save() wrote")
 
 
 def test_a_model_file_with_a_key_given_twice_is_refused_naming_it(tmp_path):

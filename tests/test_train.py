@@ -712,6 +712,15 @@ def test_fit_records_the_loss_and_the_classes_it_saw(loss, targets, nout, task):
         assert set(predicted.tolist()) <= set(task["classes"])
 
 
+def test_fit_again_on_other_classes_records_their_threshold_not_the_earlier_one():
+    X, y = make_moons(n=20, seed=0)
+    model = MLP(2, [3, 1], seed=0)
+    fit(model, X, y, loss="mse", max_epochs=2)
+    assert model.task["threshold"] == 0.5
+    fit(model, X, 2 * y, loss="mse", max_epochs=2)  # the same model and loss, targets 0/2
+    assert model.task == {"task": "classification", "classes": [0, 2], "threshold": 1.0, "loss": "mse"}
+
+
 def test_fit_with_a_loss_of_your_own_records_no_task():
     X, y = make_moons(n=20, seed=0)
     model = MLP(2, [3, 1], seed=0)

@@ -209,7 +209,7 @@ def _message(error: BaseException) -> str:
 def shown_call(fn: Callable[..., Any], args: tuple[Any, ...]) -> str:
     """``name(arg, …)`` as the learner would write the call (numbers as floats)."""
     name = getattr(fn, "__name__", "your function")
-    shown = ", ".join(fmt(a) if _is_real(a) else _arg(a) for a in args)
+    shown = ", ".join(fmt(a) if real(a) is not None else _arg(a) for a in args)
     return f"{name}({shown})"
 
 
@@ -217,10 +217,6 @@ def _arg(a: object) -> str:
     if isinstance(a, Value):
         return f"Value({fmt(a.data)})"
     return short(a, 40)
-
-
-def _is_real(x: object) -> bool:
-    return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
 def attempt(exercise: str, fn: object, *args: Any, hint: str = "", returns: bool = True,
@@ -282,10 +278,9 @@ def whole_number(exercise: str, result: object, what: str,
                        hint=_NOT_WRITTEN)
     if isinstance(result, numbers.Integral) and not isinstance(result, bool):
         return int(result)
-    if _is_real(result):
-        value = real(result)
-        if value is not None and math.isfinite(value) and value.is_integer():
-            return int(value)
+    value = real(result)
+    if value is not None and math.isfinite(value) and value.is_integer():
+        return int(value)
     return Verdict(exercise, False, f"expected {what}, got {short(result, 40)}", hint=hint)
 
 
@@ -324,7 +319,7 @@ def first(items: Any, most: int = MOST_READ) -> list[Any] | None:
 def as_floats(x: Any, most: int = MOST_READ) -> list[float] | None:
     """``x`` as a flat list of finite-or-not floats (a number, a Value, or a list, tuple or array of
     them, at most ``most``); None when it is something else."""
-    items = [x] if isinstance(x, Value) or _is_real(x) else first(x, most)
+    items = [x] if isinstance(x, Value) or real(x) is not None else first(x, most)
     if items is None:
         return None
     out = []

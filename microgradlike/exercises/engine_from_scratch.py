@@ -828,4 +828,4 @@ def check_training_loop(train: Callable[..., Any], mlp_class: type) -> Verdict:
 
 
 def _list(values: list[float]) -> str:
-    return "[" + ", ".join(f"{v:.6g}" for v in values) + "]"
+    return "[" + ", ".join(map(fmt, values)) + "]"

@@ -22,11 +22,11 @@ from ..checks import short
 from ..data import piecewise_linear
 from ..engine import Value
 from ..losses import cross_entropy, mse
-from ..nn import MLP
+from ..nn import MLP, numpy_layers
 from ..optim import SGD
 from ..train import fit
 from . import Verdict
-from .checking import as_floats, attempt, checker, plain_parameters, same_numbers
+from .checking import as_floats, attempt, checker, fmt, plain_parameters, same_numbers
 
 __all__ = ["check_linear_collapse", "check_minibatch_epoch", "check_softmax_cross_entropy", "layer_matrices"]
 
@@ -78,7 +78,7 @@ def check_minibatch_epoch(one_epoch: Callable[..., Any]) -> Verdict:
             return verdict
     (batch_size, lr), (other, _) = _EPOCHS
     losses = _fit_epoch(_epoch_model(), rows, targets, batch_size, lr)
-    shown = ", ".join(f"{v:.4g}" for v in losses)
+    shown = ", ".join(map(fmt, losses))
     return Verdict(EPOCH, True, f"{len(losses)} serial updates, batch losses L¹, L², L³ = {shown}, and the "
                                 f"same θ as fit (and again with batches of {other})")
 
@@ -117,7 +117,7 @@ def _one_epoch_case(one_epoch: Callable[..., Any], rows: list, targets: list, ba
                                      f"of {batch_size}: an epoch makes one update per batch",
                        "an epoch has ⌈N / batch_size⌉ batches, and the last one holds what is left")
     if not same_numbers(losses[:1], expected[:1]):
-        return Verdict(EPOCH, False, f"L¹ should be {expected[0]:.6g}, yours is {losses[0]:.6g}",
+        return Verdict(EPOCH, False, f"L¹ should be {fmt(expected[0])}, yours is {fmt(losses[0])}",
                        "L¹ is the mse of the first batch's predictions against its targets, at the "
                        "parameters as given (before any update)")
     verdict = plain_parameters(EPOCH, learner)
@@ -140,9 +140,9 @@ def _one_epoch_case(one_epoch: Callable[..., Any], rows: list, targets: list, ba
         if same_numbers(losses, _epoch(_epoch_model(), rows, targets, batch_size, lr, **mistake)):
             return Verdict(EPOCH, False, f"{where}the batch losses after L¹ differ from fit's: {what}", hint)
     if not same_numbers(losses, expected):
-        shown = ", ".join(f"{v:.6g}" for v in expected)
+        shown = ", ".join(map(fmt, expected))
         return Verdict(EPOCH, False, f"{where}the batch losses should be {shown}; yours are "
-                                     f"{', '.join(f'{v:.6g}' for v in losses)}",
+                                     f"{', '.join(map(fmt, losses))}",
                        "use the batch size and the learning rate your function is given" if batch_size != 4
                        else _EPOCH_HINT)
     return Verdict(EPOCH, False, f"{where}the batch losses are right, but the parameters after the epoch "
@@ -188,10 +188,11 @@ def check_softmax_cross_entropy(loss: Callable[[list[Value], int], Value]) -> Ve
         where = f"for logits {row} and target {target}"
         if not math.isfinite(out.data):
             return Verdict(CROSS_ENTROPY, False, f"{where} yours gives {out.data}; the loss is "
-                                                 f"{reference.data:.6g}", _STABLE_HINT)
+                                                 f"{fmt(reference.data)}", _STABLE_HINT)
         if not same_numbers([out.data], [reference.data]):
-            return Verdict(CROSS_ENTROPY, False, f"{where} the loss should be {reference.data:.6g}, yours "
-                                                 f"gives {out.data:.6g}", _diagnose_ce(out.data, row, target))
+            return Verdict(CROSS_ENTROPY, False, f"{where} the loss should be {fmt(reference.data)}, yours "
+                                                 f"gives {fmt(out.data)}",
+                           _diagnose_ce(out.data, row, target))
         out.backward()
         reference.backward()  # ∂L/∂zⱼ = softmax(z)ⱼ − [j = target]
         expected = [float(z.grad) for z in oracle_logits]
@@ -226,10 +227,10 @@ _SHAPES = ([3, 1], [4, 3, 1], [3, 3, 3, 2])
 
 
 def layer_matrices(model: MLP) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Each layer's weight matrix Wˡ (row i = neuron i's weights, shape (nout, nin)) and bias bˡ."""
-    weights = [np.array([[w.data for w in n.w] for n in layer.neurons]) for layer in model.layers]
-    biases = [np.array([n.b.data for n in layer.neurons]) for layer in model.layers]
-    return weights, biases
+    """Each layer's weight matrix Wˡ (row i = neuron i's weights, shape (nout, nin)) and bias bˡ,
+    as `nn.numpy_layers` reads them from the Values."""
+    layers = numpy_layers(model) or []  # None: a weight is no longer a number
+    return [layer.W for layer in layers], [layer.b for layer in layers]
 
 
 @checker(COLLAPSE)
