@@ -267,8 +267,8 @@ class TorchTrainer:
         for slot, name in self._slots().items():
             numbers = np.asarray(getattr(opt, name), dtype=np.float64)
             if numbers.shape != inverse.shape:
-                raise ValueError(f"the optimiser's {name} holds {short(numbers.size)} numbers (shape "
-                                 f"{numbers.shape}), but there are {len(inverse)} parameters: one each")
+                raise ValueError(f"the optimiser's {name} has shape {numbers.shape}, but there are "
+                                 f"{len(inverse)} parameters: it holds one number for each")
             numbers = numbers[inverse]
             for t, part in zip(self._tensors, self._unflat(torch.tensor(numbers, device=self.device))):
                 made.state[t][slot] = part

@@ -306,6 +306,14 @@ def test_a_callback_that_puts_no_number_in_a_parameter_is_refused_naming_it():
     with pytest.raises(TypeError, match=r"after the callback, parameter layers\.1\.neurons\.2\.w\.4 must be "
                                         r"a real number, got str: 'abc'"):
         fit(model, X, y, loss="mse", max_epochs=3, engine="torch", callback=spoil)
+    X, y, model = problem("mse")
+    adam = Adam(model.parameters())
+
+    def shorten(history):
+        adam.m = [0.0]
+
+    with pytest.raises(ValueError, match=r"the optimiser's m has shape \(1,\), but there are 67 parameters"):
+        fit(model, X, y, loss="mse", optimizer=adam, max_epochs=3, engine="torch", callback=shorten)
 
 
 # ---- the caller's torch settings -----------------------------------------------------------------------
