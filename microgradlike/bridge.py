@@ -61,6 +61,7 @@ from .checks import first_few, real, short
 from .losses import binary_cross_entropy, cross_entropy, get_loss, hinge, mse
 from .nn import MLP, Layer, Neuron
 from .ops import OPS
+from .parameters import tied
 
 if TYPE_CHECKING:  # torch is optional: only type checkers import it here
     import torch
@@ -96,12 +97,14 @@ def to_torch(model: Neuron | Layer | MLP) -> torch.nn.Sequential:
     cannot express, so it is refused by name (TypeError), as `from_torch` refuses a subclass of a
     torch module; a nan or inf parameter is refused naming it (ValueError), as `from_torch` and
     ``save`` refuse one, and so is a neuron with more or fewer weights than inputs, or a layer
-    with more or fewer neurons than it was made with.
+    with more or fewer neurons than it was made with, and one with tied weights (a Value, or a
+    Neuron, at two places: a ``Linear`` would train them apart), naming both places.
     """
     torch = import_torch()
     nn = torch.nn
     layers, activations = _layers(model)
     _check_widths(model)
+    _check_untied(model, layers)
     _check_parameters(model)
     for activation in activations:
         if activation is not None and activation not in _ACTIVATION_CLASSES:
@@ -180,6 +183,24 @@ def _check_widths(model: Neuron | Layer | MLP) -> None:
         if len(neuron.w) != nin:
             raise ValueError(f"cannot convert {model!r}: {name} has {_count(len(neuron.w), 'weight')} for "
                              f"{_count(nin, 'input')} (a weight was removed or added afterwards)")
+
+
+def _check_untied(model: Neuron | Layer | MLP, layers: list[Layer | Neuron]) -> None:
+    """Every weight and bias its own Value, or ValueError naming two places that hold one (tied
+    weights, or a Neuron put twice in a layer): a ``Linear`` holds a number per place, so the
+    tied places would train apart, and a model trained in torch could not come back."""
+    places = []
+    for i, layer in enumerate(layers):
+        prefix = f"layers.{i}." if isinstance(model, MLP) else ""
+        neurons = ([(f"{prefix}neurons.{j}.", n) for j, n in enumerate(layer.neurons)]
+                   if isinstance(layer, Layer) else [(prefix, layer)])
+        for where, neuron in neurons:
+            places += [(f"{where}w.{k}", w) for k, w in enumerate(neuron.w)] + [(f"{where}b", neuron.b)]
+    pair = tied(places)
+    if pair is not None:
+        raise ValueError(f"cannot convert {model!r}: {pair[0]} and {pair[1]} are one Value (tied "
+                         f"weights), which a torch Linear would hold as two numbers, trained apart; "
+                         f"untie them (fit's engines other than 'torch' train tied weights)")
 
 
 def _count(n: int, noun: str) -> str:

@@ -8,12 +8,13 @@ import the models.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from .checks import short
 from .engine import Value
 
-__all__ = ["named"]
+__all__ = ["named", "tied"]
 
 def named(params: Any) -> list[tuple[str, Value]]:
     """``params`` (None, a Module, a model with only ``parameters()``, or a list of Values or
@@ -36,3 +37,16 @@ def named(params: Any) -> list[tuple[str, Value]]:
             raise TypeError(f"params must be a Module or a list of Values or (name, Value) pairs; "
                             f"entry {i} is {short(item)}")
     return named
+
+
+def tied(places: Iterable[tuple[str, Value]]) -> tuple[str, str] | None:
+    """The first two names, among (name, Value) pairs for every place of a model that holds a
+    parameter, that hold one and the same Value (tied weights: a Value, or a Neuron, used twice),
+    or None when no Value is held twice. The one rule for what a file (`Module.save`) or a torch
+    module (`bridge.to_torch`), which keep a number per place, cannot hold."""
+    first: dict[int, str] = {}
+    for name, p in places:
+        if id(p) in first:
+            return first[id(p)], name
+        first[id(p)] = name
+    return None

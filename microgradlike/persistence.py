@@ -30,6 +30,7 @@ from .checks import as_real, cut, first_few, float_array, real, short
 from .engine import Value, checked_data, no_grad
 from .files import check_path, open_regular_file, write_atomically
 from .losses import decision_threshold, loss_name
+from .parameters import tied
 
 __all__ = ["Persistent", "register"]
 
@@ -357,13 +358,11 @@ class Persistent:
 
     def _tied(self) -> str:
         """A clause naming two places that hold one Value (tied weights), or ""."""
-        first: dict[int, str] = {}
-        for name, p in self._parameter_slots():
-            if id(p) in first:
-                return (f": {_name(first[id(p)])} and {_name(name)} are one Value (tied weights), "
-                        f"which a file holds once and load would build as two; untie them to save")
-            first[id(p)] = name
-        return ""
+        pair = tied(self._parameter_slots())
+        if pair is None:
+            return ""
+        return (f": {_name(pair[0])} and {_name(pair[1])} are one Value (tied weights), "
+                f"which a file holds once and load would build as two; untie them to save")
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Persistent:

@@ -13,24 +13,32 @@ is (batches and their order, tolerance, the divergence guard, validation, early 
 * after each epoch, when there is a callback, and when `fit` returns, the parameters θ, their
   gradients and the optimiser's state are copied into the model's Values and the optimiser
   instance (`TorchTrainer.sync`): a callback such as `microgradlike.replay.Replay` reads the model
-  and the optimiser as with any other engine.
+  and the optimiser as with any other engine;
+* after the callback, θ and the optimiser's settings and state are read back from them
+  (`TorchTrainer.reload`), so what a callback changes is trained on, as with the other engines:
+  a parameter's value (a nan stops training, "diverged"), lr, SGD's momentum (switched on or
+  off) and velocity, Adam's betas, eps, t, m and v.
 
 On the CPU, in float64, the parameters equal the batched engine's to rounding (about 1e-13
 relative after 100 epochs): same rows, same batches, same formulas, summed in another order.
-The learning rate ``opt.lr`` is read before every step, so a schedule set by a callback works; a
-callback's changes to the model's Values are not seen, since θ lives on the device until `fit`
-returns. torch is an optional extra, imported when a `TorchTrainer` is made.
+Training runs with torch's autograd on, even when `fit` is called inside ``torch.no_grad()`` or
+``torch.inference_mode()``, and makes its tensors on the CPU (then ``device``) whatever
+``torch.set_default_device`` says ("meta" tensors hold no numbers). A model with tied weights (a
+Value, or a Neuron, at two places) is refused by `bridge.to_torch`: a ``Linear`` would train the
+places apart. torch is an optional extra, imported when a `TorchTrainer` is made.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+import functools
+import re
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from .bridge import import_torch, to_torch, torch_loss
-from .checks import short
+from .checks import as_real, short
 from .losses import LOSSES, bad_targets, binary_cross_entropy, cross_entropy, loss_name
 from .nn import MLP, Layer, Neuron
 from .optim import SGD, Adam, check_parameters
@@ -46,17 +54,38 @@ _MODELS = (Neuron, Layer, MLP)
 #: The state `torch.optim`'s SGD and Adam keep per tensor, by the name microgradlike's keep it under.
 _TORCH_STATE = {"velocity": "momentum_buffer", "m": "exp_avg", "v": "exp_avg_sq"}
 
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def _training(method: Method) -> Method:
+    """``method`` of a `TorchTrainer`, run with torch's autograd on whatever the caller set: `fit`
+    trains by backpropagation even inside ``torch.no_grad()`` or ``torch.inference_mode()`` (whose
+    tensors could not be saved for backward)."""
+
+    @functools.wraps(method)
+    def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        torch = import_torch("engine='torch'")
+        with torch.inference_mode(False), torch.enable_grad():
+            return method(self, *args, **kwargs)
+
+    return run  # type: ignore[return-value]
+
 
 def torch_device(device: Any = None) -> torch.device:
     """The ``torch.device`` that ``device`` names ("cpu", the default for None; "cuda", "cuda:1",
     or a ``torch.device``), checked before anything is trained: "cuda" needs a GPU that this
     torch can use. Raises ValueError saying what is missing, ImportError without torch."""
     torch = import_torch("engine='torch'")
+    # 'cuda:N' is read here too: torch refuses an N beyond 64 bits with a message about the form,
+    # and wraps one beyond 127 to a negative index ('cuda:128' is cuda:-128)
+    written = re.fullmatch(r"\s*cuda:(\d+)\s*", device) if isinstance(device, str) else None
     try:
         found = torch.device("cpu" if device is None else device)
     except (RuntimeError, TypeError, ValueError):
-        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or a torch.device, "
-                         f"got {short(device)}") from None
+        if written is None:
+            raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or a torch.device, "
+                             f"got {short(device)}") from None
+        found = torch.device("cuda")
     if found.type == "cpu":
         return found
     if found.type != "cuda":
@@ -65,10 +94,12 @@ def torch_device(device: Any = None) -> torch.device:
         build = "built without CUDA" if torch.version.cuda is None else "no GPU visible"
         raise ValueError(f"device {short(device)} needs a CUDA GPU, but torch.cuda.is_available() is False "
                          f"(torch {torch.__version__}, {build}): train on the CPU ('cpu') instead")
-    index = torch.cuda.current_device() if found.index is None else found.index
-    if index >= torch.cuda.device_count():
-        raise ValueError(f"device {short(device)}: there is no GPU {index}; this machine has "
-                         f"{torch.cuda.device_count()} (cuda:0 … cuda:{torch.cuda.device_count() - 1})")
+    count = torch.cuda.device_count()
+    index = (int(written[1]) if written is not None else
+             torch.cuda.current_device() if found.index is None else found.index)
+    if not 0 <= index < count:
+        raise ValueError(f"device {short(device)}: there is no GPU {short(index)}; this machine has "
+                         f"{count} (cuda:0 … cuda:{count - 1})")
     return torch.device("cuda", index)
 
 
@@ -76,11 +107,15 @@ class TorchTrainer:
     """The `microgradlike.trainers.Trainer` of ``engine="torch"``: θ, ∇L and the optimiser's state
     as float64 tensors on ``device``.
 
-    ``model``: a `Neuron`, `Layer` or `MLP`; ``loss_fn``: a loss of `microgradlike.losses`;
-    ``optimizer``: microgradlike's `SGD` or `Adam` over the model's parameters (as `fit` builds
-    it, or the instance given to `fit`). Anything else is refused by name (TypeError, ValueError).
+    ``model``: a `Neuron`, `Layer` or `MLP` without tied weights; ``loss_fn``: a loss of
+    `microgradlike.losses`; ``optimizer``: microgradlike's `SGD` or `Adam` over the model's
+    parameters (as `fit` builds it, or the instance given to `fit`). Anything else is refused by
+    name (TypeError, ValueError). Its methods that make the tensors it trains, or train or change
+    them, run with torch's autograd on (`_training`), per batch the forward and backward pass and
+    the step.
     """
 
+    @_training
     def __init__(self, model: Any, loss_fn: Any, optimizer: Any, device: Any = None) -> None:
         torch = import_torch("engine='torch'")
         if type(model) not in _MODELS:
@@ -94,11 +129,13 @@ class TorchTrainer:
                              f"for a loss of your own")
         on = torch_device(device)
         self.device = str(on)
-        self.params = model.parameters()
+        self._named = named(model)
+        self.params = [p for _, p in self._named]
         self.optimizer = optimizer
         self._torch, self._loss_fn = torch, loss_fn
         self._order = _optimizer_order(optimizer, model)
-        self.net = to_torch(model).to(on)
+        with torch.device("cpu"):  # not a default device of torch.set_default_device: "meta" holds no numbers
+            self.net = to_torch(model).to(on)
         self._linears = [m for m in self.net if isinstance(m, torch.nn.Linear)]
         self._tensors = [t for linear in self._linears for t in (linear.weight, linear.bias)]
         self._width = self._linears[-1].out_features
@@ -106,6 +143,7 @@ class TorchTrainer:
         self.torch_optimizer = self._torch_optimizer(optimizer)
 
     # ---- the data --------------------------------------------------------------------------
+    @_training
     def data(self, X: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """Rows as an (N, nin) float64 tensor on the device; targets as the torch loss takes them:
         class ids as int64 of shape (N,) for cross_entropy, else float64 of the outputs' shape
@@ -137,9 +175,12 @@ class TorchTrainer:
         return T.astype(np.float64)
 
     # ---- one batch -------------------------------------------------------------------------
+    @_training
     def loss_and_grad(self, X: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
         """forward → loss → backward on the device; the loss and ‖∇L‖₂ as floats."""
         torch = self._torch
+        if X.is_inference():  # a batch taken (by fit's loop) inside the caller's torch.inference_mode():
+            X, y = X.clone(), y.clone()  # autograd cannot save it for backward, a copy made here it can
         self.net.zero_grad()
         loss = self._loss(self.net(X), y)
         loss.backward()
@@ -155,6 +196,7 @@ class TorchTrainer:
         with self._torch.no_grad():
             return float(self._loss(self.net(X), y).item())
 
+    @_training
     def step(self) -> None:
         for group in self.torch_optimizer.param_groups:
             group["lr"] = self.optimizer.lr  # a callback may have changed it (a schedule)
@@ -167,6 +209,7 @@ class TorchTrainer:
     def snapshot(self) -> list[torch.Tensor]:
         return [t.detach().clone() for t in self._tensors]
 
+    @_training
     def restore(self, snapshot: list[torch.Tensor]) -> None:
         with self._torch.no_grad():
             for t, saved in zip(self._tensors, snapshot):
@@ -175,7 +218,7 @@ class TorchTrainer:
     def values(self) -> tuple[float, ...]:
         return tuple(self._flat(self._tensors).tolist())
 
-    # ---- back to the Values ----------------------------------------------------------------
+    # ---- to the Values and back ------------------------------------------------------------
     def sync(self) -> None:
         """Copy θ and ∇L into the model's Values, and the optimiser's state into ``optimizer``."""
         grads = [t.grad if t.grad is not None else self._torch.zeros_like(t) for t in self._tensors]
@@ -188,15 +231,27 @@ class TorchTrainer:
         if isinstance(opt, Adam):
             opt.t = int(state[self._tensors[0]]["step"].item())
 
+    @_training
     def reload(self) -> None:
-        """Nothing: θ lives on the device, so a callback's changes to the model's Values are not seen."""
+        """Read θ from the model's Values, and the optimiser's settings and state from ``optimizer``
+        (`sync` undone): what a callback changed there is trained on. A parameter whose data is no
+        real number is refused naming it (TypeError); a nan or inf is taken, for `fit`'s divergence
+        guard to stop on, as with the other engines."""
+        torch = self._torch
+        theta = [_real(p.data, f"after the callback, parameter {name}") for name, p in self._named]
+        with torch.no_grad():
+            for t, part in zip(self._tensors, self._unflat(torch.tensor(theta, dtype=torch.float64,
+                                                                        device=self.device))):
+                t.copy_(part)
+        self.torch_optimizer = self._torch_optimizer(self.optimizer)
 
     def _slots(self) -> dict[str, str]:
         """The torch optimiser's per-parameter state -> the microgradlike optimiser's attribute."""
         return {_TORCH_STATE[name]: name for name in self.optimizer.state_names()}
 
     def _torch_optimizer(self, opt: SGD | Adam) -> torch.optim.Optimizer:
-        """torch.optim's SGD or Adam with ``opt``'s settings, starting from ``opt``'s state."""
+        """torch.optim's SGD or Adam with ``opt``'s settings, starting from ``opt``'s state (made
+        anew after each callback: a callback may change any of them, momentum from 0 included)."""
         torch = self._torch
         if isinstance(opt, Adam):
             if opt.eps == 0:  # microgradlike skips a 0/0 step there; torch.optim.Adam would make it nan
@@ -204,13 +259,17 @@ class TorchTrainer:
                                  "always been 0, Adam's step is 0/0, which microgradlike skips and "
                                  "torch.optim.Adam does not")
             made = torch.optim.Adam(self._tensors, lr=opt.lr, betas=opt.betas, eps=opt.eps)
-            for t in self._tensors:  # the step count t, as torch keeps it (one per tensor)
-                made.state[t]["step"] = torch.tensor(float(opt.t), dtype=torch.float64)
+            for t in self._tensors:  # the step count t, as torch keeps it (one per tensor, on the CPU)
+                made.state[t]["step"] = torch.tensor(float(opt.t), dtype=torch.float64, device="cpu")
         else:
             made = torch.optim.SGD(self._tensors, lr=opt.lr, momentum=opt.momentum)
         inverse = np.argsort(self._order)  # optimiser order -> model order
         for slot, name in self._slots().items():
-            numbers = np.asarray(getattr(opt, name), dtype=np.float64)[inverse]
+            numbers = np.asarray(getattr(opt, name), dtype=np.float64)
+            if numbers.shape != inverse.shape:
+                raise ValueError(f"the optimiser's {name} has shape {numbers.shape}, but there are "
+                                 f"{len(inverse)} parameters: it holds one number for each")
+            numbers = numbers[inverse]
             for t, part in zip(self._tensors, self._unflat(torch.tensor(numbers, device=self.device))):
                 made.state[t][slot] = part
         return made
@@ -232,6 +291,19 @@ class TorchTrainer:
             parts += [block[:, :cols].clone(), block[:, cols].clone()]
             start += rows * (cols + 1)
         return parts
+
+
+def _real(x: object, name: str) -> float:
+    """``x`` as a float, nan and ±inf included (training stops on them, "diverged"), or TypeError
+    (ValueError for an int beyond a float's range) naming ``name``."""
+    try:
+        number = as_real(x)
+    except ValueError as e:
+        raise ValueError(f"{name}: {e}") from None
+    if number is None:
+        raise TypeError(f"{name} must be a real number, got {type(x).__name__}: {short(x)} "
+                        f"(p.data = float(...) makes it one)")
+    return number
 
 
 def _optimizer_order(optimizer: Any, model: Any) -> np.ndarray:

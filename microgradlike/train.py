@@ -167,7 +167,8 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
     `microgradlike.trainers`), or ``"torch"``: PyTorch on ``device`` ("cpu", the default, "cuda",
     "cuda:1" or a ``torch.device``), with the same numbers (`microgradlike.torch_engine`).
     ``callback(history)`` runs after every epoch; the model's Values then hold that epoch's
-    parameters, whichever engine runs.
+    parameters, whichever engine runs, and what it changes there or in the optimiser (a
+    parameter, lr, momentum, Adam's state) is trained on.
 
     A `Module` comes out knowing its task (`Module.set_task`; `Module.predict` reads it): the loss,
     and the classes of ``y``: class ids for cross-entropy, the two labels for hinge and binary

@@ -364,6 +364,35 @@ def test_to_torch_refuses_a_model_that_lost_a_weight_naming_where(bridge, make, 
     assert said in str(info.value)
 
 
+def tie_a_weight(mlp):
+    mlp.layers[0].neurons[2].w[1] = mlp.layers[0].neurons[0].w[1]
+
+
+def share_a_neuron(layer):
+    layer.neurons[2] = layer.neurons[0]
+
+
+@pytest.mark.parametrize(("make", "tie", "places"), [
+    (lambda: MLP(2, [3, 1], seed=0), tie_a_weight, "layers.0.neurons.0.w.1 and layers.0.neurons.2.w.1"),
+    (lambda: MLP(2, [3, 1], seed=0), lambda m: setattr(m.layers[1].neurons[0], "b", m.layers[0].neurons[1].b),
+     "layers.0.neurons.1.b and layers.1.neurons.0.b"),
+    (lambda: Layer(2, 3, seed=0), share_a_neuron, "neurons.0.w.0 and neurons.2.w.0"),
+    (lambda: Neuron(2, seed=0), lambda m: setattr(m, "b", m.w[1]), "w.1 and b"),
+], ids=["a weight", "across layers", "a neuron twice", "a weight as the bias"])
+def test_to_torch_refuses_tied_weights_naming_the_places_save_names(bridge, make, tie, places, tmp_path):
+    """Attack B1: a Linear holds a number per place, so a Value at two places got two entries that
+    trained apart, and fit(engine='torch') read 17 numbers back into 16 Values, shifted. The one rule
+    of `parameters.tied` finds the two places, for to_torch as for save."""
+    model = make()
+    tie(model)
+    with pytest.raises(ValueError, match="cannot convert") as converting:
+        bridge.to_torch(model)
+    with pytest.raises(ValueError, match="cannot save") as saving:
+        model.save(tmp_path / "tied.json")
+    for refusal in (converting, saving):
+        assert f"{places} are one Value (tied weights)" in str(refusal.value)
+
+
 # ---- losses ------------------------------------------------------------------------------------------
 def loss_cases(rng):
     scores = [*rng.normal(0, 2, size=9).tolist(), 0.5, -1.0]  # ±1 margins land on the hinge's kink

@@ -90,10 +90,11 @@ def both(loss: str, make_optimizer=None, y_scale: float = 1.0, **options):
     return tuple(train(loss, engine, make_optimizer, y_scale, **options) for engine in ("batched", "torch"))
 
 
-def assert_same_run(batched, torched) -> None:
+def assert_same_run(batched, torched, grads: bool = True) -> None:
     (model_b, history_b, _), (model_t, history_t, _) = batched, torched
     assert_close(params(model_t), params(model_b))
-    assert_close([p.grad for p in model_t.parameters()], [p.grad for p in model_b.parameters()], 1e-7)
+    if grads:
+        assert_close([p.grad for p in model_t.parameters()], [p.grad for p in model_b.parameters()], 1e-7)
     for name in ("train_loss", "val_loss", "update_loss", "grad_norm"):
         assert_close(getattr(history_t, name), getattr(history_b, name))
     for name in ("n_updates", "n_epochs", "stopped_because"):
@@ -213,6 +214,157 @@ def test_the_values_hold_the_parameters_even_when_a_callback_raises():
     assert np.array_equal(params(model), epochs[-1])
 
 
+def halve_every_parameter(history, model, opt):
+    for p in model.parameters():
+        p.data *= 0.5
+
+
+def adam_betas(history, model, opt):
+    opt.betas = (0.5, 0.5)
+
+
+def adam_eps(history, model, opt):
+    opt.eps = 1e-2
+
+
+def adam_restarts(history, model, opt):
+    opt.m, opt.v, opt.t = [0.0] * len(opt.m), [0.0] * len(opt.v), 0
+
+
+def momentum_off(history, model, opt):
+    opt.momentum = 0.0
+
+
+def momentum_on(history, model, opt):
+    opt.momentum = 0.9
+
+
+def momentum_off_then_on(history, model, opt):
+    opt.momentum = 0.0 if history.n_epochs == 2 else 0.9
+
+
+def velocity_reset(history, model, opt):
+    opt.velocity = [0.0] * len(opt.velocity)
+
+
+def a_parameter_to_nan(history, model, opt):
+    if history.n_epochs == 3:  # the output's bias: a nan reaches the loss through no relu (nor hinge)
+        model.parameters()[-1].data = float("nan")
+
+
+CHANGES = {  # what a callback changes, with the optimiser it changes
+    "halve every parameter": (halve_every_parameter, "sgd+momentum"),
+    "halve every parameter (adam)": (halve_every_parameter, "adam"),
+    "adam's betas": (adam_betas, "adam"),
+    "adam's eps": (adam_eps, "adam"),
+    "adam's m, v and t reset": (adam_restarts, "adam"),
+    "momentum 0.9 -> 0": (momentum_off, "sgd+momentum"),
+    "momentum 0 -> 0.9": (momentum_on, "sgd"),
+    "momentum off, then on": (momentum_off_then_on, "sgd+momentum"),
+    "sgd's velocity reset": (velocity_reset, "sgd+momentum"),
+    "a parameter to nan": (a_parameter_to_nan, "adam"),
+}
+
+
+@pytest.mark.parametrize("batch_size", [None, 16], ids=["full batch", "batches of 16"])
+@pytest.mark.parametrize("change", CHANGES)
+def test_what_a_callback_changes_is_trained_on_as_batched(change, batch_size):
+    """θ and the optimiser's settings and state are read back after every callback: the run, the
+    optimiser's state and a nan's divergence are the batched engine's."""
+    callback, optimizer = CHANGES[change]
+    runs = []
+    for engine in ("batched", "torch"):
+        X, y, model = problem("mse")
+        opt = OPTIMIZERS[optimizer](model.parameters())
+        history = fit(model, X, y, loss="mse", optimizer=opt, max_epochs=6, tol=0, batch_size=batch_size,
+                      engine=engine, callback=lambda h, model=model, opt=opt: callback(h, model, opt))
+        runs.append((model, history, opt))
+    batched, torched = runs
+    # after a nan, the grads of the refused update differ where a relu is off: torch's relu passes
+    # 0 back there, microgradlike's 0·nan = nan
+    assert_same_run(batched, torched, grads=change != "a parameter to nan")
+    assert torched[1].message == batched[1].message
+    if change == "a parameter to nan":
+        assert torched[1].stopped_because == "diverged" and np.isnan(params(torched[0])[-1])
+        assert torched[1].n_epochs == 3 and "the loss was nan" in torched[1].message
+    else:
+        assert torched[1].stopped_because == "max_epochs"
+    (opt_t, opt_b) = torched[2], batched[2]
+    assert opt_t.state_names() == opt_b.state_names()
+    for name in ("velocity", "m", "v"):
+        if hasattr(opt_b, name):
+            assert_close(getattr(opt_t, name), getattr(opt_b, name))
+    assert getattr(opt_t, "t", None) == getattr(opt_b, "t", None)
+
+
+def test_a_callback_that_puts_no_number_in_a_parameter_is_refused_naming_it():
+    X, y, model = problem("mse")
+
+    def spoil(history):
+        model.layers[1].neurons[2].w[4].data = "abc"
+
+    with pytest.raises(TypeError, match=r"after the callback, parameter layers\.1\.neurons\.2\.w\.4 must be "
+                                        r"a real number, got str: 'abc'"):
+        fit(model, X, y, loss="mse", max_epochs=3, engine="torch", callback=spoil)
+    X, y, model = problem("mse")
+    adam = Adam(model.parameters())
+
+    def shorten(history):
+        adam.m = [0.0]
+
+    with pytest.raises(ValueError, match=r"the optimiser's m has shape \(1,\), but there are 67 parameters"):
+        fit(model, X, y, loss="mse", optimizer=adam, max_epochs=3, engine="torch", callback=shorten)
+
+
+# ---- the caller's torch settings -----------------------------------------------------------------------
+@pytest.mark.parametrize("mode", ["no_grad", "inference_mode"])
+def test_fit_trains_inside_torchs_no_grad_and_inference_mode(mode, torch):
+    """fit trains by backpropagation whatever grad mode it is called in, and leaves the mode as it was."""
+    X, y, _ = problem("mse")
+    options = {"max_epochs": 5, "batch_size": 16, "validation": (X[:10], y[:10]), "keep_best": True}
+    batched = train("mse", "batched", **options)
+    with getattr(torch, mode)():
+        torched = train("mse", "torch", callback=lambda history: None, **options)
+        assert not torch.is_grad_enabled()
+    assert_same_run(batched, torched)
+
+
+def test_a_meta_default_device_does_not_take_the_models_copy(torch):
+    """torch.set_default_device('meta') makes tensors without numbers: the model is made on the CPU,
+    then moved to fit's device."""
+    batched = train("binary_cross_entropy", "batched", max_epochs=5, callback=lambda history: None)
+    torch.set_default_device("meta")
+    try:
+        torched = train("binary_cross_entropy", "torch", max_epochs=5, callback=lambda history: None)
+    finally:
+        torch.set_default_device(None)
+    assert_same_run(batched, torched)
+
+
+# ---- tied weights -------------------------------------------------------------------------------------
+def tie_a_weight(model):
+    model.layers[0].neurons[1].w[0] = model.layers[0].neurons[0].w[0]
+    return "layers.0.neurons.0.w.0 and layers.0.neurons.1.w.0"
+
+
+def share_a_neuron(model):
+    model.layers[1].neurons[3] = model.layers[1].neurons[1]
+    return "layers.1.neurons.1.w.0 and layers.1.neurons.3.w.0"
+
+
+@pytest.mark.parametrize("tie", [tie_a_weight, share_a_neuron])
+def test_tied_weights_are_refused_naming_both_places(tie):
+    """A Linear holds a number per place: tied places would train apart (and the model's Values
+    would be read into the wrong places), so they are refused before training, as save refuses them."""
+    X, y, model = problem("mse")
+    places = tie(model)
+    before = params(model)
+    with pytest.raises(ValueError, match=rf"{re.escape(places)} are one Value \(tied weights\)"):
+        fit(model, X, y, loss="mse", max_epochs=5, engine="torch")
+    assert np.array_equal(params(model), before)
+    assert fit(model, X, y, loss="mse", max_epochs=5, engine="batched").n_epochs == 5  # the others train them
+
+
 # ---- the models, losses and optimisers the bridge has ---------------------------------------------
 @pytest.mark.parametrize("model", [Neuron(2, "tanh", seed=0), Layer(2, 3, "sigmoid", seed=0),
                                    MLP(2, [4, 2], "linear", seed=0)], ids=lambda m: type(m).__name__)
@@ -319,6 +471,19 @@ def test_cuda_without_a_gpu_is_refused_before_training(device):
     with pytest.raises(ValueError, match=refusal):
         fit(model, X, y, engine="torch", device=device, callback=called.append)
     assert np.array_equal(params(model), before) and not called
+
+
+@pytest.mark.parametrize("device", ["cuda:2", "cuda:128", "cuda:99999999999999999999"])
+def test_a_gpu_that_does_not_exist_is_named(device, torch, monkeypatch):
+    """On a machine with 2 GPUs (as torch.cuda says here): torch wraps cuda:128 to cuda:-128 and
+    refuses an index beyond 64 bits as a malformed string; both are GPUs that do not exist."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    X, y = make_moons(n=10, seed=0)
+    index = device.split(":")[1]
+    with pytest.raises(ValueError, match=rf"device '{device}': there is no GPU {index}; this machine has 2 "
+                                         rf"\(cuda:0 … cuda:1\)"):
+        fit(MLP(2, [3, 1], seed=0), X, y, engine="torch", device=device)
 
 
 @cuda
