@@ -377,7 +377,7 @@ else:
 #
 # ```python
 # dist.init_process_group("gloo")                          # "nccl" on GPUs
-# net = DistributedDataParallel(to_torch(fresh_model(args)))
+# net = DistributedDataParallel(to_torch(model))           # the same starting MLP in every process
 # for _ in range(args.epochs):
 #     optimizer.zero_grad()
 #     loss = weight * hinge(net(X_r).squeeze(-1), t_r)    # this process's shard of the rows
