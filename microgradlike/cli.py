@@ -36,6 +36,7 @@ import numpy as np
 from . import __version__, data
 from .checks import cut, printable, short
 from .engine import Value, topological_order
+from .bridge import import_torch
 from .explorer import Explorer
 from .expression import parse_bindings, parse_expression
 from .files import check_writable, same_file, write_atomically
@@ -56,7 +57,9 @@ _LOSS_NAMES = ("hinge", "binary_cross_entropy", "mse", "cross_entropy")
 #: Learning rates used when --lr is not given (tuned on moons: Adam full batch reaches 100% test).
 _DEFAULT_LR = {"adam": 0.05, "sgd": 0.1}
 _DEFAULT_N, _DEFAULT_ARMS = 300, 3
-_GRAPH_SUFFIXES = (".svg", ".png", ".dot", ".html")
+#: What `graph -o` writes, by suffix: a picture (dot renders it), the DOT source, or the explorer page.
+_GRAPH_PICTURES, _GRAPH_SOURCES = (".svg", ".png", ".pdf"), (".dot", ".gv")
+_GRAPH_SUFFIXES = (*_GRAPH_PICTURES, *_GRAPH_SOURCES, ".html")
 #: What each output of `train` writes, by suffix (--plot: matplotlib's own formats).
 _OUTPUT_SUFFIXES = {"save": (".json",), "plot": (".png", ".svg", ".pdf"), "html": (".html",)}
 #: Options that only one choice of another option uses: given with any other choice they would
@@ -386,10 +389,13 @@ class _TrainProblem:
 
     def __init__(self, args: argparse.Namespace) -> None:
         # without torch, or --device cuda without a GPU: said now, before the data is made
-        try:
-            self.device = str(torch_device(args.device)) if args.engine == "torch" else None
-        except ValueError as e:  # said with the option's name, not the parameter's
-            raise ValueError(f"--device {short(args.device)}: {e}") from None
+        self.device = None
+        if args.engine == "torch":
+            import_torch("--engine torch")  # an ImportError naming the option and the install command
+            try:
+                self.device = str(torch_device(args.device))
+            except ValueError as e:  # said with the option's name, not the parameter's
+                raise ValueError(f"--device {short(args.device)}: {e}") from None
         X, ids, self.classes, self.source = _points(args)
         self.nin, self.n_classes = X.shape[1], len(self.classes)
         self.loss = args.loss or ("hinge" if self.n_classes == 2 else "cross_entropy")
@@ -478,6 +484,9 @@ def _check_options(args: argparse.Namespace) -> None:
         if given is not None and chosen[other] != value:
             raise ValueError(f"--{option} {short(given)} is for --{other} {value}; {chosen[other]} does not "
                              f"use it ({why}): drop --{option}")
+    if args.device is not None and not re.fullmatch(r"(cpu|cuda)(:\d+)?", args.device):  # before torch is needed
+        raise ValueError(f"--device {short(args.device)}: expected cpu, or cuda for a GPU (cuda:N for GPU "
+                         f"number N)")
     arms = args.arms or _DEFAULT_ARMS
     if args.data is None and args.dataset == "spirals" and args.n is not None and args.n < arms:
         raise ValueError(f"--n {short(args.n)} gives fewer points than the {short(arms)} arms of the spirals "
@@ -500,8 +509,15 @@ def _check_outputs(args: argparse.Namespace) -> None:
             raise ValueError(f"cannot write {option} {path}: {e.strerror}") from None
         suffixes, suffix = _OUTPUT_SUFFIXES[option[2:]], Path(path).suffix.lower()
         if suffix not in suffixes:
-            raise ValueError(f"{option} {path}: the suffix must be {', '.join(suffixes)}, "
-                             f"not {suffix or 'none'}")
+            raise ValueError(f"{option} {path}: {_wrong_suffix(suffix, suffixes)}")
+
+
+def _wrong_suffix(suffix: str, suffixes: Sequence[str]) -> str:
+    """Why a file name is refused: its suffix (or that it has none) and the ones allowed."""
+    allowed = ", ".join(suffixes[:-1]) + f" or {suffixes[-1]}" if len(suffixes) > 1 else suffixes[0]
+    if not suffix:
+        return f"the name has no suffix; it must end in {allowed}"
+    return f"the suffix must be {allowed}, not {suffix}"
 
 
 def _points(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, list, str]:
@@ -706,8 +722,8 @@ def _add_graph_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("bindings", nargs="*", default=[], metavar="NAME=NUMBER",
                         help="values of the names, e.g. x=2 w=-3")
     parser.add_argument("-o", "--output", required=True, metavar="FILE",
-                        help="graph.svg or graph.png (needs Graphviz's dot), graph.dot for the DOT source, "
-                             "or page.html: a backprop explorer to step through in a browser")
+                        help="graph.svg, graph.png or graph.pdf (needs Graphviz's dot), graph.dot (or .gv) for "
+                             "the DOT source, or page.html: a backprop explorer to step through in a browser")
     parser.add_argument("--rankdir", choices=("LR", "TB", "RL", "BT"), default="LR",
                         help="layout direction (default: LR, left to right)")
     parser.add_argument("--no-grad", dest="show_grad", action="store_false",
@@ -721,8 +737,7 @@ def _graph(args: argparse.Namespace, report: _Report) -> int:
 
     suffix = Path(args.output).suffix.lower()
     if suffix not in _GRAPH_SUFFIXES:
-        return fail(f"cannot write {args.output!r}: the suffix must be .svg, .png, .dot or .html, "
-                    f"not {suffix!r}")
+        return fail(f"cannot write {args.output!r}: {_wrong_suffix(suffix, _GRAPH_SUFFIXES)}")
     if suffix == ".html" and not args.show_grad:
         return fail("--no-grad draws no grads, and the .html page steps through backprop: drop one of them")
     try:
@@ -742,7 +757,7 @@ def _graph(args: argparse.Namespace, report: _Report) -> int:
     try:
         if page is not None:
             page.save(args.output)
-        elif suffix == ".dot":
+        elif suffix in _GRAPH_SOURCES:
             write_atomically(Path(args.output), graph.source.encode("utf-8"))
         else:
             graph.save(args.output)

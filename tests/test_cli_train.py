@@ -64,6 +64,7 @@ def test_small_run_prints_progress_and_accuracy(capsys):
     assert main(SMALL) == 0
     out = capsys.readouterr().out
     assert "epoch     1/5" in out and "epoch     5/5" in out
+    assert "stopped (max_epochs): ran all 5 epochs;" in out and "max_epochs=" not in out  # fit's parameter
     train, test = accuracies(out)
     assert 0 <= train <= 100 and 0 <= test <= 100
 
@@ -306,7 +307,7 @@ def test_plot_refuses_a_suffix_it_cannot_write(tmp_path, capsys, name):
     pytest.importorskip("matplotlib")
     assert main([*SMALL, "--plot", str(tmp_path / name)]) == 2
     captured = capsys.readouterr()
-    assert _no_training(captured.out) and ".png, .svg, .pdf" in captured.err
+    assert _no_training(captured.out) and ".png, .svg or .pdf" in captured.err
     assert list(tmp_path.iterdir()) == []
 
 
@@ -321,7 +322,8 @@ def test_plot_writes_the_format_its_suffix_names(tmp_path, capsys, suffix, magic
 @pytest.mark.parametrize(("option", "name", "needle"), [
     ("--html", "run.png", "--html {}: the suffix must be .html, not .png"),
     ("--save", "model.txt", "--save {}: the suffix must be .json, not .txt"),
-    ("--save", "model", "--save {}: the suffix must be .json, not none"),
+    ("--save", "model", "--save {}: the name has no suffix; it must end in .json"),
+    ("--plot", "curves", "--plot {}: the name has no suffix; it must end in .png, .svg or .pdf"),
     ("--save", "out.json/", "cannot write --save {}: it names a folder (it ends with '/'), not a file"),
 ])
 def test_an_output_must_have_the_suffix_of_what_it_writes(tmp_path, capsys, option, name, needle):
@@ -763,6 +765,20 @@ def test_errors_name_the_options_not_python_parameters(capsys, argv, said):
     err = capsys.readouterr().err
     assert said in err and err.count("\n") == 1
     assert not re.search(r"(?<![-\w])(n|arms|test_fraction|momentum) must|test_fraction=", err)
+
+
+@pytest.mark.parametrize("device", [None, "cpu", "cuda:1"])
+def test_without_torch_the_message_names_the_option_and_a_bad_device_is_said_first(capsys, monkeypatch, device):
+    """On a machine without torch, --engine torch said "engine='torch' needs PyTorch" (fit's
+    parameter), and said it for --device tpu too, whose mistake needs no torch to be seen."""
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` raises ImportError, as without it
+    assert main(["train", "--engine", "torch", "--device", "tpu"]) == 2
+    assert capsys.readouterr().err == ("python -m microgradlike train: error: --device 'tpu': expected cpu, or "
+                                       "cuda for a GPU (cuda:N for GPU number N)\n")
+    assert main(["train", "--engine", "torch", *(["--device", device] if device else [])]) == 2
+    assert capsys.readouterr().err == ("python -m microgradlike train: error: --engine torch needs PyTorch, which "
+                                       "is not installed: pip install torch==2.13.0 (or the extra: pip install "
+                                       "'microgradlike[torch]')\n")
 
 
 def test_momentum_out_of_range_is_named_as_the_option(capsys):
