@@ -34,9 +34,9 @@ from typing import Any, NoReturn
 import numpy as np
 
 from . import __version__, data
+from .bridge import import_torch
 from .checks import cut, printable, short
 from .engine import Value, topological_order
-from .bridge import import_torch
 from .explorer import Explorer
 from .expression import parse_bindings, parse_expression
 from .files import check_writable, same_file, write_atomically
@@ -484,7 +484,7 @@ def _check_options(args: argparse.Namespace) -> None:
         if given is not None and chosen[other] != value:
             raise ValueError(f"--{option} {short(given)} is for --{other} {value}; {chosen[other]} does not "
                              f"use it ({why}): drop --{option}")
-    if args.device is not None and not re.fullmatch(r"(cpu|cuda)(:\d+)?", args.device):  # before torch is needed
+    if args.device is not None and not re.fullmatch(r"(cpu|cuda)(:\d+)?", args.device):  # said without torch
         raise ValueError(f"--device {short(args.device)}: expected cpu, or cuda for a GPU (cuda:N for GPU "
                          f"number N)")
     arms = args.arms or _DEFAULT_ARMS
@@ -722,8 +722,9 @@ def _add_graph_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("bindings", nargs="*", default=[], metavar="NAME=NUMBER",
                         help="values of the names, e.g. x=2 w=-3")
     parser.add_argument("-o", "--output", required=True, metavar="FILE",
-                        help="graph.svg, graph.png or graph.pdf (needs Graphviz's dot), graph.dot (or .gv) for "
-                             "the DOT source, or page.html: a backprop explorer to step through in a browser")
+                        help="graph.svg, graph.png or graph.pdf (needs Graphviz's dot), graph.dot (or .gv) "
+                             "for the DOT source, or page.html: a backprop explorer to step through in a "
+                             "browser")
     parser.add_argument("--rankdir", choices=("LR", "TB", "RL", "BT"), default="LR",
                         help="layout direction (default: LR, left to right)")
     parser.add_argument("--no-grad", dest="show_grad", action="store_false",

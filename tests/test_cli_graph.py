@@ -125,11 +125,13 @@ def test_unknown_suffix_and_missing_folder(tmp_path: Path, capsys: pytest.Captur
 
 
 #: Suffixes a user might try; graph.save writes some of them.
-CANDIDATE_SUFFIXES = (".svg", ".png", ".pdf", ".dot", ".gv", ".jpg", ".gif", ".ps", ".txt", ".json", ".SVG", "")
+CANDIDATE_SUFFIXES = (".svg", ".png", ".pdf", ".dot", ".gv", ".jpg", ".gif", ".ps", ".txt", ".json", ".SVG",
+                      "")
 
 
 @needs_dot
-def test_graph_writes_every_suffix_that_graph_save_writes_and_refuses_the_others(tmp_path: Path, capsys) -> None:
+def test_graph_writes_every_suffix_that_graph_save_writes_and_refuses_the_others(tmp_path: Path,
+                                                                                 capsys) -> None:
     """-o g.pdf was refused ("the suffix must be .svg, .png, .dot or .html") though graph.save
     writes .pdf: the command line writes what the library writes, plus the .html explorer."""
     from microgradlike import Value
@@ -150,7 +152,7 @@ def test_graph_writes_every_suffix_that_graph_save_writes_and_refuses_the_others
             assert out.read_bytes()[:4] == (tmp_path / f"lib{suffix}").read_bytes()[:4], suffix
         else:
             allowed = ".svg, .png, .pdf, .dot, .gv or .html"
-            said = f"it must end in {allowed}" if not suffix else f"the suffix must be {allowed}, not {suffix}"
+            said = f"the suffix must be {allowed}, not {suffix}" if suffix else f"it must end in {allowed}"
             assert err.endswith(f"{said}\n") and err.count("\n") == 1, err
             assert not out.exists()
 

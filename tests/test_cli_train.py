@@ -768,17 +768,18 @@ def test_errors_name_the_options_not_python_parameters(capsys, argv, said):
 
 
 @pytest.mark.parametrize("device", [None, "cpu", "cuda:1"])
-def test_without_torch_the_message_names_the_option_and_a_bad_device_is_said_first(capsys, monkeypatch, device):
+def test_without_torch_the_message_names_the_option_and_a_bad_device_is_said_first(capsys, monkeypatch,
+                                                                                    device):
     """On a machine without torch, --engine torch said "engine='torch' needs PyTorch" (fit's
     parameter), and said it for --device tpu too, whose mistake needs no torch to be seen."""
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` raises ImportError, as without it
     assert main(["train", "--engine", "torch", "--device", "tpu"]) == 2
-    assert capsys.readouterr().err == ("python -m microgradlike train: error: --device 'tpu': expected cpu, or "
-                                       "cuda for a GPU (cuda:N for GPU number N)\n")
+    assert capsys.readouterr().err == ("python -m microgradlike train: error: --device 'tpu': expected cpu, "
+                                       "or cuda for a GPU (cuda:N for GPU number N)\n")
     assert main(["train", "--engine", "torch", *(["--device", device] if device else [])]) == 2
-    assert capsys.readouterr().err == ("python -m microgradlike train: error: --engine torch needs PyTorch, which "
-                                       "is not installed: pip install torch==2.13.0 (or the extra: pip install "
-                                       "'microgradlike[torch]')\n")
+    assert capsys.readouterr().err == ("python -m microgradlike train: error: --engine torch needs PyTorch, "
+                                       "which is not installed: pip install torch==2.13.0 (or the extra: pip "
+                                       "install 'microgradlike[torch]')\n")
 
 
 def test_momentum_out_of_range_is_named_as_the_option(capsys):

@@ -478,10 +478,10 @@ def test_the_zero_loss_stop_agrees_with_the_loss_reported_after_the_update():
     model = MLP(2, [16, 16, 1], seed=0)
     history = fit(model, X_train, 2 * y_train - 1, loss="hinge", optimizer="adam", lr=0.05, engine="batched")
     assert history.stopped_because == "tolerance" and history.update_loss[-1] == 0 < history.train_loss[-1]
-    assert (f"the training loss before the epoch's update was exactly 0, its minimum, so its gradient was 0 too "
-            f"(hinge: every training point was past the margin, t·s ≥ 1); the epoch's training loss, "
-            f"{history.train_loss[-1]:.4g}, is measured after the update, which the optimiser's running mean of "
-            f"past gradients still made") in history.message
+    assert (f"the training loss before the epoch's update was exactly 0, its minimum, so its gradient was 0 "
+            f"too (hinge: every training point was past the margin, t·s ≥ 1); the epoch's training loss, "
+            f"{history.train_loss[-1]:.4g}, is measured after the update, which the optimiser's running mean "
+            f"of past gradients still made") in history.message
 
 
 def test_a_flat_nonzero_loss_says_nothing_reaches_the_parameters():
