@@ -157,6 +157,10 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         if self.prog.endswith(" graph") and "required: expression" in message:
             message += _DASH_HINT.format(_program)
+        elif message.endswith("required: {train,graph}"):  # no command at all: say which there are
+            message = (f"give a command: train (train a small network) or graph (draw an expression's "
+                       f"computation graph); {self.prog} --help says more, {self.prog} train --help lists "
+                       f"train's options")
         self.exit(2, f"{self.prog}: error: {_printable(message)}\n")
 
     def print_help(self, file: Any = None) -> None:

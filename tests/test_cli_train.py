@@ -677,6 +677,17 @@ def test_help_and_version_still_print(capsys):
     assert out.startswith(f"microgradlike {microgradlike.__version__}\nusage: python -m microgradlike")
 
 
+def test_no_command_is_one_line_naming_the_commands_and_help(capsys):
+    """Bare `microgradlike` said only "the following arguments are required: {train,graph}"."""
+    with pytest.raises(SystemExit) as info:
+        main([])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err == ("python -m microgradlike: error: give a command: train (train a small network) or graph "
+                   "(draw an expression's computation graph); python -m microgradlike --help says more, "
+                   "python -m microgradlike train --help lists train's options\n")
+
+
 # ---- options given twice, and empty widths (attack A28) ------------------------------------------------
 #: A valid value for every option of `train` and `graph` that takes one.
 OPTION_VALUES = {
