@@ -310,7 +310,10 @@ def _train(args: argparse.Namespace, out: _Report) -> int:
     except ValueError as e:  # e.g. a model with more than two inputs: no plane to draw
         return _fail("train", f"--html {args.html}: {e}")
 
+    seen = _Seen()
+
     def after_epoch(history: History) -> None:
+        seen.epoch_ended(history)
         report_epoch(history)
         if replay is not None:
             replay(history)
@@ -325,43 +328,100 @@ def _train(args: argparse.Namespace, out: _Report) -> int:
                           validation=(problem.X_test, problem.y_test), progress=bar, engine=args.engine,
                           callback=after_epoch, keep_best=args.keep_best, device=problem.device,
                           held_out="test")  # the points of --test-fraction only measure: "test loss"
+        interrupted = False
     except (ValueError, NotImplementedError) as e:
         return _fail("train", e)
+    except KeyboardInterrupt:  # Ctrl-C: training stops, and the model it reached is kept (fit synced it)
+        history, interrupted = seen.interrupted(problem), True
     seconds = time.perf_counter() - start
-    # fit recorded what the outputs mean (the loss, the targets' classes and the threshold they
-    # imply); the saved file and predict() answer in the dataset's own labels.
-    problem.model.set_task("classification", classes=problem.classes)
+    problem.record_task()
     # The files first, each whatever became of another (a --save that failed keeps the model
     # elsewhere and still leaves --plot and --html to be written): the report comes after.
-    code, written = 0, []
-    if args.save is not None:
-        try:
-            problem.model.save(args.save)
-            written.append(f"saved the model to {_printable(args.save)}")
-        except OSError as e:  # checked before training, but a disk can fill up meanwhile
-            code = _fail("train", f"cannot write --save {args.save}: {e.strerror or e}; "
-                                  f"{_save_elsewhere(problem.model)}", 1)
-    if args.plot is not None:
-        try:
-            written.append(f"drew {_plot_training(args.plot, problem, history)} to {_printable(args.plot)}")
-        except OSError as e:
-            code = _fail("train", f"cannot write --plot {args.plot}: {e.strerror or e}", 1)
-    if replay is not None:
-        replay.finish(history)  # a run that stopped inside its first epoch never called the callback
-        try:
-            replay.save(args.html)
-            written.append(f"wrote the training replay to {_printable(args.html)} (open it in a browser)")
-        except OSError as e:
-            code = _fail("train", f"cannot write --html {args.html}: {e.strerror or e}", 1)
+    try:
+        code, written = _write_outputs(args, problem, history, replay, interrupted)
+    except _InterruptedWriting as e:
+        out.files_to_write = False
+        print(f"{_program} train: {e}", file=sys.stderr)
+        return _INTERRUPTED
     out.files_to_write = False
-    out.say(f"{history.message}; {history.n_epochs} epochs, {history.n_updates} updates in {seconds:.1f} s")
+    ran = f"{history.n_epochs} whole epochs, " if interrupted else f"{history.n_epochs} epochs, "
+    out.say(f"{history.message}; {ran}{history.n_updates} updates in {seconds:.1f} s")
     if history.worse_than_best and not args.keep_best:
         out.say(f"warning: the last epoch's test loss is much worse than epoch {history.best_epoch}'s; "
                    f"--keep-best ends with the best epoch's parameters (or try a smaller --lr)")
     out.say(f"train accuracy {problem.accuracy('train'):.1%}   test accuracy {problem.accuracy('test'):.1%}")
     for line in written:
         out.say(line)
-    return code
+    return _INTERRUPTED if interrupted else code
+
+
+#: The exit code of a program stopped by Ctrl-C (SIGINT): 128 + 2, as a shell reports it.
+_INTERRUPTED = 130
+
+
+class _Seen:
+    """What `fit`'s callback last saw: its `History` (the same object fit goes on filling) and
+    the epochs and updates it held then, to say where a Ctrl-C stopped the run."""
+
+    def __init__(self) -> None:
+        self.history: History | None = None
+        self.epochs = self.updates = 0
+
+    def epoch_ended(self, history: History) -> None:
+        self.history, self.epochs, self.updates = history, history.n_epochs, history.n_updates
+
+    def interrupted(self, problem: _TrainProblem) -> History:
+        """The run's History, saying that Ctrl-C stopped it in which epoch (a new, empty one when
+        it came before the first epoch ended: fit gives its History to the callback only then)."""
+        history = self.history or History(engine=problem.engine(), device=problem.device or "",
+                                          held_out="test")
+        inside = self.history is None or history.n_updates > self.updates
+        epoch = self.epochs + 1 if inside else self.epochs
+        history.message = (f"interrupted at epoch {epoch} (Ctrl-C): training stopped there, and the model is "
+                           f"kept as it left it")
+        return history
+
+
+class _InterruptedWriting(Exception):
+    """A second Ctrl-C while the files were written: which were written, and which not."""
+
+
+def _write_outputs(args: argparse.Namespace, problem: _TrainProblem, history: History,
+                   replay: Replay | None, interrupted: bool) -> tuple[int, list[str]]:
+    """Write --save, --plot and --html; return the exit code (1 if one failed) and a line for each
+    file written. A Ctrl-C meanwhile stops the writing (`_InterruptedWriting`): every file is
+    written atomically, so the one being written is left as it was, never half-written."""
+    code, written, done = 0, [], []
+    what = [(option, path) for option in _OUTPUT_SUFFIXES if (path := getattr(args, option)) is not None]
+    try:
+        for option, path in what:
+            if option == "save":
+                try:
+                    problem.model.save(path)
+                    written.append(f"saved the model to {_printable(path)}")
+                except OSError as e:  # checked before training, but a disk can fill up meanwhile
+                    code = _fail("train", f"cannot write --save {path}: {e.strerror or e}; "
+                                          f"{_save_elsewhere(problem.model)}", 1)
+            elif option == "plot":
+                try:
+                    drawn = _plot_training(path, problem, history, interrupted)
+                    written.append(f"drew {drawn} to {_printable(path)}")
+                except OSError as e:
+                    code = _fail("train", f"cannot write --plot {path}: {e.strerror or e}", 1)
+            elif replay is not None:
+                replay.finish(history)  # a run that stopped inside its first epoch never called the callback
+                try:
+                    replay.save(path)
+                    written.append(f"wrote the training replay to {_printable(path)} (open it in a browser)")
+                except OSError as e:
+                    code = _fail("train", f"cannot write --html {path}: {e.strerror or e}", 1)
+            done.append(f"--{option} {path}")
+    except KeyboardInterrupt:
+        left = [f"--{option} {path}" for option, path in what][len(done):]
+        wrote = f"wrote {', '.join(done)}; " if done else ""
+        raise _InterruptedWriting(f"interrupted while writing the files (Ctrl-C): {wrote}did not write "
+                                  f"{', '.join(left)} (no file is left half-written)") from None
+    return code, written
 
 
 def _save_elsewhere(model: MLP) -> str:
@@ -446,6 +506,14 @@ class _TrainProblem:
             settings["momentum"] = a.momentum or 0.0
         return Replay(self.model, self.X_train, self.y_train, validation=(self.X_test, self.y_test),
                       optimizer=self.optimizer, settings=settings)
+
+    def record_task(self) -> None:
+        """Record what the outputs mean, in the dataset's own labels, so that the saved file and
+        `predict` answer in them. fit recorded the loss and the rule (unless Ctrl-C stopped it
+        first); one output splits at 0 here, since hinge and mse trained on -1/+1 and binary
+        cross-entropy on 0/1."""
+        threshold = 0.0 if self.model.nouts[-1] == 1 else None
+        self.model.set_task("classification", classes=self.classes, loss=self.loss, threshold=threshold)
 
     def describe(self) -> str:
         a = self.args
@@ -577,10 +645,11 @@ def _import_pyplot_free_figure() -> type:
     return Figure
 
 
-def _plot_training(path: str, problem: _TrainProblem, history: History) -> str:
+def _plot_training(path: str, problem: _TrainProblem, history: History, interrupted: bool = False) -> str:
     """The loss curves and (for two inputs) the decision regions with the train and test points,
     written to ``path`` atomically in the format its suffix names (.png, .svg or .pdf). Returns
-    what was drawn (no loss curve when no update was applied)."""
+    what was drawn (no loss curve when no update was recorded: none was applied, or Ctrl-C came
+    before the first epoch ended)."""
     two_d = problem.nin == 2
     figure = _import_pyplot_free_figure()(figsize=(12 if two_d else 6, 5.5), layout="constrained")
     curves, *regions = figure.subplots(1, 2 if two_d else 1, squeeze=False)[0]
@@ -588,10 +657,11 @@ def _plot_training(path: str, problem: _TrainProblem, history: History) -> str:
         plot_history(history, ax=curves, held_out="test")  # the run's own name for these points
         drawn = "the loss curves"
     else:  # e.g. diverged at update 1: there is no loss to draw, so say why in its place
+        why = "interrupted before the first epoch ended" if interrupted else "no update was applied"
         curves.set_axis_off()
-        curves.text(0.5, 0.5, "no loss curve: no update was applied\n\n" + _wrap(history.message, 60),
+        curves.text(0.5, 0.5, f"no loss curve: {why}\n\n" + _wrap(history.message, 60),
                     ha="center", va="center", transform=curves.transAxes, fontsize=10)
-        drawn = "no loss curve (no update was applied)"
+        drawn = f"no loss curve ({why})"
     if two_d:
         plot_decision_boundary(problem.model, problem.X_train, problem.labels(problem.y_train), ax=regions[0],
                                X_test=problem.X_test, y_test=problem.labels(problem.y_test))
@@ -832,6 +902,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = args.handler(args, report)
     except _OutputLost:
         code = 1
+    except KeyboardInterrupt:  # Ctrl-C where nothing is left to keep (`train` keeps its model itself)
+        print(f"{_program} {args.command}: interrupted (Ctrl-C)", file=sys.stderr)
+        return _INTERRUPTED
     if report.lost is None:
         return code
     if not isinstance(report.lost, BrokenPipeError):  # `... | head` stopped reading: no message

@@ -86,7 +86,8 @@ def plot_history(history: Any, ax: Any = None, logy: bool | None = None, *,
         raise ValueError("history holds no losses to plot (train_loss, val_loss and update_loss are empty)")
     ax = _axes(ax, (6.4, 4.0))
     if updates:
-        per_epoch = len(updates) / len(train) if train else 1.0
+        # updates per epoch; a run stopped inside an epoch (diverged, Ctrl-C) has a few more updates
+        per_epoch = max(1, len(updates) // len(train)) if train else 1
         xs = np.arange(len(updates)) / per_epoch
         batch = "the whole training set" if per_epoch == 1 else "its mini-batch"
         ax.plot(xs, updates, color="#93c5fd", lw=0.8, alpha=0.8, zorder=1,

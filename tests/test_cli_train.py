@@ -807,3 +807,103 @@ def test_huge_losses_are_printed_with_four_digits_not_three_hundred(capsys):
     epochs = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch")]
     assert epochs and all(len(line) < 80 for line in epochs), epochs
     assert re.search(r"train loss \d\.\d+e\+\d+  test loss \d\.\d+e\+\d+", epochs[0])
+
+
+# ---- Ctrl-C keeps the work (new user's finding 3) ------------------------------------------------------
+def _default_sigint() -> None:
+    """In the child: Ctrl-C as in a terminal (a shell's background job starts with SIGINT ignored,
+    and Python then installs no KeyboardInterrupt for it)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGINT is sent with os.kill")
+@pytest.mark.parametrize("more", [[], ["--batch-size", "8", "--engine", "tape"]])
+def test_ctrl_c_stops_training_and_keeps_the_model_plot_and_page(tmp_path, more):
+    """Ctrl-C printed a 20-line KeyboardInterrupt traceback and wrote none of the files."""
+    import signal
+
+    env = {**os.environ, "PYTHONPATH": str(Path(microgradlike.__file__).parent.parent)}
+    argv = ["train", "--epochs", "100000", "--tol", "0", "--n", "200", "--seed", "2", *more,
+            "--save", "m.json", "--plot", "m.png", "--html", "m.html"]
+    child = subprocess.Popen([sys.executable, "-m", "microgradlike", *argv], cwd=tmp_path, env=env,
+                             text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             preexec_fn=_default_sigint)
+    lines = []
+    for line in child.stdout:  # training runs once the first epoch is reported
+        lines.append(line)
+        if line.startswith("epoch"):
+            break
+    time.sleep(1.0)
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=300)
+    out = "".join(lines) + out
+    assert child.returncode == 130 and err == "", err
+    stop = re.search(r"^interrupted at epoch (\d+) \(Ctrl-C\): training stopped there, and the model is kept "
+                     r"as it left it; (\d+) whole epochs, (\d+) updates in [\d.]+ s$", out, re.M)
+    assert stop, out
+    epoch, whole = int(stop.group(1)), int(stop.group(2))
+    assert whole >= 1 and epoch in (whole, whole + 1)
+    for name in ("m.json", "m.png", "m.html"):
+        assert (tmp_path / name).stat().st_size > 0, name
+        assert name in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.html", "m.json", "m.png"]  # no temporary left
+    assert f"interrupted at epoch {epoch} (Ctrl-C)" in (tmp_path / "m.html").read_text()
+    # the saved model is the one whose accuracy was printed, and it predicts the dataset's labels
+    _, printed_test = accuracies(out)
+    X, y = make_moons(n=200, seed=2)
+    _, X_test, _, y_test = train_test_split(X, y, test_fraction=0.25, seed=2)
+    model = Module.load(tmp_path / "m.json")
+    assert round(100 * float(np.mean(model.predict(X_test) == y_test)), 1) == printed_test
+
+
+def main_not_interrupted(argv: list[str]) -> int:
+    """`main`, failing the test (not stopping pytest) if a KeyboardInterrupt gets out of it."""
+    try:
+        return main(argv)
+    except KeyboardInterrupt:
+        pytest.fail("a KeyboardInterrupt got out of main: a traceback for the user")
+
+
+def test_a_second_ctrl_c_while_writing_leaves_no_half_file(tmp_path, capsys, monkeypatch):
+    """The first Ctrl-C stops training; a second one while --plot is being written stops the writing:
+    --save is written, --plot and --html are not, and nothing half-written is left behind."""
+    import microgradlike.cli as cli
+
+    real_fit, real_fsync = cli.fit, os.fsync
+
+    def fit_then_ctrl_c(*args, **kwargs):
+        real_fit(*args, **kwargs)
+        raise KeyboardInterrupt  # as if pressed at the end of the last epoch
+
+    def fsync(fd):
+        if "m.png" in os.readlink(f"/proc/self/fd/{fd}"):  # the plot's temporary file, written and full
+            raise KeyboardInterrupt
+        real_fsync(fd)
+
+    monkeypatch.setattr(cli, "fit", fit_then_ctrl_c)
+    monkeypatch.setattr(os, "fsync", fsync)
+    (tmp_path / "m.png").write_bytes(b"an older picture")
+    paths = {name: str(tmp_path / name) for name in ("m.json", "m.png", "m.html")}
+    outputs = ["--save", paths["m.json"], "--plot", paths["m.png"], "--html", paths["m.html"]]
+    assert main_not_interrupted([*SMALL, *outputs]) == 130
+    captured = capsys.readouterr()
+    assert captured.err == (f"python -m microgradlike train: interrupted while writing the files (Ctrl-C): "
+                            f"wrote --save {paths['m.json']}; did not write --plot {paths['m.png']}, --html "
+                            f"{paths['m.html']} (no file is left half-written)\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.png"]
+    assert (tmp_path / "m.png").read_bytes() == b"an older picture"
+    assert Module.load(paths["m.json"]).task["classes"] == [0, 1]
+
+
+def test_ctrl_c_before_training_is_one_line_and_exit_130(tmp_path, capsys, monkeypatch):
+    import microgradlike.cli as cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_points", interrupted)  # while the data is being made
+    assert main_not_interrupted([*SMALL, "--save", str(tmp_path / "m.json")]) == 130
+    assert capsys.readouterr().err == "python -m microgradlike train: interrupted (Ctrl-C)\n"
+    assert list(tmp_path.iterdir()) == []

@@ -379,3 +379,33 @@ def test_a_run_that_diverges_in_its_first_epoch_still_says_how_it_ended() -> Non
     assert history.stopped_because == "diverged" and history.n_epochs == 0
     replay.finish(history)
     assert "diverged" in replay.data()["settings"]["how it ended"]
+
+
+def test_a_run_interrupted_inside_an_epoch_ends_at_that_epoch_with_the_model_it_reached() -> None:
+    """Ctrl-C after two of epoch 2's four updates: the page ends at epoch 2 with the model as the
+    interrupt left it, not at epoch 1 with a model that is not epoch 1's."""
+    X, y = make_moons(n=40, seed=0)
+    model = MLP(2, [4, 1], seed=0)
+    opt = SGD(model.parameters(), lr=0.1)
+    steps, step = [], opt.step
+
+    def interrupting_step() -> None:
+        steps.append(1)
+        if len(steps) == 7:  # in the middle of epoch 2, after its second update
+            raise KeyboardInterrupt
+        step()
+
+    opt.step = interrupting_step  # type: ignore[method-assign]
+    replay = Replay(model, X, 2 * y - 1, optimizer=opt)
+    with pytest.raises(KeyboardInterrupt):
+        fit(model, X, 2 * y - 1, loss="hinge", optimizer=opt, batch_size=10, max_epochs=5, engine="eager",
+            callback=replay, progress=False)
+    history = replay.history
+    assert history is not None and history.n_epochs == 1 and history.n_updates == 6
+    history.message = "interrupted at epoch 2 (Ctrl-C)"
+    replay.finish(history)
+    data = replay.data()
+    assert data["epochs"] == [0, 1, 2] and data["notes"][-1].endswith("interrupted at epoch 2 (Ctrl-C)")
+    values = np.frombuffer(base64.b64decode(data["parameters"]["values"]["value"]), dtype="<f4")
+    last = values[-len(opt.params):]
+    assert np.allclose(last, [p.data for p in model.parameters()], rtol=1e-6)

@@ -54,6 +54,15 @@ def test_full_batch_update_losses_are_said_to_be_on_the_whole_set(pyplot) -> Non
     assert updates.get_label() == "loss before each update (the whole training set)"
 
 
+def test_updates_of_an_epoch_cut_short_are_drawn_where_they_were(pyplot) -> None:  # type: ignore[no-untyped-def]
+    """A run stopped inside its fourth epoch (Ctrl-C, or diverging) after 2 of its 4 updates: the
+    updates are still drawn at k / 4, not spread over the 3 epochs that ended (k / 4.67)."""
+    history = SimpleNamespace(train_loss=[1.0, 0.5, 0.3], val_loss=[],
+                              update_loss=[1.0 - k / 20 for k in range(14)])
+    xs = list(line_labelled(plot_history(history), "each update").get_xdata())
+    assert xs == [k / 4 for k in range(14)]
+
+
 def a_run(**settings):  # type: ignore[no-untyped-def]
     """A run whose last epoch is far from its best (epoch 14 of 30): lr 1 in batches of 4."""
     import warnings
