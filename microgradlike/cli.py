@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import inspect
 import io
 import itertools
 import math
@@ -52,7 +53,10 @@ from .train import History, TrainingWarning, fit
 from .trainers import FIT_ENGINES, choose_engine
 from .viz import GraphvizNotInstalled, RenderTimeout, draw_dot
 
-_DATASETS = ("moons", "circles", "xor", "spirals")
+#: The toy datasets, each made by ``make(n=, seed=, noise=)`` (spirals also take ``arms=``).
+_DATASETS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
+    "moons": data.make_moons, "circles": data.make_circles, "xor": data.make_xor,
+    "spirals": data.make_spirals}
 _LOSS_NAMES = ("hinge", "binary_cross_entropy", "mse", "cross_entropy")
 #: Learning rates used when --lr is not given (tuned on moons: Adam full batch reaches 100% test).
 _DEFAULT_LR = {"adam": 0.05, "sgd": 0.1}
@@ -223,7 +227,7 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
                     "train/test accuracy: forward -> loss -> backward -> update, repeated.",
     )
     dataset = parser.add_argument_group("data")
-    dataset.add_argument("--dataset", choices=_DATASETS, default=None, help="default: moons")
+    dataset.add_argument("--dataset", choices=tuple(_DATASETS), default=None, help="default: moons")
     dataset.add_argument("--n", type=_positive_int, default=None,
                          help=f"number of points (default: {_DEFAULT_N})")
     dataset.add_argument("--noise", type=_nonnegative_number, default=None,
@@ -498,12 +502,15 @@ class _TrainProblem:
     def replay(self) -> Replay:
         """A `Replay` recording this run (fit's callback), listing the settings it used."""
         a = self.args
-        settings = {"data": self.source, "points": f"{len(self.y_train)} train / {len(self.y_test)} test",
-                    "noise": a.noise, "loss": self.loss, "optimizer": a.optimizer, "lr": self.lr,
-                    "batch size": a.batch_size or "full batch", "max epochs": a.epochs, "tol": a.tol,
-                    "seed": a.seed, "engine": self.engine(), "keep best": a.keep_best}
-        if a.optimizer == "sgd":
-            settings["momentum"] = a.momentum or 0.0
+        points = f"{len(self.y_train)} train / {len(self.y_test)} test"
+        settings: dict[str, object] = {"data": self.source, "points": points}
+        if a.data is None:
+            given = a.noise is not None
+            settings["noise"] = f"{a.noise:g}" if given else _default_noise(a.dataset or "moons")
+        # the page lists the optimiser itself, with its lr (and momentum, or Adam's betas)
+        settings.update({"loss": self.loss, "batch size": a.batch_size or "full batch",
+                         "max epochs": a.epochs, "tol": a.tol, "seed": a.seed, "engine": self.engine(),
+                         "keep best": a.keep_best})
         return Replay(self.model, self.X_train, self.y_train, validation=(self.X_test, self.y_test),
                       optimizer=self.optimizer, settings=settings)
 
@@ -584,6 +591,12 @@ def _check_outputs(args: argparse.Namespace) -> None:
             raise ValueError(f"{option} {path}: {_wrong_suffix(suffix, suffixes)}")
 
 
+def _default_noise(dataset: str) -> str:
+    """The noise a toy dataset is made with when --noise is not given, in words."""
+    noise = inspect.signature(_DATASETS[dataset]).parameters["noise"].default
+    return f"{noise:g} (the dataset's default)"
+
+
 def _wrong_suffix(suffix: str, suffixes: Sequence[str]) -> str:
     """Why a file name is refused: its suffix (or that it has none) and the ones allowed."""
     allowed = ", ".join(suffixes[:-1]) + f" or {suffixes[-1]}" if len(suffixes) > 1 else suffixes[0]
@@ -608,12 +621,10 @@ def _points(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, list, str
     name, arms, n = args.dataset or "moons", args.arms or _DEFAULT_ARMS, args.n or _DEFAULT_N
     n_classes = arms if name == "spirals" else 2
     _check_training_memory(args, n, 2, n_classes)
-    makers: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
-        "moons": data.make_moons, "circles": data.make_circles, "xor": data.make_xor,
-        "spirals": lambda **kw: data.make_spirals(arms=arms, **kw)}
-    make = makers[name]
-    noise = {} if args.noise is None else {"noise": args.noise}
-    X, ids = make(n=n, seed=args.seed, **noise)
+    more: dict[str, Any] = {} if args.noise is None else {"noise": args.noise}
+    if name == "spirals":
+        more["arms"] = arms
+    X, ids = _DATASETS[name](n=n, seed=args.seed, **more)
     return X, ids, list(range(n_classes)), name if name != "spirals" else f"spirals with {arms} arms"
 
 

@@ -242,6 +242,33 @@ def test_the_default_run_makes_a_small_page(default_run: tuple[Path, str]) -> No
         assert outside not in document
 
 
+def page_data(path: Path) -> dict:
+    """The JSON a page's scripts read (`pages.page`)."""
+    import json
+
+    text = path.read_text(encoding="utf-8")
+    found = re.search(r'<script type="application/json" id="page-data">(.*?)</script>', text, re.S)
+    assert found
+    return json.loads(found.group(1))
+
+
+@pytest.mark.parametrize(("argv", "noise", "optimiser"), [
+    ([], "0.1 (the dataset's default)", "Adam(17 parameters, lr=0.05, betas=(0.9, 0.999), eps=1e-08)"),
+    (["--dataset", "xor", "--optimizer", "sgd", "--momentum", "0.5"], "0.05 (the dataset's default)",
+     "SGD(17 parameters, lr=0.1, momentum=0.5)"),
+    (["--dataset", "spirals", "--noise", "0.2", "--lr", "0.02"], "0.2",
+     "Adam(27 parameters, lr=0.02, betas=(0.9, 0.999), eps=1e-08)"),
+])
+def test_the_command_lines_page_lists_the_optimiser_once_and_the_noise_used(tmp_path: Path, argv, noise,
+                                                                            optimiser) -> None:
+    """The settings listed "optimiser Adam(…)" and "optimizer adam" both, and "noise: default"."""
+    path = tmp_path / "run.html"
+    run_train("--n", "40", "--epochs", "2", "--hidden", "4", *argv, "--html", str(path))
+    settings = page_data(path)["settings"]
+    assert [key for key in settings if re.search(r"optimi[sz]er|^lr$|momentum", key)] == ["optimiser"]
+    assert settings["optimiser"] == optimiser and settings["noise"] == noise
+
+
 def test_html_into_a_missing_folder_is_refused_before_training(tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "--html", str(tmp_path / "no" / "run.html")]) == 2
