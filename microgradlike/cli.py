@@ -10,6 +10,9 @@ options as typed (``--n``, not a parameter's name). What the user typed is echoe
 with control characters escaped, so a message never floods or reprograms the terminal. A
 standard output that cannot be written (a full disk, a reader that stopped) ends the printing
 with one line, not a traceback, and exit code 1; the files asked for are written all the same.
+Ctrl-C stops `train`'s training and keeps its work: the model reached is saved and drawn as asked,
+after one line saying so, with exit code 130 (a second Ctrl-C stops the writing, with no file
+left half-written); anywhere else it ends the command with one line and exit code 130.
 """
 
 from __future__ import annotations
