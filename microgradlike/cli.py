@@ -10,12 +10,16 @@ options as typed (``--n``, not a parameter's name). What the user typed is echoe
 with control characters escaped, so a message never floods or reprograms the terminal. A
 standard output that cannot be written (a full disk, a reader that stopped) ends the printing
 with one line, not a traceback, and exit code 1; the files asked for are written all the same.
+Ctrl-C stops `train`'s training and keeps its work: the model reached is saved and drawn as asked,
+after one line saying so, with exit code 130 (a second Ctrl-C stops the writing, with no file
+left half-written); anywhere else it ends the command with one line and exit code 130.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import inspect
 import io
 import itertools
 import math
@@ -34,6 +38,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from . import __version__, data
+from .bridge import import_torch
 from .checks import cut, printable, short
 from .engine import Value, topological_order
 from .explorer import Explorer
@@ -51,12 +56,17 @@ from .train import History, TrainingWarning, fit
 from .trainers import FIT_ENGINES, choose_engine
 from .viz import GraphvizNotInstalled, RenderTimeout, draw_dot
 
-_DATASETS = ("moons", "circles", "xor", "spirals")
+#: The toy datasets, each made by ``make(n=, seed=, noise=)`` (spirals also take ``arms=``).
+_DATASETS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
+    "moons": data.make_moons, "circles": data.make_circles, "xor": data.make_xor,
+    "spirals": data.make_spirals}
 _LOSS_NAMES = ("hinge", "binary_cross_entropy", "mse", "cross_entropy")
 #: Learning rates used when --lr is not given (tuned on moons: Adam full batch reaches 100% test).
 _DEFAULT_LR = {"adam": 0.05, "sgd": 0.1}
 _DEFAULT_N, _DEFAULT_ARMS = 300, 3
-_GRAPH_SUFFIXES = (".svg", ".png", ".dot", ".html")
+#: What `graph -o` writes, by suffix: a picture (dot renders it), the DOT source, or the explorer page.
+_GRAPH_PICTURES, _GRAPH_SOURCES = (".svg", ".png", ".pdf"), (".dot", ".gv")
+_GRAPH_SUFFIXES = (*_GRAPH_PICTURES, *_GRAPH_SOURCES, ".html")
 #: What each output of `train` writes, by suffix (--plot: matplotlib's own formats).
 _OUTPUT_SUFFIXES = {"save": (".json",), "plot": (".png", ".svg", ".pdf"), "html": (".html",)}
 #: Options that only one choice of another option uses: given with any other choice they would
@@ -154,6 +164,10 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         if self.prog.endswith(" graph") and "required: expression" in message:
             message += _DASH_HINT.format(_program)
+        elif message.endswith("required: {train,graph}"):  # no command at all: say which there are
+            message = (f"give a command: train (train a small network) or graph (draw an expression's "
+                       f"computation graph); {self.prog} --help says more, {self.prog} train --help lists "
+                       f"train's options")
         self.exit(2, f"{self.prog}: error: {_printable(message)}\n")
 
     def print_help(self, file: Any = None) -> None:
@@ -216,7 +230,7 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
                     "train/test accuracy: forward -> loss -> backward -> update, repeated.",
     )
     dataset = parser.add_argument_group("data")
-    dataset.add_argument("--dataset", choices=_DATASETS, default=None, help="default: moons")
+    dataset.add_argument("--dataset", choices=tuple(_DATASETS), default=None, help="default: moons")
     dataset.add_argument("--n", type=_positive_int, default=None,
                          help=f"number of points (default: {_DEFAULT_N})")
     dataset.add_argument("--noise", type=_nonnegative_number, default=None,
@@ -303,7 +317,10 @@ def _train(args: argparse.Namespace, out: _Report) -> int:
     except ValueError as e:  # e.g. a model with more than two inputs: no plane to draw
         return _fail("train", f"--html {args.html}: {e}")
 
+    seen = _Seen()
+
     def after_epoch(history: History) -> None:
+        seen.epoch_ended(history)
         report_epoch(history)
         if replay is not None:
             replay(history)
@@ -318,43 +335,100 @@ def _train(args: argparse.Namespace, out: _Report) -> int:
                           validation=(problem.X_test, problem.y_test), progress=bar, engine=args.engine,
                           callback=after_epoch, keep_best=args.keep_best, device=problem.device,
                           held_out="test")  # the points of --test-fraction only measure: "test loss"
+        interrupted = False
     except (ValueError, NotImplementedError) as e:
         return _fail("train", e)
+    except KeyboardInterrupt:  # Ctrl-C: training stops, and the model it reached is kept (fit synced it)
+        history, interrupted = seen.interrupted(problem), True
     seconds = time.perf_counter() - start
-    # fit recorded what the outputs mean (the loss, the targets' classes and the threshold they
-    # imply); the saved file and predict() answer in the dataset's own labels.
-    problem.model.set_task("classification", classes=problem.classes)
+    problem.record_task()
     # The files first, each whatever became of another (a --save that failed keeps the model
     # elsewhere and still leaves --plot and --html to be written): the report comes after.
-    code, written = 0, []
-    if args.save is not None:
-        try:
-            problem.model.save(args.save)
-            written.append(f"saved the model to {_printable(args.save)}")
-        except OSError as e:  # checked before training, but a disk can fill up meanwhile
-            code = _fail("train", f"cannot write --save {args.save}: {e.strerror or e}; "
-                                  f"{_save_elsewhere(problem.model)}", 1)
-    if args.plot is not None:
-        try:
-            written.append(f"drew {_plot_training(args.plot, problem, history)} to {_printable(args.plot)}")
-        except OSError as e:
-            code = _fail("train", f"cannot write --plot {args.plot}: {e.strerror or e}", 1)
-    if replay is not None:
-        replay.finish(history)  # a run that stopped inside its first epoch never called the callback
-        try:
-            replay.save(args.html)
-            written.append(f"wrote the training replay to {_printable(args.html)} (open it in a browser)")
-        except OSError as e:
-            code = _fail("train", f"cannot write --html {args.html}: {e.strerror or e}", 1)
+    try:
+        code, written = _write_outputs(args, problem, history, replay, interrupted)
+    except _InterruptedWriting as e:
+        out.files_to_write = False
+        print(f"{_program} train: {e}", file=sys.stderr)
+        return _INTERRUPTED
     out.files_to_write = False
-    out.say(f"{history.message}; {history.n_epochs} epochs, {history.n_updates} updates in {seconds:.1f} s")
+    ran = f"{history.n_epochs} whole epochs, " if interrupted else f"{history.n_epochs} epochs, "
+    out.say(f"{history.message}; {ran}{history.n_updates} updates in {seconds:.1f} s")
     if history.worse_than_best and not args.keep_best:
         out.say(f"warning: the last epoch's test loss is much worse than epoch {history.best_epoch}'s; "
                    f"--keep-best ends with the best epoch's parameters (or try a smaller --lr)")
     out.say(f"train accuracy {problem.accuracy('train'):.1%}   test accuracy {problem.accuracy('test'):.1%}")
     for line in written:
         out.say(line)
-    return code
+    return _INTERRUPTED if interrupted else code
+
+
+#: The exit code of a program stopped by Ctrl-C (SIGINT): 128 + 2, as a shell reports it.
+_INTERRUPTED = 130
+
+
+class _Seen:
+    """What `fit`'s callback last saw: its `History` (the same object fit goes on filling) and
+    the epochs and updates it held then, to say where a Ctrl-C stopped the run."""
+
+    def __init__(self) -> None:
+        self.history: History | None = None
+        self.epochs = self.updates = 0
+
+    def epoch_ended(self, history: History) -> None:
+        self.history, self.epochs, self.updates = history, history.n_epochs, history.n_updates
+
+    def interrupted(self, problem: _TrainProblem) -> History:
+        """The run's History, saying that Ctrl-C stopped it in which epoch (a new, empty one when
+        it came before the first epoch ended: fit gives its History to the callback only then)."""
+        history = self.history or History(engine=problem.engine(), device=problem.device or "",
+                                          held_out="test")
+        inside = self.history is None or history.n_updates > self.updates
+        epoch = self.epochs + 1 if inside else self.epochs
+        history.message = (f"interrupted at epoch {epoch} (Ctrl-C): training stopped there, and the model is "
+                           f"kept as it left it")
+        return history
+
+
+class _InterruptedWriting(Exception):
+    """A second Ctrl-C while the files were written: which were written, and which not."""
+
+
+def _write_outputs(args: argparse.Namespace, problem: _TrainProblem, history: History,
+                   replay: Replay | None, interrupted: bool) -> tuple[int, list[str]]:
+    """Write --save, --plot and --html; return the exit code (1 if one failed) and a line for each
+    file written. A Ctrl-C meanwhile stops the writing (`_InterruptedWriting`): every file is
+    written atomically, so the one being written is left as it was, never half-written."""
+    code, written, done = 0, [], []
+    what = [(option, path) for option in _OUTPUT_SUFFIXES if (path := getattr(args, option)) is not None]
+    try:
+        for option, path in what:
+            if option == "save":
+                try:
+                    problem.model.save(path)
+                    written.append(f"saved the model to {_printable(path)}")
+                except OSError as e:  # checked before training, but a disk can fill up meanwhile
+                    code = _fail("train", f"cannot write --save {path}: {e.strerror or e}; "
+                                          f"{_save_elsewhere(problem.model)}", 1)
+            elif option == "plot":
+                try:
+                    drawn = _plot_training(path, problem, history, interrupted)
+                    written.append(f"drew {drawn} to {_printable(path)}")
+                except OSError as e:
+                    code = _fail("train", f"cannot write --plot {path}: {e.strerror or e}", 1)
+            elif replay is not None:
+                replay.finish(history)  # a run that stopped inside its first epoch never called the callback
+                try:
+                    replay.save(path)
+                    written.append(f"wrote the training replay to {_printable(path)} (open it in a browser)")
+                except OSError as e:
+                    code = _fail("train", f"cannot write --html {path}: {e.strerror or e}", 1)
+            done.append(f"--{option} {path}")
+    except KeyboardInterrupt:
+        left = [f"--{option} {path}" for option, path in what][len(done):]
+        wrote = f"wrote {', '.join(done)}; " if done else ""
+        raise _InterruptedWriting(f"interrupted while writing the files (Ctrl-C): {wrote}did not write "
+                                  f"{', '.join(left)} (no file is left half-written)") from None
+    return code, written
 
 
 def _save_elsewhere(model: MLP) -> str:
@@ -386,10 +460,13 @@ class _TrainProblem:
 
     def __init__(self, args: argparse.Namespace) -> None:
         # without torch, or --device cuda without a GPU: said now, before the data is made
-        try:
-            self.device = str(torch_device(args.device)) if args.engine == "torch" else None
-        except ValueError as e:  # said with the option's name, not the parameter's
-            raise ValueError(f"--device {short(args.device)}: {e}") from None
+        self.device = None
+        if args.engine == "torch":
+            import_torch("--engine torch")  # an ImportError naming the option and the install command
+            try:
+                self.device = str(torch_device(args.device))
+            except ValueError as e:  # said with the option's name, not the parameter's
+                raise ValueError(f"--device {short(args.device)}: {e}") from None
         X, ids, self.classes, self.source = _points(args)
         self.nin, self.n_classes = X.shape[1], len(self.classes)
         self.loss = args.loss or ("hinge" if self.n_classes == 2 else "cross_entropy")
@@ -428,14 +505,25 @@ class _TrainProblem:
     def replay(self) -> Replay:
         """A `Replay` recording this run (fit's callback), listing the settings it used."""
         a = self.args
-        settings = {"data": self.source, "points": f"{len(self.y_train)} train / {len(self.y_test)} test",
-                    "noise": a.noise, "loss": self.loss, "optimizer": a.optimizer, "lr": self.lr,
-                    "batch size": a.batch_size or "full batch", "max epochs": a.epochs, "tol": a.tol,
-                    "seed": a.seed, "engine": self.engine(), "keep best": a.keep_best}
-        if a.optimizer == "sgd":
-            settings["momentum"] = a.momentum or 0.0
+        points = f"{len(self.y_train)} train / {len(self.y_test)} test"
+        settings: dict[str, object] = {"data": self.source, "points": points}
+        if a.data is None:
+            given = a.noise is not None
+            settings["noise"] = f"{a.noise:g}" if given else _default_noise(a.dataset or "moons")
+        # the page lists the optimiser itself, with its lr (and momentum, or Adam's betas)
+        settings.update({"loss": self.loss, "batch size": a.batch_size or "full batch",
+                         "max epochs": a.epochs, "tol": a.tol, "seed": a.seed, "engine": self.engine(),
+                         "keep best": a.keep_best})
         return Replay(self.model, self.X_train, self.y_train, validation=(self.X_test, self.y_test),
                       optimizer=self.optimizer, settings=settings)
+
+    def record_task(self) -> None:
+        """Record what the outputs mean, in the dataset's own labels, so that the saved file and
+        `predict` answer in them. fit recorded the loss and the rule (unless Ctrl-C stopped it
+        first); one output splits at 0 here, since hinge and mse trained on -1/+1 and binary
+        cross-entropy on 0/1."""
+        threshold = 0.0 if self.model.nouts[-1] == 1 else None
+        self.model.set_task("classification", classes=self.classes, loss=self.loss, threshold=threshold)
 
     def describe(self) -> str:
         a = self.args
@@ -478,6 +566,9 @@ def _check_options(args: argparse.Namespace) -> None:
         if given is not None and chosen[other] != value:
             raise ValueError(f"--{option} {short(given)} is for --{other} {value}; {chosen[other]} does not "
                              f"use it ({why}): drop --{option}")
+    if args.device is not None and not re.fullmatch(r"(cpu|cuda)(:\d+)?", args.device):  # said without torch
+        raise ValueError(f"--device {short(args.device)}: expected cpu, or cuda for a GPU (cuda:N for GPU "
+                         f"number N)")
     arms = args.arms or _DEFAULT_ARMS
     if args.data is None and args.dataset == "spirals" and args.n is not None and args.n < arms:
         raise ValueError(f"--n {short(args.n)} gives fewer points than the {short(arms)} arms of the spirals "
@@ -500,8 +591,21 @@ def _check_outputs(args: argparse.Namespace) -> None:
             raise ValueError(f"cannot write {option} {path}: {e.strerror}") from None
         suffixes, suffix = _OUTPUT_SUFFIXES[option[2:]], Path(path).suffix.lower()
         if suffix not in suffixes:
-            raise ValueError(f"{option} {path}: the suffix must be {', '.join(suffixes)}, "
-                             f"not {suffix or 'none'}")
+            raise ValueError(f"{option} {path}: {_wrong_suffix(suffix, suffixes)}")
+
+
+def _default_noise(dataset: str) -> str:
+    """The noise a toy dataset is made with when --noise is not given, in words."""
+    noise = inspect.signature(_DATASETS[dataset]).parameters["noise"].default
+    return f"{noise:g} (the dataset's default)"
+
+
+def _wrong_suffix(suffix: str, suffixes: Sequence[str]) -> str:
+    """Why a file name is refused: its suffix (or that it has none) and the ones allowed."""
+    allowed = ", ".join(suffixes[:-1]) + f" or {suffixes[-1]}" if len(suffixes) > 1 else suffixes[0]
+    if not suffix:
+        return f"the name has no suffix; it must end in {allowed}"
+    return f"the suffix must be {allowed}, not {suffix}"
 
 
 def _points(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, list, str]:
@@ -520,12 +624,10 @@ def _points(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, list, str
     name, arms, n = args.dataset or "moons", args.arms or _DEFAULT_ARMS, args.n or _DEFAULT_N
     n_classes = arms if name == "spirals" else 2
     _check_training_memory(args, n, 2, n_classes)
-    makers: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
-        "moons": data.make_moons, "circles": data.make_circles, "xor": data.make_xor,
-        "spirals": lambda **kw: data.make_spirals(arms=arms, **kw)}
-    make = makers[name]
-    noise = {} if args.noise is None else {"noise": args.noise}
-    X, ids = make(n=n, seed=args.seed, **noise)
+    more: dict[str, Any] = {} if args.noise is None else {"noise": args.noise}
+    if name == "spirals":
+        more["arms"] = arms
+    X, ids = _DATASETS[name](n=n, seed=args.seed, **more)
     return X, ids, list(range(n_classes)), name if name != "spirals" else f"spirals with {arms} arms"
 
 
@@ -557,10 +659,11 @@ def _import_pyplot_free_figure() -> type:
     return Figure
 
 
-def _plot_training(path: str, problem: _TrainProblem, history: History) -> str:
+def _plot_training(path: str, problem: _TrainProblem, history: History, interrupted: bool = False) -> str:
     """The loss curves and (for two inputs) the decision regions with the train and test points,
     written to ``path`` atomically in the format its suffix names (.png, .svg or .pdf). Returns
-    what was drawn (no loss curve when no update was applied)."""
+    what was drawn (no loss curve when no update was recorded: none was applied, or Ctrl-C came
+    before the first epoch ended)."""
     two_d = problem.nin == 2
     figure = _import_pyplot_free_figure()(figsize=(12 if two_d else 6, 5.5), layout="constrained")
     curves, *regions = figure.subplots(1, 2 if two_d else 1, squeeze=False)[0]
@@ -568,10 +671,11 @@ def _plot_training(path: str, problem: _TrainProblem, history: History) -> str:
         plot_history(history, ax=curves, held_out="test")  # the run's own name for these points
         drawn = "the loss curves"
     else:  # e.g. diverged at update 1: there is no loss to draw, so say why in its place
+        why = "interrupted before the first epoch ended" if interrupted else "no update was applied"
         curves.set_axis_off()
-        curves.text(0.5, 0.5, "no loss curve: no update was applied\n\n" + _wrap(history.message, 60),
+        curves.text(0.5, 0.5, f"no loss curve: {why}\n\n" + _wrap(history.message, 60),
                     ha="center", va="center", transform=curves.transAxes, fontsize=10)
-        drawn = "no loss curve (no update was applied)"
+        drawn = f"no loss curve ({why})"
     if two_d:
         plot_decision_boundary(problem.model, problem.X_train, problem.labels(problem.y_train), ax=regions[0],
                                X_test=problem.X_test, y_test=problem.labels(problem.y_test))
@@ -706,8 +810,9 @@ def _add_graph_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("bindings", nargs="*", default=[], metavar="NAME=NUMBER",
                         help="values of the names, e.g. x=2 w=-3")
     parser.add_argument("-o", "--output", required=True, metavar="FILE",
-                        help="graph.svg or graph.png (needs Graphviz's dot), graph.dot for the DOT source, "
-                             "or page.html: a backprop explorer to step through in a browser")
+                        help="graph.svg, graph.png or graph.pdf (needs Graphviz's dot), graph.dot (or .gv) "
+                             "for the DOT source, or page.html: a backprop explorer to step through in a "
+                             "browser")
     parser.add_argument("--rankdir", choices=("LR", "TB", "RL", "BT"), default="LR",
                         help="layout direction (default: LR, left to right)")
     parser.add_argument("--no-grad", dest="show_grad", action="store_false",
@@ -721,8 +826,7 @@ def _graph(args: argparse.Namespace, report: _Report) -> int:
 
     suffix = Path(args.output).suffix.lower()
     if suffix not in _GRAPH_SUFFIXES:
-        return fail(f"cannot write {args.output!r}: the suffix must be .svg, .png, .dot or .html, "
-                    f"not {suffix!r}")
+        return fail(f"cannot write {args.output!r}: {_wrong_suffix(suffix, _GRAPH_SUFFIXES)}")
     if suffix == ".html" and not args.show_grad:
         return fail("--no-grad draws no grads, and the .html page steps through backprop: drop one of them")
     try:
@@ -742,7 +846,7 @@ def _graph(args: argparse.Namespace, report: _Report) -> int:
     try:
         if page is not None:
             page.save(args.output)
-        elif suffix == ".dot":
+        elif suffix in _GRAPH_SOURCES:
             write_atomically(Path(args.output), graph.source.encode("utf-8"))
         else:
             graph.save(args.output)
@@ -812,6 +916,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = args.handler(args, report)
     except _OutputLost:
         code = 1
+    except KeyboardInterrupt:  # Ctrl-C where nothing is left to keep (`train` keeps its model itself)
+        print(f"{_program} {args.command}: interrupted (Ctrl-C)", file=sys.stderr)
+        return _INTERRUPTED
     if report.lost is None:
         return code
     if not isinstance(report.lost, BrokenPipeError):  # `... | head` stopped reading: no message

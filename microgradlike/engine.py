@@ -37,7 +37,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, NamedTuple
 
 from . import methods
-from .checks import as_real, real, short
+from .checks import as_real, cut, real, short
 from .methods import ValueOps
 
 if TYPE_CHECKING:
@@ -226,40 +226,44 @@ def dot(weights: Iterable[Value | float], inputs: Iterable[Value | float],
     children: list[Value] = []
     local_grads: list[float] = []
     only_x = plain = 0  # terms whose weight is a plain number; terms of two plain numbers
-    for w, x in zip(weights, inputs):
-        if isinstance(w, Value):
-            wd = w.data
-            if isinstance(x, Value):  # w·x: ∂/∂w = x, ∂/∂x = w
-                xd = x.data
-                children.append(w)
-                children.append(x)
-                local_grads.append(xd)
-                local_grads.append(wd)
-            else:  # w·(a plain number)
-                xd = _term_number(x, inputs, "input")
-                children.append(w)
-                local_grads.append(xd)
+    try:  # costs nothing until raised: an int too large for a float, set as data by hand, overflows
+        for w, x in zip(weights, inputs):
+            if isinstance(w, Value):
+                wd = w.data
+                if isinstance(x, Value):  # w·x: ∂/∂w = x, ∂/∂x = w
+                    xd = x.data
+                    children.append(w)
+                    children.append(x)
+                    local_grads.append(xd)
+                    local_grads.append(wd)
+                else:  # w·(a plain number)
+                    xd = _term_number(x, inputs, "input")
+                    children.append(w)
+                    local_grads.append(xd)
+            else:
+                wd = _term_number(w, weights, "weight")
+                if isinstance(x, Value):  # (a plain number)·x
+                    xd = x.data
+                    children.append(x)
+                    local_grads.append(wd)
+                    only_x += 1
+                else:  # two plain numbers: part of the constant
+                    xd = _term_number(x, inputs, "input")
+                    constant += wd * xd
+                    plain += 1
+            total += wd * xd
+        bias_is_value = isinstance(bias, Value)
+        if isinstance(bias, Value):
+            total += bias.data
+            children.append(bias)
+            local_grads.append(1.0)
         else:
-            wd = _term_number(w, weights, "weight")
-            if isinstance(x, Value):  # (a plain number)·x
-                xd = x.data
-                children.append(x)
-                local_grads.append(wd)
-                only_x += 1
-            else:  # two plain numbers: part of the constant
-                xd = _term_number(x, inputs, "input")
-                constant += wd * xd
-                plain += 1
-        total += wd * xd
-    bias_is_value = isinstance(bias, Value)
-    if isinstance(bias, Value):
-        total += bias.data
-        children.append(bias)
-        local_grads.append(1.0)
-    else:
-        b = real(bias, "the bias of dot")
-        total += b
-        constant += b
+            b = real(bias, "the bias of dot")
+            total += b
+            constant += b
+    except OverflowError:
+        _check_data(weights, inputs, bias)  # names the Value that holds it
+        raise
     if type(total) is not float or total != total:  # one test here; the search only if it fails
         _check_data(weights, inputs, bias)
     n, k = len(weights), len(children) - bias_is_value
@@ -495,9 +499,14 @@ def _check_data(weights: Sequence, inputs: Sequence, bias: object) -> None:
     for what, terms in (("weight", weights), ("input", inputs)):
         for i, t in enumerate(terms):
             if isinstance(t, Value) and _slipped(t):
-                checked_data(t, f"the data of {what} {i} of dot")
+                checked_data(t, f"the data of {what} {i} of dot{_named(t)}")
     if isinstance(bias, Value) and _slipped(bias):
-        checked_data(bias, "the data of the bias of dot")
+        checked_data(bias, f"the data of the bias of dot{_named(bias)}")
+
+
+def _named(node: Value) -> str:
+    """`` (its label)`` for a labelled Value (a model's parameter: ``layers.0.neurons.0.w.0``)."""
+    return f" ({cut(str(node.label), 80)})" if node.label else ""
 
 
 def _check_leaves(root: Value) -> None:

@@ -15,8 +15,9 @@ arrives from its inputs through the same local derivatives, multiplied in the ot
 
 Every text and number is computed here, in Python, and embedded as JSON; the page's script only
 shows them. A mode is data: an intro, a legend, the first text of each node field (``"data"``,
-``"grad"``) and a list of steps, each naming its node, its explanation and which fields of which
-nodes change, so each mode is one entry in `Explorer.modes`, with no change to the script.
+``"grad"``, and ``"local"``: the local derivatives on the edges into the node, ``None`` for the
+numbers drawn there) and a list of steps, each naming its node, its explanation and which fields
+of which nodes change, so each mode is one entry in `Explorer.modes`, with no change to the script.
 
 The user's graph is left as it was found: the pass runs, and then every grad is put back.
 
@@ -128,23 +129,30 @@ class Explorer:
                       f"{'the Value is' if one else 'the Values are'} left as before.")
         legend = {"node": "the node of this step",
                   "edges": "the edges into it, along which its gradient flows back · ? not reached "
-                           "yet · so far: more uses still to come"}
+                           "yet · so far: more uses still to come",
+                  "changed": "a grad this step set or added to"}
         return {"id": "backward", "label": "backward pass (backprop)", "intro": intro, "legend": legend,
                 "initial": {"data": [f"data {format_number(d)}" for d in self._data],
                             "grad": ["grad ?"] * len(self.order)}, "steps": out}
 
     def _forward_mode(self) -> dict[str, Any]:
-        """Each value in topological order, as `forward_steps` explains it: "c = a × b = 2.0 × 3.0 = 6.0"."""
+        """Each value in topological order, as `forward_steps` explains it: "c = a × b = 2.0 × 3.0 = 6.0".
+        The local derivatives on the edges into a node are computed from the same inputs, so they
+        show ("×?" before) once the node is computed: it records them then, for backprop."""
         out = [{"node": k, "text": step.explain(),
-                "set": [[k, "data", f"data {format_number(step.node.data)}"]]}
+                "set": [[k, "data", f"data {format_number(step.node.data)}"], [k, "local", None]]}
                for k, step in enumerate(forward_steps(self.root))]
         intro = ("The forward pass computes every value from its inputs, in topological order: a node "
-                 "only after all the nodes it reads. Press next (or →) to compute the first value.")
+                 "only after all the nodes it reads. With its value, each node records its local "
+                 "derivatives (×… on the edges into it, ×? until then), which backprop will multiply. "
+                 "Press next (or →) to compute the first value.")
         n = len(self.order)
         legend = {"node": "the value computed in this step",
-                  "edges": "the inputs it is computed from · ? not computed yet"}
+                  "edges": "the inputs it is computed from, each edge with its local derivative · ? not "
+                           "computed yet"}
         return {"id": "forward", "label": "forward pass", "intro": intro, "legend": legend,
-                "initial": {"data": ["data ?"] * n, "grad": ["grad ?"] * n}, "steps": out}
+                "initial": {"data": ["data ?"] * n, "grad": ["grad ?"] * n, "local": ["×?"] * n},
+                "steps": out}
 
     def _tangent_mode(self, wrt: Value) -> dict[str, Any]:
         """Forward mode: ``wrt`` moves at rate 1, and each node's tangent ∂node/∂t arrives from its
@@ -233,8 +241,14 @@ _BODY = """<main class="explorer" data-explorer>
 </div>
 <pre class="explanation" data-role="explanation" aria-live="polite"></pre>
 <div class="picture">{svg}</div>
-<p class="legend"><span class="swatch swatch-current"></span> <span data-role="legend-node"></span>
-  <span class="swatch swatch-active"></span> <span data-role="legend-edges"></span></p>
+<p class="legend">
+  <span class="legend-item"><span class="swatch swatch-current"></span>
+    <span data-role="legend-node"></span></span>
+  <span class="legend-item"><span class="swatch swatch-active"></span>
+    <span data-role="legend-edges"></span></span>
+  <span class="legend-item" data-role="legend-changed-item"><span class="changed-sample">red</span>
+    <span data-role="legend-changed"></span></span>
+</p>
 </main>"""
 
 
@@ -293,4 +307,6 @@ def _mark_up(svg: str, names: list[str]) -> str:
         into = node_of_id.get(target, op_of.get(target))
         if into is not None:
             group.set("data-into", str(into))
+            for text in group.iter(text_tag):  # the local derivative ∂node/∂input ("×3")
+                text.set("data-role", "local")
     return ET.tostring(root, encoding="unicode")

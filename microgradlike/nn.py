@@ -250,8 +250,8 @@ def numpy_layers(model: object) -> list[NumpyLayer] | None:
                                  np.array([bias], dtype=float), "linear")]
         else:
             return None
-    except (TypeError, ValueError):  # a weight set by hand to something else, rows of unequal length
-        return None
+    except (TypeError, ValueError, OverflowError):  # a weight set by hand to something else (such as
+        return None  # an int too large for a float), rows of unequal length
     width = layers[0].W.shape[1]
     for layer in layers:  # each layer reads what the one before gives
         if layer.W.ndim != 2 or layer.W.shape[1] != width or layer.activation not in NUMPY_ACTIVATIONS:

@@ -86,7 +86,8 @@ def plot_history(history: Any, ax: Any = None, logy: bool | None = None, *,
         raise ValueError("history holds no losses to plot (train_loss, val_loss and update_loss are empty)")
     ax = _axes(ax, (6.4, 4.0))
     if updates:
-        per_epoch = len(updates) / len(train) if train else 1.0
+        # updates per epoch; a run stopped inside an epoch (diverged, Ctrl-C) has a few more updates
+        per_epoch = max(1, len(updates) // len(train)) if train else 1
         xs = np.arange(len(updates)) / per_epoch
         batch = "the whole training set" if per_epoch == 1 else "its mini-batch"
         ax.plot(xs, updates, color="#93c5fd", lw=0.8, alpha=0.8, zorder=1,
@@ -181,10 +182,8 @@ def plot_decision_boundary(model: Callable[[list[float]], Any], X: Any, y: Any, 
     if binary:
         # Negative side -> the smaller label (0, or −1 for hinge targets); positive -> the larger.
         neg, pos = (classes[0], classes[-1]) if len(classes) >= 2 else (0, 1)
-        region = (grid[:, 0] > threshold).reshape(gx.shape).astype(float)
         region_classes = [neg, pos]
     else:
-        region = grid.argmax(axis=1).reshape(gx.shape).astype(float)
         region_classes = list(range(grid.shape[1]))
 
     def predict(points: np.ndarray) -> np.ndarray:
@@ -194,8 +193,11 @@ def plot_decision_boundary(model: Callable[[list[float]], Any], X: Any, y: Any, 
     color_of = {c: _CLASS_COLORS[i % len(_CLASS_COLORS)]
                 for i, c in enumerate(sorted(set(region_classes) | set(classes.tolist())))}
     ax = _axes(ax, (5.2, 4.6))
-    ax.contourf(gx, gy, region, levels=np.arange(len(region_classes) + 1) - 0.5,
-                colors=[color_of[c] for c in region_classes], alpha=0.22)
+    # Each class's region is where its margin is > 0, drawn from the margin itself: the borders
+    # follow the scores between grid points, and two classes that meet show no third between
+    # them (contours of the class ids would pass through every id in between: a sliver of it).
+    for c, margin in zip(region_classes, _margins(grid, threshold)):
+        ax.contourf(gx, gy, margin.reshape(gx.shape), levels=[0, np.inf], colors=[color_of[c]], alpha=0.22)
     # Legend columns (matplotlib fills columns first): the points of the first set with the
     # boundary under them, then the test points.
     columns: list[list[Any]] = [[] for _ in sets]
@@ -227,6 +229,18 @@ def plot_decision_boundary(model: Callable[[list[float]], Any], X: Any, y: Any, 
               ncol=len(sets) if len(sets) > 1 else len(handles), frameon=False)
     ax.set_aspect("equal", adjustable="box")
     return ax
+
+
+def _margins(scores: np.ndarray, threshold: float) -> np.ndarray:
+    """How far each class wins at each point, one row per class (> 0: it is predicted there).
+
+    One output s: the second class wins by s − threshold, the first by threshold − s. k outputs:
+    class c wins by s_c − max_{j≠c} s_j (the argmax is the one class with a positive margin)."""
+    if scores.shape[1] == 1:
+        return np.stack([threshold - scores[:, 0], scores[:, 0] - threshold])
+    top2 = np.sort(scores, axis=1)[:, -2:]  # the two largest scores of each point
+    best_other = np.where(scores == top2[:, 1:], top2[:, :1], top2[:, 1:])
+    return (scores - best_other).T
 
 
 def _points(X: Any, y: Any, x_name: str, y_name: str) -> tuple[np.ndarray, np.ndarray]:

@@ -261,7 +261,9 @@ class Replay:
 
     def _final_snapshots(self) -> list[_Snapshot]:
         """The snapshots to draw: evenly spaced, and ending with the model as `fit` left it
-        (early stopping puts back the best epoch's weights; divergence undoes the last update)."""
+        (early stopping puts back the best epoch's weights, drawn at the last epoch; a run that
+        diverged or was interrupted (Ctrl-C) inside an epoch, after some of its updates, is drawn
+        at that epoch)."""
         kept = self.snapshots
         count = min(len(kept), self.max_snapshots, max(2, PAGE_BUDGET // self._snapshot_bytes()))
         epochs = np.array([s.epoch for s in kept])
@@ -270,8 +272,8 @@ class Replay:
         chosen = [kept[i] for i in picks]
         now = self._snapshot(chosen[-1].epoch)
         if not np.array_equal(now.values, chosen[-1].values) and self.history is not None:
-            diverged = self.history.stopped_because == "diverged"
-            epoch = self.history.n_epochs + (1 if diverged else 0)
+            put_back = self.history.kept_epoch is not None and self.history.stopped_because != "diverged"
+            epoch = self.history.n_epochs + (0 if put_back else 1)
             chosen = [s for s in chosen if s.epoch < epoch]
             chosen.append(self._snapshot(epoch, note=f"the model as fit left it: {self.history.message}"))
         return chosen

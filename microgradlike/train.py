@@ -313,7 +313,7 @@ class _Loop:
             if patience is not None and best is not None and epoch - best.epoch >= patience:
                 return "early_stopping", (f"the {history.held_out} loss did not improve for {patience} epochs"
                                           f"{best.restore(history)}")
-        return "max_epochs", f"reached max_epochs={max_epochs}"
+        return "max_epochs", f"ran all {max_epochs} epochs"
 
     def _tolerance(self, mean_norm: float, tol: float, n_batches: int) -> str:
         """The tolerance stop, and why when the gradient is exactly 0 (a flat loss, not a slope)."""
@@ -322,9 +322,16 @@ class _Loop:
         if mean_norm != 0:
             return text
         if all(loss == 0 for loss in history.update_loss[-n_batches:]):
-            why = "the training loss was exactly 0, its minimum, so its gradient was 0 too"
+            # update_loss is each batch's loss BEFORE its update; train_loss is the epoch's after them
+            batches = "the training loss before the epoch's update" if n_batches == 1 else \
+                "the loss of every batch of the epoch before its update"
+            why = f"{batches} was exactly 0, its minimum, so its gradient was 0 too"
             if self.loss_fn is hinge:
                 why += " (hinge: every training point was past the margin, t·s ≥ 1)"
+            if history.train_loss[-1] != 0:  # a zero gradient, yet θ moved: momentum, Adam's m
+                why += (f"; the epoch's training loss, {history.train_loss[-1]:.4g}, is measured after the "
+                        f"update{'s' if n_batches > 1 else ''}, which the optimiser's running mean of past "
+                        f"gradients still made")
             return f"{text}: {why}"
         return (f"{text}: the training loss ({history.update_loss[-1]:.4g}) is exactly flat here: no "
                 f"small change of a parameter changes it (e.g. every ReLU is off for every point, so "

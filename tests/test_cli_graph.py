@@ -124,6 +124,39 @@ def test_unknown_suffix_and_missing_folder(tmp_path: Path, capsys: pytest.Captur
     assert list(tmp_path.iterdir()) == []
 
 
+#: Suffixes a user might try; graph.save writes some of them.
+CANDIDATE_SUFFIXES = (".svg", ".png", ".pdf", ".dot", ".gv", ".jpg", ".gif", ".ps", ".txt", ".json", ".SVG",
+                      "")
+
+
+@needs_dot
+def test_graph_writes_every_suffix_that_graph_save_writes_and_refuses_the_others(tmp_path: Path,
+                                                                                 capsys) -> None:
+    """-o g.pdf was refused ("the suffix must be .svg, .png, .dot or .html") though graph.save
+    writes .pdf: the command line writes what the library writes, plus the .html explorer."""
+    from microgradlike import Value
+    from microgradlike.viz import draw_dot
+
+    picture = draw_dot(Value(2.0, label="x") * 3)
+    for suffix in CANDIDATE_SUFFIXES:
+        try:
+            picture.save(str(tmp_path / f"lib{suffix}"))
+            saved = True
+        except ValueError:
+            saved = False
+        out = tmp_path / f"cli{suffix}"
+        code = main(["graph", *NEURON, "-o", str(out)])
+        err = capsys.readouterr().err
+        assert (code == 0) == saved, (suffix, err)
+        if saved:
+            assert out.read_bytes()[:4] == (tmp_path / f"lib{suffix}").read_bytes()[:4], suffix
+        else:
+            allowed = ".svg, .png, .pdf, .dot, .gv or .html"
+            said = f"the suffix must be {allowed}, not {suffix}" if suffix else f"it must end in {allowed}"
+            assert err.endswith(f"{said}\n") and err.count("\n") == 1, err
+            assert not out.exists()
+
+
 def test_subprocess_success_prints_a_summary(tmp_path: Path) -> None:
     result = run(*NEURON, "-o", "graph.dot", cwd=tmp_path)
     assert result.returncode == 0, result.stderr

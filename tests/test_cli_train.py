@@ -64,6 +64,7 @@ def test_small_run_prints_progress_and_accuracy(capsys):
     assert main(SMALL) == 0
     out = capsys.readouterr().out
     assert "epoch     1/5" in out and "epoch     5/5" in out
+    assert "stopped (max_epochs): ran all 5 epochs;" in out and "max_epochs=" not in out  # fit's parameter
     train, test = accuracies(out)
     assert 0 <= train <= 100 and 0 <= test <= 100
 
@@ -306,7 +307,7 @@ def test_plot_refuses_a_suffix_it_cannot_write(tmp_path, capsys, name):
     pytest.importorskip("matplotlib")
     assert main([*SMALL, "--plot", str(tmp_path / name)]) == 2
     captured = capsys.readouterr()
-    assert _no_training(captured.out) and ".png, .svg, .pdf" in captured.err
+    assert _no_training(captured.out) and ".png, .svg or .pdf" in captured.err
     assert list(tmp_path.iterdir()) == []
 
 
@@ -321,7 +322,8 @@ def test_plot_writes_the_format_its_suffix_names(tmp_path, capsys, suffix, magic
 @pytest.mark.parametrize(("option", "name", "needle"), [
     ("--html", "run.png", "--html {}: the suffix must be .html, not .png"),
     ("--save", "model.txt", "--save {}: the suffix must be .json, not .txt"),
-    ("--save", "model", "--save {}: the suffix must be .json, not none"),
+    ("--save", "model", "--save {}: the name has no suffix; it must end in .json"),
+    ("--plot", "curves", "--plot {}: the name has no suffix; it must end in .png, .svg or .pdf"),
     ("--save", "out.json/", "cannot write --save {}: it names a folder (it ends with '/'), not a file"),
 ])
 def test_an_output_must_have_the_suffix_of_what_it_writes(tmp_path, capsys, option, name, needle):
@@ -675,6 +677,17 @@ def test_help_and_version_still_print(capsys):
     assert out.startswith(f"microgradlike {microgradlike.__version__}\nusage: python -m microgradlike")
 
 
+def test_no_command_is_one_line_naming_the_commands_and_help(capsys):
+    """Bare `microgradlike` said only "the following arguments are required: {train,graph}"."""
+    with pytest.raises(SystemExit) as info:
+        main([])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err == ("python -m microgradlike: error: give a command: train (train a small network) or graph "
+                   "(draw an expression's computation graph); python -m microgradlike --help says more, "
+                   "python -m microgradlike train --help lists train's options\n")
+
+
 # ---- options given twice, and empty widths (attack A28) ------------------------------------------------
 #: A valid value for every option of `train` and `graph` that takes one.
 OPTION_VALUES = {
@@ -765,6 +778,21 @@ def test_errors_name_the_options_not_python_parameters(capsys, argv, said):
     assert not re.search(r"(?<![-\w])(n|arms|test_fraction|momentum) must|test_fraction=", err)
 
 
+@pytest.mark.parametrize("device", [None, "cpu", "cuda:1"])
+def test_without_torch_the_message_names_the_option_and_a_bad_device_is_said_first(capsys, monkeypatch,
+                                                                                    device):
+    """On a machine without torch, --engine torch said "engine='torch' needs PyTorch" (fit's
+    parameter), and said it for --device tpu too, whose mistake needs no torch to be seen."""
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` raises ImportError, as without it
+    assert main(["train", "--engine", "torch", "--device", "tpu"]) == 2
+    assert capsys.readouterr().err == ("python -m microgradlike train: error: --device 'tpu': expected cpu, "
+                                       "or cuda for a GPU (cuda:N for GPU number N)\n")
+    assert main(["train", "--engine", "torch", *(["--device", device] if device else [])]) == 2
+    assert capsys.readouterr().err == ("python -m microgradlike train: error: --engine torch needs PyTorch, "
+                                       "which is not installed: pip install torch==2.13.0 (or the extra: pip "
+                                       "install 'microgradlike[torch]')\n")
+
+
 def test_momentum_out_of_range_is_named_as_the_option(capsys):
     with pytest.raises(SystemExit) as info:
         main(["train", "--optimizer", "sgd", "--momentum", "1"])
@@ -779,3 +807,103 @@ def test_huge_losses_are_printed_with_four_digits_not_three_hundred(capsys):
     epochs = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch")]
     assert epochs and all(len(line) < 80 for line in epochs), epochs
     assert re.search(r"train loss \d\.\d+e\+\d+  test loss \d\.\d+e\+\d+", epochs[0])
+
+
+# ---- Ctrl-C keeps the work (new user's finding 3) ------------------------------------------------------
+def _default_sigint() -> None:
+    """In the child: Ctrl-C as in a terminal (a shell's background job starts with SIGINT ignored,
+    and Python then installs no KeyboardInterrupt for it)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGINT is sent with os.kill")
+@pytest.mark.parametrize("more", [[], ["--batch-size", "8", "--engine", "tape"]])
+def test_ctrl_c_stops_training_and_keeps_the_model_plot_and_page(tmp_path, more):
+    """Ctrl-C printed a 20-line KeyboardInterrupt traceback and wrote none of the files."""
+    import signal
+
+    env = {**os.environ, "PYTHONPATH": str(Path(microgradlike.__file__).parent.parent)}
+    argv = ["train", "--epochs", "100000", "--tol", "0", "--n", "200", "--seed", "2", *more,
+            "--save", "m.json", "--plot", "m.png", "--html", "m.html"]
+    child = subprocess.Popen([sys.executable, "-m", "microgradlike", *argv], cwd=tmp_path, env=env,
+                             text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             preexec_fn=_default_sigint)
+    lines = []
+    for line in child.stdout:  # training runs once the first epoch is reported
+        lines.append(line)
+        if line.startswith("epoch"):
+            break
+    time.sleep(1.0)
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=300)
+    out = "".join(lines) + out
+    assert child.returncode == 130 and err == "", err
+    stop = re.search(r"^interrupted at epoch (\d+) \(Ctrl-C\): training stopped there, and the model is kept "
+                     r"as it left it; (\d+) whole epochs, (\d+) updates in [\d.]+ s$", out, re.M)
+    assert stop, out
+    epoch, whole = int(stop.group(1)), int(stop.group(2))
+    assert whole >= 1 and epoch in (whole, whole + 1)
+    for name in ("m.json", "m.png", "m.html"):
+        assert (tmp_path / name).stat().st_size > 0, name
+        assert name in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.html", "m.json", "m.png"]  # no temporary left
+    assert f"interrupted at epoch {epoch} (Ctrl-C)" in (tmp_path / "m.html").read_text()
+    # the saved model is the one whose accuracy was printed, and it predicts the dataset's labels
+    _, printed_test = accuracies(out)
+    X, y = make_moons(n=200, seed=2)
+    _, X_test, _, y_test = train_test_split(X, y, test_fraction=0.25, seed=2)
+    model = Module.load(tmp_path / "m.json")
+    assert round(100 * float(np.mean(model.predict(X_test) == y_test)), 1) == printed_test
+
+
+def main_not_interrupted(argv: list[str]) -> int:
+    """`main`, failing the test (not stopping pytest) if a KeyboardInterrupt gets out of it."""
+    try:
+        return main(argv)
+    except KeyboardInterrupt:
+        pytest.fail("a KeyboardInterrupt got out of main: a traceback for the user")
+
+
+def test_a_second_ctrl_c_while_writing_leaves_no_half_file(tmp_path, capsys, monkeypatch):
+    """The first Ctrl-C stops training; a second one while --plot is being written stops the writing:
+    --save is written, --plot and --html are not, and nothing half-written is left behind."""
+    import microgradlike.cli as cli
+
+    real_fit, real_fsync = cli.fit, os.fsync
+
+    def fit_then_ctrl_c(*args, **kwargs):
+        real_fit(*args, **kwargs)
+        raise KeyboardInterrupt  # as if pressed at the end of the last epoch
+
+    def fsync(fd):
+        if "m.png" in os.readlink(f"/proc/self/fd/{fd}"):  # the plot's temporary file, written and full
+            raise KeyboardInterrupt
+        real_fsync(fd)
+
+    monkeypatch.setattr(cli, "fit", fit_then_ctrl_c)
+    monkeypatch.setattr(os, "fsync", fsync)
+    (tmp_path / "m.png").write_bytes(b"an older picture")
+    paths = {name: str(tmp_path / name) for name in ("m.json", "m.png", "m.html")}
+    outputs = ["--save", paths["m.json"], "--plot", paths["m.png"], "--html", paths["m.html"]]
+    assert main_not_interrupted([*SMALL, *outputs]) == 130
+    captured = capsys.readouterr()
+    assert captured.err == (f"python -m microgradlike train: interrupted while writing the files (Ctrl-C): "
+                            f"wrote --save {paths['m.json']}; did not write --plot {paths['m.png']}, --html "
+                            f"{paths['m.html']} (no file is left half-written)\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.png"]
+    assert (tmp_path / "m.png").read_bytes() == b"an older picture"
+    assert Module.load(paths["m.json"]).task["classes"] == [0, 1]
+
+
+def test_ctrl_c_before_training_is_one_line_and_exit_130(tmp_path, capsys, monkeypatch):
+    import microgradlike.cli as cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_points", interrupted)  # while the data is being made
+    assert main_not_interrupted([*SMALL, "--save", str(tmp_path / "m.json")]) == 130
+    assert capsys.readouterr().err == "python -m microgradlike train: interrupted (Ctrl-C)\n"
+    assert list(tmp_path.iterdir()) == []

@@ -549,7 +549,8 @@ def test_a_value_assigned_as_a_neurons_data_is_named_by_the_next_forward_pass() 
     (model([1.0, 2.0]) ** 2).backward()
     for p in model.parameters():
         p.data = p - 0.1 * p.grad  # the slip: a Value, not its number
-    with pytest.raises(TypeError, match=rf"the data of weight 0 of dot must be a real number, got Value: "
+    with pytest.raises(TypeError, match=rf"the data of weight 0 of dot \(layers\.0\.neurons\.0\.w\.0\) must "
+                                        rf"be a real number, got Value: "
                                         rf".*{SLIP}"):
         model([1.0, 2.0])
     with pytest.raises(TypeError, match=rf"parameter layers\.0\.neurons\.0\.w\.0 must be a real number, "
@@ -588,7 +589,7 @@ def test_backward_names_a_leaf_set_to_nan(create_graph: bool) -> None:
                                          r"number, got nan \(NaN poisons .* was it assigned to \.data, or "
                                          r"did an update diverge\?"):
         y.backward(create_graph=create_graph)
-    with pytest.raises(ValueError, match="the data of weight 0 of dot must be a real number, got nan"):
+    with pytest.raises(ValueError, match=r"the data of weight 0 of dot \(w\) must be a real number, got nan"):
         dot([w], [1.0])
 
 

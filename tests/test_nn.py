@@ -1053,6 +1053,22 @@ def test_predict_names_the_cell_of_an_int_too_large_for_a_float(X, place):
         model.predict(X)
 
 
+
+@pytest.mark.parametrize("where", [0, -1])  # a weight of the first layer, the bias of the last
+def test_a_parameter_set_to_an_int_too_large_for_a_float_is_named_by_the_forward_pass_and_predict(where):
+    """model(x) and predict raised a bare OverflowError (int too large to convert to float) where
+    save says which parameter it is."""
+    model = MLP(2, [2, 1], seed=0)
+    model.set_task("regression")
+    name, p = model.named_parameters()[where]
+    p.data = 10**400
+    said = rf"the data of (weight 0|the bias) of dot \({re.escape(name)}\) must be a real number, got 1000"
+    with pytest.raises(ValueError, match=said):
+        model([1.0, 2.0])
+    with pytest.raises(ValueError, match=said):
+        model.predict(np.array([[1.0, 2.0], [0.5, 0.0]]))
+
+
 # ---- the task: classes and threshold (issue 19) ---------------------------------------------------
 def test_classes_that_mix_strings_and_numbers_are_refused():
     model = MLP(2, [2, 1], seed=0)

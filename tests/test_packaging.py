@@ -15,12 +15,12 @@ ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
-def readme_commands() -> list[list[str]]:
-    """The `python -m microgradlike ...` commands of the README's bash blocks, as argument lists."""
+def readme_commands(start: str = "python -m microgradlike") -> list[list[str]]:
+    """The commands of the README's bash blocks that begin with ``start``, as argument lists."""
     commands = []
     for block in re.findall(r"```bash\n(.*?)```", README, re.S):
         for line in block.replace("\\\n", " ").splitlines():
-            if line.startswith("python -m microgradlike"):
+            if line.startswith(start):
                 commands.append(shlex.split(line))
     return commands
 
@@ -40,7 +40,10 @@ def test_what_the_readme_commands_write_is_ignored_by_git():
         pytest.skip("not a git checkout")
     outputs = [args[i + 1] for args in readme_commands() for i, arg in enumerate(args[:-1])
                if arg in ("-o", "--output", "--save", "--plot", "--html")]
-    assert {"graph.svg", "spirals.json", "spirals.png", "points.json", "points.png"} <= set(outputs)
+    outputs += [args[i + 1] for args in readme_commands("torchrun") for i, arg in enumerate(args[:-1])
+                if arg == "--out"]  # examples/distributed.py's model
+    assert {"graph.svg", "spirals.json", "spirals.png", "points.json", "points.png",
+            "moons.json"} <= set(outputs)
     for output in [*outputs, "moons.png"]:  # moons.png: the Quick start's command
         ignored = subprocess.run(["git", "check-ignore", "-q", output], cwd=ROOT)
         assert ignored.returncode == 0, f"{output}, written by a README command, is not in .gitignore"

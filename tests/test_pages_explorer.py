@@ -328,6 +328,49 @@ def test_arrow_keys_play_and_the_forward_mode(chromium, tmp_path: Path) -> None:
         screenshot(page, tmp_path, "explorer-tangent.png")
 
 
+def edge_labels(page) -> dict[str, list[str]]:
+    """The local derivatives drawn on the edges into each value node, by the node's index."""
+    return page.eval_on_selector_all(
+        "[data-into] text[data-role=local]",
+        "els => els.reduce((all, e) => { const k = e.closest('[data-into]').dataset.into; "
+        "(all[k] = all[k] || []).push(e.textContent); return all; }, {})")
+
+
+@needs_dot
+def test_the_forward_pass_shows_a_local_derivative_once_its_values_are_computed(chromium,
+                                                                              tmp_path: Path) -> None:
+    """The forward pass showed ×0.501 on the edge into tanh before any value was computed; and
+    the red of a grad a step changed was in no legend."""
+    path = tmp_path / "explorer.html"
+    explorer = Explorer(neuron())
+    explorer.save(path)
+    forward = explorer.modes[1]
+    assert forward["initial"]["local"] == ["×?"] * len(explorer.order)
+    assert all([k, "local", None] in step["set"] for k, step in enumerate(forward["steps"]))
+    n3 = explorer.names.index("n3")
+    with watched_page(chromium, path, width=1100, height=700) as page:
+        drawn = edge_labels(page)
+        assert drawn[str(n3)] == ["×-3", "×2"] and "×?" not in str(drawn)  # backward: as drawn
+        page.click("[data-action=next]")
+        sample = page.eval_on_selector(".changed-sample", "e => getComputedStyle(e).color")
+        assert page.is_visible("[data-role=legend-changed-item]")
+        assert "a grad this step set or added to" in page.inner_text(".legend")
+        assert page.eval_on_selector_all("text.changed", "els => els.map(e => getComputedStyle(e).fill)") \
+            == [sample] * 1  # the one grad step 1 set: the sample's red
+        page.click("[data-mode=forward]")
+        assert not page.is_visible("[data-role=legend-changed-item]")  # nothing turns red here
+        assert {text for texts in edge_labels(page).values() for text in texts} == {"×?"}
+        while page.inner_text("[data-role=explanation]").split(": ", 1)[-1][:2] != "n3":
+            page.click("[data-action=next]")
+        shown = edge_labels(page)
+        assert shown[str(n3)] == drawn[str(n3)]
+        others = {k: ["×?"] * len(v) for k, v in drawn.items() if k != str(n3)}
+        assert {k: v for k, v in shown.items() if k != str(n3)} == others
+        screenshot(page, tmp_path, "explorer-forward-locals.png")
+        page.click("[data-mode=tangent]")
+        assert edge_labels(page) == drawn  # forward mode starts after the forward pass
+
+
 @needs_dot
 def test_two_explorers_in_one_notebook_do_not_clash(chromium, tmp_path: Path) -> None:
     """Jupyter puts each `_repr_html_` into the notebook page: here, two of them side by side."""

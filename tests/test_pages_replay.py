@@ -242,6 +242,33 @@ def test_the_default_run_makes_a_small_page(default_run: tuple[Path, str]) -> No
         assert outside not in document
 
 
+def page_data(path: Path) -> dict:
+    """The JSON a page's scripts read (`pages.page`)."""
+    import json
+
+    text = path.read_text(encoding="utf-8")
+    found = re.search(r'<script type="application/json" id="page-data">(.*?)</script>', text, re.S)
+    assert found
+    return json.loads(found.group(1))
+
+
+@pytest.mark.parametrize(("argv", "noise", "optimiser"), [
+    ([], "0.1 (the dataset's default)", "Adam(17 parameters, lr=0.05, betas=(0.9, 0.999), eps=1e-08)"),
+    (["--dataset", "xor", "--optimizer", "sgd", "--momentum", "0.5"], "0.05 (the dataset's default)",
+     "SGD(17 parameters, lr=0.1, momentum=0.5)"),
+    (["--dataset", "spirals", "--noise", "0.2", "--lr", "0.02"], "0.2",
+     "Adam(27 parameters, lr=0.02, betas=(0.9, 0.999), eps=1e-08)"),
+])
+def test_the_command_lines_page_lists_the_optimiser_once_and_the_noise_used(tmp_path: Path, argv, noise,
+                                                                            optimiser) -> None:
+    """The settings listed "optimiser Adam(…)" and "optimizer adam" both, and "noise: default"."""
+    path = tmp_path / "run.html"
+    run_train("--n", "40", "--epochs", "2", "--hidden", "4", *argv, "--html", str(path))
+    settings = page_data(path)["settings"]
+    assert [key for key in settings if re.search(r"optimi[sz]er|^lr$|momentum", key)] == ["optimiser"]
+    assert settings["optimiser"] == optimiser and settings["noise"] == noise
+
+
 def test_html_into_a_missing_folder_is_refused_before_training(tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "--html", str(tmp_path / "no" / "run.html")]) == 2
@@ -379,3 +406,33 @@ def test_a_run_that_diverges_in_its_first_epoch_still_says_how_it_ended() -> Non
     assert history.stopped_because == "diverged" and history.n_epochs == 0
     replay.finish(history)
     assert "diverged" in replay.data()["settings"]["how it ended"]
+
+
+def test_a_run_interrupted_inside_an_epoch_ends_at_that_epoch_with_the_model_it_reached() -> None:
+    """Ctrl-C after two of epoch 2's four updates: the page ends at epoch 2 with the model as the
+    interrupt left it, not at epoch 1 with a model that is not epoch 1's."""
+    X, y = make_moons(n=40, seed=0)
+    model = MLP(2, [4, 1], seed=0)
+    opt = SGD(model.parameters(), lr=0.1)
+    steps, step = [], opt.step
+
+    def interrupting_step() -> None:
+        steps.append(1)
+        if len(steps) == 7:  # in the middle of epoch 2, after its second update
+            raise KeyboardInterrupt
+        step()
+
+    opt.step = interrupting_step  # type: ignore[method-assign]
+    replay = Replay(model, X, 2 * y - 1, optimizer=opt)
+    with pytest.raises(KeyboardInterrupt):
+        fit(model, X, 2 * y - 1, loss="hinge", optimizer=opt, batch_size=10, max_epochs=5, engine="eager",
+            callback=replay, progress=False)
+    history = replay.history
+    assert history is not None and history.n_epochs == 1 and history.n_updates == 6
+    history.message = "interrupted at epoch 2 (Ctrl-C)"
+    replay.finish(history)
+    data = replay.data()
+    assert data["epochs"] == [0, 1, 2] and data["notes"][-1].endswith("interrupted at epoch 2 (Ctrl-C)")
+    values = np.frombuffer(base64.b64decode(data["parameters"]["values"]["value"]), dtype="<f4")
+    last = values[-len(opt.params):]
+    assert np.allclose(last, [p.data for p in model.parameters()], rtol=1e-6)

@@ -54,6 +54,15 @@ def test_full_batch_update_losses_are_said_to_be_on_the_whole_set(pyplot) -> Non
     assert updates.get_label() == "loss before each update (the whole training set)"
 
 
+def test_updates_of_an_epoch_cut_short_are_drawn_where_they_were(pyplot) -> None:  # type: ignore[no-untyped-def]
+    """A run stopped inside its fourth epoch (Ctrl-C, or diverging) after 2 of its 4 updates: the
+    updates are still drawn at k / 4, not spread over the 3 epochs that ended (k / 4.67)."""
+    history = SimpleNamespace(train_loss=[1.0, 0.5, 0.3], val_loss=[],
+                              update_loss=[1.0 - k / 20 for k in range(14)])
+    xs = list(line_labelled(plot_history(history), "each update").get_xdata())
+    assert xs == [k / 4 for k in range(14)]
+
+
 def a_run(**settings):  # type: ignore[no-untyped-def]
     """A run whose last epoch is far from its best (epoch 14 of 30): lr 1 in batches of 4."""
     import warnings
@@ -159,6 +168,33 @@ def test_decision_boundary_binary_and_multiclass(pyplot, tmp_path) -> None:  # t
         plot_decision_boundary(linear, np.zeros((40, 3)), y)
     with pytest.raises(ValueError, match="y_test"):
         plot_decision_boundary(linear, X, y, X_test=X)
+
+
+def test_two_classes_that_meet_show_no_sliver_of_a_third_between_them(pyplot) -> None:  # type: ignore[no-untyped-def]
+    """Three classes, where class 1 wins nowhere: classes 0 and 2 meet along a slanted line.
+    Contours of the class ids interpolated 0 → 2 through 1 and drew a thin band of class 1's
+    colour along that border, which looks like a region of class 1."""
+    from matplotlib.colors import to_rgb
+
+    from microgradlike.plots import _CLASS_COLORS
+
+    def scores(row):  # type: ignore[no-untyped-def]
+        x1, x2 = row
+        return [Value(x2 - 0.6 * x1), Value(-5.0), Value(0.6 * x1 - x2)]  # 0 above the line, 2 below
+
+    X = np.array([[-1.0, 1.0], [1.0, -1.0], [-1.0, -0.2], [1.0, 0.9]])
+    y = np.array([0, 2, 2, 0])
+    ax = plot_decision_boundary(scores, X, y, resolution=25)
+    ax.figure.set_dpi(100)
+    ax.figure.canvas.draw()
+    pixels = np.asarray(ax.figure.canvas.buffer_rgba())[..., :3].astype(float) / 255
+    shade = {c: 1 - 0.22 * (1 - np.array(to_rgb(_CLASS_COLORS[c]))) for c in (0, 1, 2)}  # alpha 0.22 on white
+
+    def count(c: int) -> int:
+        return int((np.abs(pixels - shade[c]).max(axis=-1) < 0.02).sum())
+
+    assert count(0) > 1000 and count(2) > 1000  # the two regions are drawn
+    assert count(1) == 0  # and nothing of class 1's, which wins nowhere
 
 
 def test_points_that_are_no_floats_are_a_value_error_naming_them(pyplot) -> None:  # type: ignore[no-untyped-def]

@@ -133,7 +133,7 @@ def test_mini_batch_tolerance_uses_the_mean_gradient_norm_of_the_epoch():
 
 def test_max_epochs_stops_with_a_message():
     history = fit(Line(), *line_data(), lr=0.01, max_epochs=2)
-    assert history.stopped_because == "max_epochs" and "max_epochs=2" in history.message
+    assert history.stopped_because == "max_epochs" and "ran all 2 epochs" in history.message
     assert history.n_epochs == 2
 
 
@@ -463,7 +463,25 @@ def test_a_loss_of_exactly_zero_says_why_the_gradient_is_zero():
     """Every point past the hinge's margin (t·s ≥ 1): the loss and its gradient are exactly 0."""
     history = fit(Line(5.0, 0.0), [[-1.0], [1.0]], [-1, 1], loss="hinge", max_epochs=5)
     assert history.stopped_because == "tolerance" and history.n_epochs == 1
-    assert "the training loss was exactly 0" in history.message and "past the margin" in history.message
+    assert "the training loss before the epoch's update was exactly 0" in history.message
+    assert "past the margin" in history.message
+    assert "measured after" not in history.message  # SGD without momentum: a zero gradient moves nothing
+    assert history.train_loss[-1] == 0
+
+
+def test_the_zero_loss_stop_agrees_with_the_loss_reported_after_the_update():
+    """The stop test reads each batch's loss before its update, the epoch's train loss is taken
+    after it: Adam's running mean still moves θ when the gradient is 0, so the README's first
+    command printed "train loss 0.0006418" and then "the training loss was exactly 0"."""
+    X, y = make_moons(n=300, noise=0.1, seed=0)
+    X_train, _, y_train, _ = train_test_split(X, y, test_fraction=0.25, seed=0)
+    model = MLP(2, [16, 16, 1], seed=0)
+    history = fit(model, X_train, 2 * y_train - 1, loss="hinge", optimizer="adam", lr=0.05, engine="batched")
+    assert history.stopped_because == "tolerance" and history.update_loss[-1] == 0 < history.train_loss[-1]
+    assert (f"the training loss before the epoch's update was exactly 0, its minimum, so its gradient was 0 "
+            f"too (hinge: every training point was past the margin, t·s ≥ 1); the epoch's training loss, "
+            f"{history.train_loss[-1]:.4g}, is measured after the update, which the optimiser's running mean "
+            f"of past gradients still made") in history.message
 
 
 def test_a_flat_nonzero_loss_says_nothing_reaches_the_parameters():

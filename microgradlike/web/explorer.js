@@ -2,8 +2,9 @@
  *
  * It computes nothing: every text and number was computed in Python and sits in the page as
  * JSON. The JSON holds the node names and a list of modes (backward pass, forward pass, ...).
- * A mode has an intro text, a legend, the initial text of each node field ("data", "grad"), and its steps;
- * a step names its node, its explanation, and the fields it changes as [node, field, text].
+ * A mode has an intro text, a legend, the initial text of each node field ("data", "grad", and
+ * "local": the local derivatives on the edges into the node, null for the numbers drawn there), and
+ * its steps; a step names its node, its explanation, and the fields it changes as [node, field, text].
  * Showing position p of a mode = its initial texts, then the changes of steps 1..p.
  */
 (function () {
@@ -25,7 +26,10 @@
     if (el) {
       el.querySelectorAll("text[data-role]").forEach(function (t) { fields[t.getAttribute("data-role")] = t; });
     }
-    return { el: el, fields: fields, parts: picture.querySelectorAll('[data-op-of="' + k + '"], [data-into="' + k + '"]') };
+    var locals = picture.querySelectorAll('[data-into="' + k + '"] text[data-role=local]');
+    locals.forEach(function (t) { t.setAttribute("data-drawn", t.textContent); });
+    return { el: el, fields: fields, locals: locals,
+             parts: picture.querySelectorAll('[data-op-of="' + k + '"], [data-into="' + k + '"]') };
   });
 
   var mode = data.modes[0];
@@ -33,6 +37,10 @@
   var timer = null;
 
   function setField(k, field, text) {
+    if (field === "local") { // every edge into node k: its own number as drawn (null), or the text
+      nodes[k].locals.forEach(function (t) { t.textContent = text === null ? t.getAttribute("data-drawn") : text; });
+      return;
+    }
     var t = nodes[k].fields[field];
     if (t) { t.textContent = text; }
   }
@@ -42,6 +50,7 @@
     root.querySelectorAll(".current, .active, .changed").forEach(function (el) {
       el.classList.remove("current", "active", "changed");
     });
+    for (k = 0; k < nodes.length; k++) { setField(k, "local", null); } // unless the mode says otherwise
     for (field in mode.initial) {
       for (k = 0; k < nodes.length; k++) { setField(k, field, mode.initial[field][k]); }
     }
@@ -50,6 +59,8 @@
     }
     root.querySelector("[data-role=legend-node]").textContent = mode.legend.node;
     root.querySelector("[data-role=legend-edges]").textContent = mode.legend.edges;
+    root.querySelector("[data-role=legend-changed]").textContent = mode.legend.changed || "";
+    root.querySelector("[data-role=legend-changed-item]").hidden = !mode.legend.changed;
     var total = mode.steps.length;
     counter.textContent = position + " / " + total;
     if (position === 0) {
