@@ -44,7 +44,7 @@ from .engine import Value, topological_order
 from .explorer import Explorer
 from .expression import parse_bindings, parse_expression
 from .files import check_writable, same_file, write_atomically
-from .formatting import format_number
+from .formatting import count, format_number
 from .memory import check_memory
 from .nn import MLP
 from .ops import activations, parser_functions
@@ -351,8 +351,8 @@ def _train(args: argparse.Namespace, out: _Report) -> int:
         print(f"{_program} train: {e}", file=sys.stderr)
         return _INTERRUPTED
     out.files_to_write = False
-    ran = f"{history.n_epochs} whole epochs, " if interrupted else f"{history.n_epochs} epochs, "
-    out.say(f"{history.message}; {ran}{history.n_updates} updates in {seconds:.1f} s")
+    ran = count(history.n_epochs, "whole epoch" if interrupted else "epoch")
+    out.say(f"{history.message}; {ran}, {count(history.n_updates, 'update')} in {seconds:.1f} s")
     if history.worse_than_best and not args.keep_best:
         out.say(f"warning: the last epoch's test loss is much worse than epoch {history.best_epoch}'s; "
                    f"--keep-best ends with the best epoch's parameters (or try a smaller --lr)")

@@ -17,7 +17,7 @@ numbers, as matplotlib writes them).
 
 from __future__ import annotations
 
-__all__ = ["factor", "format_number", "number"]
+__all__ = ["count", "factor", "format_number", "number"]
 
 
 def number(x: float) -> str:
@@ -36,3 +36,8 @@ def factor(x: float) -> str:
 def format_number(x: float, digits: int = 4) -> str:
     """x with ``digits`` significant digits, compact, for a picture: 0.7064, -3, 6.88, 1.5e-05, inf."""
     return f"{x + 0.0:.{digits}g}"  # + 0.0 turns −0.0 into 0.0
+
+
+def count(n: int, thing: str) -> str:
+    """``n`` and ``thing``, plural unless ``n`` is 1: "1 epoch", "2 epochs", "0 updates"."""
+    return f"{n} {thing}" if n == 1 else f"{n} {thing}s"

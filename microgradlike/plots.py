@@ -19,7 +19,7 @@ import numpy as np
 
 from .checks import float_array, short
 from .engine import Value, no_grad
-from .formatting import format_number
+from .formatting import count, format_number
 from .nn import batch_outputs
 
 __all__ = ["plot_batch_paths", "plot_decision_boundary", "plot_descent", "plot_fit_1d", "plot_history",
@@ -121,7 +121,7 @@ def plot_history(history: Any, ax: Any = None, logy: bool | None = None, *,
     ax.set_ylabel("loss")
     n_updates = getattr(history, "n_updates", len(updates))
     n_epochs = getattr(history, "n_epochs", len(train))
-    title = f"loss: {n_epochs} epochs, {n_updates} updates"
+    title = f"loss: {count(n_epochs, 'epoch')}, {count(n_updates, 'update')}"
     reason = getattr(history, "stopped_because", None)
     if reason:
         title += f" (stopped: {reason})"

@@ -41,6 +41,7 @@ import numpy as np
 from .batch import NumpyLayer, numpy_forward
 from .checks import float_array, real, short
 from .engine import Value
+from .formatting import count
 from .losses import bad_targets, cross_entropy
 from .nn import MLP, numpy_layers
 from .optim import Optimizer, check_parameters
@@ -392,7 +393,7 @@ class Replay:
             shown["optimiser"] = repr(self.optimizer)
         shown.update(self.settings)
         if history.n_epochs:
-            shown["ran"] = f"{history.n_epochs} epochs, {history.n_updates} updates"
+            shown["ran"] = f"{count(history.n_epochs, 'epoch')}, {count(history.n_updates, 'update')}"
         if history.message:
             shown["how it ended"] = history.message
         return shown

@@ -43,6 +43,7 @@ import numpy as np
 
 from .checks import as_real, check_seed, float_array, short
 from .engine import Value, is_grad_enabled, no_grad
+from .formatting import count
 from .functional import value_and_grad
 from .losses import LOSSES, bad_targets, cross_entropy, get_loss, hinge, loss_name
 from .nn import Module, input_width
@@ -123,7 +124,7 @@ class History:
         if self.val_loss:
             losses += f", val_loss[-1]={_last(self.val_loss)}"
         device = f", device={self.device!r}" if self.device else ""
-        return (f"History({self.n_epochs} epochs, {self.n_updates} updates, {losses}, "
+        return (f"History({count(self.n_epochs, 'epoch')}, {count(self.n_updates, 'update')}, {losses}, "
                 f"stopped_because={self.stopped_because!r}, engine={self.engine!r}{device})")
 
     def _record_update(self, loss: float, grad_norm: float, theta: tuple[float, ...] | None) -> None:
@@ -599,10 +600,10 @@ def _check_settings(lr: float, tol: float, max_epochs: int, batch_size: int | No
                     patience: int | None, keep_best: bool, held_out: object, engine: str,
                     progress: object) -> None:
     _check_lr_and_tol(lr, tol)
-    for name, count in (("max_epochs", max_epochs), ("batch_size", batch_size), ("patience", patience)):
-        if (count is not None or name == "max_epochs") and not _is_positive_int(count):
+    for name, n in (("max_epochs", max_epochs), ("batch_size", batch_size), ("patience", patience)):
+        if (n is not None or name == "max_epochs") and not _is_positive_int(n):
             raise ValueError(f"{name} must be an int >= 1{'' if name == 'max_epochs' else ' or None'}, "
-                             f"got {count!r}")
+                             f"got {n!r}")
     if not isinstance(keep_best, bool):
         raise TypeError(f"keep_best must be True or False, got {short(keep_best)}")
     for asked, name in ((patience is not None, f"patience={patience!r}"), (keep_best, "keep_best=True")):

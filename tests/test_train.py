@@ -839,3 +839,9 @@ def test_numbers_listed_high_to_low_predict_the_higher_targets_class_above_the_t
     fresh.load_state_dict(model.state_dict())
     fresh.set_task("classification", classes=list(reversed(labels)), loss=loss)
     assert np.mean(fresh.predict(X) == y) == right
+
+
+def test_one_epoch_and_one_update_are_said_in_the_singular() -> None:
+    X, y = [[0.0], [1.0]], [0.0, 1.0]
+    history = fit(MLP(1, [1], seed=0), X, y, max_epochs=1, tol=0.0)
+    assert repr(history).startswith("History(1 epoch, 1 update, ")  # said "1 epochs, 1 updates"
