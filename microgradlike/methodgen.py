@@ -225,7 +225,7 @@ def _result(forward: str, derivatives: list[str], children: str, name: str, cons
 
 def _one_operand_result(forward: str, derivative: str, name: str) -> list[str]:
     """``out = …; return _node(…)``; when the result and its derivative branch on the same test
-    (relu: ``a if a > 0 else 0.0`` and ``1.0 if a > 0 else 0.0``), the test is made once."""
+    (relu: ``0.0 if a <= 0 else a`` and ``0.0 if a <= 0 else 1.0``), the test is made once."""
     f, d = (ast.parse(text, mode="eval").body for text in (forward, derivative))
     if isinstance(f, ast.IfExp) and isinstance(d, ast.IfExp) and ast.dump(f.test) == ast.dump(d.test):
         when_true = _one_operand_result(ast.unparse(f.body), ast.unparse(d.body), name)

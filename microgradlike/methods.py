@@ -141,7 +141,7 @@ class ValueOps:
         """out = aᵇ.
 
         ∂out/∂a = b * power(a, b - 1) if a != 0 or b >= 1 else inf - power(a, b) if b > 0 else 0.0
-        ∂out/∂b = out * log(a) if a > 0 else 0.0
+        ∂out/∂b = 0.0 if a <= 0 else out * log(a)
 
         at a = 0 every derivative in a is its limit from the right, as in PyTorch (x**0.5: inf, −inf, inf;
         x**1.5: 0, inf, −inf); ∂/∂b there is 0 (the limit of aᵇ·ln a), and so is ∂²/∂a∂b; at b = 0, ∂/∂a =
@@ -152,32 +152,32 @@ class ValueOps:
             b = _operand(other, "**")
             if b is None:
                 return NotImplemented
-            if not (a >= 0.0 or is_integer(b)):
+            if a < 0.0 and (not is_integer(b)):
                 raise ValueError(f"{short(self)} ** {short(other)}: a negative base to a non-integer power "
                                  "is not a real number")
-            if not (a != 0.0 or b >= 0.0):
+            if a == 0.0 and b < 0.0:
                 raise ZeroDivisionError(f"{short(self)} ** {short(other)}: zero to a negative power")
             da = b * power(a, b - 1.0) if a != 0.0 or b >= 1.0 else inf - power(a, b) if b > 0.0 else 0.0
             return _with_constant(power(a, b), (self,), (da,), "**", b, "ac")
         b = other.data
-        if not (a >= 0.0 or is_integer(b)):
+        if a < 0.0 and (not is_integer(b)):
             raise ValueError(f"{short(self)} ** {short(other)}: a negative base to a non-integer power "
                              "is not a real number")
-        if not (a != 0.0 or b >= 0.0):
+        if a == 0.0 and b < 0.0:
             raise ZeroDivisionError(f"{short(self)} ** {short(other)}: zero to a negative power")
-        if not (a > 0.0 or (a == 0.0 and b > 0.0)):
+        if a <= 0.0 and (a != 0.0 or b <= 0.0):
             raise ValueError(f"{short(self)} ** {short(other)}: with a Value exponent the base must be "
                              "positive, since ∂/∂exponent = base**exponent · ln(base); use a number "
                              "exponent")
         out = power(a, b)
         da = b * power(a, b - 1.0) if a != 0.0 or b >= 1.0 else inf - power(a, b) if b > 0.0 else 0.0
-        db = out * log(a) if a > 0.0 else 0.0
+        db = 0.0 if a <= 0.0 else out * log(a)
         return _node(out, (self, other), (da, db), "**")
 
     def __rpow__(self, other: float) -> Value:
         """out = aᵇ for a plain number a: 2 ** x.
 
-        ∂out/∂b = out * log(a) if a > 0 else 0.0
+        ∂out/∂b = 0.0 if a <= 0 else out * log(a)
 
         at a = 0 every derivative in a is its limit from the right, as in PyTorch (x**0.5: inf, −inf, inf;
         x**1.5: 0, inf, −inf); ∂/∂b there is 0 (the limit of aᵇ·ln a), and so is ∂²/∂a∂b; at b = 0, ∂/∂a =
@@ -187,17 +187,17 @@ class ValueOps:
         if a is None:
             return NotImplemented
         b = self.data
-        if not (a >= 0.0 or is_integer(b)):
+        if a < 0.0 and (not is_integer(b)):
             raise ValueError(f"{short(other)} ** {short(self)}: a negative base to a non-integer power "
                              "is not a real number")
-        if not (a != 0.0 or b >= 0.0):
+        if a == 0.0 and b < 0.0:
             raise ZeroDivisionError(f"{short(other)} ** {short(self)}: zero to a negative power")
-        if not (a > 0.0 or (a == 0.0 and b > 0.0)):
+        if a <= 0.0 and (a != 0.0 or b <= 0.0):
             raise ValueError(f"{short(other)} ** {short(self)}: with a Value exponent the base must be "
                              "positive, since ∂/∂exponent = base**exponent · ln(base); use a number "
                              "exponent")
         out = power(a, b)
-        return _with_constant(out, (self,), (out * log(a) if a > 0.0 else 0.0,), "**", a, "ca")
+        return _with_constant(out, (self,), (0.0 if a <= 0.0 else out * log(a),), "**", a, "ca")
 
     # ---- neg -------------------------------------------------------------------------------------
     def __neg__(self) -> Value:
@@ -266,14 +266,15 @@ class ValueOps:
     def relu(self) -> Value:
         """out = max(0, a).
 
-        ∂out/∂a = 1.0 if a > 0 else 0.0
+        ∂out/∂a = 0.0 if a <= 0 else 1.0
 
-        relu'(0) = 0, as in PyTorch; the second derivative is 0 everywhere (exact away from 0).
+        relu'(0) = 0, as in PyTorch; the second derivative is 0 everywhere (exact away from 0); NaN passes
+        through, relu(nan) = nan with derivative 1, as in PyTorch.
         """
         a = self.data
-        if a > 0.0:
-            return _node(a, (self,), (1.0,), "relu")
-        return _node(0.0, (self,), (0.0,), "relu")
+        if a <= 0.0:
+            return _node(0.0, (self,), (0.0,), "relu")
+        return _node(a, (self,), (1.0,), "relu")
 
     # ---- softplus --------------------------------------------------------------------------------
     def softplus(self) -> Value:

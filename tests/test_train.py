@@ -154,6 +154,16 @@ def test_divergence_leaves_the_last_finite_parameters():
     assert not np.all(np.isfinite([loss, *gradient, *next_theta]))
 
 
+@pytest.mark.parametrize("engine", ["eager", "tape", "batched"])
+def test_a_hinge_loss_gone_nan_is_divergence_not_a_loss_of_zero(engine):
+    """relu kept NaN as 0, so hinge of NaN scores read 0.0: the run 'converged' at loss 0."""
+    X, y = make_moons(60, seed=0)
+    model = MLP(2, [16, 16, 1], seed=0)
+    history = fit(model, X, 2 * y - 1, loss="hinge", optimizer="adam", lr=1e300, max_epochs=5, engine=engine)
+    assert history.stopped_because == "diverged", (history.stopped_because, history.train_loss)
+    assert 0.0 not in history.train_loss
+
+
 def test_non_finite_loss_stops_before_any_update():
     model = Line(1e200, 0.0)
     history = fit(model, [[1e200]], [0.0], optimizer="sgd", lr=0.1)  # w·x overflows to inf
