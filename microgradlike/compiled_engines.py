@@ -224,7 +224,8 @@ class CompiledLossAndGrad:
             params = self._parameters(tape, theta).tolist()
             if backward:
                 part, part_grads = tape.sum_over_rows(rows, params)
-                grads += part_grads[:len(grads)]
+                with np.errstate(invalid="ignore"):  # inf − inf: nan, as a float sum gives (a divergence)
+                    grads += part_grads[:len(grads)]
             else:
                 part = tape.total_over_rows(rows, params)
             total += part

@@ -242,6 +242,10 @@ class Persistent:
                 f"model.set_task('regression') first (a model trained by fit records it, unless "
                 f"its loss was your own function); model(row) gives the raw outputs"
             )
+        bad = _not_finite((name, p.data) for name, p in self.named_parameters())  # as model(row) does
+        if bad:
+            raise ValueError(f"{self!r} cannot predict: {first_few(bad, sep='; ')} (was it assigned, "
+                             f"or did training diverge?)")
         rows = _rows(X)
         nin = self._input_width()
         if nin is not None and rows.shape[1] != nin:  # checked even with no rows: (0, 5) is not (0, 2)

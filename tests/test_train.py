@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import math
+import re
 import sys
 import threading
 
@@ -154,6 +155,7 @@ def test_divergence_leaves_the_last_finite_parameters():
     assert not np.all(np.isfinite([loss, *gradient, *next_theta]))
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # numpy's "invalid value" is no message for a user
 @pytest.mark.parametrize("engine", ["eager", "tape", "batched"])
 def test_a_hinge_loss_gone_nan_is_divergence_not_a_loss_of_zero(engine):
     """relu kept NaN as 0, so hinge of NaN scores read 0.0: the run 'converged' at loss 0."""
@@ -768,6 +770,18 @@ def test_a_loss_that_returns_a_number_says_what_it_returned():
 ])
 def test_an_int_too_large_for_a_float_is_named_by_its_place(kwargs, message):
     with pytest.raises(ValueError, match=message):
+        fit(MLP(2, [2, 1], seed=0), **kwargs)
+
+
+@pytest.mark.parametrize(("kwargs", "says"), [
+    ({"X": [[0.1, "1e3"]], "y": [1]}, "X[0, 1] must be a real number, got str: '1e3'"),
+    ({"X": [[0.1, True]], "y": [1]}, "X[0, 1] must be a real number, got bool: True"),
+    ({"X": np.array([[0.1, 1 + 2j]]), "y": [1]}, "X[0, 0] must be a real number, got complex"),
+    ({"X": [[0.1, 0.2]], "y": [1], "validation": ([[b"7", 0.0]], [1])},
+     "validation X[0, 0] must be a real number, got bytes: b'7'"),
+])
+def test_fit_refuses_x_that_is_not_real_numbers_naming_the_cell(kwargs, says):
+    with pytest.raises(TypeError, match=re.escape(says)):
         fit(MLP(2, [2, 1], seed=0), **kwargs)
 
 
