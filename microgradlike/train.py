@@ -202,7 +202,7 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
     else:
         loss_and_grad = make_loss_and_grad(model, loss_fn, engine)
         evaluate = make_evaluate(model, loss_fn, engine, loss_and_grad)
-        trainer = make_trainer(params, opt, loss_and_grad, evaluate, engine)
+        trainer = make_trainer(params, opt, loss_and_grad, evaluate, engine, [n for n, _ in named(model)])
     rows, targets = trainer.data(X_array, y_array)
     val_rows = None if val_pair is None else trainer.data(*val_pair)
     size = len(rows) if batch_size is None else batch_size
