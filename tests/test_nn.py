@@ -923,6 +923,47 @@ def test_save_refuses_a_model_its_file_could_not_rebuild(tmp_path, make, fragmen
     assert not path.exists()
 
 
+class StaticCount(Tiny):
+    """A Tiny whose _parameter_count is a staticmethod: it counts a config as well as a classmethod."""
+
+    @staticmethod
+    def _parameter_count(n: int, **_) -> int:
+        return n
+
+
+class MethodCount(Tiny):
+    def _parameter_count(self, n: int, **_) -> int:  # type: ignore[override]
+        return n
+
+
+class IntCount(Tiny):
+    _parameter_count = 3  # type: ignore[assignment]
+
+
+def test_a_staticmethod_parameter_count_saves_and_loads(tmp_path):
+    model = StaticCount(3, seed=1)
+    model.save(tmp_path / "s.json")
+    loaded = Module.load(tmp_path / "s.json")
+    assert type(loaded) is StaticCount
+    assert [p.data for p in loaded.parameters()] == [p.data for p in model.parameters()]
+
+
+@pytest.mark.parametrize(("cls", "got"), [(MethodCount, "a plain method, which needs a model to call it"),
+                                          (IntCount, "int 3")])
+def test_a_parameter_count_that_is_no_classmethod_is_refused_by_save_and_load(tmp_path, cls, got):
+    """save raised AttributeError: 'function' object has no attribute '__func__'."""
+    says = (f"{cls.__name__}._parameter_count must be a classmethod (or staticmethod) counting the "
+            f"parameters of a config, got {got}")
+    path = tmp_path / "m.json"
+    with pytest.raises(ValueError, match=re.escape(says)):
+        cls(3, seed=0).save(path)
+    assert not path.exists()
+    Tiny(3, seed=0).save(path)
+    path.write_text(path.read_text().replace('.Tiny"', f'.{cls.__name__}"'))  # a file naming the class
+    with pytest.raises(ValueError, match=re.escape(says)):
+        Module.load(path)
+
+
 def test_save_refuses_tied_weights_naming_them_and_keeps_the_old_file(tmp_path):
     path = tmp_path / "m.json"
     _write(path, "old")
