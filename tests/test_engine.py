@@ -4,6 +4,7 @@ accumulation rules, and the edge cases (bad input, domains, overflow, deep graph
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import time
@@ -697,6 +698,45 @@ def test_overlapping_no_grad_blocks_in_threads_leave_grad_mode_on() -> None:
     x = Value(2.0)
     (x * x).backward()
     assert is_grad_enabled() and x.grad == 4.0
+
+
+def test_a_no_grad_block_ended_in_another_thread_turns_grad_back_on_where_it_began() -> None:
+    """A generator enters no_grad() here and is finished by another thread: that thread got
+    ValueError "Token ... was created in a different Context", and this one stayed in no_grad."""
+    import threading
+
+    def rows():
+        with no_grad():
+            yield 1
+
+    gen = rows()
+    next(gen)
+    assert not is_grad_enabled()
+    seen: dict[str, object] = {}
+
+    def finish(quiet: bool) -> None:
+        try:
+            with no_grad() if quiet else contextlib.nullcontext():
+                gen.close()  # runs the block's end here
+                seen[f"after, quiet={quiet}"] = is_grad_enabled()
+        except BaseException as e:
+            seen["error"] = repr(e)
+
+    t = threading.Thread(target=finish, args=(False,))
+    t.start()
+    t.join()
+    assert seen == {"after, quiet=False": True}
+    assert is_grad_enabled()
+    x = Value(2.0)
+    (x * x).backward()
+    assert x.grad == 4.0
+    # the same, ended inside the other thread's own no_grad(): that one stays off until its own end
+    gen = rows()
+    next(gen)
+    t = threading.Thread(target=finish, args=(True,))
+    t.start()
+    t.join()
+    assert seen == {"after, quiet=False": True, "after, quiet=True": False} and is_grad_enabled()
 
 
 def test_no_grad_is_per_asyncio_task() -> None:
