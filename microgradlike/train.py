@@ -594,10 +594,10 @@ def _check_settings(lr: float, tol: float, max_epochs: int, batch_size: int | No
     for name, count in (("max_epochs", max_epochs), ("batch_size", batch_size), ("patience", patience)):
         if (count is not None or name == "max_epochs") and not _is_positive_int(count):
             raise ValueError(f"{name} must be an int >= 1{'' if name == 'max_epochs' else ' or None'}, "
-                             f"got {count!r}")
+                             f"got {short(count)}")
     if not isinstance(keep_best, bool):
         raise TypeError(f"keep_best must be True or False, got {short(keep_best)}")
-    for asked, name in ((patience is not None, f"patience={patience!r}"), (keep_best, "keep_best=True")):
+    for asked, name in ((patience is not None, f"patience={short(patience)}"), (keep_best, "keep_best=True")):
         if asked and held_out is None:
             raise ValueError(f"{name} needs a validation set: pass validation=(X_val, y_val)")
     if progress is not None and not isinstance(progress, bool):
@@ -662,7 +662,7 @@ def gradient_descent(f: Callable[..., Value | float], x0: float | Sequence[float
         raise ValueError("x0 is empty: give at least one starting number")
     _check_lr_and_tol(lr, tol)
     if not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 0:
-        raise ValueError(f"max_steps must be an int >= 0, got {max_steps!r}")
+        raise ValueError(f"max_steps must be an int >= 0, got {short(max_steps)}")
     evaluate = value_and_grad(f)
     points, values, norms = [tuple(theta)], [], []
     reason: StopReason

@@ -845,3 +845,20 @@ def test_numbers_listed_high_to_low_predict_the_higher_targets_class_above_the_t
     fresh.load_state_dict(model.state_dict())
     fresh.set_task("classification", classes=list(reversed(labels)), loss=loss)
     assert np.mean(fresh.predict(X) == y) == right
+
+
+@pytest.mark.parametrize(("kwargs", "says"), [
+    ({"max_epochs": -10**400}, "max_epochs must be an int >= 1"),
+    ({"batch_size": -10**400}, "batch_size must be an int >= 1"),
+    ({"patience": -10**400}, "patience must be an int >= 1"),
+    ({"patience": 10**400}, "needs a validation set"),
+    ({"max_steps": -10**400}, "max_steps must be an int >= 0"),
+])
+def test_a_huge_count_is_shown_cut_not_in_all_its_digits(kwargs, says):
+    with pytest.raises(ValueError) as caught:
+        if "max_steps" in kwargs:
+            gradient_descent(lambda x: x * x, 1.0, **kwargs)
+        else:
+            fit(MLP(2, [2, 1], seed=0), [[0.0, 1.0]], [1], **kwargs)
+    message = str(caught.value)
+    assert says in message and "(401 digits)" in message and len(message) < 200, message
