@@ -862,3 +862,32 @@ def test_a_huge_count_is_shown_cut_not_in_all_its_digits(kwargs, says):
             fit(MLP(2, [2, 1], seed=0), [[0.0, 1.0]], [1], **kwargs)
     message = str(caught.value)
     assert says in message and "(401 digits)" in message and len(message) < 200, message
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("engine", ["eager", "tape", "batched"])
+@pytest.mark.parametrize(("loss", "outputs"), [("mse", 1), ("cross_entropy", 2)])
+def test_a_model_given_an_infinite_weight_stops_diverged_naming_it(engine, loss, outputs):
+    """Its outputs are NaN (inf·0). The batched engine raised "x[0] must be a real number, got nan"
+    (its loss's trace input, no name of the user's); every engine said "the parameters are the last
+    finite ones" while one was inf."""
+    X, y = make_moons(20, seed=0)
+    model = MLP(2, [3, outputs], seed=0)
+    model.layers[1].neurons[outputs - 1].w[0].data = math.inf
+    history = fit(model, X, y, loss=loss, engine=engine, max_epochs=2)
+    assert history.stopped_because == "diverged", history.message
+    assert f"were not all finite then: layers.1.neurons.{outputs - 1}.w.0 = inf" in history.message
+    assert "last finite ones" not in history.message
+
+
+@pytest.mark.parametrize("engine", ["tape", "batched"])
+def test_a_callback_that_sets_a_parameter_to_nan_is_named_when_training_diverges(engine):
+    X, y = make_moons(20, seed=0)
+    model = MLP(2, [3, 1], seed=0)
+
+    def callback(history):
+        model.layers[0].neurons[2].b.data = math.nan
+
+    history = fit(model, X, y, engine=engine, max_epochs=3, callback=callback)
+    assert history.stopped_because == "diverged" and "last finite ones" not in history.message
+    assert "layers.0.neurons.2.b = nan (given so to fit, or set so by a callback)" in history.message
