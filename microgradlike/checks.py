@@ -67,33 +67,44 @@ def nonnegative(x: object, name: str, *, strict: bool = False) -> float:
 
 
 def float_array(x: object, name: str, expected: str = "numbers") -> np.ndarray:
-    """``np.asarray(x, dtype=float)``, or ValueError saying what is wrong with ``x`` (``name``).
+    """``x`` (an array, or nested lists) as an array of floats, every cell a real number by the one
+    rule (`as_real`): else the error `real` gives, naming the cell, "X[0, 1] must be a real number,
+    got str: '1e3'". So a str or bytes (which numpy would parse), a bool (which it would read as
+    0/1), a complex number (whose imaginary part it would drop) or any other object is refused.
+    NaN and ±inf are numbers here: what they mean is each caller's to say.
 
-    An int too large for a float is named with its place, "X[0, 1] = 100000000000… (401 digits)
-    is too large for a float", where numpy says only "int too large to convert to float"."""
-    try:
+    An array whose dtype is already real (float, int, unsigned) is converted at once; a bool
+    array is refused like a bool. An int too large for a float is named with its place,
+    "X[0, 1] = 100000000000… (401 digits) is too large for a float"; a ragged table is a
+    ValueError saying that ``x`` (``name``) must hold ``expected``."""
+    if isinstance(x, np.ndarray) and x.dtype.kind in "fiu":  # real numbers already: no cell to check
         return np.asarray(x, dtype=float)
-    except OverflowError:
-        where, value = _huge_int(x)
-        raise ValueError(f"{name}[{', '.join(map(str, where))}] = {short(value)} is too large for a "
-                         f"float (the largest is about 1.8e308)") from None
+    try:
+        np.asarray(x)  # only for its shape: numpy refuses a ragged table
+        cells = np.asarray(x, dtype=object)  # each cell as it was given (a bool stays a bool)
     except (TypeError, ValueError) as e:
         raise ValueError(f"{name} must hold {expected}, got {short(x)} ({cut(str(e), 200)})") from None
+    if set(map(type, cells.flat)) <= {float, int}:  # the common cases, X.tolist() and ints: no loop
+        try:
+            return cells.astype(float)
+        except OverflowError:  # an int too large for a float: named below
+            pass
+    out = np.empty(cells.shape)
+    for where, cell in np.ndenumerate(cells):
+        try:
+            number = as_real(cell)
+        except ValueError:  # an int too large for a float
+            raise ValueError(f"{_place(name, where)} = {short(cell)} is too large for a float "
+                             f"(the largest is about 1.8e308)") from None
+        if number is None:
+            real(cell, _place(name, where))  # raises: the one wording for what is not a number
+        out[where] = number
+    return out
 
 
-def _huge_int(x: object) -> tuple[tuple[int, ...], object]:
-    """The place (indices) and value of the first int in nested lists ``x`` beyond a float's range."""
-    stack: list[tuple[tuple[int, ...], object]] = [((), x)]
-    while stack:
-        where, item = stack.pop()
-        if isinstance(item, numbers.Integral) and not isinstance(item, bool):
-            try:
-                float(item)
-            except OverflowError:
-                return where, item
-        elif isinstance(item, list | tuple | np.ndarray):
-            stack.extend(reversed([((*where, i), v) for i, v in enumerate(item)]))
-    return (), x  # not found: numpy overflowed on something else; name the whole input
+def _place(name: str, where: tuple[int, ...]) -> str:
+    """A cell of ``name``: "X[0, 1]" (``name`` alone for a single number)."""
+    return f"{name}[{', '.join(map(str, where))}]" if where else name
 
 
 def short(x: object, limit: int = 60) -> str:

@@ -125,11 +125,12 @@ class _Codegen:
         for k, rule in enumerate(op.checks):
             if rule.only_if_value and isinstance(operands[rule.only_if_value], float):
                 continue  # e.g. ∂/∂exponent is not needed when the exponent is a plain number
-            condition = formulas.render(rule.condition, self.mode, operands)
-            if condition == "True":
+            # the negation as methods.py writes it: each comparison inverted, so NaN passes
+            failed = formulas.render(f"not ({rule.condition})", self.mode, operands)
+            if failed == "False":
                 continue
-            test = f"not ({condition})" if self.mode == "float" else f"not _np.all({condition})"
-            lines += [f"if {test}:", f"    _refuse({name!r}, {k}, {condition}, {shown}, _sample)"]
+            test = failed if self.mode == "float" else f"_np.any({failed})"
+            lines += [f"if {test}:", f"    _refuse({name!r}, {k}, {failed}, {shown}, _sample)"]
         return lines
 
     def _term(self, term: tuple) -> str:
@@ -180,6 +181,9 @@ class _Codegen:
             condition = _where_between(tree, 1.0, 0.0)
             if condition is not None:  # g * where(c, 1, 0) is g * c: booleans multiply as 1 and 0
                 return "mul", f"({condition})"
+            condition = _where_between(tree, 0.0, 1.0)
+            if condition is not None:  # relu's where(a <= 0, 0, 1): not (a <= 0), which is 1 for nan
+                return "mul", f"_np.logical_not({condition})"
         return "mul", local
 
     def backward_lines(self, wanted: set[int], accumulate: bool, seeds: Sequence[str]) -> list[str]:
@@ -291,24 +295,26 @@ def _apply_to_g(node: ast.expr) -> str:
 
 
 def _as_extremum(text: str) -> str:
-    """``_np.where(x > c, x, c)`` (relu's ``a if a > 0 else 0.0``) as ``_np.fmax(c, x)``, ``<`` as
-    ``fmin``: one pass, where numpy's ``where`` takes several times as long on a layer's block.
-    The same numbers: fmax(c, x) is c where x is nan (the comparison is False there too); only
-    the sign of a zero could differ (fmax(0.0, −0.0) may be −0.0), so + 0.0 makes it 0.0 again."""
+    """``_np.where(x <= c, c, x)`` (relu's ``0.0 if a <= 0 else a``) as ``_np.maximum(x, c)``, ``>=``
+    as ``minimum``: one pass, where numpy's ``where`` takes several times as long on a layer's
+    block. The same numbers: both give nan where x is nan (the comparison is False there, and
+    maximum propagates nan); only the sign of a zero could differ (maximum(−0.0, 0.0) may be
+    −0.0), so + 0.0 makes it 0.0 again."""
     tree = ast.parse(text, mode="eval").body
     if not (isinstance(tree, ast.Call) and ast.unparse(tree.func) == "_np.where" and len(tree.args) == 3):
         return text
-    test, x, c = tree.args
+    test, c, x = tree.args
     value = formulas.number_in(c)
-    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Gt | ast.Lt)
-            and value is not None and formulas.number_in(test.comparators[0]) == value
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1
+            and isinstance(test.ops[0], ast.LtE | ast.GtE) and value is not None
+            and formulas.number_in(test.comparators[0]) == value
             and ast.unparse(test.left) == ast.unparse(x)):
         return text
-    function = "_np.fmax" if isinstance(test.ops[0], ast.Gt) else "_np.fmin"
+    function = "_np.maximum" if isinstance(test.ops[0], ast.LtE) else "_np.minimum"
     zero = " + 0.0" if value == 0.0 else ""
     if value == 0.0 and math.copysign(1.0, value) < 0:  # −0.0 + 0.0 would be 0.0, not −0.0
         return text
-    return f"{function}({ast.unparse(c)}, {ast.unparse(x)}){zero}"
+    return f"{function}({ast.unparse(x)}, {ast.unparse(c)}){zero}"
 
 
 def _where_between(node: ast.expr, yes: float, no: float) -> str | None:
@@ -320,11 +326,11 @@ def _where_between(node: ast.expr, yes: float, no: float) -> str | None:
 
 
 # ---- errors during a replay --------------------------------------------------------------------
-def _refuse(op: str, check: int, ok: Any, a: Any, b: Any, sample: int | None) -> None:
+def _refuse(op: str, check: int, failed: Any, a: Any, b: Any, sample: int | None) -> None:
     """Raise the engine's error for ``OPS[op].checks[check]``, naming the sample it failed on."""
     where = ""
-    if np.ndim(ok) > 0:  # a batch (a vector, or a block of columns): the first sample where it fails
-        first = tuple(np.argwhere(~np.asarray(ok, dtype=bool))[0])
+    if np.ndim(failed) > 0:  # a batch (a vector, or a block of columns): the first sample where it fails
+        first = tuple(np.argwhere(np.asarray(failed, dtype=bool))[0])
         sample = int(first[0])
         a, b = (v[first[:np.ndim(v)]] if np.ndim(v) > 0 else v for v in (a, b))
     if sample is not None:

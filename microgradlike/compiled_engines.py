@@ -224,7 +224,8 @@ class CompiledLossAndGrad:
             params = self._parameters(tape, theta).tolist()
             if backward:
                 part, part_grads = tape.sum_over_rows(rows, params)
-                grads += part_grads[:len(grads)]
+                with np.errstate(invalid="ignore"):  # inf − inf: nan, as a float sum gives (a divergence)
+                    grads += part_grads[:len(grads)]
             else:
                 part = tape.total_over_rows(rows, params)
             total += part
@@ -243,8 +244,11 @@ class CompiledLossAndGrad:
             preds, saved = model_tape.function("forward", "numpy")(batch.X, params)  # N × (outputs)
             for key, first in zip(batch.keys, batch.grouping.firsts):
                 if key not in self._loss_tapes:
+                    # traced at the row's outputs, made finite: the loss's graph does not depend on
+                    # them, and a NaN output (a diverged model) must reach the loss, not stop its trace
+                    example = np.nan_to_num(preds[first], nan=0.0, posinf=0.0, neginf=0.0).tolist()
                     self._loss_tapes[key] = _trace_sample_loss(
-                        self.loss, _first_if_one, preds[first].tolist(), batch.target(first),
+                        self.loss, _first_if_one, example, batch.target(first),
                         batch.T[first].tolist(), batch.by_value)
             merged = self._merged_loss() if batch.by_value else None
             if merged is not None:

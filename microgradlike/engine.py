@@ -186,7 +186,10 @@ def _node(data: float, children: tuple, local_grads: tuple, op: str) -> Value:
     out = _new(Value)
     out.data = data
     out.grad = 0.0
-    if _open_no_grad and not _grad_enabled.get():
+    # inside an open no_grad() block of this thread: no graph (a block closed from another
+    # thread counts as closed: is_grad_enabled looks past it)
+    if _open_blocks and (block := _block.get()) is not None and (block in _open_blocks
+                                                                 or not is_grad_enabled()):
         out.children = out.local_grads = ()
     else:
         out.children = children
@@ -408,11 +411,22 @@ def node_names(root: Value, order: list[Value] | None = None) -> dict[Value, str
 
 
 # ---- grad mode: on or off for each thread (and each asyncio task) on its own ----------------------
-_grad_enabled: ContextVar[bool] = ContextVar("microgradlike_grad_enabled", default=True)
-# How many no_grad() blocks are open in any thread. While it is 0 (nearly always), grad is on
-# everywhere and building a node needs no context lookup.
-_open_no_grad = 0
-_open_no_grad_lock = threading.Lock()
+class _NoGradBlock:
+    """One ``with no_grad():`` block; ``outer`` is the block it was opened inside (in its thread or
+    task), None at the top."""
+
+    __slots__ = ("outer",)
+
+    def __init__(self, outer: _NoGradBlock | None) -> None:
+        self.outer = outer
+
+
+#: The innermost no_grad() block of this thread or asyncio task (None: outside any).
+_block: ContextVar[_NoGradBlock | None] = ContextVar("microgradlike_no_grad", default=None)
+#: The blocks open now, in any thread. While it is empty (nearly always), grad is on everywhere and
+#: building a node needs no context lookup. Changed in place, never rebound.
+_open_blocks: set[_NoGradBlock] = set()
+_open_blocks_lock = threading.Lock()
 
 
 @contextmanager
@@ -420,23 +434,33 @@ def no_grad() -> Iterator[None]:
     """Inside this block operations compute values but build no graph (no children).
 
     The switch is per thread and per asyncio task, as in PyTorch: another thread keeps building
-    graphs while this one is inside ``no_grad()``.
+    graphs while this one is inside ``no_grad()``. A block is meant to end in the thread (or
+    task) it began in. If it ends in another one (a generator that entered it, finished by
+    another thread), grad mode comes back on in the thread it began in all the same, as soon as
+    it ends, and the thread that ended it is left as it was: where PyTorch's thread-local switch
+    would turn grad mode back on in the thread that ends the block and leave it off in the other.
     """
-    global _open_no_grad
-    token = _grad_enabled.set(False)
-    with _open_no_grad_lock:
-        _open_no_grad += 1
+    block = _NoGradBlock(_block.get())
+    token = _block.set(block)
+    with _open_blocks_lock:
+        _open_blocks.add(block)
     try:
         yield
     finally:
-        with _open_no_grad_lock:
-            _open_no_grad -= 1
-        _grad_enabled.reset(token)
+        with _open_blocks_lock:
+            _open_blocks.discard(block)
+        try:
+            _block.reset(token)
+        except ValueError:  # "created in a different Context": ended in another thread or task,
+            pass  # whose grad mode this block never changed; its own thread's reads it as closed
 
 
 def is_grad_enabled() -> bool:
     """False inside `no_grad()` (in this thread)."""
-    return _grad_enabled.get()
+    block = _block.get()
+    while block is not None and block not in _open_blocks:  # closed, from another thread
+        block = block.outer
+    return block is None
 
 
 # ---- plain numbers: what an op accepts besides a Value ---------------------------------------------
@@ -532,4 +556,5 @@ def _slipped(node: Value) -> bool:
 # The methods of methods.py test `isinstance(other, Value)` and build their nodes with `_node`,
 # `_with_constant` and `_operand`. Value is made from ValueOps, so methods.py is imported before
 # any of these exist: they are handed over now.
-vars(methods).update(Value=Value, _node=_node, _with_constant=_with_constant, _operand=_operand)
+vars(methods).update(Value=Value, _node=_node, _with_constant=_with_constant, _operand=_operand,
+                     checked_data=checked_data)

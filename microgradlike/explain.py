@@ -8,6 +8,7 @@ derivatives has its value, naming the forward values it came from.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from .checks import as_real, printable, short
@@ -65,6 +66,8 @@ def _operand_values(node: Value) -> tuple[float, float]:
 
 
 def _compared_with_zero(x: float) -> str:
+    if math.isnan(x):
+        return "is NaN (not a number: taken there as PyTorch takes it)"
     return "> 0" if x > 0 else "< 0" if x < 0 else "= 0 (the kink: taken as 0 there)"
 
 

@@ -106,14 +106,20 @@ class _Rewrite(ast.NodeTransformer):
         return ast.BoolOp(node.op, values)
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.expr:
-        node = self.generic_visit(node)  # type: ignore[assignment]
-        # not (a != 0)  ->  a == 0: the generated checks read as plainly as the table
-        if (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not)
-                and isinstance(node.operand, ast.Compare) and len(node.operand.ops) == 1):
-            inverse = _INVERSE.get(type(node.operand.ops[0]))
-            if inverse is not None:
-                return ast.Compare(node.operand.left, [inverse()], node.operand.comparators)
-        return node
+        if not isinstance(node.op, ast.Not):
+            return self.generic_visit(node)  # type: ignore[return-value]
+        # not (a > 0)  ->  a <= 0, pushed through and/or: the generated checks read as plainly as
+        # the table, and NaN, which fails every comparison, fails the negation too: a domain
+        # check (``not (condition)`` raises) never refuses NaN, which passes through as in PyTorch.
+        pushed = _push_not(node.operand)
+        if pushed is not None:
+            return self.visit(pushed)
+        operand = self.visit(node.operand)
+        if isinstance(operand, ast.Constant):
+            return ast.Constant(not operand.value)
+        if self.target == "numpy":
+            return _call("_np.logical_not", operand)
+        return ast.UnaryOp(ast.Not(), operand)
 
     def visit_Compare(self, node: ast.Compare) -> ast.expr:
         node = self.generic_visit(node)  # type: ignore[assignment]
@@ -134,6 +140,19 @@ class _Rewrite(ast.NodeTransformer):
             if node.args[1].value == 2.0 and isinstance(node.args[0], ast.Name):  # the commonest power
                 return ast.BinOp(node.args[0], ast.Mult(), node.args[0])
         return _call(_PREFIX[self.target] + name, *node.args)
+
+
+def _push_not(node: ast.expr) -> ast.expr | None:
+    """``not node`` with the negation moved inwards: a comparison inverted, ``and``/``or`` swapped
+    (De Morgan), ``not not x`` as ``x``; None where it cannot move (a call)."""
+    if isinstance(node, ast.Compare) and len(node.ops) == 1:
+        return ast.Compare(node.left, [_INVERSE[type(node.ops[0])]()], node.comparators)
+    if isinstance(node, ast.BoolOp):
+        swapped = ast.Or() if isinstance(node.op, ast.And) else ast.And()
+        return ast.BoolOp(swapped, [ast.UnaryOp(ast.Not(), v) for v in node.values])
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return node.operand
+    return None
 
 
 def _forward_number(node: ast.expr) -> ast.expr:
@@ -216,7 +235,7 @@ def number_in(node: ast.expr) -> float | None:
 
 def constant_branches(node: ast.expr) -> bool:
     """Whether ``node`` is a number, or ``x if test else y`` whose every branch is one (relu's
-    ``1.0 if a > 0.0 else 0.0``): code generators share such results instead of computing them."""
+    ``0.0 if a <= 0.0 else 1.0``): code generators share such results instead of computing them."""
     if isinstance(node, ast.IfExp):
         return constant_branches(node.body) and constant_branches(node.orelse)
     return number_in(node) is not None

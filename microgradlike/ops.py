@@ -21,9 +21,12 @@ comparisons, ``x if cond else y``, ``and``/``or``, and the math functions of `FU
 written once, for floats and for numpy side by side; on Values it is the op of that name). The same
 text works on floats, numpy arrays (one entry per sample) and Values (then the derivative is itself
 a graph, so it can be differentiated again): `microgradlike.formulas` turns it into code for each.
-A comparison reads the forward numbers only, so a branch such as relu's ``1.0 if a > 0 else 0.0``
-is a constant for the next derivative: 0 away from the kink. A formula with an unknown name or
-function fails at import, naming the op.
+A comparison reads the forward numbers only, so a branch such as relu's ``0.0 if a <= 0 else 1.0``
+is a constant for the next derivative: 0 away from the kink. NaN fails every comparison, so a
+branch is written to send it where it stays NaN, and a domain check never refuses it (the check's
+negation is written with each comparison inverted, which NaN fails too): NaN passes through every
+op, in every engine, as in PyTorch. A formula with an unknown name or function fails at import,
+naming the op.
 
 Adding an op: its row in `OPS` (and, if its formula calls a new math function, that function in
 `FUNCTIONS`), ``python microgradlike/methodgen.py --write``, and its closed form and PyTorch
@@ -135,7 +138,7 @@ OPS: dict[str, Op] = {op.name: op for op in (
        # derivative: b·aᵇ⁻¹ → inf for 0 < b < 1 is written inf − aᵇ (its own derivative is then
        # −b·aᵇ⁻¹ → −inf, and so on). b·aᵇ⁻¹ is kept at b = 0 away from a = 0, so ∂²/∂b∂a = 1/a.
        ("b * power(a, b - 1) if a != 0 or b >= 1 else inf - power(a, b) if b > 0 else 0.0",
-        "out * log(a) if a > 0 else 0.0"),
+        "0.0 if a <= 0 else out * log(a)"),
        "aᵇ", "**", infix=True, method="__pow__", reflected="__rpow__",
        kink="at a = 0 every derivative in a is its limit from the right, as in PyTorch (x**0.5: inf, "
             "−inf, inf; x**1.5: 0, inf, −inf); ∂/∂b there is 0 (the limit of aᵇ·ln a), and so is "
@@ -176,9 +179,12 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("sigmoid", "sigmoid(a)", ("out * (1 - out)",), "σ(a) = 1/(1 + e⁻ᵃ)", "sigmoid", method="sigmoid",
        parser=True, activation=True, torch_module="Sigmoid",
        words=("σ({a})·(1 − σ({a})) = {out}·(1 − {out}) = {d} with {out} = {vout} " + _FWD,)),
-    Op("relu", "a if a > 0 else 0.0", ("1.0 if a > 0 else 0.0",), "max(0, a)", "relu", method="relu",
+    # The test is a <= 0, not a > 0: NaN fails every comparison, so it takes the other branch and
+    # passes through (relu(nan) = nan, relu'(nan) = 1), as in PyTorch.
+    Op("relu", "0.0 if a <= 0 else a", ("0.0 if a <= 0 else 1.0",), "max(0, a)", "relu", method="relu",
        parser=True, activation=True, torch_module="ReLU",
-       kink="relu'(0) = 0, as in PyTorch; the second derivative is 0 everywhere (exact away from 0)",
+       kink="relu'(0) = 0, as in PyTorch; the second derivative is 0 everywhere (exact away from 0); "
+            "NaN passes through, relu(nan) = nan with derivative 1, as in PyTorch",
        words=("{d} because {a} = {va} {cmp}",)),
     Op("softplus", "softplus(a)", ("sigmoid(a)",), "ln(1 + eᵃ)", "softplus", method="softplus", parser=True,
        words=("σ({a}) = {d} with {a} = {va} ({a}'s forward value)",)),
@@ -223,6 +229,8 @@ def _power(a: float, b: float) -> float:
     try:
         return a**b
     except OverflowError:
+        if isinstance(a, int) or isinstance(b, int):
+            raise  # an int too large for a float (a Value's .data set so), not a result past the range
         odd = b.is_integer() and int(b) % 2 == 1
         return -math.inf if (a < 0 and odd) else math.inf
 
@@ -232,6 +240,8 @@ def _exp(a: float) -> float:
     try:
         return math.exp(a)
     except OverflowError:
+        if isinstance(a, int):
+            raise  # an int too large for a float (a Value's .data set so), not a result past the range
         return math.inf
 
 
@@ -257,6 +267,22 @@ def _np_softplus(a: Any) -> Any:
     return np.maximum(a, 0.0) + np.log1p(np.exp(-np.abs(a)))
 
 
+def _sin(a: float) -> float:
+    """sin a, nan at ±inf (as numpy and PyTorch give) where `math.sin` raises "math domain error"."""
+    try:
+        return math.sin(a)
+    except ValueError:
+        return math.nan
+
+
+def _cos(a: float) -> float:
+    """cos a, nan at ±inf (as `_sin`)."""
+    try:
+        return math.cos(a)
+    except ValueError:
+        return math.nan
+
+
 def _is_integer(x: float) -> bool:
     return float(x).is_integer()
 
@@ -273,8 +299,8 @@ FUNCTIONS: dict[str, Function] = {
     "tanh": Function(math.tanh, np.tanh, "tanh"),
     "sigmoid": Function(_sigmoid, _np_sigmoid, "sigmoid"),
     "softplus": Function(_softplus, _np_softplus, "softplus"),
-    "sin": Function(math.sin, np.sin, "sin"),
-    "cos": Function(math.cos, np.cos, "cos"),
+    "sin": Function(_sin, np.sin, "sin"),
+    "cos": Function(_cos, np.cos, "cos"),
     "power": Function(_power, np.power, "**"),
     "abs": Function(abs, np.abs, "abs"),
     "is_integer": Function(_is_integer, _np_is_integer, ""),

@@ -162,7 +162,9 @@ class Adam(Optimizer):
             m[i] = b1 * m[i] + (1.0 - b1) * g
             v[i] = b2 * v[i] + (1.0 - b2) * g * g
             denominator = math.sqrt(v[i] / correction2) + eps
-            if denominator > 0:  # 0 only when eps = 0 and g² has been 0 so far: no step, not 0/0
+            # 0 only when eps = 0 and g² has been 0 so far: no step, not 0/0. (Not "> 0": a NaN
+            # gradient must make the parameter NaN, as SGD and torch.optim.Adam do, not freeze it.)
+            if denominator != 0.0:
                 p.data -= lr * (m[i] / correction1) / denominator
 
     def __repr__(self) -> str:

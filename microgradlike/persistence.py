@@ -16,6 +16,7 @@ many rows and outputs it reads and gives.
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import numbers
@@ -243,6 +244,10 @@ class Persistent:
                 f"model.set_task('regression') first (a model trained by fit records it, unless "
                 f"its loss was your own function); model(row) gives the raw outputs"
             )
+        bad = _not_finite((name, p.data) for name, p in self.named_parameters())  # as model(row) does
+        if bad:
+            raise ValueError(f"{self!r} cannot predict: {first_few(bad, sep='; ')} (was it assigned, "
+                             f"or did training diverge?)")
         rows = _rows(X)
         nin = self._input_width()
         if nin is not None and rows.shape[1] != nin:  # checked even with no rows: (0, 5) is not (0, 2)
@@ -311,9 +316,9 @@ class Persistent:
     def _unloadable(self, state: dict[str, Any], count: int) -> str:
         """Why `from_state_dict` would refuse ``state`` (this model's, as its file holds it), or ""."""
         cls = type(self)
-        if cls._parameter_count.__func__ is Persistent._parameter_count.__func__:  # type: ignore[attr-defined]
-            return (f"{cls.__name__} does not define _parameter_count(**config), which load uses to "
-                    f"check a file before building the model it describes")
+        problem = _counter_problem(cls)
+        if problem:
+            return problem
         try:
             made = cls._parameter_count(**state["config"])
         except (TypeError, ValueError) as e:
@@ -422,6 +427,9 @@ class Persistent:
         if not isinstance(config, dict):
             raise ValueError(f"config must be a JSON object, got {short(config)}")
         saved = _saved_parameters(state)
+        problem = _counter_problem(model_cls)
+        if problem:
+            raise ValueError(problem)
         try:
             # Counted BEFORE building: a hostile nin = 10¹² must not allocate anything.
             count = model_cls._parameter_count(**config)
@@ -439,6 +447,21 @@ class Persistent:
         """How many parameters ``cls(**config)`` holds, found without building it: `load`
         compares it with the file's count first, so no config can make it allocate a huge model."""
         raise NotImplementedError(f"{cls.__name__} cannot count its parameters from a config")
+
+
+def _counter_problem(cls: type) -> str:
+    """Why ``cls._parameter_count`` cannot count the parameters of a config for `load`, or ""."""
+    counter = inspect.getattr_static(cls, "_parameter_count")
+    if counter is inspect.getattr_static(Persistent, "_parameter_count"):
+        return (f"{cls.__name__} does not define _parameter_count(**config), which load uses to "
+                f"check a file before building the model it describes")
+    if isinstance(counter, classmethod | staticmethod):
+        return ""
+    got = "a plain method, which needs a model to call it" if callable(counter) else \
+        f"{type(counter).__name__} {short(counter)}"
+    return (f"{cls.__name__}._parameter_count must be a classmethod (or staticmethod) counting the "
+            f"parameters of a config, got {got}")
+
 
 class _DuplicateKeyError(ValueError):
     """A JSON object in a model file names one key twice."""

@@ -41,7 +41,7 @@ from typing import Any, Literal, cast
 
 import numpy as np
 
-from .checks import as_real, check_seed, float_array, short
+from .checks import as_real, check_seed, first_few, float_array, short
 from .engine import Value, is_grad_enabled, no_grad
 from .formatting import count
 from .functional import value_and_grad
@@ -197,6 +197,7 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
     opt = get_optimizer(optimizer, params, lr)
     if opt is optimizer:  # one given, not built from params here: it must update exactly these
         check_parameters(opt, named(model))
+    names = [name for name, _ in named(model)]
     engine, engine_reason = choose_engine(model, loss_fn) if engine == "auto" else (engine, "")
     trainer: Trainer
     if engine == "torch":
@@ -204,14 +205,14 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
     else:
         loss_and_grad = make_loss_and_grad(model, loss_fn, engine)
         evaluate = make_evaluate(model, loss_fn, engine, loss_and_grad)
-        trainer = make_trainer(params, opt, loss_and_grad, evaluate, engine)
+        trainer = make_trainer(params, opt, loss_and_grad, evaluate, engine, names)
     rows, targets = trainer.data(X_array, y_array)
     val_rows = None if val_pair is None else trainer.data(*val_pair)
     size = len(rows) if batch_size is None else batch_size
     history = History(params=[trainer.values()] if keep_params else [], engine=engine,
                       engine_reason=engine_reason, device=trainer.device, held_out=held_out_name)
     best = None if val_pair is None else _Best(trainer, keep=keep_best or patience is not None)
-    loop = _Loop(history, trainer, best, loss_fn)
+    loop = _Loop(history, trainer, best, loss_fn, names)
     bar = _progress(max_epochs, progress)
     _COLLECTOR.enter()
     try:
@@ -276,8 +277,10 @@ _COLLECTOR = _Collector()
 class _Loop:
     """The loop of `fit`: epochs of batches of forward → loss → backward → update."""
 
-    def __init__(self, history: History, trainer: Trainer, best: _Best | None, loss_fn: Callable) -> None:
+    def __init__(self, history: History, trainer: Trainer, best: _Best | None, loss_fn: Callable,
+                 names: Sequence[str] = ()) -> None:
         self.history, self.trainer, self.best, self.loss_fn = history, trainer, best, loss_fn
+        self.names = names  # the parameters', for messages
 
     def run(self, rows: Rows, targets: Rows, size: int, rng: np.random.Generator, shuffle: bool,
             held_out: tuple[Rows, Rows] | None, patience: int | None, tol: float, max_epochs: int,
@@ -294,7 +297,7 @@ class _Loop:
                 # update: θ ← θ − (a step against ∇L), only from and to finite numbers
                 refused = _finite_step(trainer, loss_value, norm)
                 if refused:
-                    return "diverged", _diverged(history, epoch, refused)
+                    return "diverged", _diverged(history, epoch, refused, self.names, trainer.values())
                 history._record_update(loss_value, norm, trainer.values() if keep_params else None)
                 norms.append(norm)
             history.n_epochs = epoch
@@ -402,9 +405,14 @@ def _finite_step(trainer: Trainer, loss_value: float, norm: float) -> str:
     return ""
 
 
-def _diverged(history: History, epoch: int, what: str) -> str:
-    return (f"diverged at update {history.n_updates + 1} (epoch {epoch}): {what}, so the parameters "
-            f"are the last finite ones (a smaller lr usually helps)")
+def _diverged(history: History, epoch: int, what: str, names: Sequence[str] = (),
+              values: Sequence[float] = ()) -> str:
+    head = f"diverged at update {history.n_updates + 1} (epoch {epoch}): {what}"
+    not_finite = [f"{name} = {value!r}" for name, value in zip(names, values) if not math.isfinite(value)]
+    if not_finite:  # they were so before this update: given so to fit, or set by a callback
+        return (f"{head}; the parameters are as they were before it, and were not all finite then: "
+                f"{first_few(not_finite)} (given so to fit, or set so by a callback)")
+    return f"{head}, so the parameters are the last finite ones (a smaller lr usually helps)"
 
 
 class _ProgressBar:
@@ -603,10 +611,10 @@ def _check_settings(lr: float, tol: float, max_epochs: int, batch_size: int | No
     for name, n in (("max_epochs", max_epochs), ("batch_size", batch_size), ("patience", patience)):
         if (n is not None or name == "max_epochs") and not _is_positive_int(n):
             raise ValueError(f"{name} must be an int >= 1{'' if name == 'max_epochs' else ' or None'}, "
-                             f"got {n!r}")
+                             f"got {short(n)}")
     if not isinstance(keep_best, bool):
         raise TypeError(f"keep_best must be True or False, got {short(keep_best)}")
-    for asked, name in ((patience is not None, f"patience={patience!r}"), (keep_best, "keep_best=True")):
+    for asked, name in ((patience is not None, f"patience={short(patience)}"), (keep_best, "keep_best=True")):
         if asked and held_out is None:
             raise ValueError(f"{name} needs a validation set: pass validation=(X_val, y_val)")
     if progress is not None and not isinstance(progress, bool):
@@ -671,7 +679,7 @@ def gradient_descent(f: Callable[..., Value | float], x0: float | Sequence[float
         raise ValueError("x0 is empty: give at least one starting number")
     _check_lr_and_tol(lr, tol)
     if not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 0:
-        raise ValueError(f"max_steps must be an int >= 0, got {max_steps!r}")
+        raise ValueError(f"max_steps must be an int >= 0, got {short(max_steps)}")
     evaluate = value_and_grad(f)
     points, values, norms = [tuple(theta)], [], []
     reason: StopReason

@@ -27,13 +27,15 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .checks import as_real, float_array, real
 from .engine import Value, no_grad
 from .losses import LOSSES, binary_cross_entropy, cross_entropy, get_loss, hinge
 from .nn import MLP, Layer, Neuron, SigmoidSum, SigmoidUnit
 from .optim import SGD, Adam
+from .parameters import named
 
 __all__ = ["ENGINES", "FIT_ENGINES", "LossAndGrad", "Trainer", "ValueTrainer", "VectorTrainer",
-           "choose_engine", "make_evaluate", "make_loss_and_grad", "make_trainer"]
+           "choose_engine", "make_evaluate", "make_loss_and_grad", "make_trainer", "read_numbers"]
 
 _data = attrgetter("data")
 
@@ -184,15 +186,35 @@ class Trainer(Protocol):
 
 
 def make_trainer(params: Sequence[Value], optimizer: Any, loss_and_grad: LossAndGrad,
-                 evaluate: Callable[[Any, Any], float], engine: str) -> ValueTrainer | VectorTrainer:
+                 evaluate: Callable[[Any, Any], float], engine: str,
+                 names: Sequence[str] = ()) -> ValueTrainer | VectorTrainer:
     """The `Trainer` of ``engine`` ("eager", "tape" or "batched"; ``loss_and_grad`` and
     ``evaluate`` from `make_loss_and_grad` and `make_evaluate`): a `VectorTrainer` for a compiled
     engine with microgradlike's own `SGD` or `Adam` (exactly these classes: a subclass may step
-    otherwise), else a `ValueTrainer`."""
+    otherwise), else a `ValueTrainer`. ``names``: the parameters' names for messages (default:
+    their labels, or ``param<i>``)."""
     gradient = getattr(loss_and_grad, "gradient", None)
     if gradient is not None and type(optimizer) in (SGD, Adam):
-        return VectorTrainer(params, optimizer, gradient, evaluate)
-    return ValueTrainer(params, optimizer, loss_and_grad, evaluate, lists=engine == "eager")
+        return VectorTrainer(params, optimizer, gradient, evaluate, names)
+    return ValueTrainer(params, optimizer, loss_and_grad, evaluate, lists=engine == "eager", names=names)
+
+
+def read_numbers(params: Sequence[Value], names: Sequence[str]) -> None:
+    """Make every parameter's data a float, as a callback may have left it (an int, a numpy
+    float32); else TypeError or ValueError naming the parameter (`checks.real`'s wording): a str
+    would otherwise fail deep in numpy or the engine, naming nothing. NaN and ±inf are numbers here:
+    the divergence guard of `fit` says what they mean."""
+    for name, p in zip(names, params):
+        data = p.data
+        if type(data) is float:
+            continue
+        try:
+            number = as_real(data)
+        except ValueError:  # an int too large for a float
+            number = None
+        if number is None:  # no number (or an int too large): real raises, naming the parameter
+            number = real(data, f"parameter {name}")
+        p.data = number
 
 
 class ValueTrainer:
@@ -202,9 +224,11 @@ class ValueTrainer:
     device = ""
 
     def __init__(self, params: Sequence[Value], optimizer: Any, loss_and_grad: LossAndGrad,
-                 evaluate: Callable[[Any, Any], float], lists: bool = False) -> None:
+                 evaluate: Callable[[Any, Any], float], lists: bool = False,
+                 names: Sequence[str] = ()) -> None:
         self.params, self.optimizer, self.evaluate = params, optimizer, evaluate
         self._loss_and_grad, self.lists = loss_and_grad, lists
+        self.names = list(names) or [name for name, _ in named(params)]
 
     def data(self, X: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
         """The compiled engines take numpy arrays as they are; the eager engine (``lists``) calls
@@ -234,7 +258,8 @@ class ValueTrainer:
         """Nothing to do: the Values are the parameters."""
 
     def reload(self) -> None:
-        """Nothing to do: the Values are the parameters."""
+        """The Values are the parameters: only make sure each still holds a number (`read_numbers`)."""
+        read_numbers(self.params, self.names)
 
 
 class VectorTrainer:
@@ -256,8 +281,9 @@ class VectorTrainer:
 
     def __init__(self, params: Sequence[Value], optimizer: SGD | Adam,
                  gradient: Callable[[Any, Any, np.ndarray], tuple[float, np.ndarray]],
-                 evaluate: Callable[..., float]) -> None:
+                 evaluate: Callable[..., float], names: Sequence[str] = ()) -> None:
         self.params, self.optimizer = list(params), optimizer
+        self.names = list(names) or [name for name, _ in named(self.params)]
         self._gradient, self._evaluate = gradient, evaluate
         position = {id(p): i for i, p in enumerate(self.params)}
         order = np.asarray([position[id(p)] for p in optimizer.params], dtype=np.intp)
@@ -294,7 +320,7 @@ class VectorTrainer:
             self.state[0] = b1 * self.state[0] + (1.0 - b1) * g
             self.state[1] = b2 * self.state[1] + (1.0 - b2) * g * g
             denominator = np.sqrt(self.state[1] / correction2) + opt.eps
-            moving = denominator > 0  # 0 only when eps = 0 and g² has been 0 so far: no step, not 0/0
+            moving = denominator != 0.0  # as `optim.Adam.step`: no 0/0, and a NaN gradient gives NaN
             if moving.all():
                 self.theta = self.theta - lr * (self.state[0] / correction1) / denominator
             else:
@@ -330,11 +356,17 @@ class VectorTrainer:
             setattr(self.optimizer, name, (vector if self._order is None else vector[self._order]).tolist())
 
     def reload(self) -> None:
-        """Read θ from the model's Values and the optimiser's state from the optimiser."""
+        """Read θ from the model's Values and the optimiser's state from the optimiser (each
+        checked: a callback may have left a parameter or a state entry that is no number)."""
+        read_numbers(self.params, self.names)
         self.theta = np.fromiter(map(_data, self.params), np.float64, len(self.params))
         self.state = []
         for name in self.optimizer.state_names():
-            held = np.asarray(getattr(self.optimizer, name), dtype=np.float64)
+            where = f"the optimiser's {name}"
+            held = float_array(getattr(self.optimizer, name), where, "one number per parameter")
+            if held.shape != self.theta.shape:
+                raise ValueError(f"{where} must hold one number per parameter ({len(self.theta)}), "
+                                 f"got shape {held.shape}")
             if self._inverse is not None:
                 held = held[self._inverse]
             self.state.append(held)

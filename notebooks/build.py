@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, NoReturn
 
 import jupytext
 import nbformat
@@ -46,8 +46,8 @@ BUILT_FROM = "microgradlike"
 
 
 def sources() -> list[Path]:
-    """The lessons' jupytext sources, in course order: ``NN_name.py``."""
-    return sorted(HERE.glob("[0-9][0-9]_*.py"))
+    """The lessons' jupytext sources, in course order: ``NN_name.py`` (files: not a folder so named)."""
+    return sorted(path for path in HERE.glob("[0-9][0-9]_*.py") if path.is_file())
 
 
 def from_source(source: Path) -> nbformat.NotebookNode:
@@ -82,12 +82,31 @@ def digests(source: Path) -> dict[str, str]:
     return {"lesson_sha256": _sha256([source.read_bytes()]), "library_sha256": library_digest()}
 
 
+class Unreadable(Exception):
+    """A notebook file that cannot be read as a notebook (not JSON, not a notebook's JSON, a
+    folder, unreadable): the message says which, and why, in one line."""
+
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    """The notebook at ``path``; `Unreadable` when it is none."""
+    try:
+        return nbformat.read(path, as_version=4)
+    except Exception as e:  # of many kinds: NotJSONError, ValidationError, TypeError, OSError, ...
+        reason = " ".join(str(e).split())  # one line
+        reason = reason if len(reason) <= 200 else reason[:199] + "…"
+        raise Unreadable(f"{path} cannot be read as a notebook ({type(e).__name__}: {reason})") from None
+
+
 def is_current(source: Path) -> bool:
-    """True when ``source``'s notebook exists and was built from this very source and library."""
+    """True when ``source``'s notebook exists and was built from this very source and library
+    (a notebook that cannot be read is not: building writes it anew)."""
     path = source.with_suffix(".ipynb")
-    if not path.exists():
+    if not path.is_file():
         return False
-    built_from = nbformat.read(path, as_version=4).metadata.get(BUILT_FROM, {})
+    try:
+        built_from = read_notebook(path).metadata.get(BUILT_FROM, {})
+    except Unreadable:
+        return False
     return dict(built_from) == digests(source)
 
 
@@ -201,33 +220,50 @@ def build(source: Path, force: bool = False) -> Timing | None:
     """Execute ``source``'s notebook and write it, with its outputs and what it was built from,
     beside it; how long it ran. None, and nothing written, when the notebook is current (see
     `is_current`) and ``force`` is false."""
+    notebook = source.with_suffix(".ipynb")
+    if notebook.exists() and not notebook.is_file():  # before running the lesson for nothing
+        raise Unreadable(f"{notebook} is not a file (a folder?), so the notebook cannot be written there")
     if not force and is_current(source):
         return None
     built_from = digests(source)  # before running: a file edited meanwhile gets the next build
     nb = from_source(source)
     timing = execute(nb, source.parent)
     nb.metadata[BUILT_FROM] = built_from
-    write(strip(nb), source.with_suffix(".ipynb"))
+    write(strip(nb), notebook)
     return timing
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line (``--help`` shows the usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="python notebooks/build.py", description=__doc__.split("\n\n")[0],
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("prefixes", nargs="*", help="build only these (name prefixes)")
-    parser.add_argument("--check", action="store_true", help="only list notebooks out of date with their .py")
-    parser.add_argument("--force", action="store_true",
-                        help="run the chosen lessons even when nothing they are built from changed")
+    mode = parser.add_mutually_exclusive_group()  # --check runs nothing, so it cannot force a run
+    mode.add_argument("--check", action="store_true", help="only list notebooks out of date with their .py")
+    mode.add_argument("--force", action="store_true",
+                      help="run the chosen lessons even when nothing they are built from changed")
     args = parser.parse_args(argv)
     chosen = [s for s in sources() if not args.prefixes or s.name.startswith(tuple(args.prefixes))]
     if not chosen:
         print(f"no notebook source matches {' '.join(args.prefixes)!r} in {HERE}", file=sys.stderr)
         return 2
-    if args.check:
-        return check(chosen)
+    try:
+        return check(chosen) if args.check else _build_all(chosen, args.force)
+    except (Unreadable, OSError) as e:  # a notebook that is no notebook (a folder, say): one line
+        print(f"{parser.prog}: error: {e}", file=sys.stderr)
+        return 2
+
+
+def _build_all(chosen: list[Path], force: bool) -> int:
     for source in chosen:
         name = source.with_suffix(".ipynb").name
-        timing = build(source, force=args.force)
+        timing = build(source, force=force)
         if timing is None:
             print(f"{name}: current (its lesson and the library are what it was built from): not run")
             continue
@@ -240,7 +276,7 @@ def check(chosen: list[Path]) -> int:
     """``--check``: 1, naming them, if some notebooks say other than their source; else 0, saying
     what was checked (and which notebooks a build would run again, for a changed library)."""
     stale = [s for s in chosen if not s.with_suffix(".ipynb").exists()
-             or cells(nbformat.read(s.with_suffix(".ipynb"), as_version=4)) != cells(from_source(s))]
+             or cells(read_notebook(s.with_suffix(".ipynb"))) != cells(from_source(s))]
     for s in stale:
         print(f"{s.with_suffix('.ipynb').name} is out of date: python notebooks/build.py {s.name[:2]}")
     if stale:

@@ -187,6 +187,13 @@ def test_an_update_so_large_it_overflows_still_ends_cleanly_and_draws(tmp_path, 
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.parametrize("engine", ["eager", "batched"])
+def test_an_lr_so_large_the_outputs_are_nan_reports_divergence_not_loss_0(capsys, engine):
+    assert main(["train", "--lr", "1e300", "--epochs", "5", "--n", "60", "--engine", engine]) == 0
+    out = capsys.readouterr().out
+    assert "stopped (diverged)" in out and "train loss 0 " not in out
+
+
 @pytest.mark.skipif(not HAS_COMPILE, reason="needs microgradlike.compile")
 def test_defaults_reach_97_percent_on_moons(capsys):
     """The default settings, run on the batched engine (the same numbers as eager, faster)."""

@@ -598,8 +598,8 @@ def test_a_fused_block_outside_the_domain_names_the_sample():
 
 
 def test_batched_relu_is_eagers_bit_for_bit_at_zeros_infinities_and_nan():
-    """The batched replay writes relu's ``a if a > 0 else 0.0`` as numpy's one-pass fmax: the
-    same numbers, down to the sign of a zero, and nan (from inf − inf) gives 0.0 as in eager."""
+    """The batched replay writes relu's ``0.0 if a <= 0 else a`` as numpy's one-pass maximum: the
+    same numbers, down to the sign of a zero, and nan (from inf − inf) stays nan as in eager."""
     xs = [-0.0, 0.0, math.inf, -math.inf, 2.5, -2.5] * 20  # long enough for numpy's vector loops
     f = lambda x: [x.relu(), (x - x).relu(), (x * 3.0).relu() * 2.0]  # noqa: E731
     for tape in (trace(f, 1.0), trace(lambda row: [v.relu() for v in row], xs[:6])):

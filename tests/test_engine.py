@@ -4,6 +4,7 @@ accumulation rules, and the edge cases (bad input, domains, overflow, deep graph
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import time
@@ -700,6 +701,45 @@ def test_overlapping_no_grad_blocks_in_threads_leave_grad_mode_on() -> None:
     assert is_grad_enabled() and x.grad == 4.0
 
 
+def test_a_no_grad_block_ended_in_another_thread_turns_grad_back_on_where_it_began() -> None:
+    """A generator enters no_grad() here and is finished by another thread: that thread got
+    ValueError "Token ... was created in a different Context", and this one stayed in no_grad."""
+    import threading
+
+    def rows():
+        with no_grad():
+            yield 1
+
+    gen = rows()
+    next(gen)
+    assert not is_grad_enabled()
+    seen: dict[str, object] = {}
+
+    def finish(quiet: bool) -> None:
+        try:
+            with no_grad() if quiet else contextlib.nullcontext():
+                gen.close()  # runs the block's end here
+                seen[f"after, quiet={quiet}"] = is_grad_enabled()
+        except BaseException as e:
+            seen["error"] = repr(e)
+
+    t = threading.Thread(target=finish, args=(False,))
+    t.start()
+    t.join()
+    assert seen == {"after, quiet=False": True}
+    assert is_grad_enabled()
+    x = Value(2.0)
+    (x * x).backward()
+    assert x.grad == 4.0
+    # the same, ended inside the other thread's own no_grad(): that one stays off until its own end
+    gen = rows()
+    next(gen)
+    t = threading.Thread(target=finish, args=(True,))
+    t.start()
+    t.join()
+    assert seen == {"after, quiet=False": True, "after, quiet=True": False} and is_grad_enabled()
+
+
 def test_no_grad_is_per_asyncio_task() -> None:
     import asyncio
 
@@ -804,3 +844,18 @@ def test_bool_of_a_value_is_that_of_its_data(data: float, truth: bool) -> None:
     assert bool(Value(data)) is truth
     loss = Value(data) * 1.0
     assert (True if loss else False) is truth  # a learner's `if loss:` reads the number, as for a float
+
+
+@pytest.mark.parametrize("op", [lambda x: x * 2, lambda x: 2 * x, lambda x: x + Value(1.0), lambda x: x / 3,
+                                lambda x: x.tanh(), lambda x: x.exp(), lambda x: x**2, lambda x: 2.0**x,
+                                lambda x: x.sigmoid(), lambda x: x.sin()],
+                         ids=["x*2", "2*x", "x+y", "x/3", "tanh", "exp", "x**2", "2**x", "sigmoid", "sin"])
+@pytest.mark.parametrize("huge", [10**400, -10**400], ids=["10**400", "-10**400"])
+def test_an_op_on_a_value_whose_data_was_set_to_a_huge_int_names_it(op, huge):
+    """x.data = 10**400 (Value() refuses it; an assignment does not): x * 2 raised a bare
+    OverflowError "int too large to convert to float"; exp and ** gave inf, even for -10**400."""
+    x = Value(1.0, label="x")
+    x.data = huge
+    says = r"^the data of 'x' \(an operand of [^)]+\) must be a real number, got -?1000000\d+… \(401 digits\)"
+    with pytest.raises(ValueError, match=says):
+        op(x)

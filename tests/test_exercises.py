@@ -64,6 +64,36 @@ class _LoopingNumber(float):
         _loop_forever()
 
 
+class _Escape(BaseException):
+    """An answer's own BaseException: no Exception, so only the shared runner can catch it."""
+
+
+def _raise(error: BaseException):
+    raise error
+
+
+def _raising_number(error: BaseException) -> float:
+    """A number that raises ``error`` when read (float() of it)."""
+    class Raising(float):
+        def __float__(self):
+            raise error
+    return Raising(1.0)
+
+
+def _alarm_off_then_loop():
+    """Switch the checker's alarm off (its timer, and its handler), then never end."""
+    import signal
+
+    signal.setitimer(signal.ITIMER_REAL, 0.0)
+    signal.signal(signal.SIGALRM, signal.SIG_IGN)
+    _loop_forever()
+
+
+class _QuietLoopingNumber(float):
+    def __float__(self):
+        _alarm_off_then_loop()
+
+
 #: What a hostile answer does, when called (a function, a class) and when it is a value itself.
 HOSTILE = {
     "raises": (lambda: (_ for _ in ()).throw(RuntimeError("boom")), _RaisingNumber(1.0)),
@@ -72,6 +102,10 @@ HOSTILE = {
     "a string": (lambda: "a string", "a string"),
     "infinite loop": (_loop_forever, _LoopingNumber(1.0)),
     "huge range": (lambda: range(10**12), range(10**12)),
+    "own BaseException": (lambda: _raise(_Escape("out")), _raising_number(_Escape("out"))),
+    "GeneratorExit": (lambda: _raise(GeneratorExit()), _raising_number(GeneratorExit())),
+    "KeyboardInterrupt": (lambda: _raise(KeyboardInterrupt()), _raising_number(KeyboardInterrupt())),
+    "alarm off, then a loop": (_alarm_off_then_loop, _QuietLoopingNumber(1.0)),
 }
 
 
@@ -95,7 +129,10 @@ def _hostile_argument(annotation: str, behaviour: str):
 @pytest.mark.parametrize("behaviour", list(HOSTILE))
 @pytest.mark.parametrize("check", CHECKERS, ids=lambda fn: fn.__name__)
 def test_every_checker_gives_a_verdict_for_a_hostile_answer_in_time(check, behaviour, monkeypatch):
+    import signal
+
     monkeypatch.setattr(checking, "TIME_LIMIT", 0.3, raising=False)
+    handlers = signal.getsignal(signal.SIGALRM), signal.getsignal(signal.SIGINT)
     parameters = inspect.signature(check).parameters.values()
     args = [_hostile_argument(str(p.annotation), behaviour) for p in parameters]
     start = time.monotonic()
@@ -104,6 +141,8 @@ def test_every_checker_gives_a_verdict_for_a_hostile_answer_in_time(check, behav
     assert isinstance(verdict, Verdict) and not verdict, verdict
     assert verdict.message and len(str(verdict)) < 1000, verdict
     assert took < 0.3 + 5, f"{check.__name__} took {took:.1f} s"  # the limit, plus a busy machine's slack
+    assert (signal.getsignal(signal.SIGALRM), signal.getsignal(signal.SIGINT)) == handlers
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
 
 
 # ---- the time limit: in the main thread (a signal) and in any other (a planted exception) -------------
@@ -166,3 +205,99 @@ def test_what_an_answer_patches_on_the_engine_is_put_back(monkeypatch):
     assert not check_tanh_from_exp(vandal)
     assert (Value(2.0) * 3).data == 6.0 and Value(0.0).exp().data == 1.0
     assert not hasattr(Value, "extra") and math.tanh(1.0) != 1.0
+
+
+def _tanh_slope(x: float) -> float:
+    import math
+
+    return 1 - math.tanh(x) ** 2
+
+
+def test_what_an_answer_patches_in_a_checker_builtins_or_the_verdict_cannot_pass_it_and_is_put_back(
+        monkeypatch):
+    """Only Value and math were put back: an answer made `close` always true (and the next learner's
+    wrong answer passed too), left builtins.abs patched, or made a ✗ read as passed."""
+    import builtins
+
+    from microgradlike.exercises import derivatives
+
+    originals = {(derivatives, "close"): derivatives.close, (builtins, "abs"): builtins.abs,
+                 (Verdict, "__bool__"): Verdict.__bool__}
+    for (space, name), value in originals.items():
+        monkeypatch.setattr(space, name, value)  # undone by the test too, whatever happens
+
+    def vandal(x):
+        derivatives.close = lambda *a, **k: True
+        builtins.abs = lambda v: 0.0
+        Verdict.__bool__ = lambda self: True
+        builtins.brand_new = "left behind"
+        return 42.0
+
+    verdict = derivatives.check_tanh_derivative(vandal)
+    assert not verdict and "yours gives 42.0" in verdict.message, verdict
+    assert all(getattr(space, name) is value for (space, name), value in originals.items())
+    assert not hasattr(builtins, "brand_new")
+    assert not derivatives.check_tanh_derivative(lambda x: 42.0)  # the next learner's wrong answer
+    assert derivatives.check_tanh_derivative(_tanh_slope)
+
+
+def test_a_patch_made_while_the_checker_reads_an_answer_fails_the_check(monkeypatch):
+    """Code of the answer that runs outside the call (reading the number it returned) could change
+    what the check computes after it: the verdict is a ✗ naming the patch, put back."""
+    from microgradlike.exercises import derivatives
+
+    monkeypatch.setattr(derivatives, "close", derivatives.close)
+
+    class Sly(float):
+        def __float__(self):
+            derivatives.close = lambda *a, **k: True
+            return 0.0
+
+    verdict = derivatives.check_tanh_derivative(lambda x: Sly(0.0))
+    assert not verdict and "microgradlike.exercises.derivatives.close" in verdict.message, verdict
+    assert derivatives.close is checking.close
+
+
+@pytest.mark.parametrize("error", [_Escape("out"), GeneratorExit(), KeyboardInterrupt(), SystemExit(3)],
+                         ids=lambda e: type(e).__name__)
+def test_an_answer_that_raises_a_base_exception_gets_a_verdict_naming_it(error):
+    from microgradlike.exercises.derivatives import check_tanh_derivative
+
+    verdict = check_tanh_derivative(lambda x: _raise(error))
+    assert not verdict and f"failed with {type(error).__name__}" in verdict.message, verdict
+
+
+def test_the_users_ctrl_c_still_stops_a_check(monkeypatch):
+    """A real SIGINT (the user's Ctrl-C, or a notebook's interrupt button) is raised again: the
+    runner tells it from an answer's own KeyboardInterrupt by seeing the signal arrive."""
+    import os
+    import signal
+
+    from microgradlike.exercises.derivatives import check_tanh_derivative
+
+    monkeypatch.setattr(checking, "TIME_LIMIT", 5.0)
+    handler = signal.getsignal(signal.SIGINT)
+    timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            check_tanh_derivative(lambda x: time.sleep(3))
+    finally:
+        timer.cancel()
+    assert signal.getsignal(signal.SIGINT) is handler
+
+
+def test_an_answer_that_switches_the_alarm_off_is_stopped_all_the_same(monkeypatch):
+    """The main thread's deadline was the SIGALRM timer alone: an answer that set the timer to 0
+    (or SIGALRM to SIG_IGN) and looped ran on (30 s, then ✓)."""
+    import signal
+
+    from microgradlike.exercises.derivatives import check_tanh_derivative
+
+    monkeypatch.setattr(checking, "TIME_LIMIT", 0.3)
+    handler = signal.getsignal(signal.SIGALRM)
+    start = time.monotonic()
+    verdict = check_tanh_derivative(lambda x: _alarm_off_then_loop())
+    assert not verdict and "ran longer than 0.3 s" in verdict.message
+    assert time.monotonic() - start < 5
+    assert signal.getsignal(signal.SIGALRM) is handler and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)

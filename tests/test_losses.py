@@ -277,3 +277,9 @@ def test_a_custom_loss_that_returns_a_number_is_a_type_error_naming_it():
 
     with pytest.raises(TypeError, match=r"the loss half returned float 0\.5, not a Value"):
         get_loss(half)([Value(1.0)], [0.0])
+
+
+def test_hinge_of_a_nan_score_is_nan_as_in_pytorch():
+    nan_score = Value(math.inf) * 0.0  # NaN made inside a graph (a Value refuses NaN given to it)
+    assert math.isnan(hinge([nan_score], [1]).data)
+    assert math.isnan(hinge([nan_score], [0]).data)

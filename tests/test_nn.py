@@ -784,7 +784,7 @@ def test_a_bad_task_in_a_file_is_a_value_error(tmp_path, task, fragment):
 
 @pytest.mark.parametrize(
     ("X", "fragment"),
-    [([1.0, 2.0], "2-D array of rows"), ([["a", "b"]], "rows of numbers"),
+    [([1.0, 2.0], "2-D array of rows"), ([[1.0, 2.0], [3.0]], "rows of numbers"),
      ([[1.0, float("nan")]], r"X\[0, 1\]"), ([[1.0, 2.0, 3.0]], "takes 2 input")],
 )
 def test_predict_refuses_bad_rows(X, fragment):
@@ -921,6 +921,47 @@ def test_save_refuses_a_model_its_file_could_not_rebuild(tmp_path, make, fragmen
         make().save(path)
     assert "Module.load could not rebuild it" in str(info.value)
     assert not path.exists()
+
+
+class StaticCount(Tiny):
+    """A Tiny whose _parameter_count is a staticmethod: it counts a config as well as a classmethod."""
+
+    @staticmethod
+    def _parameter_count(n: int, **_) -> int:
+        return n
+
+
+class MethodCount(Tiny):
+    def _parameter_count(self, n: int, **_) -> int:  # type: ignore[override]
+        return n
+
+
+class IntCount(Tiny):
+    _parameter_count = 3  # type: ignore[assignment]
+
+
+def test_a_staticmethod_parameter_count_saves_and_loads(tmp_path):
+    model = StaticCount(3, seed=1)
+    model.save(tmp_path / "s.json")
+    loaded = Module.load(tmp_path / "s.json")
+    assert type(loaded) is StaticCount
+    assert [p.data for p in loaded.parameters()] == [p.data for p in model.parameters()]
+
+
+@pytest.mark.parametrize(("cls", "got"), [(MethodCount, "a plain method, which needs a model to call it"),
+                                          (IntCount, "int 3")])
+def test_a_parameter_count_that_is_no_classmethod_is_refused_by_save_and_load(tmp_path, cls, got):
+    """save raised AttributeError: 'function' object has no attribute '__func__'."""
+    says = (f"{cls.__name__}._parameter_count must be a classmethod (or staticmethod) counting the "
+            f"parameters of a config, got {got}")
+    path = tmp_path / "m.json"
+    with pytest.raises(ValueError, match=re.escape(says)):
+        cls(3, seed=0).save(path)
+    assert not path.exists()
+    Tiny(3, seed=0).save(path)
+    path.write_text(path.read_text().replace('.Tiny"', f'.{cls.__name__}"'))  # a file naming the class
+    with pytest.raises(ValueError, match=re.escape(says)):
+        Module.load(path)
 
 
 def test_save_refuses_tied_weights_naming_them_and_keeps_the_old_file(tmp_path):
@@ -1067,6 +1108,44 @@ def test_a_parameter_set_to_an_int_too_large_for_a_float_is_named_by_the_forward
         model([1.0, 2.0])
     with pytest.raises(ValueError, match=said):
         model.predict(np.array([[1.0, 2.0], [0.5, 0.0]]))
+
+@pytest.mark.parametrize(("X", "says"), [
+    ([["a", "b"]], "X[0, 0] must be a real number, got str: 'a'"),
+    ([[0.1, "1e3"]], "X[0, 1] must be a real number, got str: '1e3'"),  # numpy read it as 1000.0
+    ([[" 7 ", 0.1]], "X[0, 0] must be a real number, got str: ' 7 '"),
+    ([[0.1, b"7"]], "X[0, 1] must be a real number, got bytes: b'7'"),
+    ([[0.1, True]], "X[0, 1] must be a real number, got bool: True"),  # numpy read it as 1.0
+    ([[0.1, np.complex128(1 + 2j)]], "X[0, 1] must be a real number, got complex128"),  # dropped 2j
+    (np.array([[0.5, 1 + 0j]]), "X[0, 0] must be a real number, got complex: (0.5+0j)"),
+    (np.array([[True, False]]), "X[0, 0] must be a real number, got bool: True"),
+    (np.array([[0.5, None]], dtype=object), "X[0, 1] must be a real number, got NoneType: None"),
+])
+def test_predict_refuses_what_is_not_a_real_number_naming_its_cell(X, says):
+    """predict reads X by the rule model(row) follows (`checks.real`), not numpy's float()."""
+    model = MLP(2, [2, 1], seed=0)
+    model.set_task("regression")
+    with pytest.raises(TypeError, match=re.escape(says)):
+        model.predict(X)
+
+
+def test_predict_reads_arrays_of_any_real_dtype():
+    model = MLP(2, [2, 1], seed=0)
+    model.set_task("regression")
+    want = model.predict([[1.0, 2.0], [-3.0, 0.5]])
+    rows = [[1.0, 2.0], [-3.0, 0.5]]
+    for X in (np.array(rows, dtype=np.float32), np.array(rows, dtype=object)):
+        assert np.allclose(model.predict(X), want, rtol=1e-6)
+    assert np.array_equal(model.predict(np.array([[1, 2]], dtype=np.int8)), want[:1])
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, "abc"])
+def test_predict_refuses_a_model_whose_parameter_is_not_a_finite_number_naming_it(bad):
+    model = MLP(2, [2, 1], seed=0)
+    model.set_task("classification", classes=[0, 1], loss="hinge")
+    model.layers[1].neurons[0].w[1].data = bad
+    with pytest.raises(ValueError, match=r"cannot predict: parameter layers\.1\.neurons\.0\.w\.1 must be a "
+                                         r"finite real number, got"):
+        model.predict([[0.1, 0.2]])
 
 
 # ---- the task: classes and threshold (issue 19) ---------------------------------------------------

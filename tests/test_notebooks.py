@@ -171,3 +171,39 @@ def test_check_says_what_it_checked(capsys):
     assert build.main(["--check"]) == 0
     out = capsys.readouterr().out
     assert f"checked {len(build.sources())} notebooks" in out, out
+
+
+@pytest.mark.parametrize("notebook_is", ["not JSON", "a JSON list", "a folder"])
+def test_check_says_in_one_line_what_is_wrong_with_a_notebook_file(tmp_path: Path, monkeypatch, capsys,
+                                                                   notebook_is):
+    """A corrupt .ipynb gave nbformat's NotJSONError traceback, a folder IsADirectoryError."""
+    monkeypatch.setattr(build, "HERE", tmp_path)
+    notebook = _tiny_lesson(tmp_path).with_suffix(".ipynb")
+    if notebook_is == "a folder":
+        notebook.mkdir()
+    else:
+        notebook.write_text("{not json" if notebook_is == "not JSON" else "[]", encoding="utf-8")
+    assert build.main(["--check"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert f"error: {notebook} cannot be read as a notebook (" in err, err
+
+
+def test_building_onto_a_folder_named_like_the_notebook_is_one_line_before_running_anything(
+        tmp_path: Path, monkeypatch, capsys):
+    monkeypatch.setattr(build, "HERE", tmp_path)
+    notebook = _tiny_lesson(tmp_path).with_suffix(".ipynb")
+    notebook.mkdir()
+    monkeypatch.setattr(build, "execute", lambda *a, **k: pytest.fail("the lesson ran"))
+    assert build.main([]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"python notebooks/build.py: error: {notebook} is not a file (a folder?), so the notebook "
+                   f"cannot be written there\n")
+
+
+def test_check_and_force_together_are_refused_in_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        build.main(["--check", "--force"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--force: not allowed with argument --check" in err, err

@@ -259,3 +259,29 @@ def test_adam_without_eps_leaves_a_parameter_that_never_had_a_gradient_alone():
     opt.step()
     assert still.data == 1.0
     assert moving.data == pytest.approx(-0.1, rel=1e-12)  # m̂/√v̂ = g/|g| = 1
+
+
+@pytest.mark.parametrize("eps", [1e-8, 0.0])
+def test_adam_with_a_nan_gradient_makes_the_parameter_nan_as_sgd_and_torch_do(eps):
+    """It froze the parameter (its step was skipped as if √v̂ + ε were 0), and m, v stayed NaN, so
+    no later finite gradient ever moved it again. The numpy Adam of the compiled engines too."""
+    import numpy as np
+
+    from microgradlike.trainers import VectorTrainer
+
+    sgd, adam = Value(1.0), Value(1.0)
+    for p, opt in ((sgd, SGD([sgd])), (adam, Adam([adam], eps=eps))):
+        p.grad = math.nan
+        opt.step()
+        assert math.isnan(p.data), type(opt).__name__
+    vector = Value(1.0)
+    trainer = VectorTrainer([vector], Adam([vector], eps=eps),
+                            lambda X, y, theta: (0.0, np.array([math.nan])), lambda X, y, theta: 0.0)
+    trainer.loss_and_grad(None, None)
+    trainer.step()
+    assert math.isnan(trainer.values()[0])
+    torch = pytest.importorskip("torch")
+    t = torch.tensor([1.0], dtype=torch.float64, requires_grad=True)
+    t.grad = torch.tensor([math.nan], dtype=torch.float64)
+    torch.optim.Adam([t], eps=eps).step()
+    assert math.isnan(t.item())

@@ -74,13 +74,13 @@ def test_bad_arguments() -> None:
         Replay(model, X_train, y_train, validation=X_test)
 
 
-def test_points_that_are_no_floats_are_a_value_error_naming_them() -> None:
+def test_points_that_are_no_floats_are_refused_naming_them() -> None:
     model = MLP(2, [4, 1], seed=0)
     with pytest.raises(ValueError, match=r"^X\[0, 0\] = 100000000000… \(401 digits\) is too large for a"):
         Replay(model, [[10**400, 0.0], [1.0, 2.0]], [1, -1])  # was an OverflowError
     with pytest.raises(ValueError, match=r"^validation y\[1\] = -100000000000… \(401 digits\) is too large"):
         Replay(model, [[0.0, 0.0], [1.0, 2.0]], [1, -1], validation=([[0, 0], [1, 1]], [1, -10**400]))
-    with pytest.raises(ValueError, match=r"^X must hold a table of numbers, got \[\['a', 1\]\]"):
+    with pytest.raises(TypeError, match=r"^X\[0, 0\] must be a real number, got str: 'a'"):
         Replay(model, [["a", 1]], [1])
 
 

@@ -197,11 +197,11 @@ def test_two_classes_that_meet_show_no_sliver_of_a_third_between_them(pyplot) ->
     assert count(1) == 0  # and nothing of class 1's, which wins nowhere
 
 
-def test_points_that_are_no_floats_are_a_value_error_naming_them(pyplot) -> None:  # type: ignore[no-untyped-def]
+def test_points_that_are_no_floats_are_refused_naming_them(pyplot) -> None:  # type: ignore[no-untyped-def]
     model = MLP(2, [3, 1], seed=0)
     with pytest.raises(ValueError, match=r"^X\[1, 0\] = 100000000000… \(401 digits\) is too large"):
         plot_decision_boundary(model, [[0.0, 0.0], [10**400, 1.0]], [0, 1])  # was an OverflowError
-    with pytest.raises(ValueError, match=r"^X must hold a table of numbers, got \[\['a', 1\]\]"):
+    with pytest.raises(TypeError, match=r"^X\[0, 0\] must be a real number, got str: 'a'"):
         plot_decision_boundary(model, [["a", 1]], [0])
 
 

@@ -173,6 +173,15 @@ def test_explain_relu_gives_the_reason(data: float, local: float, reason: str) -
     assert f"= {local} because a = {data} {reason}" in text
 
 
+def test_explain_relu_of_nan_says_nan_not_the_kink() -> None:
+    a = Value(math.inf, label="a")
+    z = a * 0.0  # nan, made inside the graph
+    z.label = "z"
+    r = z.relu()
+    text = explanation_of(r, r)
+    assert "= 1.0 because z = nan is NaN" in text and "kink" not in text
+
+
 def test_explain_dot_pairs_each_weight_with_its_input() -> None:
     w1, w2, x1, x2, b = (Value(v, label=n) for v, n in
                          [(0.5, "w1"), (-2.0, "w2"), (3.0, "x1"), (4.0, "x2"), (0.1, "b")])

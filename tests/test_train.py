@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import math
+import re
 import sys
 import threading
 
@@ -152,6 +153,17 @@ def test_divergence_leaves_the_last_finite_parameters():
         gradient = mse_gradient(*final, X[:, 0] * 10, y)
         next_theta = np.array(final) - 10.0 * gradient
     assert not np.all(np.isfinite([loss, *gradient, *next_theta]))
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # numpy's "invalid value" is no message for a user
+@pytest.mark.parametrize("engine", ["eager", "tape", "batched"])
+def test_a_hinge_loss_gone_nan_is_divergence_not_a_loss_of_zero(engine):
+    """relu kept NaN as 0, so hinge of NaN scores read 0.0: the run 'converged' at loss 0."""
+    X, y = make_moons(60, seed=0)
+    model = MLP(2, [16, 16, 1], seed=0)
+    history = fit(model, X, 2 * y - 1, loss="hinge", optimizer="adam", lr=1e300, max_epochs=5, engine=engine)
+    assert history.stopped_because == "diverged", (history.stopped_because, history.train_loss)
+    assert 0.0 not in history.train_loss
 
 
 def test_non_finite_loss_stops_before_any_update():
@@ -779,6 +791,18 @@ def test_an_int_too_large_for_a_float_is_named_by_its_place(kwargs, message):
         fit(MLP(2, [2, 1], seed=0), **kwargs)
 
 
+@pytest.mark.parametrize(("kwargs", "says"), [
+    ({"X": [[0.1, "1e3"]], "y": [1]}, "X[0, 1] must be a real number, got str: '1e3'"),
+    ({"X": [[0.1, True]], "y": [1]}, "X[0, 1] must be a real number, got bool: True"),
+    ({"X": np.array([[0.1, 1 + 2j]]), "y": [1]}, "X[0, 0] must be a real number, got complex"),
+    ({"X": [[0.1, 0.2]], "y": [1], "validation": ([[b"7", 0.0]], [1])},
+     "validation X[0, 0] must be a real number, got bytes: b'7'"),
+])
+def test_fit_refuses_x_that_is_not_real_numbers_naming_the_cell(kwargs, says):
+    with pytest.raises(TypeError, match=re.escape(says)):
+        fit(MLP(2, [2, 1], seed=0), **kwargs)
+
+
 def test_cross_entropy_on_a_one_output_model_is_refused_before_training():
     X, y = make_moons(n=20, seed=0)
     model = MLP(2, [4, 1], seed=0)
@@ -845,3 +869,48 @@ def test_one_epoch_and_one_update_are_said_in_the_singular() -> None:
     X, y = [[0.0], [1.0]], [0.0, 1.0]
     history = fit(MLP(1, [1], seed=0), X, y, max_epochs=1, tol=0.0)
     assert repr(history).startswith("History(1 epoch, 1 update, ")  # said "1 epochs, 1 updates"
+
+@pytest.mark.parametrize(("kwargs", "says"), [
+    ({"max_epochs": -10**400}, "max_epochs must be an int >= 1"),
+    ({"batch_size": -10**400}, "batch_size must be an int >= 1"),
+    ({"patience": -10**400}, "patience must be an int >= 1"),
+    ({"patience": 10**400}, "needs a validation set"),
+    ({"max_steps": -10**400}, "max_steps must be an int >= 0"),
+])
+def test_a_huge_count_is_shown_cut_not_in_all_its_digits(kwargs, says):
+    with pytest.raises(ValueError) as caught:
+        if "max_steps" in kwargs:
+            gradient_descent(lambda x: x * x, 1.0, **kwargs)
+        else:
+            fit(MLP(2, [2, 1], seed=0), [[0.0, 1.0]], [1], **kwargs)
+    message = str(caught.value)
+    assert says in message and "(401 digits)" in message and len(message) < 200, message
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("engine", ["eager", "tape", "batched"])
+@pytest.mark.parametrize(("loss", "outputs"), [("mse", 1), ("cross_entropy", 2)])
+def test_a_model_given_an_infinite_weight_stops_diverged_naming_it(engine, loss, outputs):
+    """Its outputs are NaN (inf·0). The batched engine raised "x[0] must be a real number, got nan"
+    (its loss's trace input, no name of the user's); every engine said "the parameters are the last
+    finite ones" while one was inf."""
+    X, y = make_moons(20, seed=0)
+    model = MLP(2, [3, outputs], seed=0)
+    model.layers[1].neurons[outputs - 1].w[0].data = math.inf
+    history = fit(model, X, y, loss=loss, engine=engine, max_epochs=2)
+    assert history.stopped_because == "diverged", history.message
+    assert f"were not all finite then: layers.1.neurons.{outputs - 1}.w.0 = inf" in history.message
+    assert "last finite ones" not in history.message
+
+
+@pytest.mark.parametrize("engine", ["tape", "batched"])
+def test_a_callback_that_sets_a_parameter_to_nan_is_named_when_training_diverges(engine):
+    X, y = make_moons(20, seed=0)
+    model = MLP(2, [3, 1], seed=0)
+
+    def callback(history):
+        model.layers[0].neurons[2].b.data = math.nan
+
+    history = fit(model, X, y, engine=engine, max_epochs=3, callback=callback)
+    assert history.stopped_because == "diverged" and "last finite ones" not in history.message
+    assert "layers.0.neurons.2.b = nan (given so to fit, or set so by a callback)" in history.message

@@ -349,3 +349,55 @@ def test_distinct_targets_of_one_number_per_row_are_those_of_numpys_unique_of_ro
         found = _distinct_rows(T)
         assert repr(found.keys) == repr([tuple(row) for row in values.tolist()])
         assert found.firsts == first.tolist() and found.inverse.tolist() == inverse.ravel().tolist()
+
+
+@pytest.mark.parametrize("engine", ["eager", "tape", "batched"])
+@pytest.mark.parametrize(("bad", "error", "says"), [
+    ("abc", TypeError, "parameter layers.0.neurons.1.w.0 must be a real number, got str: 'abc'"),
+    (10**400, ValueError, "parameter layers.0.neurons.1.w.0 must be a real number, got 100000000000… (401 "),
+], ids=["str", "huge int"])
+def test_a_callback_that_leaves_a_parameter_no_number_is_told_which(engine, bad, error, says):
+    """numpy said only "could not convert string to float: 'abc'", eager "can't multiply sequence"."""
+    X, y = np.array([[0.1, 0.2], [0.3, -0.4], [-1.0, 0.5]]), np.array([0.0, 1.0, 0.0])
+
+    def callback(history):
+        model.layers[0].neurons[1].w[0].data = bad
+
+    for optimizer in ("sgd", "adam"):
+        model = MLP(2, [3, 1], seed=0)
+        with pytest.raises(error) as caught:
+            fit(model, X, y, optimizer=optimizer, max_epochs=3, engine=engine, callback=callback)
+        assert says in str(caught.value), (optimizer, str(caught.value))
+
+
+@pytest.mark.parametrize("engine", ["eager", "tape", "batched"])
+def test_a_callback_that_sets_a_numpy_float32_or_an_int_trains_on_with_floats(engine):
+    X, y = np.array([[0.1, 0.2], [0.3, -0.4], [-1.0, 0.5]]), np.array([0.0, 1.0, 0.0])
+    seen = []
+
+    def callback(history):
+        if history.n_epochs == 1:
+            w[0].data, w[1].data = np.float32(0.1), 2
+        seen.append([type(p.data) for p in model.parameters()])
+
+    model = MLP(2, [3, 1], seed=0)
+    w = model.layers[0].neurons[1].w
+    fit(model, X, y, optimizer="adam", max_epochs=3, engine=engine, callback=callback)
+    assert all(t is float for t in seen[-1]) and all(type(p.data) is float for p in model.parameters())
+
+
+@pytest.mark.parametrize(("bad", "error", "says"), [
+    ([0.0] * 12 + ["x"], TypeError, "the optimiser's m[12] must be a real number, got str: 'x'"),
+    ([1.0, 2.0], ValueError, "the optimiser's m must hold one number per parameter (13), got shape (2,)"),
+])
+def test_a_callback_that_leaves_the_optimisers_state_no_numbers_is_told_what(bad, error, says):
+    X, y = np.array([[0.1, 0.2], [0.3, -0.4], [-1.0, 0.5]]), np.array([0.0, 1.0, 0.0])
+    model = MLP(2, [3, 1], seed=0)
+    opt = Adam(model.parameters())
+
+    def callback(history):
+        opt.m = bad
+
+    with pytest.raises(error) as caught:
+        fit(model, X, y, optimizer=opt, max_epochs=2, engine="batched", callback=callback)
+    assert says in str(caught.value)

@@ -3,7 +3,7 @@
 A checker never lets the learner's mistake become a traceback or a hang. Every checker is
 wrapped by `checker`, the one place that keeps the contract: whatever the answer does (raises,
 loops forever, returns a number too large for a float, patches the engine) the checker returns
-a `Verdict`, within `TIME_LIMIT` seconds, and leaves `Value` and `math` as it found them.
+a `Verdict`, within `TIME_LIMIT` seconds, and leaves the library and Python as it found them.
 
 Inside a checker, the helpers below return their result when all went well and a failed
 `Verdict` otherwise, so a checker reads::
@@ -15,6 +15,7 @@ Inside a checker, the helpers below return their result when all went well and a
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import ctypes
 import functools
@@ -22,14 +23,16 @@ import itertools
 import math
 import numbers
 import signal
+import sys
 import threading
+import types
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
 
-from ..checks import as_real, short
+from ..checks import as_real, first_few, short
 from ..engine import Value, topological_order
 from ..formatting import number as number_format
 from . import Verdict
@@ -48,8 +51,8 @@ MOST_READ = 10_000
 _NOT_WRITTEN = "replace the `...` with your code, run the cell, then run this check again"
 _LOOP_HINT = ("look for a loop that never ends: a `while` whose condition never turns false, or a "
               "loop over something far longer than it should be")
-#: What an answer could patch to make the checker's reference agree with it: put back after each call.
-_GUARDED = (Value, math)
+_PATCH_HINT = ("write your answer with the library and Python as they are: assigning to one of their "
+               "names changes what the check compares your answer with")
 
 Check = TypeVar("Check", bound=Callable[..., Verdict])
 
@@ -65,34 +68,39 @@ def checker(exercise: str) -> Callable[[Check], Check]:
 
     * The whole check (the learner's code with it) may run `TIME_LIMIT` seconds; an answer
       still running then is stopped and gets a ✗ that says so (see `_Deadline`).
-    * An exception the checker did not turn into a verdict itself (an answer's object that
-      raises when it is read, say) becomes a ✗ naming it.
-    * What an answer patched on `Value` or `math` is put back, so the next check, and the
-      lesson after it, see the real engine.
+    * Any exception the checker did not turn into a verdict itself becomes a ✗ naming it: an
+      answer's ``Exception``, and also ``SystemExit``, ``GeneratorExit``, a ``KeyboardInterrupt``
+      it raises itself and any other ``BaseException`` of its own. Only the user's Ctrl-C (a real
+      SIGINT, which `_Deadline` sees arrive in the main thread) still interrupts the check.
+    * What an answer patches where the check could see it (`_snapshot`: every microgradlike
+      module and class, `Verdict`, builtins, math, numpy, signal) is put back after each call of
+      the answer (`attempt`) and at the end, so the next check, and the lesson after it, see the
+      real code. A patch made outside `attempt` (while the checker reads what the answer gave) may
+      have moved the check itself: the verdict is then a ✗ naming what was patched.
+
+    Known limits: a blocking C call that ignores signals (``threading.Event().wait()``, or a
+    ``time.sleep`` after the answer switched the alarm off) is stopped only when it returns, and
+    in a thread other than the main one never by a signal: the planted `_OutOfTime` is raised at
+    the thread's next bytecode. An answer that rewrites the checker's own code objects in place
+    (``f.__code__ = …``) is not undone.
     """
     def wrap(check: Check) -> Check:
         @functools.wraps(check)
         def guarded(*args: Any, **kwargs: Any) -> Verdict:
             limit = TIME_LIMIT
+            saved = _snapshot()  # before the answer runs
             deadline = _Deadline(limit)
             try:
-                with _untouched():
-                    deadline.start()
-                    try:
-                        return check(*args, **kwargs)
-                    except _OutOfTime:
-                        raise
-                    except (Exception, SystemExit) as error:  # the learner's code: a verdict, not a traceback
-                        return Verdict(exercise, False, f"checking your answer failed with "
-                                       f"{type(error).__name__}: {_message(error)}",
-                                       hint="try your answer by hand, as the exercise uses it, and look at "
-                                            "what it gives (or raises)")
-                    finally:
-                        deadline.stop()
-            except _OutOfTime:
-                deadline.stop()  # again: the time may have run out while the first stop() ran
-                return Verdict(exercise, False, f"your code ran longer than {limit:g} s, so the check "
-                               f"stopped it", hint=_LOOP_HINT)
+                verdict = _run(exercise, deadline, check, args, kwargs)
+            finally:
+                deadline.disarm()  # no _OutOfTime from here on: the restore below is not cut short
+                patched = _restore(saved)
+                deadline.stop()
+            if patched and verdict:
+                return Verdict(exercise, False, f"your code changed {first_few(patched)} while the check "
+                               f"read its answer, so the check cannot trust what it computed (put back "
+                               f"now)", hint=_PATCH_HINT)
+            return verdict
 
         guarded.exercise = exercise  # type: ignore[attr-defined]
         return guarded  # type: ignore[return-value]
@@ -100,45 +108,92 @@ def checker(exercise: str) -> Callable[[Check], Check]:
     return wrap
 
 
+def _run(exercise: str, deadline: _Deadline, check: Callable[..., Verdict], args: tuple[Any, ...],
+         kwargs: dict[str, Any]) -> Verdict:
+    """``check(*args, **kwargs)`` under ``deadline``, every exception it lets out a failed verdict
+    (but the user's Ctrl-C, which is raised again)."""
+    try:
+        deadline.start()
+        try:
+            return check(*args, **kwargs)
+        except _OutOfTime:
+            raise
+        except BaseException as error:  # the learner's code: a verdict, not a traceback
+            if isinstance(error, KeyboardInterrupt) and deadline.interrupted:
+                raise  # the user pressed Ctrl-C (a SIGINT arrived): stop, as they asked
+            return Verdict(exercise, False, f"checking your answer failed with "
+                           f"{_name(error)}: {_message(error)}",
+                           hint="try your answer by hand, as the exercise uses it, and look at "
+                                "what it gives (or raises)")
+        finally:
+            deadline.disarm()
+    except _OutOfTime:
+        deadline.disarm()  # again: the time may have run out while the first disarm() ran
+        return Verdict(exercise, False, f"your code ran longer than {deadline.seconds:g} s, so the "
+                       f"check stopped it", hint=_LOOP_HINT)
+
+
 class _Deadline:
     """Stops the checking thread once ``seconds`` have passed, by raising `_OutOfTime` in it.
 
-    In the main thread (a script, a test, a Jupyter kernel) a SIGALRM timer raises it, which
-    also interrupts a sleep. In any other thread (signals go to the main thread only) a
-    watchdog thread plants it with CPython's ``PyThreadState_SetAsyncExc``, and the thread
-    raises it at its next bytecode boundary: a worker thread with a timeout could not stop
-    the answer, this does. Once the time is up it is raised again every 0.1 s until `stop`,
-    so that an answer that catches everything (``except BaseException``) is stopped too.
+    In any thread a watchdog thread plants it with CPython's ``PyThreadState_SetAsyncExc``, and
+    the thread raises it at its next bytecode boundary: a worker thread with a timeout could not
+    stop the answer, this does. In the main thread (a script, a test, a Jupyter kernel) a SIGALRM
+    timer raises it first, which also interrupts a sleep; there the watchdog waits a little
+    longer, so an answer that switches the alarm off (``signal.setitimer(…, 0)``, or another
+    handler for SIGALRM) is stopped all the same. Once the time is up it is raised again every
+    0.1 s until `disarm`, so that an answer that catches everything (``except BaseException``)
+    is stopped too.
+
+    In the main thread it also watches SIGINT while it runs, passing it on to the handler before:
+    `interrupted` says whether the user pressed Ctrl-C, and so tells their KeyboardInterrupt from
+    one the answer raises itself. `stop` puts both signals' handlers, and the timer, back.
     """
 
     AGAIN = 0.1
+    #: How much longer the watchdog waits in the main thread, where the alarm comes first.
+    GRACE = 0.5
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.active = False
+        self.interrupted = False
+        self._main = threading.current_thread() is threading.main_thread()
         self._by_signal = False
-        self._previous: Any = None
+        self._handlers: dict[int, Any] = {}  # signal number -> the handler before start()
         self._thread = threading.get_ident()
         self._lock = threading.Lock()
         self._stopped = threading.Event()
 
     def start(self) -> None:
         self.active = True
-        main = threading.current_thread() is threading.main_thread()
-        self._by_signal = (main and hasattr(signal, "setitimer")
-                           and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0))  # nobody else's timer
-        if self._by_signal:
-            self._previous = signal.signal(signal.SIGALRM, self._alarm)
-            signal.setitimer(signal.ITIMER_REAL, self.seconds, self.AGAIN)
-        elif _plant is not None:
+        if self._main:
+            interrupt = signal.getsignal(signal.SIGINT)
+            if interrupt is not None:  # None: a handler not set from Python, which cannot be put back
+                self._handlers[signal.SIGINT] = signal.signal(signal.SIGINT, self._interrupt)
+            self._by_signal = (hasattr(signal, "setitimer")
+                               and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0))  # nobody else's timer
+            if self._by_signal:
+                self._handlers[signal.SIGALRM] = signal.signal(signal.SIGALRM, self._alarm)
+                signal.setitimer(signal.ITIMER_REAL, self.seconds, self.AGAIN)
+        if _plant is not None:
             threading.Thread(target=self._watch, name="exercise check's deadline", daemon=True).start()
 
     def _alarm(self, signum: int, frame: object) -> None:
         if self.active:
             raise _OutOfTime
 
+    def _interrupt(self, signum: int, frame: object) -> None:
+        self.interrupted = True
+        before = self._handlers.get(signal.SIGINT)
+        if callable(before):
+            before(signum, frame)  # Python's default raises KeyboardInterrupt
+        elif before != signal.SIG_IGN:
+            raise KeyboardInterrupt
+
     def _watch(self) -> None:
-        if _plant is None or self._stopped.wait(self.seconds):  # (start() runs it only with _plant)
+        wait = self.seconds + (self.GRACE if self._by_signal else 0.0)
+        if _plant is None or self._stopped.wait(wait):  # (start() runs it only with _plant)
             return
         while True:
             with self._lock:
@@ -148,17 +203,22 @@ class _Deadline:
             if self._stopped.wait(self.AGAIN):
                 return
 
+    def disarm(self) -> None:
+        """No more `_OutOfTime` after this returns (it may be called again: it is idempotent)."""
+        with self._lock:
+            self.active = False
+            if _plant is not None:
+                _plant(self._thread, None)  # withdraw one planted but not raised yet
+        self._stopped.set()
+
     def stop(self) -> None:
-        """No more `_OutOfTime` after this returns (it may be called twice: it is idempotent)."""
-        self.active = False
+        """Disarm, and put the signal handlers and the timer back as they were before `start`."""
+        self.disarm()
         if self._by_signal:
             signal.setitimer(signal.ITIMER_REAL, 0.0, 0.0)  # first no more alarms, then the old handler
-            signal.signal(signal.SIGALRM, self._previous)
-        else:
-            with self._lock:
-                if _plant is not None:
-                    _plant(self._thread, None)  # withdraw one planted but not raised yet
-            self._stopped.set()
+        for signum, handler in self._handlers.items():
+            signal.signal(signum, handler)
+        self._handlers.clear()
 
 
 def _set_async_exc() -> Callable[[int, type[BaseException] | None], None] | None:
@@ -177,24 +237,66 @@ def _set_async_exc() -> Callable[[int, type[BaseException] | None], None] | None
 _plant = _set_async_exc()
 
 
+# ---- what an answer could patch: snapshots, put back after each call ------------------------------
+#: Names that change on their own (Python's warnings registry, the REPL's last result): not patches.
+_NOT_PATCHES = frozenset({"__warningregistry__", "_"})
+_Snapshot = list[tuple[Any, dict[str, Any]]]
+
+
+def _snapshot() -> _Snapshot:
+    """Every namespace an answer could patch to move a check (``close = lambda *a: True`` in a
+    checker's module, ``Value.tanh = …``, ``builtins.abs = …``, ``Verdict.__bool__ = …``): each
+    microgradlike module and each class defined there (`Verdict` and `Value` among them), and
+    builtins, math, numpy and signal; with a copy of what each holds now."""
+    def ours(name: object) -> bool:
+        return str(name).partition(".")[0] == "microgradlike"
+
+    modules = [m for name, m in list(sys.modules.items()) if isinstance(m, types.ModuleType) and ours(name)]
+    classes = {v for m in modules for v in list(vars(m).values())
+               if isinstance(v, type) and ours(getattr(v, "__module__", ""))}
+    spaces = [*modules, *classes, builtins, math, np, signal]
+    return [(space, dict(vars(space))) for space in spaces]
+
+
+def _restore(saved: _Snapshot) -> list[str]:
+    """Put back what changed in each namespace since ``saved`` (`_snapshot`); the names changed.
+    A name added that holds a module is kept: importing a submodule adds it to its package."""
+    patched = []
+    for space, before in saved:
+        now = vars(space)
+        where = getattr(space, "__qualname__", getattr(space, "__name__", "?"))
+        for name in [name for name in now if name not in before]:
+            if name in _NOT_PATCHES or isinstance(now[name], types.ModuleType):
+                continue
+            patched.append(f"{where}.{name}")
+            delattr(space, name)
+        for name, value in before.items():
+            if now.get(name, _MISSING) is not value and name not in _NOT_PATCHES:
+                patched.append(f"{where}.{name}")
+                setattr(space, name, value)
+    return patched
+
+
 @contextlib.contextmanager
 def _untouched() -> Iterator[None]:
-    """Put back, on the way out, whatever the code inside changed on `_GUARDED` (``Value.tanh =
-    …`` in an answer would change the reference the answer is compared with)."""
-    saved = [(space, dict(vars(space))) for space in _GUARDED]
+    """Put back, on the way out, whatever the code inside changed where a check could see it
+    (`_snapshot`): ``Value.tanh = …`` in an answer would change the reference it is compared with."""
+    saved = _snapshot()
     try:
         yield
     finally:
-        for space, before in saved:
-            now = vars(space)
-            for name in [name for name in now if name not in before]:
-                delattr(space, name)
-            for name, value in before.items():
-                if now.get(name, _MISSING) is not value:
-                    setattr(space, name, value)
+        _restore(saved)
 
 
 _MISSING = object()
+
+
+def _name(error: BaseException) -> str:
+    """The name of an exception's class, even from a class that hides it."""
+    try:
+        return str(type(error).__name__)
+    except Exception:
+        return "an exception"
 
 
 def _message(error: BaseException) -> str:
@@ -223,7 +325,7 @@ def attempt(exercise: str, fn: object, *args: Any, hint: str = "", returns: bool
             call: str = "") -> Any | Verdict:
     """``fn(*args)``, or a failed verdict when ``fn`` is not a function, raises, or (when it
     ``returns`` a result) returns None. ``call`` is how verdicts write the call (default:
-    `shown_call`). What the call patched on `Value` or `math` is put back right after it."""
+    `shown_call`). What the call patched where a check could see it is put back right after it."""
     if not callable(fn):
         got = f"{type(fn).__name__}: {short(fn, 40)}"
         return Verdict(exercise, False, f"expected a function, got {got}",
