@@ -188,6 +188,9 @@ def main(argv=None):
               f"{args.rows // world}{'' if args.rows % world == 0 else f'-{args.rows // world + 1}'} rows: "
               f"after {args.epochs} full-batch epochs the loss is {total.item() / world:.4f}, "
               f"train accuracy {accuracy:.1%}; saved the model to {args.out}")
+    # every process waits for process 0's save: a process that tears its group down while a peer
+    # still uses it can abort in gloo ("terminate called without an active exception")
+    dist.barrier()
     dist.destroy_process_group()
 
 
