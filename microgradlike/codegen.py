@@ -183,7 +183,7 @@ class _Codegen:
                 return "mul", f"({condition})"
             condition = _where_between(tree, 0.0, 1.0)
             if condition is not None:  # relu's where(a <= 0, 0, 1): not (a <= 0), which is 1 for nan
-                return "mul", f"_np.logical_not({condition})"
+                return "mul", f"~({condition})"  # ~ of a comparison's booleans: their negation
         return "mul", local
 
     def backward_lines(self, wanted: set[int], accumulate: bool, seeds: Sequence[str]) -> list[str]:

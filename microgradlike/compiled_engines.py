@@ -142,10 +142,13 @@ class CompiledLossAndGrad:
         self._keys: dict[bytes, _Keys] = {}  # the targets' keys of recent batches (the same y recurs)
 
     def __call__(self, X_batch: Any, y_batch: Any) -> float:
-        loss, grads = self.gradient(X_batch, y_batch)
-        for p, g in zip(self.params, grads.tolist()):
+        """The mean loss L over the batch; each parameter's ``.grad`` is set to ∂L/∂θ."""
+        batch = self._batch(X_batch, y_batch)
+        run = self._run_tape if self.engine == "tape" else self._run_batched
+        total, grads = run(batch, True, None)
+        for p, g in zip(self.params, (grads / batch.n).tolist()):  # zip stops at the parameters
             p.grad = g
-        return loss
+        return total / batch.n
 
     def gradient(self, X_batch: Any, y_batch: Any,
                  theta: np.ndarray | None = None) -> tuple[float, np.ndarray]:
