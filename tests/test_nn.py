@@ -1106,7 +1106,7 @@ def test_a_parameter_set_to_an_int_too_large_for_a_float_is_named_by_the_forward
     said = rf"the data of (weight 0|the bias) of dot \({re.escape(name)}\) must be a real number, got 1000"
     with pytest.raises(ValueError, match=said):
         model([1.0, 2.0])
-    refused = rf"cannot predict: parameter {re.escape(name)} must be a finite real number, got 1000.*\(401 dig"
+    refused = rf"cannot predict: parameter {re.escape(name)} must be a finite real number, got 1000"
     with pytest.raises(ValueError, match=refused):
         model.predict(np.array([[1.0, 2.0], [0.5, 0.0]]))
 
