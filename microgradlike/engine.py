@@ -556,5 +556,4 @@ def _slipped(node: Value) -> bool:
 # The methods of methods.py test `isinstance(other, Value)` and build their nodes with `_node`,
 # `_with_constant` and `_operand`. Value is made from ValueOps, so methods.py is imported before
 # any of these exist: they are handed over now.
-vars(methods).update(Value=Value, _node=_node, _with_constant=_with_constant, _operand=_operand,
-                     checked_data=checked_data)
+vars(methods).update(Value=Value, _node=_node, _with_constant=_with_constant, _operand=_operand)

@@ -63,9 +63,7 @@ reflected form (``3 * x``, layout "ca"). A plain number is never wrapped in a no
 `Value` (microgradlike/engine.py) inherits these methods from `ValueOps`. They build each node with
 the engine's ``_node(data, children, local_grads, op)`` (``_with_constant`` also keeps the plain
 number and where it stood), and ``_operand(x, op)`` reads a plain number (None for anything else,
-and Python then tries the other operand's method; NaN is refused, naming the op). An op that
-computes with floats does so in a ``try``: a Value whose ``.data`` was set to an int too large for a
-float (``Value()`` refuses one) is named by `_too_large`, not left a bare OverflowError.
+and Python then tries the other operand's method; NaN is refused, naming the op).
 """
 
 from __future__ import annotations
@@ -75,21 +73,11 @@ from typing import TYPE_CHECKING
 from .checks import short
 from .ops import FUNCTIONS
 
-if TYPE_CHECKING:  # at run time engine.py hands these over, as soon as Value exists
-    from .engine import Value, _node, _operand, _with_constant, checked_data
+if TYPE_CHECKING:  # at run time engine.py hands these four over, as soon as Value exists
+    from .engine import Value, _node, _operand, _with_constant
 
 # The math functions the formulas call, on floats (ops.FUNCTIONS defines each once, beside its
 # numpy version).
-'''
-
-_TOO_LARGE = '''
-
-def _too_large(op: str, *operands: object) -> None:
-    """Raise the error naming the operand of ``op`` whose data is an int too large for a float
-    (assigned to ``.data``: Value() refuses one), which the op met as a bare OverflowError."""
-    for v in operands:
-        if isinstance(v, Value):
-            checked_data(v, f"the data of {short(v.label) if v.label else 'a Value'} (an operand of {op})")
 '''
 
 
@@ -105,7 +93,7 @@ def source() -> str:
     if _reads(body, "inf"):
         functions.append('inf = float("inf")')
     return "\n".join([
-        _HEADER.rstrip("\n"), *functions, _TOO_LARGE.rstrip("\n"), "", "",
+        _HEADER.rstrip("\n"), *functions, "", "",
         "class ValueOps:",
         '    """The ops of `Value`, written from the op table (see this module\'s docstring)."""',
         "",
@@ -133,40 +121,24 @@ def _methods(op: Op) -> list[str]:
 
     forward, derivatives = render(op.forward), [render(d) for d in op.derivatives]
     if op.arity == 1:
-        result = _one_operand_result(forward, derivatives[0], op.name)
-        body = ["a = self.data", *_guarded(op, "self", [*_checks(op, {"a": "self"}, ""), *result])]
+        body = ["a = self.data", *_checks(op, {"a": "self"}, ""),
+                *_one_operand_result(forward, derivatives[0], op.name)]
         return _method(f"def {op.method}(self) -> Value:", _doc(op, op.math, (0,)), body)
     both = _result(forward, derivatives, "(self, other)", op.name, None)
     number = _result(forward, derivatives[:1], "(self,)", op.name, ("b", "ac"))
     plain = [f"b = _operand(other, {_string(op.name)})", "if b is None:", "    return NotImplemented",
              *_checks(op, {"a": "self", "b": "other"}, "b"), *number]
-    first = ["a = self.data", *_guarded(op, "self, other", [
-        f"if not isinstance(other, Value):  # x {op.name} 3, or not a number at all",
-        *_indent(plain), "b = other.data", *_checks(op, {"a": "self", "b": "other"}, ""), *both])]
+    first = ["a = self.data", f"if not isinstance(other, Value):  # x {op.name} 3, or not a number at all",
+             *_indent(plain), "b = other.data", *_checks(op, {"a": "self", "b": "other"}, ""), *both]
     reflected = [f"a = _operand(other, {_string(op.name)})", "if a is None:", "    return NotImplemented",
                  "b = self.data",
-                 *_guarded(op, "self", [
-                     *_checks(op, {"a": "other", "b": "self"}, "a"),
-                     *_result(forward, derivatives[1:], "(self,)", op.name, ("a", "ca"), derivative_of="b")])]
+                 *_checks(op, {"a": "other", "b": "self"}, "a"),
+                 *_result(forward, derivatives[1:], "(self,)", op.name, ("a", "ca"), derivative_of="b")]
     example = f"2 {op.name} x"
     doc = _doc(op, op.math, (0, 1))
     return [*_method(f"def {op.method}(self, other: Value | float) -> Value:", doc, first),
             *_method(f"def {op.reflected}(self, other: float) -> Value:",
                      _doc(op, f"{op.math} for a plain number a: {example}", (1,)), reflected)]
-
-
-def _guarded(op: Op, operands: str, lines: list[str]) -> list[str]:
-    """``lines`` in ``try: … except OverflowError:`` where they compute with floats: a Value's data
-    may be an int too large for a float (assigned to ``.data``: Value() refuses one), which
-    Python meets as a bare OverflowError; `_too_large` names the operand instead. (No cost when
-    nothing is raised. Not where the code only compares, negates or takes abs: an int passes.)"""
-    tree = ast.parse(textwrap.dedent("\n".join(lines)))
-    if not any(isinstance(n, ast.BinOp) or (isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
-                                            and n.func.id in FUNCTIONS and n.func.id != "abs")
-               for n in ast.walk(tree)):
-        return lines
-    return ["try:", *_indent(lines), "except OverflowError:  # an int too large for a float, in .data",
-            f"    _too_large({_string(op.name)}, {operands})", "    raise"]
 
 
 def _method(signature: str, doc: list[str], body: list[str]) -> list[str]:
@@ -215,7 +187,7 @@ def _raise(rule: Check, shown: dict[str, str]) -> list[str]:
         if field is not None:
             pieces.append((f"short({shown[field]})", True))
     head = f"raise {error}("
-    room = _WIDTH - 20 - len(head) - 4  # the deepest indent, the quotes, the f and the bracket
+    room = _WIDTH - 16 - len(head) - 4  # the deepest indent, the quotes, the f and the bracket
     lines: list[list[tuple[str, bool]]] = [[]]
     for piece in pieces:
         if lines[-1] and sum(len(t) + 2 * f for t, f in lines[-1]) + len(piece[0]) > room:
@@ -244,7 +216,7 @@ def _result(forward: str, derivatives: list[str], children: str, name: str, cons
     build = (f"_with_constant({{result}}, {children}, {{local}}, {op}, {constant[0]}, {_string(constant[1])})"
              if constant else f"_node({{result}}, {children}, {{local}}, {op})")
     line = "return " + build.format(result=result, local=local)
-    if len(line) + 16 <= _WIDTH:  # the deepest indent: in the try, in the branch for a plain number
+    if len(line) + 12 <= _WIDTH:
         return [*lines, line]
     names = [f"d{derivative_of}"] if len(derivatives) == 1 else ["da", "db"]
     lines += [f"{n} = {d}" for n, d in zip(names, derivatives)]

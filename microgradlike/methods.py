@@ -13,9 +13,7 @@ reflected form (``3 * x``, layout "ca"). A plain number is never wrapped in a no
 `Value` (microgradlike/engine.py) inherits these methods from `ValueOps`. They build each node with
 the engine's ``_node(data, children, local_grads, op)`` (``_with_constant`` also keeps the plain
 number and where it stood), and ``_operand(x, op)`` reads a plain number (None for anything else,
-and Python then tries the other operand's method; NaN is refused, naming the op). An op that
-computes with floats does so in a ``try``: a Value whose ``.data`` was set to an int too large for a
-float (``Value()`` refuses one) is named by `_too_large`, not left a bare OverflowError.
+and Python then tries the other operand's method; NaN is refused, naming the op).
 """
 
 from __future__ import annotations
@@ -25,8 +23,8 @@ from typing import TYPE_CHECKING
 from .checks import short
 from .ops import FUNCTIONS
 
-if TYPE_CHECKING:  # at run time engine.py hands these over, as soon as Value exists
-    from .engine import Value, _node, _operand, _with_constant, checked_data
+if TYPE_CHECKING:  # at run time engine.py hands these four over, as soon as Value exists
+    from .engine import Value, _node, _operand, _with_constant
 
 # The math functions the formulas call, on floats (ops.FUNCTIONS defines each once, beside its
 # numpy version).
@@ -44,14 +42,6 @@ is_integer = FUNCTIONS["is_integer"].float
 inf = float("inf")
 
 
-def _too_large(op: str, *operands: object) -> None:
-    """Raise the error naming the operand of ``op`` whose data is an int too large for a float
-    (assigned to ``.data``: Value() refuses one), which the op met as a bare OverflowError."""
-    for v in operands:
-        if isinstance(v, Value):
-            checked_data(v, f"the data of {short(v.label) if v.label else 'a Value'} (an operand of {op})")
-
-
 class ValueOps:
     """The ops of `Value`, written from the op table (see this module's docstring)."""
 
@@ -62,17 +52,13 @@ class ValueOps:
     def __add__(self, other: Value | float) -> Value:
         """out = a + b;  ∂out/∂a = 1,  ∂out/∂b = 1."""
         a = self.data
-        try:
-            if not isinstance(other, Value):  # x + 3, or not a number at all
-                b = _operand(other, "+")
-                if b is None:
-                    return NotImplemented
-                return _with_constant(a + b, (self,), (1.0,), "+", b, "ac")
-            b = other.data
-            return _node(a + b, (self, other), (1.0, 1.0), "+")
-        except OverflowError:  # an int too large for a float, in .data
-            _too_large("+", self, other)
-            raise
+        if not isinstance(other, Value):  # x + 3, or not a number at all
+            b = _operand(other, "+")
+            if b is None:
+                return NotImplemented
+            return _with_constant(a + b, (self,), (1.0,), "+", b, "ac")
+        b = other.data
+        return _node(a + b, (self, other), (1.0, 1.0), "+")
 
     def __radd__(self, other: float) -> Value:
         """out = a + b for a plain number a: 2 + x;  ∂out/∂b = 1."""
@@ -80,27 +66,19 @@ class ValueOps:
         if a is None:
             return NotImplemented
         b = self.data
-        try:
-            return _with_constant(a + b, (self,), (1.0,), "+", a, "ca")
-        except OverflowError:  # an int too large for a float, in .data
-            _too_large("+", self)
-            raise
+        return _with_constant(a + b, (self,), (1.0,), "+", a, "ca")
 
     # ---- - ---------------------------------------------------------------------------------------
     def __sub__(self, other: Value | float) -> Value:
         """out = a − b;  ∂out/∂a = 1,  ∂out/∂b = -1."""
         a = self.data
-        try:
-            if not isinstance(other, Value):  # x - 3, or not a number at all
-                b = _operand(other, "-")
-                if b is None:
-                    return NotImplemented
-                return _with_constant(a - b, (self,), (1.0,), "-", b, "ac")
-            b = other.data
-            return _node(a - b, (self, other), (1.0, -1.0), "-")
-        except OverflowError:  # an int too large for a float, in .data
-            _too_large("-", self, other)
-            raise
+        if not isinstance(other, Value):  # x - 3, or not a number at all
+            b = _operand(other, "-")
+            if b is None:
+                return NotImplemented
+            return _with_constant(a - b, (self,), (1.0,), "-", b, "ac")
+        b = other.data
+        return _node(a - b, (self, other), (1.0, -1.0), "-")
 
     def __rsub__(self, other: float) -> Value:
         """out = a − b for a plain number a: 2 - x;  ∂out/∂b = -1."""
@@ -108,27 +86,19 @@ class ValueOps:
         if a is None:
             return NotImplemented
         b = self.data
-        try:
-            return _with_constant(a - b, (self,), (-1.0,), "-", a, "ca")
-        except OverflowError:  # an int too large for a float, in .data
-            _too_large("-", self)
-            raise
+        return _with_constant(a - b, (self,), (-1.0,), "-", a, "ca")
 
     # ---- * ---------------------------------------------------------------------------------------
     def __mul__(self, other: Value | float) -> Value:
         """out = a · b;  ∂out/∂a = b,  ∂out/∂b = a."""
         a = self.data
-        try:
-            if not isinstance(other, Value):  # x * 3, or not a number at all
-                b = _operand(other, "*")
-                if b is None:
-                    return NotImplemented
-                return _with_constant(a * b, (self,), (b,), "*", b, "ac")
-            b = other.data
-            return _node(a * b, (self, other), (b, a), "*")
-        except OverflowError:  # an int too large for a float, in .data
-            _too_large("*", self, other)
-            raise
+        if not isinstance(other, Value):  # x * 3, or not a number at all
+            b = _operand(other, "*")
+            if b is None:
+                return NotImplemented
+            return _with_constant(a * b, (self,), (b,), "*", b, "ac")
+        b = other.data
+        return _node(a * b, (self, other), (b, a), "*")
 
     def __rmul__(self, other: float) -> Value:
         """out = a · b for a plain number a: 2 * x;  ∂out/∂b = a."""
@@ -136,32 +106,24 @@ class ValueOps:
         if a is None:
             return NotImplemented
         b = self.data
-        try:
-            return _with_constant(a * b, (self,), (a,), "*", a, "ca")
-        except OverflowError:  # an int too large for a float, in .data
-            _too_large("*", self)
-            raise
+        return _with_constant(a * b, (self,), (a,), "*", a, "ca")
 
     # ---- / ---------------------------------------------------------------------------------------
     def __truediv__(self, other: Value | float) -> Value:
         """out = a / b;  ∂out/∂a = 1 / b,  ∂out/∂b = -out / b."""
         a = self.data
-        try:
-            if not isinstance(other, Value):  # x / 3, or not a number at all
-                b = _operand(other, "/")
-                if b is None:
-                    return NotImplemented
-                if b == 0.0:
-                    raise ZeroDivisionError(f"division by zero: {short(self)} / {short(other)}")
-                return _with_constant(a / b, (self,), (1.0 / b,), "/", b, "ac")
-            b = other.data
+        if not isinstance(other, Value):  # x / 3, or not a number at all
+            b = _operand(other, "/")
+            if b is None:
+                return NotImplemented
             if b == 0.0:
                 raise ZeroDivisionError(f"division by zero: {short(self)} / {short(other)}")
-            out = a / b
-            return _node(out, (self, other), (1.0 / b, -out / b), "/")
-        except OverflowError:  # an int too large for a float, in .data
-            _too_large("/", self, other)
-            raise
+            return _with_constant(a / b, (self,), (1.0 / b,), "/", b, "ac")
+        b = other.data
+        if b == 0.0:
+            raise ZeroDivisionError(f"division by zero: {short(self)} / {short(other)}")
+        out = a / b
+        return _node(out, (self, other), (1.0 / b, -out / b), "/")
 
     def __rtruediv__(self, other: float) -> Value:
         """out = a / b for a plain number a: 2 / x;  ∂out/∂b = -out / b."""
@@ -169,14 +131,10 @@ class ValueOps:
         if a is None:
             return NotImplemented
         b = self.data
-        try:
-            if b == 0.0:
-                raise ZeroDivisionError(f"division by zero: {short(other)} / {short(self)}")
-            out = a / b
-            return _with_constant(out, (self,), (-out / b,), "/", a, "ca")
-        except OverflowError:  # an int too large for a float, in .data
-            _too_large("/", self)
-            raise
+        if b == 0.0:
+            raise ZeroDivisionError(f"division by zero: {short(other)} / {short(self)}")
+        out = a / b
+        return _with_constant(out, (self,), (-out / b,), "/", a, "ca")
 
     # ---- ** --------------------------------------------------------------------------------------
     def __pow__(self, other: Value | float) -> Value:
@@ -190,35 +148,31 @@ class ValueOps:
         b·aᵇ⁻¹ = 0 has derivative 1/a in b (PyTorch gives 0 on one side there: an asymmetric Hessian).
         """
         a = self.data
-        try:
-            if not isinstance(other, Value):  # x ** 3, or not a number at all
-                b = _operand(other, "**")
-                if b is None:
-                    return NotImplemented
-                if a < 0.0 and (not is_integer(b)):
-                    raise ValueError(f"{short(self)} ** {short(other)}: a negative base to a non-integer "
-                                     "power is not a real number")
-                if a == 0.0 and b < 0.0:
-                    raise ZeroDivisionError(f"{short(self)} ** {short(other)}: zero to a negative power")
-                da = b * power(a, b - 1.0) if a != 0.0 or b >= 1.0 else inf - power(a, b) if b > 0.0 else 0.0
-                return _with_constant(power(a, b), (self,), (da,), "**", b, "ac")
-            b = other.data
+        if not isinstance(other, Value):  # x ** 3, or not a number at all
+            b = _operand(other, "**")
+            if b is None:
+                return NotImplemented
             if a < 0.0 and (not is_integer(b)):
-                raise ValueError(f"{short(self)} ** {short(other)}: a negative base to a non-integer "
-                                 "power is not a real number")
+                raise ValueError(f"{short(self)} ** {short(other)}: a negative base to a non-integer power "
+                                 "is not a real number")
             if a == 0.0 and b < 0.0:
                 raise ZeroDivisionError(f"{short(self)} ** {short(other)}: zero to a negative power")
-            if a <= 0.0 and (a != 0.0 or b <= 0.0):
-                raise ValueError(f"{short(self)} ** {short(other)}: with a Value exponent the base must "
-                                 "be positive, since ∂/∂exponent = base**exponent · ln(base); use a "
-                                 "number exponent")
-            out = power(a, b)
             da = b * power(a, b - 1.0) if a != 0.0 or b >= 1.0 else inf - power(a, b) if b > 0.0 else 0.0
-            db = 0.0 if a <= 0.0 else out * log(a)
-            return _node(out, (self, other), (da, db), "**")
-        except OverflowError:  # an int too large for a float, in .data
-            _too_large("**", self, other)
-            raise
+            return _with_constant(power(a, b), (self,), (da,), "**", b, "ac")
+        b = other.data
+        if a < 0.0 and (not is_integer(b)):
+            raise ValueError(f"{short(self)} ** {short(other)}: a negative base to a non-integer power "
+                             "is not a real number")
+        if a == 0.0 and b < 0.0:
+            raise ZeroDivisionError(f"{short(self)} ** {short(other)}: zero to a negative power")
+        if a <= 0.0 and (a != 0.0 or b <= 0.0):
+            raise ValueError(f"{short(self)} ** {short(other)}: with a Value exponent the base must be "
+                             "positive, since ∂/∂exponent = base**exponent · ln(base); use a number "
+                             "exponent")
+        out = power(a, b)
+        da = b * power(a, b - 1.0) if a != 0.0 or b >= 1.0 else inf - power(a, b) if b > 0.0 else 0.0
+        db = 0.0 if a <= 0.0 else out * log(a)
+        return _node(out, (self, other), (da, db), "**")
 
     def __rpow__(self, other: float) -> Value:
         """out = aᵇ for a plain number a: 2 ** x.
@@ -233,21 +187,17 @@ class ValueOps:
         if a is None:
             return NotImplemented
         b = self.data
-        try:
-            if a < 0.0 and (not is_integer(b)):
-                raise ValueError(f"{short(other)} ** {short(self)}: a negative base to a non-integer "
-                                 "power is not a real number")
-            if a == 0.0 and b < 0.0:
-                raise ZeroDivisionError(f"{short(other)} ** {short(self)}: zero to a negative power")
-            if a <= 0.0 and (a != 0.0 or b <= 0.0):
-                raise ValueError(f"{short(other)} ** {short(self)}: with a Value exponent the base must "
-                                 "be positive, since ∂/∂exponent = base**exponent · ln(base); use a "
-                                 "number exponent")
-            out = power(a, b)
-            return _with_constant(out, (self,), (0.0 if a <= 0.0 else out * log(a),), "**", a, "ca")
-        except OverflowError:  # an int too large for a float, in .data
-            _too_large("**", self)
-            raise
+        if a < 0.0 and (not is_integer(b)):
+            raise ValueError(f"{short(other)} ** {short(self)}: a negative base to a non-integer power "
+                             "is not a real number")
+        if a == 0.0 and b < 0.0:
+            raise ZeroDivisionError(f"{short(other)} ** {short(self)}: zero to a negative power")
+        if a <= 0.0 and (a != 0.0 or b <= 0.0):
+            raise ValueError(f"{short(other)} ** {short(self)}: with a Value exponent the base must be "
+                             "positive, since ∂/∂exponent = base**exponent · ln(base); use a number "
+                             "exponent")
+        out = power(a, b)
+        return _with_constant(out, (self,), (0.0 if a <= 0.0 else out * log(a),), "**", a, "ca")
 
     # ---- neg -------------------------------------------------------------------------------------
     def __neg__(self) -> Value:
@@ -271,24 +221,16 @@ class ValueOps:
     def exp(self) -> Value:
         """out = eᵃ;  ∂out/∂a = out."""
         a = self.data
-        try:
-            out = exp(a)
-            return _node(out, (self,), (out,), "exp")
-        except OverflowError:  # an int too large for a float, in .data
-            _too_large("exp", self)
-            raise
+        out = exp(a)
+        return _node(out, (self,), (out,), "exp")
 
     # ---- log -------------------------------------------------------------------------------------
     def log(self) -> Value:
         """out = ln a;  ∂out/∂a = 1 / a."""
         a = self.data
-        try:
-            if a <= 0.0:
-                raise ValueError(f"log({short(self)}): log is only defined for positive numbers")
-            return _node(log(a), (self,), (1.0 / a,), "log")
-        except OverflowError:  # an int too large for a float, in .data
-            _too_large("log", self)
-            raise
+        if a <= 0.0:
+            raise ValueError(f"log({short(self)}): log is only defined for positive numbers")
+        return _node(log(a), (self,), (1.0 / a,), "log")
 
     # ---- sqrt ------------------------------------------------------------------------------------
     def sqrt(self) -> Value:
@@ -301,36 +243,24 @@ class ValueOps:
         derivative is −sqrt'(0).
         """
         a = self.data
-        try:
-            if a < 0.0:
-                raise ValueError(f"sqrt({short(self)}): sqrt is only defined for numbers >= 0")
-            out = sqrt(a)
-            return _node(out, (self,), (0.5 / out if out > 0.0 else inf - sqrt(a),), "sqrt")
-        except OverflowError:  # an int too large for a float, in .data
-            _too_large("sqrt", self)
-            raise
+        if a < 0.0:
+            raise ValueError(f"sqrt({short(self)}): sqrt is only defined for numbers >= 0")
+        out = sqrt(a)
+        return _node(out, (self,), (0.5 / out if out > 0.0 else inf - sqrt(a),), "sqrt")
 
     # ---- tanh ------------------------------------------------------------------------------------
     def tanh(self) -> Value:
         """out = tanh a;  ∂out/∂a = 1 - out * out."""
         a = self.data
-        try:
-            out = tanh(a)
-            return _node(out, (self,), (1.0 - out * out,), "tanh")
-        except OverflowError:  # an int too large for a float, in .data
-            _too_large("tanh", self)
-            raise
+        out = tanh(a)
+        return _node(out, (self,), (1.0 - out * out,), "tanh")
 
     # ---- sigmoid ---------------------------------------------------------------------------------
     def sigmoid(self) -> Value:
         """out = σ(a) = 1/(1 + e⁻ᵃ);  ∂out/∂a = out * (1 - out)."""
         a = self.data
-        try:
-            out = sigmoid(a)
-            return _node(out, (self,), (out * (1.0 - out),), "sigmoid")
-        except OverflowError:  # an int too large for a float, in .data
-            _too_large("sigmoid", self)
-            raise
+        out = sigmoid(a)
+        return _node(out, (self,), (out * (1.0 - out),), "sigmoid")
 
     # ---- relu ------------------------------------------------------------------------------------
     def relu(self) -> Value:
@@ -350,28 +280,16 @@ class ValueOps:
     def softplus(self) -> Value:
         """out = ln(1 + eᵃ);  ∂out/∂a = sigmoid(a)."""
         a = self.data
-        try:
-            return _node(softplus(a), (self,), (sigmoid(a),), "softplus")
-        except OverflowError:  # an int too large for a float, in .data
-            _too_large("softplus", self)
-            raise
+        return _node(softplus(a), (self,), (sigmoid(a),), "softplus")
 
     # ---- sin -------------------------------------------------------------------------------------
     def sin(self) -> Value:
         """out = sin a;  ∂out/∂a = cos(a)."""
         a = self.data
-        try:
-            return _node(sin(a), (self,), (cos(a),), "sin")
-        except OverflowError:  # an int too large for a float, in .data
-            _too_large("sin", self)
-            raise
+        return _node(sin(a), (self,), (cos(a),), "sin")
 
     # ---- cos -------------------------------------------------------------------------------------
     def cos(self) -> Value:
         """out = cos a;  ∂out/∂a = -sin(a)."""
         a = self.data
-        try:
-            return _node(cos(a), (self,), (-sin(a),), "cos")
-        except OverflowError:  # an int too large for a float, in .data
-            _too_large("cos", self)
-            raise
+        return _node(cos(a), (self,), (-sin(a),), "cos")

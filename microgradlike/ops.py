@@ -229,8 +229,6 @@ def _power(a: float, b: float) -> float:
     try:
         return a**b
     except OverflowError:
-        if isinstance(a, int) or isinstance(b, int):
-            raise  # an int too large for a float (a Value's .data set so), not a result past the range
         odd = b.is_integer() and int(b) % 2 == 1
         return -math.inf if (a < 0 and odd) else math.inf
 
@@ -240,8 +238,6 @@ def _exp(a: float) -> float:
     try:
         return math.exp(a)
     except OverflowError:
-        if isinstance(a, int):
-            raise  # an int too large for a float (a Value's .data set so), not a result past the range
         return math.inf
 
 
