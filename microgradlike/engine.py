@@ -499,7 +499,9 @@ def _term_number(x: object, terms: Sequence, what: str) -> float:
 # ``p.data = p - lr * p.grad`` stores a Value, ``p.data = math.nan`` a NaN. Checking every read would
 # slow every op, so the checks sit where such data surfaces at the cost of one test: `dot` (every
 # neuron) and `backward` test the one number they made; only if it is not a float, or NaN, do they
-# look for the Value whose data is to blame.
+# look for the Value whose data is to blame. (A single op such as ``x * 2`` on data set to an int too
+# large for a float raises Python's own OverflowError: a guard in every method of methods.py would
+# cost each op a try block in the code a learner reads.)
 def checked_data(node: Value, name: str) -> float:
     """``node.data`` as a float if it is a real number, not NaN; else TypeError/ValueError naming
     ``name`` (the `checks.real` wording) and what usually causes it."""
