@@ -32,6 +32,8 @@ from .program import Program
 __all__ = ["Tape", "input_numbers"]
 
 _data = attrgetter("data")
+_NO_PARAMETERS = np.zeros(0)
+_NO_PARAMETERS.flags.writeable = False  # shared by every tape without parameters
 # Code is written one thread at a time: CPython 3.11's ast module keeps its recursion count in
 # state that threads share, so two threads parsing at once can fail with "SystemError: AST
 # constructor recursion depth mismatch" (python/cpython#106905). Reentrant: a tape fuses its
@@ -141,6 +143,8 @@ class Tape:
 
     def params_vector(self) -> np.ndarray:
         """The parameters' numbers right now, as the vector P the batched replay reads."""
+        if not self.params:  # a loss's tape reads none: no array to fill on every call
+            return _NO_PARAMETERS
         return np.fromiter(map(_data, self.params), np.float64, len(self.params))
 
     # -- replay --
