@@ -30,12 +30,18 @@ def _gradient(p: Value, params: list[Value]) -> float:
     g = p.grad
     if isinstance(g, Value):
         return g.data
-    number = as_real(g)
+    try:
+        number = as_real(g)
+    except ValueError as e:  # an int too large for a float
+        raise ValueError(f"parameter {_index(p, params)} ({p!r}) has a grad that is no float: {e}") from None
     if number is None:
-        i = next(i for i, q in enumerate(params) if q is p)
-        raise TypeError(f"parameter {i} ({p!r}) has a grad that is not a number: "
+        raise TypeError(f"parameter {_index(p, params)} ({p!r}) has a grad that is not a number: "
                         f"{type(g).__name__}: {short(g)}")
     return number
+
+
+def _index(p: Value, params: list[Value]) -> int:
+    return next(i for i, q in enumerate(params) if q is p)
 
 
 class Optimizer:

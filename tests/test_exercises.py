@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import math
 import pkgutil
 import threading
 import time
@@ -238,6 +239,43 @@ def test_what_an_answer_patches_in_a_checker_builtins_or_the_verdict_cannot_pass
     assert all(getattr(space, name) is value for (space, name), value in originals.items())
     assert not hasattr(builtins, "brand_new")
     assert not derivatives.check_tanh_derivative(lambda x: 42.0)  # the next learner's wrong answer
+    assert derivatives.check_tanh_derivative(_tanh_slope)
+
+
+@pytest.mark.parametrize("replaced", [("setattr", "delattr"), ("vars",), ("getattr", "isinstance")])
+def test_an_answer_that_replaces_the_builtins_the_restore_calls_is_put_back_all_the_same(
+        monkeypatch, replaced):
+    """The restore called vars, setattr and delattr as they were when it ran: an answer that replaced
+    setattr and delattr left every patch in place (Value.tanh and math.tanh gave 0 for the rest of
+    the session), and one that set vars to None made the check end in a TypeError traceback, its
+    alarm and Ctrl-C handlers not put back."""
+    import builtins
+    import signal
+
+    from microgradlike.exercises import checking, derivatives
+
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGALRM, signal.SIGINT)}
+    originals = {(builtins, name): getattr(builtins, name) for name in replaced}
+    originals.update({(Value, "tanh"): Value.tanh, (math, "tanh"): math.tanh,
+                      (checking, "_restore"): checking._restore})
+    for (space, name), value in originals.items():
+        monkeypatch.setattr(space, name, value)  # undone by the test too, whatever happens
+
+    def vandal(x):
+        slope = 1 - math.tanh(x) ** 2
+        Value.tanh = lambda self: Value(0.0)
+        math.tanh = lambda v: 0.0
+        checking._restore = lambda saved: []
+        for name in replaced:
+            setattr(builtins, name, None)
+        return slope + 1.0  # wrong
+
+    verdict = derivatives.check_tanh_derivative(vandal)  # a verdict, not a traceback
+    assert not verdict, verdict
+    assert all(getattr(space, name) is value for (space, name), value in originals.items())
+    assert Value(1.0).tanh().data == math.tanh(1.0) != 0.0
+    assert {s: signal.getsignal(s) for s in handlers} == handlers
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
     assert derivatives.check_tanh_derivative(_tanh_slope)
 
 

@@ -144,6 +144,10 @@ def test_a_grad_that_is_not_a_number_is_refused_naming_the_parameter(factory):
     theta[1].grad = "0.5"
     with pytest.raises(TypeError, match=r"parameter 1 \(Value\(data=2\.0.*not a number: str: '0\.5'"):
         opt.step()
+    theta[1].grad = 10**400  # was the bare "the integer 1000… is too large for a float", naming no parameter
+    with pytest.raises(ValueError, match=r"parameter 1 \(Value\(data=2\.0.*grad that is no float: the "
+                                         r"integer 100000000000… \(401 digits\) is too large"):
+        opt.step()
 
 
 @pytest.mark.parametrize("cls", [SGD, Adam])

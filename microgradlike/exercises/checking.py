@@ -84,6 +84,8 @@ def checker(exercise: str) -> Callable[[Check], Check]:
     the thread's next bytecode. An answer that rewrites the checker's own code objects in place
     (``f.__code__ = …``) is not undone.
     """
+    restore = _restore  # held here: an answer may replace the module's name for it
+
     def wrap(check: Check) -> Check:
         @functools.wraps(check)
         def guarded(*args: Any, **kwargs: Any) -> Verdict:
@@ -91,11 +93,15 @@ def checker(exercise: str) -> Callable[[Check], Check]:
             saved = _snapshot()  # before the answer runs
             deadline = _Deadline(limit)
             try:
-                verdict = _run(exercise, deadline, check, args, kwargs)
+                outcome = _run(deadline, check, args, kwargs)
             finally:
-                deadline.disarm()  # no _OutOfTime from here on: the restore below is not cut short
-                patched = _restore(saved)
-                deadline.stop()
+                try:
+                    deadline.disarm()  # no _OutOfTime from here on: the restore below is not cut short
+                finally:  # even if the answer replaced disarm: the restore puts _Deadline back too
+                    patched = restore(saved)
+                    deadline.stop()
+            # only now, with builtins put back, is what went wrong made into a verdict
+            verdict = outcome if isinstance(outcome, Verdict) else _failed(exercise, outcome, deadline)
             if patched and verdict:
                 return Verdict(exercise, False, f"your code changed {first_few(patched)} while the check "
                                f"read its answer, so the check cannot trust what it computed (put back "
@@ -108,10 +114,11 @@ def checker(exercise: str) -> Callable[[Check], Check]:
     return wrap
 
 
-def _run(exercise: str, deadline: _Deadline, check: Callable[..., Verdict], args: tuple[Any, ...],
-         kwargs: dict[str, Any]) -> Verdict:
-    """``check(*args, **kwargs)`` under ``deadline``, every exception it lets out a failed verdict
-    (but the user's Ctrl-C, which is raised again)."""
+def _run(deadline: _Deadline, check: Callable[..., Verdict], args: tuple[Any, ...],
+         kwargs: dict[str, Any]) -> Verdict | BaseException:
+    """``check(*args, **kwargs)`` under ``deadline``: its verdict, or the exception it let out (the
+    caller makes that a verdict once what the answer patched is put back: it may have replaced
+    the very builtins a verdict is made with)."""
     try:
         deadline.start()
         try:
@@ -119,18 +126,25 @@ def _run(exercise: str, deadline: _Deadline, check: Callable[..., Verdict], args
         except _OutOfTime:
             raise
         except BaseException as error:  # the learner's code: a verdict, not a traceback
-            if isinstance(error, KeyboardInterrupt) and deadline.interrupted:
-                raise  # the user pressed Ctrl-C (a SIGINT arrived): stop, as they asked
-            return Verdict(exercise, False, f"checking your answer failed with "
-                           f"{_name(error)}: {_message(error)}",
-                           hint="try your answer by hand, as the exercise uses it, and look at "
-                                "what it gives (or raises)")
+            return error
         finally:
             deadline.disarm()
-    except _OutOfTime:
+    except _OutOfTime as out_of_time:
         deadline.disarm()  # again: the time may have run out while the first disarm() ran
+        return out_of_time
+
+
+def _failed(exercise: str, error: BaseException, deadline: _Deadline) -> Verdict:
+    """The ✗ for a check that ran out of time or let ``error`` out; the user's own Ctrl-C (a real
+    SIGINT arrived) is raised again, to stop as they asked."""
+    if isinstance(error, _OutOfTime):
         return Verdict(exercise, False, f"your code ran longer than {deadline.seconds:g} s, so the "
                        f"check stopped it", hint=_LOOP_HINT)
+    if isinstance(error, KeyboardInterrupt) and deadline.interrupted:
+        raise error
+    return Verdict(exercise, False, f"checking your answer failed with {_name(error)}: {_message(error)}",
+                   hint="try your answer by hand, as the exercise uses it, and look at what it gives "
+                        "(or raises)")
 
 
 class _Deadline:
@@ -260,13 +274,27 @@ def _snapshot() -> _Snapshot:
 
 def _restore(saved: _Snapshot) -> list[str]:
     """Put back what changed in each namespace since ``saved`` (`_snapshot`); the names changed.
-    A name added that holds a module is kept: importing a submodule adds it to its package."""
-    patched = []
+    A name added that holds a module is kept: importing a submodule adds it to its package.
+    Builtins go back first, by dict operations alone: the rest calls ``vars``, ``setattr`` and
+    ``delattr``, which an answer may have replaced."""
+    patched: list[str] = []
     for space, before in saved:
+        if space is builtins:
+            now_builtins = _BUILTINS
+            for name in now_builtins.keys() - before.keys() - _NOT_PATCHES:
+                patched.append(f"builtins.{name}")
+                del now_builtins[name]
+            for name, value in before.items():
+                if now_builtins.get(name, _MISSING) is not value and name not in _NOT_PATCHES:
+                    patched.append(f"builtins.{name}")
+                    now_builtins[name] = value
+    for space, before in saved:
+        if space is builtins:
+            continue
         now = vars(space)
         where = getattr(space, "__qualname__", getattr(space, "__name__", "?"))
         for name in [name for name in now if name not in before]:
-            if name in _NOT_PATCHES or isinstance(now[name], types.ModuleType):
+            if name in _NOT_PATCHES or isinstance(now[name], _MODULE):
                 continue
             patched.append(f"{where}.{name}")
             delattr(space, name)
@@ -289,6 +317,8 @@ def _untouched() -> Iterator[None]:
 
 
 _MISSING = object()
+_BUILTINS = builtins.__dict__  # the dict itself, and the module type, held from import on
+_MODULE = types.ModuleType
 
 
 def _name(error: BaseException) -> str:
