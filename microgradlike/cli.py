@@ -678,7 +678,8 @@ def _plot_training(path: str, problem: _TrainProblem, history: History, interrup
         drawn = f"no loss curve ({why})"
     if two_d:
         plot_decision_boundary(problem.model, problem.X_train, problem.labels(problem.y_train), ax=regions[0],
-                               X_test=problem.X_test, y_test=problem.labels(problem.y_test))
+                               X_test=problem.X_test, y_test=problem.labels(problem.y_test),
+                               class_names=problem.classes)  # the data's own labels
         model = "" if history.update_loss else " (untrained model)"
         if history.update_loss and history.kept_epoch not in (None, history.n_epochs):
             model = f" (epoch {history.kept_epoch}'s parameters)"  # --keep-best put them back

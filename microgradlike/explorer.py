@@ -105,12 +105,20 @@ class Explorer:
         pictures print them ("grad ?" not reached, "grad 0.5 so far" while uses remain)."""
         index = self.index
         out = []
+        shown = ["grad ?"] * len(self.order)  # each grad as the page shows it so far
         for step in self.steps:
+            touched = [*([self.root] if step.index == 0 else []),
+                       *(child for child, _, _ in step.contributions)]
             last = step.index == len(self.steps) - 1  # leaves add back what they held: every grad final
-            changed = self.order if last else [*([self.root] if step.index == 0 else []),
-                                                *(child for child, _, _ in step.contributions)]
-            out.append({"node": index[step.node], "text": step.explain(),
-                        "set": [[index[v], "grad", step.grad_text(v)] for v in dict.fromkeys(changed)]})
+            sets: list[list[Any]] = [[index[v], "grad", step.grad_text(v)]
+                                    for v in dict.fromkeys(self.order if last else touched)]
+            # red: what this step added to; on the last step also a leaf whose held grad it adds
+            # back (its number moves), not every grad it merely writes out as final
+            touched_at = {index[v] for v in touched}
+            changed = [k for k, _, text in sets if k in touched_at or text != shown[k]]
+            for k, _, text in sets:
+                shown[k] = text
+            out.append({"node": index[step.node], "text": step.explain(), "set": sets, "changed": changed})
         loss = cut_label(self.names[-1])  # the root: its label, or L
         intro = (f"Backprop starts at the output {loss} with ∂{loss}/∂{loss} = 1 (the seed). Each step "
                  f"takes one node, whose gradient is then complete, and passes it on to the node's "
@@ -140,7 +148,8 @@ class Explorer:
         The local derivatives on the edges into a node are computed from the same inputs, so they
         show ("×?" before) once the node is computed: it records them then, for backprop."""
         out = [{"node": k, "text": step.explain(),
-                "set": [[k, "data", f"data {format_number(step.node.data)}"], [k, "local", None]]}
+                "set": [[k, "data", f"data {format_number(step.node.data)}"], [k, "local", None]],
+                "changed": []}
                for k, step in enumerate(forward_steps(self.root))]
         intro = ("The forward pass computes every value from its inputs, in topological order: a node "
                  "only after all the nodes it reads. With its value, each node records its local "
@@ -161,7 +170,8 @@ class Explorer:
         initial = [f"∂/∂{x} = {format_number(1.0 if v is wrt else 0.0)}" if not v.children
                    else f"∂/∂{x} ?" for v in self.order]
         out = [{"node": self.index[step.node], "text": step.explain(),
-                "set": [[self.index[step.node], "grad", f"∂/∂{x} = {format_number(step.tangent)}"]]}
+                "set": [[self.index[step.node], "grad", f"∂/∂{x} = {format_number(step.tangent)}"]],
+                "changed": []}
                for step in tangent_steps(self.root, {wrt: 1.0})]
         intro = (f"Forward mode: the input {x} moves at rate 1 (∂{x}/∂t = 1) while every other leaf "
                  f"stays still. Each step takes the next node in topological order and adds up how "

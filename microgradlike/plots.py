@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .checks import float_array, short
+from .checks import first_few, float_array, short
 from .engine import Value, no_grad
 from .formatting import count, format_number
 from .nn import batch_outputs
@@ -144,7 +144,8 @@ def _as_rows(X: Any, width: int | None = None) -> np.ndarray:
 
 def plot_decision_boundary(model: Callable[[list[float]], Any], X: Any, y: Any, ax: Any = None,
                            resolution: int = 60, threshold: float = 0.0, padding: float = 0.5, *,
-                           X_test: Any = None, y_test: Any = None, held_out: str = "test") -> Any:
+                           X_test: Any = None, y_test: Any = None, held_out: str = "test",
+                           class_names: Sequence[object] | None = None) -> Any:
     """Colour the plane by the class the model predicts, and draw the data on top.
 
     A model with one output is a binary classifier: class 1 where output > ``threshold``
@@ -157,6 +158,8 @@ def plot_decision_boundary(model: Callable[[list[float]], Any], X: Any, y: Any, 
     ``X, y`` are drawn as filled dots. Given ``X_test, y_test`` too, those are drawn hollow, the
     first set is called the training set, and the title gives both accuracies (the fraction of
     points on their own class's side); ``held_out`` is what the second set is called ("test").
+    The legend calls a class by its label in ``y``, or by ``class_names[i]`` for the i-th smallest
+    label (the labels a loss trains on, such as ids 0 … k−1 or −1/+1, named as your data has them).
     """
     rows, labels = _points(X, y, "X", "y")
     sets = [("train" if X_test is not None else "", rows, labels)]
@@ -190,8 +193,12 @@ def plot_decision_boundary(model: Callable[[list[float]], Any], X: Any, y: Any, 
         s = scores(points)
         return np.where(s[:, 0] > threshold, pos, neg) if binary else s.argmax(axis=1)
 
-    color_of = {c: _CLASS_COLORS[i % len(_CLASS_COLORS)]
-                for i, c in enumerate(sorted(set(region_classes) | set(classes.tolist())))}
+    drawn_classes = sorted(set(region_classes) | set(classes.tolist()))
+    color_of = {c: _CLASS_COLORS[i % len(_CLASS_COLORS)] for i, c in enumerate(drawn_classes)}
+    if class_names is not None and len(class_names) != len(drawn_classes):
+        raise ValueError(f"class_names names {len(class_names)} classes, but the model and labels make "
+                         f"{len(drawn_classes)}: {first_few([str(c) for c in drawn_classes])}")
+    name_of = dict(zip(drawn_classes, class_names if class_names is not None else drawn_classes))
     ax = _axes(ax, (5.2, 4.6))
     # Each class's region is where its margin is > 0, drawn from the margin itself: the borders
     # follow the scores between grid points, and two classes that meet show no third between
@@ -212,7 +219,7 @@ def plot_decision_boundary(model: Callable[[list[float]], Any], X: Any, y: Any, 
                                      color="none" if hollow else color_of[c],
                                      edgecolors=color_of[c] if hollow else "k",
                                      linewidths=1.3 if hollow else 0.5, zorder=3,
-                                     label=f"class {c}, {name}" if name else f"class {c}"))
+                                     label=f"class {name_of[c]}, {name}" if name else f"class {name_of[c]}"))
         accuracy = float(np.mean(predict(points) == truth))
         accuracies.append(f"{name} accuracy {accuracy:.0%}" if name else f"accuracy {accuracy:.0%}")
     if binary:

@@ -328,6 +328,34 @@ def test_arrow_keys_play_and_the_forward_mode(chromium, tmp_path: Path) -> None:
         screenshot(page, tmp_path, "explorer-tangent.png")
 
 
+def test_red_marks_only_the_grads_a_step_added_to_also_on_the_last_step() -> None:
+    """The last step writes every grad out as final, and the page painted them all red (o, n4 and
+    b at step 3 of tanh(x*w + b), where only x and w were added to), against its own legend."""
+    explorer = Explorer(neuron())
+    names = explorer.names
+    backward = explorer.modes[0]
+    red = [sorted(names[k] for k in step["changed"]) for step in backward["steps"]]
+    assert red == [["n4", "o"], ["b", "n3"], ["w", "x"]]  # step 1 sets the seed and n4
+    assert all(step["changed"] == [] for mode in explorer.modes[1:] for step in mode["steps"])
+    x, w, b = Value(2.0, label="x"), Value(-3.0, label="w"), Value(1.0, label="b")
+    b.grad = 5.0  # held before the pass: the last step adds it back, so b's number moves then
+    held = Explorer(x * w + b)
+    assert b.grad == 5.0  # the explorer leaves the Values as they were
+    assert sorted(held.names[k] for k in held.modes[0]["steps"][-1]["changed"]) == ["b", "w", "x"]
+
+
+@needs_dot
+def test_the_page_paints_red_only_the_grads_the_step_added_to(chromium, tmp_path: Path) -> None:
+    path = tmp_path / "explorer.html"
+    Explorer(neuron()).save(path)
+    with watched_page(chromium, path, width=1100, height=700) as page:
+        for want in (["n4"], ["b", "n3"], ["w", "x"]):  # the step's own node is drawn as current
+            page.keyboard.press("ArrowRight")
+            red = page.eval_on_selector_all("text.changed", "els => els.map(e => e.closest('[data-node]')"
+                                                            ".dataset.node).sort()")
+            assert red == want
+
+
 def edge_labels(page) -> dict[str, list[str]]:
     """The local derivatives drawn on the edges into each value node, by the node's index."""
     return page.eval_on_selector_all(

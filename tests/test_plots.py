@@ -170,6 +170,28 @@ def test_decision_boundary_binary_and_multiclass(pyplot, tmp_path) -> None:  # t
         plot_decision_boundary(linear, X, y, X_test=X)
 
 
+def test_the_legend_names_classes_as_the_data_does(pyplot) -> None:  # type: ignore[no-untyped-def]
+    """train --plot named the classes of a CSV labelled 5/6/7 "class 0/1/2", the ids the loss
+    trains on, while the saved model answered 5/6/7."""
+    X = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+
+    def three_scores(row):  # type: ignore[no-untyped-def]
+        return [Value(-row[0] - row[1]), Value(row[0]), Value(row[1])]
+
+    def legend(ax):  # type: ignore[no-untyped-def]
+        return [t.get_text() for t in ax.get_legend().get_texts()]
+
+    assert legend(plot_decision_boundary(three_scores, X, [0, 1, 2], resolution=10)) == \
+        ["class 0", "class 1", "class 2"]
+    ax = plot_decision_boundary(three_scores, X, [0, 1, 2], resolution=10, class_names=[5, 6, "cat"])
+    assert legend(ax) == ["class 5", "class 6", "class cat"]
+    ax = plot_decision_boundary(lambda row: Value(row[0] - 0.5), X[:2], [-1, 1], resolution=10,
+                                class_names=["no", "yes"])  # a hinge model's −1/+1
+    assert legend(ax)[:2] == ["class no", "class yes"]
+    with pytest.raises(ValueError, match=r"class_names names 2 classes, but the model and labels make 3"):
+        plot_decision_boundary(three_scores, X, [0, 1, 2], class_names=[5, 6])
+
+
 def test_two_classes_that_meet_show_no_sliver_of_a_third_between_them(pyplot) -> None:  # type: ignore[no-untyped-def]
     """Three classes, where class 1 wins nowhere: classes 0 and 2 meet along a slanted line.
     Contours of the class ids interpolated 0 → 2 through 1 and drew a thin band of class 1's

@@ -74,9 +74,9 @@
         keepInView(node.el);
       }
       node.parts.forEach(function (el) { el.classList.add("active"); });
-      step.set.forEach(function (change) {
-        var t = nodes[change[0]].fields[change[1]];
-        if (t && change[0] !== step.node) { t.classList.add("changed"); }
+      step.changed.forEach(function (k) { // the grads this step added to (red)
+        var t = nodes[k].fields.grad;
+        if (t && k !== step.node) { t.classList.add("changed"); }
       });
     }
     root.querySelector("[data-action=prev]").disabled = position === 0;
