@@ -157,7 +157,8 @@ def _doc(op: Op, what: str, operands: tuple[int, ...]) -> list[str]:
     if len(one_line) + 8 <= _WIDTH and not op.kink:
         return [one_line]
     kink = ["", *textwrap.wrap(op.kink + ".", _WIDTH - 8)] if op.kink else []
-    return [f'"""out = {what}.', "", *parts, *kink, '"""']
+    lines = [line for part in parts for line in textwrap.wrap(part, _WIDTH - 8, subsequent_indent="    ")]
+    return [f'"""out = {what}.', "", *lines, *kink, '"""']
 
 
 def _checks(op: Op, shown: dict[str, str], plain: str) -> list[str]:
@@ -219,8 +220,20 @@ def _result(forward: str, derivatives: list[str], children: str, name: str, cons
     if len(line) + 12 <= _WIDTH:
         return [*lines, line]
     names = [f"d{derivative_of}"] if len(derivatives) == 1 else ["da", "db"]
-    lines += [f"{n} = {d}" for n, d in zip(names, derivatives)]
+    lines += [line for n, d in zip(names, derivatives) for line in _assignment(n, d)]
     return [*lines, "return " + build.format(result=result, local=_tuple(names))]
+
+
+def _assignment(name: str, expression: str) -> list[str]:
+    """``name = expression``, on one line where it fits at the deepest indent, else a conditional
+    expression in parentheses with its value, its ``if`` and its ``else`` each on a line."""
+    line = f"{name} = {expression}"
+    tree = ast.parse(expression, mode="eval").body
+    if len(line) + 16 <= _WIDTH or not isinstance(tree, ast.IfExp):
+        return [line]
+    pad = " " * (len(name) + 4)
+    return [f"{name} = ({ast.unparse(tree.body)}", f"{pad}if {ast.unparse(tree.test)}",
+            f"{pad}else {ast.unparse(tree.orelse)})"]
 
 
 def _one_operand_result(forward: str, derivative: str, name: str) -> list[str]:

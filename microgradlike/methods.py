@@ -140,7 +140,8 @@ class ValueOps:
     def __pow__(self, other: Value | float) -> Value:
         """out = aᵇ.
 
-        ∂out/∂a = b * power(a, b - 1) if a != 0 or b >= 1 else inf - power(a, b) if b > 0 else 0.0
+        ∂out/∂a = b * power(a, b - 1) if (a != 0 or b >= 1) and (b != 0 or abs(power(a, b - 1)) < inf) else
+            inf - power(a, b) if b > 0 else 0.0
         ∂out/∂b = 0.0 if a <= 0 else out * log(a)
 
         at a = 0 every derivative in a is its limit from the right, as in PyTorch (x**0.5: inf, −inf, inf;
@@ -157,7 +158,9 @@ class ValueOps:
                                  "is not a real number")
             if a == 0.0 and b < 0.0:
                 raise ZeroDivisionError(f"{short(self)} ** {short(other)}: zero to a negative power")
-            da = b * power(a, b - 1.0) if a != 0.0 or b >= 1.0 else inf - power(a, b) if b > 0.0 else 0.0
+            da = (b * power(a, b - 1.0)
+                  if (a != 0.0 or b >= 1.0) and (b != 0.0 or abs(power(a, b - 1.0)) < inf)
+                  else inf - power(a, b) if b > 0.0 else 0.0)
             return _with_constant(power(a, b), (self,), (da,), "**", b, "ac")
         b = other.data
         if a < 0.0 and (not is_integer(b)):
@@ -170,7 +173,9 @@ class ValueOps:
                              "positive, since ∂/∂exponent = base**exponent · ln(base); use a number "
                              "exponent")
         out = power(a, b)
-        da = b * power(a, b - 1.0) if a != 0.0 or b >= 1.0 else inf - power(a, b) if b > 0.0 else 0.0
+        da = (b * power(a, b - 1.0)
+              if (a != 0.0 or b >= 1.0) and (b != 0.0 or abs(power(a, b - 1.0)) < inf)
+              else inf - power(a, b) if b > 0.0 else 0.0)
         db = 0.0 if a <= 0.0 else out * log(a)
         return _node(out, (self, other), (da, db), "**")
 

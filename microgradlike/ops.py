@@ -136,8 +136,10 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("**", "power(a, b)",
        # At a = 0 the branches give the limits from the right, and keep them for the next
        # derivative: b·aᵇ⁻¹ → inf for 0 < b < 1 is written inf − aᵇ (its own derivative is then
-       # −b·aᵇ⁻¹ → −inf, and so on). b·aᵇ⁻¹ is kept at b = 0 away from a = 0, so ∂²/∂b∂a = 1/a.
-       ("b * power(a, b - 1) if a != 0 or b >= 1 else inf - power(a, b) if b > 0 else 0.0",
+       # −b·aᵇ⁻¹ → −inf, and so on). b·aᵇ⁻¹ is kept at b = 0 away from a = 0, so ∂²/∂b∂a = 1/a,
+       # but where a⁻¹ overflows (a subnormal a) it is 0, as PyTorch gives, not 0·inf = nan.
+       ("b * power(a, b - 1) if (a != 0 or b >= 1) and (b != 0 or abs(power(a, b - 1)) < inf) "
+        "else inf - power(a, b) if b > 0 else 0.0",
         "0.0 if a <= 0 else out * log(a)"),
        "aᵇ", "**", infix=True, method="__pow__", reflected="__rpow__",
        kink="at a = 0 every derivative in a is its limit from the right, as in PyTorch (x**0.5: inf, "

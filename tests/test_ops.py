@@ -18,7 +18,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from microgradlike import Value, batch, methodgen, numerical_grad
+from microgradlike import Value, batch, grad, methodgen, numerical_grad
 from microgradlike.compile import trace
 from microgradlike.derivatives import gradients
 from microgradlike.expression import FUNCTIONS, parse_expression
@@ -225,6 +225,23 @@ def test_nan_passes_through_every_op_in_every_engine_as_in_pytorch(name: str, fo
     assert math.isnan(want[0])
     for engine, got in (("eager", eager), ("float tape", float_tape), ("batched", batched)):
         assert np.allclose(got, want, equal_nan=True, rtol=1e-12, atol=0), (engine, got, want)
+
+
+@pytest.mark.parametrize("a", [5e-324, -5e-324, 1e-310, 2.0])
+def test_a_power_of_0_has_derivative_0_also_where_one_over_the_base_overflows(a: float) -> None:
+    """b·aᵇ⁻¹ at b = 0 was 0·inf = nan for a subnormal base a (1/a overflows); PyTorch gives 0,
+    in every engine, and through grad."""
+    x = Value(a)
+    (x**0).backward()
+    tape = trace(lambda v: v**0 + v * 0.0, a)
+    tape(np.full(20, a))
+    tape.backward()
+    assert x.grad == 0.0 and grad(lambda v: v**0 + v)(a) == (1.0,)
+    assert np.all(tape.grads[0] == 0.0), tape.grads  # batched: every row
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(a, dtype=torch.float64, requires_grad=True)
+    (t**0).backward()
+    assert t.grad.item() == x.grad
 
 
 @pytest.mark.parametrize("name", [name for name, op in OPS.items() if op.arity == 1 and not op.checks])
