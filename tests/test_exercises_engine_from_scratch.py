@@ -6,12 +6,16 @@ twice, a backward in the wrong order, a missing seed of 1, a forgotten zero_grad
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
+import time
 
 import pytest
 
+import microgradlike
 from microgradlike.exercises.engine_from_scratch import (
+    OPS,
     check_backward,
     check_local_gradients,
     check_mlp,
@@ -215,6 +219,18 @@ def test_the_right_engine_passes_every_step():
         assert verdict, verdict
 
 
+@pytest.mark.parametrize("ops", [ops for k in (1, 2, 3) for ops in itertools.combinations(OPS, k)])
+def test_a_right_engine_passes_backward_on_graphs_of_any_ops(ops):
+    """Random graphs were made safe at one set of leaf numbers and checked at another: relu's exact
+    0 raised to the power -1 and chains of exp overflowed (a ✗ blaming the learner, for the library's
+    own Value too), and ** or relu alone made the graph builder loop until the time limit (a ✗
+    that sent the learner looking for an endless loop of their own)."""
+    start = time.perf_counter()
+    mine, library = check_backward(Value, ops=ops), check_backward(microgradlike.Value, ops=ops)
+    assert mine and library, (mine, library)
+    assert time.perf_counter() - start < 2
+
+
 # ---- step 1: the record ------------------------------------------------------------------------------------
 class KeepsData(Value):
     def __add__(self, other):
@@ -232,6 +248,32 @@ class GradStartsAtOne(Value):
     def __init__(self, data, children=(), op=""):
         super().__init__(data, children, op)
         self.grad = 1.0
+
+
+class ReluSlopeOneAtZero(Value):
+    def relu(self):
+        out = type(self)(max(self.data, 0.0), (self,), "relu")
+
+        def pass_back():
+            self.grad += (self.data >= 0) * out.grad  # slope 1 at exactly 0
+        out.pass_back = pass_back
+        return out
+
+
+class ReflectedMakesALeaf(Value):
+    def __rsub__(self, other):
+        return type(self)(other - self.data)  # 2 - a: the right number, but no graph
+
+    def __rmul__(self, other):
+        return type(self)(other * self.data)
+
+
+def test_wrong_answers_that_only_show_at_a_kink_or_with_a_number_first_are_rejected():
+    """relu with slope 1 at exactly 0, and 2 - a or 2 * a that lose their graph, got ✓ from every
+    check: the points were kept away from 0, and a plain number was always written second."""
+    assert rejected(check_local_gradients(ReluSlopeOneAtZero, ops=("relu",)), "at exactly 0")
+    assert rejected(check_backward(ReflectedMakesALeaf), "grad")  # 2 * a among the basic ops
+    assert rejected(check_backward(ReflectedMakesALeaf, ops=("+", "-")), "grad")
 
 
 @pytest.mark.parametrize(("engine", "why"), [

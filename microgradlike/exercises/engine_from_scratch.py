@@ -64,6 +64,8 @@ class _Op:
     safe: Callable[[float, float], bool] = lambda a, b: True
     #: Made of other ops (a − b = a + (−1)·b), so it has no pass_back of its own to check.
     derived: bool = False
+    #: A point where the derivative is a convention (relu at 0), checked besides the smooth ones.
+    kink: float | None = None
 
 
 #: The ops the checkers know, by the name a learner passes in ``ops``.
@@ -87,8 +89,8 @@ OPS: dict[str, _Op] = {
                safe=lambda a, b: abs(a) < 3.0),
     "relu": _Op(lambda a: a.relu(), "{a}.relu()", "unary",
                 "relu is flat left of 0 and has slope 1 right of it; its local derivative reads which "
-                "side x is on",
-                safe=lambda a, b: abs(a) > 0.05),
+                "side x is on (at exactly 0, the lesson and PyTorch take the flat side)",
+                safe=lambda a, b: abs(a) > 0.05, kink=0.0),
 }
 #: The ops the lesson builds first.
 BASIC = ("+", "*", "tanh", "exp")
@@ -303,8 +305,9 @@ def check_local_gradients(value_class: type, ops: Sequence[str] = BASIC) -> Verd
         return failed
     for op in names:
         spec = OPS[op]
-        for _ in range(3):
-            a0, b0 = _operands(op, rng)
+        points = [spec.kink] if spec.kink is not None else []
+        for trial in range(3 + len(points)):
+            a0, b0 = _operands(op, rng) if trial < 3 else (points[0], 0.0)
             want_data, locals_ = _library_grads(op, a0, b0)  # the reference first
             inputs = _leaves(LOCAL, value_class, [a0, b0] if spec.kind == "binary" else [a0])
             if isinstance(inputs, Verdict):
@@ -486,48 +489,78 @@ _RANDOM_HINT = ("compare with the library's graph node by node: run check_local_
                 "graph uses, then check_topological_order")
 
 
-def _program(rng: np.random.Generator, names: list[str], size: int) -> list[tuple[str, int, Any]]:
+_Steps = list[tuple[str, int, Any]]  # a graph: (op, first operand's index, second operand) per node
+
+
+@dataclass(frozen=True)
+class _NumberFirst:
+    """A plain number written before the Value, ``2 - a``: Python then calls the Value's
+    reflected method (``__rsub__``), which the lesson's Value has for these ops."""
+
+    number: float
+
+
+_REFLECTED = ("+", "*", "-")
+
+
+def _program(rng: np.random.Generator, names: list[str], size: int) -> tuple[_Steps, list[float]]:
     """A random graph as steps (op, first operand's index, second operand: an index, a plain
-    number, or None), over 3 leaves, kept where every op is smooth; some nodes are used twice."""
-    data = [float(x) for x in rng.uniform(-1.5, 1.5, size=3)]
-    steps: list[tuple[str, int, Any]] = []
-    while len(steps) < size:
-        op = names[int(rng.integers(len(names)))]
-        spec = OPS[op]
-        i = int(rng.integers(max(0, len(data) - 3), len(data)))
-        if spec.kind == "unary":
-            second: Any = None
-            b = 0.0
-        elif spec.kind == "power":
-            second = b = float(rng.choice([2.0, 3.0, -1.0]))
-        elif rng.random() < 0.25:
-            second = b = float(np.round(rng.uniform(-2, 2), 2))
-        else:
-            second = int(rng.integers(0, len(data)))
-            b = data[second]
-        if not spec.safe(data[i], b):
-            continue
-        out = _evaluate(op, data[i], second if not isinstance(second, int) else data[second])
-        if not (math.isfinite(out) and abs(out) < 50):
-            continue
-        steps.append((op, i, second))
-        data.append(out)
-    return steps
+    number, or None) over 3 leaves, and the leaves' numbers, at which every op is smooth and every
+    value moderate (the graph is checked at those numbers); some nodes are used twice. Ops that
+    cannot go on (``**`` alone, once every value is near 0) make a shorter graph, never a hang."""
+    best: tuple[_Steps, list[float]] = ([], [])
+    for _ in range(20):  # fresh leaves, until one set of them gives a graph of the size asked for
+        data = [float(x) for x in rng.uniform(-1.5, 1.5, size=3)]
+        steps: _Steps = []
+        for _ in range(50 * size):
+            if len(steps) == size:
+                break
+            op = names[int(rng.integers(len(names)))]
+            spec = OPS[op]
+            i = int(rng.integers(max(0, len(data) - 3), len(data)))
+            if spec.kind == "unary":
+                second: Any = None
+                b = 0.0
+            elif spec.kind == "power":
+                second = b = float(rng.choice([2.0, 3.0, -1.0]))
+            elif rng.random() < 0.25:
+                b = float(np.round(rng.uniform(-2, 2), 2))
+                second = _NumberFirst(b) if op in _REFLECTED and rng.random() < 0.5 else b
+            else:
+                second = int(rng.integers(0, len(data)))
+                b = data[second]
+            if not spec.safe(data[i], b):
+                continue
+            out = _evaluate(op, data[i], second if not isinstance(second, int) else data[second])
+            if not (math.isfinite(out) and abs(out) < 50):
+                continue
+            steps.append((op, i, second))
+            data.append(out)
+        if len(steps) > len(best[0]):
+            best = (steps, data[:3])
+        if len(steps) == size:
+            break
+    return best
 
 
 def _evaluate(op: str, a: float, b: Any) -> float:
-    value = OPS[op].apply(*((Value(a),) if b is None else (Value(a), b)))
-    return value.data
+    return OPS[op].apply(*_arguments(Value(a), b)).data
 
 
-def _run(program: list[tuple[str, int, Any]], leaves: list[Any], exercise: str) -> list[Any] | Verdict:
+def _arguments(node: Any, second: Any) -> tuple[Any, ...]:
+    """The operands of a step, in the order they are written: ``a``, ``a op b`` or ``b op a``."""
+    if second is None:
+        return (node,)
+    return (second.number, node) if isinstance(second, _NumberFirst) else (node, second)
+
+
+def _run(program: _Steps, leaves: list[Any], exercise: str) -> list[Any] | Verdict:
     """The program's nodes built from ``leaves`` (of either engine): the learner's calls go
     through `attempt`."""
     nodes = list(leaves)
     library = isinstance(leaves[0], Value)
     for op, i, second in program:
-        b = nodes[second] if isinstance(second, int) else second
-        args = (nodes[i],) if b is None else (nodes[i], b)
+        args = _arguments(nodes[i], nodes[second] if isinstance(second, int) else second)
         if library:
             nodes.append(OPS[op].apply(*args))
             continue
@@ -538,8 +571,11 @@ def _run(program: list[tuple[str, int, Any]], leaves: list[Any], exercise: str) 
     return nodes
 
 
+_NUMBER_FIRST_HINT = ("with the number first, Python calls the Value's reflected method (__rmul__, __radd__, "
+                      "__rsub__): does the node it returns still lead back to the Value, so that its "
+                      "gradient can flow there?")
 #: Small graphs first, each for one mistake (its hint), then random ones. Leaves are nodes 0, 1, 2.
-_SHAPES = (
+_SHAPES: tuple[tuple[str, _Steps, str], ...] = (
     ("a chain, nothing shared",
      [("*", 0, 1), ("+", 3, 2), ("tanh", 4, None), ("*", 5, 0.5), ("exp", 6, None)], _COMPLETE_HINT),
     ("a leaf used twice by one op", [("*", 0, 0), ("+", 3, 1), ("tanh", 4, None)], _ACCUMULATE_HINT),
@@ -547,6 +583,8 @@ _SHAPES = (
     ("an inner node used by two ops", [("*", 0, 1), ("+", 3, 2), ("*", 3, 4)],
      "each node must be passed back once, and only once its grad is complete (after every node that uses "
      "it has passed back)"),
+    *((f"a number written first, {number:g} {op} a", [(op, 0, _NumberFirst(number))], _NUMBER_FIRST_HINT)
+      for op, number in (("*", 2.0), ("+", 0.5), ("-", 1.5))),
 )
 
 
@@ -562,11 +600,14 @@ def check_backward(value_class: type, ops: Sequence[str] = BASIC) -> Verdict:
     if isinstance(names, Verdict):
         return names
     rng = np.random.default_rng(3)
-    cases = [(what, steps, hint) for what, steps, hint in _SHAPES if all(op in names for op, _, _ in steps)]
-    cases += [("a random graph with shared nodes", _program(rng, names, size), _RANDOM_HINT)
-              for size in (6, 10, 16, 16)]
-    for what, program, hint in cases:
-        data = [float(x) for x in rng.uniform(-1.2, 1.2, size=3)]
+    cases: list[tuple[str, _Steps, str, list[float]]] = [
+        (what, steps, hint, [float(x) for x in rng.uniform(-1.2, 1.2, size=3)])
+        for what, steps, hint in _SHAPES if all(op in names for op, _, _ in steps)]
+    for size in (6, 10, 16, 16):
+        program, leaves = _program(rng, names, size)  # checked at the leaves it was made safe for
+        if program:
+            cases.append(("a random graph with shared nodes", program, _RANDOM_HINT, leaves))
+    for what, program, hint, data in cases:
         mine = _leaves(BACKWARD, value_class, data)
         if isinstance(mine, Verdict):
             return mine
