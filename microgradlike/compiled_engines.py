@@ -143,12 +143,10 @@ class CompiledLossAndGrad:
 
     def __call__(self, X_batch: Any, y_batch: Any) -> float:
         """The mean loss L over the batch; each parameter's ``.grad`` is set to ∂L/∂θ."""
-        batch = self._batch(X_batch, y_batch)
-        run = self._run_tape if self.engine == "tape" else self._run_batched
-        total, grads = run(batch, True, None)
-        for p, g in zip(self.params, (grads / batch.n).tolist()):  # zip stops at the parameters
+        loss, grads = self.gradient(X_batch, y_batch)
+        for p, g in zip(self.params, grads.tolist()):
             p.grad = g
-        return total / batch.n
+        return loss
 
     def gradient(self, X_batch: Any, y_batch: Any,
                  theta: np.ndarray | None = None) -> tuple[float, np.ndarray]:

@@ -118,14 +118,14 @@ class SGD(Optimizer):
     def step(self) -> None:
         lr, mu = self.lr, self.momentum
         if mu == 0.0:
-            number = float  # a local name: the test below is the loop's only cost over θ ← θ − η·g
-            for p in self.params:
+            for p in self.params:  # the test of g is the loop's only cost over θ ← θ − η·g
                 g = p.grad
-                p.data -= lr * (g if g.__class__ is number else _gradient(p, self.params))
+                p.data -= lr * (g if g.__class__ is float else _gradient(p, self.params))
             return
         v = self.velocity
         for i, p in enumerate(self.params):
-            v[i] = mu * v[i] + (p.grad if type(p.grad) is float else _gradient(p, self.params))
+            g = p.grad
+            v[i] = mu * v[i] + (g if g.__class__ is float else _gradient(p, self.params))
             p.data -= lr * v[i]
 
     def __repr__(self) -> str:
@@ -168,7 +168,8 @@ class Adam(Optimizer):
         correction1, correction2 = 1.0 - b1**self.t, 1.0 - b2**self.t
         lr, eps, m, v = self.lr, self.eps, self.m, self.v
         for i, p in enumerate(self.params):
-            g = p.grad if type(p.grad) is float else _gradient(p, self.params)
+            g = p.grad
+            g = g if g.__class__ is float else _gradient(p, self.params)
             m[i] = b1 * m[i] + (1.0 - b1) * g
             v[i] = b2 * v[i] + (1.0 - b2) * g * g
             denominator = math.sqrt(v[i] / correction2) + eps

@@ -305,9 +305,9 @@ def check_local_gradients(value_class: type, ops: Sequence[str] = BASIC) -> Verd
         return failed
     for op in names:
         spec = OPS[op]
-        points = [spec.kink] if spec.kink is not None else []
-        for trial in range(3 + len(points)):
-            a0, b0 = _operands(op, rng) if trial < 3 else (points[0], 0.0)
+        kinks = [] if spec.kink is None else [spec.kink]
+        for kink in [None, None, None, *kinks]:  # three smooth points, then the kink if there is one
+            a0, b0 = _operands(op, rng) if kink is None else (kink, 0.0)
             want_data, locals_ = _library_grads(op, a0, b0)  # the reference first
             inputs = _leaves(LOCAL, value_class, [a0, b0] if spec.kind == "binary" else [a0])
             if isinstance(inputs, Verdict):
