@@ -155,8 +155,12 @@ def value_and_grad(f: Function) -> Callable[..., tuple[Number, tuple[Number, ...
 def _value_and_grad(f: Function, xs: Sequence[Value | float],
                     name: str) -> tuple[Number, tuple[Number, ...]]:
     _require_graph(name)
+    return _differentiate(f, _inputs(xs, _depth.get() > 0))
+
+
+def _differentiate(f: Function, inputs: list[Value]) -> tuple[Number, tuple[Number, ...]]:
+    """f at ``inputs`` (made by `_inputs`) and its gradient there: Values when nested."""
     nested = _depth.get() > 0
-    inputs = _inputs(xs, nested)
     with _differentiating():
         out = f(*inputs)
         root = _output(f, out)
@@ -192,7 +196,7 @@ def hessian(f: Function) -> Callable[..., tuple[tuple[Number, ...], ...]]:
         nested = _depth.get() > 0
         inputs = _inputs(xs, nested)
         with _differentiating():
-            g = _value_and_grad(f, inputs, "hessian")[1]
+            g = _differentiate(f, inputs)[1]
         return tuple(_row(gi, inputs, nested) for gi in g)
 
     return matrix
@@ -215,7 +219,7 @@ def hvp(f: Function, xs: Sequence[Value | float] | float,
     direction = _direction(v, len(args), nested)
     inputs = _inputs(args, nested)
     with _differentiating():
-        g = _value_and_grad(f, inputs, "hvp")[1]
+        g = _differentiate(f, inputs)[1]
         s = dot(list(g), direction) if any(isinstance(gi, Value) for gi in g) else None
     if s is None:  # the gradient is constant: H = 0
         return tuple(0.0 for _ in inputs)
