@@ -58,6 +58,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .checks import first_few, real, short
+from .formatting import count
 from .losses import binary_cross_entropy, cross_entropy, get_loss, hinge, mse
 from .nn import MLP, Layer, Neuron
 from .ops import OPS
@@ -170,19 +171,19 @@ def _check_widths(model: Neuron | Layer | MLP) -> None:
                   [(f"layers.{i}.", layer, a, b) for i, (layer, a, b)
                    in enumerate(zip(model.layers, [model.nin, *model.nouts], model.nouts))])
         if isinstance(model, MLP) and len(model.layers) != len(model.nouts):
-            raise ValueError(f"cannot convert {model!r}: it has {_count(len(model.layers), 'layer')}, but "
+            raise ValueError(f"cannot convert {model!r}: it has {count(len(model.layers), 'layer')}, but "
                              f"was made with {len(model.nouts)} (nouts={short(model.nouts)})")
         neurons = []
         for prefix, layer, nin, nout in layers:
             if len(layer.neurons) != nout:
                 raise ValueError(f"cannot convert {model!r}: {prefix.rstrip('.') or 'the layer'} has "
-                                 f"{_count(len(layer.neurons), 'neuron')}, but was made with {nout} (a "
+                                 f"{count(len(layer.neurons), 'neuron')}, but was made with {nout} (a "
                                  f"neuron was removed or added afterwards)")
             neurons += [(f"{prefix}neurons.{j}", neuron, nin) for j, neuron in enumerate(layer.neurons)]
     for name, neuron, nin in neurons:
         if len(neuron.w) != nin:
-            raise ValueError(f"cannot convert {model!r}: {name} has {_count(len(neuron.w), 'weight')} for "
-                             f"{_count(nin, 'input')} (a weight was removed or added afterwards)")
+            raise ValueError(f"cannot convert {model!r}: {name} has {count(len(neuron.w), 'weight')} for "
+                             f"{count(nin, 'input')} (a weight was removed or added afterwards)")
 
 
 def _check_untied(model: Neuron | Layer | MLP, layers: list[Layer | Neuron]) -> None:
@@ -201,10 +202,6 @@ def _check_untied(model: Neuron | Layer | MLP, layers: list[Layer | Neuron]) -> 
         raise ValueError(f"cannot convert {model!r}: {pair[0]} and {pair[1]} are one Value (tied "
                          f"weights), which a torch Linear would hold as two numbers, trained apart; "
                          f"untie them (fit's engines other than 'torch' train tied weights)")
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _check_parameters(model: Neuron | Layer | MLP) -> None:

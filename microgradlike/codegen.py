@@ -438,11 +438,6 @@ def _factor(text: str) -> str:
     return text if text.startswith("(") else f"({text})"
 
 
-def _listing(names: Sequence[str]) -> str:
-    """``v0, v1, v2`` or, for many, ``v0, v1, v2, v3, v4 and 61 more`` (as every message lists)."""
-    return first_few(names)
-
-
 class _Batched:
     """Writes the numpy replay of a `FusedProgram`.
 
@@ -538,7 +533,7 @@ class _Batched:
     def _dense_forward(self, step: Dense, defined: list[str]) -> list[str]:
         k, n = self.dense_names[step.out.name], self.names
         rows, width = len(step.weights), len(step.inputs)
-        first = _listing([n[w] for w in step.weights[0]])
+        first = first_few([n[w] for w in step.weights[0]])
         lines = [f"W{k} = P[_W{k}]  # {rows} × {width}, row j the weights of column j (row 0: {first})"]
         defined.append(f"W{k}")
         if step.source is not None:
@@ -547,11 +542,11 @@ class _Batched:
             a = f"A{k}"
             lines.append(f"{a} = _columns(_n, ({', '.join(n[x] for x in step.inputs)},))")
             defined.append(a)
-        outs = _listing([n[s] for s in step.out.slots])
+        outs = first_few([n[s] for s in step.out.slots])
         lines.append(f"{step.out.name} = {a} @ W{k}.T  # dot ×{len(step.out.slots)}: {outs}")
         # in place: the product is a new array, and a second N × k one would cost time to allocate
         if step.biases:
-            biases = _listing([n[b] for b in step.biases])
+            biases = first_few([n[b] for b in step.biases])
             lines.append(f"{step.out.name} += P[_b{k}]  # the biases: {biases}")
         if step.constants:
             lines.append(f"{step.out.name} += _c{k}  # the plain numbers")
@@ -564,7 +559,7 @@ class _Batched:
     def _map_forward(self, step: Map) -> list[str]:
         operands = self._map_operands(step)
         value = _as_extremum(formulas.render(OPS[step.op].forward, "numpy", operands))
-        outs = _listing([self.names[s] for s in step.out.slots])
+        outs = first_few([self.names[s] for s in step.out.slots])
         line = f"{step.out.name} = {value}  # {step.op} ×{len(step.out.slots)}: {outs}"
         return [*self.gen.checks(step.op, operands), line]
 
@@ -744,7 +739,7 @@ def batched_header(fused: FusedProgram, title: str) -> str:
         if k is None:
             lines.append(f"# input {name!r}: {n[slot]}, one entry per sample")
         else:
-            lines.append(f"# input {name!r}: X{i}, one row per sample ({_listing(n[slot:slot + k])})")
+            lines.append(f"# input {name!r}: X{i}, one row per sample ({first_few(n[slot:slot + k])})")
         slot += 1 if k is None else k
     shown = program.param_names if len(program.param_names) <= 12 else program.param_names[:5]
     for j, name in enumerate(shown):
@@ -756,7 +751,7 @@ def batched_header(fused: FusedProgram, title: str) -> str:
     for step in fused.steps:
         if isinstance(step, Dense | Map):
             what = f"{step.instructions[0].op} ×{len(step.instructions)}"
-            lines.append(f"# block {step.out.name} = ({_listing([n[s] for s in step.out.slots])}): {what}")
+            lines.append(f"# block {step.out.name} = ({first_few([n[s] for s in step.out.slots])}): {what}")
     return "\n".join(lines) + "\n"
 
 
