@@ -125,9 +125,8 @@ class _Codegen:
         for k, rule in enumerate(op.checks):
             if rule.only_if_value and isinstance(operands[rule.only_if_value], float):
                 continue  # e.g. ∂/∂exponent is not needed when the exponent is a plain number
-            # the negation as methods.py writes it: each comparison inverted, so NaN passes
-            failed = formulas.render(f"not ({rule.condition})", self.mode, operands)
-            if failed == "False":
+            failed = formulas.failure(rule.condition, self.mode, operands)
+            if failed is None:
                 continue
             test = failed if self.mode == "float" else f"_np.any({failed})"
             lines += [f"if {test}:", f"    _refuse({name!r}, {k}, {failed}, {shown}, _sample)"]

@@ -29,7 +29,7 @@ import numpy as np
 
 from .ops import FUNCTIONS, OPS
 
-__all__ = ["NAMESPACES", "TARGETS", "constant_branches", "define", "literal", "number_in", "numpy_forward",
+__all__ = ["NAMESPACES", "TARGETS", "constant_branches", "define", "failure", "literal", "number_in", "numpy_forward",
            "render"]
 
 TARGETS = ("float", "numpy", "value")
@@ -204,6 +204,14 @@ class _Unparse(ast.NodeTransformer):
         if isinstance(node.value, int | float) and not isinstance(node.value, bool):
             return ast.parse(literal(float(node.value)), mode="eval").body
         return node
+
+
+def failure(condition: str, target: str, names: Mapping[str, str | float]) -> str | None:
+    """The test that a domain check's ``condition`` fails, for ``target`` (see `render`): its
+    negation with each comparison inverted, so that NaN fails no check and passes through, as in
+    PyTorch. None where the check cannot fail. The Value methods and both replays write it so."""
+    failed = render(f"not ({condition})", target, names)
+    return None if failed == "False" else failed
 
 
 def render(formula: str, target: str, names: Mapping[str, str | float]) -> str:

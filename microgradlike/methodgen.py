@@ -169,8 +169,8 @@ def _checks(op: Op, shown: dict[str, str], plain: str) -> list[str]:
     for rule in op.checks:
         if plain and rule.only_if_value == plain:
             continue
-        failed = formulas.render(f"not ({rule.condition})", "float", {"a": "a", "b": "b"})
-        if failed != "False":
+        failed = formulas.failure(rule.condition, "float", {"a": "a", "b": "b"})
+        if failed is not None:
             lines += [f"if {failed}:", *_indent(_raise(rule, shown))]
     return lines
 
