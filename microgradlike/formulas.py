@@ -29,8 +29,8 @@ import numpy as np
 
 from .ops import FUNCTIONS, OPS
 
-__all__ = ["NAMESPACES", "TARGETS", "constant_branches", "define", "failure", "literal", "number_in", "numpy_forward",
-           "render"]
+__all__ = ["NAMESPACES", "TARGETS", "constant_branches", "define", "failure", "literal", "number_in",
+           "numpy_forward", "render"]
 
 TARGETS = ("float", "numpy", "value")
 _PREFIX = {"float": "", "numpy": "_np_", "value": "_v_"}
