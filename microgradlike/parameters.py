@@ -14,7 +14,7 @@ from typing import Any
 from .checks import short
 from .engine import Value
 
-__all__ = ["named", "tied"]
+__all__ = ["named", "positions", "tied"]
 
 def named(params: Any) -> list[tuple[str, Value]]:
     """``params`` (None, a Module, a model with only ``parameters()``, or a list of Values or
@@ -50,3 +50,10 @@ def tied(places: Iterable[tuple[str, Value]]) -> tuple[str, str] | None:
             return first[id(p)], name
         first[id(p)] = name
     return None
+
+
+def positions(values: Iterable[Value], within: Iterable[Value]) -> list[int]:
+    """Where each of ``values`` stands in ``within``, by identity: an optimiser's parameters in the
+    model's order (the optimiser keeps its state in its own)."""
+    position = {id(p): i for i, p in enumerate(within)}
+    return [position[id(p)] for p in values]

@@ -42,7 +42,7 @@ from .checks import as_real, short
 from .losses import LOSSES, bad_targets, binary_cross_entropy, cross_entropy, loss_name
 from .nn import MLP, Layer, Neuron
 from .optim import SGD, Adam, check_parameters
-from .parameters import named
+from .parameters import named, positions
 
 if TYPE_CHECKING:  # torch is optional: only type checkers import it here
     import torch
@@ -134,6 +134,7 @@ class TorchTrainer:
         self.optimizer = optimizer
         self._torch, self._loss_fn = torch, loss_fn
         self._order = _optimizer_order(optimizer, model)
+        self._inverse = np.argsort(self._order)  # optimiser order -> model order
         with torch.device("cpu"):  # not a default device of torch.set_default_device: "meta" holds no numbers
             self.net = to_torch(model).to(on)
         self._linears = [m for m in self.net if isinstance(m, torch.nn.Linear)]
@@ -263,7 +264,7 @@ class TorchTrainer:
                 made.state[t]["step"] = torch.tensor(float(opt.t), dtype=torch.float64, device="cpu")
         else:
             made = torch.optim.SGD(self._tensors, lr=opt.lr, momentum=opt.momentum)
-        inverse = np.argsort(self._order)  # optimiser order -> model order
+        inverse = self._inverse
         for slot, name in self._slots().items():
             numbers = np.asarray(getattr(opt, name), dtype=np.float64)
             if numbers.shape != inverse.shape:
@@ -313,5 +314,4 @@ def _optimizer_order(optimizer: Any, model: Any) -> np.ndarray:
         raise TypeError(f"engine='torch' runs microgradlike's SGD and Adam (as torch.optim's), got "
                         f"{type(optimizer).__name__}: {short(optimizer)}")
     check_parameters(optimizer, named(model))
-    position = {id(p): i for i, p in enumerate(model.parameters())}
-    return np.asarray([position[id(p)] for p in optimizer.params])
+    return np.asarray(positions(optimizer.params, model.parameters()), dtype=np.intp)

@@ -32,7 +32,7 @@ from .engine import Value, no_grad
 from .losses import LOSSES, binary_cross_entropy, cross_entropy, get_loss, hinge
 from .nn import MLP, Layer, Neuron, SigmoidSum, SigmoidUnit
 from .optim import SGD, Adam
-from .parameters import named
+from .parameters import named, positions
 
 __all__ = ["ENGINES", "FIT_ENGINES", "LossAndGrad", "Trainer", "ValueTrainer", "VectorTrainer",
            "choose_engine", "make_evaluate", "make_loss_and_grad", "make_trainer", "read_numbers"]
@@ -285,8 +285,7 @@ class VectorTrainer:
         self.params, self.optimizer = list(params), optimizer
         self.names = list(names) or [name for name, _ in named(self.params)]
         self._gradient, self._evaluate = gradient, evaluate
-        position = {id(p): i for i, p in enumerate(self.params)}
-        order = np.asarray([position[id(p)] for p in optimizer.params], dtype=np.intp)
+        order = np.asarray(positions(optimizer.params, self.params), dtype=np.intp)
         # the optimiser's lists are in its own parameter order; None when that is the model's
         self._order = None if np.array_equal(order, np.arange(len(order))) else order
         self._inverse = None if self._order is None else np.argsort(order)
