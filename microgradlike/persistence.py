@@ -119,13 +119,17 @@ class Persistent:
     def state_dict(self) -> dict[str, Any]:
         """A JSON-able snapshot: class name, constructor config, name -> float per parameter, and
         the task (what the outputs mean, see `set_task`) when one was recorded."""
+        return self._state(self.named_parameters())
+
+    def _state(self, named: list[tuple[str, Value]]) -> dict[str, Any]:
+        """`state_dict` of this model, whose `named_parameters` are ``named``."""
         state = {
             "format": _FORMAT,
             "version": _VERSION,
             "class": _class_name(type(self)),
             "config": self.config(),
             # as a float: a numpy float32 set into p.data is a number JSON cannot write as it is
-            "parameters": {name: checked_data(p, f"parameter {name}") for name, p in self.named_parameters()},
+            "parameters": {name: checked_data(p, f"parameter {name}") for name, p in named},
         }
         if self._task is not None:
             state["task"] = dict(self._task)
@@ -303,10 +307,10 @@ class Persistent:
         bad = _not_finite((name, p.data) for name, p in named)
         if bad:
             raise ValueError(f"cannot save {self!r}: {first_few(bad, sep='; ')}")
-        problem = _registered(type(self)) or self._unlisted()
+        problem = _registered(type(self)) or self._unlisted({id(p) for _, p in named})
         if problem:  # load would rebuild another model: one that computes something else
             raise ValueError(f"cannot save {self!r}: {problem}")
-        text = json.dumps(self.state_dict(), indent=1, allow_nan=False, default=_json_scalar)
+        text = json.dumps(self._state(named), indent=1, allow_nan=False, default=_json_scalar)
         problem = self._unloadable(json.loads(text), len(named))
         if problem:
             raise ValueError(f"cannot save {self!r}: Module.load could not rebuild it from the file: "
@@ -334,11 +338,11 @@ class Persistent:
                     f"arguments and the constructor takes seed=)")
         return ""
 
-    def _unlisted(self) -> str:
-        """A clause naming an attribute that holds a Value `named_parameters` does not list (a
-        ``_private`` attribute, a dict, …), or "": the file would not hold it, so the model `load`
-        builds would have the constructor's Value there instead, and compute something else."""
-        listed = {id(p) for _, p in self.named_parameters()}
+    def _unlisted(self, listed: set[int]) -> str:
+        """A clause naming an attribute that holds a Value `named_parameters` does not list (the
+        ids ``listed``: a ``_private`` attribute, a dict, …), or "": the file would not hold it, so
+        the model `load` builds would have the constructor's Value there instead, and compute
+        something else."""
         seen: set[int] = set()
         stack: list[tuple[str, object]] = [(name, item) for name, item in reversed(vars(self).items())]
         while stack:
