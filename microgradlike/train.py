@@ -191,8 +191,9 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable = "mse", optimizer: Any
                          f"Python and numpy on the CPU, and engine='auto' never picks torch)")
     seed = check_seed(seed, "seed")
     loss_fn = get_loss(loss)
-    n_outputs = _n_outputs(model, X_array, y_array, val_pair, loss_fn)
-    _check_labels(loss_name(loss_fn), y_array, None if val_pair is None else val_pair[1])
+    target_sets = [("y", y_array)] + ([] if val_pair is None else [("validation y", val_pair[1])])
+    n_outputs = _n_outputs(model, X_array, target_sets, loss_fn)
+    _check_labels(loss_fn, target_sets)
     params = model.parameters()
     opt = get_optimizer(optimizer, params, lr)
     if opt is optimizer:  # one given, not built from params here: it must update exactly these
@@ -518,8 +519,18 @@ def _check_width(model: Any, width: int) -> None:
                          f"({type(model).__name__} with nin={nin})")
 
 
-def _n_outputs(model: Any, X: np.ndarray, y: np.ndarray, held_out: tuple[np.ndarray, np.ndarray] | None,
-               loss_fn: Callable) -> int:
+def _first_bad_target(loss_fn: Callable, targets: list[tuple[str, np.ndarray]],
+                      n_classes: int = 2) -> tuple[str, np.ndarray, int] | None:
+    """The first target ``loss_fn`` cannot read (`losses.bad_targets`): the name of its set
+    ("y", "validation y"), the set, and its index; None when every one is fine."""
+    for what, values in targets:
+        bad = np.flatnonzero(bad_targets(loss_fn, values, n_classes))
+        if len(bad):
+            return what, values, int(bad[0])
+    return None
+
+
+def _n_outputs(model: Any, X: np.ndarray, targets: list[tuple[str, np.ndarray]], loss_fn: Callable) -> int:
     """How many numbers ``model`` gives per row (one forward pass on the first row, no graph),
     checked before training against a cross-entropy loss: one output per class, and class ids."""
     with no_grad():
@@ -532,34 +543,33 @@ def _n_outputs(model: Any, X: np.ndarray, y: np.ndarray, held_out: tuple[np.ndar
                          f"probability), and this model has {n} output: give it k outputs for k "
                          f"classes (e.g. MLP(nin, [..., k])), or train its one score with "
                          f"loss='binary_cross_entropy' or 'hinge'")
-    for name, targets in (("y", y), ("validation y", None if held_out is None else held_out[1])):
-        if targets is None:
-            continue
-        bad = np.flatnonzero(bad_targets(cross_entropy, targets, n))
-        if len(bad):
-            raise ValueError(f"{name}[{bad[0]}] = {short(targets[bad[0]].item())} is not a class id "
-                             f"0 … {n - 1}: cross_entropy reads each target as the index of the "
-                             f"model's output ({n} of them) for its class")
+    found = _first_bad_target(cross_entropy, targets, n)
+    if found is not None:
+        what, values, i = found
+        raise ValueError(f"{what}[{i}] = {short(values[i].item())} is not a class id "
+                         f"0 … {n - 1}: cross_entropy reads each target as the index of the "
+                         f"model's output ({n} of them) for its class")
     return n
 
 
-def _check_labels(name: str | None, y: np.ndarray, validation_y: np.ndarray | None) -> None:
+def _check_labels(loss_fn: Callable, targets: list[tuple[str, np.ndarray]]) -> None:
     """The targets a two-class loss can read, checked before training and named by their place:
     hinge's are -1/+1 or 0/1 (0 counts as -1, so -1 and 0 together would merge two classes into
     one), binary cross-entropy's are in [0, 1]."""
+    name = loss_name(loss_fn)
     if name not in ("hinge", "binary_cross_entropy"):
         return
-    sets = [("y", y)] + ([] if validation_y is None else [("validation y", validation_y)])
-    for what, targets in sets:
-        bad = np.flatnonzero(bad_targets(LOSSES[name], targets))
-        if len(bad):
-            rule = ("-1/+1 or 0/1 (0 counts as -1)" if name == "hinge" else
-                    "in [0, 1] (class labels 0/1, or the probability of class 1)")
-            raise ValueError(f"{what}[{bad[0]}] = {short(targets[bad[0]].item())}: {name} reads targets "
-                             f"{rule}; more than two classes need loss='cross_entropy' (class ids 0 … k-1)")
-    labels = np.unique(np.concatenate([targets for _, targets in sets]))
+    found = _first_bad_target(LOSSES[name], targets)
+    if found is not None:
+        what, values, i = found
+        rule = ("-1/+1 or 0/1 (0 counts as -1)" if name == "hinge" else
+                "in [0, 1] (class labels 0/1, or the probability of class 1)")
+        raise ValueError(f"{what}[{i}] = {short(values[i].item())}: {name} reads targets "
+                         f"{rule}; more than two classes need loss='cross_entropy' (class ids 0 … k-1)")
+    labels = np.unique(np.concatenate([values for _, values in targets]))
     if name == "hinge" and len(labels) > 2:
-        where = "y and validation y hold" if validation_y is not None and len(np.unique(y)) < 3 else "y holds"
+        y = targets[0][1]
+        where = "y and validation y hold" if len(targets) > 1 and len(np.unique(y)) < 3 else "y holds"
         raise ValueError(f"{where} three labels, {', '.join(f'{v:g}' for v in labels)}, but hinge scores two "
                          f"classes with one output: -1/+1 or 0/1, where 0 counts as -1, so -1 and 0 would be "
                          f"one class; relabel them as two classes, or use loss='cross_entropy' for three")
