@@ -42,7 +42,7 @@ import numpy as np
 from . import formulas
 from .checks import first_few
 from .fusion import Block, Dense, FusedProgram, Map, Reduce, depends_on
-from .ops import NARY, OPS, operand_positions, operands, refuse
+from .ops import NARY, OPS, operand_pair, operand_positions, refuse
 from .program import Instruction, Program
 
 __all__ = ["batched_header", "compile_function", "generate", "generate_batched", "header"]
@@ -83,7 +83,7 @@ class _Codegen:
     def _operands(self, ins: Instruction) -> dict[str, str | float]:
         """The names a formula's a, b and out stand for in this instruction."""
         n = self.names
-        a, b = (*operands(ins.layout, [n[i] for i in ins.args], ins.constant), 0.0)[:2]
+        a, b = operand_pair(ins.layout, [n[i] for i in ins.args], ins.constant)
         return {"a": a, "b": b, "out": n[ins.out]}
 
     def _render(self, formula: str, ins: Instruction) -> str:
@@ -552,7 +552,7 @@ class _Batched:
         return lines
 
     def _map_operands(self, step: Map) -> dict[str, str | float]:
-        a, b = (*operands(step.layout, [step.source.name], step.constant), 0.0)[:2]
+        a, b = operand_pair(step.layout, [step.source.name], step.constant)
         return {"a": a, "b": b, "out": step.out.name}
 
     def _map_forward(self, step: Map) -> list[str]:

@@ -29,7 +29,7 @@ from typing import Any
 from . import formulas
 from .checks import short
 from .engine import Value, dot_terms, is_grad_enabled, node_names, sum_values, topological_order
-from .ops import NARY, OPS, operand_positions, operands
+from .ops import NARY, OPS, operand_pair, operand_positions
 
 __all__ = ["backward_with_graph", "gradients", "local_derivatives", "reverse_passes"]
 
@@ -66,7 +66,7 @@ def local_derivatives(node: Value) -> tuple[Number, ...]:
         return tuple(derivative(v, node) for v in kids)
     if op not in OPS:
         raise NotImplementedError(f"no derivative formula for op {op!r}: cannot differentiate {node!r} twice")
-    a, b = (*operands(node.layout, kids, node.constant), 0.0)[:2]  # x − 3: a = x, b = 3.0
+    a, b = operand_pair(node.layout, kids, node.constant)  # x − 3: a = x, b = 3.0
     return tuple(_derivative(op, k)(a, b, node) for k in operand_positions(node.layout, len(kids)))
 
 

@@ -46,7 +46,7 @@ import numpy as np
 from .checks import short
 
 __all__ = ["FUNCTIONS", "NARY", "NUMBER_FIRST", "NUMBER_SECOND", "OPS", "Check", "Function", "NaryOp", "Op",
-           "activations", "operand_positions", "operands", "parser_functions", "refuse"]
+           "activations", "operand_pair", "operand_positions", "operands", "parser_functions", "refuse"]
 
 
 @dataclass(frozen=True)
@@ -328,6 +328,13 @@ def operands(layout: str, args: Sequence[Any], constant: float | None) -> tuple[
     if layout == NUMBER_FIRST:
         return (constant, args[0])
     return tuple(args)
+
+
+def operand_pair(layout: str, args: Sequence[Any], constant: float | None) -> tuple[Any, Any]:
+    """`operands` as the pair (a, b) a formula reads: b is 0.0 for an op of one operand, whose
+    formulas never read it."""
+    a, b = (*operands(layout, args, constant), 0.0)[:2]
+    return a, b
 
 
 def operand_positions(layout: str, n_args: int) -> tuple[int, ...]:
