@@ -40,12 +40,12 @@ from ..checks import short
 from ..data import piecewise_linear
 from ..engine import Value
 from ..engine import topological_order as library_order
-from ..losses import mse
 from ..nn import MLP
 from ..optim import SGD
 from ..train import fit
 from . import Verdict
 from .checking import as_floats, attempt, checker, close, first, fmt, number, real, same_numbers
+from .training import mistaken_epoch
 
 __all__ = ["OPS", "check_backward", "check_local_gradients", "check_mlp", "check_topological_order",
            "check_training_loop", "check_value"]
@@ -793,21 +793,6 @@ def _training_data() -> tuple[list[list[float]], list[float]]:
     return X.tolist(), y.tolist()
 
 
-def _forgetful(model: MLP, xs: list, ys: list, lr: float, steps: int, sign: float = -1.0,
-               zero_grad: bool = True) -> list[float]:
-    """The losses of a loop with a chosen mistake (the library's engine): no zero_grad, or uphill."""
-    losses = []
-    for _ in range(steps):
-        loss = mse([model(x) for x in xs], ys)
-        if zero_grad:
-            model.zero_grad()
-        loss.backward()
-        for p in model.parameters():
-            p.data += sign * lr * float(p.grad)
-        losses.append(loss.data)
-    return losses
-
-
 @checker(TRAINING)
 def check_training_loop(train: Callable[..., Any], mlp_class: type) -> Verdict:
     """``train(model, xs, ys, lr, steps)`` trains the learner's ``MLP(1, [4, 1])`` in place on
@@ -856,11 +841,13 @@ def check_training_loop(train: Callable[..., Any], mlp_class: type) -> Verdict:
                            f"last update are not",
                            hint="is every update applied to the model you were given, the last one included?")
         hint = "use the lr your function is given" if k > 0 else _TRAINING_HINT
-        for mistake, why in (({"zero_grad": False}, "backward ADDS to every grad: what must happen to them "
+        for mistake, why in (({"zero_grads": False}, "backward ADDS to every grad: what must happen to them "
                                                     "before each backward?"),
                              ({"sign": 1.0}, "the grad points uphill: which way must each parameter move?")):
             model = _library_model(1, [4, 1], seed=10 + k)
-            if same_numbers(losses, _forgetful(model, xs, ys, lr, steps, **mistake), rtol=1e-9, atol=1e-12):
+            mistaken = [loss for _ in range(steps)
+                        for loss in mistaken_epoch(model, xs, ys, len(xs), lr, **mistake)]
+            if same_numbers(losses, mistaken, rtol=1e-9, atol=1e-12):
                 hint = why
         return Verdict(TRAINING, False, f"{where}, your losses are {_list(losses)}; the library's "
                        f"{_list(wanted)}", hint=hint)

@@ -37,8 +37,8 @@ _EPOCH_HINT = ("for each batch in turn: its mse, zero the grads, backward, then 
                "against its grad by lr; keep the batch's loss as it was before the update")
 
 
-def _epoch(model: MLP, X: list, y: list, batch_size: int, lr: float, *, serial: bool = True,
-           zero_grads: bool = True, sign: float = -1.0) -> list[float]:
+def mistaken_epoch(model: MLP, X: list, y: list, batch_size: int, lr: float, *, serial: bool = True,
+                   zero_grads: bool = True, sign: float = -1.0) -> list[float]:
     """An epoch with a chosen mistake (the correct one comes from `fit`): ``serial=False`` updates
     once at the end with the batches' gradients taken at θ⁰, ``zero_grads=False`` lets grads pile
     up, ``sign=+1`` climbs. Returns the batch losses."""
@@ -137,7 +137,7 @@ def _one_epoch_case(one_epoch: Callable[..., Any], rows: list, targets: list, ba
          "the gradient points uphill (the loss grows fastest along it): which way must θ move?"),
     )
     for mistake, what, hint in mistakes:
-        if same_numbers(losses, _epoch(_epoch_model(), rows, targets, batch_size, lr, **mistake)):
+        if same_numbers(losses, mistaken_epoch(_epoch_model(), rows, targets, batch_size, lr, **mistake)):
             return Verdict(EPOCH, False, f"{where}the batch losses after L¹ differ from fit's: {what}", hint)
     if not same_numbers(losses, expected):
         shown = ", ".join(map(fmt, expected))
