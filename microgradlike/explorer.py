@@ -78,7 +78,7 @@ class Explorer:
         held = [v.grad for v in self.order]
         # After backward(create_graph=True) a grad is a Value: the steps show its number (the
         # stepper's rule, `explain.grad_number`), and the intro says so.
-        self._held_graphs = [(v, v.grad) for v in self.order if isinstance(v.grad, Value)]
+        self._held_graphs = [v for v, g in zip(self.order, held) if isinstance(g, Value)]
         self._data = [data_number(v) for v in self.order]  # a Value put in .data is named here
         try:
             self.steps: list[BackwardStep] = list(Stepper(root))
@@ -126,7 +126,7 @@ class Explorer:
                  f"Press next (or →) for the first step.")
         if not self.steps:
             intro = f"{loss} is a leaf: it has no inputs, so backprop has nothing to do."
-        leaves = [cut_label(self._name(v)) for v, _ in self._held_graphs if not v.children]
+        leaves = [cut_label(self._name(v)) for v in self._held_graphs if not v.children]
         if leaves:
             listed = first_few(leaves)
             one = len(leaves) == 1
