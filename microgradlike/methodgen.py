@@ -88,9 +88,9 @@ def source() -> str:
         methods.append(f"    # ---- {op.name} " + "-" * (_RULE - 12 - len(op.name)))
         methods.extend(_methods(op))
     body = "\n".join(methods)
-    used = [name for name in FUNCTIONS if _calls(body, name)]
-    functions = [f"{name} = FUNCTIONS[{_string(name)}].float" for name in used]
-    if _reads(body, "inf"):
+    called, read = _names(body)  # one parse of the whole body
+    functions = [f"{name} = FUNCTIONS[{_string(name)}].float" for name in FUNCTIONS if name in called]
+    if "inf" in read:
         functions.append('inf = float("inf")')
     return "\n".join([
         _HEADER.rstrip("\n"), *functions, "", "",
@@ -104,13 +104,11 @@ def source() -> str:
     ]) + "\n"
 
 
-def _calls(text: str, name: str) -> bool:
-    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == name
-               for n in ast.walk(ast.parse(textwrap.dedent(text))))
-
-
-def _reads(text: str, name: str) -> bool:
-    return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(ast.parse(textwrap.dedent(text))))
+def _names(text: str) -> tuple[set[str], set[str]]:
+    """The names ``text`` (source, perhaps indented) calls, and every name it reads."""
+    nodes = list(ast.walk(ast.parse(textwrap.dedent(text))))
+    called = {n.func.id for n in nodes if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    return called, {n.id for n in nodes if isinstance(n, ast.Name)}
 
 
 # ---- one op ------------------------------------------------------------------------------------------
@@ -258,7 +256,7 @@ def _string(text: str) -> str:
 
 
 def _uses_out(*derivatives: str) -> bool:
-    return any(isinstance(n, ast.Name) and n.id == "out" for d in derivatives for n in ast.walk(ast.parse(d)))
+    return any("out" in _names(d)[1] for d in derivatives)
 
 
 def _shared(derivatives: str) -> str:
