@@ -10,7 +10,6 @@ library's own models are evaluated on a whole grid at once with numpy (`microgra
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
@@ -57,7 +56,7 @@ def _scalar(out: object) -> float:
 
 # ---- loss curves ------------------------------------------------------------------------------
 def plot_history(history: Any, ax: Any = None, logy: bool | None = None, *,
-                 held_out: str | None = None) -> Any:
+                 held_out: str | None = None, updates: bool = True) -> Any:
     """Loss per epoch, training vs validation, with each update's batch loss faint behind.
 
     The training loss keeps falling while the validation loss turns up: that gap is
@@ -77,20 +76,22 @@ def plot_history(history: Any, ax: Any = None, logy: bool | None = None, *,
         held_out: what the points of ``val_loss`` are, in the legend: ``"validation"`` (fit's
             ``validation=``), or ``"test"`` where they only measure (the command line's test split);
             by default the name fit was given (``history.held_out``).
+        updates: draw each update's batch loss (False: only the epochs' curves, where a full-batch
+            run's updates lie anyway).
     """
     held_out = held_out or getattr(history, "held_out", None) or "validation"
     train = [float(v) for v in getattr(history, "train_loss", [])]
     val = [float(v) for v in getattr(history, "val_loss", [])]
-    updates = [float(v) for v in getattr(history, "update_loss", [])]
-    if not (train or val or updates):
+    update_loss = [float(v) for v in getattr(history, "update_loss", [])] if updates else []
+    if not (train or val or update_loss):
         raise ValueError("history holds no losses to plot (train_loss, val_loss and update_loss are empty)")
     ax = _axes(ax, (6.4, 4.0))
-    if updates:
+    if update_loss:
         # updates per epoch; a run stopped inside an epoch (diverged, Ctrl-C) has a few more updates
-        per_epoch = max(1, len(updates) // len(train)) if train else 1
-        xs = np.arange(len(updates)) / per_epoch
+        per_epoch = max(1, len(update_loss) // len(train)) if train else 1
+        xs = np.arange(len(update_loss)) / per_epoch
         batch = "the whole training set" if per_epoch == 1 else "its mini-batch"
-        ax.plot(xs, updates, color="#93c5fd", lw=0.8, alpha=0.8, zorder=1,
+        ax.plot(xs, update_loss, color="#93c5fd", lw=0.8, alpha=0.8, zorder=1,
                 label=f"loss before each update ({batch})")
     epochs = np.arange(1, max(len(train), len(val)) + 1)
     marker = "o" if len(epochs) <= 40 else None
@@ -111,7 +112,7 @@ def plot_history(history: Any, ax: Any = None, logy: bool | None = None, *,
                else "the best, kept by keep_best")
         ax.axvline(kept, color="#4b5563", ls=":", lw=1.3,
                    label=f"epoch {kept}: the model ends with its parameters ({how})")
-    values = [v for v in train + val + updates if math.isfinite(v)]
+    values = [v for v in train + val + update_loss if math.isfinite(v)]
     if logy is None:
         positive = [v for v in values if v > 0]
         logy = len(positive) == len(values) and bool(positive) and max(positive) / min(positive) > 100
@@ -119,7 +120,7 @@ def plot_history(history: Any, ax: Any = None, logy: bool | None = None, *,
         ax.set_yscale("log")
     ax.set_xlabel("epoch (one pass over the training set)")
     ax.set_ylabel("loss")
-    n_updates = getattr(history, "n_updates", len(updates))
+    n_updates = getattr(history, "n_updates", len(update_loss))
     n_epochs = getattr(history, "n_epochs", len(train))
     title = f"loss: {count(n_epochs, 'epoch')}, {count(n_updates, 'update')}"
     reason = getattr(history, "stopped_because", None)
@@ -629,10 +630,8 @@ def plot_replay(replay: Any, parameter: int | str = 0) -> Any:
                            X_test=test_rows, y_test=test_labels, held_out=replay.held_out)
     accuracies = boundary.get_title().split("\n")[-1]
     boundary.set_title(f"after epoch {history.n_epochs}: {accuracies}", fontsize=10)
-    if history.n_updates == history.n_epochs:  # full batch: each update's loss is on the epochs' curve
-        history = copy.copy(history)
-        history.update_loss = []
-    plot_history(history, ax=losses, held_out=replay.held_out)
+    # full batch: each update's loss is on the epochs' curve
+    plot_history(history, ax=losses, held_out=replay.held_out, updates=history.n_updates != history.n_epochs)
     epochs = [s.epoch for s in replay.snapshots]
     state.plot(epochs, [s.grads[index] for s in replay.snapshots], color="#6b7280", lw=1, marker=".",
                label="∂L/∂θ: its gradient (the epoch's last update)")
