@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from operator import attrgetter
 from typing import Any, cast
 
 import numpy as np
@@ -25,8 +24,6 @@ from .parameters import named
 from .tape import Tape
 
 __all__ = ["CompiledLossAndGrad"]
-
-_data = attrgetter("data")
 
 
 @dataclass
@@ -172,7 +169,7 @@ class CompiledLossAndGrad:
         others = tape.params[len(theta):]
         if not others:
             return theta
-        return np.concatenate([theta, np.fromiter(map(_data, others), np.float64, len(others))])
+        return np.concatenate([theta, np.fromiter([p.data for p in others], np.float64, len(others))])
 
     def _at(self, theta: np.ndarray | None) -> None:
         """Before a trace: the model's Values hold θ, so the trace reads the model as it is now."""
