@@ -21,6 +21,7 @@ from ..optim import SGD
 from ..train import fit
 from . import Verdict
 from .checking import attempt, checker, close, fmt, number, plain_parameters
+from .training import mistaken_epoch
 
 __all__ = ["EXERCISE_DATA", "check_sgd_update", "check_training_round", "exercise_model"]
 
@@ -119,11 +120,10 @@ TRAINING_ROUND = "one training round"
 
 def _without_zero_grad(model: MLP) -> list[list[float]]:
     """θ after each of the rounds of the loop that forgets to zero the grads: the mistake to spot."""
+    xs, ys = EXERCISE_DATA
     out = []
-    for lr in ROUND_RATES:
-        _loss(model).backward()
-        for p in model.parameters():
-            p.data -= lr * float(p.grad)  # a plain backward: grads are floats
+    for lr in ROUND_RATES:  # a round is one full-batch epoch
+        mistaken_epoch(model, [[x] for x in xs], list(ys), len(xs), lr, zero_grads=False)
         out.append(_params(model))
     return out
 
