@@ -210,12 +210,12 @@ def plot_decision_boundary(model: Callable[[list[float]], Any], X: Any, y: Any, 
     # boundary under them, then the test points.
     columns: list[list[Any]] = [[] for _ in sets]
     accuracies = []
-    for column, (name, points, truth) in zip(columns, sets):
+    for i, (column, (name, points, truth)) in enumerate(zip(columns, sets)):
+        hollow = i > 0  # the second set, the held-out points
         for c in classes:
             mask = truth == c
             if not mask.any():
                 continue
-            hollow = name == held_out
             column.append(ax.scatter(points[mask, 0], points[mask, 1], s=26 if hollow else 22,
                                      color="none" if hollow else color_of[c],
                                      edgecolors=color_of[c] if hollow else "k",

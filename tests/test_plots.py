@@ -498,3 +498,20 @@ def test_replay_still_shows_the_gradient_and_adams_m_and_v(pyplot) -> None:  # t
         plot_replay(replay, parameter="w")
     with pytest.raises(ValueError, match="recorded no epoch"):
         plot_replay(Replay(MLP(2, [2, 1], seed=0), X, y))
+
+
+@pytest.mark.parametrize("held_out", ["train", "held-out"])
+def test_the_second_set_is_hollow_whatever_it_is_called(pyplot, held_out) -> None:  # type: ignore[no-untyped-def]
+    """Hollow marks the second set by its place, not by its name: a held-out set called "train"
+    left the training points hollow too."""
+    rng = np.random.default_rng(2)
+    X, X_test = rng.uniform(-1, 1, size=(30, 2)), rng.uniform(-1, 1, size=(10, 2))
+    y, y_test = (X[:, 0] > 0).astype(int), (X_test[:, 0] > 0).astype(int)
+    ax = plot_decision_boundary(lambda row: Value(row[0]), X, y, X_test=X_test, y_test=y_test,
+                                held_out=held_out, resolution=10)
+    dots = [c for c in ax.collections if c.get_label().startswith("class")]  # drawn set by set
+    labels = [f"class {c}, {name}" for name in ("train", held_out) for c in (0, 1)]
+    assert [c.get_label() for c in dots] == labels
+    train, test = dots[:2], dots[2:]
+    assert all(c.get_facecolor()[0][3] == 1 for c in train)  # the training points: filled
+    assert all(c.get_facecolor().size == 0 or c.get_facecolor()[0][3] == 0 for c in test)  # hollow
