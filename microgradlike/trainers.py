@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from operator import attrgetter
 from typing import Any, Protocol
 
 import numpy as np
@@ -37,7 +36,6 @@ from .parameters import named, positions
 __all__ = ["ENGINES", "FIT_ENGINES", "LossAndGrad", "Trainer", "ValueTrainer", "VectorTrainer",
            "choose_engine", "make_evaluate", "make_loss_and_grad", "make_trainer", "read_numbers"]
 
-_data = attrgetter("data")
 
 #: How a batch's loss and gradients can be computed (see the module docstring); "auto" picks one
 #: of the other three with `choose_engine`.
@@ -199,14 +197,16 @@ def make_trainer(params: Sequence[Value], optimizer: Any, loss_and_grad: LossAnd
     return ValueTrainer(params, optimizer, loss_and_grad, evaluate, lists=engine == "eager", names=names)
 
 
-def read_numbers(params: Sequence[Value], names: Sequence[str]) -> None:
+def read_numbers(params: Sequence[Value], names: Sequence[str]) -> list[float]:
     """Make every parameter's data a float, as a callback may have left it (an int, a numpy
-    float32); else TypeError or ValueError naming the parameter (`checks.real`'s wording): a str
-    would otherwise fail deep in numpy or the engine, naming nothing. NaN and ±inf are numbers here:
-    the divergence guard of `fit` says what they mean."""
+    float32), and return those floats; else TypeError or ValueError naming the parameter
+    (`checks.real`'s wording): a str would otherwise fail deep in numpy or the engine, naming
+    nothing. NaN and ±inf are numbers here: the divergence guard of `fit` says what they mean."""
+    numbers = []
     for name, p in zip(names, params):
         data = p.data
         if type(data) is float:
+            numbers.append(data)
             continue
         try:
             number = as_real(data)
@@ -215,6 +215,8 @@ def read_numbers(params: Sequence[Value], names: Sequence[str]) -> None:
         if number is None:  # no number (or an int too large): real raises, naming the parameter
             number = real(data, f"parameter {name}")
         p.data = number
+        numbers.append(number)
+    return numbers
 
 
 class ValueTrainer:
@@ -357,8 +359,7 @@ class VectorTrainer:
     def reload(self) -> None:
         """Read θ from the model's Values and the optimiser's state from the optimiser (each
         checked: a callback may have left a parameter or a state entry that is no number)."""
-        read_numbers(self.params, self.names)
-        self.theta = np.fromiter(map(_data, self.params), np.float64, len(self.params))
+        self.theta = np.array(read_numbers(self.params, self.names), dtype=np.float64)
         self.state = []
         for name in self.optimizer.state_names():
             where = f"the optimiser's {name}"
