@@ -114,12 +114,10 @@ class _Rewrite(ast.NodeTransformer):
         pushed = _push_not(node.operand)
         if pushed is not None:
             return self.visit(pushed)
-        operand = self.visit(node.operand)
-        if isinstance(operand, ast.Constant):
-            return ast.Constant(not operand.value)
-        if self.target == "numpy":
-            return _call("_np.logical_not", operand)
-        return ast.UnaryOp(ast.Not(), operand)
+        node = self.generic_visit(node)  # type: ignore[assignment]  # `not` of a number: folded
+        if isinstance(node, ast.UnaryOp) and self.target == "numpy":
+            return _call("_np.logical_not", node.operand)
+        return node
 
     def visit_Compare(self, node: ast.Compare) -> ast.expr:
         node = self.generic_visit(node)  # type: ignore[assignment]
