@@ -60,7 +60,7 @@ from typing import TYPE_CHECKING, Any
 from .checks import first_few, real, short
 from .formatting import count
 from .losses import binary_cross_entropy, cross_entropy, get_loss, hinge, mse
-from .nn import MLP, Layer, Neuron
+from .nn import MLP, Layer, Neuron, numpy_layers
 from .ops import OPS
 from .parameters import tied
 
@@ -111,13 +111,14 @@ def to_torch(model: Neuron | Layer | MLP) -> torch.nn.Sequential:
         if activation is not None and activation not in _ACTIVATION_CLASSES:
             raise ValueError(f"to_torch: torch.nn has no module for the activation {activation!r} (it has "
                              f"{_TORCH_NAMES} for {', '.join(_ACTIVATION_CLASSES)})")
+    matrices = numpy_layers(model)  # W[i, j] = neuron i's w[j], b[i] = neuron i's b
+    assert matrices is not None  # the checks above refused what has no matrices
     modules = []
-    for layer, activation in zip(layers, activations):
-        neurons = layer.neurons if isinstance(layer, Layer) else [layer]
-        linear = nn.Linear(len(neurons[0].w), len(neurons), dtype=torch.float64)
-        with torch.no_grad():  # W[i, j] = neuron i's w[j], b[i] = neuron i's b
-            linear.weight.copy_(torch.tensor([[w.data for w in n.w] for n in neurons], dtype=torch.float64))
-            linear.bias.copy_(torch.tensor([n.b.data for n in neurons], dtype=torch.float64))
+    for layer, activation in zip(matrices, activations):
+        linear = nn.Linear(layer.W.shape[1], layer.W.shape[0], dtype=torch.float64)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(layer.W))
+            linear.bias.copy_(torch.from_numpy(layer.b))
         modules.append(linear)
         if activation is not None:
             modules.append(getattr(nn, _ACTIVATION_CLASSES[activation])())
